@@ -1,0 +1,72 @@
+namespace RenderFarm.Core;
+
+/// <summary>How linear radiance becomes display values.</summary>
+public enum ToneMapping
+{
+    /// <summary>The ACES filmic curve (Narkowicz fit): soft highlights.</summary>
+    Aces,
+
+    /// <summary>Plain clamp to [0, 1]: matches Blender's "Standard" view transform.</summary>
+    Clamp,
+}
+
+/// <summary>
+/// Everything that decides the pixels of a frame besides the scene. Two renders with equal settings
+/// draw the same random streams, so they differ only by floating-point rounding across drivers.
+/// </summary>
+public sealed record RenderSettings
+{
+    /// <summary>Most samples per pixel accepted.</summary>
+    public const int MaxSamplesPerPixel = 1 << 20;
+
+    /// <summary>Frame size in pixels.</summary>
+    public ImageSize Size { get; init; } = new(512, 512);
+
+    /// <summary>Samples per pixel.</summary>
+    public int SamplesPerPixel { get; init; } = 64;
+
+    /// <summary>The job seed; with frame, pixel and sample index it fixes every random number.</summary>
+    public uint Seed { get; init; }
+
+    /// <summary>Most path segments after the camera ray.</summary>
+    public int MaxBounces { get; init; } = 8;
+
+    /// <summary>Frames per second used to turn frame numbers into animation time.</summary>
+    public double FramesPerSecond { get; init; } = 24;
+
+    /// <summary>Display transform.</summary>
+    public ToneMapping ToneMapping { get; init; } = ToneMapping.Aces;
+
+    /// <summary>Exposure in stops applied before tone mapping.</summary>
+    public float ExposureStops { get; init; }
+
+    /// <summary>Write 16-bit PNGs instead of 8-bit.</summary>
+    public bool SixteenBit { get; init; }
+
+    /// <summary>Animation time of a frame number: frame 1 is at time zero.</summary>
+    public double TimeOfFrame(int frame) => (frame - 1) / FramesPerSecond;
+
+    /// <summary>Checks every value and throws a <see cref="UserInputException"/> naming the first bad one.</summary>
+    public void Validate()
+    {
+        if (SamplesPerPixel < 1 || SamplesPerPixel > MaxSamplesPerPixel)
+        {
+            throw new UserInputException($"Samples per pixel must be between 1 and {MaxSamplesPerPixel}; got {SamplesPerPixel}.");
+        }
+
+        if (MaxBounces < 0 || MaxBounces > 64)
+        {
+            throw new UserInputException($"Max bounces must be between 0 and 64; got {MaxBounces}.");
+        }
+
+        if (!(FramesPerSecond > 0 && FramesPerSecond <= 1000))
+        {
+            throw new UserInputException($"Frames per second must be above 0 and at most 1000; got {FramesPerSecond}.");
+        }
+
+        if (!float.IsFinite(ExposureStops) || Math.Abs(ExposureStops) > 32)
+        {
+            throw new UserInputException($"Exposure must be between -32 and 32 stops; got {ExposureStops}.");
+        }
+    }
+}
