@@ -64,8 +64,9 @@ layout(std430, set = 0, binding = 5) readonly buffer TextureBlock { Texture text
 layout(std430, set = 0, binding = 6) readonly buffer TexelBlock { uint texels[]; };
 layout(std430, set = 0, binding = 7) readonly buffer EmitterBlock { Emitter emitters[]; };
 layout(std430, set = 0, binding = 8) readonly buffer LightBlock { Light lights[]; };
+// Per pixel of the current tile: the running sum of samples (rgb) and the count of dropped samples (a).
 layout(std430, set = 0, binding = 9) buffer AccumulationBlock { vec4 accumulation[]; };
-// Rays traced per pixel (camera, bounce and shadow rays), for the Mrays/s figure.
+// Rays traced per pixel of the current tile (camera, bounce and shadow rays), for the Mrays/s figure.
 layout(std430, set = 0, binding = 10) buffer RayCountBlock { uint rayCounts[]; };
 
 layout(push_constant) uniform TilePush
@@ -742,8 +743,10 @@ void main()
     uint x = u_tile.tileX + gl_GlobalInvocationID.x;
     uint y = u_tile.tileY + gl_GlobalInvocationID.y;
     uint pixel = y * u_frame.width + x;
-    vec3 sum = accumulation[pixel].rgb;
-    float dropped = accumulation[pixel].a;
+    // The accumulation buffers hold one tile, so frames of any size fit the device's buffer limits.
+    uint slot = gl_GlobalInvocationID.y * u_tile.tileWidth + gl_GlobalInvocationID.x;
+    vec3 sum = accumulation[slot].rgb;
+    float dropped = accumulation[slot].a;
     for (uint i = 0u; i < u_tile.sampleCount; i++)
     {
         uint sampleIndex = u_tile.sampleStart + i;
@@ -774,6 +777,6 @@ void main()
             sum += l;
         }
     }
-    accumulation[pixel] = vec4(sum, dropped);
-    rayCounts[pixel] += g_rayCount;
+    accumulation[slot] = vec4(sum, dropped);
+    rayCounts[slot] += g_rayCount;
 }

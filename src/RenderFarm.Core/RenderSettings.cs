@@ -40,6 +40,9 @@ public sealed record RenderSettings
     /// <summary>Exposure in stops applied before tone mapping.</summary>
     public float ExposureStops { get; init; }
 
+    /// <summary>Radiance of the uniform environment seen by rays that leave the scene.</summary>
+    public LinearColor Background { get; init; }
+
     /// <summary>Write 16-bit PNGs instead of 8-bit.</summary>
     public bool SixteenBit { get; init; }
 

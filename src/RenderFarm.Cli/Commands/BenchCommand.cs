@@ -1,0 +1,124 @@
+using System.CommandLine;
+using System.Globalization;
+using RenderFarm.Core;
+using RenderFarm.Gpu;
+using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.PathTracing;
+using RenderFarm.Rendering.Reference;
+using RenderFarm.Rendering.Scene;
+
+namespace RenderFarm.Cli.Commands;
+
+/// <summary>
+/// <c>renderfarm bench</c>: renders one frame of a scene on the local Vulkan device and the same
+/// frame with Blender Cycles on the CPU in the same run, and prints both speeds, their ratio and how
+/// alike the images are.
+/// </summary>
+internal static class BenchCommand
+{
+    private const string DefaultScene = "samples/cornell-box/cornell-box.glb";
+
+    public static Command Create()
+    {
+        var scene = new Option<string>("--scene") { Description = "The glTF scene.", DefaultValueFactory = _ => DefaultScene };
+        var frame = new Option<int>("--frame") { Description = "Frame to render.", DefaultValueFactory = _ => 1 };
+        var size = new Option<string>("--size") { Description = "Frame size WIDTHxHEIGHT.", DefaultValueFactory = _ => "256x256" };
+        var samples = new Option<int>("--spp") { Description = "Samples per pixel.", DefaultValueFactory = _ => 64 };
+        var repeat = new Option<int>("--repeat") { Description = "Timed renders of our frame (the best is reported).", DefaultValueFactory = _ => 3 };
+        var noCycles = new Option<bool>("--no-cycles") { Description = "Skip the Blender Cycles reference." };
+        var blender = new Option<string>("--blender") { Description = "Blender executable.", DefaultValueFactory = _ => "blender" };
+        var threads = new Option<int?>("--threads") { Description = "Cycles render threads (default: all cores)." };
+        var output = new Option<string>("--out") { Description = "Folder for the two images.", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "renderfarm-bench") };
+        var device = new Option<int?>("--device") { Description = "Vulkan device index." };
+        var command = new Command("bench", "Measure render speed against Blender Cycles on the same scene and frame.")
+        {
+            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device,
+        };
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
+            () => RunAsync(
+                result.GetValue(scene)!,
+                result.GetValue(frame),
+                new RenderSettings
+                {
+                    Size = ImageSize.Parse(result.GetValue(size)!),
+                    SamplesPerPixel = result.GetValue(samples),
+                    ToneMapping = ToneMapping.Clamp,
+                },
+                Math.Max(1, result.GetValue(repeat)),
+                result.GetValue(noCycles) ? null : result.GetValue(blender),
+                result.GetValue(threads),
+                result.GetValue(output)!,
+                result.GetValue(device),
+                cancellationToken),
+            cancellationToken));
+        return command;
+    }
+
+    private static async Task<int> RunAsync(
+        string scenePath, int frame, RenderSettings settings, int repeat, string? blender, int? threads, string outputFolder, int? deviceIndex, CancellationToken cancellationToken)
+    {
+        settings.Validate();
+        SceneAsset scene = SceneAsset.Load(scenePath);
+        Directory.CreateDirectory(outputFolder);
+        using ComputeDevice device = ComputeDevice.Open(deviceIndex);
+        using var tracer = new PathTracer(device);
+        Print($"scene {scene.Name} ({scene.TriangleCount} triangles), frame {frame}, {settings.Size}, {settings.SamplesPerPixel} spp, {settings.MaxBounces} bounces");
+        Print($"device {device.Info}");
+
+        // The first dispatches pay for pipeline compilation and caches; keep them out of the figures.
+        tracer.Render(scene, frame, settings with { SamplesPerPixel = 1 }, cancellationToken: cancellationToken);
+        FrameRender? best = null;
+        for (int i = 0; i < repeat; i++)
+        {
+            FrameRender render = tracer.Render(scene, frame, settings, cancellationToken: cancellationToken);
+            if (best is null || render.WallTime < best.WallTime)
+            {
+                best = render;
+            }
+        }
+
+        string ours = Path.Combine(outputFolder, "renderfarm.png");
+        PngFrameWriter.Write(best!.Image, ours, ToneMapping.Clamp, 0, sixteenBit: false);
+        double samplesPerSecond = best.Samples / best.WallTime.TotalSeconds;
+        Print($"renderfarm  wall {best.WallTime.TotalSeconds:F3} s  GPU {best.GpuTime.TotalSeconds:F3} s  {samplesPerSecond / 1e6:F3} Msamples/s  {best.Rays / best.GpuTime.TotalSeconds / 1e6:F3} Mrays/s (GPU time)  best of {repeat}");
+
+        if (blender is null)
+        {
+            return 0;
+        }
+
+        string script = FindRepositoryFile(CyclesReference.ScriptPath);
+        string cyclesImage = Path.Combine(outputFolder, "cycles.png");
+        CyclesRender cycles = await CyclesReference.RenderAsync(
+            blender, script, Path.GetFullPath(scenePath), frame, settings.Size, settings.SamplesPerPixel, threads, cyclesImage, cancellationToken).ConfigureAwait(false);
+        double cyclesSamplesPerSecond = best.Samples / cycles.RenderTime.TotalSeconds;
+        Print($"cycles      render {cycles.RenderTime.TotalSeconds:F3} s  (process {cycles.ProcessTime.TotalSeconds:F3} s)  {cyclesSamplesPerSecond / 1e6:F3} Msamples/s  CPU, {(threads ?? Environment.ProcessorCount)} threads");
+        Print($"ratio       renderfarm is {cycles.RenderTime.TotalSeconds / best.WallTime.TotalSeconds:F2}x the speed of Cycles (render time / our wall time)");
+
+        float[] a = ImageSimilarity.LoadLuminance(ours);
+        float[] b = ImageSimilarity.LoadLuminance(cyclesImage);
+        Print($"agreement   SSIM {ImageSimilarity.Ssim(a, b, ImageSimilarity.ReducedSize):F3} on {ImageSimilarity.ReducedSize}x{ImageSimilarity.ReducedSize} luminance, mean luminance ratio {ImageSimilarity.Mean(a) / ImageSimilarity.Mean(b):F3}");
+        Print($"images      {ours}  {cyclesImage}");
+        return 0;
+    }
+
+    private static void Print(FormattableString line) => Console.WriteLine(line.ToString(CultureInfo.InvariantCulture));
+
+    /// <summary>Finds a file of the repository from the working directory or the program's folder upwards.</summary>
+    private static string FindRepositoryFile(string relativePath)
+    {
+        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
+        {
+            for (DirectoryInfo? folder = new(start); folder is not null; folder = folder.Parent)
+            {
+                string candidate = Path.Combine(folder.FullName, relativePath);
+                if (File.Exists(candidate))
+                {
+                    return candidate;
+                }
+            }
+        }
+
+        throw new UserInputException($"Cannot find {relativePath}; run the bench from the repository.");
+    }
+}

@@ -1,0 +1,10 @@
+using System.CommandLine;
+using RenderFarm.Cli.Commands;
+
+var root = new RootCommand("RenderFarm: render glTF scenes on Vulkan compute devices.")
+{
+    RenderCommand.Create(),
+    DevicesCommand.Create(),
+    BenchCommand.Create(),
+};
+return await root.Parse(args).InvokeAsync();

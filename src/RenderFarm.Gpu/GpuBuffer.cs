@@ -1,0 +1,50 @@
+using Silk.NET.Vulkan;
+using VkBuffer = Silk.NET.Vulkan.Buffer;
+
+namespace RenderFarm.Gpu;
+
+/// <summary>
+/// A storage buffer on a <see cref="ComputeDevice"/>, created by <see cref="ComputeDevice.CreateBuffer"/>.
+/// Disposing the device releases the buffer too; disposing it afterwards is harmless.
+/// </summary>
+public sealed unsafe class GpuBuffer : IDisposable, IDeviceChild
+{
+    private readonly Vk _vk;
+    private readonly Device _device;
+    private readonly DeviceMemory _memory;
+
+    internal GpuBuffer(ComputeDevice owner, Vk vk, Device device, VkBuffer handle, DeviceMemory memory, ulong sizeBytes, byte* mapped)
+    {
+        Owner = owner;
+        _vk = vk;
+        _device = device;
+        Handle = handle;
+        _memory = memory;
+        SizeBytes = sizeBytes;
+        Mapped = mapped;
+    }
+
+    /// <summary>The size requested at creation, in bytes.</summary>
+    public ulong SizeBytes { get; }
+
+    internal ComputeDevice Owner { get; }
+
+    internal VkBuffer Handle { get; }
+
+    /// <summary>The persistently mapped memory when the buffer lives in host-visible coherent memory, else null.</summary>
+    internal byte* Mapped { get; private set; }
+
+    internal bool IsDisposed { get; private set; }
+
+    /// <summary>Releases the buffer's memory. Safe to call more than once, and after the device was disposed.</summary>
+    public void Dispose() => Owner.Release(this);
+
+    void IDeviceChild.DestroyHandles()
+    {
+        IsDisposed = true;
+        Mapped = null;
+        _vk.DestroyBuffer(_device, Handle, null);
+        // Freeing memory also unmaps it.
+        _vk.FreeMemory(_device, _memory, null);
+    }
+}

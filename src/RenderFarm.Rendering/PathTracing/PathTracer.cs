@@ -1,0 +1,241 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using RenderFarm.Core;
+using RenderFarm.Gpu;
+using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.Scene;
+
+namespace RenderFarm.Rendering.PathTracing;
+
+/// <summary>The result of rendering one frame.</summary>
+/// <param name="Frame">Frame number.</param>
+/// <param name="Image">Linear radiance, averaged over the samples.</param>
+/// <param name="WallTime">Time from the start of the frame to its read-back, scene building included.</param>
+/// <param name="GpuTime">Sum of the dispatches' GPU execution times.</param>
+/// <param name="Samples">Camera samples traced (pixels × samples per pixel).</param>
+/// <param name="Rays">Rays traced: camera, bounce and shadow rays.</param>
+/// <param name="DroppedSamples">Samples discarded because their value was not finite.</param>
+public sealed record FrameRender(
+    int Frame, HdrImage Image, TimeSpan WallTime, TimeSpan GpuTime, long Samples, long Rays, long DroppedSamples);
+
+/// <summary>Progress within one frame: samples traced so far out of the frame's total.</summary>
+/// <param name="Frame">Frame number.</param>
+/// <param name="SamplesDone">Camera samples traced so far.</param>
+/// <param name="SamplesTotal">Camera samples the frame needs.</param>
+public readonly record struct FrameProgress(int Frame, long SamplesDone, long SamplesTotal);
+
+/// <summary>
+/// Renders frames of a <see cref="SceneAsset"/> on a Vulkan compute device. The work of a frame is
+/// split into tiles and sample batches sized so that no single submission runs for long (drivers
+/// reset devices whose submissions run for seconds) and progress can be reported between them.
+/// </summary>
+public sealed class PathTracer : IDisposable
+{
+    /// <summary>GPU time one dispatch aims for.</summary>
+    public static readonly TimeSpan TargetDispatchTime = TimeSpan.FromMilliseconds(150);
+
+    private const int TileSize = 256;
+    private const int WorkgroupSize = 8;
+    private const string ShaderResource = "shaders/pathtrace.spv";
+
+    private readonly ComputeDevice _device;
+    private readonly ComputePipeline _pipeline;
+    private SceneAsset? _uploadedScene;
+    private GpuBuffer? _materials;
+    private GpuBuffer? _textures;
+    private GpuBuffer? _texels;
+    private bool _disposed;
+
+    /// <summary>Creates the path tracer's pipeline on <paramref name="device"/>; the caller keeps ownership of the device.</summary>
+    public PathTracer(ComputeDevice device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        _device = device;
+        _pipeline = device.CreatePipeline(LoadShader(), storageBufferCount: 11, pushConstantBytes: Unsafe.SizeOf<GpuTilePush>());
+    }
+
+    /// <summary>The device frames are rendered on.</summary>
+    public ComputeDevice Device => _device;
+
+    /// <summary>Renders frame <paramref name="frame"/> of <paramref name="scene"/>.</summary>
+    public FrameRender Render(
+        SceneAsset scene,
+        int frame,
+        RenderSettings settings,
+        IProgress<FrameProgress>? progress = null,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(scene);
+        ArgumentNullException.ThrowIfNull(settings);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        settings.Validate();
+        if (frame < 1)
+        {
+            throw new UserInputException($"Frame numbers start at 1; got {frame}.");
+        }
+
+        var wall = Stopwatch.StartNew();
+        ImageSize size = settings.Size;
+        GpuSceneData data = scene.BuildFrame(settings.TimeOfFrame(frame), size.AspectRatio);
+        UploadSceneConstants(scene, data);
+
+        GpuFrameParams frameParams = data.FrameParams;
+        frameParams.Width = (uint)size.Width;
+        frameParams.Height = (uint)size.Height;
+        frameParams.Seed = settings.Seed;
+        frameParams.Frame = (uint)frame;
+        frameParams.MaxBounces = (uint)settings.MaxBounces;
+        frameParams.EmitterCount = (uint)data.Emitters.Length;
+        frameParams.LightCount = (uint)data.Lights.Length;
+        frameParams.Environment = new System.Numerics.Vector4(settings.Background.R, settings.Background.G, settings.Background.B, 0);
+
+        // The shader weighs BSDF-sampled hits on emitters by the light-sampling pdf, so each
+        // triangle carries its emitter selection probability.
+        GpuTriangle[] triangles = (GpuTriangle[])data.Triangles.Clone();
+        foreach (GpuEmitter emitter in data.Emitters)
+        {
+            triangles[emitter.Triangle].Padding1 = BitConverter.SingleToUInt32Bits(emitter.Probability);
+        }
+
+        using GpuBuffer frameBuffer = CreateFilled([frameParams]);
+        using GpuBuffer nodes = CreateFilled(data.Nodes);
+        using GpuBuffer triangleBuffer = CreateFilled(triangles);
+        using GpuBuffer shading = CreateFilled(data.Shading);
+        using GpuBuffer emitters = CreateFilled(data.Emitters);
+        using GpuBuffer lights = CreateFilled(data.Lights);
+        using GpuBuffer accumulation = _device.CreateBuffer((ulong)TileSize * TileSize * 16);
+        using GpuBuffer rayCounts = _device.CreateBuffer((ulong)TileSize * TileSize * 4);
+        GpuBuffer[] buffers =
+        [
+            frameBuffer, nodes, triangleBuffer, shading, _materials!, _textures!, _texels!, emitters, lights, accumulation, rayCounts,
+        ];
+
+        var image = new HdrImage(size.Width, size.Height);
+        var sums = new float[TileSize * TileSize * 4];
+        var counts = new uint[TileSize * TileSize];
+        long samplesTotal = size.PixelCount * settings.SamplesPerPixel;
+        long samplesDone = 0, rays = 0, dropped = 0;
+        TimeSpan gpuTime = TimeSpan.Zero;
+        foreach ((int x, int y, int width, int height) in Tiles(size))
+        {
+            _device.Fill(accumulation, 0);
+            _device.Fill(rayCounts, 0);
+            // Start with one sample per pixel and grow each batch towards the target dispatch time.
+            int batch = 1;
+            for (int sampleStart = 0; sampleStart < settings.SamplesPerPixel;)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                int count = Math.Min(batch, settings.SamplesPerPixel - sampleStart);
+                var push = new GpuTilePush
+                {
+                    TileX = (uint)x,
+                    TileY = (uint)y,
+                    TileWidth = (uint)width,
+                    TileHeight = (uint)height,
+                    SampleStart = (uint)sampleStart,
+                    SampleCount = (uint)count,
+                };
+                TimeSpan elapsed = _device.Dispatch(
+                    _pipeline,
+                    buffers,
+                    MemoryMarshal.AsBytes(new ReadOnlySpan<GpuTilePush>(in push)),
+                    (uint)((width + WorkgroupSize - 1) / WorkgroupSize),
+                    (uint)((height + WorkgroupSize - 1) / WorkgroupSize),
+                    1);
+                gpuTime += elapsed;
+                sampleStart += count;
+                samplesDone += (long)width * height * count;
+                progress?.Report(new FrameProgress(frame, samplesDone, samplesTotal));
+                batch = NextBatch(count, elapsed);
+            }
+
+            int tilePixels = width * height;
+            _device.Download<float>(accumulation, sums.AsSpan(0, tilePixels * 4));
+            _device.Download<uint>(rayCounts, counts.AsSpan(0, tilePixels));
+            for (int i = 0; i < tilePixels; i++)
+            {
+                rays += counts[i];
+                float droppedHere = sums[(i * 4) + 3];
+                dropped += (long)droppedHere;
+                float kept = settings.SamplesPerPixel - droppedHere;
+                float scale = kept > 0 ? 1f / kept : 0f;
+                int target = (((y + (i / width)) * size.Width) + x + (i % width)) * 3;
+                image.Pixels[target] = sums[i * 4] * scale;
+                image.Pixels[target + 1] = sums[(i * 4) + 1] * scale;
+                image.Pixels[target + 2] = sums[(i * 4) + 2] * scale;
+            }
+        }
+
+        return new FrameRender(frame, image, wall.Elapsed, gpuTime, samplesTotal, rays, dropped);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _materials?.Dispose();
+        _textures?.Dispose();
+        _texels?.Dispose();
+        _pipeline.Dispose();
+    }
+
+    private static byte[] LoadShader()
+    {
+        using Stream stream = typeof(PathTracer).Assembly.GetManifestResourceStream(ShaderResource)
+            ?? throw new InvalidOperationException($"The build did not embed {ShaderResource}; run scripts/compile-shaders.sh.");
+        var bytes = new byte[stream.Length];
+        stream.ReadExactly(bytes);
+        return bytes;
+    }
+
+    private static IEnumerable<(int X, int Y, int Width, int Height)> Tiles(ImageSize size)
+    {
+        for (int y = 0; y < size.Height; y += TileSize)
+        {
+            for (int x = 0; x < size.Width; x += TileSize)
+            {
+                yield return (x, y, Math.Min(TileSize, size.Width - x), Math.Min(TileSize, size.Height - y));
+            }
+        }
+    }
+
+    private static int NextBatch(int count, TimeSpan elapsed)
+    {
+        double perSample = Math.Max(elapsed.TotalSeconds / count, 1e-6);
+        double ideal = TargetDispatchTime.TotalSeconds / perSample;
+        // Grow at most fourfold per step so one slow outlier cannot make a submission run for seconds.
+        return (int)Math.Clamp(ideal, 1, count * 4.0);
+    }
+
+    private void UploadSceneConstants(SceneAsset scene, GpuSceneData data)
+    {
+        if (ReferenceEquals(scene, _uploadedScene))
+        {
+            return;
+        }
+
+        _materials?.Dispose();
+        _textures?.Dispose();
+        _texels?.Dispose();
+        _materials = CreateFilled(data.Materials);
+        _textures = CreateFilled(data.Textures);
+        _texels = CreateFilled(data.Texels);
+        _uploadedScene = scene;
+    }
+
+    // Vulkan buffers cannot be empty, so an empty array becomes one zeroed element.
+    private GpuBuffer CreateFilled<T>(T[] items)
+        where T : unmanaged
+    {
+        ReadOnlySpan<T> span = items.Length > 0 ? items : [default];
+        GpuBuffer buffer = _device.CreateBuffer((ulong)(span.Length * Unsafe.SizeOf<T>()));
+        _device.Upload(buffer, span);
+        return buffer;
+    }
+}

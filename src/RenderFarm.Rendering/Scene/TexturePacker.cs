@@ -1,0 +1,139 @@
+using System.Runtime.InteropServices;
+using RenderFarm.Core;
+using RenderFarm.Rendering.PathTracing;
+using SharpGLTF.Schema2;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
+using GltfImage = SharpGLTF.Schema2.Image;
+using ImageSharpImage = SixLabors.ImageSharp.Image;
+
+namespace RenderFarm.Rendering.Scene;
+
+/// <summary>
+/// Decodes glTF textures to RGBA8 and packs them into one texel array. An image is decoded once per
+/// colour space (an image used both as sRGB and linear is stored twice, because the shader decodes
+/// by flag); textures that share an image but differ in sampler share its texels.
+/// </summary>
+internal sealed class TexturePacker
+{
+    /// <summary>Images larger than this on either side are downscaled to fit.</summary>
+    public const int MaxTextureSize = 4096;
+
+    private readonly string _displayName;
+    private readonly List<GpuTexture> _textures = [];
+    private readonly List<uint[]> _chunks = [];
+    private readonly Dictionary<(int Image, bool Srgb), GpuTexture> _images = [];
+    private readonly Dictionary<(int Image, uint Flags), int> _entries = [];
+    private uint _texelCount;
+
+    public TexturePacker(string displayName)
+    {
+        _displayName = displayName;
+    }
+
+    /// <summary>Returns the texture index for a material channel's texture, or -1 when it has none.</summary>
+    public int Add(Texture? texture, TextureSampler? sampler, bool srgb)
+    {
+        if (texture is null)
+        {
+            return -1;
+        }
+
+        uint flags = WrapBits(sampler?.WrapS ?? TextureWrapMode.REPEAT)
+            | (WrapBits(sampler?.WrapT ?? TextureWrapMode.REPEAT) << 2)
+            | (sampler?.MagFilter == TextureInterpolationFilter.NEAREST ? GpuTexture.FlagNearest : 0)
+            | (srgb ? GpuTexture.FlagSrgb : 0);
+
+        GltfImage? image = SelectImage(texture);
+        if (image is null)
+        {
+            return -1;
+        }
+
+        if (_entries.TryGetValue((image.LogicalIndex, flags), out int existing))
+        {
+            return existing;
+        }
+
+        if (!_images.TryGetValue((image.LogicalIndex, srgb), out GpuTexture stored))
+        {
+            uint[] texels = DecodeImage(image, out int width, out int height);
+            stored = new GpuTexture { Offset = _texelCount, Width = (uint)width, Height = (uint)height };
+            _chunks.Add(texels);
+            _texelCount += (uint)texels.Length;
+            _images.Add((image.LogicalIndex, srgb), stored);
+        }
+
+        stored.Flags = flags;
+        _textures.Add(stored);
+        _entries.Add((image.LogicalIndex, flags), _textures.Count - 1);
+        return _textures.Count - 1;
+    }
+
+    /// <summary>The texture table.</summary>
+    public GpuTexture[] Textures => [.. _textures];
+
+    /// <summary>All texels, concatenated in the order of their offsets.</summary>
+    public uint[] Texels()
+    {
+        var all = new uint[_texelCount];
+        int offset = 0;
+        foreach (uint[] chunk in _chunks)
+        {
+            chunk.CopyTo(all, offset);
+            offset += chunk.Length;
+        }
+
+        return all;
+    }
+
+    private static uint WrapBits(TextureWrapMode mode) => mode switch
+    {
+        TextureWrapMode.CLAMP_TO_EDGE => GpuTexture.WrapClamp,
+        TextureWrapMode.MIRRORED_REPEAT => GpuTexture.WrapMirror,
+        _ => GpuTexture.WrapRepeat,
+    };
+
+    // The primary image, or the fallback when the primary is a format ImageSharp cannot read (KTX2, DDS).
+    private static GltfImage? SelectImage(Texture texture)
+    {
+        GltfImage? primary = texture.PrimaryImage;
+        GltfImage? fallback = texture.FallbackImage;
+        return primary is null || (fallback is not null && (primary.Content.IsKtx2 || primary.Content.IsDds)) ? fallback : primary;
+    }
+
+    private uint[] DecodeImage(GltfImage image, out int width, out int height)
+    {
+        ReadOnlyMemory<byte> bytes = image.Content.Content;
+        string label = string.IsNullOrEmpty(image.Name) ? $"image {image.LogicalIndex}" : $"image '{image.Name}'";
+        if (bytes.IsEmpty)
+        {
+            throw new UserInputException($"'{_displayName}': {label} has no data.");
+        }
+
+        try
+        {
+            using Image<Rgba32> decoded = ImageSharpImage.Load<Rgba32>(bytes.Span);
+            if (decoded.Width > MaxTextureSize || decoded.Height > MaxTextureSize)
+            {
+                float scale = (float)MaxTextureSize / Math.Max(decoded.Width, decoded.Height);
+                int w = Math.Clamp((int)MathF.Round(decoded.Width * scale), 1, MaxTextureSize);
+                int h = Math.Clamp((int)MathF.Round(decoded.Height * scale), 1, MaxTextureSize);
+                decoded.Mutate(context => context.Resize(w, h));
+            }
+
+            width = decoded.Width;
+            height = decoded.Height;
+            var texels = new uint[width * height];
+
+            // Rgba32 is laid out R, G, B, A, so on little-endian hosts R lands in the low byte.
+            decoded.CopyPixelDataTo(MemoryMarshal.Cast<uint, Rgba32>(texels.AsSpan()));
+            return texels;
+        }
+        catch (Exception ex) when (ex is ImageFormatException or NotSupportedException)
+        {
+            throw new UserInputException($"'{_displayName}': {label} could not be decoded ({ex.Message}).", ex);
+        }
+    }
+}
