@@ -473,7 +473,9 @@ vec3 evaluateBsdf(SurfacePoint p, vec3 wo, vec3 wi, out float pdf)
     vec3 f = fresnelSchlick(specularF0(p), vh);
     float d = ggxD(nh, p.alpha);
     vec3 specular = f * d * smithG2(nl, nv, p.alpha) / (4.0 * nl * nv);
-    vec3 diffuse = (vec3(1.0) - f) * (1.0 - p.metallic) * p.baseColor / PI;
+    // The diffuse layer keeps what the specular layer does not reflect, taken at the view angle:
+    // a per-direction F(v·h) weight does not bound the sum of both layers by one at grazing angles.
+    vec3 diffuse = (vec3(1.0) - fresnelSchlick(specularF0(p), nv)) * (1.0 - p.metallic) * p.baseColor / PI;
 
     float ps = specularProbability(p, nv);
     // Visible-normal pdf of h, converted to a pdf of wi.

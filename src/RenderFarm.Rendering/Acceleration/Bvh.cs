@@ -216,9 +216,9 @@ public sealed class Bvh
         private readonly Vector3[] _boundsMax;
         private readonly int[] _indices;
         private readonly GpuBvhNode[] _nodes;
-        private readonly int[] _binCounts = new int[BinCount];
-        private readonly Vector3[] _binMin = new Vector3[BinCount];
-        private readonly Vector3[] _binMax = new Vector3[BinCount];
+        private readonly int[] _binCounts = new int[3 * BinCount];
+        private readonly Vector3[] _binMin = new Vector3[3 * BinCount];
+        private readonly Vector3[] _binMax = new Vector3[3 * BinCount];
         private readonly float[] _rightCost = new float[BinCount];
         private float[]? _sortKeys;
         private int _nodeCount;
@@ -328,27 +328,28 @@ public sealed class Bvh
             float bestCost = float.PositiveInfinity;
             int bestAxis = -1;
             int bestBin = -1;
+            Vector3 scale = new(
+                extent.X > 0 ? BinCount / extent.X : 0,
+                extent.Y > 0 ? BinCount / extent.Y : 0,
+                extent.Z > 0 ? BinCount / extent.Z : 0);
+            FillBins(start, count, centroidMin, scale);
             for (int axis = 0; axis < 3; axis++)
             {
-                float axisMin = Component(centroidMin, axis);
-                float axisExtent = Component(extent, axis);
-                if (axisExtent <= 0)
+                if (Component(extent, axis) <= 0)
                 {
                     continue;
                 }
 
-                float scale = BinCount / axisExtent;
-                FillBins(start, count, axis, axisMin, scale);
-
                 // Sweep from the right to get the cost of every right part, then from the left.
+                int bins = axis * BinCount;
                 Vector3 accMin = new(float.PositiveInfinity);
                 Vector3 accMax = new(float.NegativeInfinity);
                 int accCount = 0;
                 for (int b = BinCount - 1; b > 0; b--)
                 {
-                    accCount += _binCounts[b];
-                    accMin = Vector3.Min(accMin, _binMin[b]);
-                    accMax = Vector3.Max(accMax, _binMax[b]);
+                    accCount += _binCounts[bins + b];
+                    accMin = Vector3.Min(accMin, _binMin[bins + b]);
+                    accMax = Vector3.Max(accMax, _binMax[bins + b]);
                     _rightCost[b] = accCount == 0 ? float.NaN : accCount * HalfArea(accMin, accMax);
                 }
 
@@ -357,9 +358,9 @@ public sealed class Bvh
                 accCount = 0;
                 for (int b = 0; b < BinCount - 1; b++)
                 {
-                    accCount += _binCounts[b];
-                    accMin = Vector3.Min(accMin, _binMin[b]);
-                    accMax = Vector3.Max(accMax, _binMax[b]);
+                    accCount += _binCounts[bins + b];
+                    accMin = Vector3.Min(accMin, _binMin[bins + b]);
+                    accMax = Vector3.Max(accMax, _binMax[bins + b]);
                     float right = _rightCost[b + 1];
                     if (accCount == 0 || float.IsNaN(right))
                     {
@@ -388,7 +389,7 @@ public sealed class Bvh
             }
 
             float splitMin = Component(centroidMin, bestAxis);
-            float splitScale = BinCount / Component(extent, bestAxis);
+            float splitScale = Component(scale, bestAxis);
             int i = start;
             int j = start + count - 1;
             while (i <= j)
@@ -404,10 +405,14 @@ public sealed class Bvh
                 }
             }
 
-            return i - start;
+            // Binning and partition use the same arithmetic, so both sides are non-empty; the guard keeps
+            // the build finite even if non-finite input made them disagree.
+            int leftCount = i - start;
+            return leftCount > 0 && leftCount < count ? leftCount : count / 2;
         }
 
-        private void FillBins(int start, int count, int axis, float axisMin, float scale)
+        // Bins the run along all three axes in one pass; an axis with zero extent has scale 0 and lands in bin 0.
+        private void FillBins(int start, int count, Vector3 origin, Vector3 scale)
         {
             Array.Clear(_binCounts);
             Array.Fill(_binMin, new Vector3(float.PositiveInfinity));
@@ -415,10 +420,21 @@ public sealed class Bvh
             for (int i = start; i < start + count; i++)
             {
                 int tri = _indices[i];
-                int b = BinOf(Component(_centroids[tri], axis), axisMin, scale);
-                _binCounts[b]++;
-                _binMin[b] = Vector3.Min(_binMin[b], _boundsMin[tri]);
-                _binMax[b] = Vector3.Max(_binMax[b], _boundsMax[tri]);
+                Vector3 c = _centroids[tri];
+                Vector3 min = _boundsMin[tri];
+                Vector3 max = _boundsMax[tri];
+                int bx = BinOf(c.X, origin.X, scale.X);
+                int by = BinCount + BinOf(c.Y, origin.Y, scale.Y);
+                int bz = (2 * BinCount) + BinOf(c.Z, origin.Z, scale.Z);
+                _binCounts[bx]++;
+                _binCounts[by]++;
+                _binCounts[bz]++;
+                _binMin[bx] = Vector3.Min(_binMin[bx], min);
+                _binMax[bx] = Vector3.Max(_binMax[bx], max);
+                _binMin[by] = Vector3.Min(_binMin[by], min);
+                _binMax[by] = Vector3.Max(_binMax[by], max);
+                _binMin[bz] = Vector3.Min(_binMin[bz], min);
+                _binMax[bz] = Vector3.Max(_binMax[bz], max);
             }
         }
 

@@ -21,6 +21,13 @@ internal static class GltfPreflight
     private const uint GlbMagic = 0x46546C67; // "glTF"
     private const uint JsonChunkType = 0x4E4F534A; // "JSON"
 
+    /// <summary>
+    /// Drops a UTF-8 byte order mark, which some exporters write before the JSON but which neither
+    /// System.Text.Json nor SharpGLTF accept.
+    /// </summary>
+    public static byte[] StripByteOrderMark(byte[] bytes) =>
+        bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes[3..] : bytes;
+
     /// <summary>Validates the container and returns whether it is binary (GLB).</summary>
     /// <exception cref="UserInputException">The bytes are not a glTF 2.0 file this renderer can read.</exception>
     public static bool Check(string displayName, byte[] bytes)

@@ -19,7 +19,7 @@ public class ToneMapperFacts
     [Fact]
     public void Clamp_ClipsAndEncodes()
     {
-        Assert.Equal(1f, ToneMapper.ToDisplay(7f, ToneMapping.Clamp));
+        Assert.Equal(1f, ToneMapper.ToDisplay(7f, ToneMapping.Clamp), 5);
         Assert.Equal(0f, ToneMapper.ToDisplay(-1f, ToneMapping.Clamp));
         Assert.Equal(0f, ToneMapper.ToDisplay(float.NaN, ToneMapping.Clamp));
         Assert.Equal(0.5f, ToneMapper.ToDisplay(0.214041f, ToneMapping.Clamp), 4);

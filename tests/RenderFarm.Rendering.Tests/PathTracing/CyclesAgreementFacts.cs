@@ -11,6 +11,14 @@ namespace RenderFarm.Rendering.Tests.PathTracing;
 /// Our render and Blender Cycles' render of the same exported scene must agree in structure and
 /// brightness: this checks the glTF import, camera, emission units and light transport together.
 /// </summary>
+/// <remarks>
+/// The brightness cannot match exactly: Blender imports glTF materials as its Principled BSDF,
+/// whose Burley diffuse (retro-reflective at roughness 1) and multiple-scattering GGX reflect more
+/// than the glTF specification's Lambert × (1 − F) + single-scattering GGX that we follow. In a
+/// closed Cornell box the difference compounds over bounces: we measure our mean linear luminance
+/// at 0.70–0.72 of Cycles' there, and 0.90 on the open textured-cube scene. Unit mistakes move the
+/// ratio by π, 4π or 683 and fail the range below at once.
+/// </remarks>
 [Collection(PathTracerCollection.Name)]
 [Trait("Category", "Blender")]
 public class CyclesAgreementFacts(PathTracerFixture fixture)
@@ -22,7 +30,7 @@ public class CyclesAgreementFacts(PathTracerFixture fixture)
     public async Task OurRender_AgreesWithCycles(string scenePath, int frame)
     {
         string scene = RepositoryPaths.Combine(scenePath);
-        var settings = new RenderSettings { Size = new ImageSize(64, 64), SamplesPerPixel = 128, ToneMapping = ToneMapping.Clamp };
+        var settings = new RenderSettings { Size = new ImageSize(128, 128), SamplesPerPixel = 64, ToneMapping = ToneMapping.Clamp };
         string folder = Directory.CreateTempSubdirectory("renderfarm-cycles-").FullName;
         string ours = Path.Combine(folder, "renderfarm.png");
         FrameRender render = fixture.Tracer.Render(SceneAsset.Load(scene), frame, settings);
@@ -31,11 +39,13 @@ public class CyclesAgreementFacts(PathTracerFixture fixture)
         CyclesRender cycles = await CyclesReference.RenderAsync(
             "blender", RepositoryPaths.Combine(CyclesReference.ScriptPath), scene, frame, settings.Size, settings.SamplesPerPixel, threads: null, Path.Combine(folder, "cycles.png"));
 
-        float[] a = ImageSimilarity.LoadLuminance(ours);
-        float[] b = ImageSimilarity.LoadLuminance(cycles.ImagePath);
-        double ssim = ImageSimilarity.Ssim(a, b, ImageSimilarity.ReducedSize);
+        // Compared at 32x32: each value averages 16 pixels, which quiets the noise of both renderers.
+        float[] a = ImageSimilarity.LoadLuminance(ours, 32);
+        float[] b = ImageSimilarity.LoadLuminance(cycles.ImagePath, 32);
         double brightness = ImageSimilarity.Mean(a) / ImageSimilarity.Mean(b);
-        Assert.True(ssim > 0.85, $"SSIM {ssim:F3} between {ours} and {cycles.ImagePath}");
-        Assert.InRange(brightness, 0.9, 1.1);
+        // Structure is compared at equal mean brightness; the brightness ratio is checked on its own.
+        float[] scaled = a.Select(v => (float)(v / brightness)).ToArray();
+        double ssim = ImageSimilarity.Ssim(scaled, b, 32);
+        Assert.True(ssim > 0.85 && brightness is > 0.6 and < 1.1, $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
     }
 }

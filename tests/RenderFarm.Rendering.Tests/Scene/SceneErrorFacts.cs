@@ -3,6 +3,7 @@ using RenderFarm.Core;
 using RenderFarm.Rendering.Scene;
 using SharpGLTF.Schema2;
 using Xunit;
+using Xunit.Abstractions;
 using static RenderFarm.Rendering.Tests.Scene.GltfTestFiles;
 
 namespace RenderFarm.Rendering.Tests.Scene;
@@ -10,6 +11,12 @@ namespace RenderFarm.Rendering.Tests.Scene;
 public sealed class SceneErrorFacts : IDisposable
 {
     private readonly TempDirectory _dir = new();
+    private readonly ITestOutputHelper _output;
+
+    public SceneErrorFacts(ITestOutputHelper output)
+    {
+        _output = output;
+    }
 
     public void Dispose() => _dir.Dispose();
 
@@ -116,9 +123,10 @@ public sealed class SceneErrorFacts : IDisposable
         AssertUserError(path, "image");
     }
 
-    private static UserInputException AssertUserError(string path, string expected)
+    private UserInputException AssertUserError(string path, string expected)
     {
         UserInputException ex = Assert.Throws<UserInputException>(() => SceneAsset.Load(path));
+        _output.WriteLine(ex.Message);
         Assert.Contains(expected, ex.Message, StringComparison.Ordinal);
         Assert.DoesNotContain('\n', ex.Message);
         return ex;

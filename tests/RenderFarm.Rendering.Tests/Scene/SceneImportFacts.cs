@@ -39,6 +39,15 @@ public sealed class SceneImportFacts : IDisposable
     }
 
     [Fact]
+    public void Gltf_with_a_byte_order_mark_loads()
+    {
+        string path = Save(SingleTriangle().Model, _dir, GltfFormat.GltfEmbedded);
+        File.WriteAllBytes(path, [0xEF, 0xBB, 0xBF, .. File.ReadAllBytes(path)]);
+
+        Assert.Equal(1, SceneAsset.Load(path).TriangleCount);
+    }
+
+    [Fact]
     public void Child_transform_applies_before_parent_transform()
     {
         ModelRoot model = ModelRoot.CreateModel();

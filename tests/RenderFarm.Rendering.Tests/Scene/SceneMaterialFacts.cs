@@ -27,7 +27,6 @@ public sealed class SceneMaterialFacts : IDisposable
         MaterialChannel metallicRoughness = material.FindChannel("MetallicRoughness")!.Value;
         metallicRoughness.SetFactor("MetallicFactor", 0.2f);
         metallicRoughness.SetFactor("RoughnessFactor", 0.6f);
-        material.FindChannel("Normal")!.Value.SetFactor("NormalScale", 0.5f);
         MaterialChannel emissive = material.FindChannel("Emissive")!.Value;
         emissive.Parameters[0].Value = new Vector3(1, 0.5f, 0);
         emissive.SetFactor("EmissiveStrength", 4);
@@ -39,7 +38,7 @@ public sealed class SceneMaterialFacts : IDisposable
         Assert.Equal(new Vector4(0.5f, 0.25f, 0.125f, 0.75f), m.BaseColor);
         Assert.Equal(0.2f, m.Metallic);
         Assert.Equal(0.6f, m.Roughness);
-        Assert.Equal(0.5f, m.NormalScale);
+        Assert.Equal(1f, m.NormalScale);
         Assert.Equal(new Vector4(4, 2, 0, 0), m.Emissive);
         Assert.Equal(-1, m.BaseColorTexture);
         Assert.Equal(-1, m.MetallicRoughnessTexture);
@@ -76,6 +75,10 @@ public sealed class SceneMaterialFacts : IDisposable
             TextureWrapMode.CLAMP_TO_EDGE, TextureWrapMode.MIRRORED_REPEAT, TextureMipMapFilter.DEFAULT, TextureInterpolationFilter.NEAREST);
         material.FindChannel("MetallicRoughness")!.Value.SetTexture(0, shared, null,
             TextureWrapMode.REPEAT, TextureWrapMode.REPEAT, TextureMipMapFilter.DEFAULT, TextureInterpolationFilter.LINEAR);
+        MaterialChannel normal = material.FindChannel("Normal")!.Value;
+        normal.SetTexture(0, shared, null,
+            TextureWrapMode.REPEAT, TextureWrapMode.REPEAT, TextureMipMapFilter.DEFAULT, TextureInterpolationFilter.LINEAR);
+        normal.SetFactor("NormalScale", 0.5f);
         material.FindChannel("Emissive")!.Value.SetTexture(0, other, null,
             TextureWrapMode.REPEAT, TextureWrapMode.CLAMP_TO_EDGE, TextureMipMapFilter.DEFAULT, TextureInterpolationFilter.DEFAULT);
         Triangle(model, material);
@@ -86,6 +89,10 @@ public sealed class SceneMaterialFacts : IDisposable
         GpuTexture metallicRoughness = frame.Textures[m.MetallicRoughnessTexture];
         GpuTexture emissive = frame.Textures[m.EmissiveTexture];
 
+        // Same image, colour space and sampler as the metallic-roughness texture: one shared entry.
+        Assert.Equal(m.MetallicRoughnessTexture, m.NormalTexture);
+        Assert.Equal(0.5f, m.NormalScale);
+        Assert.Equal(3, frame.Textures.Length);
         Assert.Equal(GpuTexture.WrapClamp | (GpuTexture.WrapMirror << 2) | GpuTexture.FlagNearest | GpuTexture.FlagSrgb, baseColor.Flags);
         Assert.Equal(GpuTexture.WrapRepeat | (GpuTexture.WrapRepeat << 2), metallicRoughness.Flags);
         Assert.Equal(GpuTexture.WrapRepeat | (GpuTexture.WrapClamp << 2) | GpuTexture.FlagSrgb, emissive.Flags);
