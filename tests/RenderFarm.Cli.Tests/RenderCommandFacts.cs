@@ -18,7 +18,7 @@ public class RenderCommandFacts
         Assert.True(result.ExitCode == 0, result.Error);
         foreach (int frame in new[] { 3, 4 })
         {
-            ImageInfo info = Image.Identify(Path.Combine(output, $"frame_{frame:D4}.png"));
+            IImageInfo info = Image.Identify(Path.Combine(output, $"frame_{frame:D4}.png"));
             Assert.Equal(32, info.Width);
             Assert.Equal(24, info.Height);
         }
