@@ -1,0 +1,46 @@
+namespace RenderFarm.Core.Farm;
+
+/// <summary>
+/// The farm's own records: jobs, their frame tasks and providers. Hangfire keeps the queues; this
+/// store keeps what clients and providers see. Task updates are optimistic: an update applies only
+/// when the stored <see cref="TaskRecord.Version"/> still equals the caller's, so a lease, a
+/// completion and an expiry racing on one task cannot both win.
+/// </summary>
+public interface IFarmStore
+{
+    /// <summary>Stores a new job with its tasks, atomically.</summary>
+    Task CreateJobAsync(JobRecord job, IReadOnlyList<TaskRecord> tasks, CancellationToken cancellationToken = default);
+
+    /// <summary>A job, or null.</summary>
+    Task<JobRecord?> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>The newest jobs first.</summary>
+    Task<IReadOnlyList<JobRecord>> ListJobsAsync(int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Moves a job from <paramref name="from"/> to <paramref name="to"/>; false when it was not in <paramref name="from"/>.</summary>
+    Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default);
+
+    /// <summary>A job's tasks in index order.</summary>
+    Task<IReadOnlyList<TaskRecord>> GetTasksAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>One task, or null.</summary>
+    Task<TaskRecord?> GetTaskAsync(Guid jobId, int index, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Replaces a task when its stored version equals <paramref name="updated"/>'s <see cref="TaskRecord.Version"/>;
+    /// the stored copy then has that version plus one. False when another update came first.
+    /// </summary>
+    Task<bool> TryUpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken = default);
+
+    /// <summary>Creates or replaces a provider.</summary>
+    Task UpsertProviderAsync(ProviderRecord provider, CancellationToken cancellationToken = default);
+
+    /// <summary>A provider by address (case-insensitive), or null.</summary>
+    Task<ProviderRecord?> GetProviderAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Records that a one-time value (a login challenge) was used; false when it was used before.
+    /// Entries past <paramref name="expiresAt"/> may be forgotten.
+    /// </summary>
+    Task<bool> TryConsumeOnceAsync(string value, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
+}
