@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace RenderFarm.Core;
 
@@ -9,6 +10,7 @@ public readonly record struct FrameRange
     public const int MaxFrameCount = 100_000;
 
     /// <summary>Creates a range; <paramref name="first"/> must be at least 1 and not after <paramref name="last"/>.</summary>
+    [JsonConstructor]
     public FrameRange(int first, int last)
     {
         if (first < 1)

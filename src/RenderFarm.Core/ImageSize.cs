@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Text.Json.Serialization;
 
 namespace RenderFarm.Core;
 
@@ -9,6 +10,7 @@ public readonly record struct ImageSize
     public const int MaxDimension = 16384;
 
     /// <summary>Creates a size; both sides must be between 1 and <see cref="MaxDimension"/>.</summary>
+    [JsonConstructor]
     public ImageSize(int width, int height)
     {
         if (width < 1 || height < 1 || width > MaxDimension || height > MaxDimension)

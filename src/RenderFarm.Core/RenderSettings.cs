@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace RenderFarm.Core;
 
 /// <summary>How linear radiance becomes display values.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ToneMapping>))]
 public enum ToneMapping
 {
     /// <summary>The ACES filmic curve (Narkowicz fit): soft highlights.</summary>

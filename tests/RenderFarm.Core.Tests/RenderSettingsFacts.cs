@@ -34,3 +34,42 @@ public class RenderSettingsFacts
         Assert.StartsWith(expected, error.Message, StringComparison.Ordinal);
     }
 }
+
+public class RenderSettingsJsonFacts
+{
+    private static readonly System.Text.Json.JsonSerializerOptions s_web = new(System.Text.Json.JsonSerializerDefaults.Web);
+
+    [Fact]
+    public void Settings_RoundTripThroughJson()
+    {
+        var settings = new RenderSettings
+        {
+            Size = new ImageSize(320, 200),
+            SamplesPerPixel = 7,
+            Seed = 99,
+            ToneMapping = ToneMapping.Clamp,
+            Background = new LinearColor(0.1f, 0.2f, 0.3f),
+            SixteenBit = true,
+        };
+
+        string json = System.Text.Json.JsonSerializer.Serialize(settings, s_web);
+        RenderSettings? back = System.Text.Json.JsonSerializer.Deserialize<RenderSettings>(json, s_web);
+
+        Assert.Equal(settings, back);
+        Assert.Contains("\"clamp\"", json, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void InvalidSizeInJson_IsRefusedByTheConstructor()
+    {
+        Assert.Throws<UserInputException>(() => System.Text.Json.JsonSerializer.Deserialize<ImageSize>("{\"width\":0,\"height\":5}", s_web));
+    }
+
+    [Fact]
+    public void FrameRange_RoundTripsThroughJson()
+    {
+        string json = System.Text.Json.JsonSerializer.Serialize(new FrameRange(3, 9), s_web);
+
+        Assert.Equal(new FrameRange(3, 9), System.Text.Json.JsonSerializer.Deserialize<FrameRange>(json, s_web));
+    }
+}

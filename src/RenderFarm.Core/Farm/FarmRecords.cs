@@ -1,6 +1,9 @@
+using System.Text.Json.Serialization;
+
 namespace RenderFarm.Core.Farm;
 
 /// <summary>Where a job is in its life.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<JobState>))]
 public enum JobState
 {
     /// <summary>Accepted; its tasks are being created.</summary>
@@ -20,6 +23,7 @@ public enum JobState
 }
 
 /// <summary>Where one frame task is in its life.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<FarmTaskState>))]
 public enum FarmTaskState
 {
     /// <summary>Waiting in a Hangfire queue for a provider.</summary>

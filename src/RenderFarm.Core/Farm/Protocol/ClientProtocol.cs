@@ -1,0 +1,80 @@
+namespace RenderFarm.Core.Farm.Protocol;
+
+// The client half of the coordinator's HTTP API (JSON, camelCase; errors are RFC 7807 problem details).
+//
+//   POST /api/scenes?name=FILE.glb     (raw body, streamed)  -> 201 SceneUploaded
+//   POST /api/jobs                     SubmitJobRequest       -> 201 JobSummary
+//   GET  /api/jobs                                            -> JobSummary[]
+//   GET  /api/jobs/{id}                                       -> JobDetails
+//   POST /api/jobs/{id}/cancel                                -> JobSummary
+//   GET  /api/jobs/{id}/frames/{frame}                        -> image/png
+//   GET  /api/jobs/{id}/frames.zip                            -> application/zip of every finished frame
+
+/// <summary>A stored scene.</summary>
+/// <param name="Sha256">Lowercase hex SHA-256: the scene's id.</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="FileName">The name it was uploaded with.</param>
+public sealed record SceneUploaded(string Sha256, long Size, string FileName);
+
+/// <summary>Asks for a render job; unset values take the defaults of <see cref="RenderSettings"/>.</summary>
+/// <param name="SceneSha256">A scene uploaded before.</param>
+/// <param name="Frames">N or FIRST-LAST.</param>
+/// <param name="ChunkSize">Frames per task.</param>
+/// <param name="Size">WIDTHxHEIGHT.</param>
+/// <param name="SamplesPerPixel">Samples per pixel.</param>
+/// <param name="Seed">Job seed.</param>
+/// <param name="MaxBounces">Most bounces.</param>
+/// <param name="ToneMapping">"aces" or "clamp".</param>
+/// <param name="Priority">Higher is served first (-10..10).</param>
+/// <param name="Budget">Most tokens to pay.</param>
+public sealed record SubmitJobRequest(
+    string SceneSha256,
+    string Frames,
+    int? ChunkSize = null,
+    string? Size = null,
+    int? SamplesPerPixel = null,
+    uint? Seed = null,
+    int? MaxBounces = null,
+    string? ToneMapping = null,
+    int? Priority = null,
+    long? Budget = null);
+
+/// <summary>A job in lists.</summary>
+/// <param name="Id">Job id.</param>
+/// <param name="State">Job state.</param>
+/// <param name="SceneFileName">Scene name.</param>
+/// <param name="Frames">Frame range.</param>
+/// <param name="TasksTotal">Tasks in the job.</param>
+/// <param name="TasksDone">Tasks that succeeded.</param>
+/// <param name="CreatedAt">Accepted at.</param>
+/// <param name="FinishedAt">Finished at.</param>
+/// <param name="Error">Why it failed.</param>
+public sealed record JobSummary(
+    Guid Id, JobState State, string SceneFileName, string Frames, int TasksTotal, int TasksDone, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, string? Error);
+
+/// <summary>One task of a job, as clients see it.</summary>
+/// <param name="Index">Task index.</param>
+/// <param name="FirstFrame">First frame.</param>
+/// <param name="LastFrame">Last frame.</param>
+/// <param name="State">Task state.</param>
+/// <param name="Provider">Provider holding or last holding it.</param>
+/// <param name="Attempts">Leases granted.</param>
+/// <param name="StartedAt">Lease start.</param>
+/// <param name="FinishedAt">Finish.</param>
+/// <param name="Error">Last failure reason.</param>
+/// <param name="Frames">Finished frames with their download links.</param>
+public sealed record TaskDetails(
+    int Index, int FirstFrame, int LastFrame, FarmTaskState State, string? Provider, int Attempts, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error, IReadOnlyList<FrameLink> Frames);
+
+/// <summary>A finished frame.</summary>
+/// <param name="Frame">Frame number.</param>
+/// <param name="Url">Coordinator URL to download the PNG.</param>
+/// <param name="Sha256">Its SHA-256.</param>
+/// <param name="RenderSeconds">Render time reported by the provider.</param>
+public sealed record FrameLink(int Frame, Uri Url, string Sha256, double RenderSeconds);
+
+/// <summary>A job with its tasks.</summary>
+/// <param name="Job">The summary.</param>
+/// <param name="Settings">Render settings.</param>
+/// <param name="Tasks">Every task.</param>
+public sealed record JobDetails(JobSummary Job, RenderSettings Settings, IReadOnlyList<TaskDetails> Tasks);
