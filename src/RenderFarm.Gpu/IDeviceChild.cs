@@ -4,5 +4,5 @@ namespace RenderFarm.Gpu;
 internal interface IDeviceChild
 {
     /// <summary>Destroys the Vulkan handles. Called once, by the device, under its lock.</summary>
-    public void DestroyHandles();
+    void DestroyHandles();
 }
