@@ -572,12 +572,10 @@ uint pickEmitter(float r)
     return lo;
 }
 
-vec3 sampleEmissiveTriangles(SurfacePoint p, vec3 wo, inout uint rng)
+// A light sample on an emissive triangle: the direction and distance to the sampled point and
+// what it adds (MIS-weighted) when nothing blocks the way. False when it adds nothing.
+bool emissiveCandidate(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out float distance, out vec3 contribution)
 {
-    if (u_frame.emitterCount == 0u)
-    {
-        return vec3(0.0);
-    }
     Emitter e = emitters[pickEmitter(nextFloat(rng))];
     Triangle tri = triangles[e.triangle];
     float r1 = nextFloat(rng);
@@ -590,77 +588,96 @@ vec3 sampleEmissiveTriangles(SurfacePoint p, vec3 wo, inout uint rng)
 
     vec3 toLight = lightPoint - p.position;
     float distance2 = dot(toLight, toLight);
-    float distance = sqrt(distance2);
-    vec3 wi = toLight / distance;
+    distance = sqrt(distance2);
+    wi = toLight / distance;
+    contribution = vec3(0.0);
     float cosLight = abs(dot(lightNormal, wi));
     if (cosLight < 1.0e-6 || e.probability <= 0.0)
     {
-        return vec3(0.0);
+        return false;
     }
     float bsdfPdf;
     vec3 f = evaluateBsdf(p, wo, wi, bsdfPdf);
     if (bsdfPdf <= 0.0)
     {
-        return vec3(0.0);
-    }
-    vec3 origin = offsetOrigin(p.position, p.geometricNormal, wi);
-    if (!visible(origin, wi, distance * (1.0 - 1.0e-3)))
-    {
-        return vec3(0.0);
+        return false;
     }
     vec3 emission = materialEmission(materials[tri.material], interpolateUv(shading[e.triangle], bu, bv));
     float lightPdf = e.probability * distance2 / (e.area * cosLight);
-    return f * dot(p.normal, wi) * emission * powerHeuristic(lightPdf, bsdfPdf) / lightPdf;
+    contribution = f * dot(p.normal, wi) * emission * powerHeuristic(lightPdf, bsdfPdf) / lightPdf;
+    // Stop just short of the emitter so the shadow ray does not hit the light itself.
+    distance *= 1.0 - 1.0e-3;
+    return true;
 }
 
-vec3 samplePunctualLights(SurfacePoint p, vec3 wo)
+// A punctual light, like emissiveCandidate. Delta lights cannot be hit by BSDF samples: no MIS.
+bool punctualCandidate(SurfacePoint p, vec3 wo, Light light, out vec3 wi, out float distance, out vec3 contribution)
+{
+    vec3 radiance = light.intensity;
+    contribution = vec3(0.0);
+    if (light.type == LIGHT_DIRECTIONAL)
+    {
+        wi = -light.direction;
+        distance = INFINITY;
+    }
+    else
+    {
+        vec3 toLight = light.position - p.position;
+        float distance2 = max(dot(toLight, toLight), 1.0e-8);
+        distance = sqrt(distance2);
+        wi = toLight / distance;
+        radiance /= distance2;
+        if (light.range > 0.0)
+        {
+            // The glTF spec's recommended smooth range window.
+            float ratio = distance / light.range;
+            radiance *= clamp(1.0 - ratio * ratio * ratio * ratio, 0.0, 1.0);
+        }
+        if (light.type == LIGHT_SPOT)
+        {
+            float scale = 1.0 / max(1.0e-3, light.innerConeCos - light.outerConeCos);
+            float cone = clamp((dot(light.direction, -wi) - light.outerConeCos) * scale, 0.0, 1.0);
+            radiance *= cone * cone;
+        }
+        distance *= 1.0 - 1.0e-3;
+    }
+    if (all(equal(radiance, vec3(0.0))))
+    {
+        return false;
+    }
+    float bsdfPdf;
+    vec3 f = evaluateBsdf(p, wo, wi, bsdfPdf);
+    if (bsdfPdf <= 0.0)
+    {
+        return false;
+    }
+    contribution = f * dot(p.normal, wi) * radiance;
+    return true;
+}
+
+// Next-event estimation: every punctual light, then one sample on the emissive triangles. All
+// candidates share one shadow-ray call site, which keeps the compiled shader small.
+vec3 directLight(SurfacePoint p, vec3 wo, inout uint rng)
 {
     vec3 sum = vec3(0.0);
-    for (uint i = 0u; i < u_frame.lightCount; i++)
+    uint candidates = u_frame.lightCount + (u_frame.emitterCount > 0u ? 1u : 0u);
+    for (uint i = 0u; i < candidates; i++)
     {
-        Light light = lights[i];
         vec3 wi;
         float distance;
-        vec3 radiance = light.intensity;
-        if (light.type == LIGHT_DIRECTIONAL)
+        vec3 contribution;
+        bool candidate;
+        if (i < u_frame.lightCount)
         {
-            wi = -light.direction;
-            distance = INFINITY;
+            candidate = punctualCandidate(p, wo, lights[i], wi, distance, contribution);
         }
         else
         {
-            vec3 toLight = light.position - p.position;
-            float distance2 = max(dot(toLight, toLight), 1.0e-8);
-            distance = sqrt(distance2);
-            wi = toLight / distance;
-            radiance /= distance2;
-            if (light.range > 0.0)
-            {
-                // The glTF spec's recommended smooth range window.
-                float ratio = distance / light.range;
-                radiance *= clamp(1.0 - ratio * ratio * ratio * ratio, 0.0, 1.0);
-            }
-            if (light.type == LIGHT_SPOT)
-            {
-                float scale = 1.0 / max(1.0e-3, light.innerConeCos - light.outerConeCos);
-                float cone = clamp((dot(light.direction, -wi) - light.outerConeCos) * scale, 0.0, 1.0);
-                radiance *= cone * cone;
-            }
+            candidate = emissiveCandidate(p, wo, rng, wi, distance, contribution);
         }
-        if (all(equal(radiance, vec3(0.0))))
+        if (candidate && visible(offsetOrigin(p.position, p.geometricNormal, wi), wi, distance))
         {
-            continue;
-        }
-        float bsdfPdf;
-        vec3 f = evaluateBsdf(p, wo, wi, bsdfPdf);
-        if (bsdfPdf <= 0.0)
-        {
-            continue;
-        }
-        vec3 origin = offsetOrigin(p.position, p.geometricNormal, wi);
-        if (visible(origin, wi, distance == INFINITY ? INFINITY : distance * (1.0 - 1.0e-3)))
-        {
-            sum += f * dot(p.normal, wi) * radiance;
+            sum += contribution;
         }
     }
     return sum;
@@ -705,7 +722,7 @@ vec3 tracePath(vec3 origin, vec3 direction, inout uint rng)
             break;
         }
         vec3 wo = -direction;
-        radiance += throughput * (sampleEmissiveTriangles(p, wo, rng) + samplePunctualLights(p, wo));
+        radiance += throughput * directLight(p, wo, rng);
 
         vec3 wi;
         if (!sampleBsdf(p, wo, rng, wi))
