@@ -77,6 +77,24 @@ public static class ImageSimilarity
         return total / windows;
     }
 
+    /// <summary>
+    /// Compares two renders of one view: SSIM of their reduced luminance after scaling the first to
+    /// the second's mean brightness, and the ratio of the mean brightnesses (first / second).
+    /// </summary>
+    public static (double Ssim, double BrightnessRatio) CompareRenders(string firstPath, string secondPath, int size = ReducedSize)
+    {
+        float[] first = LoadLuminance(firstPath, size);
+        float[] second = LoadLuminance(secondPath, size);
+        double ratio = Mean(first) / Mean(second);
+        var scaled = new float[first.Length];
+        for (int i = 0; i < first.Length; i++)
+        {
+            scaled[i] = (float)(first[i] / ratio);
+        }
+
+        return (Ssim(scaled, second, size), ratio);
+    }
+
     /// <summary>Mean of the values.</summary>
     public static double Mean(ReadOnlySpan<float> values)
     {
