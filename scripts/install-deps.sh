@@ -1,13 +1,29 @@
 #!/usr/bin/env bash
 # Installs the system packages RenderFarm needs on Debian/Ubuntu, skipping those already present.
 #   scripts/install-deps.sh            runtime: Vulkan loader + Mesa lavapipe (CPU Vulkan device)
-#   scripts/install-deps.sh --dev      also glslc (shader compiler) and Blender + numpy (Cycles reference)
+#   scripts/install-deps.sh --dev      also glslc (shader compiler), Blender + numpy (Cycles reference),
+#                                      PostgreSQL 15 and Node.js with the npm packages of tests/services (s3rver)
 set -euo pipefail
 
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+dev=false
+[[ "${1:-}" == "--dev" ]] && dev=true
+
 packages=(libvulkan1 mesa-vulkan-drivers)
-if [[ "${1:-}" == "--dev" ]]; then
-    packages+=(glslc spirv-tools blender python3-numpy)
+if $dev; then
+    packages+=(glslc spirv-tools blender python3-numpy postgresql)
+    # Keep a Node.js that is already there (e.g. Node 20 from NodeSource) rather than Debian's.
+    command -v node >/dev/null || packages+=(nodejs)
+    command -v npm >/dev/null || packages+=(npm)
 fi
+
+# The tests start their own servers from tests/services/node_modules (s3rver).
+install_test_services() {
+    if $dev && [[ ! -d "$root/tests/services/node_modules" ]]; then
+        echo "renderfarm: installing npm packages of tests/services ..." >&2
+        npm ci --prefix "$root/tests/services" --no-audit --no-fund --loglevel=error >/dev/null
+    fi
+}
 
 missing=()
 for package in "${packages[@]}"; do
@@ -15,7 +31,10 @@ for package in "${packages[@]}"; do
         missing+=("$package")
     fi
 done
-[[ ${#missing[@]} -eq 0 ]] && exit 0
+if [[ ${#missing[@]} -eq 0 ]]; then
+    install_test_services
+    exit 0
+fi
 
 if [[ $(id -u) -eq 0 ]]; then
     sudo=()
@@ -31,3 +50,4 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 # Blender's recommends pull in a desktop; the renderer needs none of them.
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+install_test_services

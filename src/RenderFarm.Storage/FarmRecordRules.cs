@@ -1,0 +1,55 @@
+using RenderFarm.Core.Farm;
+
+namespace RenderFarm.Storage;
+
+/// <summary>Argument checks and state rules every <see cref="IFarmStore"/> here applies alike.</summary>
+internal static class FarmRecordRules
+{
+    public static void ValidateNewJob(JobRecord job, IReadOnlyList<TaskRecord> tasks)
+    {
+        ArgumentNullException.ThrowIfNull(job);
+        ArgumentNullException.ThrowIfNull(job.Spec, nameof(job));
+        ArgumentNullException.ThrowIfNull(tasks);
+        var indexes = new bool[tasks.Count];
+        foreach (TaskRecord task in tasks)
+        {
+            ValidateTask(task);
+            if (task.JobId != job.Id)
+            {
+                throw new ArgumentException($"Task {task.Index} belongs to job {task.JobId}, not {job.Id}.", nameof(tasks));
+            }
+
+            // GetTaskAsync addresses tasks by position, so indexes must be exactly 0..count-1.
+            if ((uint)task.Index >= (uint)indexes.Length || indexes[task.Index])
+            {
+                throw new ArgumentException($"Task indexes must be 0 to {tasks.Count - 1}, each once; got {task.Index}.", nameof(tasks));
+            }
+
+            indexes[task.Index] = true;
+        }
+    }
+
+    public static void ValidateTask(TaskRecord task)
+    {
+        ArgumentNullException.ThrowIfNull(task);
+        ArgumentNullException.ThrowIfNull(task.FailedBy, nameof(task));
+        ArgumentNullException.ThrowIfNull(task.Outputs, nameof(task));
+    }
+
+    public static void ValidateProvider(ProviderRecord provider)
+    {
+        ArgumentNullException.ThrowIfNull(provider);
+        ArgumentException.ThrowIfNullOrWhiteSpace(provider.Address, nameof(provider));
+    }
+
+    /// <summary>The job after a state change at <paramref name="now"/>: finished exactly while in a final state.</summary>
+    public static JobRecord WithState(JobRecord job, JobState to, string? error, DateTimeOffset now) => job with
+    {
+        State = to,
+        Error = error ?? job.Error,
+        FinishedAt = FinishedAt(to, now),
+    };
+
+    public static DateTimeOffset? FinishedAt(JobState state, DateTimeOffset now) =>
+        state is JobState.Completed or JobState.Failed or JobState.Cancelled ? now : null;
+}

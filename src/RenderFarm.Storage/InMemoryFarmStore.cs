@@ -1,0 +1,213 @@
+using RenderFarm.Core.Farm;
+
+namespace RenderFarm.Storage;
+
+/// <summary>
+/// The embedded farm store: everything in process memory, gone when the process ends. Timestamps are
+/// kept to the microsecond, as PostgreSQL keeps them, so both stores give back equal records.
+/// </summary>
+public sealed class InMemoryFarmStore : IFarmStore
+{
+    // Expired one-time values are swept after this many inserts, so memory tracks the live ones.
+    private const int OnceSweepInterval = 1024;
+
+    private readonly Lock _lock = new();
+    private readonly Dictionary<Guid, JobRecord> _jobs = [];
+    private readonly Dictionary<Guid, TaskRecord[]> _tasks = [];
+    private readonly Dictionary<string, ProviderRecord> _providers = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, DateTimeOffset> _onceValues = new(StringComparer.Ordinal);
+    private readonly TimeProvider _timeProvider;
+    private int _onceInsertsSinceSweep;
+
+    /// <summary>Creates an empty store.</summary>
+    /// <param name="timeProvider">Clock for finish times and one-time value expiry; the system clock when null.</param>
+    public InMemoryFarmStore(TimeProvider? timeProvider = null)
+    {
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <inheritdoc/>
+    public Task CreateJobAsync(JobRecord job, IReadOnlyList<TaskRecord> tasks, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateNewJob(job, tasks);
+        cancellationToken.ThrowIfCancellationRequested();
+        TaskRecord[] stored = [.. tasks.OrderBy(task => task.Index).Select(CopyIn)];
+        lock (_lock)
+        {
+            if (!_jobs.TryAdd(job.Id, CopyIn(job)))
+            {
+                throw new InvalidOperationException($"Job {job.Id} already exists.");
+            }
+
+            _tasks.Add(job.Id, stored);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<JobRecord?> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return Task.FromResult(_jobs.GetValueOrDefault(jobId));
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<JobRecord>> ListJobsAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            IReadOnlyList<JobRecord> jobs = [.. _jobs.Values
+                .OrderByDescending(job => job.CreatedAt)
+                .ThenByDescending(job => job.Id)
+                .Take(limit)];
+            return Task.FromResult(jobs);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(jobId, out JobRecord? job) || job.State != from)
+            {
+                return Task.FromResult(false);
+            }
+
+            _jobs[jobId] = FarmRecordRules.WithState(job, to, error, Truncate(_timeProvider.GetUtcNow()));
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TaskRecord>> GetTasksAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            IReadOnlyList<TaskRecord> tasks = _tasks.TryGetValue(jobId, out TaskRecord[]? stored) ? [.. stored] : [];
+            return Task.FromResult(tasks);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<TaskRecord?> GetTaskAsync(Guid jobId, int index, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            TaskRecord? task = _tasks.TryGetValue(jobId, out TaskRecord[]? stored) && (uint)index < (uint)stored.Length
+                ? stored[index]
+                : null;
+            return Task.FromResult(task);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> TryUpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateTask(updated);
+        cancellationToken.ThrowIfCancellationRequested();
+        TaskRecord copy = CopyIn(updated) with { Version = updated.Version + 1 };
+        lock (_lock)
+        {
+            if (!_tasks.TryGetValue(updated.JobId, out TaskRecord[]? stored)
+                || (uint)updated.Index >= (uint)stored.Length
+                || stored[updated.Index].Version != updated.Version)
+            {
+                return Task.FromResult(false);
+            }
+
+            stored[updated.Index] = copy;
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task UpsertProviderAsync(ProviderRecord provider, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateProvider(provider);
+        cancellationToken.ThrowIfCancellationRequested();
+        ProviderRecord copy = provider with
+        {
+            RegisteredAt = Truncate(provider.RegisteredAt),
+            LastSeenAt = Truncate(provider.LastSeenAt),
+        };
+        lock (_lock)
+        {
+            // Remove first so a differently cased address replaces the stored spelling too.
+            _providers.Remove(provider.Address);
+            _providers.Add(provider.Address, copy);
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<ProviderRecord?> GetProviderAsync(string address, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return Task.FromResult(_providers.GetValueOrDefault(address));
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> TryConsumeOnceAsync(string value, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(value);
+        cancellationToken.ThrowIfCancellationRequested();
+        DateTimeOffset now = _timeProvider.GetUtcNow();
+        lock (_lock)
+        {
+            if (_onceValues.TryGetValue(value, out DateTimeOffset storedExpiry) && storedExpiry >= now)
+            {
+                return Task.FromResult(false);
+            }
+
+            _onceValues[value] = expiresAt;
+            if (++_onceInsertsSinceSweep >= OnceSweepInterval)
+            {
+                _onceInsertsSinceSweep = 0;
+                foreach ((string stale, DateTimeOffset expiry) in _onceValues)
+                {
+                    if (expiry < now)
+                    {
+                        _onceValues.Remove(stale);
+                    }
+                }
+            }
+
+            return Task.FromResult(true);
+        }
+    }
+
+    private static JobRecord CopyIn(JobRecord job) => job with
+    {
+        CreatedAt = Truncate(job.CreatedAt),
+        FinishedAt = Truncate(job.FinishedAt),
+    };
+
+    // Fresh read-only lists: a caller that keeps and changes the list it passed cannot change the store.
+    private static TaskRecord CopyIn(TaskRecord task) => task with
+    {
+        FailedBy = [.. task.FailedBy],
+        Outputs = [.. task.Outputs],
+        LeaseExpiresAt = Truncate(task.LeaseExpiresAt),
+        StartedAt = Truncate(task.StartedAt),
+        FinishedAt = Truncate(task.FinishedAt),
+    };
+
+    private static DateTimeOffset Truncate(DateTimeOffset time) => time.AddTicks(-(time.Ticks % TimeSpan.TicksPerMicrosecond));
+
+    private static DateTimeOffset? Truncate(DateTimeOffset? time) => time is { } value ? Truncate(value) : null;
+}

@@ -1,0 +1,477 @@
+using System.Data.Common;
+using System.Reflection;
+using System.Text.Json;
+using Npgsql;
+using NpgsqlTypes;
+using RenderFarm.Core.Farm;
+
+namespace RenderFarm.Storage;
+
+/// <summary>
+/// The farm store in PostgreSQL, in schema <c>renderfarm</c>. Call <see cref="MigrateAsync"/> once at
+/// start-up; it is safe to call from several coordinators at once and again on every start.
+/// </summary>
+public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposable
+{
+    /// <summary>The schema holding the store's tables.</summary>
+    public const string Schema = "renderfarm";
+
+    // Any fixed number works as long as nothing else in the database locks it: "RndrFarm" in ASCII.
+    private const long MigrationLockKey = 0x526E647246617266;
+    private const string MigrationResourcePrefix = "RenderFarm.Storage.Migrations.";
+
+    private const string TaskColumns =
+        "job_id, task_index, first_frame, last_frame, state, hangfire_job_id, provider, lease_id, lease_expires_at, "
+        + "attempts, failed_by, outputs, started_at, finished_at, error, version";
+
+    private const string JobColumns = "id, spec, state, created_at, finished_at, error";
+
+    private readonly NpgsqlDataSource _dataSource;
+    private readonly bool _ownsDataSource;
+    private readonly TimeProvider _timeProvider;
+
+    /// <summary>Creates a store over a connection string; the store owns the connections it opens.</summary>
+    /// <param name="connectionString">An Npgsql connection string.</param>
+    /// <param name="timeProvider">Clock for finish times and one-time value expiry; the system clock when null.</param>
+    public PostgresFarmStore(string connectionString, TimeProvider? timeProvider = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
+        _dataSource = NpgsqlDataSource.Create(connectionString);
+        _ownsDataSource = true;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>Creates a store over a data source the caller keeps and disposes.</summary>
+    /// <param name="dataSource">The database to use.</param>
+    /// <param name="timeProvider">Clock for finish times and one-time value expiry; the system clock when null.</param>
+    public PostgresFarmStore(NpgsqlDataSource dataSource, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(dataSource);
+        _dataSource = dataSource;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+    }
+
+    /// <summary>
+    /// Creates the schema and applies the migrations not applied yet, in one transaction under an
+    /// advisory lock, so coordinators starting together apply each migration once.
+    /// </summary>
+    /// <returns>The numbers of the migrations this call applied.</returns>
+    public async Task<IReadOnlyList<int>> MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                await ExecuteAsync(connection, "SELECT pg_advisory_xact_lock(@key)", cancellationToken, ("key", MigrationLockKey)).ConfigureAwait(false);
+                await ExecuteAsync(
+                    connection,
+                    $"""
+                    CREATE SCHEMA IF NOT EXISTS {Schema};
+                    CREATE TABLE IF NOT EXISTS {Schema}.migrations (
+                        id integer PRIMARY KEY,
+                        name text NOT NULL,
+                        applied_at timestamptz NOT NULL DEFAULT now());
+                    """,
+                    cancellationToken).ConfigureAwait(false);
+
+                var applied = new HashSet<int>();
+                await using (NpgsqlCommand select = new($"SELECT id FROM {Schema}.migrations", connection))
+                {
+                    NpgsqlDataReader reader = await select.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                    await using (reader.ConfigureAwait(false))
+                    {
+                        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                        {
+                            applied.Add(reader.GetInt32(0));
+                        }
+                    }
+                }
+
+                var appliedNow = new List<int>();
+                foreach ((int id, string name, string sql) in LoadMigrations())
+                {
+                    if (applied.Contains(id))
+                    {
+                        continue;
+                    }
+
+                    await ExecuteAsync(connection, sql, cancellationToken).ConfigureAwait(false);
+                    await ExecuteAsync(
+                        connection,
+                        $"INSERT INTO {Schema}.migrations (id, name) VALUES (@id, @name)",
+                        cancellationToken,
+                        ("id", id),
+                        ("name", name)).ConfigureAwait(false);
+                    appliedNow.Add(id);
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return appliedNow;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task CreateJobAsync(JobRecord job, IReadOnlyList<TaskRecord> tasks, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateNewJob(job, tasks);
+        NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                try
+                {
+                    await ExecuteAsync(
+                        connection,
+                        $"INSERT INTO {Schema}.jobs ({JobColumns}) VALUES (@id, @spec, @state, @created, @finished, @error)",
+                        cancellationToken,
+                        ("id", job.Id),
+                        ("spec", Jsonb(job.Spec)),
+                        ("state", job.State.ToString()),
+                        ("created", job.CreatedAt.ToUniversalTime()),
+                        ("finished", job.FinishedAt?.ToUniversalTime()),
+                        ("error", job.Error)).ConfigureAwait(false);
+                }
+                catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
+                {
+                    throw new InvalidOperationException($"Job {job.Id} already exists.", exception);
+                }
+
+                // Binary COPY: one round trip however many frames the job has.
+                NpgsqlBinaryImporter importer = await connection.BeginBinaryImportAsync(
+                    $"COPY {Schema}.tasks ({TaskColumns}) FROM STDIN (FORMAT BINARY)",
+                    cancellationToken).ConfigureAwait(false);
+                await using (importer.ConfigureAwait(false))
+                {
+                    foreach (TaskRecord task in tasks)
+                    {
+                        await importer.StartRowAsync(cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(task.JobId, NpgsqlDbType.Uuid, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(task.Index, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(task.FirstFrame, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(task.LastFrame, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(task.State.ToString(), NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, task.HangfireJobId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, task.Provider, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, task.LeaseId, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, task.LeaseExpiresAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(task.Attempts, NpgsqlDbType.Integer, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(Jsonb(task.FailedBy).Text, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(Jsonb(task.Outputs).Text, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, task.StartedAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, task.FinishedAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
+                        await WriteNullableAsync(importer, task.Error, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(task.Version, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                    }
+
+                    await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                }
+
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<JobRecord?> GetJobAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<JobRecord> jobs = await QueryAsync(
+            $"SELECT {JobColumns} FROM {Schema}.jobs WHERE id = @id",
+            ReadJob,
+            cancellationToken,
+            ("id", jobId)).ConfigureAwait(false);
+        return jobs.Count == 0 ? null : jobs[0];
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<JobRecord>> ListJobsAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return QueryAsync(
+            $"SELECT {JobColumns} FROM {Schema}.jobs ORDER BY created_at DESC, id DESC LIMIT @limit",
+            ReadJob,
+            cancellationToken,
+            ("limit", limit));
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default)
+    {
+        DateTimeOffset? finishedAt = FarmRecordRules.FinishedAt(to, _timeProvider.GetUtcNow())?.ToUniversalTime();
+        int rows = await ExecuteAsync(
+            $"""
+            UPDATE {Schema}.jobs SET state = @to, error = COALESCE(@error, error), finished_at = @finished
+            WHERE id = @id AND state = @from
+            """,
+            cancellationToken,
+            ("id", jobId),
+            ("from", from.ToString()),
+            ("to", to.ToString()),
+            ("error", error),
+            ("finished", finishedAt)).ConfigureAwait(false);
+        return rows == 1;
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TaskRecord>> GetTasksAsync(Guid jobId, CancellationToken cancellationToken = default) =>
+        QueryAsync(
+            $"SELECT {TaskColumns} FROM {Schema}.tasks WHERE job_id = @job ORDER BY task_index",
+            ReadTask,
+            cancellationToken,
+            ("job", jobId));
+
+    /// <inheritdoc/>
+    public async Task<TaskRecord?> GetTaskAsync(Guid jobId, int index, CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<TaskRecord> tasks = await QueryAsync(
+            $"SELECT {TaskColumns} FROM {Schema}.tasks WHERE job_id = @job AND task_index = @index",
+            ReadTask,
+            cancellationToken,
+            ("job", jobId),
+            ("index", index)).ConfigureAwait(false);
+        return tasks.Count == 0 ? null : tasks[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> TryUpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateTask(updated);
+
+        // Under READ COMMITTED a racing UPDATE of the same row waits, then re-checks the version
+        // against the winner's row and matches nothing.
+        int rows = await ExecuteAsync(
+            $"""
+            UPDATE {Schema}.tasks SET
+                first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
+                provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
+                failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
+                error = @error, version = version + 1
+            WHERE job_id = @job AND task_index = @index AND version = @version
+            """,
+            cancellationToken,
+            ("job", updated.JobId),
+            ("index", updated.Index),
+            ("version", updated.Version),
+            ("first", updated.FirstFrame),
+            ("last", updated.LastFrame),
+            ("state", updated.State.ToString()),
+            ("hangfire", updated.HangfireJobId),
+            ("provider", updated.Provider),
+            ("lease", updated.LeaseId),
+            ("leaseExpires", updated.LeaseExpiresAt?.ToUniversalTime()),
+            ("attempts", updated.Attempts),
+            ("failedBy", Jsonb(updated.FailedBy)),
+            ("outputs", Jsonb(updated.Outputs)),
+            ("started", updated.StartedAt?.ToUniversalTime()),
+            ("finished", updated.FinishedAt?.ToUniversalTime()),
+            ("error", updated.Error)).ConfigureAwait(false);
+        return rows == 1;
+    }
+
+    /// <inheritdoc/>
+    public async Task UpsertProviderAsync(ProviderRecord provider, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateProvider(provider);
+        await ExecuteAsync(
+            $"""
+            INSERT INTO {Schema}.providers (address_key, address, registered_at, last_seen_at, device)
+            VALUES (@key, @address, @registered, @seen, @device)
+            ON CONFLICT (address_key) DO UPDATE SET
+                address = EXCLUDED.address, registered_at = EXCLUDED.registered_at,
+                last_seen_at = EXCLUDED.last_seen_at, device = EXCLUDED.device
+            """,
+            cancellationToken,
+            ("key", provider.Address.ToLowerInvariant()),
+            ("address", provider.Address),
+            ("registered", provider.RegisteredAt.ToUniversalTime()),
+            ("seen", provider.LastSeenAt.ToUniversalTime()),
+            ("device", provider.Device)).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<ProviderRecord?> GetProviderAsync(string address, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        IReadOnlyList<ProviderRecord> providers = await QueryAsync(
+            $"SELECT address, registered_at, last_seen_at, device FROM {Schema}.providers WHERE address_key = @key",
+            reader => new ProviderRecord
+            {
+                Address = reader.GetString(0),
+                RegisteredAt = reader.GetFieldValue<DateTimeOffset>(1),
+                LastSeenAt = reader.GetFieldValue<DateTimeOffset>(2),
+                Device = NullableString(reader, 3),
+            },
+            cancellationToken,
+            ("key", address.ToLowerInvariant())).ConfigureAwait(false);
+        return providers.Count == 0 ? null : providers[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> TryConsumeOnceAsync(string value, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(value);
+
+        // A row still live blocks the insert; an expired one is taken over, as if it had been deleted.
+        int rows = await ExecuteAsync(
+            $"""
+            INSERT INTO {Schema}.once_values AS o (value, expires_at) VALUES (@value, @expires)
+            ON CONFLICT (value) DO UPDATE SET expires_at = EXCLUDED.expires_at WHERE o.expires_at < @now
+            """,
+            cancellationToken,
+            ("value", value),
+            ("expires", expiresAt.ToUniversalTime()),
+            ("now", _timeProvider.GetUtcNow().ToUniversalTime())).ConfigureAwait(false);
+        return rows == 1;
+    }
+
+    /// <summary>Deletes one-time values past their expiry; a maintenance job calls it now and then.</summary>
+    /// <returns>How many were deleted.</returns>
+    public Task<int> DeleteExpiredOnceValuesAsync(CancellationToken cancellationToken = default) =>
+        ExecuteAsync(
+            $"DELETE FROM {Schema}.once_values WHERE expires_at < @now",
+            cancellationToken,
+            ("now", _timeProvider.GetUtcNow().ToUniversalTime()));
+
+    /// <inheritdoc/>
+    public ValueTask DisposeAsync() => _ownsDataSource ? _dataSource.DisposeAsync() : ValueTask.CompletedTask;
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        if (_ownsDataSource)
+        {
+            _dataSource.Dispose();
+        }
+    }
+
+    private static IEnumerable<(int Id, string Name, string Sql)> LoadMigrations()
+    {
+        Assembly assembly = typeof(PostgresFarmStore).Assembly;
+        var migrations = new List<(int Id, string Name, string Sql)>();
+        foreach (string resource in assembly.GetManifestResourceNames())
+        {
+            if (!resource.StartsWith(MigrationResourcePrefix, StringComparison.Ordinal) || !resource.EndsWith(".sql", StringComparison.Ordinal))
+            {
+                continue;
+            }
+
+            // Names are NNNN_description.sql; the number orders them and records them as applied.
+            string name = resource[MigrationResourcePrefix.Length..^".sql".Length];
+            int separator = name.IndexOf('_', StringComparison.Ordinal);
+            if (separator <= 0 || !int.TryParse(name.AsSpan(0, separator), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int id))
+            {
+                throw new InvalidOperationException($"Migration '{resource}' is not named NNNN_description.sql.");
+            }
+
+            using Stream stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream);
+            migrations.Add((id, name, reader.ReadToEnd()));
+        }
+
+        return migrations.OrderBy(migration => migration.Id);
+    }
+
+    private static JobRecord ReadJob(NpgsqlDataReader reader) => new()
+    {
+        Id = reader.GetGuid(0),
+        Spec = FromJsonb<RenderJobSpec>(reader, 1),
+        State = Enum.Parse<JobState>(reader.GetString(2)),
+        CreatedAt = reader.GetFieldValue<DateTimeOffset>(3),
+        FinishedAt = NullableTime(reader, 4),
+        Error = NullableString(reader, 5),
+    };
+
+    private static TaskRecord ReadTask(NpgsqlDataReader reader) => new()
+    {
+        JobId = reader.GetGuid(0),
+        Index = reader.GetInt32(1),
+        FirstFrame = reader.GetInt32(2),
+        LastFrame = reader.GetInt32(3),
+        State = Enum.Parse<FarmTaskState>(reader.GetString(4)),
+        HangfireJobId = NullableString(reader, 5),
+        Provider = NullableString(reader, 6),
+        LeaseId = NullableString(reader, 7),
+        LeaseExpiresAt = NullableTime(reader, 8),
+        Attempts = reader.GetInt32(9),
+        FailedBy = FromJsonb<string[]>(reader, 10),
+        Outputs = FromJsonb<FrameOutput[]>(reader, 11),
+        StartedAt = NullableTime(reader, 12),
+        FinishedAt = NullableTime(reader, 13),
+        Error = NullableString(reader, 14),
+        Version = reader.GetInt64(15),
+    };
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    private static DateTimeOffset? NullableTime(DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetFieldValue<DateTimeOffset>(ordinal);
+
+    private static T FromJsonb<T>(DbDataReader reader, int ordinal) =>
+        JsonSerializer.Deserialize<T>(reader.GetString(ordinal), FarmJson.Options)
+        ?? throw new InvalidDataException($"Column {reader.GetName(ordinal)} holds JSON null.");
+
+    private static JsonbValue Jsonb<T>(T value) => new(JsonSerializer.Serialize(value, FarmJson.Options));
+
+    private static Task WriteNullableAsync<T>(NpgsqlBinaryImporter importer, T? value, NpgsqlDbType type, CancellationToken cancellationToken) =>
+        value is null ? importer.WriteNullAsync(cancellationToken) : importer.WriteAsync(value, type, cancellationToken);
+
+    private static async Task<int> ExecuteAsync(NpgsqlConnection connection, string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using NpgsqlCommand command = CreateCommand(sql, parameters);
+        command.Connection = connection;
+        return await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static NpgsqlCommand CreateCommand(string sql, (string Name, object? Value)[] parameters)
+    {
+        var command = new NpgsqlCommand(sql);
+        foreach ((string name, object? value) in parameters)
+        {
+            command.Parameters.Add(value switch
+            {
+                JsonbValue json => new NpgsqlParameter(name, NpgsqlDbType.Jsonb) { Value = json.Text },
+                null => new NpgsqlParameter(name, DBNull.Value),
+                _ => new NpgsqlParameter(name, value),
+            });
+        }
+
+        return command;
+    }
+
+    private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            return await ExecuteAsync(connection, sql, cancellationToken, parameters).ConfigureAwait(false);
+        }
+    }
+
+    private async Task<IReadOnlyList<T>> QueryAsync<T>(string sql, Func<NpgsqlDataReader, T> read, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            await using NpgsqlCommand command = CreateCommand(sql, parameters);
+            command.Connection = connection;
+            NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                var results = new List<T>();
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    results.Add(read(reader));
+                }
+
+                return results;
+            }
+        }
+    }
+
+    // Marks a parameter as jsonb text, so it is not sent as a plain text parameter.
+    private readonly record struct JsonbValue(string Text);
+}

@@ -1,0 +1,80 @@
+using RenderFarm.Core;
+using RenderFarm.Gpu;
+using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.PathTracing;
+using RenderFarm.Rendering.Scene;
+
+namespace RenderFarm.Worker;
+
+/// <summary>Renders frames with the <see cref="PathTracer"/> on one Vulkan device, kept open for the renderer's life.</summary>
+public sealed class VulkanFrameRenderer : IFrameRenderer, IDisposable
+{
+    private readonly ComputeDevice _device;
+    private readonly PathTracer _tracer;
+
+    // Chunks of one job arrive back to back, so keeping the last scene saves re-importing it per task.
+    private string? _scenePath;
+    private SceneAsset? _scene;
+
+    /// <summary>Opens the device and builds the path tracer's pipeline.</summary>
+    /// <param name="deviceIndex">An index from <see cref="ComputeDevice.EnumerateDevices"/>, or null to choose automatically.</param>
+    /// <exception cref="GpuUnavailableException">Vulkan or the device is not available.</exception>
+    public VulkanFrameRenderer(int? deviceIndex = null)
+    {
+        _device = ComputeDevice.Open(deviceIndex);
+        try
+        {
+            _tracer = new PathTracer(_device);
+        }
+        catch
+        {
+            _device.Dispose();
+            throw;
+        }
+
+        DeviceName = $"{_device.Info.Name} [{_device.Info.Kind}]";
+    }
+
+    /// <inheritdoc/>
+    public string DeviceName { get; }
+
+    /// <inheritdoc/>
+    public Task<RenderedFrame> RenderAsync(
+        string scenePath, int frame, RenderSettings settings, string pngPath, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(scenePath);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(pngPath);
+
+        // The path tracer blocks while the GPU works; keep that off the caller's thread.
+        return Task.Run(
+            () =>
+            {
+                SceneAsset scene = LoadScene(scenePath);
+                FrameRender render = _tracer.Render(scene, frame, settings, progress: null, cancellationToken);
+                PngFrameWriter.Write(render.Image, pngPath, settings.ToneMapping, settings.ExposureStops, settings.SixteenBit);
+                return new RenderedFrame(render.WallTime, render.Samples);
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Releases the pipeline and the device.</summary>
+    public void Dispose()
+    {
+        _scene = null;
+        _tracer.Dispose();
+        _device.Dispose();
+    }
+
+    private SceneAsset LoadScene(string path)
+    {
+        if (_scene is null || !string.Equals(_scenePath, path, StringComparison.Ordinal))
+        {
+            _scene = null; // let the old scene go before the new one loads
+            _scene = SceneAsset.Load(path);
+            _scenePath = path;
+        }
+
+        return _scene;
+    }
+}

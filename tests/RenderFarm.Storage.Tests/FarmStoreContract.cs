@@ -1,0 +1,328 @@
+using RenderFarm.Core;
+using RenderFarm.Core.Farm;
+
+namespace RenderFarm.Storage.Tests;
+
+/// <summary>
+/// What every <see cref="IFarmStore"/> must do. Each implementation runs this suite through one
+/// concrete subclass that says how to create an empty store on a given clock.
+/// </summary>
+public abstract class FarmStoreContract : IAsyncLifetime
+{
+    // Whole microseconds and a non-UTC offset: stores keep instants to the microsecond, not offsets.
+    private static readonly DateTimeOffset s_start = new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_560);
+
+    private IFarmStore? _store;
+
+    protected ManualTimeProvider Clock { get; } = new(s_start.AddHours(1));
+
+    protected IFarmStore Store => _store ?? throw new InvalidOperationException("The store has not been created.");
+
+    public async Task InitializeAsync() => _store = await CreateStoreAsync(Clock);
+
+    public virtual async Task DisposeAsync()
+    {
+        switch (_store)
+        {
+            case IAsyncDisposable asyncDisposable:
+                await asyncDisposable.DisposeAsync();
+                break;
+            case IDisposable disposable:
+                disposable.Dispose();
+                break;
+        }
+    }
+
+    [Fact]
+    public async Task A_created_job_and_its_tasks_read_back_equal()
+    {
+        JobRecord job = NewJob(s_start) with
+        {
+            Spec = NewJob(s_start).Spec with
+            {
+                Frames = new FrameRange(5, 12),
+                ChunkSize = 4,
+                Priority = 3,
+                Budget = 1_000_000,
+                Settings = new RenderSettings
+                {
+                    Size = new ImageSize(640, 360),
+                    SamplesPerPixel = 256,
+                    Seed = 4_000_000_000,
+                    MaxBounces = 12,
+                    FramesPerSecond = 29.97,
+                    ToneMapping = ToneMapping.Clamp,
+                    ExposureStops = -1.5f,
+                    Background = new LinearColor(0.1f, 0.2f, 0.3f),
+                    SixteenBit = true,
+                },
+            },
+            Error = "none yet",
+        };
+        TaskRecord[] tasks = [NewTask(job, 0, 5, 8), FullTask(job, 1, 9, 12)];
+
+        await Store.CreateJobAsync(job, tasks);
+
+        Assert.Equal(job, await Store.GetJobAsync(job.Id));
+        AssertTasksEqual(tasks, await Store.GetTasksAsync(job.Id));
+        AssertTaskEqual(tasks[1], await Store.GetTaskAsync(job.Id, 1));
+    }
+
+    [Fact]
+    public async Task Missing_jobs_and_tasks_read_as_null_or_empty()
+    {
+        JobRecord job = NewJob(s_start);
+        await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+
+        Assert.Null(await Store.GetJobAsync(Guid.NewGuid()));
+        Assert.Empty(await Store.GetTasksAsync(Guid.NewGuid()));
+        Assert.Null(await Store.GetTaskAsync(job.Id, 1));
+        Assert.Null(await Store.GetTaskAsync(job.Id, -1));
+        Assert.Null(await Store.GetTaskAsync(Guid.NewGuid(), 0));
+    }
+
+    [Fact]
+    public async Task Creating_a_job_twice_or_with_foreign_tasks_fails()
+    {
+        JobRecord job = NewJob(s_start);
+        await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]));
+        JobRecord other = NewJob(s_start);
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.CreateJobAsync(other, [NewTask(job, 0, 1, 1)]));
+        await Assert.ThrowsAsync<ArgumentException>(() => Store.CreateJobAsync(other, [NewTask(other, 0, 1, 1), NewTask(other, 2, 2, 2)]));
+        Assert.Null(await Store.GetJobAsync(other.Id));
+    }
+
+    [Fact]
+    public async Task Tasks_come_back_in_index_order()
+    {
+        JobRecord job = NewJob(s_start);
+        TaskRecord[] tasks = [.. Enumerable.Range(0, 25).Select(i => NewTask(job, i, i + 1, i + 1))];
+
+        await Store.CreateJobAsync(job, [.. tasks.Reverse()]);
+
+        Assert.Equal(Enumerable.Range(0, 25), (await Store.GetTasksAsync(job.Id)).Select(task => task.Index));
+    }
+
+    [Fact]
+    public async Task Jobs_are_listed_newest_first_up_to_the_limit()
+    {
+        JobRecord[] jobs = [.. Enumerable.Range(0, 5).Select(i => NewJob(s_start.AddMinutes(i * 7 % 5)))];
+        foreach (JobRecord job in jobs)
+        {
+            await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+        }
+
+        IReadOnlyList<JobRecord> listed = await Store.ListJobsAsync(3);
+
+        Assert.Equal(jobs.OrderByDescending(job => job.CreatedAt).Take(3).Select(job => job.Id), listed.Select(job => job.Id));
+        Assert.Equal(5, (await Store.ListJobsAsync(100)).Count);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ListJobsAsync(0));
+    }
+
+    [Fact]
+    public async Task Job_state_moves_only_from_the_expected_state()
+    {
+        JobRecord job = NewJob(s_start);
+        await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+
+        Assert.True(await Store.TryUpdateJobStateAsync(job.Id, JobState.Queued, JobState.Running));
+        Assert.False(await Store.TryUpdateJobStateAsync(job.Id, JobState.Queued, JobState.Cancelled));
+        Assert.Equal(JobState.Running, (await Store.GetJobAsync(job.Id))?.State);
+        Assert.Null((await Store.GetJobAsync(job.Id))?.FinishedAt);
+
+        Clock.Advance(TimeSpan.FromMinutes(3));
+        Assert.True(await Store.TryUpdateJobStateAsync(job.Id, JobState.Running, JobState.Failed, "frame 3 failed on 3 providers"));
+
+        JobRecord? failed = await Store.GetJobAsync(job.Id);
+        Assert.Equal(JobState.Failed, failed?.State);
+        Assert.Equal("frame 3 failed on 3 providers", failed?.Error);
+        Assert.Equal(Clock.GetUtcNow(), failed?.FinishedAt);
+        Assert.False(await Store.TryUpdateJobStateAsync(Guid.NewGuid(), JobState.Queued, JobState.Running));
+    }
+
+    [Fact]
+    public async Task A_task_update_applies_only_at_the_stored_version()
+    {
+        JobRecord job = NewJob(s_start);
+        TaskRecord task = NewTask(job, 0, 1, 2);
+        await Store.CreateJobAsync(job, [task]);
+
+        TaskRecord leased = task with
+        {
+            State = FarmTaskState.Leased,
+            Provider = "0xAbC0000000000000000000000000000000000001",
+            LeaseId = "lease-1",
+            LeaseExpiresAt = s_start.AddMinutes(5),
+            StartedAt = s_start,
+            Attempts = 1,
+        };
+        Assert.True(await Store.TryUpdateTaskAsync(leased));
+
+        TaskRecord? stored = await Store.GetTaskAsync(job.Id, 0);
+        AssertTaskEqual(leased with { Version = task.Version + 1 }, stored);
+
+        // A second writer still holding the old version loses and changes nothing.
+        Assert.False(await Store.TryUpdateTaskAsync(task with { State = FarmTaskState.Cancelled }));
+        AssertTaskEqual(leased with { Version = task.Version + 1 }, await Store.GetTaskAsync(job.Id, 0));
+
+        TaskRecord succeeded = FullTask(job, 0, 1, 2) with { Version = stored!.Version };
+        Assert.True(await Store.TryUpdateTaskAsync(succeeded));
+        AssertTaskEqual(succeeded with { Version = stored.Version + 1 }, await Store.GetTaskAsync(job.Id, 0));
+
+        Assert.False(await Store.TryUpdateTaskAsync(NewTask(job, 5, 1, 1)));
+        Assert.False(await Store.TryUpdateTaskAsync(NewTask(NewJob(s_start), 0, 1, 1)));
+    }
+
+    [Fact]
+    public async Task Concurrent_updates_of_one_version_have_exactly_one_winner()
+    {
+        const int Rounds = 5;
+        const int Writers = 12;
+        JobRecord job = NewJob(s_start);
+        await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+
+        for (int round = 0; round < Rounds; round++)
+        {
+            TaskRecord current = (await Store.GetTaskAsync(job.Id, 0))!;
+            var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Task<bool>[] writers = [.. Enumerable.Range(0, Writers).Select(writer => Task.Run(async () =>
+            {
+                await start.Task;
+                return await Store.TryUpdateTaskAsync(current with { LeaseId = $"round-{round}-writer-{writer}" });
+            }))];
+            start.SetResult();
+            bool[] won = await Task.WhenAll(writers);
+
+            Assert.Single(won, w => w);
+            TaskRecord after = (await Store.GetTaskAsync(job.Id, 0))!;
+            Assert.Equal(current.Version + 1, after.Version);
+            Assert.Equal($"round-{round}-writer-{Array.IndexOf(won, true)}", after.LeaseId);
+        }
+    }
+
+    [Fact]
+    public async Task Changing_a_list_after_handing_it_over_does_not_change_the_store()
+    {
+        JobRecord job = NewJob(s_start);
+        var failedBy = new List<string> { "0x01" };
+        await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1) with { FailedBy = failedBy }]);
+
+        failedBy.Add("0x02");
+
+        Assert.Equal(["0x01"], (await Store.GetTaskAsync(job.Id, 0))!.FailedBy);
+    }
+
+    [Fact]
+    public async Task Providers_are_upserted_and_found_by_address_in_any_case()
+    {
+        var provider = new ProviderRecord
+        {
+            Address = "0xAbCdEf0000000000000000000000000000000042",
+            RegisteredAt = s_start,
+            LastSeenAt = s_start,
+            Device = "llvmpipe (LLVM 15.0.6, 256 bits)",
+        };
+
+        await Store.UpsertProviderAsync(provider);
+        Assert.Equal(provider, await Store.GetProviderAsync(provider.Address.ToLowerInvariant()));
+        Assert.Equal(provider, await Store.GetProviderAsync("0xABCDEF0000000000000000000000000000000042"));
+
+        ProviderRecord seenAgain = provider with { LastSeenAt = s_start.AddMinutes(9), Device = null };
+        await Store.UpsertProviderAsync(seenAgain);
+        Assert.Equal(seenAgain, await Store.GetProviderAsync(provider.Address));
+
+        Assert.Null(await Store.GetProviderAsync("0x0000000000000000000000000000000000000000"));
+    }
+
+    [Fact]
+    public async Task A_once_value_is_consumed_once()
+    {
+        DateTimeOffset expires = Clock.GetUtcNow().AddMinutes(5);
+
+        Assert.True(await Store.TryConsumeOnceAsync("challenge-1", expires));
+        Assert.False(await Store.TryConsumeOnceAsync("challenge-1", expires));
+        Assert.True(await Store.TryConsumeOnceAsync("challenge-2", expires));
+        Clock.Advance(TimeSpan.FromMinutes(4));
+        Assert.False(await Store.TryConsumeOnceAsync("challenge-1", expires.AddHours(1)));
+    }
+
+    [Fact]
+    public async Task Concurrent_consumers_of_one_value_have_exactly_one_winner()
+    {
+        const int Consumers = 12;
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<bool>[] consumers = [.. Enumerable.Range(0, Consumers).Select(_ => Task.Run(async () =>
+        {
+            await start.Task;
+            return await Store.TryConsumeOnceAsync("challenge", Clock.GetUtcNow().AddMinutes(5));
+        }))];
+
+        start.SetResult();
+        bool[] won = await Task.WhenAll(consumers);
+
+        Assert.Single(won, w => w);
+    }
+
+    /// <summary>Creates an empty store for one test, reading time from <paramref name="clock"/>.</summary>
+    protected abstract Task<IFarmStore> CreateStoreAsync(TimeProvider clock);
+
+    protected static JobRecord NewJob(DateTimeOffset createdAt) => new()
+    {
+        Id = Guid.NewGuid(),
+        CreatedAt = createdAt,
+        Spec = new RenderJobSpec
+        {
+            SceneKey = "scenes/3f2a9c.glb",
+            SceneSha256 = "3f2a9c",
+            SceneFileName = "Box.glb",
+            Frames = new FrameRange(1, 2),
+            Settings = new RenderSettings(),
+        },
+    };
+
+    protected static TaskRecord NewTask(JobRecord job, int index, int firstFrame, int lastFrame) => new()
+    {
+        JobId = job.Id,
+        Index = index,
+        FirstFrame = firstFrame,
+        LastFrame = lastFrame,
+    };
+
+    // Every optional field set, to show each one survives a round trip.
+    private static TaskRecord FullTask(JobRecord job, int index, int firstFrame, int lastFrame) => NewTask(job, index, firstFrame, lastFrame) with
+    {
+        State = FarmTaskState.Succeeded,
+        HangfireJobId = "42",
+        Provider = "0xAbC0000000000000000000000000000000000002",
+        LeaseId = "lease-2",
+        LeaseExpiresAt = s_start.AddMinutes(10),
+        Attempts = 2,
+        FailedBy = ["0xAbC0000000000000000000000000000000000001"],
+        Outputs = [.. Enumerable.Range(firstFrame, lastFrame - firstFrame + 1)
+            .Select(frame => new FrameOutput(frame, $"outputs/{job.Id:N}/{frame:D4}.png", "ab12", 123_456 + frame, 0.1 * frame))],
+        StartedAt = s_start.AddMinutes(1),
+        FinishedAt = s_start.AddMinutes(2),
+        Error = "first provider timed out",
+        Version = 7,
+    };
+
+    // Records compare their lists by reference, so compare those element by element.
+    private static void AssertTaskEqual(TaskRecord expected, TaskRecord? actual)
+    {
+        Assert.NotNull(actual);
+        Assert.Equal(expected.FailedBy, actual.FailedBy);
+        Assert.Equal(expected.Outputs, actual.Outputs);
+        Assert.Equal(expected, actual with { FailedBy = expected.FailedBy, Outputs = expected.Outputs });
+    }
+
+    private static void AssertTasksEqual(IReadOnlyList<TaskRecord> expected, IReadOnlyList<TaskRecord> actual)
+    {
+        Assert.Equal(expected.Count, actual.Count);
+        for (int i = 0; i < expected.Count; i++)
+        {
+            AssertTaskEqual(expected[i], actual[i]);
+        }
+    }
+}

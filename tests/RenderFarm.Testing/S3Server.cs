@@ -1,0 +1,171 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace RenderFarm.Testing;
+
+/// <summary>
+/// A throwaway S3-compatible server: s3rver (npm, from <c>tests/services</c>) on a free loopback port
+/// with a temporary data folder. Disposing kills it and deletes the folder.
+/// </summary>
+public sealed partial class S3Server : IAsyncDisposable
+{
+    /// <summary>The access key id s3rver accepts.</summary>
+    public const string AccessKey = "S3RVER";
+
+    /// <summary>The secret access key s3rver accepts.</summary>
+    public const string SecretKey = "S3RVER";
+
+    private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
+
+    private readonly Process _process;
+    private readonly string _folder;
+    private readonly StringBuilder _output;
+    private bool _disposed;
+
+    private S3Server(Process process, string folder, StringBuilder output, Uri serviceUrl)
+    {
+        _process = process;
+        _folder = folder;
+        _output = output;
+        ServiceUrl = serviceUrl;
+    }
+
+    /// <summary>The server's endpoint, e.g. <c>http://127.0.0.1:41234/</c>; use path-style addressing.</summary>
+    public Uri ServiceUrl { get; }
+
+    /// <summary>Starts s3rver and waits until it listens.</summary>
+    /// <exception cref="InvalidOperationException">Node or the npm packages are missing, or s3rver did not start.</exception>
+    public static async Task<S3Server> StartAsync(CancellationToken cancellationToken = default)
+    {
+        string script = RepositoryPaths.Combine("tests/services/node_modules/s3rver/bin/s3rver.js");
+        if (!File.Exists(script))
+        {
+            throw new InvalidOperationException(
+                $"s3rver is not installed ({script} is missing); run scripts/install-deps.sh --dev (or npm ci --prefix tests/services).");
+        }
+
+        string folder = Directory.CreateTempSubdirectory("renderfarm-s3-").FullName;
+        var start = new ProcessStartInfo
+        {
+            FileName = "node",
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+
+        // Port 0: s3rver binds a free port and prints it, so no other process can take it in between.
+        foreach (string argument in (string[])[script, "-d", folder, "-a", "127.0.0.1", "-p", "0", "--silent", "--no-vhost-buckets"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        var output = new StringBuilder();
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        Process process;
+        try
+        {
+            process = Process.Start(start) ?? throw new InvalidOperationException("Could not start node.");
+        }
+        catch (System.ComponentModel.Win32Exception exception)
+        {
+            Directory.Delete(folder, recursive: true);
+            throw new InvalidOperationException("Node.js is not installed; run scripts/install-deps.sh --dev.", exception);
+        }
+
+        void OnLine(object sender, DataReceivedEventArgs line)
+        {
+            if (line.Data is null)
+            {
+                return;
+            }
+
+            lock (output)
+            {
+                output.AppendLine(line.Data);
+            }
+
+            Match match = ListeningLine().Match(line.Data);
+            if (match.Success)
+            {
+                listening.TrySetResult(new Uri(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"http://{match.Groups["address"].Value}:{match.Groups["port"].Value}/")));
+            }
+        }
+
+        process.OutputDataReceived += OnLine;
+        process.ErrorDataReceived += OnLine;
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        try
+        {
+            Task exited = process.WaitForExitAsync(cancellationToken);
+            Task first = await Task.WhenAny(listening.Task, exited, Task.Delay(s_startTimeout, cancellationToken)).ConfigureAwait(false);
+            if (first != listening.Task)
+            {
+                cancellationToken.ThrowIfCancellationRequested();
+                string printed;
+                lock (output)
+                {
+                    printed = output.ToString();
+                }
+
+                throw new InvalidOperationException(
+                    $"s3rver did not start within {s_startTimeout.TotalSeconds:0} s{(process.HasExited ? $" (exit code {process.ExitCode})" : "")}: {printed}");
+            }
+
+            return new S3Server(process, folder, output, await listening.Task.ConfigureAwait(false));
+        }
+        catch
+        {
+            await StopAsync(process, folder).ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>What s3rver printed so far, for failure messages.</summary>
+    public string Output
+    {
+        get
+        {
+            lock (_output)
+            {
+                return _output.ToString();
+            }
+        }
+    }
+
+    /// <summary>Kills the server and deletes its data folder.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        await StopAsync(_process, _folder).ConfigureAwait(false);
+    }
+
+    private static async Task StopAsync(Process process, string folder)
+    {
+        try
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            process.Dispose();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [GeneratedRegex(@"S3rver listening on (?<address>[0-9.]+):(?<port>\d+)")]
+    private static partial Regex ListeningLine();
+}
