@@ -6,5 +6,6 @@ var root = new RootCommand("RenderFarm: render glTF scenes on Vulkan compute dev
     RenderCommand.Create(),
     DevicesCommand.Create(),
     BenchCommand.Create(),
+    WorkerCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

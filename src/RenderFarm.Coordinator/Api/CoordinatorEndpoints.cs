@@ -1,0 +1,251 @@
+using Hangfire;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RenderFarm.Coordinator.Api;
+using RenderFarm.Coordinator.Auth;
+using RenderFarm.Coordinator.Leasing;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Storage;
+using RenderFarm.Storage;
+
+namespace RenderFarm.Coordinator;
+
+/// <summary>Maps the coordinator's endpoints and middleware onto a web application.</summary>
+public static partial class CoordinatorApplicationExtensions
+{
+    private const string ProviderItem = "RenderFarm.Provider";
+
+    /// <summary>
+    /// Adds problem-details error handling, <c>/health</c>, <c>/openapi/v1.json</c>, the Hangfire
+    /// dashboard at <c>/hangfire</c>, the client and provider APIs under <c>/api</c>, and
+    /// <c>/objects/{key}</c> for presigned URLs of a local-directory object store.
+    /// </summary>
+    /// <param name="app">An application whose services came from <see cref="CoordinatorServiceCollectionExtensions.AddRenderFarmCoordinator(Microsoft.Extensions.DependencyInjection.IServiceCollection, Microsoft.Extensions.Configuration.IConfiguration)"/>.</param>
+    /// <returns>The application.</returns>
+    public static WebApplication MapRenderFarmCoordinator(this WebApplication app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        CoordinatorOptions options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
+        app.UseExceptionHandler();
+        app.MapOpenApi();
+        app.MapHealthChecks("/health");
+        app.MapHangfireDashboard(
+            "/hangfire",
+            new DashboardOptions
+            {
+                DashboardTitle = "RenderFarm",
+                DisplayStorageConnectionString = false,
+                Authorization = [new OperatorDashboardAuthorization(app.Environment.IsDevelopment(), options.OperatorKey)],
+            },
+            app.Services.GetRequiredService<JobStorage>());
+
+        MapClientApi(app.MapGroup("/api").WithTags("Clients"));
+        MapProviderApi(app.MapGroup("/api").WithTags("Providers"));
+        MapObjects(app);
+        app.Lifetime.ApplicationStarted.Register(() => SetPublicBaseUrl(app, options));
+        return app;
+    }
+
+    private static void MapClientApi(RouteGroupBuilder api)
+    {
+        api.MapPost("/scenes", async (HttpRequest request, string? name, SceneUploads uploads, CancellationToken cancellationToken) =>
+        {
+            SceneUploaded scene = await uploads.UploadAsync(request, name, cancellationToken);
+            return TypedResults.Created($"/api/scenes/{scene.Sha256}", scene);
+        })
+            .Accepts<Stream>("application/octet-stream", "model/gltf-binary", "model/gltf+json")
+            .WithSummary("Uploads a glTF scene (raw body, streamed); stored under its SHA-256.");
+
+        api.MapPost("/jobs", async (SubmitJobRequest request, JobService jobs, CancellationToken cancellationToken) =>
+        {
+            JobSummary job = await jobs.SubmitAsync(request, cancellationToken);
+            return TypedResults.Created($"/api/jobs/{job.Id}", job);
+        }).WithSummary("Submits a render job.");
+
+        api.MapGet("/jobs", (JobService jobs, CancellationToken cancellationToken) => jobs.ListAsync(cancellationToken))
+            .WithSummary("Lists the newest jobs.");
+
+        api.MapGet("/jobs/{id:guid}", (Guid id, HttpRequest request, JobService jobs, CancellationToken cancellationToken) =>
+            jobs.GetAsync(id, new Uri($"{request.Scheme}://{request.Host}{request.PathBase}/"), cancellationToken))
+            .WithSummary("A job with its tasks and finished frames.");
+
+        api.MapPost("/jobs/{id:guid}/cancel", (Guid id, JobService jobs, CancellationToken cancellationToken) => jobs.CancelAsync(id, cancellationToken))
+            .WithSummary("Cancels a job; leased tasks' completions are refused.");
+
+        api.MapGet("/jobs/{id:guid}/frames/{frame:int}", async (Guid id, int frame, JobService jobs, CancellationToken cancellationToken) =>
+            TypedResults.Stream(await jobs.OpenFrameAsync(id, frame, cancellationToken), "image/png"))
+            .Produces(StatusCodes.Status200OK, contentType: "image/png")
+            .WithSummary("Downloads a finished frame.");
+
+        api.MapGet("/jobs/{id:guid}/frames.zip", async (Guid id, HttpContext context, JobService jobs, CancellationToken cancellationToken) =>
+        {
+            var frames = await jobs.GetFinishedFramesAsync(id, cancellationToken);
+            context.Response.ContentType = "application/zip";
+            context.Response.Headers.ContentDisposition = $"attachment; filename=\"{id:N}-frames.zip\"";
+
+            // ZipArchive writes each entry's data descriptor synchronously when the entry stream
+            // closes, even from DisposeAsync (.NET 10); those are the only synchronous writes.
+            if (context.Features.Get<IHttpBodyControlFeature>() is { } bodyControl)
+            {
+                bodyControl.AllowSynchronousIO = true;
+            }
+
+            await jobs.WriteZipAsync(frames, context.Response.Body, cancellationToken);
+        })
+            .Produces(StatusCodes.Status200OK, contentType: "application/zip")
+            .WithSummary("Downloads every finished frame as a zip, streamed.");
+    }
+
+    private static void MapProviderApi(RouteGroupBuilder api)
+    {
+        api.MapPost("/providers/challenge", (ChallengeRequest request, ProviderAuthenticator auth) => auth.CreateChallenge(request))
+            .WithSummary("A single-use message to sign with the provider's Ethereum key (EIP-191).");
+
+        api.MapPost("/providers/login", async (LoginRequest request, ProviderAuthenticator auth, LeaseService leases, CancellationToken cancellationToken) =>
+        {
+            LoginResponse response = await auth.LoginAsync(request, cancellationToken);
+            leases.TouchProvider(auth.Authenticate($"Bearer {response.Token}"));
+            return response;
+        }).WithSummary("Exchanges a signed challenge for a bearer token.");
+
+        RouteGroupBuilder leases = api.MapGroup("/leases").AddEndpointFilter(async (context, next) =>
+        {
+            HttpContext http = context.HttpContext;
+            http.Items[ProviderItem] = http.RequestServices.GetRequiredService<ProviderAuthenticator>().Authenticate(http.Request.Headers.Authorization);
+            return await next(context);
+        });
+
+        leases.MapPost("/", async Task<IResult> (LeaseRequest request, HttpContext context, LeaseService service) =>
+        {
+            LeaseGrant? grant = await service.LeaseAsync(Provider(context), request, context.RequestAborted);
+            return grant is null ? TypedResults.NoContent() : TypedResults.Ok(grant);
+        })
+            .Produces<LeaseGrant>()
+            .Produces(StatusCodes.Status204NoContent)
+            .WithSummary("Long-polls for a task (up to waitSeconds) and leases it.");
+
+        leases.MapPost("/{leaseId}/heartbeat", (string leaseId, HttpContext context, LeaseService service) =>
+            service.HeartbeatAsync(Provider(context), leaseId, context.RequestAborted))
+            .WithSummary("Extends a lease; 409 when it was lost.");
+
+        leases.MapPost("/{leaseId}/complete", async (string leaseId, CompleteRequest request, HttpContext context, LeaseService service) =>
+        {
+            await service.CompleteAsync(Provider(context), leaseId, request, context.RequestAborted);
+            return TypedResults.Ok();
+        }).WithSummary("Reports a task done; every upload's size and SHA-256 are checked first.");
+
+        leases.MapPost("/{leaseId}/fail", async (string leaseId, FailRequest request, HttpContext context, LeaseService service) =>
+        {
+            await service.FailAsync(Provider(context), leaseId, request, context.RequestAborted);
+            return TypedResults.Ok();
+        }).WithSummary("Reports a task failed on this provider.");
+
+        leases.MapDelete("/{leaseId}", async (string leaseId, HttpContext context, LeaseService service) =>
+        {
+            await service.HandBackAsync(Provider(context), leaseId, context.RequestAborted);
+            return TypedResults.Ok();
+        }).WithSummary("Hands a task back without counting a failure.");
+    }
+
+    private static void MapObjects(WebApplication app)
+    {
+        RouteGroupBuilder objects = app.MapGroup("/objects").WithTags("Objects").ExcludeFromDescription();
+        objects.MapGet("/{**key}", async (string key, HttpContext context, IObjectStore store, TimeProvider time) =>
+        {
+            LocalDirectoryObjectStore local = Authorize(store, key, context, time);
+            Stream stream = await local.OpenReadAsync(key, context.RequestAborted);
+            return TypedResults.Stream(stream, key.EndsWith(".png", StringComparison.Ordinal) ? "image/png" : "application/octet-stream");
+        });
+
+        objects.MapPut("/{**key}", async (string key, HttpContext context, IObjectStore store, TimeProvider time, IOptions<CoordinatorOptions> options) =>
+        {
+            LocalDirectoryObjectStore local = Authorize(store, key, context, time);
+            long limit = options.Value.MaxObjectBytes;
+            if (context.Request.ContentLength > limit)
+            {
+                throw new CoordinatorException(413, $"The object is {context.Request.ContentLength} bytes; the most accepted is {limit}.");
+            }
+
+            // Kestrel enforces the limit while the body streams in (413 past it).
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+            {
+                sizeFeature.MaxRequestBodySize = limit;
+            }
+
+            await local.PutAsync(key, context.Request.Body, context.RequestAborted);
+            return TypedResults.Ok();
+        });
+    }
+
+    private static LocalDirectoryObjectStore Authorize(IObjectStore store, string key, HttpContext context, TimeProvider time)
+    {
+        if (store is not LocalDirectoryObjectStore local)
+        {
+            throw new CoordinatorException(404, "This coordinator's objects live in an S3-compatible store, not here.");
+        }
+
+        IQueryCollection query = context.Request.Query;
+        if (!long.TryParse(query["expires"], out long expires)
+            || !local.IsAuthorized(key, context.Request.Method, expires, query["signature"].ToString(), time.GetUtcNow()))
+        {
+            throw new CoordinatorException(403, $"The URL does not allow {context.Request.Method} on '{key}': its signature is wrong or it has expired.");
+        }
+
+        return local;
+    }
+
+    private static string Provider(HttpContext context) => (string)context.Items[ProviderItem]!;
+
+    private static void SetPublicBaseUrl(WebApplication app, CoordinatorOptions options)
+    {
+        if (app.Services.GetRequiredService<IObjectStore>() is not LocalDirectoryObjectStore local || HasPublicBaseUrl(local))
+        {
+            return;
+        }
+
+        Uri? url = options.PublicUrl;
+        if (url is null)
+        {
+            string? bound = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+            if (bound is null)
+            {
+                return;
+            }
+
+            // A wildcard binding names no host a provider could reach; loopback is right for the embedded farm.
+            var builder = new UriBuilder(bound.Replace("://+", "://localhost", StringComparison.Ordinal).Replace("://*", "://localhost", StringComparison.Ordinal));
+            if (builder.Host is "0.0.0.0" or "[::]")
+            {
+                builder.Host = "localhost";
+                LogWildcard(app.Logger, bound);
+            }
+
+            url = builder.Uri;
+        }
+
+        local.PublicBaseUrl = url;
+    }
+
+    private static bool HasPublicBaseUrl(LocalDirectoryObjectStore store)
+    {
+        try
+        {
+            return store.PublicBaseUrl is not null;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Presigned object URLs use localhost for the wildcard binding {Address}; set Coordinator:PublicUrl so providers on other machines can reach them.")]
+    private static partial void LogWildcard(ILogger logger, string address);
+}

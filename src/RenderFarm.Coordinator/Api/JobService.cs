@@ -1,0 +1,262 @@
+using System.IO.Compression;
+using System.Text;
+using Hangfire;
+using Hangfire.Common;
+using Hangfire.States;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RenderFarm.Coordinator.Jobs;
+using RenderFarm.Coordinator.Leasing;
+using RenderFarm.Core;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Storage;
+
+namespace RenderFarm.Coordinator.Api;
+
+/// <summary>The client half of the API: submitting, watching, cancelling and downloading jobs.</summary>
+internal sealed partial class JobService
+{
+    private const int MaxChunkSize = 1000;
+    private const int ListLimit = 200;
+
+    private readonly IFarmStore _store;
+    private readonly IObjectStore _objects;
+    private readonly IBackgroundJobClient _client;
+    private readonly LeaseService _leases;
+    private readonly TimeProvider _time;
+    private readonly CoordinatorOptions _options;
+    private readonly ILogger<JobService> _logger;
+
+    public JobService(
+        IFarmStore store,
+        IObjectStore objects,
+        IBackgroundJobClient client,
+        LeaseService leases,
+        TimeProvider time,
+        IOptions<CoordinatorOptions> options,
+        ILogger<JobService> logger)
+    {
+        _store = store;
+        _objects = objects;
+        _client = client;
+        _leases = leases;
+        _time = time;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    public async Task<JobSummary> SubmitAsync(SubmitJobRequest request, CancellationToken cancellationToken)
+    {
+        string sha256 = request.SceneSha256.Trim().ToLowerInvariant();
+        if (!FarmKeys.IsSha256(sha256))
+        {
+            throw new CoordinatorException(400, "sceneSha256 must be the 64 hex digits returned by POST /api/scenes.");
+        }
+
+        FrameRange frames = FrameRange.Parse(request.Frames);
+        int chunkSize = request.ChunkSize ?? 1;
+        if (chunkSize is < 1 or > MaxChunkSize)
+        {
+            throw new CoordinatorException(400, $"chunkSize must be between 1 and {MaxChunkSize}; got {chunkSize}.");
+        }
+
+        int taskCount = (frames.Count + chunkSize - 1) / chunkSize;
+        if (taskCount > _options.MaxTasksPerJob)
+        {
+            throw new CoordinatorException(400, $"Frames {frames} in chunks of {chunkSize} make {taskCount} tasks; the most is {_options.MaxTasksPerJob}. Raise chunkSize.");
+        }
+
+        int priority = request.Priority ?? 0;
+        if (priority is < -10 or > 10)
+        {
+            throw new CoordinatorException(400, $"priority must be between -10 and 10; got {priority}.");
+        }
+
+        long budget = request.Budget ?? 0;
+        if (budget < 0)
+        {
+            throw new CoordinatorException(400, $"budget must not be negative; got {budget}.");
+        }
+
+        var defaults = new RenderSettings();
+        RenderSettings settings = defaults with
+        {
+            Size = request.Size is null ? defaults.Size : ImageSize.Parse(request.Size),
+            SamplesPerPixel = request.SamplesPerPixel ?? defaults.SamplesPerPixel,
+            Seed = request.Seed ?? defaults.Seed,
+            MaxBounces = request.MaxBounces ?? defaults.MaxBounces,
+            ToneMapping = request.ToneMapping?.ToLowerInvariant() switch
+            {
+                null => defaults.ToneMapping,
+                "aces" => ToneMapping.Aces,
+                "clamp" => ToneMapping.Clamp,
+                _ => throw new CoordinatorException(400, $"toneMapping must be \"aces\" or \"clamp\"; got \"{request.ToneMapping}\"."),
+            },
+        };
+        settings.Validate();
+
+        (string sceneKey, string sceneName) = await FindSceneAsync(sha256, cancellationToken);
+        var job = new JobRecord
+        {
+            Id = Guid.NewGuid(),
+            CreatedAt = _time.GetUtcNow(),
+            Spec = new RenderJobSpec
+            {
+                SceneKey = sceneKey,
+                SceneSha256 = sha256,
+                SceneFileName = sceneName,
+                Frames = frames,
+                ChunkSize = chunkSize,
+                Settings = settings,
+                Priority = priority,
+                Budget = budget,
+            },
+        };
+        var tasks = new List<TaskRecord>(taskCount);
+        for (int index = 0; index < taskCount; index++)
+        {
+            int first = frames.First + (index * chunkSize);
+            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = first, LastFrame = Math.Min(first + chunkSize - 1, frames.Last) });
+        }
+
+        await _store.CreateJobAsync(job, tasks, cancellationToken);
+        Guid jobId = job.Id;
+        _client.Create(Job.FromExpression<JobSplitter>(s => s.SplitAsync(jobId, CancellationToken.None)), new EnqueuedState(FarmQueues.Split));
+        LogSubmitted(jobId, frames.ToString(), taskCount, priority);
+        return Summary(job, tasks);
+    }
+
+    public async Task<IReadOnlyList<JobSummary>> ListAsync(CancellationToken cancellationToken)
+    {
+        var summaries = new List<JobSummary>();
+        foreach (JobRecord job in await _store.ListJobsAsync(ListLimit, cancellationToken))
+        {
+            summaries.Add(Summary(job, await _store.GetTasksAsync(job.Id, cancellationToken)));
+        }
+
+        return summaries;
+    }
+
+    public async Task<JobDetails> GetAsync(Guid jobId, Uri baseUrl, CancellationToken cancellationToken)
+    {
+        JobRecord job = await GetJobAsync(jobId, cancellationToken);
+        IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
+        var details = tasks.Select(t => new TaskDetails(
+            t.Index,
+            t.FirstFrame,
+            t.LastFrame,
+            t.State,
+            t.Provider,
+            t.Attempts,
+            t.StartedAt,
+            t.FinishedAt,
+            t.Error,
+            t.Outputs.Select(o => new FrameLink(o.Frame, new Uri(baseUrl, $"api/jobs/{jobId}/frames/{o.Frame}"), o.Sha256, o.RenderSeconds)).ToList()));
+        return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details]);
+    }
+
+    public async Task<JobSummary> CancelAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            JobRecord job = await GetJobAsync(jobId, cancellationToken);
+            if (job.State is not (JobState.Queued or JobState.Running))
+            {
+                throw new CoordinatorException(409, $"Job {jobId} is already {job.State}.");
+            }
+
+            if (await _store.TryUpdateJobStateAsync(jobId, job.State, JobState.Cancelled, "Cancelled by the client.", cancellationToken))
+            {
+                break;
+            }
+        }
+
+        // Leased tasks become Cancelled too, so their providers' completions are refused.
+        await _leases.StopTasksAsync(jobId, "The job was cancelled.", cancellationToken);
+        LogCancelled(jobId);
+        JobRecord cancelled = await GetJobAsync(jobId, cancellationToken);
+        return Summary(cancelled, await _store.GetTasksAsync(jobId, cancellationToken));
+    }
+
+    public async Task<Stream> OpenFrameAsync(Guid jobId, int frame, CancellationToken cancellationToken)
+    {
+        await GetJobAsync(jobId, cancellationToken);
+        FrameOutput? output = (await _store.GetTasksAsync(jobId, cancellationToken))
+            .SelectMany(t => t.Outputs)
+            .FirstOrDefault(o => o.Frame == frame);
+        if (output is null)
+        {
+            throw new CoordinatorException(404, $"Frame {frame} of job {jobId} is not finished (or not part of the job).");
+        }
+
+        return await _objects.OpenReadAsync(output.Key, cancellationToken);
+    }
+
+    /// <summary>Writes a zip of every finished frame, streaming each from the store.</summary>
+    public async Task<IReadOnlyList<FrameOutput>> GetFinishedFramesAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        await GetJobAsync(jobId, cancellationToken);
+        return [.. (await _store.GetTasksAsync(jobId, cancellationToken)).SelectMany(t => t.Outputs).OrderBy(o => o.Frame)];
+    }
+
+    public async Task WriteZipAsync(IReadOnlyList<FrameOutput> frames, Stream destination, CancellationToken cancellationToken)
+    {
+        // PNGs do not compress further; storing them keeps the zip a straight copy.
+        await using var zip = new ZipArchive(destination, ZipArchiveMode.Create, leaveOpen: true);
+        foreach (FrameOutput frame in frames)
+        {
+            ZipArchiveEntry entry = zip.CreateEntry(Path.GetFileName(frame.Key), CompressionLevel.NoCompression);
+            await using Stream target = await entry.OpenAsync(cancellationToken);
+            await using Stream source = await _objects.OpenReadAsync(frame.Key, cancellationToken);
+            await source.CopyToAsync(target, cancellationToken);
+        }
+    }
+
+    private async Task<JobRecord> GetJobAsync(Guid jobId, CancellationToken cancellationToken) =>
+        await _store.GetJobAsync(jobId, cancellationToken)
+        ?? throw new CoordinatorException(404, $"No job {jobId}.");
+
+    private async Task<(string Key, string Name)> FindSceneAsync(string sha256, CancellationToken cancellationToken)
+    {
+        foreach (string extension in (string[])[".glb", ".gltf"])
+        {
+            string key = FarmKeys.Scene(sha256, extension);
+            if (await _objects.StatAsync(key, cancellationToken) is not null)
+            {
+                string name = sha256 + extension;
+                try
+                {
+                    await using Stream stream = await _objects.OpenReadAsync(FarmKeys.SceneName(sha256), cancellationToken);
+                    using var reader = new StreamReader(stream, Encoding.UTF8);
+                    name = await reader.ReadToEndAsync(cancellationToken);
+                }
+                catch (ObjectNotFoundException)
+                {
+                    // Display name only; the content-addressed key still identifies the scene.
+                }
+
+                return (key, name);
+            }
+        }
+
+        throw new CoordinatorException(404, $"No scene with SHA-256 {sha256}; upload it with POST /api/scenes first.");
+    }
+
+    private static JobSummary Summary(JobRecord job, IReadOnlyList<TaskRecord> tasks) => new(
+        job.Id,
+        job.State,
+        job.Spec.SceneFileName,
+        job.Spec.Frames.ToString(),
+        tasks.Count,
+        tasks.Count(t => t.State == FarmTaskState.Succeeded),
+        job.CreatedAt,
+        job.FinishedAt,
+        job.Error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} accepted: frames {Frames}, {TaskCount} tasks, priority {Priority}.")]
+    private partial void LogSubmitted(Guid jobId, string frames, int taskCount, int priority);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cancelled.")]
+    private partial void LogCancelled(Guid jobId);
+}

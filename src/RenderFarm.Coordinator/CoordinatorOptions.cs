@@ -1,0 +1,101 @@
+namespace RenderFarm.Coordinator;
+
+/// <summary>Settings of the coordinator, bound from the configuration section <see cref="SectionName"/>.</summary>
+public sealed class CoordinatorOptions
+{
+    /// <summary>The configuration section the options are read from.</summary>
+    public const string SectionName = "Coordinator";
+
+    /// <summary>
+    /// Secret (at least 32 characters) that signs login challenges and provider tokens. When empty a
+    /// random key is made at start-up, so tokens stop working when the process restarts; set it when
+    /// several coordinator instances serve one farm.
+    /// </summary>
+    public string TokenSigningKey { get; set; } = "";
+
+    /// <summary>How long a login challenge may be used.</summary>
+    public TimeSpan ChallengeLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How long a provider token works.</summary>
+    public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>How long a lease lasts without a heartbeat.</summary>
+    public TimeSpan LeaseDuration { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How often providers are told to send heartbeats; well below <see cref="LeaseDuration"/>.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(20);
+
+    /// <summary>Largest scene upload accepted, in bytes.</summary>
+    public long MaxSceneBytes { get; set; } = 256L * 1024 * 1024;
+
+    /// <summary>Largest frame a provider may upload through the coordinator's object endpoint, in bytes.</summary>
+    public long MaxObjectBytes { get; set; } = 512L * 1024 * 1024;
+
+    /// <summary>Most tasks one job may be split into.</summary>
+    public int MaxTasksPerJob { get; set; } = 10_000;
+
+    /// <summary>A task fails for good once this many distinct providers failed it (or let its lease lapse).</summary>
+    public int MaxFailuresPerTask { get; set; } = 3;
+
+    /// <summary>A provider that failed this many of a job's tasks gets no more tasks of that job.</summary>
+    public int MaxFailuresPerProviderPerJob { get; set; } = 2;
+
+    /// <summary>Lifetime of the presigned URLs handed to providers.</summary>
+    public TimeSpan PresignedUrlLifetime { get; set; } = TimeSpan.FromHours(1);
+
+    /// <summary>Cron expression (seconds allowed) of the maintenance run that puts lapsed leases back.</summary>
+    public string MaintenanceCron { get; set; } = "*/10 * * * * *";
+
+    /// <summary>Providers whose last request is older than this disappear from the dashboard's servers.</summary>
+    public TimeSpan ProviderTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How many of the newest jobs the maintenance run scans for lapsed leases.</summary>
+    public int MaintenanceJobScanLimit { get; set; } = 1000;
+
+    /// <summary>
+    /// Key operators present to open the Hangfire dashboard outside Development: HTTP basic
+    /// authentication with any user name and this password, or the <c>X-Operator-Key</c> header.
+    /// When empty the dashboard is closed outside Development.
+    /// </summary>
+    public string OperatorKey { get; set; } = "";
+
+    /// <summary>
+    /// The URL providers reach this coordinator at, for presigned URLs of the local-directory object
+    /// store (e.g. <c>http://coordinator:8080/</c>). When empty the first address the server bound is used.
+    /// </summary>
+    public Uri? PublicUrl { get; set; }
+
+    /// <summary>Throws when a value is out of range, naming it.</summary>
+    internal void Validate()
+    {
+        static void Positive(TimeSpan value, string name)
+        {
+            if (value <= TimeSpan.Zero)
+            {
+                throw new InvalidOperationException($"{SectionName}:{name} must be positive; got {value}.");
+            }
+        }
+
+        Positive(ChallengeLifetime, nameof(ChallengeLifetime));
+        Positive(TokenLifetime, nameof(TokenLifetime));
+        Positive(LeaseDuration, nameof(LeaseDuration));
+        Positive(HeartbeatInterval, nameof(HeartbeatInterval));
+        Positive(PresignedUrlLifetime, nameof(PresignedUrlLifetime));
+        Positive(ProviderTimeout, nameof(ProviderTimeout));
+        if (HeartbeatInterval >= LeaseDuration)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(HeartbeatInterval)} must be shorter than {nameof(LeaseDuration)}.");
+        }
+
+        if (MaxSceneBytes < 1 || MaxObjectBytes < 1 || MaxTasksPerJob < 1 || MaxFailuresPerTask < 1
+            || MaxFailuresPerProviderPerJob < 1 || MaintenanceJobScanLimit < 1)
+        {
+            throw new InvalidOperationException($"{SectionName}: sizes, limits and failure counts must be at least 1.");
+        }
+
+        if (TokenSigningKey.Length is > 0 and < 32)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(TokenSigningKey)} must hold at least 32 characters.");
+        }
+    }
+}

@@ -1,0 +1,105 @@
+using System.Text.Json.Serialization;
+using Hangfire;
+using Hangfire.AspNetCore;
+using Microsoft.AspNetCore.Http.Json;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RenderFarm.Coordinator.Api;
+using RenderFarm.Coordinator.Auth;
+using RenderFarm.Coordinator.Hosting;
+using RenderFarm.Coordinator.Jobs;
+using RenderFarm.Coordinator.Leasing;
+
+namespace RenderFarm.Coordinator;
+
+/// <summary>Registers the coordinator's services.</summary>
+public static class CoordinatorServiceCollectionExtensions
+{
+    /// <summary>
+    /// Adds the coordinator on the stores <see cref="CoordinatorBackends.FromConfiguration"/> picks
+    /// (PostgreSQL and S3 when configured, in-memory and a local directory otherwise).
+    /// </summary>
+    /// <param name="services">The application's services.</param>
+    /// <param name="configuration">Configuration holding the <c>Coordinator</c> section, connection strings and storage settings.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddRenderFarmCoordinator(this IServiceCollection services, IConfiguration configuration) =>
+        AddRenderFarmCoordinator(services, configuration, CoordinatorBackends.FromConfiguration(configuration));
+
+    /// <summary>Adds the coordinator on the given stores.</summary>
+    /// <param name="services">The application's services.</param>
+    /// <param name="configuration">Configuration holding the <c>Coordinator</c> section.</param>
+    /// <param name="backends">The stores; a registered <see cref="TimeProvider"/> (the system clock by default) is the coordinator's clock.</param>
+    /// <returns>The services.</returns>
+    public static IServiceCollection AddRenderFarmCoordinator(this IServiceCollection services, IConfiguration configuration, CoordinatorBackends backends)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configuration);
+        ArgumentNullException.ThrowIfNull(backends);
+
+        services.AddOptions<CoordinatorOptions>()
+            .Bind(configuration.GetSection(CoordinatorOptions.SectionName))
+            .Validate(o =>
+            {
+                o.Validate();
+                return true;
+            })
+            .ValidateOnStart();
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(backends);
+        services.AddSingleton(backends.FarmStore);
+        services.AddSingleton(backends.ObjectStore);
+
+        // Registered before AddHangfire, whose TryAdd defaults would read the process-global
+        // JobStorage.Current and JobActivator.Current: each host keeps its own.
+        services.AddSingleton(backends.JobStorage);
+        services.AddSingleton<JobActivator>(sp => new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
+        services.AddHostedService<CoordinatorStartup>();
+        services.AddHangfire((sp, config) => config
+            .SetDataCompatibilityLevel(CompatibilityLevel.Version_180)
+            .UseSimpleAssemblyNameTypeSerializer()
+            .UseRecommendedSerializerSettings()
+            .UseLogProvider(new HangfireLogging(sp.GetRequiredService<ILoggerFactory>())));
+        services.AddHangfireServer((_, server) =>
+        {
+            server.ServerName = $"coordinator-{Environment.MachineName.ToLowerInvariant()}";
+            server.Queues = FarmQueues.CoordinatorQueues;
+            server.WorkerCount = Math.Clamp(Environment.ProcessorCount, 2, 8);
+            server.SchedulePollingInterval = TimeSpan.FromSeconds(2);
+        });
+
+        services.AddSingleton<LeaseService>();
+        services.AddSingleton<ProviderAuthenticator>();
+        services.AddSingleton<JobService>();
+        services.AddSingleton<SceneUploads>();
+
+        // Hangfire jobs must be public types; their constructors stay internal, so they are built here.
+        services.AddTransient(sp => new JobSplitter(
+            sp.GetRequiredService<Core.Farm.IFarmStore>(),
+            sp.GetRequiredService<IBackgroundJobClient>(),
+            sp.GetRequiredService<ILogger<JobSplitter>>()));
+        services.AddTransient(sp => new FarmMaintenance(
+            sp.GetRequiredService<LeaseService>(),
+            sp.GetRequiredService<JobStorage>(),
+            sp.GetRequiredService<IOptions<CoordinatorOptions>>(),
+            sp.GetRequiredService<ILogger<FarmMaintenance>>()));
+
+        services.AddProblemDetails();
+        services.AddExceptionHandler<CoordinatorExceptionHandler>();
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.Configure<JsonOptions>(o =>
+        {
+            // Strict: unknown members, nulls for non-nullable members and missing required
+            // constructor parameters are refused with a message instead of silently defaulted.
+            o.SerializerOptions.UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow;
+            o.SerializerOptions.RespectNullableAnnotations = true;
+            o.SerializerOptions.RespectRequiredConstructorParameters = true;
+        });
+        services.AddOpenApi();
+        services.AddHealthChecks().AddCheck<CoordinatorHealthCheck>("stores");
+        return services;
+    }
+}

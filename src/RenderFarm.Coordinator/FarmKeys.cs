@@ -1,0 +1,20 @@
+using System.Globalization;
+
+namespace RenderFarm.Coordinator;
+
+/// <summary>Object keys the coordinator uses.</summary>
+internal static class FarmKeys
+{
+    /// <summary>A scene, content-addressed: <c>scenes/{sha256}.glb</c> or <c>.gltf</c>.</summary>
+    public static string Scene(string sha256, string extension) => $"scenes/{sha256}{extension}";
+
+    /// <summary>The name a scene was last uploaded with, for display.</summary>
+    public static string SceneName(string sha256) => $"scenes/{sha256}.name";
+
+    /// <summary>A rendered frame of a job.</summary>
+    public static string Frame(Guid jobId, int frame) => string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/frames/{frame:D6}.png");
+
+    /// <summary>Whether <paramref name="text"/> is 64 lowercase hex digits.</summary>
+    public static bool IsSha256(string? text) =>
+        text is { Length: 64 } && text.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'));
+}

@@ -1,0 +1,114 @@
+using Hangfire;
+using Hangfire.InMemory;
+using Hangfire.PostgreSql;
+using Hangfire.PostgreSql.Factories;
+using Microsoft.Extensions.Configuration;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Storage;
+using RenderFarm.Storage;
+
+namespace RenderFarm.Coordinator;
+
+/// <summary>The three stores a coordinator runs on: farm records, objects and Hangfire's queues.</summary>
+public sealed class CoordinatorBackends
+{
+    /// <summary>Wraps existing stores; the caller keeps ownership of them.</summary>
+    /// <param name="farmStore">Jobs, tasks and providers.</param>
+    /// <param name="objectStore">Scenes and frames.</param>
+    /// <param name="jobStorage">Hangfire's storage: queues and job states.</param>
+    public CoordinatorBackends(IFarmStore farmStore, IObjectStore objectStore, JobStorage jobStorage)
+    {
+        ArgumentNullException.ThrowIfNull(farmStore);
+        ArgumentNullException.ThrowIfNull(objectStore);
+        ArgumentNullException.ThrowIfNull(jobStorage);
+        FarmStore = farmStore;
+        ObjectStore = objectStore;
+        JobStorage = jobStorage;
+    }
+
+    /// <summary>Jobs, tasks and providers.</summary>
+    public IFarmStore FarmStore { get; }
+
+    /// <summary>Scenes and frames.</summary>
+    public IObjectStore ObjectStore { get; }
+
+    /// <summary>Hangfire's storage.</summary>
+    public JobStorage JobStorage { get; }
+
+    /// <summary>
+    /// The one-process farm: Hangfire.InMemory, an in-memory farm store and a local-directory object
+    /// store under <paramref name="dataDirectory"/> whose presigned URLs point at the coordinator.
+    /// </summary>
+    /// <param name="dataDirectory">Folder for objects; created when missing.</param>
+    /// <param name="timeProvider">Clock of the farm store and of presigned URLs; the system clock when null.</param>
+    public static CoordinatorBackends CreateEmbedded(string dataDirectory, TimeProvider? timeProvider = null) => new(
+        new InMemoryFarmStore(timeProvider),
+        new LocalDirectoryObjectStore(dataDirectory, timeProvider: timeProvider),
+        new InMemoryStorage());
+
+    /// <summary>
+    /// Stores chosen by configuration: with <c>ConnectionStrings:Postgres</c> Hangfire.PostgreSql and
+    /// the PostgreSQL farm store, otherwise the in-memory ones; with <c>Storage:S3:ServiceUrl</c> (plus
+    /// <c>Bucket</c>, <c>AccessKey</c>, <c>SecretKey</c>, <c>Region</c>) an S3-compatible store,
+    /// otherwise a local-directory store under <c>Storage:Directory</c> (default: renderfarm-data in
+    /// the temporary folder). Call <see cref="InitializeAsync"/> before serving (the host does).
+    /// </summary>
+    /// <param name="configuration">The application's configuration.</param>
+    /// <param name="timeProvider">Clock of the stores; the system clock when null.</param>
+    public static CoordinatorBackends FromConfiguration(IConfiguration configuration, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        IObjectStore objects;
+        IConfigurationSection s3 = configuration.GetSection("Storage:S3");
+        if (s3["ServiceUrl"] is { Length: > 0 } serviceUrl)
+        {
+            objects = new S3ObjectStore(new S3StorageOptions(
+                new Uri(serviceUrl),
+                s3["Bucket"] ?? "renderfarm",
+                s3["AccessKey"] ?? throw new InvalidOperationException("Storage:S3:AccessKey is required with Storage:S3:ServiceUrl."),
+                s3["SecretKey"] ?? throw new InvalidOperationException("Storage:S3:SecretKey is required with Storage:S3:ServiceUrl."),
+                s3["Region"] ?? "us-east-1"));
+        }
+        else
+        {
+            string directory = configuration["Storage:Directory"] is { Length: > 0 } configured
+                ? configured
+                : Path.Combine(Path.GetTempPath(), "renderfarm-data");
+            objects = new LocalDirectoryObjectStore(directory, timeProvider: timeProvider);
+        }
+
+        if (configuration.GetConnectionString("Postgres") is { Length: > 0 } connectionString)
+        {
+            var hangfireOptions = new PostgreSqlStorageOptions
+            {
+                SchemaName = "hangfire",
+                PrepareSchemaIfNecessary = true,
+
+                // NOTIFY wakes lease long-polls at once; the poll interval is only the fallback.
+                EnableLongPolling = true,
+                QueuePollInterval = TimeSpan.FromSeconds(2),
+            };
+            return new CoordinatorBackends(
+                new PostgresFarmStore(connectionString, timeProvider),
+                objects,
+                new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, hangfireOptions), hangfireOptions));
+        }
+
+        return new CoordinatorBackends(new InMemoryFarmStore(timeProvider), objects, new InMemoryStorage());
+    }
+
+    /// <summary>Migrates the PostgreSQL farm store and creates the S3 bucket, where those are used.</summary>
+    /// <param name="cancellationToken">Stops the work.</param>
+    public async Task InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        if (FarmStore is PostgresFarmStore postgres)
+        {
+            await postgres.MigrateAsync(cancellationToken);
+        }
+
+        if (ObjectStore is S3ObjectStore s3)
+        {
+            await s3.EnsureBucketAsync(cancellationToken);
+        }
+    }
+}

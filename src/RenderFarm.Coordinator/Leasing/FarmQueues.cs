@@ -1,0 +1,66 @@
+namespace RenderFarm.Coordinator.Leasing;
+
+/// <summary>
+/// Hangfire queue names. Providers ask for a kind of work ("render"); each kind is served from three
+/// Hangfire queues, one per priority band, fetched highest first.
+/// </summary>
+/// <remarks>
+/// Hangfire.InMemory takes from the queues in the order of the array given to FetchNextJob, while
+/// Hangfire.PostgreSql orders by queue name (<c>ORDER BY fetchedat NULLS FIRST, queue, jobid</c>) and
+/// ignores that order. The band names therefore sort alphabetically in priority order under any
+/// collation (they differ first in a digit), and the array is passed in that order too, so both
+/// storages serve the high band first.
+/// </remarks>
+internal static class FarmQueues
+{
+    /// <summary>The kind of work providers ask for.</summary>
+    public const string Render = "render";
+
+    /// <summary>Where jobs are split into tasks (coordinator server).</summary>
+    public const string Split = "split";
+
+    /// <summary>Lease expiry and other upkeep (coordinator server).</summary>
+    public const string Maintenance = "maintenance";
+
+    /// <summary>Priority above zero.</summary>
+    public const string RenderHigh = "render_0_high";
+
+    /// <summary>Priority zero.</summary>
+    public const string RenderNormal = "render_1_normal";
+
+    /// <summary>Priority below zero.</summary>
+    public const string RenderLow = "render_2_low";
+
+    /// <summary>Queues a coordinator's own Hangfire server processes; never the provider queues.</summary>
+    public static readonly string[] CoordinatorQueues = [Split, Maintenance];
+
+    private static readonly string[] s_renderQueues = [RenderHigh, RenderNormal, RenderLow];
+
+    /// <summary>The Hangfire queue of a render task of a job with <paramref name="priority"/>.</summary>
+    public static string ForPriority(int priority) => priority switch
+    {
+        > 0 => RenderHigh,
+        0 => RenderNormal,
+        _ => RenderLow,
+    };
+
+    /// <summary>The Hangfire queues behind the kinds of work a provider asked for, highest priority first.</summary>
+    /// <exception cref="CoordinatorException">A kind is unknown.</exception>
+    public static string[] Expand(IReadOnlyList<string> kinds)
+    {
+        if (kinds.Count == 0)
+        {
+            throw new CoordinatorException(400, "Queues must name at least one kind of work, e.g. [\"render\"].");
+        }
+
+        foreach (string kind in kinds)
+        {
+            if (kind != Render)
+            {
+                throw new CoordinatorException(400, $"Unknown queue '{kind}'; this coordinator serves [\"render\"].");
+            }
+        }
+
+        return s_renderQueues;
+    }
+}

@@ -1,0 +1,592 @@
+using System.Security.Cryptography;
+using Hangfire;
+using Hangfire.Common;
+using Hangfire.States;
+using Hangfire.Storage;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RenderFarm.Coordinator.Jobs;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Storage;
+
+namespace RenderFarm.Coordinator.Leasing;
+
+/// <summary>
+/// Leases frame tasks to providers through Hangfire's public storage API and keeps each task's
+/// Hangfire state and farm record in step: fetch → <see cref="LeasedState"/> → Succeeded, Failed or
+/// back to Enqueued. The farm record's optimistic version decides races between a provider's call,
+/// an expiry and a cancellation.
+/// </summary>
+internal sealed partial class LeaseService
+{
+    // A provider blocked from a job skips its tasks; past this many in one request it waits for the next.
+    private const int MaxSkippedPerRequest = 32;
+    private const int MaxReasonLength = 2000;
+    private static readonly TimeSpan s_minimumFetchWait = TimeSpan.FromMilliseconds(200);
+    private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
+
+    private readonly JobStorage _storage;
+    private readonly IBackgroundJobClient _client;
+    private readonly IFarmStore _store;
+    private readonly IObjectStore _objects;
+    private readonly TimeProvider _time;
+    private readonly CoordinatorOptions _options;
+    private readonly ILogger<LeaseService> _logger;
+
+    public LeaseService(
+        JobStorage storage,
+        IBackgroundJobClient client,
+        IFarmStore store,
+        IObjectStore objects,
+        TimeProvider time,
+        IOptions<CoordinatorOptions> options,
+        ILogger<LeaseService> logger)
+    {
+        _storage = storage;
+        _client = client;
+        _store = store;
+        _objects = objects;
+        _time = time;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>Shows the provider on the dashboard's server list, or refreshes its heartbeat.</summary>
+    public void TouchProvider(string provider)
+    {
+        using IStorageConnection connection = _storage.GetConnection();
+        TouchProvider(connection, provider);
+    }
+
+    /// <summary>Waits up to the request's wait time for a task this provider may take and leases it.</summary>
+    /// <returns>The grant, or null when nothing came within the wait.</returns>
+    public async Task<LeaseGrant?> LeaseAsync(string provider, LeaseRequest request, CancellationToken cancellationToken)
+    {
+        if (request.WaitSeconds is < 0 or > 30)
+        {
+            throw new CoordinatorException(400, $"WaitSeconds must be between 0 and 30; got {request.WaitSeconds}.");
+        }
+
+        string[] queues = FarmQueues.Expand(request.Queues);
+        long deadline = Environment.TickCount64 + (request.WaitSeconds * 1000L);
+        var held = new List<IFetchedJob>();
+        using IStorageConnection connection = _storage.GetConnection();
+        TouchProvider(connection, provider);
+        try
+        {
+            while (held.Count < MaxSkippedPerRequest)
+            {
+                TimeSpan wait = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
+                if (wait == TimeSpan.Zero && (request.WaitSeconds > 0 || held.Count > 0))
+                {
+                    return null;
+                }
+
+                IFetchedJob? fetched = await FetchAsync(connection, queues, wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
+                if (fetched is null)
+                {
+                    return null;
+                }
+
+                (LeaseGrant? grant, bool hold) = await TryLeaseAsync(connection, fetched, provider, cancellationToken);
+                if (grant is not null)
+                {
+                    return grant;
+                }
+
+                if (hold)
+                {
+                    // Held jobs stay invisible to this loop until it ends, then go back to their queue.
+                    held.Add(fetched);
+                }
+                else
+                {
+                    fetched.Dispose();
+                }
+            }
+
+            return null;
+        }
+        finally
+        {
+            foreach (IFetchedJob fetched in held)
+            {
+                fetched.Requeue();
+                fetched.Dispose();
+            }
+        }
+    }
+
+    /// <summary>Extends a lease.</summary>
+    public async Task<HeartbeatResponse> HeartbeatAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            (TaskRecord task, _) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+            DateTimeOffset expires = _time.GetUtcNow() + _options.LeaseDuration;
+            if (!await _store.TryUpdateTaskAsync(task with { LeaseExpiresAt = expires }, cancellationToken))
+            {
+                continue;
+            }
+
+            // Leased → Leased keeps the dashboard's view of the lease current (one history entry per heartbeat).
+            _client.ChangeState(task.HangfireJobId!, new LeasedState(provider, leaseId, task.StartedAt ?? expires, expires), LeasedState.StateName);
+            TouchProvider(provider);
+            return new HeartbeatResponse(expires);
+        }
+    }
+
+    /// <summary>Accepts a task's frames after checking every upload's size and SHA-256 in the store.</summary>
+    public async Task CompleteAsync(string provider, string leaseId, CompleteRequest request, CancellationToken cancellationToken)
+    {
+        (TaskRecord task, _) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+        IReadOnlyList<CompletedFrame> frames = CheckReport(task, request);
+        var outputs = new List<FrameOutput>(frames.Count);
+        foreach (CompletedFrame frame in frames)
+        {
+            outputs.Add(await VerifyUploadAsync(task.JobId, frame, cancellationToken));
+        }
+
+        while (true)
+        {
+            DateTimeOffset now = _time.GetUtcNow();
+            TaskRecord succeeded = task with
+            {
+                State = FarmTaskState.Succeeded,
+                Outputs = outputs,
+                LeaseExpiresAt = null,
+                FinishedAt = now,
+                Error = null,
+            };
+            if (await _store.TryUpdateTaskAsync(succeeded, cancellationToken))
+            {
+                long milliseconds = (long)(now - (task.StartedAt ?? now)).TotalMilliseconds;
+                _client.ChangeState(task.HangfireJobId!, new SucceededState(null, 0, milliseconds), LeasedState.StateName);
+                LogCompleted(task.JobId, task.Index, provider);
+                await TryCompleteJobAsync(task.JobId, cancellationToken);
+                return;
+            }
+
+            (task, _) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+        }
+    }
+
+    /// <summary>Records the provider's failure and re-queues the task, or fails it (and its job) when too many providers failed it.</summary>
+    public async Task FailAsync(string provider, string leaseId, FailRequest request, CancellationToken cancellationToken)
+    {
+        string reason = request.Reason.Trim();
+        if (reason.Length == 0 || reason.Length > MaxReasonLength)
+        {
+            throw new CoordinatorException(400, $"Reason must hold 1 to {MaxReasonLength} characters.");
+        }
+
+        while (true)
+        {
+            (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+            if (await ReleaseAsync(task, job, provider, $"Failed on {provider}: {reason}", cancellationToken))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Puts a task back in its queue without counting a failure.</summary>
+    public async Task HandBackAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+            if (await ReleaseAsync(task, job, null, $"Handed back by {provider}", cancellationToken))
+            {
+                return;
+            }
+        }
+    }
+
+    /// <summary>Puts back every lease past its end among the newest jobs, counting the lapse against its provider.</summary>
+    /// <returns>How many leases were put back.</returns>
+    public async Task<int> ExpireLapsedLeasesAsync(CancellationToken cancellationToken)
+    {
+        int expired = 0;
+        foreach (JobRecord job in await _store.ListJobsAsync(_options.MaintenanceJobScanLimit, cancellationToken))
+        {
+            if (job.State != JobState.Running)
+            {
+                continue;
+            }
+
+            foreach (TaskRecord task in await _store.GetTasksAsync(job.Id, cancellationToken))
+            {
+                if (task.State == FarmTaskState.Leased && task.LeaseExpiresAt <= _time.GetUtcNow()
+                    && await ReleaseAsync(task, job, task.Provider, $"Lease of {task.Provider} lapsed", cancellationToken))
+                {
+                    // A conflicting update means the provider acted first; the next pass looks again.
+                    LogExpired(job.Id, task.Index, task.Provider);
+                    expired++;
+                }
+            }
+
+            await TryCompleteJobAsync(job.Id, cancellationToken);
+        }
+
+        return expired;
+    }
+
+    /// <summary>Ends every unfinished task of a job (cancelled or failed) and deletes its queued Hangfire jobs.</summary>
+    public async Task StopTasksAsync(Guid jobId, string reason, CancellationToken cancellationToken)
+    {
+        foreach (TaskRecord listed in await _store.GetTasksAsync(jobId, cancellationToken))
+        {
+            for (TaskRecord? task = listed; task is { State: FarmTaskState.Queued or FarmTaskState.Leased }; task = await _store.GetTaskAsync(jobId, listed.Index, cancellationToken))
+            {
+                TaskRecord cancelled = task with { State = FarmTaskState.Cancelled, FinishedAt = _time.GetUtcNow(), Error = reason, LeaseExpiresAt = null };
+                if (await _store.TryUpdateTaskAsync(cancelled, cancellationToken))
+                {
+                    if (task.HangfireJobId is not null)
+                    {
+                        // Deleted from any state; a stale queue entry is dropped when a lease fetches it.
+                        _client.Delete(task.HangfireJobId);
+                    }
+
+                    break;
+                }
+            }
+        }
+    }
+
+    private async Task<(LeaseGrant? Grant, bool Hold)> TryLeaseAsync(IStorageConnection connection, IFetchedJob fetched, string provider, CancellationToken cancellationToken)
+    {
+        JobData? data = connection.GetJobData(fetched.JobId);
+        if (data?.Job is not { } hangfireJob || hangfireJob.Type != typeof(FrameTaskJob)
+            || hangfireJob.Args is not [Guid jobId, int index])
+        {
+            LogForeignJob(fetched.JobId);
+            fetched.RemoveFromQueue();
+            return (null, false);
+        }
+
+        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+        JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
+        if (task is null || job is null || task.HangfireJobId != fetched.JobId
+            || task.State != FarmTaskState.Queued || job.State is not (JobState.Queued or JobState.Running))
+        {
+            // A Hangfire job its task record does not name (a split retried after a crash), or a task
+            // that ended while its Hangfire job was queued.
+            _client.Delete(fetched.JobId);
+            fetched.RemoveFromQueue();
+            return (null, false);
+        }
+
+        if (await IsBlockedAsync(jobId, provider, cancellationToken))
+        {
+            return (null, true);
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset expires = now + _options.LeaseDuration;
+        string leaseId = LeaseId.Create(jobId, index);
+        if (!_client.ChangeState(fetched.JobId, new LeasedState(provider, leaseId, now, expires), EnqueuedState.StateName))
+        {
+            // No longer Enqueued (deleted by a cancellation): the queue entry is stale.
+            fetched.RemoveFromQueue();
+            return (null, false);
+        }
+
+        while (true)
+        {
+            TaskRecord leased = task with
+            {
+                State = FarmTaskState.Leased,
+                LeaseId = leaseId,
+                Provider = provider,
+                LeaseExpiresAt = expires,
+                Attempts = task.Attempts + 1,
+                StartedAt = now,
+                FinishedAt = null,
+            };
+            if (await _store.TryUpdateTaskAsync(leased, cancellationToken))
+            {
+                break;
+            }
+
+            task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+            if (task?.State != FarmTaskState.Queued)
+            {
+                _client.ChangeState(fetched.JobId, new DeletedState(), LeasedState.StateName);
+                fetched.RemoveFromQueue();
+                return (null, false);
+            }
+        }
+
+        fetched.RemoveFromQueue();
+        LogLeased(jobId, index, provider, leaseId);
+        return (Grant(job, task, leaseId, expires), false);
+    }
+
+    private LeaseGrant Grant(JobRecord job, TaskRecord task, string leaseId, DateTimeOffset expires)
+    {
+        TimeSpan lifetime = _options.PresignedUrlLifetime;
+        var uploads = new List<FrameUpload>(task.LastFrame - task.FirstFrame + 1);
+        for (int frame = task.FirstFrame; frame <= task.LastFrame; frame++)
+        {
+            uploads.Add(new FrameUpload(frame, new ObjectLink(_objects.PresignPut(FarmKeys.Frame(job.Id, frame), lifetime), null)));
+        }
+
+        return new LeaseGrant(
+            leaseId,
+            job.Id,
+            task.Index,
+            task.FirstFrame,
+            task.LastFrame,
+            job.Spec.Settings,
+            job.Spec.SceneFileName,
+            new ObjectLink(_objects.PresignGet(job.Spec.SceneKey, lifetime), job.Spec.SceneSha256),
+            uploads,
+            expires,
+            (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds));
+    }
+
+    private async Task<bool> IsBlockedAsync(Guid jobId, string provider, CancellationToken cancellationToken)
+    {
+        int failures = 0;
+        foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
+        {
+            if (task.FailedBy.Contains(provider, StringComparer.OrdinalIgnoreCase))
+            {
+                failures++;
+            }
+        }
+
+        return failures >= _options.MaxFailuresPerProviderPerJob;
+    }
+
+    private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    {
+        if (!LeaseId.TryParse(leaseId, out Guid jobId, out int index))
+        {
+            throw new CoordinatorException(404, $"'{leaseId}' is not a lease id this coordinator issued.");
+        }
+
+        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+        JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
+        if (task is null || job is null)
+        {
+            throw new CoordinatorException(404, $"Lease {leaseId} names a task that does not exist.");
+        }
+
+        if (task.LeaseId != leaseId)
+        {
+            throw new CoordinatorException(409, $"Lease {leaseId} was lost: the task was put back or leased again.");
+        }
+
+        if (!string.Equals(task.Provider, provider, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new CoordinatorException(403, $"Lease {leaseId} belongs to another provider.");
+        }
+
+        if (task.State != FarmTaskState.Leased)
+        {
+            throw new CoordinatorException(409, $"Lease {leaseId} has ended: the task is {task.State}.");
+        }
+
+        return (task, job);
+    }
+
+    private static IReadOnlyList<CompletedFrame> CheckReport(TaskRecord task, CompleteRequest request)
+    {
+        int expected = task.LastFrame - task.FirstFrame + 1;
+        var seen = new HashSet<int>();
+        foreach (CompletedFrame frame in request.Frames)
+        {
+            if (frame.Frame < task.FirstFrame || frame.Frame > task.LastFrame)
+            {
+                throw new CoordinatorException(400, $"Frame {frame.Frame} is not part of this task (frames {task.FirstFrame}-{task.LastFrame}).");
+            }
+
+            if (!seen.Add(frame.Frame))
+            {
+                throw new CoordinatorException(400, $"Frame {frame.Frame} is reported twice.");
+            }
+
+            if (!FarmKeys.IsSha256(frame.Sha256))
+            {
+                throw new CoordinatorException(400, $"Frame {frame.Frame}: sha256 must be 64 lowercase hex digits.");
+            }
+
+            if (frame.Size < 0 || !double.IsFinite(frame.RenderSeconds) || frame.RenderSeconds < 0)
+            {
+                throw new CoordinatorException(400, $"Frame {frame.Frame}: size and renderSeconds must not be negative.");
+            }
+        }
+
+        if (seen.Count != expected)
+        {
+            int missing = Enumerable.Range(task.FirstFrame, expected).First(f => !seen.Contains(f));
+            throw new CoordinatorException(400, $"Frame {missing} is missing from the report; a task's report lists every one of its frames.");
+        }
+
+        return request.Frames;
+    }
+
+    private async Task<FrameOutput> VerifyUploadAsync(Guid jobId, CompletedFrame frame, CancellationToken cancellationToken)
+    {
+        string key = FarmKeys.Frame(jobId, frame.Frame);
+        ObjectInfo? info = await _objects.StatAsync(key, cancellationToken);
+        if (info is null)
+        {
+            throw new CoordinatorException(422, $"Frame {frame.Frame} was not uploaded: nothing is stored at its upload URL.");
+        }
+
+        if (info.Size != frame.Size)
+        {
+            throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload holds {info.Size} bytes but the report says {frame.Size}.");
+        }
+
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = new byte[81920];
+        byte[] head = new byte[PngSignature.Length];
+        long total = 0;
+        await using (Stream stream = await _objects.OpenReadAsync(key, cancellationToken))
+        {
+            int read;
+            while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                if (total < head.Length)
+                {
+                    buffer.AsSpan(0, (int)Math.Min(read, head.Length - total)).CopyTo(head.AsSpan((int)total));
+                }
+
+                hash.AppendData(buffer, 0, read);
+                total += read;
+            }
+        }
+
+        string sha256 = Convert.ToHexStringLower(hash.GetHashAndReset());
+        if (sha256 != frame.Sha256)
+        {
+            throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload's SHA-256 is {sha256} but the report says {frame.Sha256}.");
+        }
+
+        if (total < head.Length || !head.AsSpan().SequenceEqual(PngSignature))
+        {
+            throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload is not a PNG file.");
+        }
+
+        return new FrameOutput(frame.Frame, key, sha256, total, frame.RenderSeconds);
+    }
+
+    /// <summary>Ends a lease: back to the queue, or failed for good once enough distinct providers failed the task.</summary>
+    /// <returns>False when another update came first; the caller reloads and decides again.</returns>
+    private async Task<bool> ReleaseAsync(TaskRecord task, JobRecord job, string? failedBy, string reason, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<string> failed = failedBy is null || task.FailedBy.Contains(failedBy, StringComparer.OrdinalIgnoreCase)
+            ? task.FailedBy
+            : [.. task.FailedBy, failedBy];
+        bool exhausted = failed.Count >= _options.MaxFailuresPerTask;
+        TaskRecord released = task with
+        {
+            State = exhausted ? FarmTaskState.Failed : FarmTaskState.Queued,
+            LeaseId = null,
+            LeaseExpiresAt = null,
+            FailedBy = failed,
+            Error = failedBy is null ? task.Error : reason,
+            FinishedAt = exhausted ? _time.GetUtcNow() : null,
+        };
+        if (!await _store.TryUpdateTaskAsync(released, cancellationToken))
+        {
+            return false;
+        }
+
+        if (!exhausted)
+        {
+            var enqueued = new EnqueuedState(FarmQueues.ForPriority(job.Spec.Priority)) { Reason = reason };
+            _client.ChangeState(task.HangfireJobId!, enqueued, LeasedState.StateName);
+            return true;
+        }
+
+        string error = $"Task {task.Index} (frames {task.FirstFrame}-{task.LastFrame}) failed on {failed.Count} providers; last: {reason}";
+        _client.ChangeState(task.HangfireJobId!, new FailedState(new FrameTaskFailedException(error)), LeasedState.StateName);
+        if (await _store.TryUpdateJobStateAsync(job.Id, JobState.Running, JobState.Failed, error, cancellationToken))
+        {
+            LogJobFailed(job.Id, error);
+            await StopTasksAsync(job.Id, "The job failed.", cancellationToken);
+        }
+
+        return true;
+    }
+
+    private async Task TryCompleteJobAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        // Every completion looks after its own update, so the last of two racing ones sees both.
+        IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
+        if (tasks.Count > 0 && tasks.All(t => t.State == FarmTaskState.Succeeded)
+            && await _store.TryUpdateJobStateAsync(jobId, JobState.Running, JobState.Completed, null, cancellationToken))
+        {
+            LogJobCompleted(jobId);
+        }
+    }
+
+    private static async Task<IFetchedJob?> FetchAsync(IStorageConnection connection, string[] queues, TimeSpan wait, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(wait);
+
+        // FetchNextJob blocks its thread until a job arrives or the token fires; a dedicated thread
+        // keeps long polls from starving the thread pool. The wait is transport time, so it runs on
+        // the real clock, not the injected TimeProvider.
+        return await Task.Factory.StartNew(
+            () =>
+            {
+                try
+                {
+                    return connection.FetchNextJob(queues, timeout.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    return null;
+                }
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+    }
+
+    private static void TouchProvider(IStorageConnection connection, string provider)
+    {
+        string serverId = $"provider:{provider}";
+        try
+        {
+            connection.Heartbeat(serverId);
+        }
+        catch (BackgroundServerGoneException)
+        {
+            connection.AnnounceServer(serverId, new Hangfire.Server.ServerContext
+            {
+                Queues = [FarmQueues.RenderHigh, FarmQueues.RenderNormal, FarmQueues.RenderLow],
+                WorkerCount = 1,
+            });
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskIndex} of job {JobId} leased to {Provider} as {LeaseId}.")]
+    private partial void LogLeased(Guid jobId, int taskIndex, string provider, string leaseId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskIndex} of job {JobId} completed by {Provider}.")]
+    private partial void LogCompleted(Guid jobId, int taskIndex, string provider);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease on task {TaskIndex} of job {JobId} held by {Provider} lapsed; re-queued.")]
+    private partial void LogExpired(Guid jobId, int taskIndex, string? provider);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: {Error}")]
+    private partial void LogJobFailed(Guid jobId, string error);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} completed.")]
+    private partial void LogJobCompleted(Guid jobId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} in a provider queue is not a frame task; dropped.")]
+    private partial void LogForeignJob(string hangfireJobId);
+}
+
+/// <summary>The exception a frame task's Hangfire <see cref="FailedState"/> records.</summary>
+internal sealed class FrameTaskFailedException(string message) : Exception(message);
