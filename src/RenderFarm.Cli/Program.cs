@@ -7,5 +7,6 @@ var root = new RootCommand("RenderFarm: render glTF scenes on Vulkan compute dev
     DevicesCommand.Create(),
     BenchCommand.Create(),
     WorkerCommand.Create(),
+    CoordinatorCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();
