@@ -8,5 +8,6 @@ var root = new RootCommand("RenderFarm: render glTF scenes on Vulkan compute dev
     BenchCommand.Create(),
     WorkerCommand.Create(),
     CoordinatorCommand.Create(),
+    DemoCommand.Create(),
 };
 return await root.Parse(args).InvokeAsync();

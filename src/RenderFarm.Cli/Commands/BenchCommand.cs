@@ -97,7 +97,7 @@ internal static class BenchCommand
             return 0;
         }
 
-        string script = FindRepositoryFile(CyclesReference.ScriptPath);
+        string script = RepositoryFiles.Find(CyclesReference.ScriptPath);
         Console.Error.WriteLine("rendering the same frame with Blender Cycles...");
         string cyclesImage = Path.Combine(outputFolder, "cycles.png");
         CyclesRender cycles = await CyclesReference.RenderAsync(
@@ -113,22 +113,4 @@ internal static class BenchCommand
     }
 
     private static void Print(FormattableString line) => Console.WriteLine(line.ToString(CultureInfo.InvariantCulture));
-
-    /// <summary>Finds a file of the repository from the working directory or the program's folder upwards.</summary>
-    private static string FindRepositoryFile(string relativePath)
-    {
-        foreach (string start in new[] { Directory.GetCurrentDirectory(), AppContext.BaseDirectory })
-        {
-            for (DirectoryInfo? folder = new(start); folder is not null; folder = folder.Parent)
-            {
-                string candidate = Path.Combine(folder.FullName, relativePath);
-                if (File.Exists(candidate))
-                {
-                    return candidate;
-                }
-            }
-        }
-
-        throw new UserInputException($"Cannot find {relativePath}; run the bench from the repository.");
-    }
 }

@@ -13,6 +13,8 @@ internal sealed class ProgressBar : IDisposable
     private static readonly TimeSpan s_redirectedInterval = TimeSpan.FromSeconds(5);
     private static readonly TimeSpan s_terminalInterval = TimeSpan.FromMilliseconds(100);
 
+    // Workers report from their own threads.
+    private readonly Lock _sync = new();
     private readonly TextWriter _writer;
     private readonly bool _interactive;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
@@ -27,6 +29,36 @@ internal sealed class ProgressBar : IDisposable
 
     /// <summary>Shows <paramref name="fraction"/> (0..1) done with a label.</summary>
     public void Update(double fraction, string label)
+    {
+        lock (_sync)
+        {
+            Draw(fraction, label);
+        }
+    }
+
+    /// <summary>Writes a line to standard output without tearing the bar.</summary>
+    public void WriteLine(string text)
+    {
+        lock (_sync)
+        {
+            Erase();
+            Console.Out.WriteLine(text);
+            Console.Out.Flush();
+        }
+    }
+
+    /// <summary>Erases the bar.</summary>
+    public void Clear()
+    {
+        lock (_sync)
+        {
+            Erase();
+        }
+    }
+
+    public void Dispose() => Clear();
+
+    private void Draw(double fraction, string label)
     {
         TimeSpan now = _clock.Elapsed;
         TimeSpan interval = _interactive ? s_terminalInterval : s_redirectedInterval;
@@ -55,16 +87,7 @@ internal sealed class ProgressBar : IDisposable
         }
     }
 
-    /// <summary>Writes a line to standard output without tearing the bar.</summary>
-    public void WriteLine(string text)
-    {
-        Clear();
-        Console.Out.WriteLine(text);
-        Console.Out.Flush();
-    }
-
-    /// <summary>Erases the bar.</summary>
-    public void Clear()
+    private void Erase()
     {
         if (_visible)
         {
@@ -72,8 +95,6 @@ internal sealed class ProgressBar : IDisposable
             _visible = false;
         }
     }
-
-    public void Dispose() => Clear();
 
     private static string FormatDuration(TimeSpan duration) => duration.TotalHours >= 1
         ? duration.ToString(@"h\:mm\:ss", CultureInfo.InvariantCulture)

@@ -93,6 +93,10 @@ internal sealed partial class JobService
                 "clamp" => ToneMapping.Clamp,
                 _ => throw new CoordinatorException(400, $"toneMapping must be \"aces\" or \"clamp\"; got \"{request.ToneMapping}\"."),
             },
+            ExposureStops = request.ExposureStops ?? defaults.ExposureStops,
+            Background = request.Background is null ? defaults.Background : LinearColor.Parse(request.Background),
+            FramesPerSecond = request.FramesPerSecond ?? defaults.FramesPerSecond,
+            SixteenBit = request.SixteenBit ?? defaults.SixteenBit,
         };
         settings.Validate();
 

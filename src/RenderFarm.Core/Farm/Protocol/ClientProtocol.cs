@@ -27,6 +27,10 @@ public sealed record SceneUploaded(string Sha256, long Size, string FileName);
 /// <param name="ToneMapping">"aces" or "clamp".</param>
 /// <param name="Priority">Higher is served first (-10..10).</param>
 /// <param name="Budget">Most tokens to pay.</param>
+/// <param name="ExposureStops">Exposure before tone mapping.</param>
+/// <param name="Background">Uniform environment radiance, "V" or "R,G,B".</param>
+/// <param name="FramesPerSecond">Animation frames per second.</param>
+/// <param name="SixteenBit">Write 16-bit PNGs.</param>
 public sealed record SubmitJobRequest(
     string SceneSha256,
     string Frames,
@@ -37,7 +41,11 @@ public sealed record SubmitJobRequest(
     int? MaxBounces = null,
     string? ToneMapping = null,
     int? Priority = null,
-    long? Budget = null);
+    long? Budget = null,
+    float? ExposureStops = null,
+    string? Background = null,
+    double? FramesPerSecond = null,
+    bool? SixteenBit = null);
 
 /// <summary>A job in lists.</summary>
 /// <param name="Id">Job id.</param>
