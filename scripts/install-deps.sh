@@ -2,7 +2,8 @@
 # Installs the system packages RenderFarm needs on Debian/Ubuntu, skipping those already present.
 #   scripts/install-deps.sh            runtime: Vulkan loader + Mesa lavapipe (CPU Vulkan device)
 #   scripts/install-deps.sh --dev      also glslc (shader compiler), Blender + numpy (Cycles reference),
-#                                      PostgreSQL 15 and Node.js with the npm packages of tests/services (s3rver)
+#                                      PostgreSQL 15 and Node.js with the npm packages of tests/services
+#                                      (s3rver, hardhat, solc)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -17,9 +18,11 @@ if $dev; then
     command -v npm >/dev/null || packages+=(npm)
 fi
 
-# The tests start their own servers from tests/services/node_modules (s3rver).
+# The tests start their own servers from tests/services/node_modules (s3rver, hardhat) and compile
+# contracts/ with its solc; install them again when package-lock.json changed since the last install.
 install_test_services() {
-    if $dev && [[ ! -d "$root/tests/services/node_modules" ]]; then
+    local services="$root/tests/services"
+    if $dev && [[ ! -f "$services/node_modules/.package-lock.json" || "$services/package-lock.json" -nt "$services/node_modules/.package-lock.json" ]]; then
         echo "renderfarm: installing npm packages of tests/services ..." >&2
         npm ci --prefix "$root/tests/services" --no-audit --no-fund --loglevel=error >/dev/null
     fi

@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.24;
+
+/// @notice The part of ERC-20 the escrow uses.
+interface IERC20 {
+    function transfer(address to, uint256 amount) external returns (bool);
+    function transferFrom(address from, address to, uint256 amount) external returns (bool);
+}
+
+/// @title RenderFarm's job escrow and provider stakes
+/// @notice A client locks a job's budget; the coordinator's verifier key releases each provider's pay
+/// for verified work in batches, at most once per batch id, and refunds the rest. Providers stake
+/// tokens; the verifier slashes a proven cheat. Slashed stake goes into the job's escrow, where it can
+/// pay the providers who redo the cheat's tasks and whatever is left is refunded to the client (to the
+/// client at once when the escrow is already closed). Nothing is burned.
+contract RenderEscrow {
+    struct Escrow {
+        address client;
+        bool open;
+        uint256 locked;
+        uint256 slashed;
+        uint256 released;
+        uint256 refunded;
+    }
+
+    IERC20 public immutable token;
+    address public immutable verifier;
+
+    mapping(bytes32 jobId => Escrow) public escrows;
+    mapping(bytes32 jobId => mapping(bytes32 batchId => bool)) public batchSettled;
+    mapping(bytes32 jobId => mapping(address provider => bool)) public providerSlashed;
+    mapping(address provider => uint256) public stakeOf;
+
+    event Locked(bytes32 indexed jobId, address indexed client, uint256 amount);
+    event Released(bytes32 indexed jobId, bytes32 indexed batchId, address indexed provider, uint256 amount);
+    event Refunded(bytes32 indexed jobId, address indexed client, uint256 amount);
+    event Staked(address indexed provider, uint256 amount);
+    event Unstaked(address indexed provider, uint256 amount);
+    event Slashed(bytes32 indexed jobId, address indexed provider, uint256 amount);
+
+    error NotVerifier(address caller);
+    error ZeroAddress();
+    error ZeroAmount();
+    error EscrowExists(bytes32 jobId);
+    error NoEscrow(bytes32 jobId);
+    error EscrowClosed(bytes32 jobId);
+    error LengthMismatch(uint256 providers, uint256 amounts);
+    error EmptyBatch();
+    error ExceedsEscrow(bytes32 jobId, uint256 remaining, uint256 requested);
+    error ExceedsStake(address provider, uint256 staked, uint256 requested);
+    error TokenTransferFailed();
+
+    modifier onlyVerifier() {
+        if (msg.sender != verifier) revert NotVerifier(msg.sender);
+        _;
+    }
+
+    constructor(IERC20 token_, address verifier_) {
+        if (address(token_) == address(0) || verifier_ == address(0)) revert ZeroAddress();
+        token = token_;
+        verifier = verifier_;
+    }
+
+    /// @notice What is still in the job's escrow: locked plus slashed, less released and refunded.
+    function remaining(bytes32 jobId) public view returns (uint256) {
+        Escrow storage escrow = escrows[jobId];
+        return escrow.locked + escrow.slashed - escrow.released - escrow.refunded;
+    }
+
+    /// @notice Locks the caller's `amount` for job `jobId`; the escrow must be approved to spend it.
+    /// One escrow per job.
+    function lock(bytes32 jobId, uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        Escrow storage escrow = escrows[jobId];
+        if (escrow.client != address(0)) revert EscrowExists(jobId);
+        escrow.client = msg.sender;
+        escrow.open = true;
+        escrow.locked = amount;
+        emit Locked(jobId, msg.sender, amount);
+        _pull(msg.sender, amount);
+    }
+
+    /// @notice Pays providers from the job's escrow for one verified batch. A batch id already settled
+    /// for this job changes nothing and returns false, so a retried settlement never pays twice.
+    function release(bytes32 jobId, bytes32 batchId, address[] calldata providers, uint256[] calldata amounts)
+        external
+        onlyVerifier
+        returns (bool)
+    {
+        if (batchSettled[jobId][batchId]) return false;
+        if (providers.length != amounts.length) revert LengthMismatch(providers.length, amounts.length);
+        if (providers.length == 0) revert EmptyBatch();
+        Escrow storage escrow = _openEscrow(jobId);
+        uint256 total;
+        for (uint256 i = 0; i < amounts.length; i++) {
+            if (providers[i] == address(0)) revert ZeroAddress();
+            if (amounts[i] == 0) revert ZeroAmount();
+            total += amounts[i];
+        }
+
+        uint256 left = remaining(jobId);
+        if (total > left) revert ExceedsEscrow(jobId, left, total);
+        batchSettled[jobId][batchId] = true;
+        escrow.released += total;
+        for (uint256 i = 0; i < providers.length; i++) {
+            emit Released(jobId, batchId, providers[i], amounts[i]);
+            _push(providers[i], amounts[i]);
+        }
+
+        return true;
+    }
+
+    /// @notice Pays what is left in the job's escrow back to its client and closes it. Refunding a
+    /// closed escrow changes nothing and returns false.
+    function refund(bytes32 jobId) external onlyVerifier returns (bool) {
+        Escrow storage escrow = escrows[jobId];
+        if (escrow.client == address(0)) revert NoEscrow(jobId);
+        if (!escrow.open) return false;
+        uint256 amount = remaining(jobId);
+        escrow.open = false;
+        escrow.refunded += amount;
+        emit Refunded(jobId, escrow.client, amount);
+        if (amount > 0) _push(escrow.client, amount);
+        return true;
+    }
+
+    /// @notice Adds `amount` of the caller's tokens to its stake; the escrow must be approved to spend it.
+    function stake(uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        stakeOf[msg.sender] += amount;
+        emit Staked(msg.sender, amount);
+        _pull(msg.sender, amount);
+    }
+
+    /// @notice Takes `amount` of the caller's stake back, at once. There is no withdrawal delay yet, so a
+    /// provider can withdraw before a slash lands: the coordinator should lease work only to providers whose
+    /// stake covers a slash, and check it again before paying.
+    function unstake(uint256 amount) external {
+        if (amount == 0) revert ZeroAmount();
+        uint256 staked = stakeOf[msg.sender];
+        if (amount > staked) revert ExceedsStake(msg.sender, staked, amount);
+        stakeOf[msg.sender] = staked - amount;
+        emit Unstaked(msg.sender, amount);
+        _push(msg.sender, amount);
+    }
+
+    /// @notice Slashes `amount` of `provider`'s stake for cheating on job `jobId`, into the job's escrow
+    /// (or straight to its client when the escrow is closed). A provider is slashed at most once per job:
+    /// a repeated slash changes nothing and returns false.
+    function slash(bytes32 jobId, address provider, uint256 amount) external onlyVerifier returns (bool) {
+        Escrow storage escrow = escrows[jobId];
+        if (escrow.client == address(0)) revert NoEscrow(jobId);
+        if (providerSlashed[jobId][provider]) return false;
+        if (amount == 0) revert ZeroAmount();
+        uint256 staked = stakeOf[provider];
+        if (amount > staked) revert ExceedsStake(provider, staked, amount);
+        providerSlashed[jobId][provider] = true;
+        stakeOf[provider] = staked - amount;
+        escrow.slashed += amount;
+        emit Slashed(jobId, provider, amount);
+        if (!escrow.open) {
+            escrow.refunded += amount;
+            emit Refunded(jobId, escrow.client, amount);
+            _push(escrow.client, amount);
+        }
+
+        return true;
+    }
+
+    function _openEscrow(bytes32 jobId) private view returns (Escrow storage escrow) {
+        escrow = escrows[jobId];
+        if (escrow.client == address(0)) revert NoEscrow(jobId);
+        if (!escrow.open) revert EscrowClosed(jobId);
+    }
+
+    function _pull(address from, uint256 amount) private {
+        if (!token.transferFrom(from, address(this), amount)) revert TokenTransferFailed();
+    }
+
+    function _push(address to, uint256 amount) private {
+        if (!token.transfer(to, amount)) revert TokenTransferFailed();
+    }
+}

@@ -1,0 +1,28 @@
+using System.Numerics;
+
+namespace RenderFarm.Core.Ledger;
+
+/// <summary>
+/// What a participant does with its own tokens on the ledger: a client locks a job's budget, a
+/// provider stakes. On a chain these are signed with the participant's key.
+/// </summary>
+public interface ILedgerAccount
+{
+    /// <summary>The participant's address.</summary>
+    string Address { get; }
+
+    /// <summary>Locks <paramref name="amount"/> of this account's tokens as job <paramref name="jobId"/>'s escrow; one escrow per job.</summary>
+    /// <exception cref="LedgerException">
+    /// The amount is zero (<c>ZeroAmount</c>), the job already has an escrow (<c>EscrowExists</c>) or
+    /// the account holds too little (<c>InsufficientBalance</c>); nothing was locked.
+    /// </exception>
+    Task<LedgerReceipt> LockAsync(Guid jobId, BigInteger amount, CancellationToken cancellationToken = default);
+
+    /// <summary>Adds <paramref name="amount"/> of this account's tokens to its provider stake.</summary>
+    /// <exception cref="LedgerException">The amount is zero (<c>ZeroAmount</c>) or the account holds too little (<c>InsufficientBalance</c>).</exception>
+    Task<LedgerReceipt> StakeAsync(BigInteger amount, CancellationToken cancellationToken = default);
+
+    /// <summary>Takes <paramref name="amount"/> of this account's stake back into its balance.</summary>
+    /// <exception cref="LedgerException">The amount is zero (<c>ZeroAmount</c>) or more than the stake (<c>ExceedsStake</c>).</exception>
+    Task<LedgerReceipt> UnstakeAsync(BigInteger amount, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,224 @@
+using System.Numerics;
+using Nethereum.ABI.FunctionEncoding.Attributes;
+using Nethereum.Contracts;
+
+// The Nethereum messages and events of contracts/RenderToken.sol and contracts/RenderEscrow.sol.
+namespace RenderFarm.Ledger;
+
+[Function("lock")]
+internal sealed class LockFunction : FunctionMessage
+{
+    [Parameter("bytes32", "jobId", 1)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("uint256", "amount", 2)]
+    public BigInteger Amount { get; set; }
+}
+
+[Function("release", "bool")]
+internal sealed class ReleaseFunction : FunctionMessage
+{
+    [Parameter("bytes32", "jobId", 1)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("bytes32", "batchId", 2)]
+    public byte[] BatchId { get; set; } = [];
+
+    [Parameter("address[]", "providers", 3)]
+    public List<string> Providers { get; set; } = [];
+
+    [Parameter("uint256[]", "amounts", 4)]
+    public List<BigInteger> Amounts { get; set; } = [];
+}
+
+[Function("refund", "bool")]
+internal sealed class RefundFunction : FunctionMessage
+{
+    [Parameter("bytes32", "jobId", 1)]
+    public byte[] JobId { get; set; } = [];
+}
+
+[Function("slash", "bool")]
+internal sealed class SlashFunction : FunctionMessage
+{
+    [Parameter("bytes32", "jobId", 1)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("address", "provider", 2)]
+    public string Provider { get; set; } = "";
+
+    [Parameter("uint256", "amount", 3)]
+    public BigInteger Amount { get; set; }
+}
+
+[Function("stake")]
+internal sealed class StakeFunction : FunctionMessage
+{
+    [Parameter("uint256", "amount", 1)]
+    public BigInteger Amount { get; set; }
+}
+
+[Function("unstake")]
+internal sealed class UnstakeFunction : FunctionMessage
+{
+    [Parameter("uint256", "amount", 1)]
+    public BigInteger Amount { get; set; }
+}
+
+[Function("escrows", typeof(EscrowOutput))]
+internal sealed class EscrowsFunction : FunctionMessage
+{
+    [Parameter("bytes32", "jobId", 1)]
+    public byte[] JobId { get; set; } = [];
+}
+
+[FunctionOutput]
+internal sealed class EscrowOutput : IFunctionOutputDTO
+{
+    [Parameter("address", "client", 1)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bool", "open", 2)]
+    public bool Open { get; set; }
+
+    [Parameter("uint256", "locked", 3)]
+    public BigInteger Locked { get; set; }
+
+    [Parameter("uint256", "slashed", 4)]
+    public BigInteger Slashed { get; set; }
+
+    [Parameter("uint256", "released", 5)]
+    public BigInteger Released { get; set; }
+
+    [Parameter("uint256", "refunded", 6)]
+    public BigInteger Refunded { get; set; }
+}
+
+[Function("stakeOf", "uint256")]
+internal sealed class StakeOfFunction : FunctionMessage
+{
+    [Parameter("address", "provider", 1)]
+    public string Provider { get; set; } = "";
+}
+
+[Function("token", "address")]
+internal sealed class TokenFunction : FunctionMessage
+{
+}
+
+[Function("verifier", "address")]
+internal sealed class VerifierFunction : FunctionMessage
+{
+}
+
+[Function("balanceOf", "uint256")]
+internal sealed class BalanceOfFunction : FunctionMessage
+{
+    [Parameter("address", "account", 1)]
+    public string Account { get; set; } = "";
+}
+
+[Function("allowance", "uint256")]
+internal sealed class AllowanceFunction : FunctionMessage
+{
+    [Parameter("address", "owner", 1)]
+    public string Owner { get; set; } = "";
+
+    [Parameter("address", "spender", 2)]
+    public string Spender { get; set; } = "";
+}
+
+[Function("approve", "bool")]
+internal sealed class ApproveFunction : FunctionMessage
+{
+    [Parameter("address", "spender", 1)]
+    public string Spender { get; set; } = "";
+
+    [Parameter("uint256", "amount", 2)]
+    public BigInteger Amount { get; set; }
+}
+
+[Function("mint")]
+internal sealed class MintFunction : FunctionMessage
+{
+    [Parameter("address", "to", 1)]
+    public string To { get; set; } = "";
+
+    [Parameter("uint256", "amount", 2)]
+    public BigInteger Amount { get; set; }
+}
+
+[Event("Locked")]
+internal sealed class LockedEvent : IEventDTO
+{
+    [Parameter("bytes32", "jobId", 1, true)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("address", "client", 2, true)]
+    public string Client { get; set; } = "";
+
+    [Parameter("uint256", "amount", 3, false)]
+    public BigInteger Amount { get; set; }
+}
+
+[Event("Released")]
+internal sealed class ReleasedEvent : IEventDTO
+{
+    [Parameter("bytes32", "jobId", 1, true)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("bytes32", "batchId", 2, true)]
+    public byte[] BatchId { get; set; } = [];
+
+    [Parameter("address", "provider", 3, true)]
+    public string Provider { get; set; } = "";
+
+    [Parameter("uint256", "amount", 4, false)]
+    public BigInteger Amount { get; set; }
+}
+
+[Event("Refunded")]
+internal sealed class RefundedEvent : IEventDTO
+{
+    [Parameter("bytes32", "jobId", 1, true)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("address", "client", 2, true)]
+    public string Client { get; set; } = "";
+
+    [Parameter("uint256", "amount", 3, false)]
+    public BigInteger Amount { get; set; }
+}
+
+[Event("Staked")]
+internal sealed class StakedEvent : IEventDTO
+{
+    [Parameter("address", "provider", 1, true)]
+    public string Provider { get; set; } = "";
+
+    [Parameter("uint256", "amount", 2, false)]
+    public BigInteger Amount { get; set; }
+}
+
+[Event("Unstaked")]
+internal sealed class UnstakedEvent : IEventDTO
+{
+    [Parameter("address", "provider", 1, true)]
+    public string Provider { get; set; } = "";
+
+    [Parameter("uint256", "amount", 2, false)]
+    public BigInteger Amount { get; set; }
+}
+
+[Event("Slashed")]
+internal sealed class SlashedEvent : IEventDTO
+{
+    [Parameter("bytes32", "jobId", 1, true)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("address", "provider", 2, true)]
+    public string Provider { get; set; } = "";
+
+    [Parameter("uint256", "amount", 3, false)]
+    public BigInteger Amount { get; set; }
+}
