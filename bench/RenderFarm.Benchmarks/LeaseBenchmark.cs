@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Worker;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RenderFarm.Benchmarks;
+
+/// <summary>
+/// Lease throughput: P simulated providers (own key, own connection pool, no GPU work) run the
+/// provider loop (lease → PUT a small PNG per frame → complete) until every task succeeded.
+/// </summary>
+internal static class LeaseBenchmark
+{
+    private static readonly string[] s_queues = ["render"];
+
+    public static async Task<int> RunAsync(BenchOptions options)
+    {
+        int providers = options.Int("providers", 16);
+        int tasks = options.Int("tasks", 400);
+        int jobSize = options.Int("job-size", 100);
+        int wait = options.Int("wait", 20, min: 0);
+        int wakeups = options.Int("wakeups", 5, min: 0);
+        string backend = options.String("backend", "both");
+        string[] backends = backend == "both" ? ["memory", "postgres"] : [backend];
+
+        Console.WriteLine(Stats.Machine());
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"leases: {providers} providers, {tasks} tasks (chunk size 1) in jobs of {jobSize}, lease wait {wait} s, backends {string.Join(", ", backends)}"));
+
+        var results = new List<Result>();
+        foreach (string name in backends)
+        {
+            results.Add(await RunOneAsync(name, providers, tasks, jobSize, wait, wakeups));
+        }
+
+        Console.WriteLine();
+        Console.WriteLine("| backend | providers | tasks | tasks/s | lease p50 | lease p90 | lease p99 | lease max | complete p50 | complete p99 | upload p50 | bench process CPU | idle wake-up p50 |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        foreach (Result r in results)
+        {
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"| {r.Backend} | {providers} | {tasks} | {r.TasksPerSecond:0.0} | {Stats.Ms(r.Lease.Percentile(50))} ms | {Stats.Ms(r.Lease.Percentile(90))} ms | {Stats.Ms(r.Lease.Percentile(99))} ms | {Stats.Ms(r.Lease.Max)} ms | {Stats.Ms(r.Complete.Percentile(50))} ms | {Stats.Ms(r.Complete.Percentile(99))} ms | {Stats.Ms(r.Upload.Percentile(50))} ms | {r.CpuCores:0.00} cores | {(r.WakeUp is null ? "-" : Stats.Ms(r.WakeUp.Percentile(50)) + " ms")} |"));
+        }
+
+        if (results.Count == 2)
+        {
+            Result memory = results[0];
+            Result postgres = results[1];
+            Console.WriteLine(string.Create(
+                CultureInfo.InvariantCulture,
+                $"postgres / memory: throughput {postgres.TasksPerSecond / memory.TasksPerSecond:0.00}×, lease p50 {postgres.Lease.Percentile(50) / memory.Lease.Percentile(50):0.0}×, lease p99 {postgres.Lease.Percentile(99) / memory.Lease.Percentile(99):0.0}×, complete p50 {postgres.Complete.Percentile(50) / memory.Complete.Percentile(50):0.0}×"));
+        }
+
+        Console.WriteLine(Stats.Machine());
+        return results.All(r => r.Verified) ? 0 : 1;
+    }
+
+    private static async Task<Result> RunOneAsync(string backend, int providerCount, int tasks, int jobSize, int wait, int wakeups)
+    {
+        Console.WriteLine();
+        Console.WriteLine($"== backend {backend} ==");
+        long setup = Stopwatch.GetTimestamp();
+        await using BenchFarm farm = await BenchFarm.StartAsync(backend);
+        Console.WriteLine($"coordinator at {farm.Host.Address} ({(backend == "postgres" ? "Hangfire.PostgreSql + PostgreSQL farm store" : "Hangfire.InMemory + in-memory farm store")}), started in {Stats.Ms(Stats.Since(setup))} ms");
+
+        (string pngPath, string pngSha256, long pngSize) = WritePng(farm.Directory);
+
+        // Jobs first, and wait until every task sits in a provider queue, so the lease figures are
+        // the lease path alone; the split is timed separately.
+        SceneUploaded scene = await farm.UploadSceneAsync();
+        long submit = Stopwatch.GetTimestamp();
+        var jobIds = new List<Guid>();
+        for (int left = tasks; left > 0; left -= jobSize)
+        {
+            int count = Math.Min(jobSize, left);
+            JobSummary job = await farm.SubmitAsync(new SubmitJobRequest(scene.Sha256, $"1-{count}", ChunkSize: 1, Size: "16x16", SamplesPerPixel: 1));
+            jobIds.Add(job.Id);
+        }
+
+        double submitMs = Stats.Since(submit);
+        while (farm.EnqueuedRenderTasks() < tasks)
+        {
+            if (Stopwatch.GetElapsedTime(submit) > TimeSpan.FromMinutes(2))
+            {
+                throw new TimeoutException($"Only {farm.EnqueuedRenderTasks()} of {tasks} tasks were queued after 2 minutes.");
+            }
+
+            await Task.Delay(10);
+        }
+
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"{jobIds.Count} jobs submitted in {submitMs:0} ms; all {tasks} tasks queued {Stats.Since(submit):0} ms after the first submit"));
+
+        string keys = Path.Combine(farm.Directory, "keys");
+        var providers = new Provider[providerCount];
+        for (int i = 0; i < providerCount; i++)
+        {
+            var http = new HttpClient(new SocketsHttpHandler()) { BaseAddress = farm.Host.Address, Timeout = Timeout.InfiniteTimeSpan };
+            var client = new FarmClient(http, ProviderKey.LoadOrCreate(Path.Combine(keys, $"provider-{i}.key")), "bench, no GPU");
+            providers[i] = new Provider(http, client);
+        }
+
+        await Task.WhenAll(providers.Select(p => p.Client.LoginAsync()));
+
+        using var done = new CancellationTokenSource(TimeSpan.FromMinutes(10));
+        int completed = 0;
+        int nextReport = 1;
+        var progressLock = new Lock();
+        TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        long start = Stopwatch.GetTimestamp();
+
+        async Task LoopAsync(Provider provider)
+        {
+            while (!done.IsCancellationRequested)
+            {
+                long leaseStart = Stopwatch.GetTimestamp();
+                LeaseGrant? grant;
+                try
+                {
+                    grant = await provider.Client.LeaseAsync(s_queues, wait, done.Token);
+                }
+                catch (OperationCanceledException) when (done.IsCancellationRequested)
+                {
+                    return;
+                }
+
+                if (grant is null)
+                {
+                    provider.Empty++;
+                    continue;
+                }
+
+                provider.Lease.Add(Stats.Since(leaseStart));
+                var frames = new List<CompletedFrame>(grant.Uploads.Count);
+                foreach (FrameUpload upload in grant.Uploads)
+                {
+                    long put = Stopwatch.GetTimestamp();
+                    await provider.Client.UploadAsync(upload.Upload.Url, pngPath, "image/png", done.Token);
+                    provider.Upload.Add(Stats.Since(put));
+                    frames.Add(new CompletedFrame(upload.Frame, pngSha256, pngSize, 0));
+                }
+
+                long complete = Stopwatch.GetTimestamp();
+                try
+                {
+                    await provider.Client.CompleteAsync(grant.LeaseId, new CompleteRequest(frames), done.Token);
+                }
+                catch (LeaseLostException ex) when (ex.Message.Contains("the task is Succeeded", StringComparison.Ordinal))
+                {
+                    // A retried complete (after a timeout or 5xx) whose first attempt went through: the
+                    // coordinator answers 409 instead of 200. Counted, and the task is done.
+                    provider.SucceededConflicts++;
+                }
+
+                provider.Complete.Add(Stats.Since(complete));
+
+                int now = Interlocked.Increment(ref completed);
+                lock (progressLock)
+                {
+                    while (nextReport <= 10 && now * 10 >= nextReport * tasks)
+                    {
+                        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
+                        Console.WriteLine(string.Create(
+                            CultureInfo.InvariantCulture,
+                            $"  {now,6}/{tasks} ({nextReport * 10,3}%) at {seconds,7:0.00} s, {now / seconds,7:0.0} tasks/s"));
+                        nextReport++;
+                    }
+                }
+
+                if (now == tasks)
+                {
+                    await done.CancelAsync();
+                }
+            }
+        }
+
+        await Task.WhenAll(providers.Select(p => Task.Run(() => LoopAsync(p))));
+        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        double cpuCores = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / elapsed.TotalSeconds;
+
+        bool verified = completed == tasks;
+        int succeeded = 0;
+        foreach (Guid id in jobIds)
+        {
+            JobDetails details = await farm.GetJobAsync(id);
+            succeeded += details.Tasks.Count(t => t.State == FarmTaskState.Succeeded);
+            verified &= details.Job.State == JobState.Completed;
+        }
+
+        verified &= succeeded == tasks;
+        Result result = new(
+            backend,
+            completed / elapsed.TotalSeconds,
+            new Stats(providers.SelectMany(p => p.Lease)),
+            new Stats(providers.SelectMany(p => p.Complete)),
+            new Stats(providers.SelectMany(p => p.Upload)),
+            cpuCores,
+            verified);
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"backend {backend}: {completed} tasks in {elapsed.TotalSeconds:0.00} s = {result.TasksPerSecond:0.0} tasks/s; {succeeded} tasks Succeeded, {jobIds.Count} jobs {(verified ? "all Completed" : "NOT all Completed")}; {providers.Sum(p => p.Empty)} empty lease answers, {providers.Sum(p => p.SucceededConflicts)} completes answered 409 although the task had Succeeded"));
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"  lease (grants only, n={result.Lease.Count}): p50 {Stats.Ms(result.Lease.Percentile(50))} ms, p90 {Stats.Ms(result.Lease.Percentile(90))} ms, p99 {Stats.Ms(result.Lease.Percentile(99))} ms, max {Stats.Ms(result.Lease.Max)} ms, mean {Stats.Ms(result.Lease.Mean)} ms"));
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"  complete: p50 {Stats.Ms(result.Complete.Percentile(50))} ms, p99 {Stats.Ms(result.Complete.Percentile(99))} ms, max {Stats.Ms(result.Complete.Max)} ms; upload p50 {Stats.Ms(result.Upload.Percentile(50))} ms, p99 {Stats.Ms(result.Upload.Percentile(99))} ms"));
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  this process used {cpuCores:0.00} cores on average (coordinator + providers; PostgreSQL runs in its own processes)"));
+
+        if (wakeups > 0)
+        {
+            result = result with { WakeUp = await MeasureWakeUpsAsync(farm, scene, providers, wakeups, pngPath, pngSha256, pngSize) };
+        }
+
+        foreach (Provider provider in providers)
+        {
+            provider.Http.Dispose();
+        }
+
+        return result;
+    }
+
+    // A real 4×4 PNG (the coordinator checks the signature; verification may decode it one day).
+    private static (string Path, string Sha256, long Size) WritePng(string directory)
+    {
+        string path = Path.Combine(directory, "frame.png");
+        using (var image = new Image<Rgba32>(4, 4, new Rgba32(200, 120, 40, 255)))
+        {
+            image.SaveAsPng(path);
+        }
+
+        byte[] bytes = File.ReadAllBytes(path);
+        return (path, Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes.Length);
+    }
+
+    private sealed class Provider(HttpClient http, FarmClient client)
+    {
+        public HttpClient Http { get; } = http;
+
+        public FarmClient Client { get; } = client;
+
+        public List<double> Lease { get; } = [];
+
+        public List<double> Complete { get; } = [];
+
+        public List<double> Upload { get; } = [];
+
+        public int Empty { get; set; }
+
+        public int SucceededConflicts { get; set; }
+    }
+
+    // An idle farm: every provider is blocked in a lease long-poll on empty queues when a one-task job
+    // arrives. Submit → grant is what an idle provider waits for new work: the split job's pickup by the
+    // coordinator's Hangfire server, then the wake-up of a lease long-poll.
+    private static async Task<Stats> MeasureWakeUpsAsync(
+        BenchFarm farm, SceneUploaded scene, Provider[] providers, int rounds, string pngPath, string pngSha256, long pngSize)
+    {
+        var latencies = new List<double>();
+        var line = new System.Text.StringBuilder();
+        for (int round = 0; round < rounds; round++)
+        {
+            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            var polls = providers.Select(p => Task.Run(async () =>
+            {
+                try
+                {
+                    LeaseGrant? grant = await p.Client.LeaseAsync(s_queues, 30, cancel.Token);
+                    return (p, grant);
+                }
+                catch (OperationCanceledException) when (cancel.IsCancellationRequested)
+                {
+                    return (p, (LeaseGrant?)null);
+                }
+            })).ToList();
+
+            // Let every long-poll get past its first empty fetch and block.
+            await Task.Delay(750);
+            long submit = Stopwatch.GetTimestamp();
+            await farm.SubmitAsync(new SubmitJobRequest(scene.Sha256, "1", ChunkSize: 1, Size: "16x16", SamplesPerPixel: 1));
+            (Provider provider, LeaseGrant? grant) = (null!, null);
+            while (grant is null && polls.Count > 0)
+            {
+                Task<(Provider, LeaseGrant?)> first = await Task.WhenAny(polls);
+                polls.Remove(first);
+                (provider, grant) = await first;
+            }
+
+            double ms = Stats.Since(submit);
+            await cancel.CancelAsync();
+            await Task.WhenAll(polls);
+            if (grant is null)
+            {
+                throw new InvalidOperationException("No provider got the wake-up task within 60 s.");
+            }
+
+            latencies.Add(ms);
+            line.Append(string.Create(CultureInfo.InvariantCulture, $" {ms:0}"));
+            await provider.Client.UploadAsync(grant.Uploads[0].Upload.Url, pngPath, "image/png");
+            await provider.Client.CompleteAsync(grant.LeaseId, new CompleteRequest([new CompletedFrame(grant.FirstFrame, pngSha256, pngSize, 0)]));
+        }
+
+        var stats = new Stats(latencies);
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"  idle wake-up (submit of a 1-task job → grant to one of {providers.Length} long-polling providers), ms:{line}; median {Stats.Ms(stats.Percentile(50))} ms"));
+        return stats;
+    }
+
+    private sealed record Result(string Backend, double TasksPerSecond, Stats Lease, Stats Complete, Stats Upload, double CpuCores, bool Verified)
+    {
+        public Stats? WakeUp { get; init; }
+    }
+}

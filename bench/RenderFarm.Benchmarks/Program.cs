@@ -1,0 +1,45 @@
+namespace RenderFarm.Benchmarks;
+
+/// <summary>
+/// End-to-end farm benchmarks. Each command starts its own coordinator (and PostgreSQL, where asked)
+/// in this process, so the figures it prints are comparable with each other within one run.
+/// </summary>
+internal static class Program
+{
+    private const string Usage = """
+        usage: dotnet run -c Release --project bench/RenderFarm.Benchmarks -- COMMAND [options]
+
+          leases    [--providers 16] [--tasks 400] [--job-size 100] [--backend postgres|memory|both] [--wait 20] [--wakeups 5]
+                    simulated providers (no GPU work) lease, upload a small PNG and complete every task
+          overhead  [--workers 2] [--frames 8] [--size 64x64] [--spp 4] [--compare-single true]
+                    a real job on the embedded farm with in-process Vulkan workers: wall time over pure render time
+        """;
+
+    public static async Task<int> Main(string[] args)
+    {
+        if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            Console.WriteLine(Usage);
+            return args.Length == 0 ? 2 : 0;
+        }
+
+        try
+        {
+            var options = BenchOptions.Parse(args.AsSpan(1));
+            int result = args[0] switch
+            {
+                "leases" => await LeaseBenchmark.RunAsync(options),
+                "overhead" => await OverheadBenchmark.RunAsync(options),
+                _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
+            };
+            options.ThrowIfUnused();
+            return result;
+        }
+        catch (ArgumentException ex)
+        {
+            Console.Error.WriteLine(ex.Message);
+            Console.Error.WriteLine(Usage);
+            return 2;
+        }
+    }
+}
