@@ -46,7 +46,13 @@ internal sealed class BenchFarm : IAsyncDisposable
     public static async Task<BenchFarm> StartAsync(string backend)
     {
         string directory = System.IO.Directory.CreateTempSubdirectory("renderfarm-bench-").FullName;
-        var settings = new Dictionary<string, string?> { ["Storage:Directory"] = Path.Combine(directory, "objects") };
+        var settings = new Dictionary<string, string?>
+        {
+            ["Storage:Directory"] = Path.Combine(directory, "objects"),
+            // The lease benchmark uploads placeholder PNGs and measures leasing alone; spot checks
+            // would re-render and reject them.
+            ["Coordinator:SpotChecks"] = "false",
+        };
         PostgresServer? postgres = null;
         try
         {

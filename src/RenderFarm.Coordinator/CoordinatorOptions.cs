@@ -65,6 +65,30 @@ public sealed class CoordinatorOptions
     /// </summary>
     public Uri? PublicUrl { get; set; }
 
+    /// <summary>
+    /// Whether every delivered frame is spot-checked by another provider before its task counts as done (and its
+    /// provider may be paid). On by default; a farm with a single provider cannot finish jobs with it on.
+    /// </summary>
+    public bool SpotChecks { get; set; } = true;
+
+    /// <summary>
+    /// Secret (at least 16 characters) that decides which tiles of a frame are spot-checked; never shown to providers.
+    /// When empty a random secret is made at start-up; set it when several coordinator instances serve one farm.
+    /// </summary>
+    public string SpotCheckSecret { get; set; } = "";
+
+    /// <summary>Side of a spot-checked tile in pixels.</summary>
+    public int SpotCheckTileSize { get; set; } = 8;
+
+    /// <summary>Largest share of a frame's pixels a spot check re-renders (frames too small for one tile within it get one tile).</summary>
+    public double SpotCheckMaxCostShare { get; set; } = 0.03;
+
+    /// <summary>Most spot checks of one delivered frame; when they still disagree, the output is redone without blame.</summary>
+    public int MaxChecksPerFrame { get; set; } = 4;
+
+    /// <summary>Whole tokens of stake slashed from a provider proven to cheat on a job (at most its stake).</summary>
+    public long SlashTokens { get; set; } = 10;
+
     /// <summary>Throws when a value is out of range, naming it.</summary>
     internal void Validate()
     {
@@ -91,6 +115,21 @@ public sealed class CoordinatorOptions
             || MaxFailuresPerProviderPerJob < 1 || MaintenanceJobScanLimit < 1)
         {
             throw new InvalidOperationException($"{SectionName}: sizes, limits and failure counts must be at least 1.");
+        }
+
+        if (SlashTokens < 0)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(SlashTokens)} must not be negative.");
+        }
+
+        if (SpotCheckSecret.Length is > 0 and < 16)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(SpotCheckSecret)} must hold at least 16 characters.");
+        }
+
+        if (SpotCheckTileSize < 1 || !(SpotCheckMaxCostShare > 0 && SpotCheckMaxCostShare <= 1) || MaxChecksPerFrame < 2)
+        {
+            throw new InvalidOperationException($"{SectionName}: spot checks need a tile size of at least 1, a cost share in (0, 1] and at least 2 checks per frame.");
         }
 
         if (TokenSigningKey.Length is > 0 and < 32)

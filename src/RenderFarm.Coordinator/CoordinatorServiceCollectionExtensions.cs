@@ -52,6 +52,11 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton(backends);
         services.AddSingleton(backends.FarmStore);
         services.AddSingleton(backends.ObjectStore);
+        if (backends.Ledger is not null)
+        {
+            services.AddSingleton(backends.Ledger);
+        }
+
 
         // Registered before AddHangfire, whose TryAdd defaults would read the process-global
         // JobStorage.Current and JobActivator.Current: each host keeps its own.
@@ -81,6 +86,12 @@ public static class CoordinatorServiceCollectionExtensions
             sp.GetRequiredService<Core.Farm.IFarmStore>(),
             sp.GetRequiredService<IBackgroundJobClient>(),
             sp.GetRequiredService<ILogger<JobSplitter>>()));
+        services.AddTransient(sp => new SettlementJob(
+            sp.GetRequiredService<Core.Farm.IFarmStore>(),
+            sp.GetService<Core.Ledger.ILedger>(),
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<IOptions<CoordinatorOptions>>(),
+            sp.GetRequiredService<ILogger<SettlementJob>>()));
         services.AddTransient(sp => new FarmMaintenance(
             sp.GetRequiredService<LeaseService>(),
             sp.GetRequiredService<JobStorage>(),

@@ -14,6 +14,10 @@ internal static class FarmKeys
     /// <summary>A rendered frame of a job.</summary>
     public static string Frame(Guid jobId, int frame) => string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/frames/{frame:D6}.png");
 
+    /// <summary>The tiles a validator re-rendered for one spot check of a task.</summary>
+    public static string CheckTiles(Guid jobId, int taskIndex, int check) =>
+        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/checks/{taskIndex:D6}-{check:D3}.png");
+
     /// <summary>Whether <paramref name="text"/> is 64 lowercase hex digits.</summary>
     public static bool IsSha256(string? text) =>
         text is { Length: 64 } && text.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f'));

@@ -34,6 +34,8 @@ internal static class FarmRecordRules
         ArgumentNullException.ThrowIfNull(task);
         ArgumentNullException.ThrowIfNull(task.FailedBy, nameof(task));
         ArgumentNullException.ThrowIfNull(task.Outputs, nameof(task));
+        ArgumentNullException.ThrowIfNull(task.Checks, nameof(task));
+        ArgumentNullException.ThrowIfNull(task.RejectedBy, nameof(task));
     }
 
     public static void ValidateProvider(ProviderRecord provider)

@@ -87,6 +87,23 @@ public sealed class InMemoryFarmStore : IFarmStore
     }
 
     /// <inheritdoc/>
+    public Task<bool> TrySetJobSettlementAsync(Guid jobId, JobSettlement settlement, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settlement);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(jobId, out JobRecord? job) || job.Settlement is not null)
+            {
+                return Task.FromResult(false);
+            }
+
+            _jobs[jobId] = job with { Settlement = CopyIn(settlement) };
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
     public Task<IReadOnlyList<TaskRecord>> GetTasksAsync(Guid jobId, CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
@@ -195,6 +212,14 @@ public sealed class InMemoryFarmStore : IFarmStore
     {
         CreatedAt = Truncate(job.CreatedAt),
         FinishedAt = Truncate(job.FinishedAt),
+        Settlement = job.Settlement is null ? null : CopyIn(job.Settlement),
+    };
+
+    private static JobSettlement CopyIn(JobSettlement settlement) => settlement with
+    {
+        SettledAt = Truncate(settlement.SettledAt),
+        Payouts = [.. settlement.Payouts],
+        Slashes = [.. settlement.Slashes],
     };
 
     // Fresh read-only lists: a caller that keeps and changes the list it passed cannot change the store.
@@ -202,6 +227,8 @@ public sealed class InMemoryFarmStore : IFarmStore
     {
         FailedBy = [.. task.FailedBy],
         Outputs = [.. task.Outputs],
+        Checks = [.. task.Checks.Select(c => c with { Tiles = [.. c.Tiles], LeaseExpiresAt = Truncate(c.LeaseExpiresAt), FinishedAt = Truncate(c.FinishedAt) })],
+        RejectedBy = [.. task.RejectedBy],
         LeaseExpiresAt = Truncate(task.LeaseExpiresAt),
         StartedAt = Truncate(task.StartedAt),
         FinishedAt = Truncate(task.FinishedAt),

@@ -22,9 +22,9 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
 
     private const string TaskColumns =
         "job_id, task_index, first_frame, last_frame, state, hangfire_job_id, provider, lease_id, lease_expires_at, "
-        + "attempts, failed_by, outputs, started_at, finished_at, error, version";
+        + "attempts, failed_by, outputs, started_at, finished_at, error, version, checks, rejected_by";
 
-    private const string JobColumns = "id, spec, state, created_at, finished_at, error";
+    private const string JobColumns = "id, spec, state, created_at, finished_at, error, settlement";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
@@ -127,14 +127,15 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                 {
                     await ExecuteAsync(
                         connection,
-                        $"INSERT INTO {Schema}.jobs ({JobColumns}) VALUES (@id, @spec, @state, @created, @finished, @error)",
+                        $"INSERT INTO {Schema}.jobs ({JobColumns}) VALUES (@id, @spec, @state, @created, @finished, @error, @settlement)",
                         cancellationToken,
                         ("id", job.Id),
                         ("spec", Jsonb(job.Spec)),
                         ("state", job.State.ToString()),
                         ("created", job.CreatedAt.ToUniversalTime()),
                         ("finished", job.FinishedAt?.ToUniversalTime()),
-                        ("error", job.Error)).ConfigureAwait(false);
+                        ("error", job.Error),
+                        ("settlement", job.Settlement is null ? null : Jsonb(job.Settlement))).ConfigureAwait(false);
                 }
                 catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
                 {
@@ -166,6 +167,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                         await WriteNullableAsync(importer, task.FinishedAt?.ToUniversalTime(), NpgsqlDbType.TimestampTz, cancellationToken).ConfigureAwait(false);
                         await WriteNullableAsync(importer, task.Error, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
                         await importer.WriteAsync(task.Version, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(Jsonb(task.Checks).Text, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(Jsonb(task.RejectedBy).Text, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
                     }
 
                     await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -217,6 +220,18 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
     }
 
     /// <inheritdoc/>
+    public async Task<bool> TrySetJobSettlementAsync(Guid jobId, JobSettlement settlement, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(settlement);
+        int rows = await ExecuteAsync(
+            $"UPDATE {Schema}.jobs SET settlement = @settlement WHERE id = @id AND settlement IS NULL",
+            cancellationToken,
+            ("id", jobId),
+            ("settlement", Jsonb(settlement))).ConfigureAwait(false);
+        return rows == 1;
+    }
+
+    /// <inheritdoc/>
     public Task<IReadOnlyList<TaskRecord>> GetTasksAsync(Guid jobId, CancellationToken cancellationToken = default) =>
         QueryAsync(
             $"SELECT {TaskColumns} FROM {Schema}.tasks WHERE job_id = @job ORDER BY task_index",
@@ -249,7 +264,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                 first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
                 provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
                 failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
-                error = @error, version = version + 1
+                error = @error, checks = @checks, rejected_by = @rejectedBy, version = version + 1
             WHERE job_id = @job AND task_index = @index AND version = @version
             """,
             cancellationToken,
@@ -268,7 +283,9 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
             ("outputs", Jsonb(updated.Outputs)),
             ("started", updated.StartedAt?.ToUniversalTime()),
             ("finished", updated.FinishedAt?.ToUniversalTime()),
-            ("error", updated.Error)).ConfigureAwait(false);
+            ("error", updated.Error),
+            ("checks", Jsonb(updated.Checks)),
+            ("rejectedBy", Jsonb(updated.RejectedBy))).ConfigureAwait(false);
         return rows == 1;
     }
 
@@ -383,6 +400,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         CreatedAt = reader.GetFieldValue<DateTimeOffset>(3),
         FinishedAt = NullableTime(reader, 4),
         Error = NullableString(reader, 5),
+        Settlement = reader.IsDBNull(6) ? null : FromJsonb<JobSettlement>(reader, 6),
     };
 
     private static TaskRecord ReadTask(NpgsqlDataReader reader) => new()
@@ -403,6 +421,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         FinishedAt = NullableTime(reader, 13),
         Error = NullableString(reader, 14),
         Version = reader.GetInt64(15),
+        Checks = FromJsonb<SpotCheckRecord[]>(reader, 16),
+        RejectedBy = FromJsonb<string[]>(reader, 17),
     };
 
     private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

@@ -1,4 +1,5 @@
 using RenderFarm.Core;
+using RenderFarm.Core.Farm;
 using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
 using RenderFarm.Rendering.PathTracing;
@@ -7,7 +8,7 @@ using RenderFarm.Rendering.Scene;
 namespace RenderFarm.Worker;
 
 /// <summary>Renders frames with the <see cref="PathTracer"/> on one Vulkan device, kept open for the renderer's life.</summary>
-public sealed class VulkanFrameRenderer : IFrameRenderer, IDisposable
+public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDisposable
 {
     private readonly ComputeDevice _device;
     private readonly PathTracer _tracer;
@@ -54,6 +55,24 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, IDisposable
                 FrameRender render = _tracer.Render(scene, frame, settings, progress: null, cancellationToken);
                 PngFrameWriter.Write(render.Image, pngPath, settings.ToneMapping, settings.ExposureStops, settings.SixteenBit);
                 return new RenderedFrame(render.WallTime, render.Samples);
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc/>
+    public Task<byte[]> RenderTilesAsync(
+        string scenePath, int frame, RenderSettings settings, IReadOnlyList<PixelTile> tiles, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(scenePath);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(tiles);
+        return Task.Run(
+            () =>
+            {
+                SceneAsset scene = LoadScene(scenePath);
+                IReadOnlyList<HdrImage> rendered = _tracer.RenderTiles(
+                    scene, frame, settings, [.. tiles.Select(t => (t.X, t.Y, t.Width, t.Height))], cancellationToken);
+                return TileStrip.Encode(rendered, settings);
             },
             cancellationToken);
     }

@@ -16,6 +16,7 @@ namespace RenderFarm.Worker;
 /// </remarks>
 public sealed class WorkerAgent : IDisposable
 {
+    private const string ValidateQueue = "validate";
     private static readonly TimeSpan s_handBackTimeout = TimeSpan.FromSeconds(10);
 
     private readonly FarmClient _client;
@@ -83,12 +84,18 @@ public sealed class WorkerAgent : IDisposable
     {
         Directory.CreateDirectory(_sceneDirectory);
         Directory.CreateDirectory(_frameDirectory);
+        string[] queues = [.. _options.Queues.Where(q => _renderer is ITileRenderer || q != ValidateQueue)];
+        if (queues.Length == 0)
+        {
+            throw new UserInputException("This worker's renderer cannot render tiles, so it cannot serve only the validate queue.");
+        }
+
         try
         {
             await _client.LoginAsync(cancellationToken).ConfigureAwait(false);
             while (!cancellationToken.IsCancellationRequested)
             {
-                LeaseGrant? lease = await _client.LeaseAsync(_options.Queues, _options.LeaseWaitSeconds, cancellationToken)
+                LeaseGrant? lease = await _client.LeaseAsync(queues, _options.LeaseWaitSeconds, cancellationToken)
                     .ConfigureAwait(false);
                 if (lease is not null)
                 {
@@ -128,10 +135,20 @@ public sealed class WorkerAgent : IDisposable
         Exception? failure = null;
         try
         {
-            IReadOnlyList<CompletedFrame> frames = await RenderTaskAsync(lease, leaseCts.Token).ConfigureAwait(false);
-            await _client.CompleteAsync(lease.LeaseId, new CompleteRequest(frames), leaseCts.Token).ConfigureAwait(false);
-            completed = true;
-            Report(WorkerEventKind.Completed, $"Completed task {lease.TaskIndex} of job {lease.JobId}.", lease.LeaseId);
+            CompleteRequest report = lease.Validation is { } validation
+                ? new CompleteRequest([], Convert.ToBase64String(await RenderTilesAsync(lease, validation, leaseCts.Token).ConfigureAwait(false)))
+                : new CompleteRequest(await RenderTaskAsync(lease, leaseCts.Token).ConfigureAwait(false));
+
+            // Stop heartbeating before reporting: once the coordinator accepts the report the lease
+            // has ended, and a heartbeat racing the report would take that for a lost lease.
+            await heartbeatCts.CancelAsync().ConfigureAwait(false);
+            lost = await heartbeat.ConfigureAwait(false);
+            if (lost is null)
+            {
+                await _client.CompleteAsync(lease.LeaseId, report, leaseCts.Token).ConfigureAwait(false);
+                completed = true;
+                Report(WorkerEventKind.Completed, $"Completed task {lease.TaskIndex} of job {lease.JobId}.", lease.LeaseId);
+            }
         }
         catch (OperationCanceledException) when (leaseCts.IsCancellationRequested)
         {
@@ -202,6 +219,27 @@ public sealed class WorkerAgent : IDisposable
         }
 
         return completed;
+    }
+
+    private async Task<byte[]> RenderTilesAsync(LeaseGrant lease, ValidationWork validation, CancellationToken cancellationToken)
+    {
+        if (_renderer is not ITileRenderer tiles)
+        {
+            throw new InvalidDataException("This worker's renderer cannot render tiles; it does not serve the validate queue.");
+        }
+
+        if (validation.Tiles.Count == 0)
+        {
+            throw new InvalidDataException("The spot check names no tiles.");
+        }
+
+        string scenePath = await GetSceneAsync(lease, cancellationToken).ConfigureAwait(false);
+        byte[] png = await tiles.RenderTilesAsync(scenePath, validation.Frame, lease.Settings, validation.Tiles, cancellationToken).ConfigureAwait(false);
+        Report(
+            WorkerEventKind.FrameRendered,
+            string.Create(CultureInfo.InvariantCulture, $"Spot check of frame {validation.Frame}: {validation.Tiles.Count} tiles re-rendered."),
+            lease.LeaseId);
+        return png;
     }
 
     // Scenes are content-addressed, so a file named by its verified hash never needs fetching again.

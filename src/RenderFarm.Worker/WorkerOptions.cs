@@ -15,8 +15,11 @@ public sealed record WorkerOptions
     /// <summary>Where downloaded scenes and frames being uploaded are kept.</summary>
     public string CacheDirectory { get; init; } = DefaultCacheDirectory;
 
-    /// <summary>The queues to take tasks from.</summary>
-    public IReadOnlyList<string> Queues { get; init; } = ["render"];
+    /// <summary>
+    /// The queues to take tasks from: <c>render</c> (frames) and <c>validate</c> (spot checks of other providers' frames).
+    /// <c>validate</c> is served only when the renderer can render tiles (<see cref="ITileRenderer"/>).
+    /// </summary>
+    public IReadOnlyList<string> Queues { get; init; } = ["render", "validate"];
 
     /// <summary>A name for this worker, shown by the coordinator next to the device.</summary>
     public string? Name { get; init; }

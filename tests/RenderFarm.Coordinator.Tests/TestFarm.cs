@@ -45,7 +45,10 @@ internal sealed class TestFarm : IAsyncDisposable
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         string directory = Path.Combine(Path.GetTempPath(), "renderfarm-coordinator-tests-" + Guid.NewGuid().ToString("N"));
-        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings ?? []).Build();
+        // Most tests deliver fake PNGs; spot checks are switched on by the tests that are about them.
+        settings = new Dictionary<string, string?>(settings ?? []);
+        settings.TryAdd("Coordinator:SpotChecks", "false");
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         CoordinatorHost host = await CoordinatorHost.StartAsync(
             "http://127.0.0.1:0",
             fromConfiguration ? CoordinatorBackends.FromConfiguration(configuration, time) : CoordinatorBackends.CreateEmbedded(directory, time),
@@ -184,9 +187,9 @@ internal sealed class TestProvider(TestFarm farm, EthECKey key)
         return farm.Client.SendAsync(request);
     }
 
-    public async Task<LeaseGrant?> LeaseAsync(int waitSeconds = 5)
+    public async Task<LeaseGrant?> LeaseAsync(int waitSeconds = 5, params string[] queues)
     {
-        using HttpResponseMessage response = await SendAsync(HttpMethod.Post, "api/leases", new LeaseRequest(["render"], waitSeconds));
+        using HttpResponseMessage response = await SendAsync(HttpMethod.Post, "api/leases", new LeaseRequest(queues.Length > 0 ? queues : ["render"], waitSeconds));
         if (response.StatusCode == HttpStatusCode.NoContent)
         {
             return null;

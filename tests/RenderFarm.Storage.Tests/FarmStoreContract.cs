@@ -143,6 +143,31 @@ public abstract class FarmStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_job_settlement_is_recorded_once_and_round_trips()
+    {
+        JobRecord job = NewJob(s_start);
+        await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+        Assert.Null((await Store.GetJobAsync(job.Id))?.Settlement);
+        var settlement = new JobSettlement(
+            s_start.AddMinutes(5),
+            "1000000000000000000",
+            [new ProviderPayout("0xAbC0000000000000000000000000000000000002", 3, "3000000000000000000", $"{job.Id:N}:0xabc0000000000000000000000000000000000002", "offline-7")],
+            [new ProviderSlash("0xAbC0000000000000000000000000000000000003", "500", "offline-8"), new ProviderSlash("0xAbC0000000000000000000000000000000000004", "0", null)],
+            "offline-9",
+            null);
+
+        Assert.True(await Store.TrySetJobSettlementAsync(job.Id, settlement));
+        Assert.False(await Store.TrySetJobSettlementAsync(job.Id, settlement with { Note = "again" }));
+        Assert.False(await Store.TrySetJobSettlementAsync(Guid.NewGuid(), settlement));
+
+        JobSettlement? stored = (await Store.GetJobAsync(job.Id))?.Settlement;
+        Assert.NotNull(stored);
+        Assert.Equal(settlement.Payouts, stored.Payouts);
+        Assert.Equal(settlement.Slashes, stored.Slashes);
+        Assert.Equal(settlement, stored with { Payouts = settlement.Payouts, Slashes = settlement.Slashes });
+    }
+
+    [Fact]
     public async Task A_task_update_applies_only_at_the_stored_version()
     {
         JobRecord job = NewJob(s_start);
@@ -305,6 +330,41 @@ public abstract class FarmStoreContract : IAsyncLifetime
         StartedAt = s_start.AddMinutes(1),
         FinishedAt = s_start.AddMinutes(2),
         Error = "first provider timed out",
+        Checks =
+        [
+            new SpotCheckRecord
+            {
+                Number = 1,
+                Frame = firstFrame,
+                RenderedBy = "0xAbC0000000000000000000000000000000000003",
+                OutputSha256 = "ab12",
+                Tiles = [new PixelTile(8, 16, 8, 8), new PixelTile(24, 0, 8, 8)],
+                State = SpotCheckState.Failed,
+                HangfireJobId = "43",
+                Validator = "0xAbC0000000000000000000000000000000000002",
+                LeaseId = "lease-3",
+                LeaseExpiresAt = s_start.AddMinutes(3),
+                TilesKey = "jobs/x/checks/1.png",
+                TilesCompared = 2,
+                TilesFailed = 1,
+                MinPsnr = 21.5,
+                MaxDifference = 0.25,
+                MaxShareBeyondTolerance = 0.5,
+                Verdict = "1 of 2 tiles differ",
+                FinishedAt = s_start.AddMinutes(4),
+            },
+            new SpotCheckRecord
+            {
+                Number = 2,
+                Frame = firstFrame,
+                RenderedBy = "0xAbC0000000000000000000000000000000000003",
+                OutputSha256 = "ab12",
+                Tiles = [new PixelTile(8, 16, 8, 8)],
+                Arbitrates = 1,
+                AgreesWithArbitrated = true,
+            },
+        ],
+        RejectedBy = ["0xAbC0000000000000000000000000000000000003"],
         Version = 7,
     };
 
@@ -314,7 +374,15 @@ public abstract class FarmStoreContract : IAsyncLifetime
         Assert.NotNull(actual);
         Assert.Equal(expected.FailedBy, actual.FailedBy);
         Assert.Equal(expected.Outputs, actual.Outputs);
-        Assert.Equal(expected, actual with { FailedBy = expected.FailedBy, Outputs = expected.Outputs });
+        Assert.Equal(expected.RejectedBy, actual.RejectedBy);
+        Assert.Equal(expected.Checks.Count, actual.Checks.Count);
+        for (int i = 0; i < expected.Checks.Count; i++)
+        {
+            Assert.Equal(expected.Checks[i].Tiles, actual.Checks[i].Tiles);
+            Assert.Equal(expected.Checks[i], actual.Checks[i] with { Tiles = expected.Checks[i].Tiles });
+        }
+
+        Assert.Equal(expected, actual with { FailedBy = expected.FailedBy, Outputs = expected.Outputs, Checks = expected.Checks, RejectedBy = expected.RejectedBy });
     }
 
     private static void AssertTasksEqual(IReadOnlyList<TaskRecord> expected, IReadOnlyList<TaskRecord> actual)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using RenderFarm.Coordinator;
 using RenderFarm.Worker;
@@ -39,6 +40,11 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
             host = await CoordinatorHost.StartAsync(
                 "http://127.0.0.1:0",
                 CoordinatorBackends.CreateEmbedded(Path.Combine(data.FullName, "objects")),
+                // Every worker here is this machine's own device: nobody untrusted to spot-check, and a
+                // single worker could never get its frames checked by another provider.
+                configuration: new ConfigurationBuilder()
+                    .AddInMemoryCollection(new Dictionary<string, string?> { ["Coordinator:SpotChecks"] = "false" })
+                    .Build(),
                 configure: builder => builder.Logging.SetMinimumLevel(LogLevel.Warning),
                 cancellationToken: cancellationToken).ConfigureAwait(false);
             for (int i = 0; i < workers; i++)

@@ -156,8 +156,11 @@ internal sealed partial class JobService
             t.StartedAt,
             t.FinishedAt,
             t.Error,
-            t.Outputs.Select(o => new FrameLink(o.Frame, new Uri(baseUrl, $"api/jobs/{jobId}/frames/{o.Frame}"), o.Sha256, o.RenderSeconds)).ToList()));
-        return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details]);
+            // Frames are the client's only once verified: a Verifying task's outputs await their spot checks.
+            (t.State == FarmTaskState.Succeeded ? t.Outputs : []).Select(o => new FrameLink(o.Frame, new Uri(baseUrl, $"api/jobs/{jobId}/frames/{o.Frame}"), o.Sha256, o.RenderSeconds)).ToList(),
+            t.Checks.Select(c => c with { LeaseId = null, HangfireJobId = null }).ToList(),
+            t.RejectedBy));
+        return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement);
     }
 
     public async Task<JobSummary> CancelAsync(Guid jobId, CancellationToken cancellationToken)
@@ -187,6 +190,7 @@ internal sealed partial class JobService
     {
         await GetJobAsync(jobId, cancellationToken);
         FrameOutput? output = (await _store.GetTasksAsync(jobId, cancellationToken))
+            .Where(t => t.State == FarmTaskState.Succeeded)
             .SelectMany(t => t.Outputs)
             .FirstOrDefault(o => o.Frame == frame);
         if (output is null)
@@ -201,7 +205,7 @@ internal sealed partial class JobService
     public async Task<IReadOnlyList<FrameOutput>> GetFinishedFramesAsync(Guid jobId, CancellationToken cancellationToken)
     {
         await GetJobAsync(jobId, cancellationToken);
-        return [.. (await _store.GetTasksAsync(jobId, cancellationToken)).SelectMany(t => t.Outputs).OrderBy(o => o.Frame)];
+        return [.. (await _store.GetTasksAsync(jobId, cancellationToken)).Where(t => t.State == FarmTaskState.Succeeded).SelectMany(t => t.Outputs).OrderBy(o => o.Frame)];
     }
 
     public async Task WriteZipAsync(IReadOnlyList<FrameOutput> frames, Stream destination, CancellationToken cancellationToken)

@@ -4,7 +4,9 @@ using Hangfire.PostgreSql;
 using Hangfire.PostgreSql.Factories;
 using Microsoft.Extensions.Configuration;
 using RenderFarm.Core.Farm;
+using RenderFarm.Core.Ledger;
 using RenderFarm.Core.Storage;
+using RenderFarm.Ledger;
 using RenderFarm.Storage;
 
 namespace RenderFarm.Coordinator;
@@ -41,10 +43,14 @@ public sealed class CoordinatorBackends
     /// </summary>
     /// <param name="dataDirectory">Folder for objects; created when missing.</param>
     /// <param name="timeProvider">Clock of the farm store and of presigned URLs; the system clock when null.</param>
-    public static CoordinatorBackends CreateEmbedded(string dataDirectory, TimeProvider? timeProvider = null) => new(
+    /// <param name="ledgerPath">The offline ledger file; by default <c>ledger/offline-ledger.json</c> in <paramref name="dataDirectory"/> (beside the objects, out of their reach).</param>
+    public static CoordinatorBackends CreateEmbedded(string dataDirectory, TimeProvider? timeProvider = null, string? ledgerPath = null) => new(
         new InMemoryFarmStore(timeProvider),
         new LocalDirectoryObjectStore(dataDirectory, timeProvider: timeProvider),
-        new InMemoryStorage());
+        new InMemoryStorage())
+    {
+        Ledger = new OfflineLedger(ledgerPath ?? Path.Combine(dataDirectory, "ledger", "offline-ledger.json")),
+    };
 
     /// <summary>
     /// Stores chosen by configuration: with <c>ConnectionStrings:Postgres</c> Hangfire.PostgreSql and
@@ -96,6 +102,9 @@ public sealed class CoordinatorBackends
 
         return new CoordinatorBackends(new InMemoryFarmStore(timeProvider), objects, new InMemoryStorage());
     }
+
+    /// <summary>The token ledger settlements pay through, or null when none is configured (settlements then pay nothing).</summary>
+    public ILedger? Ledger { get; init; }
 
     /// <summary>Migrates the PostgreSQL farm store and creates the S3 bucket, where those are used.</summary>
     /// <param name="cancellationToken">Stops the work.</param>

@@ -16,8 +16,14 @@ internal static class FarmQueues
     /// <summary>The kind of work providers ask for.</summary>
     public const string Render = "render";
 
+    /// <summary>Spot checks of delivered frames, taken by providers (one Hangfire queue of that name).</summary>
+    public const string Validate = "validate";
+
     /// <summary>Where jobs are split into tasks (coordinator server).</summary>
     public const string Split = "split";
+
+    /// <summary>Settlement of completed jobs on the ledger (coordinator server).</summary>
+    public const string Settle = "settle";
 
     /// <summary>Lease expiry and other upkeep (coordinator server).</summary>
     public const string Maintenance = "maintenance";
@@ -32,7 +38,7 @@ internal static class FarmQueues
     public const string RenderLow = "render_2_low";
 
     /// <summary>Queues a coordinator's own Hangfire server processes; never the provider queues.</summary>
-    public static readonly string[] CoordinatorQueues = [Split, Maintenance];
+    public static readonly string[] CoordinatorQueues = [Split, Settle, Maintenance];
 
     private static readonly string[] s_renderQueues = [RenderHigh, RenderNormal, RenderLow];
 
@@ -53,14 +59,23 @@ internal static class FarmQueues
             throw new CoordinatorException(400, "Queues must name at least one kind of work, e.g. [\"render\"].");
         }
 
+        bool render = false, validate = false;
         foreach (string kind in kinds)
         {
-            if (kind != Render)
+            switch (kind)
             {
-                throw new CoordinatorException(400, $"Unknown queue '{kind}'; this coordinator serves [\"render\"].");
+                case Render:
+                    render = true;
+                    break;
+                case Validate:
+                    validate = true;
+                    break;
+                default:
+                    throw new CoordinatorException(400, $"Unknown queue '{kind}'; this coordinator serves [\"render\", \"validate\"].");
             }
         }
 
-        return s_renderQueues;
+        // Spot checks first: they are small and each one holds back a finished frame.
+        return [.. validate ? [Validate] : Array.Empty<string>(), .. render ? s_renderQueues : []];
     }
 }

@@ -21,9 +21,9 @@ namespace RenderFarm.Coordinator.Leasing;
 internal sealed partial class LeaseService
 {
     // A provider blocked from a job skips its tasks; past this many in one request it waits for the next.
-    private const int MaxSkippedPerRequest = 32;
     private const int MaxReasonLength = 2000;
     private static readonly TimeSpan s_minimumFetchWait = TimeSpan.FromMilliseconds(200);
+    private static readonly TimeSpan s_skippedTaskBackoff = TimeSpan.FromMilliseconds(500);
     private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
     private readonly JobStorage _storage;
@@ -33,6 +33,7 @@ internal sealed partial class LeaseService
     private readonly TimeProvider _time;
     private readonly CoordinatorOptions _options;
     private readonly ILogger<LeaseService> _logger;
+    private readonly byte[] _spotCheckSecret;
 
     public LeaseService(
         JobStorage storage,
@@ -50,6 +51,9 @@ internal sealed partial class LeaseService
         _time = time;
         _options = options.Value;
         _logger = logger;
+        _spotCheckSecret = _options.SpotCheckSecret.Length > 0
+            ? System.Text.Encoding.UTF8.GetBytes(_options.SpotCheckSecret)
+            : Verification.SpotCheckPlan.CreateSecret();
     }
 
     /// <summary>Shows the provider on the dashboard's server list, or refreshes its heartbeat.</summary>
@@ -70,57 +74,41 @@ internal sealed partial class LeaseService
 
         string[] queues = FarmQueues.Expand(request.Queues);
         long deadline = Environment.TickCount64 + (request.WaitSeconds * 1000L);
-        var held = new List<IFetchedJob>();
         using IStorageConnection connection = _storage.GetConnection();
         TouchProvider(connection, provider);
-        try
+        TimeSpan wait = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
+        IFetchedJob? fetched = await FetchAsync(connection, queues, wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
+        if (fetched is null)
         {
-            while (held.Count < MaxSkippedPerRequest)
-            {
-                TimeSpan wait = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
-                if (wait == TimeSpan.Zero && (request.WaitSeconds > 0 || held.Count > 0))
-                {
-                    return null;
-                }
-
-                IFetchedJob? fetched = await FetchAsync(connection, queues, wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
-                if (fetched is null)
-                {
-                    return null;
-                }
-
-                (LeaseGrant? grant, bool hold) = await TryLeaseAsync(connection, fetched, provider, cancellationToken);
-                if (grant is not null)
-                {
-                    return grant;
-                }
-
-                if (hold)
-                {
-                    // Held jobs stay invisible to this loop until it ends, then go back to their queue.
-                    held.Add(fetched);
-                }
-                else
-                {
-                    fetched.Dispose();
-                }
-            }
-
             return null;
         }
-        finally
+
+        using (fetched)
         {
-            foreach (IFetchedJob fetched in held)
+            (LeaseGrant? grant, bool putBack) = await TryLeaseAsync(connection, fetched, provider, cancellationToken);
+            if (grant is not null || !putBack)
             {
-                fetched.Requeue();
-                fetched.Dispose();
+                return grant;
             }
+
+            // A task this provider may not take (its own output to check, a job it is blocked from):
+            // back to the queue at once so other providers see it, and this provider waits a moment
+            // before it asks again instead of spinning on the same task.
+            fetched.Requeue();
         }
+
+        await Task.Delay(s_skippedTaskBackoff, cancellationToken);
+        return null;
     }
 
     /// <summary>Extends a lease.</summary>
     public async Task<HeartbeatResponse> HeartbeatAsync(string provider, string leaseId, CancellationToken cancellationToken)
     {
+        if (IsCheckLease(leaseId))
+        {
+            return await HeartbeatCheckAsync(provider, leaseId, cancellationToken);
+        }
+
         while (true)
         {
             (TaskRecord task, _) = await GetLeaseAsync(provider, leaseId, cancellationToken);
@@ -140,7 +128,19 @@ internal sealed partial class LeaseService
     /// <summary>Accepts a task's frames after checking every upload's size and SHA-256 in the store.</summary>
     public async Task CompleteAsync(string provider, string leaseId, CompleteRequest request, CancellationToken cancellationToken)
     {
-        (TaskRecord task, _) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+        if (IsCheckLease(leaseId))
+        {
+            await CompleteCheckAsync(provider, leaseId, request, cancellationToken);
+            return;
+        }
+
+        if (await IsAlreadyCompletedAsync(provider, leaseId, cancellationToken))
+        {
+            // A retried report whose first attempt was accepted (the answer was lost): same answer again.
+            return;
+        }
+
+        (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
         IReadOnlyList<CompletedFrame> frames = CheckReport(task, request);
         var outputs = new List<FrameOutput>(frames.Count);
         foreach (CompletedFrame frame in frames)
@@ -151,12 +151,14 @@ internal sealed partial class LeaseService
         while (true)
         {
             DateTimeOffset now = _time.GetUtcNow();
+            IReadOnlyList<SpotCheckRecord> checks = _options.SpotChecks ? PlanChecks(job, task, provider, outputs) : [];
             TaskRecord succeeded = task with
             {
-                State = FarmTaskState.Succeeded,
+                State = checks.Count > 0 ? FarmTaskState.Verifying : FarmTaskState.Succeeded,
                 Outputs = outputs,
+                Checks = [.. task.Checks, .. checks],
                 LeaseExpiresAt = null,
-                FinishedAt = now,
+                FinishedAt = checks.Count > 0 ? null : now,
                 Error = null,
             };
             if (await _store.TryUpdateTaskAsync(succeeded, cancellationToken))
@@ -164,11 +166,12 @@ internal sealed partial class LeaseService
                 long milliseconds = (long)(now - (task.StartedAt ?? now)).TotalMilliseconds;
                 _client.ChangeState(task.HangfireJobId!, new SucceededState(null, 0, milliseconds), LeasedState.StateName);
                 LogCompleted(task.JobId, task.Index, provider);
+                await EnqueueChecksAsync(task.JobId, task.Index, checks, cancellationToken);
                 await TryCompleteJobAsync(task.JobId, cancellationToken);
                 return;
             }
 
-            (task, _) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+            (task, job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
         }
     }
 
@@ -179,6 +182,12 @@ internal sealed partial class LeaseService
         if (reason.Length == 0 || reason.Length > MaxReasonLength)
         {
             throw new CoordinatorException(400, $"Reason must hold 1 to {MaxReasonLength} characters.");
+        }
+
+        if (IsCheckLease(leaseId))
+        {
+            await ReleaseCheckAsync(provider, leaseId, $"Failed on {provider}: {reason}", cancellationToken);
+            return;
         }
 
         while (true)
@@ -194,6 +203,12 @@ internal sealed partial class LeaseService
     /// <summary>Puts a task back in its queue without counting a failure.</summary>
     public async Task HandBackAsync(string provider, string leaseId, CancellationToken cancellationToken)
     {
+        if (IsCheckLease(leaseId))
+        {
+            await ReleaseCheckAsync(provider, leaseId, $"Handed back by {provider}", cancellationToken);
+            return;
+        }
+
         while (true)
         {
             (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
@@ -225,6 +240,11 @@ internal sealed partial class LeaseService
                     LogExpired(job.Id, task.Index, task.Provider);
                     expired++;
                 }
+
+                if (task.State == FarmTaskState.Verifying)
+                {
+                    expired += await ExpireLapsedChecksAsync(task, cancellationToken);
+                }
             }
 
             await TryCompleteJobAsync(job.Id, cancellationToken);
@@ -238,11 +258,19 @@ internal sealed partial class LeaseService
     {
         foreach (TaskRecord listed in await _store.GetTasksAsync(jobId, cancellationToken))
         {
-            for (TaskRecord? task = listed; task is { State: FarmTaskState.Queued or FarmTaskState.Leased }; task = await _store.GetTaskAsync(jobId, listed.Index, cancellationToken))
+            for (TaskRecord? task = listed; task is { State: FarmTaskState.Queued or FarmTaskState.Leased or FarmTaskState.Verifying }; task = await _store.GetTaskAsync(jobId, listed.Index, cancellationToken))
             {
-                TaskRecord cancelled = task with { State = FarmTaskState.Cancelled, FinishedAt = _time.GetUtcNow(), Error = reason, LeaseExpiresAt = null };
+                TaskRecord cancelled = task with
+                {
+                    State = FarmTaskState.Cancelled,
+                    FinishedAt = _time.GetUtcNow(),
+                    Error = reason,
+                    LeaseExpiresAt = null,
+                    Checks = CancelOpenChecks(task.Checks, _time.GetUtcNow(), reason),
+                };
                 if (await _store.TryUpdateTaskAsync(cancelled, cancellationToken))
                 {
+                    DeleteOpenCheckJobs(task.Checks);
                     if (task.HangfireJobId is not null)
                     {
                         // Deleted from any state; a stale queue entry is dropped when a lease fetches it.
@@ -255,9 +283,14 @@ internal sealed partial class LeaseService
         }
     }
 
-    private async Task<(LeaseGrant? Grant, bool Hold)> TryLeaseAsync(IStorageConnection connection, IFetchedJob fetched, string provider, CancellationToken cancellationToken)
+    private async Task<(LeaseGrant? Grant, bool PutBack)> TryLeaseAsync(IStorageConnection connection, IFetchedJob fetched, string provider, CancellationToken cancellationToken)
     {
         JobData? data = connection.GetJobData(fetched.JobId);
+        if (data?.Job is { } checkJob && checkJob.Type == typeof(SpotCheckJob) && checkJob.Args is [Guid checkJobId, int checkIndex, int checkNumber])
+        {
+            return await TryLeaseCheckAsync(fetched, provider, checkJobId, checkIndex, checkNumber, cancellationToken);
+        }
+
         if (data?.Job is not { } hangfireJob || hangfireJob.Type != typeof(FrameTaskJob)
             || hangfireJob.Args is not [Guid jobId, int index])
         {
@@ -352,6 +385,12 @@ internal sealed partial class LeaseService
         int failures = 0;
         foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
         {
+            if (task.RejectedBy.Contains(provider, StringComparer.OrdinalIgnoreCase))
+            {
+                // Proven wrong by a spot check: no more work of this job, of either kind.
+                return true;
+            }
+
             if (task.FailedBy.Contains(provider, StringComparer.OrdinalIgnoreCase))
             {
                 failures++;
@@ -359,6 +398,20 @@ internal sealed partial class LeaseService
         }
 
         return failures >= _options.MaxFailuresPerProviderPerJob;
+    }
+
+    private async Task<bool> IsAlreadyCompletedAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    {
+        if (!LeaseId.TryParse(leaseId, out Guid jobId, out int index))
+        {
+            return false;
+        }
+
+        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+        return task is not null
+            && task.LeaseId == leaseId
+            && string.Equals(task.Provider, provider, StringComparison.OrdinalIgnoreCase)
+            && task.State is FarmTaskState.Succeeded or FarmTaskState.Verifying;
     }
 
     private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
@@ -524,6 +577,7 @@ internal sealed partial class LeaseService
             && await _store.TryUpdateJobStateAsync(jobId, JobState.Running, JobState.Completed, null, cancellationToken))
         {
             LogJobCompleted(jobId);
+            _client.Create(Job.FromExpression<SettlementJob>(s => s.SettleAsync(jobId, CancellationToken.None)), new EnqueuedState(FarmQueues.Settle));
         }
     }
 
@@ -563,7 +617,7 @@ internal sealed partial class LeaseService
         {
             connection.AnnounceServer(serverId, new Hangfire.Server.ServerContext
             {
-                Queues = [FarmQueues.RenderHigh, FarmQueues.RenderNormal, FarmQueues.RenderLow],
+                Queues = [FarmQueues.Validate, FarmQueues.RenderHigh, FarmQueues.RenderNormal, FarmQueues.RenderLow],
                 WorkerCount = 1,
             });
         }

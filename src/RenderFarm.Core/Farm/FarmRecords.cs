@@ -35,6 +35,9 @@ public enum FarmTaskState
     /// <summary>Its outputs were uploaded and accepted.</summary>
     Succeeded,
 
+    /// <summary>Its outputs were uploaded; spot checks on other providers are pending.</summary>
+    Verifying,
+
     /// <summary>It failed for good (too many providers failed it).</summary>
     Failed,
 
@@ -90,7 +93,39 @@ public sealed record JobRecord
 
     /// <summary>Why it failed, for people.</summary>
     public string? Error { get; init; }
+
+    /// <summary>What the ledger paid, slashed and refunded for the job, once settled.</summary>
+    public JobSettlement? Settlement { get; init; }
 }
+
+/// <summary>A job's settlement on the ledger. Amounts are token base units in decimal.</summary>
+/// <param name="SettledAt">When the settlement finished.</param>
+/// <param name="PricePerFrame">What one verified frame paid.</param>
+/// <param name="Payouts">Each honest provider's pay for its verified frames.</param>
+/// <param name="Slashes">Stake taken from providers proven to cheat.</param>
+/// <param name="RefundTransactionId">The refund of the rest to the client.</param>
+/// <param name="Note">For people, e.g. why nothing was paid.</param>
+public sealed record JobSettlement(
+    DateTimeOffset SettledAt,
+    string PricePerFrame,
+    IReadOnlyList<ProviderPayout> Payouts,
+    IReadOnlyList<ProviderSlash> Slashes,
+    string? RefundTransactionId,
+    string? Note);
+
+/// <summary>One provider's pay for a job.</summary>
+/// <param name="Provider">Its address.</param>
+/// <param name="Frames">Verified frames it delivered.</param>
+/// <param name="Amount">Token base units, in decimal.</param>
+/// <param name="BatchId">The ledger batch (<c>{jobId:N}:{provider}</c>), unique per job and provider so a retry never pays twice.</param>
+/// <param name="TransactionId">The ledger transaction.</param>
+public sealed record ProviderPayout(string Provider, int Frames, string Amount, string BatchId, string TransactionId);
+
+/// <summary>Stake slashed from a provider proven to cheat on a job.</summary>
+/// <param name="Provider">Its address.</param>
+/// <param name="Amount">Token base units, in decimal.</param>
+/// <param name="TransactionId">The ledger transaction, or null when it had no stake to take.</param>
+public sealed record ProviderSlash(string Provider, string Amount, string? TransactionId);
 
 /// <summary>One frame uploaded by a provider and accepted by the coordinator.</summary>
 /// <param name="Frame">Frame number.</param>
@@ -148,8 +183,108 @@ public sealed record TaskRecord
     /// <summary>The last failure reason reported.</summary>
     public string? Error { get; init; }
 
+    /// <summary>Spot checks of the task's delivered frames, every one with its verdict, in creation order.</summary>
+    public IReadOnlyList<SpotCheckRecord> Checks { get; init; } = [];
+
+    /// <summary>Providers whose output of this task a spot check proved wrong (2 of 3); they get no more work of the job.</summary>
+    public IReadOnlyList<string> RejectedBy { get; init; } = [];
+
     /// <summary>Optimistic-concurrency version, incremented by every successful update.</summary>
     public long Version { get; init; }
+}
+
+/// <summary>A rectangle of pixels of a frame.</summary>
+/// <param name="X">Left column.</param>
+/// <param name="Y">Top row.</param>
+/// <param name="Width">Width in pixels.</param>
+/// <param name="Height">Height in pixels.</param>
+public sealed record PixelTile(int X, int Y, int Width, int Height);
+
+/// <summary>Where one spot check is in its life.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SpotCheckState>))]
+public enum SpotCheckState
+{
+    /// <summary>Waiting in the <c>validate</c> queue.</summary>
+    Queued,
+
+    /// <summary>A validator holds a lease on it.</summary>
+    Leased,
+
+    /// <summary>The validator's tiles agree with the delivered frame.</summary>
+    Passed,
+
+    /// <summary>The validator's tiles disagree with the delivered frame.</summary>
+    Failed,
+
+    /// <summary>No longer needed (the output it checked was rejected, or the job ended).</summary>
+    Cancelled,
+}
+
+/// <summary>
+/// One spot check of one delivered frame: a validator other than the frame's provider re-renders a few tiles the
+/// provider could not predict, and the coordinator compares them with the same tiles of the delivered PNG.
+/// </summary>
+public sealed record SpotCheckRecord
+{
+    /// <summary>Number of the check within its task, from 1.</summary>
+    public required int Number { get; init; }
+
+    /// <summary>The frame checked.</summary>
+    public required int Frame { get; init; }
+
+    /// <summary>The provider whose output is checked.</summary>
+    public required string RenderedBy { get; init; }
+
+    /// <summary>SHA-256 of the delivered PNG checked.</summary>
+    public required string OutputSha256 { get; init; }
+
+    /// <summary>The tiles re-rendered.</summary>
+    public required IReadOnlyList<PixelTile> Tiles { get; init; }
+
+    /// <summary>The check whose disagreement this one settles (the third execution), or null for a first check.</summary>
+    public int? Arbitrates { get; init; }
+
+    /// <summary>Current state.</summary>
+    public SpotCheckState State { get; init; } = SpotCheckState.Queued;
+
+    /// <summary>The Hangfire job on queue <c>validate</c>.</summary>
+    public string? HangfireJobId { get; init; }
+
+    /// <summary>The validator holding or last holding the lease.</summary>
+    public string? Validator { get; init; }
+
+    /// <summary>The current lease.</summary>
+    public string? LeaseId { get; init; }
+
+    /// <summary>When the current lease lapses without heartbeats.</summary>
+    public DateTimeOffset? LeaseExpiresAt { get; init; }
+
+    /// <summary>Object key of the validator's tiles (a PNG strip, tiles side by side in order).</summary>
+    public string? TilesKey { get; init; }
+
+    /// <summary>Tiles compared.</summary>
+    public int TilesCompared { get; init; }
+
+    /// <summary>Tiles that did not match.</summary>
+    public int TilesFailed { get; init; }
+
+    /// <summary>Lowest PSNR of any tile in dB; null when every tile was identical (infinite PSNR).</summary>
+    public double? MinPsnr { get; init; }
+
+    /// <summary>Largest difference of any channel of any pixel, linear light.</summary>
+    public double MaxDifference { get; init; }
+
+    /// <summary>Largest share of a tile's pixels beyond the tolerance.</summary>
+    public double MaxShareBeyondTolerance { get; init; }
+
+    /// <summary>For a third execution: whether its tiles matched the first validator's tiles.</summary>
+    public bool? AgreesWithArbitrated { get; init; }
+
+    /// <summary>The decision, for people.</summary>
+    public string? Verdict { get; init; }
+
+    /// <summary>When the check ended.</summary>
+    public DateTimeOffset? FinishedAt { get; init; }
 }
 
 /// <summary>A provider known to the farm, identified by its Ethereum address.</summary>

@@ -20,6 +20,9 @@ public interface IFarmStore
     /// <summary>Moves a job from <paramref name="from"/> to <paramref name="to"/>; false when it was not in <paramref name="from"/>.</summary>
     Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default);
 
+    /// <summary>Records a job's settlement; false when the job does not exist or already has one.</summary>
+    Task<bool> TrySetJobSettlementAsync(Guid jobId, JobSettlement settlement, CancellationToken cancellationToken = default);
+
     /// <summary>A job's tasks in index order.</summary>
     Task<IReadOnlyList<TaskRecord>> GetTasksAsync(Guid jobId, CancellationToken cancellationToken = default);
 

@@ -77,6 +77,76 @@ public sealed class PathTracer : IDisposable
 
         var wall = Stopwatch.StartNew();
         ImageSize size = settings.Size;
+        using FrameBuffers buffers = PrepareFrame(scene, frame, settings);
+        var image = new HdrImage(size.Width, size.Height);
+        var stats = new RenderStats(size.PixelCount * settings.SamplesPerPixel);
+        foreach ((int x, int y, int width, int height) in Tiles(size))
+        {
+            RenderRegion(buffers.Buffers, frame, settings, x, y, width, height, image.Pixels, size.Width, x, y, stats, progress, cancellationToken);
+        }
+
+        return new FrameRender(frame, image, wall.Elapsed, stats.GpuTime, stats.SamplesTotal, stats.Rays, stats.Dropped);
+    }
+
+    /// <summary>
+    /// Renders only the given regions of frame <paramref name="frame"/>: each region's pixels equal those pixels of a full
+    /// <see cref="Render"/> with the same settings (the random stream of a sample depends on the global pixel index,
+    /// never on the region), which lets a validator re-render a few tiles of a delivered frame.
+    /// </summary>
+    /// <returns>One linear image per region, in order, each of the region's size.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A region is empty or leaves the frame.</exception>
+    public IReadOnlyList<HdrImage> RenderTiles(
+        SceneAsset scene,
+        int frame,
+        RenderSettings settings,
+        IReadOnlyList<(int X, int Y, int Width, int Height)> tiles,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(scene);
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(tiles);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        settings.Validate();
+        if (frame < 1)
+        {
+            throw new UserInputException($"Frame numbers start at 1; got {frame}.");
+        }
+
+        ImageSize size = settings.Size;
+        foreach ((int x, int y, int width, int height) in tiles)
+        {
+            if (width < 1 || height < 1 || x < 0 || y < 0 || x + width > size.Width || y + height > size.Height)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tiles), $"Tile ({x}, {y}, {width}x{height}) does not lie inside the {size} frame.");
+            }
+        }
+
+        using FrameBuffers buffers = PrepareFrame(scene, frame, settings);
+        var results = new List<HdrImage>(tiles.Count);
+        var stats = new RenderStats(0);
+        foreach ((int x, int y, int width, int height) in tiles)
+        {
+            var image = new HdrImage(width, height);
+            // Regions larger than the accumulation buffer are done in pieces.
+            for (int py = 0; py < height; py += TileSize)
+            {
+                for (int px = 0; px < width; px += TileSize)
+                {
+                    RenderRegion(
+                        buffers.Buffers, frame, settings, x + px, y + py, Math.Min(TileSize, width - px), Math.Min(TileSize, height - py),
+                        image.Pixels, width, px, py, stats, null, cancellationToken);
+                }
+            }
+
+            results.Add(image);
+        }
+
+        return results;
+    }
+
+    private FrameBuffers PrepareFrame(SceneAsset scene, int frame, RenderSettings settings)
+    {
+        ImageSize size = settings.Size;
         GpuSceneData data = scene.BuildFrame(settings.TimeOfFrame(frame), size.AspectRatio);
         UploadSceneConstants(scene, data);
 
@@ -98,76 +168,104 @@ public sealed class PathTracer : IDisposable
             triangles[emitter.Triangle].Padding1 = BitConverter.SingleToUInt32Bits(emitter.Probability);
         }
 
-        using GpuBuffer frameBuffer = CreateFilled([frameParams]);
-        using GpuBuffer nodes = CreateFilled(data.Nodes);
-        using GpuBuffer triangleBuffer = CreateFilled(triangles);
-        using GpuBuffer shading = CreateFilled(data.Shading);
-        using GpuBuffer emitters = CreateFilled(data.Emitters);
-        using GpuBuffer lights = CreateFilled(data.Lights);
-        using GpuBuffer accumulation = _device.CreateBuffer((ulong)TileSize * TileSize * 16);
-        using GpuBuffer rayCounts = _device.CreateBuffer((ulong)TileSize * TileSize * 4);
-        GpuBuffer[] buffers =
-        [
-            frameBuffer, nodes, triangleBuffer, shading, _materials!, _textures!, _texels!, emitters, lights, accumulation, rayCounts,
-        ];
-
-        var image = new HdrImage(size.Width, size.Height);
-        var sums = new float[TileSize * TileSize * 4];
-        var counts = new uint[TileSize * TileSize];
-        long samplesTotal = size.PixelCount * settings.SamplesPerPixel;
-        long samplesDone = 0, rays = 0, dropped = 0;
-        TimeSpan gpuTime = TimeSpan.Zero;
-        foreach ((int x, int y, int width, int height) in Tiles(size))
+        var owned = new List<GpuBuffer>();
+        try
         {
-            _device.Fill(accumulation, 0);
-            _device.Fill(rayCounts, 0);
-            // Start with one sample per pixel and grow each batch towards the target dispatch time.
-            int batch = 1;
-            for (int sampleStart = 0; sampleStart < settings.SamplesPerPixel;)
+            GpuBuffer Own(GpuBuffer buffer)
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                int count = Math.Min(batch, settings.SamplesPerPixel - sampleStart);
-                var push = new GpuTilePush
-                {
-                    TileX = (uint)x,
-                    TileY = (uint)y,
-                    TileWidth = (uint)width,
-                    TileHeight = (uint)height,
-                    SampleStart = (uint)sampleStart,
-                    SampleCount = (uint)count,
-                };
-                TimeSpan elapsed = _device.Dispatch(
-                    _pipeline,
-                    buffers,
-                    MemoryMarshal.AsBytes(new ReadOnlySpan<GpuTilePush>(in push)),
-                    (uint)((width + WorkgroupSize - 1) / WorkgroupSize),
-                    (uint)((height + WorkgroupSize - 1) / WorkgroupSize),
-                    1);
-                gpuTime += elapsed;
-                sampleStart += count;
-                samplesDone += (long)width * height * count;
-                progress?.Report(new FrameProgress(frame, samplesDone, samplesTotal));
-                batch = NextBatch(count, elapsed);
+                owned.Add(buffer);
+                return buffer;
             }
 
-            int tilePixels = width * height;
-            _device.Download<float>(accumulation, sums.AsSpan(0, tilePixels * 4));
-            _device.Download<uint>(rayCounts, counts.AsSpan(0, tilePixels));
-            for (int i = 0; i < tilePixels; i++)
+            GpuBuffer frameBuffer = Own(CreateFilled([frameParams]));
+            GpuBuffer nodes = Own(CreateFilled(data.Nodes));
+            GpuBuffer triangleBuffer = Own(CreateFilled(triangles));
+            GpuBuffer shading = Own(CreateFilled(data.Shading));
+            GpuBuffer emitters = Own(CreateFilled(data.Emitters));
+            GpuBuffer lights = Own(CreateFilled(data.Lights));
+            GpuBuffer accumulation = Own(_device.CreateBuffer((ulong)TileSize * TileSize * 16));
+            GpuBuffer rayCounts = Own(_device.CreateBuffer((ulong)TileSize * TileSize * 4));
+            GpuBuffer[] buffers =
+            [
+                frameBuffer, nodes, triangleBuffer, shading, _materials!, _textures!, _texels!, emitters, lights, accumulation, rayCounts,
+            ];
+            return new FrameBuffers(buffers, owned);
+        }
+        catch
+        {
+            owned.ForEach(buffer => buffer.Dispose());
+            throw;
+        }
+    }
+
+    // Renders region (x, y, width, height) of the frame (at most one accumulation tile) into a linear RGB
+    // target of row length targetWidth, at (targetX, targetY).
+    private void RenderRegion(
+        GpuBuffer[] buffers,
+        int frame,
+        RenderSettings settings,
+        int x,
+        int y,
+        int width,
+        int height,
+        float[] target,
+        int targetWidth,
+        int targetX,
+        int targetY,
+        RenderStats stats,
+        IProgress<FrameProgress>? progress,
+        CancellationToken cancellationToken)
+    {
+        GpuBuffer accumulation = buffers[9];
+        GpuBuffer rayCounts = buffers[10];
+        _device.Fill(accumulation, 0);
+        _device.Fill(rayCounts, 0);
+        // Start with one sample per pixel and grow each batch towards the target dispatch time.
+        int batch = 1;
+        for (int sampleStart = 0; sampleStart < settings.SamplesPerPixel;)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int count = Math.Min(batch, settings.SamplesPerPixel - sampleStart);
+            var push = new GpuTilePush
             {
-                rays += counts[i];
-                float droppedHere = sums[(i * 4) + 3];
-                dropped += (long)droppedHere;
-                float kept = settings.SamplesPerPixel - droppedHere;
-                float scale = kept > 0 ? 1f / kept : 0f;
-                int target = (((y + (i / width)) * size.Width) + x + (i % width)) * 3;
-                image.Pixels[target] = sums[i * 4] * scale;
-                image.Pixels[target + 1] = sums[(i * 4) + 1] * scale;
-                image.Pixels[target + 2] = sums[(i * 4) + 2] * scale;
-            }
+                TileX = (uint)x,
+                TileY = (uint)y,
+                TileWidth = (uint)width,
+                TileHeight = (uint)height,
+                SampleStart = (uint)sampleStart,
+                SampleCount = (uint)count,
+            };
+            TimeSpan elapsed = _device.Dispatch(
+                _pipeline,
+                buffers,
+                MemoryMarshal.AsBytes(new ReadOnlySpan<GpuTilePush>(in push)),
+                (uint)((width + WorkgroupSize - 1) / WorkgroupSize),
+                (uint)((height + WorkgroupSize - 1) / WorkgroupSize),
+                1);
+            stats.GpuTime += elapsed;
+            sampleStart += count;
+            stats.SamplesDone += (long)width * height * count;
+            progress?.Report(new FrameProgress(frame, stats.SamplesDone, stats.SamplesTotal));
+            batch = NextBatch(count, elapsed);
         }
 
-        return new FrameRender(frame, image, wall.Elapsed, gpuTime, samplesTotal, rays, dropped);
+        int tilePixels = width * height;
+        var sums = new float[tilePixels * 4];
+        var counts = new uint[tilePixels];
+        _device.Download<float>(accumulation, sums);
+        _device.Download<uint>(rayCounts, counts);
+        for (int i = 0; i < tilePixels; i++)
+        {
+            stats.Rays += counts[i];
+            float droppedHere = sums[(i * 4) + 3];
+            stats.Dropped += (long)droppedHere;
+            float kept = settings.SamplesPerPixel - droppedHere;
+            float scale = kept > 0 ? 1f / kept : 0f;
+            int index = (((targetY + (i / width)) * targetWidth) + targetX + (i % width)) * 3;
+            target[index] = sums[i * 4] * scale;
+            target[index + 1] = sums[(i * 4) + 1] * scale;
+            target[index + 2] = sums[(i * 4) + 2] * scale;
+        }
     }
 
     /// <inheritdoc/>
@@ -237,5 +335,25 @@ public sealed class PathTracer : IDisposable
         GpuBuffer buffer = _device.CreateBuffer((ulong)(span.Length * Unsafe.SizeOf<T>()));
         _device.Upload(buffer, span);
         return buffer;
+    }
+
+    private sealed class RenderStats(long samplesTotal)
+    {
+        public long SamplesTotal { get; } = samplesTotal;
+
+        public long SamplesDone { get; set; }
+
+        public long Rays { get; set; }
+
+        public long Dropped { get; set; }
+
+        public TimeSpan GpuTime { get; set; }
+    }
+
+    private sealed class FrameBuffers(GpuBuffer[] buffers, List<GpuBuffer> owned) : IDisposable
+    {
+        public GpuBuffer[] Buffers { get; } = buffers;
+
+        public void Dispose() => owned.ForEach(buffer => buffer.Dispose());
     }
 }

@@ -71,8 +71,21 @@ public sealed record JobSummary(
 /// <param name="FinishedAt">Finish.</param>
 /// <param name="Error">Last failure reason.</param>
 /// <param name="Frames">Finished frames with their download links.</param>
+/// <param name="Checks">Every spot check of the task's outputs with its verdict and numbers.</param>
+/// <param name="RejectedBy">Providers whose output of the task was proven wrong.</param>
 public sealed record TaskDetails(
-    int Index, int FirstFrame, int LastFrame, FarmTaskState State, string? Provider, int Attempts, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, string? Error, IReadOnlyList<FrameLink> Frames);
+    int Index,
+    int FirstFrame,
+    int LastFrame,
+    FarmTaskState State,
+    string? Provider,
+    int Attempts,
+    DateTimeOffset? StartedAt,
+    DateTimeOffset? FinishedAt,
+    string? Error,
+    IReadOnlyList<FrameLink> Frames,
+    IReadOnlyList<SpotCheckRecord>? Checks = null,
+    IReadOnlyList<string>? RejectedBy = null);
 
 /// <summary>A finished frame.</summary>
 /// <param name="Frame">Frame number.</param>
@@ -85,4 +98,5 @@ public sealed record FrameLink(int Frame, Uri Url, string Sha256, double RenderS
 /// <param name="Job">The summary.</param>
 /// <param name="Settings">Render settings.</param>
 /// <param name="Tasks">Every task.</param>
-public sealed record JobDetails(JobSummary Job, RenderSettings Settings, IReadOnlyList<TaskDetails> Tasks);
+/// <param name="Settlement">What each provider earned, who was slashed and the refund, with ledger transaction ids, once settled.</param>
+public sealed record JobDetails(JobSummary Job, RenderSettings Settings, IReadOnlyList<TaskDetails> Tasks, JobSettlement? Settlement = null);

@@ -34,7 +34,7 @@ public sealed record LoginRequest(string Address, string Challenge, string Signa
 public sealed record LoginResponse(string Token, DateTimeOffset ExpiresAt);
 
 /// <summary>Asks for a task, waiting up to <paramref name="WaitSeconds"/> for one.</summary>
-/// <param name="Queues">Queues the provider serves, e.g. ["render"].</param>
+/// <param name="Queues">Queues the provider serves: "render" and/or "validate".</param>
 /// <param name="WaitSeconds">Long-poll time, at most 30.</param>
 public sealed record LeaseRequest(IReadOnlyList<string> Queues, int WaitSeconds);
 
@@ -60,6 +60,10 @@ public sealed record FrameUpload(int Frame, ObjectLink Upload);
 /// <param name="Uploads">One presigned PUT per frame.</param>
 /// <param name="LeaseExpiresAt">When the lease lapses without a heartbeat.</param>
 /// <param name="HeartbeatSeconds">How often to send heartbeats.</param>
+/// <param name="Validation">
+/// Set for a spot check (queue <c>validate</c>): re-render only these tiles of this frame and complete with
+/// <see cref="CompleteRequest.TilesPng"/>; <paramref name="Uploads"/> is then empty.
+/// </param>
 public sealed record LeaseGrant(
     string LeaseId,
     Guid JobId,
@@ -71,7 +75,13 @@ public sealed record LeaseGrant(
     ObjectLink Scene,
     IReadOnlyList<FrameUpload> Uploads,
     DateTimeOffset LeaseExpiresAt,
-    int HeartbeatSeconds);
+    int HeartbeatSeconds,
+    ValidationWork? Validation = null);
+
+/// <summary>The tiles a validator re-renders for a spot check.</summary>
+/// <param name="Frame">The frame.</param>
+/// <param name="Tiles">Tiles of the frame, in order.</param>
+public sealed record ValidationWork(int Frame, IReadOnlyList<PixelTile> Tiles);
 
 /// <summary>The lease's new end.</summary>
 /// <param name="LeaseExpiresAt">When the lease lapses without another heartbeat.</param>
@@ -85,8 +95,12 @@ public sealed record HeartbeatResponse(DateTimeOffset LeaseExpiresAt);
 public sealed record CompletedFrame(int Frame, string Sha256, long Size, double RenderSeconds);
 
 /// <summary>Reports a task done; the coordinator checks every upload before accepting.</summary>
-/// <param name="Frames">One entry per frame of the task.</param>
-public sealed record CompleteRequest(IReadOnlyList<CompletedFrame> Frames);
+/// <param name="Frames">One entry per frame of the task (empty for a spot check).</param>
+/// <param name="TilesPng">
+/// For a spot check: base64 of one PNG holding the re-rendered tiles side by side in the grant's order (tile i starts at the
+/// sum of the widths before it, row 0), tone-mapped and encoded exactly like a frame with the grant's settings.
+/// </param>
+public sealed record CompleteRequest(IReadOnlyList<CompletedFrame> Frames, string? TilesPng = null);
 
 /// <summary>Reports a task failed on this provider.</summary>
 /// <param name="Reason">Why, for people.</param>

@@ -1,0 +1,122 @@
+using System.Globalization;
+using System.Numerics;
+using Hangfire;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Ledger;
+
+namespace RenderFarm.Coordinator.Jobs;
+
+/// <summary>
+/// The Hangfire job (queue <c>settle</c>) that settles a completed job on the ledger: every honest provider is paid for
+/// its verified frames (one batch per provider, id <c>{jobId:N}:{provider}</c>, so a retry never pays twice), providers
+/// proven to cheat are slashed, and the rest of the escrow is refunded to the client. Every ledger write is
+/// idempotent, so Hangfire's retries are safe; the transaction ids are recorded on the job.
+/// </summary>
+public sealed partial class SettlementJob
+{
+    private readonly IFarmStore _store;
+    private readonly ILedger? _ledger;
+    private readonly TimeProvider _time;
+    private readonly CoordinatorOptions _options;
+    private readonly ILogger<SettlementJob> _logger;
+
+    internal SettlementJob(IFarmStore store, ILedger? ledger, TimeProvider time, IOptions<CoordinatorOptions> options, ILogger<SettlementJob> logger)
+    {
+        _store = store;
+        _ledger = ledger;
+        _time = time;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    /// <summary>Settles job <paramref name="jobId"/> once it is completed; does nothing for a settled or unfinished job.</summary>
+    /// <param name="jobId">The farm job.</param>
+    /// <param name="cancellationToken">Hangfire's shutdown token.</param>
+    [AutomaticRetry(Attempts = 10)]
+    public async Task SettleAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
+        if (job is null || job.State != JobState.Completed || job.Settlement is not null)
+        {
+            return;
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        if (_ledger is null)
+        {
+            await RecordAsync(jobId, new JobSettlement(now, "0", [], [], null, "No ledger is configured; nothing was paid."), cancellationToken);
+            return;
+        }
+
+        EscrowState? escrow = await _ledger.GetEscrowAsync(jobId, cancellationToken);
+        if (escrow is null)
+        {
+            await RecordAsync(jobId, new JobSettlement(now, "0", [], [], null, "The job has no escrow on the ledger; nothing was paid."), cancellationToken);
+            return;
+        }
+
+        IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
+        int frameCount = job.Spec.Frames.Count;
+        BigInteger price = frameCount > 0 ? escrow.Locked / frameCount : BigInteger.Zero;
+
+        // Slash first: the stake lands in the escrow, which then refunds whatever the honest work did not use.
+        var slashes = new List<ProviderSlash>();
+        BigInteger slashAmount = TokenUnits.FromTokens(_options.SlashTokens);
+        foreach (string cheat in tasks.SelectMany(t => t.RejectedBy).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase))
+        {
+            BigInteger stake = await _ledger.GetStakeAsync(cheat, cancellationToken);
+            BigInteger amount = BigInteger.Min(stake, slashAmount);
+            string? tx = null;
+            if (amount > 0)
+            {
+                tx = (await _ledger.SlashAsync(jobId, cheat, amount, cancellationToken)).TransactionId;
+            }
+
+            slashes.Add(new ProviderSlash(cheat, amount.ToString(CultureInfo.InvariantCulture), tx));
+        }
+
+        // Only verified frames pay: an output counts when a spot check of exactly that output by its provider passed.
+        // (With spot checks switched off nothing is verified, so nothing is paid and the escrow is refunded.)
+        var payouts = new List<ProviderPayout>();
+        foreach (IGrouping<string, TaskRecord> provider in tasks
+            .Where(t => t.State == FarmTaskState.Succeeded && t.Provider is not null)
+            .GroupBy(t => t.Provider!.ToLowerInvariant())
+            .OrderBy(g => g.Key, StringComparer.Ordinal))
+        {
+            int frames = provider.Sum(t => t.Outputs.Count(o => IsVerified(t, o)));
+            BigInteger amount = price * frames;
+            if (amount.IsZero)
+            {
+                continue;
+            }
+
+            string address = provider.First().Provider!;
+            string batchId = $"{jobId:N}:{provider.Key}";
+            LedgerReceipt receipt = await _ledger.ReleaseAsync(jobId, batchId, [new Payout(address, amount)], cancellationToken);
+            payouts.Add(new ProviderPayout(address, frames, amount.ToString(CultureInfo.InvariantCulture), batchId, receipt.TransactionId));
+        }
+
+        LedgerReceipt refund = await _ledger.RefundAsync(jobId, cancellationToken);
+        await RecordAsync(
+            jobId,
+            new JobSettlement(_time.GetUtcNow(), price.ToString(CultureInfo.InvariantCulture), payouts, slashes, refund.TransactionId, null),
+            cancellationToken);
+    }
+
+    private static bool IsVerified(TaskRecord task, FrameOutput output) => task.Checks.Any(c =>
+        c.State == SpotCheckState.Passed && c.Frame == output.Frame && c.OutputSha256 == output.Sha256
+        && string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase));
+
+    private async Task RecordAsync(Guid jobId, JobSettlement settlement, CancellationToken cancellationToken)
+    {
+        if (await _store.TrySetJobSettlementAsync(jobId, settlement, cancellationToken))
+        {
+            LogSettled(jobId, settlement.Payouts.Count, settlement.Slashes.Count, settlement.Note ?? "");
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} settled: {Payouts} providers paid, {Slashes} slashed. {Note}")]
+    private partial void LogSettled(Guid jobId, int payouts, int slashes, string note);
+}

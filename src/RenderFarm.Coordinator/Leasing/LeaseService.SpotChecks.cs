@@ -1,0 +1,586 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Hangfire;
+using Hangfire.Common;
+using Hangfire.States;
+using Hangfire.Storage;
+using Microsoft.Extensions.Logging;
+using RenderFarm.Coordinator.Jobs;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Verification;
+using SixLabors.ImageSharp;
+
+namespace RenderFarm.Coordinator.Leasing;
+
+/// <summary>
+/// Spot checks (queue <c>validate</c>): every delivered frame gets a check whose tiles come from a
+/// <see cref="SpotCheckPlan"/> keyed by the coordinator's secret. Another provider re-renders them; the coordinator
+/// compares them with the same tiles of the delivered PNG. A failed check is settled by a third execution on yet
+/// another provider (2 of 3): when it sides with the first validator the frame's provider is proven wrong, its tasks in
+/// the job go back to the queue and it is blocked from the job; when it sides with the provider, the first validator is.
+/// </summary>
+internal sealed partial class LeaseService
+{
+    private static readonly PixelComparison s_comparison = new();
+
+    private static bool IsCheckLease(string leaseId) => LeaseId.TryParse(leaseId, out _, out _, out int check) && check > 0;
+
+    private IReadOnlyList<SpotCheckRecord> PlanChecks(JobRecord job, TaskRecord task, string provider, IReadOnlyList<FrameOutput> outputs)
+    {
+        int width = job.Spec.Settings.Size.Width, height = job.Spec.Settings.Size.Height;
+        int tileSize = Math.Min(_options.SpotCheckTileSize, Math.Min(width, height));
+        // Frames too small for one tile within the cost share get one tile.
+        double share = Math.Max(_options.SpotCheckMaxCostShare, (double)tileSize * tileSize / ((double)width * height));
+        int number = task.Checks.Count == 0 ? 0 : task.Checks.Max(c => c.Number);
+        var checks = new List<SpotCheckRecord>(outputs.Count);
+        foreach (FrameOutput output in outputs)
+        {
+            SpotCheckPlan plan = SpotCheckPlan.Create(_spotCheckSecret, job.Id, output.Frame, width, height, tileSize, Math.Min(1, share));
+            checks.Add(new SpotCheckRecord
+            {
+                Number = ++number,
+                Frame = output.Frame,
+                RenderedBy = provider,
+                OutputSha256 = output.Sha256,
+                Tiles = [.. plan.Tiles.Select(t => new PixelTile(t.X, t.Y, t.Width, t.Height))],
+            });
+        }
+
+        return checks;
+    }
+
+    // Creates one Hangfire job per check on queue validate, then records its id on the check (best effort: a lease
+    // identifies a check by its arguments and records the id it fetched).
+    private async Task EnqueueChecksAsync(Guid jobId, int index, IReadOnlyList<SpotCheckRecord> checks, CancellationToken cancellationToken)
+    {
+        foreach (SpotCheckRecord check in checks)
+        {
+            int number = check.Number;
+            string hangfireJobId = _client.Create(
+                Job.FromExpression(() => SpotCheckJob.Validate(jobId, index, number)), new EnqueuedState(FarmQueues.Validate));
+            for (int attempt = 0; attempt < 5; attempt++)
+            {
+                TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+                SpotCheckRecord? current = task?.Checks.FirstOrDefault(c => c.Number == number);
+                if (task is null || current is null || current.HangfireJobId is not null
+                    || await _store.TryUpdateTaskAsync(task with { Checks = Replace(task.Checks, current with { HangfireJobId = hangfireJobId }) }, cancellationToken))
+                {
+                    break;
+                }
+            }
+        }
+    }
+
+    private async Task<(LeaseGrant? Grant, bool PutBack)> TryLeaseCheckAsync(
+        IFetchedJob fetched, string provider, Guid jobId, int index, int number, CancellationToken cancellationToken)
+    {
+        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+        JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
+        SpotCheckRecord? check = task?.Checks.FirstOrDefault(c => c.Number == number);
+        if (task is null || job is null || check is null || task.State != FarmTaskState.Verifying
+            || check.State != SpotCheckState.Queued || job.State != JobState.Running)
+        {
+            _client.Delete(fetched.JobId);
+            fetched.RemoveFromQueue();
+            return (null, false);
+        }
+
+        // Never the frame's own provider, never a provider that already checked this output, never a blocked one:
+        // held back for someone else.
+        if (!MayValidate(task, check, provider) || await IsBlockedAsync(jobId, provider, cancellationToken))
+        {
+            return (null, true);
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset expires = now + _options.LeaseDuration;
+        string leaseId = LeaseId.CreateCheck(jobId, index, number);
+        if (!_client.ChangeState(fetched.JobId, new LeasedState(provider, leaseId, now, expires), EnqueuedState.StateName))
+        {
+            fetched.RemoveFromQueue();
+            return (null, false);
+        }
+
+        while (true)
+        {
+            SpotCheckRecord leased = check with
+            {
+                State = SpotCheckState.Leased,
+                Validator = provider,
+                LeaseId = leaseId,
+                LeaseExpiresAt = expires,
+                HangfireJobId = fetched.JobId,
+            };
+            if (await _store.TryUpdateTaskAsync(task with { Checks = Replace(task.Checks, leased) }, cancellationToken))
+            {
+                break;
+            }
+
+            task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+            check = task?.Checks.FirstOrDefault(c => c.Number == number);
+            if (task?.State != FarmTaskState.Verifying || check?.State != SpotCheckState.Queued)
+            {
+                _client.ChangeState(fetched.JobId, new DeletedState(), LeasedState.StateName);
+                fetched.RemoveFromQueue();
+                return (null, false);
+            }
+        }
+
+        fetched.RemoveFromQueue();
+        LogCheckLeased(jobId, index, number, check.Frame, provider);
+        TimeSpan lifetime = _options.PresignedUrlLifetime;
+        var grant = new LeaseGrant(
+            leaseId,
+            job.Id,
+            task.Index,
+            check.Frame,
+            check.Frame,
+            job.Spec.Settings,
+            job.Spec.SceneFileName,
+            new ObjectLink(_objects.PresignGet(job.Spec.SceneKey, lifetime), job.Spec.SceneSha256),
+            [],
+            expires,
+            (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds),
+            new ValidationWork(check.Frame, check.Tiles));
+        return (grant, false);
+    }
+
+    private static bool MayValidate(TaskRecord task, SpotCheckRecord check, string provider) =>
+        !string.Equals(check.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)
+        && !task.Checks.Any(c => c.Number != check.Number && c.Frame == check.Frame && c.OutputSha256 == check.OutputSha256
+            && c.State is SpotCheckState.Passed or SpotCheckState.Failed
+            && string.Equals(c.Validator, provider, StringComparison.OrdinalIgnoreCase));
+
+    private async Task<(TaskRecord Task, JobRecord Job, SpotCheckRecord Check)> GetCheckLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    {
+        if (!LeaseId.TryParse(leaseId, out Guid jobId, out int index, out int number) || number == 0)
+        {
+            throw new CoordinatorException(404, $"'{leaseId}' is not a spot-check lease id this coordinator issued.");
+        }
+
+        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+        JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
+        SpotCheckRecord? check = task?.Checks.FirstOrDefault(c => c.Number == number);
+        if (task is null || job is null || check is null)
+        {
+            throw new CoordinatorException(404, $"Lease {leaseId} names a spot check that does not exist.");
+        }
+
+        if (check.LeaseId != leaseId)
+        {
+            throw new CoordinatorException(409, $"Lease {leaseId} was lost: the spot check was put back or leased again.");
+        }
+
+        if (!string.Equals(check.Validator, provider, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new CoordinatorException(403, $"Lease {leaseId} belongs to another provider.");
+        }
+
+        if (check.State != SpotCheckState.Leased || task.State != FarmTaskState.Verifying)
+        {
+            throw new CoordinatorException(409, $"Lease {leaseId} has ended: the spot check is {check.State}.");
+        }
+
+        return (task, job, check);
+    }
+
+    private async Task<HeartbeatResponse> HeartbeatCheckAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            (TaskRecord task, _, SpotCheckRecord check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
+            DateTimeOffset expires = _time.GetUtcNow() + _options.LeaseDuration;
+            if (await _store.TryUpdateTaskAsync(task with { Checks = Replace(task.Checks, check with { LeaseExpiresAt = expires }) }, cancellationToken))
+            {
+                TouchProvider(provider);
+                return new HeartbeatResponse(expires);
+            }
+        }
+    }
+
+    private async Task ReleaseCheckAsync(string provider, string leaseId, string reason, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            (TaskRecord task, _, SpotCheckRecord check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
+            if (await RequeueCheckAsync(task, check, reason, cancellationToken))
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task<bool> RequeueCheckAsync(TaskRecord task, SpotCheckRecord check, string reason, CancellationToken cancellationToken)
+    {
+        SpotCheckRecord queued = check with { State = SpotCheckState.Queued, LeaseId = null, LeaseExpiresAt = null, Verdict = reason };
+        if (!await _store.TryUpdateTaskAsync(task with { Checks = Replace(task.Checks, queued) }, cancellationToken))
+        {
+            return false;
+        }
+
+        if (check.HangfireJobId is not null)
+        {
+            _client.ChangeState(check.HangfireJobId, new EnqueuedState(FarmQueues.Validate) { Reason = reason }, LeasedState.StateName);
+        }
+
+        return true;
+    }
+
+    private async Task<int> ExpireLapsedChecksAsync(TaskRecord task, CancellationToken cancellationToken)
+    {
+        int expired = 0;
+        foreach (SpotCheckRecord check in task.Checks)
+        {
+            if (check.State == SpotCheckState.Leased && check.LeaseExpiresAt <= _time.GetUtcNow())
+            {
+                TaskRecord? current = await _store.GetTaskAsync(task.JobId, task.Index, cancellationToken);
+                SpotCheckRecord? now = current?.Checks.FirstOrDefault(c => c.Number == check.Number);
+                if (current is not null && now is not null && now.LeaseId == check.LeaseId && now.State == SpotCheckState.Leased
+                    && await RequeueCheckAsync(current, now, $"Lease of {check.Validator} lapsed", cancellationToken))
+                {
+                    expired++;
+                }
+            }
+        }
+
+        return expired;
+    }
+
+    /// <summary>Takes a validator's tiles, compares them with the delivered frame and applies the verdict.</summary>
+    private async Task CompleteCheckAsync(string provider, string leaseId, CompleteRequest request, CancellationToken cancellationToken)
+    {
+        (TaskRecord task, JobRecord job, SpotCheckRecord check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
+        if (request.Frames.Count != 0 || string.IsNullOrEmpty(request.TilesPng))
+        {
+            throw new CoordinatorException(400, "A spot check is completed with tilesPng (base64 PNG of the tiles) and no frames.");
+        }
+
+        byte[] stripBytes;
+        try
+        {
+            stripBytes = Convert.FromBase64String(request.TilesPng);
+        }
+        catch (FormatException)
+        {
+            throw new CoordinatorException(400, "tilesPng is not base64.");
+        }
+
+        int stripWidth = check.Tiles.Sum(t => t.Width), stripHeight = check.Tiles.Max(t => t.Height);
+        using Image strip = LoadImage(stripBytes)
+            ?? throw new CoordinatorException(422, "tilesPng is not a PNG image.");
+        if (strip.Width != stripWidth || strip.Height != stripHeight)
+        {
+            throw new CoordinatorException(422, $"tilesPng is {strip.Width}x{strip.Height}; the tiles need {stripWidth}x{stripHeight}.");
+        }
+
+        string tilesKey = FarmKeys.CheckTiles(job.Id, task.Index, check.Number);
+        using (var content = new MemoryStream(stripBytes, writable: false))
+        {
+            await _objects.PutAsync(tilesKey, content, cancellationToken);
+        }
+
+        Verdict verdict = await JudgeAsync(job, task, check, strip, cancellationToken);
+        while (true)
+        {
+            if (await ApplyVerdictAsync(job, task, check, provider, tilesKey, verdict, cancellationToken))
+            {
+                return;
+            }
+
+            (task, job, check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
+        }
+    }
+
+    private sealed record Verdict(
+        bool Pass, int TilesFailed, double? MinPsnr, double MaxDifference, double MaxShare, bool? AgreesWithArbitrated, bool OutputUnusable, string Text);
+
+    private async Task<Verdict> JudgeAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, Image strip, CancellationToken cancellationToken)
+    {
+        byte[]? delivered = await ReadObjectAsync(FarmKeys.Frame(job.Id, check.Frame), cancellationToken);
+        if (delivered is null || Convert.ToHexStringLower(SHA256.HashData(delivered)) != check.OutputSha256)
+        {
+            // The checked output was replaced in the meantime (its task was redone): nothing to judge.
+            return new Verdict(false, 0, null, 0, 0, null, false, "stale: the checked output is no longer stored");
+        }
+
+        using Image? frame = LoadImage(delivered);
+        if (frame is null || frame.Width != job.Spec.Settings.Size.Width || frame.Height != job.Spec.Settings.Size.Height)
+        {
+            return new Verdict(false, check.Tiles.Count, null, 1, 1, null, true, "the delivered PNG cannot be decoded at the job's frame size");
+        }
+
+        (int failed, double? minPsnr, double maxDiff, double maxShare) = Compare(strip, frame, check.Tiles, offsetTiles: true);
+        bool pass = failed == 0;
+        bool? agrees = null;
+        string text = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{(pass ? "pass" : "fail")}: {failed} of {check.Tiles.Count} tiles differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}");
+        if (check.Arbitrates is { } arbitrated
+            && task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.TilesKey is { } firstKey
+            && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
+            && LoadImage(firstBytes) is { } first)
+        {
+            using (first)
+            {
+                (int disagreeing, _, _, _) = first.Width == strip.Width && first.Height == strip.Height
+                    ? Compare(strip, first, check.Tiles, offsetTiles: false)
+                    : (1, null, 0, 0);
+                agrees = disagreeing == 0;
+                text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
+            }
+        }
+
+        return new Verdict(pass, failed, minPsnr, maxDiff, maxShare, agrees, false, text);
+    }
+
+    // Compares the strip's tiles with the same tiles of the frame (offsetTiles) or with the same strip positions of another strip.
+    private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare) Compare(
+        Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles)
+    {
+        int failed = 0, left = 0;
+        double minPsnr = double.PositiveInfinity, maxDiff = 0, maxShare = 0;
+        foreach (PixelTile tile in tiles)
+        {
+            var inStrip = new Rectangle(left, 0, tile.Width, tile.Height);
+            var inOther = offsetTiles ? new Rectangle(tile.X, tile.Y, tile.Width, tile.Height) : inStrip;
+            PixelDifference difference = s_comparison.Compare(strip, inStrip, other, inOther);
+            failed += difference.IsMatch ? 0 : 1;
+            minPsnr = Math.Min(minPsnr, difference.Psnr);
+            maxDiff = Math.Max(maxDiff, difference.MaxAbsoluteDifference);
+            maxShare = Math.Max(maxShare, difference.ShareBeyondTolerance);
+            left += tile.Width;
+        }
+
+        return (failed, double.IsFinite(minPsnr) ? minPsnr : null, maxDiff, maxShare);
+    }
+
+    /// <returns>False when another update came first.</returns>
+    private async Task<bool> ApplyVerdictAsync(
+        JobRecord job, TaskRecord task, SpotCheckRecord check, string validator, string tilesKey, Verdict verdict, CancellationToken cancellationToken)
+    {
+        DateTimeOffset now = _time.GetUtcNow();
+        bool stale = task.Outputs.FirstOrDefault(o => o.Frame == check.Frame)?.Sha256 != check.OutputSha256;
+        SpotCheckRecord done = check with
+        {
+            State = stale ? SpotCheckState.Cancelled : verdict.Pass ? SpotCheckState.Passed : SpotCheckState.Failed,
+            LeaseExpiresAt = null,
+            TilesKey = tilesKey,
+            TilesCompared = check.Tiles.Count,
+            TilesFailed = verdict.TilesFailed,
+            MinPsnr = verdict.MinPsnr,
+            MaxDifference = verdict.MaxDifference,
+            MaxShareBeyondTolerance = verdict.MaxShare,
+            AgreesWithArbitrated = verdict.AgreesWithArbitrated,
+            Verdict = verdict.Text,
+            FinishedAt = now,
+        };
+        IReadOnlyList<SpotCheckRecord> checks = Replace(task.Checks, done);
+        string? cheat = null, wrongValidator = null;
+        SpotCheckRecord? next = null;
+        if (!stale && !verdict.Pass)
+        {
+            int sameOutput = checks.Count(c => c.Frame == check.Frame && c.OutputSha256 == check.OutputSha256);
+            if (verdict.OutputUnusable || verdict.AgreesWithArbitrated == true)
+            {
+                // Two executions against one (or an output the coordinator itself cannot read): the provider is wrong.
+                cheat = check.RenderedBy;
+            }
+            else if (sameOutput < _options.MaxChecksPerFrame)
+            {
+                // A first disagreement, or a third execution that agrees with nobody: one more execution decides.
+                next = check with
+                {
+                    Number = checks.Max(c => c.Number) + 1,
+                    Arbitrates = check.Arbitrates ?? check.Number,
+                    State = SpotCheckState.Queued,
+                    HangfireJobId = null,
+                    Validator = null,
+                    LeaseId = null,
+                    LeaseExpiresAt = null,
+                    TilesKey = null,
+                    TilesCompared = 0,
+                    TilesFailed = 0,
+                    MinPsnr = null,
+                    MaxDifference = 0,
+                    MaxShareBeyondTolerance = 0,
+                    AgreesWithArbitrated = null,
+                    Verdict = null,
+                    FinishedAt = null,
+                };
+                checks = [.. checks, next];
+            }
+        }
+        else if (!stale && verdict.AgreesWithArbitrated == false && check.Arbitrates is { } arbitrated)
+        {
+            // The third execution sides with the provider: the first validator was wrong.
+            wrongValidator = task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.Validator;
+        }
+
+        bool undecided = !stale && !verdict.Pass && cheat is null && next is null;
+        TaskRecord updated = task with
+        {
+            Checks = checks,
+            RejectedBy = wrongValidator is null || task.RejectedBy.Contains(wrongValidator, StringComparer.OrdinalIgnoreCase)
+                ? task.RejectedBy
+                : [.. task.RejectedBy, wrongValidator],
+        };
+        bool verified = !stale && cheat is null && !undecided && IsVerified(updated);
+        if (verified)
+        {
+            updated = updated with { State = FarmTaskState.Succeeded, FinishedAt = now };
+        }
+
+        if (!await _store.TryUpdateTaskAsync(updated, cancellationToken))
+        {
+            return false;
+        }
+
+        if (check.HangfireJobId is not null)
+        {
+            _client.ChangeState(check.HangfireJobId, new SucceededState(null, 0, 0), LeasedState.StateName);
+        }
+
+        LogCheckDone(job.Id, task.Index, check.Number, check.Frame, check.RenderedBy, validator, done.State, verdict.Text);
+        if (next is not null)
+        {
+            await EnqueueChecksAsync(job.Id, task.Index, [next], cancellationToken);
+        }
+
+        if (cheat is not null)
+        {
+            await RejectProviderAsync(job, cheat, $"Spot check {check.Number} of frame {check.Frame} proved the output of {cheat} wrong: {verdict.Text}", cancellationToken);
+        }
+        else if (undecided)
+        {
+            await RedoWithoutBlameAsync(job, task.Index, check.RenderedBy, cancellationToken);
+        }
+
+        if (verified)
+        {
+            await TryCompleteJobAsync(job.Id, cancellationToken);
+        }
+
+        return true;
+    }
+
+    // Every output has a passed check of exactly that output by that provider (a first check, or the execution that settled a disagreement).
+    private static bool IsVerified(TaskRecord task) =>
+        task.Outputs.Count > 0 && task.Outputs.All(o => task.Checks.Any(c =>
+            c.Frame == o.Frame && c.OutputSha256 == o.Sha256 && c.State == SpotCheckState.Passed
+            && string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase)));
+
+    /// <summary>A provider proven wrong: every task of the job it rendered goes back to the queue and it gets no more work of the job.</summary>
+    private async Task RejectProviderAsync(JobRecord job, string cheat, string reason, CancellationToken cancellationToken)
+    {
+        LogCheatCaught(job.Id, cheat, reason);
+        foreach (TaskRecord listed in await _store.GetTasksAsync(job.Id, cancellationToken))
+        {
+            for (TaskRecord? task = listed; task is not null; task = await _store.GetTaskAsync(job.Id, listed.Index, cancellationToken))
+            {
+                bool theirs = string.Equals(task.Provider, cheat, StringComparison.OrdinalIgnoreCase)
+                    && task.State is FarmTaskState.Verifying or FarmTaskState.Succeeded or FarmTaskState.Leased;
+                if (!theirs)
+                {
+                    break;
+                }
+
+                TaskRecord redo = task with
+                {
+                    State = FarmTaskState.Queued,
+                    Outputs = [],
+                    Provider = null,
+                    LeaseId = null,
+                    LeaseExpiresAt = null,
+                    FinishedAt = null,
+                    Checks = CancelOpenChecks(task.Checks, _time.GetUtcNow(), "The checked output was rejected."),
+                    RejectedBy = task.RejectedBy.Contains(cheat, StringComparer.OrdinalIgnoreCase) ? task.RejectedBy : [.. task.RejectedBy, cheat],
+                    Error = reason,
+                };
+                if (await _store.TryUpdateTaskAsync(redo, cancellationToken))
+                {
+                    DeleteOpenCheckJobs(task.Checks);
+                    var enqueued = new EnqueuedState(FarmQueues.ForPriority(job.Spec.Priority)) { Reason = reason };
+                    _client.ChangeState(task.HangfireJobId!, enqueued);
+                    break;
+                }
+            }
+        }
+    }
+
+    // Checks kept disagreeing with each other: the output is redone elsewhere, counted as a failure of its provider.
+    private async Task RedoWithoutBlameAsync(JobRecord job, int index, string provider, CancellationToken cancellationToken)
+    {
+        for (TaskRecord? task = await _store.GetTaskAsync(job.Id, index, cancellationToken); task is { State: FarmTaskState.Verifying }; task = await _store.GetTaskAsync(job.Id, index, cancellationToken))
+        {
+            TaskRecord redo = task with
+            {
+                State = FarmTaskState.Queued,
+                Outputs = [],
+                Provider = null,
+                Checks = CancelOpenChecks(task.Checks, _time.GetUtcNow(), "Checks disagreed; the output is redone."),
+                FailedBy = task.FailedBy.Contains(provider, StringComparer.OrdinalIgnoreCase) ? task.FailedBy : [.. task.FailedBy, provider],
+                Error = $"Spot checks of the output of {provider} disagreed {_options.MaxChecksPerFrame} times; redone.",
+            };
+            if (await _store.TryUpdateTaskAsync(redo, cancellationToken))
+            {
+                DeleteOpenCheckJobs(task.Checks);
+                _client.ChangeState(task.HangfireJobId!, new EnqueuedState(FarmQueues.ForPriority(job.Spec.Priority)));
+                return;
+            }
+        }
+    }
+
+    private static IReadOnlyList<SpotCheckRecord> CancelOpenChecks(IReadOnlyList<SpotCheckRecord> checks, DateTimeOffset now, string reason) =>
+        [.. checks.Select(c => c.State is SpotCheckState.Queued or SpotCheckState.Leased
+            ? c with { State = SpotCheckState.Cancelled, LeaseId = null, LeaseExpiresAt = null, FinishedAt = now, Verdict = reason }
+            : c)];
+
+    private void DeleteOpenCheckJobs(IReadOnlyList<SpotCheckRecord> checks)
+    {
+        foreach (SpotCheckRecord check in checks)
+        {
+            if (check.State is SpotCheckState.Queued or SpotCheckState.Leased && check.HangfireJobId is not null)
+            {
+                _client.Delete(check.HangfireJobId);
+            }
+        }
+    }
+
+    private static IReadOnlyList<SpotCheckRecord> Replace(IReadOnlyList<SpotCheckRecord> checks, SpotCheckRecord check) =>
+        [.. checks.Select(c => c.Number == check.Number ? check : c)];
+
+    private static Image? LoadImage(byte[] bytes)
+    {
+        try
+        {
+            return Image.Load(bytes);
+        }
+        catch (Exception ex) when (ex is ImageFormatException or UnknownImageFormatException or InvalidImageContentException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    private async Task<byte[]?> ReadObjectAsync(string key, CancellationToken cancellationToken)
+    {
+        if (await _objects.StatAsync(key, cancellationToken) is null)
+        {
+            return null;
+        }
+
+        await using Stream stream = await _objects.OpenReadAsync(key, cancellationToken);
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Spot check {Check} of task {TaskIndex} of job {JobId} (frame {Frame}) leased to {Provider}.")]
+    private partial void LogCheckLeased(Guid jobId, int taskIndex, int check, int frame, string provider);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Spot check {Check} of task {TaskIndex} of job {JobId} (frame {Frame} by {RenderedBy}, validated by {Validator}): {State}, {Verdict}.")]
+    private partial void LogCheckDone(Guid jobId, int taskIndex, int check, int frame, string renderedBy, string validator, SpotCheckState state, string verdict);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: provider {Provider} caught: {Reason}")]
+    private partial void LogCheatCaught(Guid jobId, string provider, string reason);
+}

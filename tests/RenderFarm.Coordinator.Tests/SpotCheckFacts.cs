@@ -1,0 +1,383 @@
+using System.Globalization;
+using System.Net;
+using System.Numerics;
+using Microsoft.Extensions.DependencyInjection;
+using RenderFarm.Core.Ledger;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RenderFarm.Coordinator.Tests;
+
+/// <summary>Spot checks through the provider API, with frames and tiles made here (no GPU).</summary>
+public sealed class SpotCheckFacts
+{
+    private static readonly Dictionary<string, string?> s_spotChecks = new() { ["Coordinator:SpotChecks"] = "true" };
+
+    [Fact]
+    public async Task Honest_output_passes_its_check_by_another_provider_and_completes_the_job()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        JobSummary job = await farm.SubmitAsync(frames: "1-2");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+
+        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, renderer, render, seed: 1);
+        JobDetails verifying = await farm.GetJobAsync(job.Id);
+        Assert.Equal(FarmTaskState.Verifying, verifying.Tasks[render.TaskIndex].State);
+        Assert.Equal(JobState.Running, verifying.Job.State);
+        // Unverified frames are not the client's yet.
+        Assert.Empty(verifying.Tasks[render.TaskIndex].Frames);
+        using (HttpResponseMessage unverified = await farm.Client.GetAsync($"api/jobs/{job.Id}/frames/{render.FirstFrame}"))
+        {
+            Assert.Equal(HttpStatusCode.NotFound, unverified.StatusCode);
+        }
+
+        // The renderer never gets the check of its own output.
+        Assert.Null(await renderer.LeaseAsync(1, "validate"));
+        LeaseGrant check = (await validator.LeaseAsync(5, "validate"))!;
+        Assert.NotNull(check.Validation);
+        Assert.Equal(render.FirstFrame, check.Validation.Frame);
+        Assert.Empty(check.Uploads);
+        Assert.NotEmpty(check.Validation.Tiles);
+
+        await TestFarm.ExpectAsync(await validator.CompleteAsync(check.LeaseId, TilesOf(Noise(1), check)), HttpStatusCode.OK);
+
+        TaskDetails task = (await farm.GetJobAsync(job.Id)).Tasks[render.TaskIndex];
+        Assert.Equal(FarmTaskState.Succeeded, task.State);
+        Assert.Single(task.Frames);
+        SpotCheckRecord verdict = Assert.Single(task.Checks!);
+        Assert.Equal(SpotCheckState.Passed, verdict.State);
+        Assert.Equal(renderer.Address, verdict.RenderedBy, ignoreCase: true);
+        Assert.Equal(validator.Address, verdict.Validator, ignoreCase: true);
+        Assert.Equal(0, verdict.TilesFailed);
+        Assert.Null(verdict.MinPsnr); // identical tiles
+        Assert.Contains("pass", verdict.Verdict, StringComparison.Ordinal);
+
+        // The second frame: roles swapped.
+        LeaseGrant second = await validator.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, validator, second, seed: 2);
+        Assert.Null(await validator.LeaseAsync(1, "validate"));
+        LeaseGrant secondCheck = (await renderer.LeaseAsync(5, "validate", "render"))!;
+        Assert.NotNull(secondCheck.Validation);
+        await TestFarm.ExpectAsync(await renderer.CompleteAsync(secondCheck.LeaseId, TilesOf(Noise(2), secondCheck)), HttpStatusCode.OK);
+        Assert.Equal(JobState.Completed, (await farm.GetJobAsync(job.Id)).Job.State);
+    }
+
+    [Fact]
+    public async Task A_wrong_output_is_caught_two_of_three_redone_by_another_and_its_provider_blocked()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider cheat = await farm.LoginAsync();
+        TestProvider first = await farm.LoginAsync();
+        TestProvider second = await farm.LoginAsync();
+
+        // The "true" frame is Noise(7); the cheat delivers Noise(8).
+        LeaseGrant render = await cheat.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, cheat, render, seed: 8);
+
+        LeaseGrant check1 = (await first.LeaseAsync(5, "validate"))!;
+        await TestFarm.ExpectAsync(await first.CompleteAsync(check1.LeaseId, TilesOf(Noise(7), check1)), HttpStatusCode.OK);
+        TaskDetails afterFirst = (await farm.GetJobAsync(job.Id)).Tasks[0];
+        Assert.Equal(FarmTaskState.Verifying, afterFirst.State);
+        Assert.Equal([SpotCheckState.Failed, SpotCheckState.Queued], afterFirst.Checks!.Select(c => c.State));
+        Assert.True(afterFirst.Checks![0].TilesFailed > 0);
+        Assert.NotNull(afterFirst.Checks[0].MinPsnr);
+
+        // The third execution goes to neither the frame's provider nor the first validator.
+        Assert.Null(await cheat.LeaseAsync(1, "validate"));
+        Assert.Null(await first.LeaseAsync(1, "validate"));
+        LeaseGrant check2 = (await second.LeaseAsync(5, "validate"))!;
+        Assert.Equal(check1.Validation!.Tiles, check2.Validation!.Tiles);
+        await TestFarm.ExpectAsync(await second.CompleteAsync(check2.LeaseId, TilesOf(Noise(7), check2)), HttpStatusCode.OK);
+
+        TaskDetails rejected = (await farm.GetJobAsync(job.Id)).Tasks[0];
+        Assert.Equal(FarmTaskState.Queued, rejected.State);
+        Assert.Empty(rejected.Frames);
+        Assert.Equal(cheat.Address, Assert.Single(rejected.RejectedBy!), ignoreCase: true);
+        SpotCheckRecord arbitration = rejected.Checks![1];
+        Assert.Equal(SpotCheckState.Failed, arbitration.State);
+        Assert.True(arbitration.AgreesWithArbitrated);
+        Assert.Equal(1, arbitration.Arbitrates);
+
+        // The cheat is blocked from the job; an honest provider redoes the frame and its check passes.
+        Assert.Null(await cheat.LeaseAsync(1, "render", "validate"));
+        LeaseGrant redo = await first.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, first, redo, seed: 7);
+        Assert.Null(await cheat.LeaseAsync(1, "validate"));
+        LeaseGrant check3 = (await second.LeaseAsync(5, "validate"))!;
+        await TestFarm.ExpectAsync(await second.CompleteAsync(check3.LeaseId, TilesOf(Noise(7), check3)), HttpStatusCode.OK);
+
+        JobDetails done = await farm.GetJobAsync(job.Id);
+        Assert.Equal(JobState.Completed, done.Job.State);
+        Assert.Equal(SpotCheckState.Passed, done.Tasks[0].Checks![^1].State);
+        Assert.Equal(first.Address, done.Tasks[0].Provider, ignoreCase: true);
+    }
+
+    [Fact]
+    public async Task A_wrong_first_validator_is_outvoted_and_blocked()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider honest = await farm.LoginAsync();
+        TestProvider liar = await farm.LoginAsync();
+        TestProvider arbiter = await farm.LoginAsync();
+
+        LeaseGrant render = await honest.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, honest, render, seed: 3);
+        LeaseGrant check1 = (await liar.LeaseAsync(5, "validate"))!;
+        await TestFarm.ExpectAsync(await liar.CompleteAsync(check1.LeaseId, TilesOf(Noise(4), check1)), HttpStatusCode.OK);
+        LeaseGrant check2 = (await arbiter.LeaseAsync(5, "validate"))!;
+        await TestFarm.ExpectAsync(await arbiter.CompleteAsync(check2.LeaseId, TilesOf(Noise(3), check2)), HttpStatusCode.OK);
+
+        JobDetails done = await farm.GetJobAsync(job.Id);
+        Assert.Equal(JobState.Completed, done.Job.State);
+        Assert.Equal(FarmTaskState.Succeeded, done.Tasks[0].State);
+        Assert.False(done.Tasks[0].Checks![1].AgreesWithArbitrated);
+        Assert.Contains(done.Tasks[0].RejectedBy!, a => string.Equals(a, liar.Address, StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task A_spot_check_report_must_carry_tiles_of_the_right_size()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await farm.SubmitAsync(frames: "1");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, renderer, render, seed: 1);
+        LeaseGrant check = (await validator.LeaseAsync(5, "validate"))!;
+
+        await TestFarm.ExpectProblemAsync(await validator.CompleteAsync(check.LeaseId, new CompleteRequest([])), HttpStatusCode.BadRequest);
+        using var wrong = new Image<Rgb24>(3, 3);
+        using var stream = new MemoryStream();
+        await wrong.SaveAsPngAsync(stream);
+        await TestFarm.ExpectProblemAsync(
+            await validator.CompleteAsync(check.LeaseId, new CompleteRequest([], Convert.ToBase64String(stream.ToArray()))), HttpStatusCode.UnprocessableEntity);
+        // The renderer cannot act on the validator's lease.
+        await TestFarm.ExpectProblemAsync(await renderer.CompleteAsync(check.LeaseId, TilesOf(Noise(1), check)), HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task A_lapsed_spot_check_lease_goes_back_to_the_queue_and_its_lease_is_lost()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider slow = await farm.LoginAsync();
+        TestProvider other = await farm.LoginAsync();
+        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, renderer, render, seed: 5);
+        LeaseGrant check = (await slow.LeaseAsync(5, "validate"))!;
+        await TestFarm.ExpectAsync(await slow.HeartbeatAsync(check.LeaseId), HttpStatusCode.OK);
+
+        farm.Time.Advance(TimeSpan.FromSeconds(61));
+        Assert.True(await farm.RunMaintenanceAsync() >= 1);
+
+        await TestFarm.ExpectProblemAsync(await slow.CompleteAsync(check.LeaseId, TilesOf(Noise(5), check)), HttpStatusCode.Conflict);
+        LeaseGrant again = (await other.LeaseAsync(5, "validate"))!;
+        Assert.Equal(check.Validation!.Tiles, again.Validation!.Tiles);
+        await TestFarm.ExpectAsync(await other.CompleteAsync(again.LeaseId, TilesOf(Noise(5), again)), HttpStatusCode.OK);
+        Assert.Equal(JobState.Completed, (await farm.GetJobAsync(job.Id)).Job.State);
+    }
+
+    [Fact]
+    public async Task Cancelling_a_job_cancels_its_pending_spot_checks()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, renderer, render, seed: 6);
+
+        using HttpResponseMessage cancel = await farm.Client.PostAsync($"api/jobs/{job.Id}/cancel", null);
+        await TestFarm.ExpectAsync(cancel, HttpStatusCode.OK);
+
+        TaskDetails task = (await farm.GetJobAsync(job.Id)).Tasks[0];
+        Assert.Equal(FarmTaskState.Cancelled, task.State);
+        Assert.Equal(SpotCheckState.Cancelled, Assert.Single(task.Checks!).State);
+        Assert.Null(await validator.LeaseAsync(1, "validate"));
+    }
+
+    [Fact]
+    public async Task Spot_check_tiles_are_planned_by_the_coordinator_secret()
+    {
+        // Same secret, same job and frame: same tiles; the plan is an auditable function of the secret.
+        const string secret = "a-spot-check-secret-of-the-test";
+        var settings = new Dictionary<string, string?>(s_spotChecks) { ["Coordinator:SpotCheckSecret"] = secret };
+        await using TestFarm farm = await TestFarm.StartAsync(settings);
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, renderer, render, seed: 6);
+        LeaseGrant check = (await validator.LeaseAsync(5, "validate"))!;
+
+        // 32x32 at 3 % holds no 8x8 tile, so the coordinator allows the one tile a frame needs.
+        Verification.SpotCheckPlan plan = Verification.SpotCheckPlan.Create(
+            System.Text.Encoding.UTF8.GetBytes(secret), job.Id, 1, 32, 32, 8, 64.0 / 1024);
+        Assert.Equal(plan.Tiles.Select(t => new PixelTile(t.X, t.Y, t.Width, t.Height)), check.Validation!.Tiles);
+    }
+
+    [Fact]
+    public async Task Settlement_pays_verified_frames_slashes_the_cheat_and_refunds_the_rest_once()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        var ledger = (RenderFarm.Ledger.OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
+        JobSummary job = await farm.SubmitAsync(frames: "1-2");
+        const string client = "0x00000000000000000000000000000000000c1e47";
+        await ledger.MintAsync(client, TokenUnits.FromTokens(100));
+        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(100));
+        TestProvider cheat = await farm.LoginAsync();
+        TestProvider first = await farm.LoginAsync();
+        TestProvider second = await farm.LoginAsync();
+        await ledger.MintAsync(cheat.Address, TokenUnits.FromTokens(50));
+        await ledger.Account(cheat.Address).StakeAsync(TokenUnits.FromTokens(50));
+
+        // Frame 1: the cheat delivers a wrong frame and is caught (2 of 3); first redoes it. Frame 2: second renders it.
+        LeaseGrant wrong = await cheat.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, cheat, wrong, seed: 8);
+        LeaseGrant honest = await second.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, second, honest, seed: 20 + honest.FirstFrame);
+        await ValidateAsync(first, seedOf: f => f == wrong.FirstFrame ? 7 : 20 + f);
+        await ValidateAsync(second, seedOf: f => f == wrong.FirstFrame ? 7 : 20 + f);
+        LeaseGrant redo = await first.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, first, redo, seed: 7);
+        await ValidateAsync(second, seedOf: _ => 7);
+
+        JobDetails done = await WaitForSettlementAsync(farm, job.Id);
+        Assert.Equal(JobState.Completed, done.Job.State);
+        JobSettlement settlement = done.Settlement!;
+        Assert.Null(settlement.Note);
+        BigInteger price = TokenUnits.FromTokens(50);
+        Assert.Equal(price.ToString(CultureInfo.InvariantCulture), settlement.PricePerFrame);
+        Assert.Equal(
+            new[] { first.Address, second.Address }.Select(a => a.ToLowerInvariant()).Order(),
+            settlement.Payouts.Select(p => p.Provider.ToLowerInvariant()).Order());
+        Assert.All(settlement.Payouts, p => Assert.Equal((1, price.ToString(CultureInfo.InvariantCulture)), (p.Frames, p.Amount)));
+        Assert.All(settlement.Payouts, p => Assert.Equal($"{job.Id:N}:{p.Provider.ToLowerInvariant()}", p.BatchId));
+        Assert.All(settlement.Payouts, p => Assert.False(string.IsNullOrEmpty(p.TransactionId)));
+        ProviderSlash slash = Assert.Single(settlement.Slashes);
+        Assert.Equal(cheat.Address, slash.Provider, ignoreCase: true);
+        Assert.Equal(TokenUnits.FromTokens(10).ToString(CultureInfo.InvariantCulture), slash.Amount);
+        Assert.NotNull(settlement.RefundTransactionId);
+
+        Assert.Equal(price, await ledger.GetBalanceAsync(first.Address));
+        Assert.Equal(price, await ledger.GetBalanceAsync(second.Address));
+        Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(cheat.Address));
+        Assert.Equal(TokenUnits.FromTokens(40), await ledger.GetStakeAsync(cheat.Address));
+        // The slashed stake went to the escrow and, unused, back to the client.
+        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(client));
+
+        // A retried settlement pays nothing twice.
+        await farm.Host.Services.GetRequiredService<Jobs.SettlementJob>().SettleAsync(job.Id, CancellationToken.None);
+        Assert.Equal(price, await ledger.GetBalanceAsync(first.Address));
+
+        async Task ValidateAsync(TestProvider validator, Func<int, int> seedOf)
+        {
+            while (await validator.LeaseAsync(1, "validate") is { } check)
+            {
+                await TestFarm.ExpectAsync(
+                    await validator.CompleteAsync(check.LeaseId, TilesOf(Noise(seedOf(check.Validation!.Frame)), check)), HttpStatusCode.OK);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Without_spot_checks_nothing_is_verified_so_nothing_is_paid()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        var ledger = (RenderFarm.Ledger.OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        const string client = "0x00000000000000000000000000000000000c1e47";
+        await ledger.MintAsync(client, TokenUnits.FromTokens(5));
+        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(5));
+        TestProvider provider = await farm.LoginAsync();
+        LeaseGrant grant = await provider.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, provider, grant, seed: 1);
+
+        JobSettlement settlement = (await WaitForSettlementAsync(farm, job.Id)).Settlement!;
+        Assert.Empty(settlement.Payouts);
+        Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(provider.Address));
+        Assert.Equal(TokenUnits.FromTokens(5), await ledger.GetBalanceAsync(client));
+    }
+
+    private static async Task<JobDetails> WaitForSettlementAsync(TestFarm farm, Guid jobId)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while (true)
+        {
+            JobDetails details = await farm.GetJobAsync(jobId);
+            if (details.Settlement is not null)
+            {
+                return details;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Not settled; job is {details.Job.State}: {string.Join(", ", details.Tasks.Select(t => $"{t.Index} {t.State} {t.Provider}"))}");
+            await Task.Delay(100);
+        }
+    }
+
+    // A 32x32 frame of seeded noise, as the job's frames are 32x32.
+    private static Image<Rgb24> Noise(int seed)
+    {
+        var random = new Random(seed);
+        var image = new Image<Rgb24>(32, 32);
+        for (int y = 0; y < 32; y++)
+        {
+            for (int x = 0; x < 32; x++)
+            {
+                image[x, y] = new Rgb24((byte)random.Next(256), (byte)random.Next(256), (byte)random.Next(256));
+            }
+        }
+
+        return image;
+    }
+
+    private static async Task CompleteWithNoiseAsync(TestFarm farm, TestProvider provider, LeaseGrant grant, int seed)
+    {
+        var frames = new List<CompletedFrame>();
+        foreach (FrameUpload upload in grant.Uploads)
+        {
+            using Image<Rgb24> image = Noise(seed);
+            using var stream = new MemoryStream();
+            await image.SaveAsPngAsync(stream);
+            byte[] png = stream.ToArray();
+            using HttpResponseMessage put = await farm.Client.PutAsync(upload.Upload.Url, new ByteArrayContent(png));
+            await TestFarm.ExpectAsync(put, HttpStatusCode.OK);
+            frames.Add(new CompletedFrame(upload.Frame, TestFarm.Sha256(png), png.Length, 0.5));
+        }
+
+        await TestFarm.ExpectAsync(await provider.CompleteAsync(grant.LeaseId, new CompleteRequest(frames)), HttpStatusCode.OK);
+    }
+
+    private static CompleteRequest TilesOf(Image<Rgb24> frame, LeaseGrant check)
+    {
+        using (frame)
+        {
+            IReadOnlyList<PixelTile> tiles = check.Validation!.Tiles;
+            using var strip = new Image<Rgb24>(tiles.Sum(t => t.Width), tiles.Max(t => t.Height));
+            int left = 0;
+            foreach (PixelTile tile in tiles)
+            {
+                for (int y = 0; y < tile.Height; y++)
+                {
+                    for (int x = 0; x < tile.Width; x++)
+                    {
+                        strip[left + x, y] = frame[tile.X + x, tile.Y + y];
+                    }
+                }
+
+                left += tile.Width;
+            }
+
+            using var stream = new MemoryStream();
+            strip.SaveAsPng(stream);
+            return new CompleteRequest([], Convert.ToBase64String(stream.ToArray()));
+        }
+    }
+}

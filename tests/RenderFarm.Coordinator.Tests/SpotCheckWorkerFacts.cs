@@ -1,0 +1,149 @@
+using RenderFarm.Core;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Worker;
+
+namespace RenderFarm.Coordinator.Tests;
+
+/// <summary>
+/// Spot checks end to end in one process: a coordinator and real workers rendering on the local Vulkan device
+/// (lavapipe on a plain machine), one of them cheating.
+/// </summary>
+[Trait("Category", "Gpu")]
+[Collection(GpuWorkers.Name)]
+public sealed class SpotCheckWorkerFacts
+{
+    private static readonly Dictionary<string, string?> s_spotChecks = new() { ["Coordinator:SpotChecks"] = "true" };
+
+    [Fact]
+    public async Task Honest_job_with_two_workers_passes_every_check()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        JobSummary job = await farm.SubmitAsync(frames: "1-4");
+        await using var first = new Worker(farm, new VulkanFrameRenderer());
+        await using var second = new Worker(farm, new VulkanFrameRenderer());
+
+        JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+
+        Assert.Equal(JobState.Completed, done.Job.State);
+        foreach (TaskDetails task in done.Tasks)
+        {
+            Assert.Equal(FarmTaskState.Succeeded, task.State);
+            SpotCheckRecord check = Assert.Single(task.Checks!);
+            Assert.Equal(SpotCheckState.Passed, check.State);
+            Assert.Equal(task.Provider, check.RenderedBy, ignoreCase: true);
+            Assert.NotEqual(check.RenderedBy, check.Validator, StringComparer.OrdinalIgnoreCase);
+            Assert.Equal(0, check.TilesFailed);
+            Assert.Empty(task.RejectedBy!);
+        }
+    }
+
+    [Fact]
+    public async Task Cheating_worker_is_caught_and_its_frames_are_redone_by_honest_ones()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        JobSummary job = await farm.SubmitAsync(frames: "1-4");
+
+        // The cheat starts alone, so it surely delivers frames before the honest workers arrive.
+        await using var cheat = new Worker(farm, new CheapRenderer(new VulkanFrameRenderer()));
+        await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
+        await using var first = new Worker(farm, new VulkanFrameRenderer());
+        await using var second = new Worker(farm, new VulkanFrameRenderer());
+
+        JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+
+        Assert.Equal(JobState.Completed, done.Job.State);
+        Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat.Address, StringComparer.OrdinalIgnoreCase));
+        foreach (TaskDetails task in done.Tasks)
+        {
+            Assert.Equal(FarmTaskState.Succeeded, task.State);
+            Assert.NotEqual(cheat.Address, task.Provider, StringComparer.OrdinalIgnoreCase);
+            // The final output passed its check; no check was ever done by the output's own provider.
+            SpotCheckRecord last = task.Checks!.Last(c => c.State != SpotCheckState.Cancelled);
+            Assert.Equal(SpotCheckState.Passed, last.State);
+            Assert.Equal(task.Provider, last.RenderedBy, ignoreCase: true);
+            Assert.All(task.Checks!, c => Assert.NotEqual(c.RenderedBy, c.Validator, StringComparer.OrdinalIgnoreCase));
+        }
+
+        // Every output of the cheat failed its check, and each failure was settled by a third execution.
+        SpotCheckRecord[] cheatChecks = [.. done.Tasks.SelectMany(t => t.Checks!).Where(c => c.RenderedBy.Equals(cheat.Address, StringComparison.OrdinalIgnoreCase) && c.State != SpotCheckState.Cancelled)];
+        Assert.NotEmpty(cheatChecks);
+        Assert.All(cheatChecks, c => Assert.Equal(SpotCheckState.Failed, c.State));
+        Assert.Contains(cheatChecks, c => c.Arbitrates is not null && c.AgreesWithArbitrated == true);
+    }
+
+    private static async Task<JobDetails> WaitForAsync(TestFarm farm, Guid jobId, Func<JobDetails, bool> done)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (true)
+        {
+            JobDetails details = await farm.GetJobAsync(jobId);
+            if (done(details))
+            {
+                return details;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out; job is {details.Job.State}: {string.Join(", ", details.Tasks.Select(t => $"{t.Index} {t.State}"))}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Delivers 1-sample renders instead of the job's samples, and validates honestly.</summary>
+    private sealed class CheapRenderer(VulkanFrameRenderer inner) : IFrameRenderer, ITileRenderer, IDisposable
+    {
+        public string DeviceName => inner.DeviceName;
+
+        public Task<RenderedFrame> RenderAsync(string scenePath, int frame, RenderSettings settings, string pngPath, CancellationToken cancellationToken) =>
+            inner.RenderAsync(scenePath, frame, settings with { SamplesPerPixel = 1 }, pngPath, cancellationToken);
+
+        public Task<byte[]> RenderTilesAsync(string scenePath, int frame, RenderSettings settings, IReadOnlyList<PixelTile> tiles, CancellationToken cancellationToken) =>
+            inner.RenderTilesAsync(scenePath, frame, settings, tiles, cancellationToken);
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    /// <summary>A worker agent on its own key, running until disposed.</summary>
+    private sealed class Worker : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly HttpClient _http;
+        private readonly string _folder;
+        private readonly IFrameRenderer _renderer;
+        private readonly WorkerAgent _agent;
+        private readonly Task _run;
+
+        public Worker(TestFarm farm, IFrameRenderer renderer)
+        {
+            _renderer = renderer;
+            _folder = Directory.CreateTempSubdirectory("renderfarm-spotcheck-").FullName;
+            _http = new HttpClient { BaseAddress = farm.Host.Address };
+            ProviderKey key = ProviderKey.LoadOrCreate(Path.Combine(_folder, "provider.key"));
+            Address = key.Address;
+            var client = new FarmClient(_http, key, renderer.DeviceName);
+            _agent = new WorkerAgent(
+                client,
+                renderer,
+                new WorkerOptions { Coordinator = farm.Host.Address, KeyFile = key.Path, CacheDirectory = Path.Combine(_folder, "cache"), LeaseWaitSeconds = 1 });
+            _run = Task.Run(() => _agent.RunAsync(_stop.Token));
+        }
+
+        public string Address { get; }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _run;
+            _agent.Dispose();
+            (_renderer as IDisposable)?.Dispose();
+            _http.Dispose();
+            _stop.Dispose();
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
+}
+
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class GpuWorkers
+{
+    public const string Name = "GPU workers";
+}
