@@ -11,8 +11,19 @@ internal static class FarmKeys
     /// <summary>The name a scene was last uploaded with, for display.</summary>
     public static string SceneName(string sha256) => $"scenes/{sha256}.name";
 
-    /// <summary>A rendered frame of a job.</summary>
-    public static string Frame(Guid jobId, int frame) => string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/frames/{frame:D6}.png");
+    /// <summary>
+    /// Where a provider uploads a frame under one lease (its presigned PUT). Each lease has its own
+    /// key, so a provider whose lease ended cannot overwrite what another lease uploads.
+    /// </summary>
+    public static string Upload(Guid jobId, int frame, string leaseId) =>
+        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/uploads/{frame:D6}.{leaseId}.png");
+
+    /// <summary>
+    /// The coordinator's own copy of an accepted frame. No presigned URL ever names these keys, so an
+    /// accepted (and later verified) output cannot be changed by any provider.
+    /// </summary>
+    public static string Frame(Guid jobId, int frame, string leaseId) =>
+        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/frames/{frame:D6}.{leaseId}.png");
 
     /// <summary>The tiles a validator re-rendered for one spot check of a task.</summary>
     public static string CheckTiles(Guid jobId, int taskIndex, int check) =>

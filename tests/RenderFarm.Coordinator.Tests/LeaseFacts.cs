@@ -234,6 +234,29 @@ public sealed class LeaseFacts
     }
 
     [Fact]
+    public async Task An_accepted_frame_cannot_be_replaced_through_its_upload_url()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        JobSummary job = await farm.SubmitAsync("1");
+        TestProvider provider = await farm.LoginAsync();
+        LeaseGrant grant = await provider.LeaseRequiredAsync();
+        await provider.UploadFramesAsync(grant);
+        byte[] accepted = TestFarm.FakePng(1);
+        var report = new CompleteRequest([new(1, TestFarm.Sha256(accepted), accepted.Length, 1)]);
+        await TestFarm.ExpectAsync(await provider.CompleteAsync(grant.LeaseId, report), HttpStatusCode.OK);
+
+        // The presigned PUT is still valid, but it names the upload, not the coordinator's copy.
+        Uri put = grant.Uploads.Single().Upload.Url;
+        using (HttpResponseMessage replaced = await farm.Client.PutAsync(put, new ByteArrayContent(TestFarm.FakePng(7))))
+        {
+            Assert.True(replaced.IsSuccessStatusCode);
+        }
+
+        using HttpResponseMessage download = await farm.Client.GetAsync($"api/jobs/{job.Id}/frames/1");
+        Assert.Equal(accepted, await download.Content.ReadAsByteArrayAsync());
+    }
+
+    [Fact]
     public async Task Presigned_urls_allow_only_their_method_object_and_time()
     {
         await using TestFarm farm = await TestFarm.StartAsync();
@@ -244,7 +267,7 @@ public sealed class LeaseFacts
 
         using HttpResponseMessage wrongMethod = await farm.Client.GetAsync(put);
         await TestFarm.ExpectProblemAsync(wrongMethod, HttpStatusCode.Forbidden);
-        var otherKey = new Uri(put.ToString().Replace("000001.png", "000002.png", StringComparison.Ordinal));
+        var otherKey = new Uri(put.ToString().Replace("/000001.", "/000002.", StringComparison.Ordinal));
         using HttpResponseMessage wrongKey = await farm.Client.PutAsync(otherKey, new ByteArrayContent(TestFarm.FakePng(1)));
         await TestFarm.ExpectProblemAsync(wrongKey, HttpStatusCode.Forbidden);
         farm.Time.Advance(TimeSpan.FromHours(2));

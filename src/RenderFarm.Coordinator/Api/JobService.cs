@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using Hangfire;
@@ -214,7 +215,7 @@ internal sealed partial class JobService
         await using var zip = new ZipArchive(destination, ZipArchiveMode.Create, leaveOpen: true);
         foreach (FrameOutput frame in frames)
         {
-            ZipArchiveEntry entry = zip.CreateEntry(Path.GetFileName(frame.Key), CompressionLevel.NoCompression);
+            ZipArchiveEntry entry = zip.CreateEntry(string.Create(CultureInfo.InvariantCulture, $"{frame.Frame:D6}.png"), CompressionLevel.NoCompression);
             await using Stream target = await entry.OpenAsync(cancellationToken);
             await using Stream source = await _objects.OpenReadAsync(frame.Key, cancellationToken);
             await source.CopyToAsync(target, cancellationToken);

@@ -297,7 +297,8 @@ internal sealed partial class LeaseService
 
     private async Task<Verdict> JudgeAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, Image strip, CancellationToken cancellationToken)
     {
-        byte[]? delivered = await ReadObjectAsync(FarmKeys.Frame(job.Id, check.Frame), cancellationToken);
+        string? deliveredKey = task.Outputs.FirstOrDefault(output => output.Frame == check.Frame)?.Key;
+        byte[]? delivered = deliveredKey is null ? null : await ReadObjectAsync(deliveredKey, cancellationToken);
         if (delivered is null || Convert.ToHexStringLower(SHA256.HashData(delivered)) != check.OutputSha256)
         {
             // The checked output was replaced in the meantime (its task was redone): nothing to judge.

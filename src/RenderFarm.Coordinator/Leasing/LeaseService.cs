@@ -145,7 +145,7 @@ internal sealed partial class LeaseService
         var outputs = new List<FrameOutput>(frames.Count);
         foreach (CompletedFrame frame in frames)
         {
-            outputs.Add(await VerifyUploadAsync(task.JobId, frame, cancellationToken));
+            outputs.Add(await VerifyUploadAsync(task.JobId, frame, leaseId, cancellationToken));
         }
 
         while (true)
@@ -166,6 +166,12 @@ internal sealed partial class LeaseService
                 long milliseconds = (long)(now - (task.StartedAt ?? now)).TotalMilliseconds;
                 _client.ChangeState(task.HangfireJobId!, new SucceededState(null, 0, milliseconds), LeasedState.StateName);
                 LogCompleted(task.JobId, task.Index, provider);
+                foreach (FrameOutput output in outputs)
+                {
+                    // Accepted: the coordinator holds its own copy, so the upload can go.
+                    await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, output.Frame, leaseId), cancellationToken);
+                }
+
                 await EnqueueChecksAsync(task.JobId, task.Index, checks, cancellationToken);
                 await TryCompleteJobAsync(task.JobId, cancellationToken);
                 return;
@@ -363,7 +369,7 @@ internal sealed partial class LeaseService
         var uploads = new List<FrameUpload>(task.LastFrame - task.FirstFrame + 1);
         for (int frame = task.FirstFrame; frame <= task.LastFrame; frame++)
         {
-            uploads.Add(new FrameUpload(frame, new ObjectLink(_objects.PresignPut(FarmKeys.Frame(job.Id, frame), lifetime), null)));
+            uploads.Add(new FrameUpload(frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, frame, leaseId), lifetime), null)));
         }
 
         return new LeaseGrant(
@@ -482,10 +488,12 @@ internal sealed partial class LeaseService
         return request.Frames;
     }
 
-    private async Task<FrameOutput> VerifyUploadAsync(Guid jobId, CompletedFrame frame, CancellationToken cancellationToken)
+    // Checks one uploaded frame (size, SHA-256, PNG signature) while copying it to a temporary file,
+    // then stores that copy under a key only the coordinator writes.
+    private async Task<FrameOutput> VerifyUploadAsync(Guid jobId, CompletedFrame frame, string leaseId, CancellationToken cancellationToken)
     {
-        string key = FarmKeys.Frame(jobId, frame.Frame);
-        ObjectInfo? info = await _objects.StatAsync(key, cancellationToken);
+        string uploadKey = FarmKeys.Upload(jobId, frame.Frame, leaseId);
+        ObjectInfo? info = await _objects.StatAsync(uploadKey, cancellationToken);
         if (info is null)
         {
             throw new CoordinatorException(422, $"Frame {frame.Frame} was not uploaded: nothing is stored at its upload URL.");
@@ -496,37 +504,54 @@ internal sealed partial class LeaseService
             throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload holds {info.Size} bytes but the report says {frame.Size}.");
         }
 
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        byte[] buffer = new byte[81920];
-        byte[] head = new byte[PngSignature.Length];
-        long total = 0;
-        await using (Stream stream = await _objects.OpenReadAsync(key, cancellationToken))
+        string copy = Path.GetTempFileName();
+        try
         {
-            int read;
-            while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            byte[] buffer = new byte[81920];
+            byte[] head = new byte[PngSignature.Length];
+            long total = 0;
+            await using (Stream stream = await _objects.OpenReadAsync(uploadKey, cancellationToken))
+            await using (FileStream file = File.Create(copy))
             {
-                if (total < head.Length)
+                int read;
+                while ((read = await stream.ReadAsync(buffer, cancellationToken)) > 0)
                 {
-                    buffer.AsSpan(0, (int)Math.Min(read, head.Length - total)).CopyTo(head.AsSpan((int)total));
+                    if (total < head.Length)
+                    {
+                        buffer.AsSpan(0, (int)Math.Min(read, head.Length - total)).CopyTo(head.AsSpan((int)total));
+                    }
+
+                    hash.AppendData(buffer, 0, read);
+                    await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+                    total += read;
                 }
-
-                hash.AppendData(buffer, 0, read);
-                total += read;
             }
-        }
 
-        string sha256 = Convert.ToHexStringLower(hash.GetHashAndReset());
-        if (sha256 != frame.Sha256)
+            string sha256 = Convert.ToHexStringLower(hash.GetHashAndReset());
+            if (sha256 != frame.Sha256)
+            {
+                throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload's SHA-256 is {sha256} but the report says {frame.Sha256}.");
+            }
+
+            if (total < head.Length || !head.AsSpan().SequenceEqual(PngSignature))
+            {
+                throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload is not a PNG file.");
+            }
+
+            string key = FarmKeys.Frame(jobId, frame.Frame, leaseId);
+            await using (FileStream file = File.OpenRead(copy))
+            {
+                await _objects.PutAsync(key, file, cancellationToken);
+            }
+
+            // The upload stays until the report is accepted: a refused report must change nothing.
+            return new FrameOutput(frame.Frame, key, sha256, total, frame.RenderSeconds);
+        }
+        finally
         {
-            throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload's SHA-256 is {sha256} but the report says {frame.Sha256}.");
+            File.Delete(copy);
         }
-
-        if (total < head.Length || !head.AsSpan().SequenceEqual(PngSignature))
-        {
-            throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload is not a PNG file.");
-        }
-
-        return new FrameOutput(frame.Frame, key, sha256, total, frame.RenderSeconds);
     }
 
     /// <summary>Ends a lease: back to the queue, or failed for good once enough distinct providers failed the task.</summary>
