@@ -13,6 +13,8 @@ internal static class Program
                     simulated providers (no GPU work) lease, upload a small PNG and complete every task
           overhead  [--workers 2] [--frames 8] [--size 64x64] [--spp 4] [--compare-single true]
                     a real job on the embedded farm with in-process Vulkan workers: wall time over pure render time
+          verify    [--width 1920] [--height 1080] [--runs 20]
+                    the coordinator's CPU time per verified frame: PNG decode, perceptual hashes, spot-check tiles
         """;
 
     public static async Task<int> Main(string[] args)
@@ -30,6 +32,7 @@ internal static class Program
             {
                 "leases" => await LeaseBenchmark.RunAsync(options),
                 "overhead" => await OverheadBenchmark.RunAsync(options),
+                "verify" => await VerificationBenchmark.RunAsync(options),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
             };
             options.ThrowIfUnused();
