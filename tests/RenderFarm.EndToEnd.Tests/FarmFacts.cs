@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.IO.Compression;
-using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
-using SixLabors.ImageSharp;
+using RenderFarm.Core.Farm;
+using RenderFarm.Testing;
 using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp;
 using Xunit.Abstractions;
 
 namespace RenderFarm.EndToEnd.Tests;

@@ -1,5 +1,6 @@
 using Npgsql;
 using RenderFarm.Core.Farm;
+using RenderFarm.Testing;
 
 namespace RenderFarm.Storage.Tests;
 

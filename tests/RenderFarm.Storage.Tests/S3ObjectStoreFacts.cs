@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Net.Http.Headers;
 using System.Web;
 using RenderFarm.Core.Storage;
+using RenderFarm.Testing;
 
 namespace RenderFarm.Storage.Tests;
 
