@@ -180,15 +180,10 @@ public sealed partial class HardhatNode : IAsyncDisposable
     {
         try
         {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            }
+            await ServiceProcesses.KillAsync(process).ConfigureAwait(false);
         }
         finally
         {
-            process.Dispose();
 
             // The folder holds a link to tests/services/node_modules: delete the link, never what it points to.
             foreach (string entry in Directory.EnumerateFileSystemEntries(folder))

@@ -153,15 +153,10 @@ public sealed partial class S3Server : IAsyncDisposable
     {
         try
         {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
-            }
+            await ServiceProcesses.KillAsync(process).ConfigureAwait(false);
         }
         finally
         {
-            process.Dispose();
             Directory.Delete(folder, recursive: true);
         }
     }
