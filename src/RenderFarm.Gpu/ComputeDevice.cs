@@ -17,7 +17,7 @@ namespace RenderFarm.Gpu;
 /// Disposing the device releases every <see cref="GpuBuffer"/> and <see cref="ComputePipeline"/> it created;
 /// using them afterwards throws <see cref="ObjectDisposedException"/>.
 /// </remarks>
-public sealed unsafe class ComputeDevice : IDisposable
+public sealed unsafe partial class ComputeDevice : IDisposable
 {
     /// <summary>
     /// Environment variable holding the device index <see cref="Open"/> uses when it is given none

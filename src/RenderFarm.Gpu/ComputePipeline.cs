@@ -50,6 +50,9 @@ public sealed unsafe class ComputePipeline : IDisposable, IDeviceChild
 
     internal PipelineLayout Layout { get; }
 
+    /// <summary>The layout of set 0 (default when the pipeline has no buffers), for sets allocated per recorded dispatch.</summary>
+    internal DescriptorSetLayout SetLayout => _setLayout;
+
     /// <summary>
     /// The pipeline's one descriptor set (default when it has no buffers). Dispatch is synchronous, so each
     /// dispatch can rewrite it: the previous one has finished with it.

@@ -1,0 +1,27 @@
+#version 450
+// Gather along one axis of a tensor viewed as [outer, axisLength, inner] with precomputed, non-negative indices.
+layout(local_size_x = 256) in;
+layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 1) readonly buffer I { uint indices[]; };
+layout(std430, set = 0, binding = 2) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params
+{
+    uint n;
+    uint axisLength;
+    uint count;
+    uint inner;
+} p;
+
+void main()
+{
+    uint i = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 256u + gl_LocalInvocationID.x;
+    if (i >= p.n)
+    {
+        return;
+    }
+
+    uint inner = i % p.inner;
+    uint k = (i / p.inner) % p.count;
+    uint outer = i / (p.inner * p.count);
+    y[i] = x[(outer * p.axisLength + indices[k]) * p.inner + inner];
+}

@@ -1,0 +1,85 @@
+#version 450
+// Reductions and softmax along one axis of a tensor viewed as [outer, length, inner]; one invocation per
+// (outer, inner) pair walks the axis.
+layout(local_size_x = 256) in;
+layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params
+{
+    uint n;      // outer * inner
+    uint axisLength;
+    uint inner;
+    uint op;     // 0 mean, 1 sum, 2 max, 3 min, 10 softmax, 11 log-softmax
+} p;
+
+void main()
+{
+    uint i = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 256u + gl_LocalInvocationID.x;
+    if (i >= p.n)
+    {
+        return;
+    }
+
+    uint outer = i / p.inner;
+    uint inner = i % p.inner;
+    uint base = outer * p.axisLength * p.inner + inner;
+
+    if (p.op >= 10u)
+    {
+        float largest = uintBitsToFloat(0xff800000u);
+        for (uint j = 0u; j < p.axisLength; j++)
+        {
+            largest = max(largest, x[base + j * p.inner]);
+        }
+
+        float total = 0.0;
+        for (uint j = 0u; j < p.axisLength; j++)
+        {
+            total += exp(x[base + j * p.inner] - largest);
+        }
+
+        if (p.op == 10u)
+        {
+            float scale = 1.0 / total;
+            for (uint j = 0u; j < p.axisLength; j++)
+            {
+                y[base + j * p.inner] = exp(x[base + j * p.inner] - largest) * scale;
+            }
+        }
+        else
+        {
+            float offset = largest + log(total);
+            for (uint j = 0u; j < p.axisLength; j++)
+            {
+                y[base + j * p.inner] = x[base + j * p.inner] - offset;
+            }
+        }
+
+        return;
+    }
+
+    float r = p.op == 2u ? uintBitsToFloat(0xff800000u) : (p.op == 3u ? uintBitsToFloat(0x7f800000u) : 0.0);
+    for (uint j = 0u; j < p.axisLength; j++)
+    {
+        float v = x[base + j * p.inner];
+        if (p.op == 2u)
+        {
+            r = max(r, v);
+        }
+        else if (p.op == 3u)
+        {
+            r = min(r, v);
+        }
+        else
+        {
+            r += v;
+        }
+    }
+
+    if (p.op == 0u)
+    {
+        r /= float(p.axisLength);
+    }
+
+    y[i] = r;
+}

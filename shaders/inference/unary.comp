@@ -1,0 +1,68 @@
+#version 450
+// Elementwise unary operators: y = f(x), selected by an op code.
+layout(local_size_x = 256) in;
+layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 1) writeonly buffer Y { float y[]; };
+layout(push_constant) uniform Params
+{
+    uint n;
+    uint op;
+    float alpha;
+    float beta;
+} p;
+
+const uint OpCopy = 0u;
+const uint OpRelu = 1u;
+const uint OpLeakyRelu = 2u;
+const uint OpSigmoid = 3u;
+const uint OpTanh = 4u;
+const uint OpClip = 5u;
+const uint OpHardSigmoid = 6u;
+const uint OpHardSwish = 7u;
+const uint OpSqrt = 8u;
+const uint OpExp = 9u;
+const uint OpNeg = 10u;
+const uint OpAbs = 11u;
+const uint OpLog = 12u;
+const uint OpReciprocal = 13u;
+const uint OpAffine = 14u;
+const uint OpElu = 15u;
+
+void main()
+{
+    uint i = (gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x) * 256u + gl_LocalInvocationID.x;
+    if (i >= p.n)
+    {
+        return;
+    }
+
+    float v = x[i];
+    float r;
+    switch (p.op)
+    {
+        case OpRelu: r = max(v, 0.0); break;
+        case OpLeakyRelu: r = v >= 0.0 ? v : p.alpha * v; break;
+        case OpSigmoid: r = 1.0 / (1.0 + exp(-v)); break;
+        case OpTanh:
+        {
+            // tanh(v) = sign(v) (1 - e^{-2|v|}) / (1 + e^{-2|v|}): no overflow for large |v|.
+            float e = exp(-2.0 * abs(v));
+            r = sign(v) * (1.0 - e) / (1.0 + e);
+            break;
+        }
+        case OpClip: r = min(max(v, p.alpha), p.beta); break;
+        case OpHardSigmoid: r = clamp(p.alpha * v + p.beta, 0.0, 1.0); break;
+        case OpHardSwish: r = v * clamp(v / 6.0 + 0.5, 0.0, 1.0); break;
+        case OpSqrt: r = sqrt(v); break;
+        case OpExp: r = exp(v); break;
+        case OpNeg: r = -v; break;
+        case OpAbs: r = abs(v); break;
+        case OpLog: r = log(v); break;
+        case OpReciprocal: r = 1.0 / v; break;
+        case OpAffine: r = p.alpha * v + p.beta; break;
+        case OpElu: r = v >= 0.0 ? v : p.alpha * (exp(v) - 1.0); break;
+        default: r = v; break;
+    }
+
+    y[i] = r;
+}

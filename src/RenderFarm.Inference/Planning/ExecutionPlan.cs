@@ -1,0 +1,120 @@
+using RenderFarm.Core;
+using RenderFarm.Gpu;
+
+namespace RenderFarm.Inference.Planning;
+
+/// <summary>
+/// A compiled plan for one set of input shapes: physical GPU buffers (constants uploaded once), and the recorded
+/// dispatches. A run uploads the inputs, submits every dispatch in one command buffer and downloads the outputs.
+/// </summary>
+internal sealed class ExecutionPlan : IDisposable
+{
+    private readonly ComputeDevice _device;
+    private readonly List<GpuBuffer> _buffers = [];
+    private readonly Dictionary<string, GpuBuffer> _inputs = new(StringComparer.Ordinal);
+    private readonly List<(string Name, PlanValue Value, GpuBuffer? Buffer)> _outputs = [];
+    private readonly List<ComputeDispatch> _dispatches = [];
+
+    public ExecutionPlan(ComputeDevice device, KernelLibrary kernels, PlanBuilder builder)
+    {
+        _device = device;
+        Statistics = builder.Statistics;
+        try
+        {
+            var physical = new GpuBuffer[builder.PhysicalSizes.Count];
+            for (int i = 0; i < physical.Length; i++)
+            {
+                physical[i] = Create(builder.PhysicalSizes[i]);
+            }
+
+            var constants = new Dictionary<Slot, GpuBuffer>();
+            GpuBuffer Resolve(Slot slot)
+            {
+                if (slot.Kind != SlotKind.Constant)
+                {
+                    return physical[slot.Physical];
+                }
+
+                if (!constants.TryGetValue(slot, out GpuBuffer? buffer))
+                {
+                    buffer = Create(slot.Bytes);
+                    _device.Upload<byte>(buffer, slot.ConstantData);
+                    constants[slot] = buffer;
+                }
+
+                return buffer;
+            }
+
+            foreach ((string name, Slot slot) in builder.InputSlots)
+            {
+                _inputs[name] = Resolve(slot);
+            }
+
+            foreach ((string name, PlanValue value) in builder.OutputValues)
+            {
+                _outputs.Add((name, value, value.Slot is null ? null : Resolve(value.Slot)));
+            }
+
+            foreach (PlanStep step in builder.Steps)
+            {
+                GpuBuffer[] buffers = step.Buffers.Select(Resolve).ToArray();
+                _dispatches.Add(new ComputeDispatch(kernels.Get(step.Kernel), buffers, step.PushConstants, step.GroupsX, step.GroupsY, step.GroupsZ));
+            }
+        }
+        catch
+        {
+            Dispose();
+            throw;
+        }
+    }
+
+    public PlanStatistics Statistics { get; }
+
+    public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
+    {
+        foreach ((string name, GpuBuffer buffer) in _inputs)
+        {
+            _device.Upload<float>(buffer, inputs[name].Data);
+        }
+
+        _device.DispatchSequence(_dispatches);
+        var results = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach ((string name, PlanValue value, GpuBuffer? buffer) in _outputs)
+        {
+            float[] data = value.Constant?.ToFloats() ?? new float[value.Count];
+            if (buffer is not null && data.Length > 0)
+            {
+                _device.Download<float>(buffer, data);
+            }
+
+            results[name] = new Tensor(value.Shape, data);
+        }
+
+        return results;
+    }
+
+    public void Dispose()
+    {
+        foreach (GpuBuffer buffer in _buffers)
+        {
+            buffer.Dispose();
+        }
+
+        _buffers.Clear();
+    }
+
+    private GpuBuffer Create(long bytes)
+    {
+        try
+        {
+            GpuBuffer buffer = _device.CreateBuffer((ulong)bytes);
+            _buffers.Add(buffer);
+            return buffer;
+        }
+        catch (ArgumentOutOfRangeException e)
+        {
+            throw new UserInputException(
+                $"The model needs a tensor buffer of {bytes / (1024.0 * 1024.0):F1} MiB, more than {_device.Info.Name} allows in one storage buffer.", e);
+        }
+    }
+}

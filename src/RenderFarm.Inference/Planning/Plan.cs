@@ -1,0 +1,76 @@
+namespace RenderFarm.Inference.Planning;
+
+/// <summary>
+/// A logical GPU tensor buffer of the plan. Intermediate slots share physical buffers when their lifetimes
+/// (first write to last use, in steps) do not overlap; inputs, outputs and constants have their own lifetimes.
+/// </summary>
+internal sealed class Slot
+{
+    public const int Unset = int.MinValue;
+
+    public Slot(int id, long bytes, SlotKind kind)
+    {
+        Id = id;
+        Bytes = Math.Max(4, bytes);
+        Kind = kind;
+    }
+
+    public int Id { get; }
+
+    public long Bytes { get; }
+
+    public SlotKind Kind { get; }
+
+    /// <summary>The first step that writes the slot (-1 for inputs, written by the upload before any step).</summary>
+    public int FirstWrite { get; set; } = Unset;
+
+    /// <summary>The last step that reads or writes the slot (int.MaxValue for outputs, read by the download after every step).</summary>
+    public int LastUse { get; set; } = Unset;
+
+    /// <summary>Bytes to upload once when the plan is built (constants only).</summary>
+    public byte[]? ConstantData { get; init; }
+
+    /// <summary>The index of the physical buffer the slot lives in, assigned by <see cref="PlanBuilder"/>'s allocation.</summary>
+    public int Physical { get; set; } = -1;
+}
+
+internal enum SlotKind
+{
+    Intermediate,
+    Input,
+    Constant,
+}
+
+/// <summary>One kernel dispatch of the plan, over slots.</summary>
+internal sealed record PlanStep(KernelKind Kernel, Slot[] Buffers, byte[] PushConstants, uint GroupsX, uint GroupsY, uint GroupsZ, string Node);
+
+/// <summary>A value of the graph while planning: a CPU constant, or a GPU tensor in a slot.</summary>
+internal sealed class PlanValue
+{
+    private PlanValue(int[] shape, CpuTensor? constant, Slot? slot)
+    {
+        Shape = shape;
+        Constant = constant;
+        Slot = slot;
+    }
+
+    public int[] Shape { get; }
+
+    public CpuTensor? Constant { get; }
+
+    public Slot? Slot { get; }
+
+    public long Count => ShapeMath.Count(Shape);
+
+    public static PlanValue Of(CpuTensor constant) => new(constant.Shape, constant, null);
+
+    public static PlanValue OnGpu(int[] shape, Slot slot) => new(shape, null, slot);
+}
+
+/// <summary>What the plan's memory planning achieved, for tests and diagnostics.</summary>
+/// <param name="IntermediateBytes">Bytes that inputs and intermediate tensors would take with one buffer each.</param>
+/// <param name="AllocatedBytes">Bytes of the physical buffers actually allocated for them (after reuse by liveness).</param>
+/// <param name="ConstantBytes">Bytes of weights and other constants uploaded once.</param>
+/// <param name="Dispatches">Kernel dispatches per run (all recorded into one submission).</param>
+/// <param name="FoldedNodes">Nodes evaluated on the CPU while planning (shape arithmetic and other constants).</param>
+internal sealed record PlanStatistics(long IntermediateBytes, long AllocatedBytes, long ConstantBytes, int Dispatches, int FoldedNodes);

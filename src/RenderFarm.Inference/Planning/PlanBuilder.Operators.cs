@@ -1,0 +1,621 @@
+using RenderFarm.Inference.Onnx;
+
+namespace RenderFarm.Inference.Planning;
+
+/// <summary>Shape inference and lowering of each ONNX operator.</summary>
+internal sealed partial class PlanBuilder
+{
+    private int Opset => _model.Opset;
+
+    private void PlanNode(NodeProto node)
+    {
+        switch (node.OpType)
+        {
+            case "Constant":
+                SetOutput(node, PlanValue.Of(ConstantAttribute(node)));
+                _folded++;
+                return;
+            case "Identity" or "Dropout":
+                SetOutput(node, Input(node, 0));
+                return;
+            case "Cast":
+                SetOutput(node, Cast(Input(node, 0), node.Int("to", 1)));
+                return;
+            case "Shape":
+                SetOutput(node, ShapeOf(node));
+                return;
+            case "ConstantOfShape":
+                SetOutput(node, ConstantOfShape(node));
+                return;
+            case "Range":
+                SetOutput(node, Range(node));
+                return;
+            case "Relu":
+                SetOutput(node, Unary(UnaryOp.Relu, Input(node, 0)));
+                return;
+            case "LeakyRelu":
+                SetOutput(node, Unary(UnaryOp.LeakyRelu, Input(node, 0), node.Float("alpha", 0.01f)));
+                return;
+            case "Elu":
+                SetOutput(node, Unary(UnaryOp.Elu, Input(node, 0), node.Float("alpha", 1f)));
+                return;
+            case "Sigmoid":
+                SetOutput(node, Unary(UnaryOp.Sigmoid, Input(node, 0)));
+                return;
+            case "Tanh":
+                SetOutput(node, Unary(UnaryOp.Tanh, Input(node, 0)));
+                return;
+            case "HardSigmoid":
+                SetOutput(node, Unary(UnaryOp.HardSigmoid, Input(node, 0), node.Float("alpha", 0.2f), node.Float("beta", 0.5f)));
+                return;
+            case "HardSwish":
+                SetOutput(node, Unary(UnaryOp.HardSwish, Input(node, 0)));
+                return;
+            case "Sqrt":
+                SetOutput(node, Unary(UnaryOp.Sqrt, Input(node, 0)));
+                return;
+            case "Exp":
+                SetOutput(node, Unary(UnaryOp.Exp, Input(node, 0)));
+                return;
+            case "Log":
+                SetOutput(node, Unary(UnaryOp.Log, Input(node, 0)));
+                return;
+            case "Neg":
+                SetOutput(node, Unary(UnaryOp.Neg, Input(node, 0)));
+                return;
+            case "Abs":
+                SetOutput(node, Unary(UnaryOp.Abs, Input(node, 0)));
+                return;
+            case "Reciprocal":
+                SetOutput(node, Unary(UnaryOp.Reciprocal, Input(node, 0)));
+                return;
+            case "Clip":
+                SetOutput(node, Clip(node));
+                return;
+            case "Add":
+                SetOutput(node, Binary(BinaryOp.Add, Input(node, 0), Input(node, 1)));
+                return;
+            case "Sub":
+                SetOutput(node, Binary(BinaryOp.Sub, Input(node, 0), Input(node, 1)));
+                return;
+            case "Mul":
+                SetOutput(node, Binary(BinaryOp.Mul, Input(node, 0), Input(node, 1)));
+                return;
+            case "Div":
+                SetOutput(node, Binary(BinaryOp.Div, Input(node, 0), Input(node, 1)));
+                return;
+            case "Pow":
+                SetOutput(node, Binary(BinaryOp.Pow, Input(node, 0), Input(node, 1)));
+                return;
+            case "Max" or "Min":
+            {
+                BinaryOp op = node.OpType == "Max" ? BinaryOp.Max : BinaryOp.Min;
+                PlanValue result = Input(node, 0);
+                for (int i = 1; i < node.Input.Count; i++)
+                {
+                    result = Binary(op, result, Input(node, i));
+                }
+
+                SetOutput(node, result);
+                return;
+            }
+
+            case "Conv":
+                SetOutput(node, Conv(node));
+                return;
+            case "ConvTranspose":
+                SetOutput(node, ConvTranspose(node));
+                return;
+            case "Gemm":
+                SetOutput(node, Gemm(node));
+                return;
+            case "MatMul":
+                SetOutput(node, MatMul(Input(node, 0), Input(node, 1)));
+                return;
+            case "BatchNormalization":
+                SetOutput(node, BatchNormalization(node));
+                return;
+            case "InstanceNormalization":
+                SetOutput(node, InstanceNormalization(node));
+                return;
+            case "MaxPool" or "AveragePool":
+                SetOutput(node, Pool(node, global: false));
+                return;
+            case "GlobalAveragePool" or "GlobalMaxPool":
+                SetOutput(node, Pool(node, global: true));
+                return;
+            case "Softmax" or "LogSoftmax":
+                SetOutput(node, Softmax(node));
+                return;
+            case "ReduceMean" or "ReduceSum" or "ReduceMax" or "ReduceMin":
+                SetOutput(node, Reduce(node));
+                return;
+            case "Reshape":
+                SetOutput(node, Reshape(node));
+                return;
+            case "Flatten":
+            {
+                PlanValue x = Input(node, 0);
+                int axis = (int)node.Int("axis", 1);
+                axis = axis < 0 ? axis + x.Shape.Length : axis;
+                if (axis < 0 || axis > x.Shape.Length)
+                {
+                    throw new PlanException($"axis {node.Int("axis", 1)} is out of range for rank {x.Shape.Length}.");
+                }
+
+                SetOutput(node, Alias(x, [ShapeMath.Product(x.Shape, 0, axis), ShapeMath.Product(x.Shape, axis, x.Shape.Length)]));
+                return;
+            }
+
+            case "Squeeze":
+                SetOutput(node, Squeeze(node));
+                return;
+            case "Unsqueeze":
+                SetOutput(node, Unsqueeze(node));
+                return;
+            case "Transpose":
+            {
+                PlanValue x = Input(node, 0);
+                int rank = x.Shape.Length;
+                int[] perm = node.Ints("perm")?.Select(p => ShapeMath.Axis(p, rank, "Transpose")).ToArray()
+                    ?? Enumerable.Range(0, rank).Reverse().ToArray();
+                if (perm.Length != rank || perm.Distinct().Count() != rank)
+                {
+                    throw new PlanException($"perm [{string.Join(", ", perm)}] is not a permutation of {rank} axes.");
+                }
+
+                SetOutput(node, Permute(x, x.Shape, perm, perm.Select(p => x.Shape[p]).ToArray()));
+                return;
+            }
+
+            case "Concat":
+                SetOutput(node, Concat(node));
+                return;
+            case "Slice":
+                SetOutput(node, Slice(node));
+                return;
+            case "Gather":
+                SetOutput(node, Gather(node));
+                return;
+            case "Expand":
+            {
+                PlanValue x = Input(node, 0);
+                int[] target = ToShape(ConstantInput(node, 1));
+                int[] shape = ShapeMath.Broadcast(x.Shape, target, "Expand");
+                SetOutput(node, StridedCopy(x, shape, shape, 0, ShapeMath.BroadcastStrides(x.Shape, shape.Length)));
+                return;
+            }
+
+            case "DepthToSpace" or "SpaceToDepth":
+                SetOutput(node, DepthSpace(node));
+                return;
+            case "Pad":
+                SetOutput(node, Pad(node));
+                return;
+            case "Resize":
+                SetOutput(node, Resize(node));
+                return;
+            default:
+                throw new PlanException("the operator is not supported.");
+        }
+    }
+
+    private static CpuTensor ConstantAttribute(NodeProto node)
+    {
+        foreach (AttributeProto attribute in node.Attribute)
+        {
+            switch (attribute.Name)
+            {
+                case "value":
+                    return CpuTensor.FromProto(attribute.T);
+                case "value_float":
+                    return CpuTensor.Scalar(attribute.F, false);
+                case "value_int":
+                    return CpuTensor.Scalar(attribute.I, true);
+                case "value_floats":
+                    return new CpuTensor([attribute.Floats.Count], attribute.Floats.Select(f => (double)f).ToArray(), false);
+                case "value_ints":
+                    return CpuTensor.Vector(attribute.Ints);
+                default:
+                    break;
+            }
+        }
+
+        throw new PlanException("it has no supported value attribute (sparse and string constants are not supported).");
+    }
+
+    private static int[] ToShape(CpuTensor tensor)
+    {
+        long[] values = tensor.ToLongs();
+        var shape = new int[values.Length];
+        for (int i = 0; i < values.Length; i++)
+        {
+            if (values[i] < 0 || values[i] > int.MaxValue)
+            {
+                throw new PlanException($"shape [{string.Join(", ", values)}] has an invalid dimension.");
+            }
+
+            shape[i] = (int)values[i];
+        }
+
+        return shape;
+    }
+
+    private PlanValue Cast(PlanValue x, long to)
+    {
+        if (x.Constant is not CpuTensor c)
+        {
+            // Only float to float reaches here for computed tensors (OperatorSupport refuses the rest).
+            return x;
+        }
+
+        var type = (TensorProto.Types.DataType)to;
+        bool integer = type is not (TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Double or TensorProto.Types.DataType.Float16);
+        var data = new double[c.Length];
+        for (int i = 0; i < data.Length; i++)
+        {
+            double v = c.Data[i];
+            data[i] = type switch
+            {
+                TensorProto.Types.DataType.Bool => v != 0 ? 1 : 0,
+                TensorProto.Types.DataType.Float => (float)v,
+                _ when integer => Math.Truncate(v),
+                _ => v,
+            };
+        }
+
+        _folded++;
+        return PlanValue.Of(new CpuTensor(c.Shape, data, integer));
+    }
+
+    private PlanValue ShapeOf(NodeProto node)
+    {
+        int[] shape = Input(node, 0).Shape;
+        int rank = shape.Length;
+        long start = node.Int("start", 0);
+        long end = node.Int("end", rank);
+        start = Math.Clamp(start < 0 ? start + rank : start, 0, rank);
+        end = Math.Clamp(end < 0 ? end + rank : end, 0, rank);
+        _folded++;
+        return PlanValue.Of(CpuTensor.Vector(shape.Skip((int)start).Take((int)Math.Max(0, end - start)).Select(d => (long)d).ToArray()));
+    }
+
+    private PlanValue ConstantOfShape(NodeProto node)
+    {
+        int[] shape = ToShape(ConstantInput(node, 0));
+        AttributeProto? value = node.Attribute("value");
+        CpuTensor fill = value is null ? CpuTensor.Scalar(0, false) : CpuTensor.FromProto(value.T);
+        var data = new double[ShapeMath.Count(shape)];
+        Array.Fill(data, fill.Data.Length > 0 ? fill.Data[0] : 0);
+        _folded++;
+        return PlanValue.Of(new CpuTensor(shape, data, fill.IsInteger));
+    }
+
+    private PlanValue Range(NodeProto node)
+    {
+        CpuTensor start = ConstantInput(node, 0);
+        double first = start.Data[0];
+        double limit = ConstantInput(node, 1).Data[0];
+        double delta = ConstantInput(node, 2).Data[0];
+        if (delta == 0)
+        {
+            throw new PlanException("delta is zero.");
+        }
+
+        int count = (int)Math.Max(0, Math.Ceiling((limit - first) / delta));
+        var data = new double[count];
+        for (int i = 0; i < count; i++)
+        {
+            data[i] = first + (i * delta);
+        }
+
+        _folded++;
+        return PlanValue.Of(new CpuTensor([count], data, start.IsInteger));
+    }
+
+    private PlanValue Clip(NodeProto node)
+    {
+        float min = float.NegativeInfinity;
+        float max = float.PositiveInfinity;
+        if (Opset < 11)
+        {
+            min = node.Float("min", min);
+            max = node.Float("max", max);
+        }
+        else
+        {
+            CpuTensor? low = OptionalConstant(node, 1);
+            CpuTensor? high = OptionalConstant(node, 2);
+            if (low is not null && low.Length > 0)
+            {
+                min = (float)low.Data[0];
+            }
+
+            if (high is not null && high.Length > 0)
+            {
+                max = (float)high.Data[0];
+            }
+        }
+
+        return Unary(UnaryOp.Clip, Input(node, 0), min, max);
+    }
+
+    private PlanValue Reshape(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        long[] requested = ConstantInput(node, 1).ToLongs();
+        bool allowZero = node.Int("allowzero", 0) != 0;
+        var shape = new int[requested.Length];
+        int inferred = -1;
+        long known = 1;
+        for (int i = 0; i < requested.Length; i++)
+        {
+            long d = requested[i];
+            if (d == -1)
+            {
+                if (inferred >= 0)
+                {
+                    throw new PlanException("more than one dimension is -1.");
+                }
+
+                inferred = i;
+                continue;
+            }
+
+            if (d == 0 && !allowZero)
+            {
+                if (i >= x.Shape.Length)
+                {
+                    throw new PlanException($"dimension {i} is 0 (copy) but the input has rank {x.Shape.Length}.");
+                }
+
+                d = x.Shape[i];
+            }
+
+            if (d < 0 || d > int.MaxValue)
+            {
+                throw new PlanException($"dimension {d} is invalid.");
+            }
+
+            shape[i] = (int)d;
+            known *= d;
+        }
+
+        if (inferred >= 0)
+        {
+            if (known == 0 || x.Count % known != 0)
+            {
+                throw new PlanException($"{ShapeMath.Format(x.Shape)} cannot be reshaped to [{string.Join(", ", requested)}].");
+            }
+
+            shape[inferred] = (int)(x.Count / known);
+        }
+
+        return Alias(x, shape);
+    }
+
+    private long[] AxesOf(NodeProto node, int inputIndex, int opsetWithInput)
+    {
+        if (Opset >= opsetWithInput)
+        {
+            CpuTensor? axes = OptionalConstant(node, inputIndex);
+            return axes?.ToLongs() ?? [];
+        }
+
+        return node.Ints("axes") ?? [];
+    }
+
+    private PlanValue Squeeze(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int rank = x.Shape.Length;
+        var axes = AxesOf(node, 1, 13).Select(a => ShapeMath.Axis(a, rank, "Squeeze")).ToHashSet();
+        var shape = new List<int>();
+        for (int i = 0; i < rank; i++)
+        {
+            bool squeeze = axes.Count == 0 ? x.Shape[i] == 1 : axes.Contains(i);
+            if (squeeze && x.Shape[i] != 1)
+            {
+                throw new PlanException($"axis {i} of {ShapeMath.Format(x.Shape)} is not 1.");
+            }
+
+            if (!squeeze)
+            {
+                shape.Add(x.Shape[i]);
+            }
+        }
+
+        return Alias(x, [.. shape]);
+    }
+
+    private PlanValue Unsqueeze(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        long[] requested = AxesOf(node, 1, 13);
+        int rank = x.Shape.Length + requested.Length;
+        var axes = requested.Select(a => ShapeMath.Axis(a, rank, "Unsqueeze")).ToHashSet();
+        if (axes.Count != requested.Length)
+        {
+            throw new PlanException("axes repeat.");
+        }
+
+        var shape = new int[rank];
+        int source = 0;
+        for (int i = 0; i < rank; i++)
+        {
+            shape[i] = axes.Contains(i) ? 1 : x.Shape[source++];
+        }
+
+        return Alias(x, shape);
+    }
+
+    private PlanValue Concat(NodeProto node)
+    {
+        var inputs = new List<PlanValue>();
+        for (int i = 0; i < node.Input.Count; i++)
+        {
+            inputs.Add(Input(node, i));
+        }
+
+        int rank = inputs[0].Shape.Length;
+        int axis = ShapeMath.Axis(node.Int("axis", 0), rank, "Concat");
+        int[] shape = (int[])inputs[0].Shape.Clone();
+        shape[axis] = 0;
+        foreach (PlanValue input in inputs)
+        {
+            if (input.Shape.Length != rank)
+            {
+                throw new PlanException($"inputs of ranks {rank} and {input.Shape.Length} cannot be concatenated.");
+            }
+
+            for (int d = 0; d < rank; d++)
+            {
+                if (d != axis && input.Shape[d] != inputs[0].Shape[d])
+                {
+                    throw new PlanException($"shapes {ShapeMath.Format(inputs[0].Shape)} and {ShapeMath.Format(input.Shape)} differ off axis {axis}.");
+                }
+            }
+
+            shape[axis] += input.Shape[axis];
+        }
+
+        int[] outStrides = ShapeMath.Strides(shape);
+        if (inputs.All(i => i.Constant is not null))
+        {
+            var data = new double[ShapeMath.Count(shape)];
+            int offset = 0;
+            int outer = ShapeMath.Product(shape, 0, axis);
+            int inner = ShapeMath.Product(shape, axis + 1, rank);
+            foreach (PlanValue input in inputs)
+            {
+                int block = input.Shape[axis] * inner;
+                for (int o = 0; o < outer; o++)
+                {
+                    Array.Copy(input.Constant!.Data, o * block, data, (o * shape[axis] * inner) + offset, block);
+                }
+
+                offset += block;
+            }
+
+            _folded++;
+            return PlanValue.Of(new CpuTensor(shape, data, inputs.All(i => i.Constant!.IsInteger)));
+        }
+
+        PlanValue output = NewGpu(shape);
+        int start = 0;
+        foreach (PlanValue input in inputs)
+        {
+            if (input.Count > 0)
+            {
+                CopyInto(input, output.Slot!, input.Shape, 0, ShapeMath.Strides(input.Shape), start * outStrides[axis], outStrides);
+            }
+
+            start += input.Shape[axis];
+        }
+
+        return output;
+    }
+
+    private PlanValue Slice(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int rank = x.Shape.Length;
+        long[] starts = ConstantInput(node, 1).ToLongs();
+        long[] ends = ConstantInput(node, 2).ToLongs();
+        long[] axes = OptionalConstant(node, 3)?.ToLongs() ?? Enumerable.Range(0, starts.Length).Select(a => (long)a).ToArray();
+        long[] steps = OptionalConstant(node, 4)?.ToLongs() ?? Enumerable.Repeat(1L, starts.Length).ToArray();
+        if (ends.Length != starts.Length || axes.Length != starts.Length || steps.Length != starts.Length)
+        {
+            throw new PlanException("starts, ends, axes and steps differ in length.");
+        }
+
+        int[] strides = ShapeMath.Strides(x.Shape);
+        int[] shape = (int[])x.Shape.Clone();
+        int[] inStrides = (int[])strides.Clone();
+        int offset = 0;
+        for (int i = 0; i < starts.Length; i++)
+        {
+            int axis = ShapeMath.Axis(axes[i], rank, "Slice");
+            long dim = x.Shape[axis];
+            long step = steps[i];
+            if (step == 0)
+            {
+                throw new PlanException("a step is 0.");
+            }
+
+            long start = starts[i] < 0 ? starts[i] + dim : starts[i];
+            long end = ends[i] < 0 ? ends[i] + dim : ends[i];
+            if (step > 0)
+            {
+                start = Math.Clamp(start, 0, dim);
+                end = Math.Clamp(end, 0, dim);
+            }
+            else
+            {
+                start = Math.Clamp(start, 0, dim - 1);
+                end = Math.Clamp(end, -1, dim - 1);
+            }
+
+            long length = step > 0 ? (end - start + step - 1) / step : (start - end + (-step) - 1) / (-step);
+            shape[axis] = (int)Math.Max(0, length);
+            if (shape[axis] > 0)
+            {
+                offset += (int)start * strides[axis];
+            }
+
+            inStrides[axis] = (int)(strides[axis] * step);
+        }
+
+        return StridedCopy(x, shape, shape, offset, inStrides);
+    }
+
+    private PlanValue Gather(NodeProto node)
+    {
+        PlanValue data = Input(node, 0);
+        CpuTensor indices = ConstantInput(node, 1);
+        int rank = data.Shape.Length;
+        int axis = ShapeMath.Axis(node.Int("axis", 0), rank, "Gather");
+        int axisLength = data.Shape[axis];
+        long[] raw = indices.ToLongs();
+        var normalized = new uint[raw.Length];
+        for (int i = 0; i < raw.Length; i++)
+        {
+            long index = raw[i] < 0 ? raw[i] + axisLength : raw[i];
+            if (index < 0 || index >= axisLength)
+            {
+                throw new PlanException($"index {raw[i]} is out of range for an axis of length {axisLength}.");
+            }
+
+            normalized[i] = (uint)index;
+        }
+
+        int[] shape = [.. data.Shape.Take(axis), .. indices.Shape, .. data.Shape.Skip(axis + 1)];
+        int outer = ShapeMath.Product(data.Shape, 0, axis);
+        int inner = ShapeMath.Product(data.Shape, axis + 1, rank);
+        if (data.Constant is CpuTensor c)
+        {
+            var values = new double[ShapeMath.Count(shape)];
+            int at = 0;
+            for (int o = 0; o < outer; o++)
+            {
+                foreach (uint index in normalized)
+                {
+                    Array.Copy(c.Data, ((o * axisLength) + (int)index) * inner, values, at, inner);
+                    at += inner;
+                }
+            }
+
+            _folded++;
+            return PlanValue.Of(new CpuTensor(shape, values, c.IsInteger));
+        }
+
+        PlanValue output = NewGpu(shape);
+        if (output.Count > 0)
+        {
+            var push = new PushConstants().U(output.Count).U(axisLength).U(normalized.Length).U(inner);
+            Emit1D(KernelKind.Gather, [Gpu(data), UploadWords(normalized), output.Slot!], push, output.Count);
+        }
+
+        return output;
+    }
+}
