@@ -13,7 +13,6 @@ internal sealed partial class PlanBuilder
         {
             case "Constant":
                 SetOutput(node, PlanValue.Of(ConstantAttribute(node)));
-                _folded++;
                 return;
             case "Identity" or "Dropout":
                 SetOutput(node, Input(node, 0));
@@ -264,7 +263,6 @@ internal sealed partial class PlanBuilder
             };
         }
 
-        _folded++;
         return PlanValue.Of(new CpuTensor(c.Shape, data, integer));
     }
 
@@ -276,7 +274,6 @@ internal sealed partial class PlanBuilder
         long end = node.Int("end", rank);
         start = Math.Clamp(start < 0 ? start + rank : start, 0, rank);
         end = Math.Clamp(end < 0 ? end + rank : end, 0, rank);
-        _folded++;
         return PlanValue.Of(CpuTensor.Vector(shape.Skip((int)start).Take((int)Math.Max(0, end - start)).Select(d => (long)d).ToArray()));
     }
 
@@ -287,7 +284,6 @@ internal sealed partial class PlanBuilder
         CpuTensor fill = value is null ? CpuTensor.Scalar(0, false) : CpuTensor.FromProto(value.T);
         var data = new double[ShapeMath.Count(shape)];
         Array.Fill(data, fill.Data.Length > 0 ? fill.Data[0] : 0);
-        _folded++;
         return PlanValue.Of(new CpuTensor(shape, data, fill.IsInteger));
     }
 
@@ -309,7 +305,6 @@ internal sealed partial class PlanBuilder
             data[i] = first + (i * delta);
         }
 
-        _folded++;
         return PlanValue.Of(new CpuTensor([count], data, start.IsInteger));
     }
 
@@ -497,7 +492,6 @@ internal sealed partial class PlanBuilder
                 offset += block;
             }
 
-            _folded++;
             return PlanValue.Of(new CpuTensor(shape, data, inputs.All(i => i.Constant!.IsInteger)));
         }
 
@@ -605,7 +599,6 @@ internal sealed partial class PlanBuilder
                 }
             }
 
-            _folded++;
             return PlanValue.Of(new CpuTensor(shape, values, c.IsInteger));
         }
 

@@ -68,7 +68,6 @@ internal sealed partial class PlanBuilder
                 data[i] = ApplyUnary(op, c.Data[i], alpha, beta);
             }
 
-            _folded++;
             bool integer = c.IsInteger && op is UnaryOp.Copy or UnaryOp.Relu or UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Clip;
             return PlanValue.Of(new CpuTensor(c.Shape, data, integer));
         }
@@ -107,7 +106,6 @@ internal sealed partial class PlanBuilder
                 data[i] = ApplyBinary(op, ca.Data[ia], cb.Data[ib], integer);
             }
 
-            _folded++;
             return PlanValue.Of(new CpuTensor(shape, data, integer));
         }
 
@@ -174,7 +172,6 @@ internal sealed partial class PlanBuilder
                 data[i] = c.Data[from];
             }
 
-            _folded++;
             return PlanValue.Of(new CpuTensor(outShape, data, c.IsInteger));
         }
 

@@ -59,6 +59,10 @@ internal sealed partial class PlanBuilder
             try
             {
                 PlanNode(node);
+                if (node.Output.Where(o => o.Length > 0).All(o => _values.TryGetValue(o, out PlanValue? v) && v.Constant is not null))
+                {
+                    _folded++;
+                }
             }
             catch (PlanException e)
             {

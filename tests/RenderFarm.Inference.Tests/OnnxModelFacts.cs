@@ -1,0 +1,153 @@
+using Google.Protobuf;
+using RenderFarm.Core;
+using RenderFarm.Inference.Onnx;
+using RenderFarm.Inference.Tests.Models;
+
+namespace RenderFarm.Inference.Tests;
+
+/// <summary>Loading models, describing their inputs and outputs, and refusing what the engine cannot run.</summary>
+public sealed class OnnxModelFacts
+{
+    [Fact]
+    public void Inputs_leave_out_initializers_and_report_dynamic_dimensions()
+    {
+        byte[] bytes = new ModelBuilder(13).Input("x", null, 3, 8, 8).Output("y")
+            .Initializer("w", [4, 3, 1, 1], new float[12])
+            .Node("Conv", ["x", "w"], ["y"]).ToBytes();
+
+        // Older exporters list initializers among the graph inputs too.
+        var proto = ModelProto.Parser.ParseFrom(bytes);
+        proto.Graph.Input.Add(new ValueInfoProto { Name = "w", Type = proto.Graph.Input[0].Type });
+        OnnxModel model = OnnxModel.Parse(proto.ToByteArray());
+
+        TensorInfo input = Assert.Single(model.Inputs);
+        Assert.Equal("x", input.Name);
+        Assert.Equal([null, 3, 8, 8], input.Shape);
+        Assert.Equal("y", Assert.Single(model.Outputs).Name);
+        Assert.Empty(model.UnsupportedOperators);
+        model.EnsureSupported();
+    }
+
+    [Fact]
+    public void Load_reports_a_missing_file()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"missing-{Guid.NewGuid():N}.onnx");
+        var error = Assert.Throws<UserInputException>(() => OnnxModel.Load(path));
+        Assert.Contains("does not exist", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void Load_refuses_a_file_that_is_not_onnx()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"not-onnx-{Guid.NewGuid():N}.onnx");
+        File.WriteAllText(path, "this is a PNG, honestly");
+        try
+        {
+            var error = Assert.Throws<UserInputException>(() => OnnxModel.Load(path));
+            Assert.Contains("Not an ONNX model", error.Message, StringComparison.Ordinal);
+            Assert.Contains(path, error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Load_reads_a_saved_model()
+    {
+        string path = Path.Combine(Path.GetTempPath(), $"model-{Guid.NewGuid():N}.onnx");
+        SampleNetworks.Classifier(1).Save(path);
+        try
+        {
+            OnnxModel model = OnnxModel.Load(path);
+            Assert.Equal([2, 3, 32, 32], model.Inputs[0].Shape);
+            Assert.Empty(model.UnsupportedOperators);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    [Fact]
+    public void Unsupported_operators_are_named_with_domain_and_first_node()
+    {
+        OnnxModel model = new ModelBuilder(17).Input("x", 1, 4).Output("y")
+            .Node("Relu", ["x"], ["a"])
+            .Node("Erf", ["a"], ["b"], name: "first_erf")
+            .Node("Erf", ["b"], ["c"], name: "second_erf")
+            .Node("FusedGelu", ["c"], ["y"], name: "gelu", domain: "com.example")
+            .Build();
+
+        Assert.Equal(2, model.UnsupportedOperators.Count);
+        Assert.Contains("Erf (domain 'ai.onnx', first used by node 'first_erf')", model.UnsupportedOperators);
+        Assert.Contains("FusedGelu (domain 'com.example', first used by node 'gelu')", model.UnsupportedOperators);
+        var error = Assert.Throws<UserInputException>(model.EnsureSupported);
+        Assert.Contains("Erf", error.Message, StringComparison.Ordinal);
+        Assert.Contains("first_erf", error.Message, StringComparison.Ordinal);
+        Assert.Contains("com.example", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("second_erf", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unsupported_attribute_values_and_computed_shape_inputs_are_refused()
+    {
+        OnnxModel model = new ModelBuilder(13).Input("x", 1, 1, 4, 4).Input("shape_source", 2).Output("y").Output("z")
+            .Floats("roi").Floats("scales", 1, 1, 2, 2)
+            .Node("Resize", ["x", "roi", "scales"], ["y"], a => a.String("mode", "cubic"), name: "bicubic")
+            .Node("Reshape", ["x", "shape_source"], ["z"], name: "dynamic_reshape")
+            .Build();
+
+        Assert.Equal(2, model.UnsupportedOperators.Count);
+        Assert.Contains(model.UnsupportedOperators, u => u.Contains("cubic", StringComparison.Ordinal) && u.Contains("bicubic", StringComparison.Ordinal));
+        Assert.Contains(model.UnsupportedOperators, u => u.Contains("dynamic_reshape", StringComparison.Ordinal) && u.Contains("run time", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData(9)]
+    [InlineData(22)]
+    public void Opsets_outside_the_supported_range_are_refused(int opset)
+    {
+        OnnxModel model = new ModelBuilder(opset).Input("x", 2).Output("y").Node("Relu", ["x"], ["y"]).Build();
+        var error = Assert.Throws<UserInputException>(model.EnsureSupported);
+        Assert.Contains($"opset {opset}", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Non_float_inputs_are_refused()
+    {
+        OnnxModel model = new ModelBuilder(17).TypedInput("ids", TensorProto.Types.DataType.Int64, 1, 8).Output("y")
+            .Node("Identity", ["ids"], ["y"]).Build();
+        var error = Assert.Throws<UserInputException>(model.EnsureSupported);
+        Assert.Contains("'ids'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("Int64", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void External_tensor_data_is_refused()
+    {
+        var proto = ModelProto.Parser.ParseFrom(new ModelBuilder(17).Input("x", 2).Output("y").Floats("w", 1, 2).Node("Add", ["x", "w"], ["y"]).ToBytes());
+        TensorProto weights = proto.Graph.Initializer[0];
+        weights.RawData = ByteString.Empty;
+        weights.DataLocation = TensorProto.Types.DataLocation.External;
+        weights.ExternalData.Add(new StringStringEntryProto { Key = "location", Value = "weights.bin" });
+        var error = Assert.Throws<UserInputException>(() => OnnxModel.Parse(proto.ToByteArray()));
+        Assert.Contains("external", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Typed_tensor_fields_are_read_like_raw_data()
+    {
+        var tensor = new TensorProto { Name = "t", DataType = (int)TensorProto.Types.DataType.Float };
+        tensor.Dims.Add(3);
+        tensor.FloatData.AddRange([1.5f, -2f, 0.25f]);
+        Assert.Equal([1.5, -2, 0.25], Planning.CpuTensor.FromProto(tensor).Data);
+
+        var half = new TensorProto { Name = "h", DataType = (int)TensorProto.Types.DataType.Float16 };
+        half.Dims.Add(2);
+        half.Int32Data.AddRange([BitConverter.HalfToUInt16Bits((Half)0.5f), BitConverter.HalfToUInt16Bits((Half)(-3f))]);
+        Assert.Equal([0.5, -3], Planning.CpuTensor.FromProto(half).Data);
+    }
+}
