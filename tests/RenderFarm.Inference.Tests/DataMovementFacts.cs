@@ -212,4 +212,46 @@ public sealed class DataMovementFacts
         Assert.Equal(1, statistics.Dispatches);
         Assert.True(statistics.FoldedNodes >= 4, $"{statistics.FoldedNodes} nodes folded");
     }
+
+    [Theory]
+    [InlineData(13)]
+    [InlineData(18)]
+    public void Split_cuts_an_axis_into_parts(int opset)
+    {
+        var builder = new ModelBuilder(opset).Input("x", 2, 7, 3).Output("a").Output("b").Output("c");
+        if (opset >= 18)
+        {
+            builder.Node("Split", ["x"], ["a", "b", "c"], a => a.Int("axis", 1).Int("num_outputs", 3));
+        }
+        else
+        {
+            builder.Int64s("parts", 2, 4, 1).Node("Split", ["x", "parts"], ["a", "b", "c"], a => a.Int("axis", -2));
+        }
+
+        Check(builder, $"Split opset {opset}", ("x", [2, 7, 3]));
+    }
+
+    [Fact]
+    public void Sum_and_Mean_take_any_number_of_inputs()
+    {
+        var builder = new ModelBuilder(17).Input("a", 2, 3).Input("b", 3).Input("c", 2, 1).Output("s").Output("m")
+            .Node("Sum", ["a", "b", "c"], ["s"]).Node("Mean", ["a", "b", "c"], ["m"]);
+        Check(builder, "Sum/Mean", ("a", [2, 3]), ("b", [3]), ("c", [2, 1]));
+    }
+
+    [Fact]
+    public void Comparisons_and_Where_fold_in_shape_arithmetic()
+    {
+        // Exporters guard reshapes of possibly empty dims: Where(Equal(shape, 0), 1, shape).
+        var builder = new ModelBuilder(17).Input("x", 2, 3, 4).Output("y")
+            .Int64s("zero", 0).Int64s("one", 1).Int64s("minus1", -1).Int64s("start", 1).Int64s("end", 3)
+            .Node("Shape", ["x"], ["shape"])
+            .Node("Slice", ["shape", "start", "end"], ["tail"])
+            .Node("Equal", ["tail", "zero"], ["is_zero"])
+            .Node("Where", ["is_zero", "one", "tail"], ["safe"])
+            .Node("Concat", ["safe", "minus1"], ["target"], a => a.Int("axis", 0))
+            .Node("Reshape", ["x", "target"], ["r"])
+            .Node("Softmax", ["r"], ["y"], a => a.Int("axis", 0));
+        Check(builder, "folded Where/Equal reshape", ("x", [2, 3, 4]));
+    }
 }

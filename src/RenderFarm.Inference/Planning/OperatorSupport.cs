@@ -22,13 +22,14 @@ internal static class OperatorSupport
         "Resize", "DepthToSpace", "SpaceToDepth", "Pad",
         "ReduceMean", "ReduceSum", "ReduceMax", "ReduceMin",
         "Constant", "Identity", "Dropout", "Shape", "Cast",
-        "ConstantOfShape", "Range",
+        "ConstantOfShape", "Range", "Split", "Sum", "Mean",
+        "Equal", "Less", "Greater", "Where", "Not", "Floor", "Ceil",
     };
 
     /// <summary>Operators evaluated only on the CPU while planning: their inputs must be known then.</summary>
     public static readonly IReadOnlySet<string> FoldOnly = new HashSet<string>(StringComparer.Ordinal)
     {
-        "ConstantOfShape", "Range",
+        "ConstantOfShape", "Range", "Equal", "Less", "Greater", "Where", "Not", "Floor", "Ceil",
     };
 
     public static (IReadOnlyList<string> Operators, List<string> Problems) Analyze(OnnxModel model)
@@ -179,6 +180,8 @@ internal static class OperatorSupport
                 return NeedKnown(1);
             case "Slice":
                 return NeedKnown(1, 2, 3, 4);
+            case "Split":
+                return NeedKnown(1);
             case "Gather":
                 return NeedKnown(1);
             case "Pad":

@@ -86,6 +86,29 @@ internal sealed partial class PlanBuilder
             case "Pow":
                 SetOutput(node, Binary(BinaryOp.Pow, Input(node, 0), Input(node, 1)));
                 return;
+            case "Sum" or "Mean":
+            {
+                PlanValue result = Input(node, 0);
+                for (int i = 1; i < node.Input.Count; i++)
+                {
+                    result = Binary(BinaryOp.Add, result, Input(node, i));
+                }
+
+                if (node.OpType == "Mean" && node.Input.Count > 1)
+                {
+                    result = Unary(UnaryOp.Affine, result, 1f / node.Input.Count, 0f);
+                }
+
+                SetOutput(node, result);
+                return;
+            }
+
+            case "Split":
+                Split(node);
+                return;
+            case "Equal" or "Less" or "Greater" or "Where" or "Not" or "Floor" or "Ceil":
+                SetOutput(node, FoldLogic(node));
+                return;
             case "Max" or "Min":
             {
                 BinaryOp op = node.OpType == "Max" ? BinaryOp.Max : BinaryOp.Min;
@@ -561,6 +584,112 @@ internal sealed partial class PlanBuilder
         }
 
         return StridedCopy(x, shape, shape, offset, inStrides);
+    }
+
+    private void Split(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int rank = x.Shape.Length;
+        int axis = ShapeMath.Axis(node.Int("axis", 0), rank, "Split");
+        int length = x.Shape[axis];
+        int outputs = node.Output.Count;
+        long[]? sizes = Opset >= 13 ? OptionalConstant(node, 1)?.ToLongs() : node.Ints("split");
+        if (sizes is null || sizes.Length == 0)
+        {
+            // Equal parts; from opset 18 (num_outputs) the last part may be smaller.
+            int part = (length + outputs - 1) / outputs;
+            if (Opset < 18 && length % outputs != 0)
+            {
+                throw new PlanException($"an axis of {length} does not split into {outputs} equal parts.");
+            }
+
+            sizes = Enumerable.Range(0, outputs).Select(i => (long)Math.Max(0, Math.Min(part, length - (i * part)))).ToArray();
+        }
+
+        if (sizes.Length != outputs || sizes.Sum() != length)
+        {
+            throw new PlanException($"split sizes [{string.Join(", ", sizes)}] do not divide an axis of {length} into {outputs} outputs.");
+        }
+
+        int[] strides = ShapeMath.Strides(x.Shape);
+        int start = 0;
+        for (int i = 0; i < outputs; i++)
+        {
+            int[] shape = (int[])x.Shape.Clone();
+            shape[axis] = (int)sizes[i];
+            SetOutput(node, StridedCopy(x, shape, shape, start * strides[axis], strides), i);
+            start += (int)sizes[i];
+        }
+    }
+
+    /// <summary>Comparisons, selection and rounding, evaluated only on constants (shape arithmetic of exporters).</summary>
+    private PlanValue FoldLogic(NodeProto node)
+    {
+        CpuTensor a = ConstantInput(node, 0);
+        switch (node.OpType)
+        {
+            case "Not" or "Floor" or "Ceil":
+            {
+                double[] data = a.Data.Select(v => node.OpType switch
+                {
+                    "Not" => v == 0 ? 1.0 : 0.0,
+                    "Floor" => Math.Floor((float)v),
+                    _ => Math.Ceiling((float)v),
+                }).ToArray();
+                return PlanValue.Of(new CpuTensor(a.Shape, data, a.IsInteger || node.OpType == "Not"));
+            }
+
+            case "Where":
+            {
+                CpuTensor x = ConstantInput(node, 1);
+                CpuTensor y = ConstantInput(node, 2);
+                int[] shape = ShapeMath.Broadcast(ShapeMath.Broadcast(a.Shape, x.Shape, "Where"), y.Shape, "Where");
+                double[] data = Broadcast3(shape, a, x, y, (c, u, v) => c != 0 ? u : v);
+                return PlanValue.Of(new CpuTensor(shape, data, x.IsInteger && y.IsInteger));
+            }
+
+            default:
+            {
+                CpuTensor b = ConstantInput(node, 1);
+                int[] shape = ShapeMath.Broadcast(a.Shape, b.Shape, node.OpType);
+                double[] data = Broadcast3(shape, a, b, b, (u, v, _) => node.OpType switch
+                {
+                    "Equal" => u == v ? 1 : 0,
+                    "Less" => u < v ? 1 : 0,
+                    _ => u > v ? 1 : 0,
+                });
+                return PlanValue.Of(new CpuTensor(shape, data, true));
+            }
+        }
+    }
+
+    private static double[] Broadcast3(int[] shape, CpuTensor a, CpuTensor b, CpuTensor c, Func<double, double, double, double> f)
+    {
+        int rank = shape.Length;
+        int[] sa = ShapeMath.BroadcastStrides(a.Shape, rank);
+        int[] sb = ShapeMath.BroadcastStrides(b.Shape, rank);
+        int[] sc = ShapeMath.BroadcastStrides(c.Shape, rank);
+        int[] strides = ShapeMath.Strides(shape);
+        var data = new double[ShapeMath.Count(shape)];
+        for (int i = 0; i < data.Length; i++)
+        {
+            int ia = 0;
+            int ib = 0;
+            int ic = 0;
+            int rest = i;
+            for (int d = 0; d < rank; d++)
+            {
+                int coordinate = rest / strides[d];
+                rest %= strides[d];
+                ia += coordinate * sa[d];
+                ib += coordinate * sb[d];
+                ic += coordinate * sc[d];
+            }
+
+            data[i] = f(a.Data[ia], b.Data[ib], c.Data[ic]);
+        }
+
+        return data;
     }
 
     private PlanValue Gather(NodeProto node)
