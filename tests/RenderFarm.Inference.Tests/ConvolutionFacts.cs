@@ -28,6 +28,10 @@ public sealed class ConvolutionFacts
         { "same lower", [1, 2, 6, 6], [3, 2, 2, 2], 1, [1, 1], [1, 1], [], "SAME_LOWER", false },
         { "valid 1x1", [1, 8, 5, 5], [4, 8, 1, 1], 1, [1, 1], [1, 1], [], "VALID", true },
         { "1-D", [2, 3, 17], [4, 3, 5], 1, [2], [1], [2, 2], "NOTSET", true },
+        { "tiled 3x3 stride 2", [1, 5, 13, 11], [20, 5, 3, 3], 1, [2, 2], [1, 1], [1, 0, 1, 2], "NOTSET", true },
+        { "tiled groups 2 dilation 2", [2, 6, 9, 9], [32, 3, 3, 3], 2, [1, 1], [2, 2], [1, 1, 1, 1], "NOTSET", false },
+        { "tiled 1-D past one tile", [1, 4, 70], [17, 4, 3], 1, [1], [1], [1, 1], "NOTSET", true },
+        { "tiled deep input", [1, 40, 6, 6], [70, 40, 3, 3], 1, [1, 1], [1, 1], [], "SAME_UPPER", true },
     };
 
     [Theory]
@@ -204,5 +208,41 @@ public sealed class ConvolutionFacts
         var random = new Random(op.Length);
         var builder = new ModelBuilder(17).Input("x", 2, 3, 6, 5).Output("y").Node(op, ["x"], ["y"]);
         OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, 2, 3, 6, 5) }, _output, op);
+    }
+
+    [Theory]
+    [InlineData(8, "Relu")]
+    [InlineData(24, "LeakyRelu")]
+    public void BatchNormalization_and_activation_after_Conv_fuse_into_one_dispatch(int outputs, string activation)
+    {
+        var random = new Random(outputs);
+        var builder = new ModelBuilder(15).Input("x", 1, 3, 10, 10).Output("y")
+            .Initializer("w", [outputs, 3, 3, 3], Oracle.RandomData(random, outputs * 27))
+            .Floats("b", Oracle.RandomData(random, outputs))
+            .Floats("scale", Oracle.RandomData(random, outputs)).Floats("shift", Oracle.RandomData(random, outputs))
+            .Floats("mean", Oracle.RandomData(random, outputs)).Floats("var", Oracle.RandomData(random, outputs).Select(v => Math.Abs(v) + 0.2f).ToArray())
+            .Node("Conv", ["x", "w", "b"], ["c"], a => a.Ints("pads", 1, 1, 1, 1))
+            .Node("BatchNormalization", ["c", "scale", "shift", "mean", "var"], ["n"])
+            .Node(activation, ["n"], ["y"], a =>
+            {
+                if (activation == "LeakyRelu")
+                {
+                    a.Float("alpha", 0.1f);
+                }
+            });
+        OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, 1, 3, 10, 10) }, _output, $"Conv+BN+{activation}");
+        using var session = new InferenceSession(_gpu.Device, builder.Build());
+        Assert.Equal(1, session.GetStatistics(new Dictionary<string, int[]> { ["x"] = [1, 3, 10, 10] }).Dispatches);
+    }
+
+    [Fact]
+    public void A_Conv_output_read_twice_is_not_fused()
+    {
+        var random = new Random(9);
+        var builder = new ModelBuilder(15).Input("x", 1, 2, 6, 6).Output("y").Output("c")
+            .Initializer("w", [4, 2, 3, 3], Oracle.RandomData(random, 72))
+            .Node("Conv", ["x", "w"], ["c"])
+            .Node("Relu", ["c"], ["y"]);
+        OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, 1, 2, 6, 6) }, _output, "Conv output kept");
     }
 }

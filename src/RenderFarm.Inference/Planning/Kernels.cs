@@ -12,6 +12,7 @@ internal enum KernelKind
     Binary,
     Affine,
     Conv,
+    ConvGemm,
     ConvTranspose,
     MatMul,
     Pool,
@@ -88,6 +89,7 @@ internal sealed class KernelLibrary
         KernelKind.Binary => ("binary", 3, 80),
         KernelKind.Affine => ("affine", 4, 12),
         KernelKind.Conv => ("conv", 4, 76),
+        KernelKind.ConvGemm => ("conv_gemm", 4, 80),
         KernelKind.ConvTranspose => ("conv_transpose", 4, 68),
         KernelKind.MatMul => ("matmul", 4, 88),
         KernelKind.Pool => ("pool", 2, 64),
@@ -199,6 +201,12 @@ internal sealed class PushConstants
             }
         }
 
+        return this;
+    }
+
+    public PushConstants Append(PushConstants other)
+    {
+        _words.AddRange(other._words);
         return this;
     }
 

@@ -79,7 +79,7 @@ internal sealed partial class PlanBuilder
         return (int)output;
     }
 
-    private PlanValue Conv(NodeProto node)
+    private void Conv(NodeProto node)
     {
         PlanValue x = Input(node, 0);
         PlanValue w = Input(node, 1);
@@ -98,13 +98,90 @@ internal sealed partial class PlanBuilder
         int oh = OutputSize(spatial[0], win.KH, win.SH, win.DH, win.PadTop, win.PadBottom, false);
         int ow = OutputSize(spatial[1], win.KW, win.SW, win.DW, win.PadLeft, win.PadRight, false);
         int[] shape = x.Shape.Length == 4 ? [x.Shape[0], outputs, oh, ow] : [x.Shape[0], outputs, ow];
+
+        // Peephole fusion: a following BatchNormalization with constant statistics is folded into constant weights,
+        // and a following Relu/LeakyRelu runs in the convolution's epilogue.
+        string result = node.Output[0];
+        if (w.Constant is CpuTensor constantWeights && (bias is null || bias.Constant is not null) && SoleConsumer(result) is NodeProto bn &&
+            bn.OpType == "BatchNormalization" && bn.Input.Skip(1).All(i => _values.TryGetValue(i, out PlanValue? v) && v.Constant is not null) &&
+            bn.Output.Count(o => o.Length > 0) == 1)
+        {
+            (w, bias) = FoldBatchNormalization(constantWeights, bias?.Constant, bn, outputs);
+            _absorbed.Add(bn);
+            result = bn.Output[0];
+        }
+
+        uint activation = 0;
+        float alpha = 0;
+        if (SoleConsumer(result) is NodeProto act && act.OpType is "Relu" or "LeakyRelu")
+        {
+            activation = act.OpType == "Relu" ? 1u : 2u;
+            alpha = act.Float("alpha", 0.01f);
+            _absorbed.Add(act);
+            result = act.Output[0];
+        }
+
         PlanValue output = NewGpu(shape);
         var push = new PushConstants().U(output.Count).U(channels).U(spatial[0]).U(spatial[1]).U(outputs).U(oh).U(ow)
             .U(win.KH).U(win.KW).U(win.SH).U(win.SW).U(win.DH).U(win.DW).I(win.PadTop).I(win.PadLeft)
-            .U(group).U(bias is null ? 0 : 1).U(0).F(0);
+            .U(group).U(bias is null ? 0 : 1).U(activation).F(alpha);
         Slot biasSlot = bias is null ? Gpu(w) : Gpu(bias);
-        Emit1D(KernelKind.Conv, [Gpu(x), Gpu(w), biasSlot, output.Slot!], push, output.Count);
-        return output;
+        Slot[] buffers = [Gpu(x), Gpu(w), biasSlot, output.Slot!];
+        int outputsPerGroup = outputs / group;
+        if (outputsPerGroup >= 16 && output.Count > 0)
+        {
+            // Enough output channels per group to fill 64-row tiles at least a quarter: the implicit GEMM kernel.
+            long pixels = (long)oh * ow;
+            long planes = (long)x.Shape[0] * group;
+            uint gx = (uint)((pixels + 63) / 64);
+            uint gy = (uint)((outputsPerGroup + 63) / 64);
+            if (gx > KernelLibrary.MaxGroups)
+            {
+                throw new PlanException($"an output of {pixels} pixels is too large for one dispatch.");
+            }
+
+            for (long start = 0; start < planes; start += KernelLibrary.MaxGroups)
+            {
+                uint count = (uint)Math.Min(KernelLibrary.MaxGroups, planes - start);
+                Emit(KernelKind.ConvGemm, buffers, new PushConstants().Append(push).U(start), gx, gy, count);
+            }
+        }
+        else
+        {
+            Emit1D(KernelKind.Conv, buffers, push, output.Count);
+        }
+
+        _values[result] = output;
+    }
+
+    /// <summary>Folds y = (conv(x) - mean) / sqrt(var + eps) * scale + B into the convolution's weights and bias.</summary>
+    private (PlanValue Weights, PlanValue Bias) FoldBatchNormalization(CpuTensor weights, CpuTensor? bias, NodeProto bn, int outputs)
+    {
+        CpuTensor scale = _values[bn.Input[1]].Constant!;
+        CpuTensor shift = _values[bn.Input[2]].Constant!;
+        CpuTensor mean = _values[bn.Input[3]].Constant!;
+        CpuTensor variance = _values[bn.Input[4]].Constant!;
+        if (scale.Length != outputs || shift.Length != outputs || mean.Length != outputs || variance.Length != outputs)
+        {
+            throw new PlanException($"BatchNormalization parameters after the convolution must have {outputs} elements.");
+        }
+
+        double epsilon = bn.Float("epsilon", 1e-5f);
+        int perOutput = weights.Length / outputs;
+        var folded = new double[weights.Length];
+        var foldedBias = new double[outputs];
+        for (int m = 0; m < outputs; m++)
+        {
+            double factor = scale.Data[m] / Math.Sqrt(variance.Data[m] + epsilon);
+            for (int i = 0; i < perOutput; i++)
+            {
+                folded[(m * perOutput) + i] = (float)(weights.Data[(m * perOutput) + i] * factor);
+            }
+
+            foldedBias[m] = (float)((((bias?.Data[m] ?? 0) - mean.Data[m]) * factor) + shift.Data[m]);
+        }
+
+        return (PlanValue.Of(new CpuTensor(weights.Shape, folded, false)), PlanValue.Of(new CpuTensor([outputs], foldedBias, false)));
     }
 
     private PlanValue ConvTranspose(NodeProto node)

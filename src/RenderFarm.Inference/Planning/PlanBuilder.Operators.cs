@@ -123,7 +123,7 @@ internal sealed partial class PlanBuilder
             }
 
             case "Conv":
-                SetOutput(node, Conv(node));
+                Conv(node);
                 return;
             case "ConvTranspose":
                 SetOutput(node, ConvTranspose(node));

@@ -15,6 +15,9 @@ internal sealed partial class PlanBuilder
     private readonly Dictionary<CpuTensor, Slot> _uploaded = new(ReferenceEqualityComparer.Instance);
     private readonly List<Slot> _slots = [];
     private readonly List<PlanStep> _steps = [];
+    private readonly Dictionary<string, List<NodeProto>> _consumers = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _graphOutputs = new(StringComparer.Ordinal);
+    private readonly HashSet<NodeProto> _absorbed = new(ReferenceEqualityComparer.Instance);
     private int _folded;
     private string _node = string.Empty;
 
@@ -55,7 +58,31 @@ internal sealed partial class PlanBuilder
 
         foreach (NodeProto node in _model.Graph.Node)
         {
+            foreach (string input in node.Input.Where(i => i.Length > 0))
+            {
+                if (!_consumers.TryGetValue(input, out List<NodeProto>? list))
+                {
+                    _consumers[input] = list = [];
+                }
+
+                list.Add(node);
+            }
+        }
+
+        foreach (ValueInfoProto output in _model.Graph.Output)
+        {
+            _graphOutputs.Add(output.Name);
+        }
+
+        foreach (NodeProto node in _model.Graph.Node)
+        {
             _node = node.Describe();
+            if (_absorbed.Contains(node))
+            {
+                // Fused into the node that produces its input (an activation or BatchNormalization after a Conv).
+                continue;
+            }
+
             try
             {
                 PlanNode(node);
@@ -147,6 +174,10 @@ internal sealed partial class PlanBuilder
         long constants = _slots.Where(s => s.Kind == SlotKind.Constant).Sum(s => s.Bytes);
         Statistics = new PlanStatistics(intermediate, PhysicalSizes.Sum(), constants, _steps.Count, _folded);
     }
+
+    /// <summary>The only node reading <paramref name="value"/>, when it has exactly one reader and is no graph output.</summary>
+    private NodeProto? SoleConsumer(string value) =>
+        !_graphOutputs.Contains(value) && _consumers.TryGetValue(value, out List<NodeProto>? list) && list.Count == 1 ? list[0] : null;
 
     private PlanValue Input(NodeProto node, int index)
     {
