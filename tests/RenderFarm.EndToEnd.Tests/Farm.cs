@@ -194,6 +194,28 @@ internal sealed partial class Farm : IAsyncDisposable
         return new FarmWorker(worker, address.Groups["address"].Value);
     }
 
+    /// <summary>
+    /// Starts a dishonest provider (tests/RenderFarm.CheatingWorker) that fakes its frames the way
+    /// <paramref name="cheat"/> names, with its own key and cache folder, and waits until it has signed in.
+    /// </summary>
+    public async Task<FarmWorker> StartCheatingWorkerAsync(string name, string cheat)
+    {
+        string key = Path.Combine(_folder, $"{name}.key");
+        string cache = Path.Combine(_folder, $"{name}-cache");
+        FarmProcess worker = Track(FarmProcess.Start(
+            $"cheat-{name}",
+            "RenderFarm.CheatingWorker.dll",
+            ["--coordinator", Address.AbsoluteUri, "--cheat", cheat, "--key", key, "--cache", cache, "--name", name],
+            new Dictionary<string, string?>(),
+            _folder,
+            _clock));
+        string line = await worker.WaitForLineAsync(l => l.StartsWith("Logged in to ", StringComparison.Ordinal), "'Logged in to ...'", s_startTimeout);
+        Match address = LoggedInAddress().Match(line);
+        Assert.True(address.Success, $"No provider address in the cheating worker's line '{line}'.");
+        Note($"cheat-{name} signed in as {address.Groups["address"].Value}");
+        return new FarmWorker(worker, address.Groups["address"].Value);
+    }
+
     /// <summary>Uploads the Cornell box and returns its SHA-256.</summary>
     public async Task<string> UploadSceneAsync()
     {

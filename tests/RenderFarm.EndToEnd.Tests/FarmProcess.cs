@@ -66,12 +66,28 @@ internal sealed partial class FarmProcess : IDisposable
         IReadOnlyList<string> arguments,
         IReadOnlyDictionary<string, string?> environment,
         string workingDirectory,
+        Stopwatch clock) =>
+        Start(name, "renderfarm.dll", arguments, environment, workingDirectory, clock);
+
+    /// <summary>Starts <c>dotnet PROGRAM ARGUMENTS</c> from the test's output folder, e.g. the cheating worker.</summary>
+    /// <param name="name">A short name for messages.</param>
+    /// <param name="programFile">The program's .dll in the test's output folder, copied there by a project reference.</param>
+    /// <param name="arguments">The command line after the program.</param>
+    /// <param name="environment">Variables to set (null removes one) on top of this process's environment.</param>
+    /// <param name="workingDirectory">The process's current folder.</param>
+    /// <param name="clock">Runs since the test began; stamps every line.</param>
+    public static FarmProcess Start(
+        string name,
+        string programFile,
+        IReadOnlyList<string> arguments,
+        IReadOnlyDictionary<string, string?> environment,
+        string workingDirectory,
         Stopwatch clock)
     {
-        string program = Path.Combine(AppContext.BaseDirectory, "renderfarm.dll");
+        string program = Path.Combine(AppContext.BaseDirectory, programFile);
         if (!File.Exists(program))
         {
-            throw new InvalidOperationException($"{program} is missing; the test project's reference to RenderFarm.Cli copies it there.");
+            throw new InvalidOperationException($"{program} is missing; a project reference of the test project copies it there.");
         }
 
         var start = new ProcessStartInfo("dotnet")
