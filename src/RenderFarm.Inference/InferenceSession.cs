@@ -16,7 +16,11 @@ public sealed class InferenceSession : IDisposable
     private readonly ComputeDevice _device;
     private readonly OnnxModel _model;
     private readonly KernelLibrary _kernels;
+    /// <summary>How many compiled plans (one per set of input shapes) a session keeps; the least recently used goes first.</summary>
+    internal const int MaxPlans = 4;
+
     private readonly Dictionary<string, ExecutionPlan> _plans = new(StringComparer.Ordinal);
+    private readonly LinkedList<string> _planOrder = new();
     private bool _disposed;
 
     /// <summary>Prepares <paramref name="model"/> to run on <paramref name="device"/>.</summary>
@@ -107,6 +111,19 @@ public sealed class InferenceSession : IDisposable
             }
 
             _plans.Clear();
+            _planOrder.Clear();
+        }
+    }
+
+    /// <summary>How many compiled plans the session holds.</summary>
+    internal int PlanCount
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _plans.Count;
+            }
         }
     }
 
@@ -124,6 +141,8 @@ public sealed class InferenceSession : IDisposable
         string key = string.Join(";", _model.Inputs.Select(i => string.Join(",", shapes[i.Name])));
         if (_plans.TryGetValue(key, out ExecutionPlan? plan))
         {
+            _planOrder.Remove(key);
+            _planOrder.AddFirst(key);
             return plan;
         }
 
@@ -139,6 +158,16 @@ public sealed class InferenceSession : IDisposable
 
         plan = new ExecutionPlan(_device, _kernels, builder);
         _plans[key] = plan;
+        _planOrder.AddFirst(key);
+        if (_planOrder.Count > MaxPlans)
+        {
+            // Dynamic shapes must not grow GPU memory without bound.
+            string oldest = _planOrder.Last!.Value;
+            _planOrder.RemoveLast();
+            _plans.Remove(oldest, out ExecutionPlan? evicted);
+            evicted?.Dispose();
+        }
+
         return plan;
     }
 

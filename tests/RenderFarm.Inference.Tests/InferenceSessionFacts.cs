@@ -99,4 +99,31 @@ public sealed class InferenceSessionFacts
         _device.Download<float>(a, result);
         Assert.All(result, v => Assert.Equal(40f, v));
     }
+
+    [Fact]
+    public void A_session_keeps_a_bounded_number_of_plans_for_dynamic_shapes()
+    {
+        var builder = new ModelBuilder(17).Input("x", null, 4).Output("y").Node("Relu", ["x"], ["y"]);
+        using var session = new InferenceSession(_device, builder.Build());
+        for (int rows = 1; rows <= InferenceSession.MaxPlans + 2; rows++)
+        {
+            var x = new Tensor([rows, 4], Enumerable.Range(0, rows * 4).Select(i => i % 3 == 0 ? -1f : i).ToArray());
+            Tensor y = session.Run(new Dictionary<string, Tensor> { ["x"] = x })["y"];
+            Assert.Equal(x.Data.Select(v => Math.Max(v, 0f)), y.Data);
+        }
+
+        Assert.Equal(InferenceSession.MaxPlans, session.PlanCount);
+    }
+
+    [Theory]
+    [InlineData(1L, 1u, 1u)]
+    [InlineData(256L * 65535, 65535u, 1u)]
+    [InlineData((256L * 65535) + 1, 65535u, 2u)]
+    [InlineData(40_000_000L, 65535u, 3u)]
+    public void Large_tensors_spill_workgroups_into_a_second_dimension(long invocations, uint x, uint y)
+    {
+        (uint gx, uint gy) = Planning.KernelLibrary.Groups(invocations);
+        Assert.Equal((x, y), (gx, gy));
+        Assert.True((long)gx * gy * 256 >= invocations);
+    }
 }
