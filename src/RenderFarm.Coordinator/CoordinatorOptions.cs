@@ -89,6 +89,31 @@ public sealed class CoordinatorOptions
     /// <summary>Whole tokens of stake slashed from a provider proven to cheat on a job (at most its stake).</summary>
     public long SlashTokens { get; set; } = 10;
 
+    /// <summary>
+    /// Whether a sampled share of delivered frames is re-rendered whole by another provider (queue <c>validate</c>)
+    /// besides their spot check: every provider's first delivered frame of a job, and others at the rates below,
+    /// chosen with <see cref="SpotCheckSecret"/>. Needs <see cref="SpotChecks"/>.
+    /// </summary>
+    public bool WholeFrameSamples { get; set; } = true;
+
+    /// <summary>Share of an established provider's frames re-rendered whole.</summary>
+    public double WholeFrameSampleRate { get; set; } = 0.05;
+
+    /// <summary>Share re-rendered whole for providers with fewer than <see cref="NewProviderVerifiedFrames"/> verified frames.</summary>
+    public double NewProviderSampleRate { get; set; } = 0.25;
+
+    /// <summary>Verified frames (all jobs) below which a provider counts as new.</summary>
+    public long NewProviderVerifiedFrames { get; set; } = 100;
+
+    /// <summary>Share re-rendered whole for providers proven wrong before, as renderers or as validators.</summary>
+    public double SuspectProviderSampleRate { get; set; } = 0.5;
+
+    /// <summary>
+    /// Largest pHash Hamming distance between a whole-frame re-render and the delivered frame. Honest renders measure 0;
+    /// cheap cheats 0–6 (caught by the pixel blocks instead); wrong pictures 20 and more.
+    /// </summary>
+    public int MaxWholeFramePHashDistance { get; set; } = 10;
+
     /// <summary>Throws when a value is out of range, naming it.</summary>
     internal void Validate()
     {
@@ -130,6 +155,12 @@ public sealed class CoordinatorOptions
         if (SpotCheckTileSize < 1 || !(SpotCheckMaxCostShare > 0 && SpotCheckMaxCostShare <= 1) || MaxChecksPerFrame < 2)
         {
             throw new InvalidOperationException($"{SectionName}: spot checks need a tile size of at least 1, a cost share in (0, 1] and at least 2 checks per frame.");
+        }
+
+        if (!(WholeFrameSampleRate is >= 0 and <= 1) || !(NewProviderSampleRate is >= 0 and <= 1) || !(SuspectProviderSampleRate is >= 0 and <= 1)
+            || NewProviderVerifiedFrames < 0 || MaxWholeFramePHashDistance is < 0 or > 64)
+        {
+            throw new InvalidOperationException($"{SectionName}: whole-frame sampling rates must lie in [0, 1], {nameof(NewProviderVerifiedFrames)} must not be negative and {nameof(MaxWholeFramePHashDistance)} must lie in [0, 64].");
         }
 
         if (TokenSigningKey.Length is > 0 and < 32)

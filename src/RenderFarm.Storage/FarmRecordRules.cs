@@ -42,6 +42,15 @@ internal static class FarmRecordRules
     {
         ArgumentNullException.ThrowIfNull(provider);
         ArgumentException.ThrowIfNullOrWhiteSpace(provider.Address, nameof(provider));
+        ArgumentOutOfRangeException.ThrowIfNegative(provider.VerifiedFrames, nameof(provider));
+        ArgumentOutOfRangeException.ThrowIfNegative(provider.TimesCaught, nameof(provider));
+    }
+
+    public static void ValidateProviderCounts(string address, long verifiedFrames, int timesCaught)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(address);
+        ArgumentOutOfRangeException.ThrowIfNegative(verifiedFrames);
+        ArgumentOutOfRangeException.ThrowIfNegative(timesCaught);
     }
 
     /// <summary>The job after a state change at <paramref name="now"/>: finished exactly while in a final state.</summary>

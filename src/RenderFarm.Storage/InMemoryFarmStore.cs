@@ -160,11 +160,34 @@ public sealed class InMemoryFarmStore : IFarmStore
         lock (_lock)
         {
             // Remove first so a differently cased address replaces the stored spelling too.
-            _providers.Remove(provider.Address);
+            if (_providers.Remove(provider.Address, out ProviderRecord? stored))
+            {
+                copy = copy with { VerifiedFrames = stored.VerifiedFrames, TimesCaught = stored.TimesCaught };
+            }
+
             _providers.Add(provider.Address, copy);
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<ProviderRecord> AddProviderCountsAsync(string address, long verifiedFrames, int timesCaught, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateProviderCounts(address, verifiedFrames, timesCaught);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            DateTimeOffset now = Truncate(_timeProvider.GetUtcNow());
+            ProviderRecord stored = _providers.GetValueOrDefault(address) ?? new ProviderRecord { Address = address, RegisteredAt = now, LastSeenAt = now };
+            ProviderRecord updated = stored with
+            {
+                VerifiedFrames = stored.VerifiedFrames + verifiedFrames,
+                TimesCaught = stored.TimesCaught + timesCaught,
+            };
+            _providers[stored.Address] = updated;
+            return Task.FromResult(updated);
+        }
     }
 
     /// <inheritdoc/>

@@ -24,6 +24,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         "job_id, task_index, first_frame, last_frame, state, hangfire_job_id, provider, lease_id, lease_expires_at, "
         + "attempts, failed_by, outputs, started_at, finished_at, error, version, checks, rejected_by";
 
+    private const string ProviderColumns = "address, registered_at, last_seen_at, device, verified_frames, times_caught";
+
     private const string JobColumns = "id, spec, state, created_at, finished_at, error, settlement";
 
     private readonly NpgsqlDataSource _dataSource;
@@ -295,8 +297,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         FarmRecordRules.ValidateProvider(provider);
         await ExecuteAsync(
             $"""
-            INSERT INTO {Schema}.providers (address_key, address, registered_at, last_seen_at, device)
-            VALUES (@key, @address, @registered, @seen, @device)
+            INSERT INTO {Schema}.providers (address_key, address, registered_at, last_seen_at, device, verified_frames, times_caught)
+            VALUES (@key, @address, @registered, @seen, @device, @verified, @caught)
             ON CONFLICT (address_key) DO UPDATE SET
                 address = EXCLUDED.address, registered_at = EXCLUDED.registered_at,
                 last_seen_at = EXCLUDED.last_seen_at, device = EXCLUDED.device
@@ -306,7 +308,34 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
             ("address", provider.Address),
             ("registered", provider.RegisteredAt.ToUniversalTime()),
             ("seen", provider.LastSeenAt.ToUniversalTime()),
-            ("device", provider.Device)).ConfigureAwait(false);
+            ("device", provider.Device),
+            ("verified", provider.VerifiedFrames),
+            ("caught", provider.TimesCaught)).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<ProviderRecord> AddProviderCountsAsync(string address, long verifiedFrames, int timesCaught, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateProviderCounts(address, verifiedFrames, timesCaught);
+
+        // One statement: the row lock of the upsert makes concurrent additions add up.
+        IReadOnlyList<ProviderRecord> providers = await QueryAsync(
+            $"""
+            INSERT INTO {Schema}.providers AS p (address_key, address, registered_at, last_seen_at, device, verified_frames, times_caught)
+            VALUES (@key, @address, @now, @now, NULL, @verified, @caught)
+            ON CONFLICT (address_key) DO UPDATE SET
+                verified_frames = p.verified_frames + EXCLUDED.verified_frames,
+                times_caught = p.times_caught + EXCLUDED.times_caught
+            RETURNING {ProviderColumns}
+            """,
+            ReadProvider,
+            cancellationToken,
+            ("key", address.ToLowerInvariant()),
+            ("address", address),
+            ("now", _timeProvider.GetUtcNow().ToUniversalTime()),
+            ("verified", verifiedFrames),
+            ("caught", timesCaught)).ConfigureAwait(false);
+        return providers[0];
     }
 
     /// <inheritdoc/>
@@ -314,18 +343,22 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
     {
         ArgumentNullException.ThrowIfNull(address);
         IReadOnlyList<ProviderRecord> providers = await QueryAsync(
-            $"SELECT address, registered_at, last_seen_at, device FROM {Schema}.providers WHERE address_key = @key",
-            reader => new ProviderRecord
-            {
-                Address = reader.GetString(0),
-                RegisteredAt = reader.GetFieldValue<DateTimeOffset>(1),
-                LastSeenAt = reader.GetFieldValue<DateTimeOffset>(2),
-                Device = NullableString(reader, 3),
-            },
+            $"SELECT {ProviderColumns} FROM {Schema}.providers WHERE address_key = @key",
+            ReadProvider,
             cancellationToken,
             ("key", address.ToLowerInvariant())).ConfigureAwait(false);
         return providers.Count == 0 ? null : providers[0];
     }
+
+    private static ProviderRecord ReadProvider(NpgsqlDataReader reader) => new()
+    {
+        Address = reader.GetString(0),
+        RegisteredAt = reader.GetFieldValue<DateTimeOffset>(1),
+        LastSeenAt = reader.GetFieldValue<DateTimeOffset>(2),
+        Device = NullableString(reader, 3),
+        VerifiedFrames = reader.GetInt64(4),
+        TimesCaught = reader.GetInt32(5),
+    };
 
     /// <inheritdoc/>
     public async Task<bool> TryConsumeOnceAsync(string value, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)

@@ -7,6 +7,7 @@ using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
+using SixLabors.ImageSharp.Processing;
 
 namespace RenderFarm.Coordinator.Tests;
 
@@ -14,6 +15,9 @@ namespace RenderFarm.Coordinator.Tests;
 public sealed class SpotCheckFacts
 {
     private static readonly Dictionary<string, string?> s_spotChecks = new() { ["Coordinator:SpotChecks"] = "true" };
+
+    // For the facts about tile checks alone: no whole-frame samples interleave with them in the validate queue.
+    private static readonly Dictionary<string, string?> s_tilesOnly = new(s_spotChecks) { ["Coordinator:WholeFrameSamples"] = "false" };
 
     [Fact]
     public async Task Honest_output_passes_its_check_by_another_provider_and_completes_the_job()
@@ -35,9 +39,12 @@ public sealed class SpotCheckFacts
             Assert.Equal(HttpStatusCode.NotFound, unverified.StatusCode);
         }
 
-        // The renderer never gets the check of its own output.
+        // The renderer never gets the check of its own output. Its first frame of the job is also re-rendered whole.
         Assert.Null(await renderer.LeaseAsync(1, "validate"));
-        LeaseGrant check = (await validator.LeaseAsync(5, "validate"))!;
+        (LeaseGrant whole, LeaseGrant check) = await LeaseBothChecksAsync(validator);
+        await TestFarm.ExpectAsync(await validator.CompleteAsync(whole.LeaseId, await UploadFrameAsync(farm, Noise(1), whole)), HttpStatusCode.OK);
+        Assert.Equal(FarmTaskState.Verifying, (await farm.GetJobAsync(job.Id)).Tasks[render.TaskIndex].State);
+
         Assert.NotNull(check.Validation);
         Assert.Equal(render.FirstFrame, check.Validation.Frame);
         Assert.Empty(check.Uploads);
@@ -48,7 +55,9 @@ public sealed class SpotCheckFacts
         TaskDetails task = (await farm.GetJobAsync(job.Id)).Tasks[render.TaskIndex];
         Assert.Equal(FarmTaskState.Succeeded, task.State);
         Assert.Single(task.Frames);
-        SpotCheckRecord verdict = Assert.Single(task.Checks!);
+        Assert.Equal([true, false], task.Checks!.Select(c => c.WholeFrame));
+        Assert.All(task.Checks!, c => Assert.Equal(SpotCheckState.Passed, c.State));
+        SpotCheckRecord verdict = task.Checks![1];
         Assert.Equal(SpotCheckState.Passed, verdict.State);
         Assert.Equal(renderer.Address, verdict.RenderedBy, ignoreCase: true);
         Assert.Equal(validator.Address, verdict.Validator, ignoreCase: true);
@@ -60,8 +69,8 @@ public sealed class SpotCheckFacts
         LeaseGrant second = await validator.LeaseRequiredAsync();
         await CompleteWithNoiseAsync(farm, validator, second, seed: 2);
         Assert.Null(await validator.LeaseAsync(1, "validate"));
-        LeaseGrant secondCheck = (await renderer.LeaseAsync(5, "validate", "render"))!;
-        Assert.NotNull(secondCheck.Validation);
+        (LeaseGrant secondWhole, LeaseGrant secondCheck) = await LeaseBothChecksAsync(renderer);
+        await TestFarm.ExpectAsync(await renderer.CompleteAsync(secondWhole.LeaseId, await UploadFrameAsync(farm, Noise(2), secondWhole)), HttpStatusCode.OK);
         await TestFarm.ExpectAsync(await renderer.CompleteAsync(secondCheck.LeaseId, TilesOf(Noise(2), secondCheck)), HttpStatusCode.OK);
         Assert.Equal(JobState.Completed, (await farm.GetJobAsync(job.Id)).Job.State);
     }
@@ -69,7 +78,7 @@ public sealed class SpotCheckFacts
     [Fact]
     public async Task A_wrong_output_is_caught_two_of_three_redone_by_another_and_its_provider_blocked()
     {
-        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await using TestFarm farm = await TestFarm.StartAsync(s_tilesOnly);
         JobSummary job = await farm.SubmitAsync(frames: "1");
         TestProvider cheat = await farm.LoginAsync();
         TestProvider first = await farm.LoginAsync();
@@ -120,7 +129,7 @@ public sealed class SpotCheckFacts
     [Fact]
     public async Task A_wrong_first_validator_is_outvoted_and_blocked()
     {
-        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await using TestFarm farm = await TestFarm.StartAsync(s_tilesOnly);
         JobSummary job = await farm.SubmitAsync(frames: "1");
         TestProvider honest = await farm.LoginAsync();
         TestProvider liar = await farm.LoginAsync();
@@ -143,7 +152,7 @@ public sealed class SpotCheckFacts
     [Fact]
     public async Task A_spot_check_report_must_carry_tiles_of_the_right_size()
     {
-        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await using TestFarm farm = await TestFarm.StartAsync(s_tilesOnly);
         await farm.SubmitAsync(frames: "1");
         TestProvider renderer = await farm.LoginAsync();
         TestProvider validator = await farm.LoginAsync();
@@ -164,7 +173,7 @@ public sealed class SpotCheckFacts
     [Fact]
     public async Task A_lapsed_spot_check_lease_goes_back_to_the_queue_and_its_lease_is_lost()
     {
-        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await using TestFarm farm = await TestFarm.StartAsync(s_tilesOnly);
         JobSummary job = await farm.SubmitAsync(frames: "1");
         TestProvider renderer = await farm.LoginAsync();
         TestProvider slow = await farm.LoginAsync();
@@ -199,7 +208,9 @@ public sealed class SpotCheckFacts
 
         TaskDetails task = (await farm.GetJobAsync(job.Id)).Tasks[0];
         Assert.Equal(FarmTaskState.Cancelled, task.State);
-        Assert.Equal(SpotCheckState.Cancelled, Assert.Single(task.Checks!).State);
+        // The tile check and the whole-frame sample of the renderer's first frame.
+        Assert.Equal(2, task.Checks!.Count);
+        Assert.All(task.Checks!, c => Assert.Equal(SpotCheckState.Cancelled, c.State));
         Assert.Null(await validator.LeaseAsync(1, "validate"));
     }
 
@@ -215,7 +226,7 @@ public sealed class SpotCheckFacts
         TestProvider validator = await farm.LoginAsync();
         LeaseGrant render = await renderer.LeaseRequiredAsync();
         await CompleteWithNoiseAsync(farm, renderer, render, seed: 6);
-        LeaseGrant check = (await validator.LeaseAsync(5, "validate"))!;
+        (_, LeaseGrant check) = await LeaseBothChecksAsync(validator);
 
         // 32x32 at 3 % holds no 8x8 tile, so the coordinator allows the one tile a frame needs.
         Verification.SpotCheckPlan plan = Verification.SpotCheckPlan.Create(
@@ -281,8 +292,7 @@ public sealed class SpotCheckFacts
         {
             while (await validator.LeaseAsync(1, "validate") is { } check)
             {
-                await TestFarm.ExpectAsync(
-                    await validator.CompleteAsync(check.LeaseId, TilesOf(Noise(seedOf(check.Validation!.Frame)), check)), HttpStatusCode.OK);
+                await TestFarm.ExpectAsync(await validator.CompleteAsync(check.LeaseId, await CheckReportAsync(farm, Noise(seedOf(check.FirstFrame)), check)), HttpStatusCode.OK);
             }
         }
     }
@@ -304,6 +314,179 @@ public sealed class SpotCheckFacts
         Assert.Empty(settlement.Payouts);
         Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(provider.Address));
         Assert.Equal(TokenUnits.FromTokens(5), await ledger.GetBalanceAsync(client));
+    }
+
+    [Fact]
+    public async Task A_whole_frame_sample_of_an_honest_frame_passes_and_counts_the_verified_frame()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        await CompleteWithImageAsync(farm, renderer, render, Scene(1));
+
+        (LeaseGrant whole, LeaseGrant tiles) = await LeaseBothChecksAsync(validator);
+        Assert.Null(whole.Validation);
+        await TestFarm.ExpectAsync(await validator.CompleteAsync(whole.LeaseId, await UploadFrameAsync(farm, Scene(1), whole)), HttpStatusCode.OK);
+        await TestFarm.ExpectAsync(await validator.CompleteAsync(tiles.LeaseId, TilesOf(Scene(1), tiles)), HttpStatusCode.OK);
+
+        JobDetails done = await farm.GetJobAsync(job.Id);
+        Assert.Equal(JobState.Completed, done.Job.State);
+        SpotCheckRecord sample = Assert.Single(done.Tasks[0].Checks!, c => c.WholeFrame);
+        Assert.Equal(SpotCheckState.Passed, sample.State);
+        Assert.Equal([new PixelTile(0, 0, 32, 32)], sample.Tiles);
+        Assert.Equal((16, 0, 0), (sample.TilesCompared, sample.TilesFailed, sample.PHashDistance));
+        Assert.Null(sample.MinPsnr);
+        // A provider with no verified frames yet is new: its frames are sampled at the new-provider rate, and its first
+        // frame of the job always.
+        Assert.Equal(0.25, sample.SampleRate);
+        Assert.StartsWith("first frame of the provider in the job", sample.SampleReason, StringComparison.Ordinal);
+        Assert.All(done.Tasks[0].Checks!, c => Assert.Equal(0.25, c.SampleRate));
+
+        ProviderRecord counted = (await store.GetProviderAsync(renderer.Address))!;
+        Assert.Equal((1L, 0), (counted.VerifiedFrames, counted.TimesCaught));
+        Assert.Equal(0, (await store.GetProviderAsync(validator.Address))!.TimesCaught);
+    }
+
+    [Theory]
+    [InlineData("neighbouring frame")]
+    [InlineData("mirrored")]
+    public async Task A_cheat_right_in_the_checked_tile_fails_its_whole_frame_sample_two_of_three_and_becomes_suspect(string cheatKind)
+    {
+        const string secret = "a-spot-check-secret-of-the-test";
+        var settings = new Dictionary<string, string?>(s_spotChecks) { ["Coordinator:SpotCheckSecret"] = secret };
+        await using TestFarm farm = await TestFarm.StartAsync(settings);
+        IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider cheat = await farm.LoginAsync();
+        TestProvider first = await farm.LoginAsync();
+        TestProvider second = await farm.LoginAsync();
+
+        // The cheat delivers another picture, but with the one tile the spot check re-renders copied from the true frame.
+        Verification.SpotCheckPlan plan = Verification.SpotCheckPlan.Create(
+            System.Text.Encoding.UTF8.GetBytes(secret), job.Id, 1, 32, 32, 8, 64.0 / 1024);
+        Image<Rgb24> delivered = cheatKind == "mirrored" ? Mirrored(Scene(1)) : Scene(2);
+        using (Image<Rgb24> truth = Scene(1))
+        {
+            foreach (Rectangle tile in plan.Tiles)
+            {
+                for (int y = tile.Top; y < tile.Bottom; y++)
+                {
+                    for (int x = tile.Left; x < tile.Right; x++)
+                    {
+                        delivered[x, y] = truth[x, y];
+                    }
+                }
+            }
+        }
+
+        LeaseGrant render = await cheat.LeaseRequiredAsync();
+        await CompleteWithImageAsync(farm, cheat, render, delivered);
+        (LeaseGrant whole, LeaseGrant tiles) = await LeaseBothChecksAsync(first);
+        await TestFarm.ExpectAsync(await first.CompleteAsync(tiles.LeaseId, TilesOf(Scene(1), tiles)), HttpStatusCode.OK);
+        await TestFarm.ExpectAsync(await first.CompleteAsync(whole.LeaseId, await UploadFrameAsync(farm, Scene(1), whole)), HttpStatusCode.OK);
+
+        TaskDetails afterFirst = (await farm.GetJobAsync(job.Id)).Tasks[0];
+        Assert.Equal(FarmTaskState.Verifying, afterFirst.State);
+        Assert.Equal(SpotCheckState.Passed, Assert.Single(afterFirst.Checks!, c => !c.WholeFrame).State);
+        SpotCheckRecord failed = afterFirst.Checks!.First(c => c.WholeFrame);
+        Assert.Equal(SpotCheckState.Failed, failed.State);
+        Assert.True(failed.TilesFailed > 0, failed.Verdict);
+        Assert.NotNull(failed.PHashDistance);
+        if (cheatKind == "mirrored")
+        {
+            Assert.True(failed.PHashDistance > 10, failed.Verdict);
+        }
+
+        // A third execution of the whole frame, by neither the cheat nor the first validator, decides.
+        Assert.Null(await cheat.LeaseAsync(1, "validate"));
+        Assert.Null(await first.LeaseAsync(1, "validate"));
+        LeaseGrant arbitration = (await second.LeaseAsync(5, "validate"))!;
+        Assert.Null(arbitration.Validation);
+        await TestFarm.ExpectAsync(await second.CompleteAsync(arbitration.LeaseId, await UploadFrameAsync(farm, Scene(1), arbitration)), HttpStatusCode.OK);
+
+        TaskDetails rejected = (await farm.GetJobAsync(job.Id)).Tasks[0];
+        Assert.Equal(FarmTaskState.Queued, rejected.State);
+        Assert.Equal(cheat.Address, Assert.Single(rejected.RejectedBy!), ignoreCase: true);
+        SpotCheckRecord decided = rejected.Checks!.Single(c => c.Arbitrates == failed.Number);
+        Assert.True(decided.WholeFrame);
+        Assert.True(decided.AgreesWithArbitrated);
+        ProviderRecord caught = (await store.GetProviderAsync(cheat.Address))!;
+        Assert.Equal((0L, 1), (caught.VerifiedFrames, caught.TimesCaught));
+        Assert.Equal(0, (await store.GetProviderAsync(first.Address))!.TimesCaught);
+
+        // In its next job the caught provider's frames are sampled at the suspect rate.
+        JobSummary next = await farm.SubmitAsync(frames: "1");
+        // The first job's frame, blocked for the cheat, may come up first and be skipped.
+        LeaseGrant? nextRender = null;
+        for (int attempt = 0; attempt < 10 && nextRender is null; attempt++)
+        {
+            nextRender = await cheat.LeaseAsync(2);
+        }
+
+        Assert.Equal(next.Id, nextRender?.JobId);
+
+        await CompleteWithImageAsync(farm, cheat, nextRender!, Scene(1));
+        TaskDetails nextTask = (await farm.GetJobAsync(next.Id)).Tasks[0];
+        Assert.Equal(2, nextTask.Checks!.Count);
+        Assert.All(nextTask.Checks!, c => Assert.Equal(0.5, c.SampleRate));
+        Assert.Contains("suspect provider", nextTask.Checks!.Single(c => c.WholeFrame).SampleReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_validator_disagreeing_with_a_frame_two_others_agree_on_is_outvoted_caught_and_blocked()
+    {
+        // The delivered frame is the answer the whole-frame sample already knows; a re-execution that disagrees is put to
+        // a third provider.
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider honest = await farm.LoginAsync();
+        TestProvider liar = await farm.LoginAsync();
+        TestProvider arbiter = await farm.LoginAsync();
+        LeaseGrant render = await honest.LeaseRequiredAsync();
+        await CompleteWithImageAsync(farm, honest, render, Scene(1));
+
+        (LeaseGrant whole, LeaseGrant tiles) = await LeaseBothChecksAsync(liar);
+        await TestFarm.ExpectAsync(await liar.CompleteAsync(whole.LeaseId, await UploadFrameAsync(farm, Mirrored(Scene(1)), whole)), HttpStatusCode.OK);
+        await TestFarm.ExpectAsync(await liar.CompleteAsync(tiles.LeaseId, TilesOf(Scene(1), tiles)), HttpStatusCode.OK);
+        LeaseGrant arbitration = (await arbiter.LeaseAsync(5, "validate"))!;
+        await TestFarm.ExpectAsync(await arbiter.CompleteAsync(arbitration.LeaseId, await UploadFrameAsync(farm, Scene(1), arbitration)), HttpStatusCode.OK);
+
+        JobDetails done = await farm.GetJobAsync(job.Id);
+        Assert.Equal(JobState.Completed, done.Job.State);
+        SpotCheckRecord decided = done.Tasks[0].Checks!.Single(c => c.Arbitrates is not null);
+        Assert.True(decided.WholeFrame);
+        Assert.Equal(SpotCheckState.Passed, decided.State);
+        Assert.False(decided.AgreesWithArbitrated);
+        Assert.Equal(liar.Address, Assert.Single(done.Tasks[0].RejectedBy!), ignoreCase: true);
+        Assert.Equal(1, (await store.GetProviderAsync(liar.Address))!.TimesCaught);
+        ProviderRecord counted = (await store.GetProviderAsync(honest.Address))!;
+        Assert.Equal((1L, 0), (counted.VerifiedFrames, counted.TimesCaught));
+    }
+
+    [Fact]
+    public async Task A_whole_frame_report_must_upload_the_frame_at_the_jobs_size()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await farm.SubmitAsync(frames: "1");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        await CompleteWithImageAsync(farm, renderer, render, Scene(1));
+        (LeaseGrant whole, LeaseGrant tiles) = await LeaseBothChecksAsync(validator);
+
+        await TestFarm.ExpectProblemAsync(await validator.CompleteAsync(whole.LeaseId, TilesOf(Scene(1), tiles)), HttpStatusCode.BadRequest);
+        await TestFarm.ExpectProblemAsync(await validator.CompleteAsync(whole.LeaseId, new CompleteRequest([])), HttpStatusCode.BadRequest);
+        CompleteRequest small = await UploadFrameAsync(farm, new Image<Rgb24>(16, 16), whole);
+        await TestFarm.ExpectProblemAsync(await validator.CompleteAsync(whole.LeaseId, small), HttpStatusCode.UnprocessableEntity);
+        CompleteRequest right = await UploadFrameAsync(farm, Scene(1), whole);
+        CompletedFrame reported = right.Frames[0];
+        await TestFarm.ExpectProblemAsync(
+            await validator.CompleteAsync(whole.LeaseId, new CompleteRequest([reported with { Sha256 = new string('0', 64) }])), HttpStatusCode.UnprocessableEntity);
+        await TestFarm.ExpectAsync(await validator.CompleteAsync(whole.LeaseId, right), HttpStatusCode.OK);
     }
 
     private static async Task<JobDetails> WaitForSettlementAsync(TestFarm farm, Guid jobId)
@@ -338,6 +521,36 @@ public sealed class SpotCheckFacts
         return image;
     }
 
+    // A 32x32 stand-in for a rendered animation frame: a lit gradient with a disk that moves 2 px per frame, and noise that
+    // differs per frame as Monte Carlo noise does.
+    private static Image<Rgb24> Scene(int frame)
+    {
+        var random = new Random(1000 + frame);
+        var image = new Image<Rgb24>(32, 32);
+        for (int y = 0; y < 32; y++)
+        {
+            for (int x = 0; x < 32; x++)
+            {
+                double dx = x - (8 + (2 * frame)), dy = y - 14;
+                bool disk = (dx * dx) + (dy * dy) < 36;
+                int noise = random.Next(-20, 21);
+                int r = disk ? 230 : 40 + (4 * x), g = disk ? 200 : 60 + (3 * y), b = disk ? 60 : 140;
+                image[x, y] = new Rgb24((byte)Math.Clamp(r + noise, 0, 255), (byte)Math.Clamp(g + noise, 0, 255), (byte)Math.Clamp(b + noise, 0, 255));
+            }
+        }
+
+        return image;
+    }
+
+    private static Image<Rgb24> Mirrored(Image<Rgb24> image)
+    {
+        image.Mutate(c => c.Flip(FlipMode.Horizontal));
+        return image;
+    }
+
+    private static async Task CompleteWithImageAsync(TestFarm farm, TestProvider provider, LeaseGrant grant, Image<Rgb24> frame) =>
+        await TestFarm.ExpectAsync(await provider.CompleteAsync(grant.LeaseId, await UploadFrameAsync(farm, frame, grant)), HttpStatusCode.OK);
+
     private static async Task CompleteWithNoiseAsync(TestFarm farm, TestProvider provider, LeaseGrant grant, int seed)
     {
         var frames = new List<CompletedFrame>();
@@ -353,6 +566,37 @@ public sealed class SpotCheckFacts
         }
 
         await TestFarm.ExpectAsync(await provider.CompleteAsync(grant.LeaseId, new CompleteRequest(frames)), HttpStatusCode.OK);
+    }
+
+    // Leases the two checks of one delivered frame (a provider's first of the job): the whole-frame sample and the tile check, in either order.
+    private static async Task<(LeaseGrant Whole, LeaseGrant Tiles)> LeaseBothChecksAsync(TestProvider validator)
+    {
+        LeaseGrant first = (await validator.LeaseAsync(5, "validate"))!;
+        LeaseGrant second = (await validator.LeaseAsync(5, "validate"))!;
+        Assert.NotNull(first);
+        Assert.NotNull(second);
+        Assert.True(first.Validation is null ^ second.Validation is null, "One whole-frame sample and one tile check");
+        return first.Validation is null ? (first, second) : (second, first);
+    }
+
+    // The report of either kind of check: tiles for a tile check, the uploaded frame for a whole-frame one.
+    private static async Task<CompleteRequest> CheckReportAsync(TestFarm farm, Image<Rgb24> frame, LeaseGrant check) =>
+        check.Validation is null ? await UploadFrameAsync(farm, frame, check) : TilesOf(frame, check);
+
+    // Uploads a frame to a grant's presigned PUT (a render task or a whole-frame check) and returns the report.
+    private static async Task<CompleteRequest> UploadFrameAsync(TestFarm farm, Image<Rgb24> frame, LeaseGrant grant)
+    {
+        using (frame)
+        {
+            FrameUpload upload = Assert.Single(grant.Uploads);
+            Assert.Equal((upload.Frame, upload.Frame), (grant.FirstFrame, grant.LastFrame));
+            using var stream = new MemoryStream();
+            await frame.SaveAsPngAsync(stream);
+            byte[] png = stream.ToArray();
+            using HttpResponseMessage put = await farm.Client.PutAsync(upload.Upload.Url, new ByteArrayContent(png));
+            await TestFarm.ExpectAsync(put, HttpStatusCode.OK);
+            return new CompleteRequest([new CompletedFrame(upload.Frame, TestFarm.Sha256(png), png.Length, 0.5)]);
+        }
     }
 
     private static CompleteRequest TilesOf(Image<Rgb24> frame, LeaseGrant check)

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.DependencyInjection;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
@@ -29,13 +30,51 @@ public sealed class SpotCheckWorkerFacts
         foreach (TaskDetails task in done.Tasks)
         {
             Assert.Equal(FarmTaskState.Succeeded, task.State);
-            SpotCheckRecord check = Assert.Single(task.Checks!);
+            SpotCheckRecord check = Assert.Single(task.Checks!, c => !c.WholeFrame);
             Assert.Equal(SpotCheckState.Passed, check.State);
             Assert.Equal(task.Provider, check.RenderedBy, ignoreCase: true);
             Assert.NotEqual(check.RenderedBy, check.Validator, StringComparer.OrdinalIgnoreCase);
             Assert.Equal(0, check.TilesFailed);
             Assert.Empty(task.RejectedBy!);
         }
+
+        // Besides the tiles, each provider's first frame of the job (and any frame drawn at the new-provider rate) was
+        // re-rendered whole by the other; honest renders on one device are identical, pHash distance 0.
+        SpotCheckRecord[] samples = [.. done.Tasks.SelectMany(t => t.Checks!).Where(c => c.WholeFrame)];
+        Assert.Equal(
+            done.Tasks.Select(t => t.Provider!.ToLowerInvariant()).Distinct().Order(),
+            samples.Select(c => c.RenderedBy.ToLowerInvariant()).Distinct().Order());
+        Assert.All(samples, c => Assert.Equal((SpotCheckState.Passed, 0, 0, (double?)null), (c.State, c.TilesFailed, c.PHashDistance, c.MinPsnr)));
+        Assert.All(samples, c => Assert.Equal(16, c.TilesCompared));
+    }
+
+    [Fact]
+    public async Task A_worker_delivering_the_neighbouring_frame_is_caught_and_sampled_as_a_suspect_afterwards()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
+        JobSummary job = await farm.SubmitAsync(frames: "1-2");
+        await using var cheat = new Worker(farm, new NeighbouringFrameRenderer(new VulkanFrameRenderer()));
+        await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
+        await using var first = new Worker(farm, new VulkanFrameRenderer());
+        await using var second = new Worker(farm, new VulkanFrameRenderer());
+
+        JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+
+        Assert.Equal(JobState.Completed, done.Job.State);
+        Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat.Address, StringComparer.OrdinalIgnoreCase));
+        Assert.All(done.Tasks, t => Assert.NotEqual(cheat.Address, t.Provider, StringComparer.OrdinalIgnoreCase));
+        // Every judged whole-frame sample of the cheat's output failed on its pixels; the pHash alone cannot tell a
+        // neighbouring frame (distance at most the threshold).
+        SpotCheckRecord[] judged = [.. done.Tasks.SelectMany(t => t.Checks!)
+            .Where(c => c.WholeFrame && c.RenderedBy.Equals(cheat.Address, StringComparison.OrdinalIgnoreCase) && c.State is SpotCheckState.Passed or SpotCheckState.Failed)];
+        Assert.All(judged, c => Assert.Equal(SpotCheckState.Failed, c.State));
+        Assert.All(judged, c => Assert.True(c.TilesFailed > 0 && c.PHashDistance <= 10, c.Verdict));
+
+        ProviderRecord caught = (await store.GetProviderAsync(cheat.Address))!;
+        Assert.True(caught.TimesCaught >= 1);
+        Assert.Equal(0, caught.VerifiedFrames);
+        Assert.Equal(2, (await store.GetProviderAsync(first.Address))!.VerifiedFrames + (await store.GetProviderAsync(second.Address))!.VerifiedFrames);
     }
 
     [Fact]
@@ -95,6 +134,20 @@ public sealed class SpotCheckWorkerFacts
 
         public Task<RenderedFrame> RenderAsync(string scenePath, int frame, RenderSettings settings, string pngPath, CancellationToken cancellationToken) =>
             inner.RenderAsync(scenePath, frame, settings with { SamplesPerPixel = 1 }, pngPath, cancellationToken);
+
+        public Task<byte[]> RenderTilesAsync(string scenePath, int frame, RenderSettings settings, IReadOnlyList<PixelTile> tiles, CancellationToken cancellationToken) =>
+            inner.RenderTilesAsync(scenePath, frame, settings, tiles, cancellationToken);
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    /// <summary>Delivers the next frame of the animation instead of the one asked for, and validates honestly.</summary>
+    private sealed class NeighbouringFrameRenderer(VulkanFrameRenderer inner) : IFrameRenderer, ITileRenderer, IDisposable
+    {
+        public string DeviceName => inner.DeviceName;
+
+        public Task<RenderedFrame> RenderAsync(string scenePath, int frame, RenderSettings settings, string pngPath, CancellationToken cancellationToken) =>
+            inner.RenderAsync(scenePath, frame + 1, settings, pngPath, cancellationToken);
 
         public Task<byte[]> RenderTilesAsync(string scenePath, int frame, RenderSettings settings, IReadOnlyList<PixelTile> tiles, CancellationToken cancellationToken) =>
             inner.RenderTilesAsync(scenePath, frame, settings, tiles, cancellationToken);

@@ -262,6 +262,65 @@ public abstract class FarmStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Provider_counts_add_up_and_a_login_upsert_keeps_them()
+    {
+        var provider = new ProviderRecord
+        {
+            Address = "0xAbCdEf0000000000000000000000000000000043",
+            RegisteredAt = s_start,
+            LastSeenAt = s_start,
+            Device = "llvmpipe",
+        };
+        await Store.UpsertProviderAsync(provider);
+
+        ProviderRecord afterFrames = await Store.AddProviderCountsAsync(provider.Address.ToUpperInvariant().Replace("0X", "0x", StringComparison.Ordinal), 3, 0);
+        Assert.Equal(provider with { VerifiedFrames = 3 }, afterFrames);
+        ProviderRecord afterCatch = await Store.AddProviderCountsAsync(provider.Address, 2, 1);
+        Assert.Equal(provider with { VerifiedFrames = 5, TimesCaught = 1 }, afterCatch);
+
+        // A login writes the record it read earlier (counters 0): the stored counters stay.
+        ProviderRecord seenAgain = provider with { LastSeenAt = s_start.AddMinutes(3) };
+        await Store.UpsertProviderAsync(seenAgain);
+        Assert.Equal(seenAgain with { VerifiedFrames = 5, TimesCaught = 1 }, await Store.GetProviderAsync(provider.Address));
+    }
+
+    [Fact]
+    public async Task Adding_counts_to_an_unknown_provider_registers_it_now()
+    {
+        ProviderRecord added = await Store.AddProviderCountsAsync("0xAbC0000000000000000000000000000000000044", 0, 1);
+
+        ProviderRecord expected = new()
+        {
+            Address = "0xAbC0000000000000000000000000000000000044",
+            RegisteredAt = Clock.GetUtcNow(),
+            LastSeenAt = Clock.GetUtcNow(),
+            TimesCaught = 1,
+        };
+        Assert.Equal(expected, added);
+        Assert.Equal(expected, await Store.GetProviderAsync(expected.Address));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Store.AddProviderCountsAsync(expected.Address, -1, 0));
+    }
+
+    [Fact]
+    public async Task Concurrent_count_additions_all_count()
+    {
+        const int Adders = 16;
+        const string Address = "0xAbC0000000000000000000000000000000000045";
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task[] adders = [.. Enumerable.Range(0, Adders).Select(i => Task.Run(async () =>
+        {
+            await start.Task;
+            await Store.AddProviderCountsAsync(Address, 2, i % 2);
+        }))];
+
+        start.SetResult();
+        await Task.WhenAll(adders);
+
+        ProviderRecord stored = (await Store.GetProviderAsync(Address))!;
+        Assert.Equal((2L * Adders, Adders / 2), (stored.VerifiedFrames, stored.TimesCaught));
+    }
+
+    [Fact]
     public async Task A_once_value_is_consumed_once()
     {
         DateTimeOffset expires = Clock.GetUtcNow().AddMinutes(5);

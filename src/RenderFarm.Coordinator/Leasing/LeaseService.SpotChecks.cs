@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging;
 using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Storage;
 using RenderFarm.Verification;
 using SixLabors.ImageSharp;
 
@@ -20,13 +21,53 @@ namespace RenderFarm.Coordinator.Leasing;
 /// another provider (2 of 3): when it sides with the first validator the frame's provider is proven wrong, its tasks in
 /// the job go back to the queue and it is blocked from the job; when it sides with the provider, the first validator is.
 /// </summary>
+/// <remarks>
+/// Whole-frame samples are checks of the same kind: <see cref="WholeFrameSampling"/> picks them (each provider's first
+/// frame of a job, others at a rate that rises for new and caught providers), another provider re-renders and uploads
+/// the whole frame as for a render task, and the coordinator compares every block and the pHash
+/// (<see cref="WholeFrameComparison"/>). Arbitration, blocking, redo and slashing are the same. A provider's verified
+/// frames and catches are counted in its <see cref="ProviderRecord"/>.
+/// </remarks>
 internal sealed partial class LeaseService
 {
     private static readonly PixelComparison s_comparison = new();
 
+    private WholeFrameSampling? _sampling;
+    private WholeFrameComparison? _wholeFrameComparison;
+
+    private WholeFrameSampling Sampling => _sampling ??= new WholeFrameSampling(
+        _spotCheckSecret, _options.WholeFrameSampleRate, _options.NewProviderSampleRate, _options.SuspectProviderSampleRate, _options.NewProviderVerifiedFrames);
+
+    private WholeFrameComparison WholeFrameCheck => _wholeFrameComparison ??= new WholeFrameComparison(
+        s_comparison, _options.SpotCheckTileSize, _options.MaxWholeFramePHashDistance);
+
     private static bool IsCheckLease(string leaseId) => LeaseId.TryParse(leaseId, out _, out _, out int check) && check > 0;
 
-    private IReadOnlyList<SpotCheckRecord> PlanChecks(JobRecord job, TaskRecord task, string provider, IReadOnlyList<FrameOutput> outputs)
+    // Whether each delivered frame is re-rendered whole: the provider's first frame of the job (lowest frame of its first
+    // delivery) always, the others by the keyed draw at the rate of the provider's standing.
+    private async Task<IReadOnlyDictionary<int, WholeFrameSampleDecision>> DecideSamplesAsync(
+        JobRecord job, string provider, IReadOnlyList<FrameOutput> outputs, CancellationToken cancellationToken)
+    {
+        var decisions = new Dictionary<int, WholeFrameSampleDecision>();
+        if (!_options.WholeFrameSamples)
+        {
+            return decisions;
+        }
+
+        ProviderRecord? record = await _store.GetProviderAsync(provider, cancellationToken);
+        bool first = !(await _store.GetTasksAsync(job.Id, cancellationToken)).Any(t => t.Checks.Any(c =>
+            c.WholeFrame && c.State != SpotCheckState.Cancelled && string.Equals(c.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)));
+        foreach (FrameOutput output in outputs.OrderBy(o => o.Frame))
+        {
+            decisions[output.Frame] = Sampling.Decide(job.Id, output.Frame, provider, record?.VerifiedFrames ?? 0, record?.TimesCaught ?? 0, first);
+            first = false;
+        }
+
+        return decisions;
+    }
+
+    private IReadOnlyList<SpotCheckRecord> PlanChecks(
+        JobRecord job, TaskRecord task, string provider, IReadOnlyList<FrameOutput> outputs, IReadOnlyDictionary<int, WholeFrameSampleDecision> samples)
     {
         int width = job.Spec.Settings.Size.Width, height = job.Spec.Settings.Size.Height;
         int tileSize = Math.Min(_options.SpotCheckTileSize, Math.Min(width, height));
@@ -37,6 +78,24 @@ internal sealed partial class LeaseService
         foreach (FrameOutput output in outputs)
         {
             SpotCheckPlan plan = SpotCheckPlan.Create(_spotCheckSecret, job.Id, output.Frame, width, height, tileSize, Math.Min(1, share));
+            WholeFrameSampleDecision? sample = samples.GetValueOrDefault(output.Frame);
+
+            // The whole-frame sample is planned (and queued) first: it judges every pixel, the tiles only a few.
+            if (sample is { Sampled: true })
+            {
+                checks.Add(new SpotCheckRecord
+                {
+                    Number = ++number,
+                    Frame = output.Frame,
+                    RenderedBy = provider,
+                    OutputSha256 = output.Sha256,
+                    Tiles = [new PixelTile(0, 0, width, height)],
+                    WholeFrame = true,
+                    SampleRate = sample.Rate,
+                    SampleReason = sample.Reason,
+                });
+            }
+
             checks.Add(new SpotCheckRecord
             {
                 Number = ++number,
@@ -44,6 +103,8 @@ internal sealed partial class LeaseService
                 RenderedBy = provider,
                 OutputSha256 = output.Sha256,
                 Tiles = [.. plan.Tiles.Select(t => new PixelTile(t.X, t.Y, t.Width, t.Height))],
+                SampleRate = sample?.Rate,
+                SampleReason = sample?.Reason,
             });
         }
 
@@ -130,6 +191,24 @@ internal sealed partial class LeaseService
         fetched.RemoveFromQueue();
         LogCheckLeased(jobId, index, number, check.Frame, provider);
         TimeSpan lifetime = _options.PresignedUrlLifetime;
+        if (check.WholeFrame)
+        {
+            // Granted like a one-frame render task: render the frame, upload it, report it. A whole frame may be far
+            // larger than a request body, so it travels through a presigned PUT to a key of this lease alone.
+            return (new LeaseGrant(
+                leaseId,
+                job.Id,
+                task.Index,
+                check.Frame,
+                check.Frame,
+                job.Spec.Settings,
+                job.Spec.SceneFileName,
+                new ObjectLink(_objects.PresignGet(job.Spec.SceneKey, lifetime), job.Spec.SceneSha256),
+                [new FrameUpload(check.Frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, check.Frame, leaseId), lifetime), null))],
+                expires,
+                (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds)), false);
+        }
+
         var grant = new LeaseGrant(
             leaseId,
             job.Id,
@@ -146,10 +225,11 @@ internal sealed partial class LeaseService
         return (grant, false);
     }
 
+    // Within one kind of check (tiles or whole frame) every execution of an output is by another provider.
     private static bool MayValidate(TaskRecord task, SpotCheckRecord check, string provider) =>
         !string.Equals(check.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)
         && !task.Checks.Any(c => c.Number != check.Number && c.Frame == check.Frame && c.OutputSha256 == check.OutputSha256
-            && c.State is SpotCheckState.Passed or SpotCheckState.Failed
+            && c.WholeFrame == check.WholeFrame && c.State is SpotCheckState.Passed or SpotCheckState.Failed
             && string.Equals(c.Validator, provider, StringComparison.OrdinalIgnoreCase));
 
     private async Task<(TaskRecord Task, JobRecord Job, SpotCheckRecord Check)> GetCheckLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
@@ -219,6 +299,12 @@ internal sealed partial class LeaseService
             return false;
         }
 
+        if (check.WholeFrame && check.LeaseId is not null)
+        {
+            // Whatever the ended lease uploaded is of no use now.
+            await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, check.Frame, check.LeaseId), cancellationToken);
+        }
+
         if (check.HangfireJobId is not null)
         {
             _client.ChangeState(check.HangfireJobId, new EnqueuedState(FarmQueues.Validate) { Reason = reason }, LeasedState.StateName);
@@ -251,6 +337,12 @@ internal sealed partial class LeaseService
     private async Task CompleteCheckAsync(string provider, string leaseId, CompleteRequest request, CancellationToken cancellationToken)
     {
         (TaskRecord task, JobRecord job, SpotCheckRecord check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
+        if (check.WholeFrame)
+        {
+            await CompleteWholeFrameAsync(provider, leaseId, request, task, job, check, cancellationToken);
+            return;
+        }
+
         if (request.Frames.Count != 0 || string.IsNullOrEmpty(request.TilesPng))
         {
             throw new CoordinatorException(400, "A spot check is completed with tilesPng (base64 PNG of the tiles) and no frames.");
@@ -281,42 +373,125 @@ internal sealed partial class LeaseService
         }
 
         Verdict verdict = await JudgeAsync(job, task, check, strip, cancellationToken);
-        while (true)
-        {
-            if (await ApplyVerdictAsync(job, task, check, provider, tilesKey, verdict, cancellationToken))
-            {
-                return;
-            }
+        await ApplyVerdictAsync(provider, leaseId, task, job, check, tilesKey, verdict, cancellationToken);
+    }
 
+    /// <summary>Takes a validator's whole-frame re-render from its upload, compares it with the delivered frame and applies the verdict.</summary>
+    private async Task CompleteWholeFrameAsync(
+        string provider, string leaseId, CompleteRequest request, TaskRecord task, JobRecord job, SpotCheckRecord check, CancellationToken cancellationToken)
+    {
+        if (!string.IsNullOrEmpty(request.TilesPng) || request.Frames is not [CompletedFrame reported] || reported.Frame != check.Frame)
+        {
+            throw new CoordinatorException(400, $"A whole-frame check is completed with frame {check.Frame} uploaded and reported, and no tilesPng.");
+        }
+
+        if (!FarmKeys.IsSha256(reported.Sha256) || reported.Size < 0)
+        {
+            throw new CoordinatorException(400, $"Frame {reported.Frame}: sha256 must be 64 lowercase hex digits and size must not be negative.");
+        }
+
+        string uploadKey = FarmKeys.Upload(job.Id, check.Frame, leaseId);
+        ObjectInfo? info = await _objects.StatAsync(uploadKey, cancellationToken);
+        if (info is null || info.Size != reported.Size)
+        {
+            throw new CoordinatorException(422, info is null
+                ? $"Frame {reported.Frame} was not uploaded: nothing is stored at its upload URL."
+                : $"Frame {reported.Frame}: the upload holds {info.Size} bytes but the report says {reported.Size}.");
+        }
+
+        byte[] bytes = await ReadObjectAsync(uploadKey, cancellationToken)
+            ?? throw new CoordinatorException(422, $"Frame {reported.Frame} was not uploaded: nothing is stored at its upload URL.");
+        string sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
+        if (sha256 != reported.Sha256)
+        {
+            throw new CoordinatorException(422, $"Frame {reported.Frame}: the upload's SHA-256 is {sha256} but the report says {reported.Sha256}.");
+        }
+
+        int width = job.Spec.Settings.Size.Width, height = job.Spec.Settings.Size.Height;
+        using Image rendered = LoadImage(bytes)
+            ?? throw new CoordinatorException(422, $"Frame {reported.Frame}: the upload is not a PNG image.");
+        if (rendered.Width != width || rendered.Height != height)
+        {
+            throw new CoordinatorException(422, $"Frame {reported.Frame} is {rendered.Width}x{rendered.Height}; the job's frames are {width}x{height}.");
+        }
+
+        // The coordinator's own copy, under a key no presigned URL names, as for accepted frames.
+        string renderKey = FarmKeys.Frame(job.Id, check.Frame, leaseId);
+        using (var content = new MemoryStream(bytes, writable: false))
+        {
+            await _objects.PutAsync(renderKey, content, cancellationToken);
+        }
+
+        await _objects.DeleteAsync(uploadKey, cancellationToken);
+        Verdict verdict = await JudgeAsync(job, task, check, rendered, cancellationToken);
+        await ApplyVerdictAsync(provider, leaseId, task, job, check, renderKey, verdict, cancellationToken);
+    }
+
+    private async Task ApplyVerdictAsync(
+        string provider, string leaseId, TaskRecord task, JobRecord job, SpotCheckRecord check, string renderKey, Verdict verdict, CancellationToken cancellationToken)
+    {
+        while (!await ApplyVerdictAsync(job, task, check, provider, renderKey, verdict, cancellationToken))
+        {
             (task, job, check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
         }
     }
 
     private sealed record Verdict(
-        bool Pass, int TilesFailed, double? MinPsnr, double MaxDifference, double MaxShare, bool? AgreesWithArbitrated, bool OutputUnusable, string Text);
+        bool Pass,
+        int TilesCompared,
+        int TilesFailed,
+        double? MinPsnr,
+        double MaxDifference,
+        double MaxShare,
+        int? PHashDistance,
+        bool? AgreesWithArbitrated,
+        bool OutputUnusable,
+        string Text);
 
-    private async Task<Verdict> JudgeAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, Image strip, CancellationToken cancellationToken)
+    // For a tile check `rendered` is the validator's strip of tiles; for a whole-frame check the validator's frame.
+    private async Task<Verdict> JudgeAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, Image rendered, CancellationToken cancellationToken)
     {
         string? deliveredKey = task.Outputs.FirstOrDefault(output => output.Frame == check.Frame)?.Key;
         byte[]? delivered = deliveredKey is null ? null : await ReadObjectAsync(deliveredKey, cancellationToken);
         if (delivered is null || Convert.ToHexStringLower(SHA256.HashData(delivered)) != check.OutputSha256)
         {
             // The checked output was replaced in the meantime (its task was redone): nothing to judge.
-            return new Verdict(false, 0, null, 0, 0, null, false, "stale: the checked output is no longer stored");
+            return new Verdict(false, 0, 0, null, 0, 0, null, null, false, "stale: the checked output is no longer stored");
         }
 
         using Image? frame = LoadImage(delivered);
         if (frame is null || frame.Width != job.Spec.Settings.Size.Width || frame.Height != job.Spec.Settings.Size.Height)
         {
-            return new Verdict(false, check.Tiles.Count, null, 1, 1, null, true, "the delivered PNG cannot be decoded at the job's frame size");
+            return new Verdict(false, check.Tiles.Count, check.Tiles.Count, null, 1, 1, null, null, true, "the delivered PNG cannot be decoded at the job's frame size");
         }
 
-        (int failed, double? minPsnr, double maxDiff, double maxShare) = Compare(strip, frame, check.Tiles, offsetTiles: true);
-        bool pass = failed == 0;
+        int compared, failed;
+        double? minPsnr;
+        double maxDiff, maxShare;
+        int? distance = null;
+        string kind = "tiles";
+        if (check.WholeFrame)
+        {
+            WholeFrameDifference whole = WholeFrameCheck.Compare(rendered, frame);
+            (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.BlocksFailed, whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
+            minPsnr = double.IsFinite(whole.MinPsnr) ? whole.MinPsnr : null;
+        }
+        else
+        {
+            compared = check.Tiles.Count;
+            (failed, minPsnr, maxDiff, maxShare) = Compare(rendered, frame, check.Tiles, offsetTiles: true);
+        }
+
+        bool pass = failed == 0 && (distance ?? 0) <= _options.MaxWholeFramePHashDistance;
         bool? agrees = null;
         string text = string.Create(
             CultureInfo.InvariantCulture,
-            $"{(pass ? "pass" : "fail")}: {failed} of {check.Tiles.Count} tiles differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}");
+            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}");
+        if (distance is { } d)
+        {
+            text += string.Create(CultureInfo.InvariantCulture, $", pHash distance {d} (at most {_options.MaxWholeFramePHashDistance})");
+        }
+
         if (check.Arbitrates is { } arbitrated
             && task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.TilesKey is { } firstKey
             && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
@@ -324,15 +499,15 @@ internal sealed partial class LeaseService
         {
             using (first)
             {
-                (int disagreeing, _, _, _) = first.Width == strip.Width && first.Height == strip.Height
-                    ? Compare(strip, first, check.Tiles, offsetTiles: false)
-                    : (1, null, 0, 0);
-                agrees = disagreeing == 0;
+                bool sameSize = first.Width == rendered.Width && first.Height == rendered.Height;
+                agrees = sameSize && (check.WholeFrame
+                    ? WholeFrameCheck.Compare(rendered, first).IsMatch
+                    : Compare(rendered, first, check.Tiles, offsetTiles: false).Failed == 0);
                 text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
             }
         }
 
-        return new Verdict(pass, failed, minPsnr, maxDiff, maxShare, agrees, false, text);
+        return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text);
     }
 
     // Compares the strip's tiles with the same tiles of the frame (offsetTiles) or with the same strip positions of another strip.
@@ -367,11 +542,12 @@ internal sealed partial class LeaseService
             State = stale ? SpotCheckState.Cancelled : verdict.Pass ? SpotCheckState.Passed : SpotCheckState.Failed,
             LeaseExpiresAt = null,
             TilesKey = tilesKey,
-            TilesCompared = check.Tiles.Count,
+            TilesCompared = verdict.TilesCompared,
             TilesFailed = verdict.TilesFailed,
             MinPsnr = verdict.MinPsnr,
             MaxDifference = verdict.MaxDifference,
             MaxShareBeyondTolerance = verdict.MaxShare,
+            PHashDistance = verdict.PHashDistance,
             AgreesWithArbitrated = verdict.AgreesWithArbitrated,
             Verdict = verdict.Text,
             FinishedAt = now,
@@ -381,7 +557,7 @@ internal sealed partial class LeaseService
         SpotCheckRecord? next = null;
         if (!stale && !verdict.Pass)
         {
-            int sameOutput = checks.Count(c => c.Frame == check.Frame && c.OutputSha256 == check.OutputSha256);
+            int sameOutput = checks.Count(c => c.Frame == check.Frame && c.OutputSha256 == check.OutputSha256 && c.WholeFrame == check.WholeFrame);
             if (verdict.OutputUnusable || verdict.AgreesWithArbitrated == true)
             {
                 // Two executions against one (or an output the coordinator itself cannot read): the provider is wrong.
@@ -405,6 +581,7 @@ internal sealed partial class LeaseService
                     MinPsnr = null,
                     MaxDifference = 0,
                     MaxShareBeyondTolerance = 0,
+                    PHashDistance = null,
                     AgreesWithArbitrated = null,
                     Verdict = null,
                     FinishedAt = null,
@@ -443,6 +620,17 @@ internal sealed partial class LeaseService
         }
 
         LogCheckDone(job.Id, task.Index, check.Number, check.Frame, check.RenderedBy, validator, done.State, verdict.Text);
+        if (verified)
+        {
+            await _store.AddProviderCountsAsync(updated.Provider!, updated.Outputs.Count, 0, cancellationToken);
+        }
+
+        foreach (string caught in new[] { cheat, wrongValidator }.OfType<string>())
+        {
+            // Proven wrong by 2 of 3: sampled at the suspect rate from now on.
+            await _store.AddProviderCountsAsync(caught, 0, 1, cancellationToken);
+        }
+
         if (next is not null)
         {
             await EnqueueChecksAsync(job.Id, task.Index, [next], cancellationToken);
@@ -450,7 +638,8 @@ internal sealed partial class LeaseService
 
         if (cheat is not null)
         {
-            await RejectProviderAsync(job, cheat, $"Spot check {check.Number} of frame {check.Frame} proved the output of {cheat} wrong: {verdict.Text}", cancellationToken);
+            string name = check.WholeFrame ? "Whole-frame check" : "Spot check";
+            await RejectProviderAsync(job, cheat, $"{name} {check.Number} of frame {check.Frame} proved the output of {cheat} wrong: {verdict.Text}", cancellationToken);
         }
         else if (undecided)
         {
@@ -465,11 +654,16 @@ internal sealed partial class LeaseService
         return true;
     }
 
-    // Every output has a passed check of exactly that output by that provider (a first check, or the execution that settled a disagreement).
+    // Every output has a passed tile check of exactly that output by that provider (a first check, or the execution that
+    // settled a disagreement), and a passed whole-frame check too when one was planned for it.
     private static bool IsVerified(TaskRecord task) =>
-        task.Outputs.Count > 0 && task.Outputs.All(o => task.Checks.Any(c =>
-            c.Frame == o.Frame && c.OutputSha256 == o.Sha256 && c.State == SpotCheckState.Passed
-            && string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase)));
+        task.Outputs.Count > 0 && task.Outputs.All(o =>
+        {
+            SpotCheckRecord[] checks = [.. task.Checks.Where(c => c.Frame == o.Frame && c.OutputSha256 == o.Sha256
+                && string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase))];
+            return checks.Any(c => !c.WholeFrame && c.State == SpotCheckState.Passed)
+                && (!checks.Any(c => c.WholeFrame && c.State != SpotCheckState.Cancelled) || checks.Any(c => c.WholeFrame && c.State == SpotCheckState.Passed));
+        });
 
     /// <summary>A provider proven wrong: every task of the job it rendered goes back to the queue and it gets no more work of the job.</summary>
     private async Task RejectProviderAsync(JobRecord job, string cheat, string reason, CancellationToken cancellationToken)

@@ -9,6 +9,7 @@ using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Storage;
+using RenderFarm.Verification;
 
 namespace RenderFarm.Coordinator.Leasing;
 
@@ -148,10 +149,13 @@ internal sealed partial class LeaseService
             outputs.Add(await VerifyUploadAsync(task.JobId, frame, leaseId, cancellationToken));
         }
 
+        IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = _options.SpotChecks
+            ? await DecideSamplesAsync(job, provider, outputs, cancellationToken)
+            : new Dictionary<int, WholeFrameSampleDecision>();
         while (true)
         {
             DateTimeOffset now = _time.GetUtcNow();
-            IReadOnlyList<SpotCheckRecord> checks = _options.SpotChecks ? PlanChecks(job, task, provider, outputs) : [];
+            IReadOnlyList<SpotCheckRecord> checks = _options.SpotChecks ? PlanChecks(job, task, provider, outputs, samples) : [];
             TaskRecord succeeded = task with
             {
                 State = checks.Count > 0 ? FarmTaskState.Verifying : FarmTaskState.Succeeded,

@@ -238,8 +238,23 @@ public sealed record SpotCheckRecord
     /// <summary>SHA-256 of the delivered PNG checked.</summary>
     public required string OutputSha256 { get; init; }
 
-    /// <summary>The tiles re-rendered.</summary>
+    /// <summary>The tiles re-rendered; for a whole-frame sample one tile covering the frame.</summary>
     public required IReadOnlyList<PixelTile> Tiles { get; init; }
+
+    /// <summary>
+    /// A whole-frame sample: the validator re-renders the whole frame and uploads it like a frame; the coordinator
+    /// compares every tile-sized block of it with the delivered PNG and their perceptual hashes.
+    /// </summary>
+    public bool WholeFrame { get; init; }
+
+    /// <summary>
+    /// The whole-frame sampling rate that applied to the provider when the frame was delivered (on the checks planned
+    /// at delivery, sampled or not), so an auditor with the coordinator's secret can recompute the choice.
+    /// </summary>
+    public double? SampleRate { get; init; }
+
+    /// <summary>Why the frame was or was not re-rendered whole, for people.</summary>
+    public string? SampleReason { get; init; }
 
     /// <summary>The check whose disagreement this one settles (the third execution), or null for a first check.</summary>
     public int? Arbitrates { get; init; }
@@ -277,6 +292,9 @@ public sealed record SpotCheckRecord
     /// <summary>Largest share of a tile's pixels beyond the tolerance.</summary>
     public double MaxShareBeyondTolerance { get; init; }
 
+    /// <summary>For a whole-frame sample: the Hamming distance between the pHashes of the re-render and the delivered frame.</summary>
+    public int? PHashDistance { get; init; }
+
     /// <summary>For a third execution: whether its tiles matched the first validator's tiles.</summary>
     public bool? AgreesWithArbitrated { get; init; }
 
@@ -301,4 +319,10 @@ public sealed record ProviderRecord
 
     /// <summary>The device it announced, for display.</summary>
     public string? Device { get; init; }
+
+    /// <summary>Frames of its that passed verification, all jobs; changed only through <see cref="IFarmStore.AddProviderCountsAsync"/>.</summary>
+    public long VerifiedFrames { get; init; }
+
+    /// <summary>How often it was proven wrong (2 of 3) as a renderer or a validator, all jobs; a caught provider is sampled more.</summary>
+    public int TimesCaught { get; init; }
 }

@@ -35,8 +35,23 @@ public interface IFarmStore
     /// </summary>
     Task<bool> TryUpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken = default);
 
-    /// <summary>Creates or replaces a provider.</summary>
+    /// <summary>
+    /// Creates or replaces a provider's address, registration, last-seen time and device. A new provider starts with the
+    /// record's counters; an existing one keeps its stored <see cref="ProviderRecord.VerifiedFrames"/> and
+    /// <see cref="ProviderRecord.TimesCaught"/>, which change only through <see cref="AddProviderCountsAsync"/>.
+    /// </summary>
     Task UpsertProviderAsync(ProviderRecord provider, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Adds to a provider's counters in one atomic step, so concurrent additions all count; a provider not known yet is
+    /// registered first, seen now.
+    /// </summary>
+    /// <param name="address">The provider (case-insensitive).</param>
+    /// <param name="verifiedFrames">Frames to add to <see cref="ProviderRecord.VerifiedFrames"/>, at least 0.</param>
+    /// <param name="timesCaught">Catches to add to <see cref="ProviderRecord.TimesCaught"/>, at least 0.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The provider as stored afterwards.</returns>
+    Task<ProviderRecord> AddProviderCountsAsync(string address, long verifiedFrames, int timesCaught, CancellationToken cancellationToken = default);
 
     /// <summary>A provider by address (case-insensitive), or null.</summary>
     Task<ProviderRecord?> GetProviderAsync(string address, CancellationToken cancellationToken = default);

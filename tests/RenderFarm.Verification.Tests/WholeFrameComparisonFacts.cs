@@ -1,0 +1,115 @@
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+using Xunit.Abstractions;
+
+namespace RenderFarm.Verification.Tests;
+
+/// <summary>The whole-frame check on synthetic images: blocks cover the frame, a local change fails its block.</summary>
+public sealed class WholeFrameComparisonFacts
+{
+    [Fact]
+    public void blocks_cover_the_frame_once_and_edge_blocks_are_clipped()
+    {
+        var comparison = new WholeFrameComparison(blockSize: 8);
+
+        Rectangle[] blocks = [.. comparison.Blocks(20, 9)];
+
+        Assert.Equal(6, blocks.Length);
+        Assert.Equal(20 * 9, blocks.Sum(b => b.Width * b.Height));
+        Assert.Contains(new Rectangle(16, 8, 4, 1), blocks);
+    }
+
+    [Fact]
+    public void an_identical_frame_matches_and_a_small_painted_patch_fails_its_blocks_but_not_the_phash()
+    {
+        var comparison = new WholeFrameComparison(blockSize: 8);
+        using Image<Rgb24> frame = TestImages.Shapes(64, 64);
+        using Image<Rgb24> patched = frame.Clone();
+        for (int y = 40; y < 44; y++)
+        {
+            for (int x = 40; x < 44; x++)
+            {
+                patched[x, y] = new Rgb24(255, 0, 255);
+            }
+        }
+
+        WholeFrameDifference same = comparison.Compare(frame, frame.Clone());
+        WholeFrameDifference local = comparison.Compare(frame, patched);
+
+        Assert.True(same.IsMatch);
+        Assert.Equal((64, 0, 0), (same.Blocks, same.BlocksFailed, same.PHashDistance));
+        Assert.True(double.IsPositiveInfinity(same.MinPsnr));
+        // 16 pixels in one block: a quarter of it, far beyond the 5 % a block may differ; the frame's look is the same.
+        Assert.False(local.IsMatch);
+        Assert.Equal(1, local.BlocksFailed);
+        Assert.InRange(local.PHashDistance, 0, comparison.MaxPHashDistance);
+    }
+
+    [Fact]
+    public void a_mirrored_frame_fails_on_both_pixels_and_phash()
+    {
+        var comparison = new WholeFrameComparison();
+        using Image<Rgb24> frame = TestImages.Shapes(64, 64);
+        using Image<Rgb24> mirrored = TestImages.Mirrored(frame);
+
+        WholeFrameDifference difference = comparison.Compare(frame, mirrored);
+
+        Assert.False(difference.IsMatch);
+        Assert.True(difference.BlocksFailed > 0);
+        Assert.True(difference.PHashDistance > comparison.MaxPHashDistance, $"pHash distance {difference.PHashDistance}");
+    }
+
+    [Fact]
+    public void frames_of_different_sizes_are_refused()
+    {
+        using Image<Rgb24> small = TestImages.Gradient(32, 32);
+        using Image<Rgb24> large = TestImages.Gradient(64, 32);
+
+        Assert.Throws<ArgumentException>(() => new WholeFrameComparison().Compare(small, large));
+    }
+}
+
+/// <summary>
+/// The whole-frame check on real renders of the Cornell box (lavapipe): the measured pHash distances behind the
+/// coordinator's threshold, and the blocks that catch what the pHash cannot.
+/// </summary>
+[Collection(CornellBoxCollection.Name)]
+[Trait("Category", "Gpu")]
+public sealed class CornellBoxWholeFrameFacts(CornellBoxRenders renders, ITestOutputHelper output)
+{
+    [Fact]
+    public void honest_rerenders_match_with_phash_distance_zero()
+    {
+        var comparison = new WholeFrameComparison(blockSize: 8);
+        foreach ((string name, Image<Rgb24> image) in new[] { ("same seed again", renders.HonestAgain), ("perturbed 1e-5", renders.HonestPerturbed) })
+        {
+            WholeFrameDifference difference = comparison.Compare(renders.Honest, image);
+            output.WriteLine($"{name}: pHash {difference.PHashDistance}, blocks failed {difference.BlocksFailed}/{difference.Blocks}, max {difference.MaxAbsoluteDifference:F4}");
+
+            Assert.True(difference.IsMatch, name);
+            Assert.Equal(0, difference.PHashDistance);
+        }
+    }
+
+    [Fact]
+    public void every_cheat_fails_the_whole_frame_check_and_wrong_pictures_fail_its_phash_too()
+    {
+        var comparison = new WholeFrameComparison(blockSize: 8);
+        output.WriteLine("cheat | pHash | blocks failed | min block PSNR dB");
+        foreach ((string name, Image<Rgb24> cheat, _) in renders.Cheats())
+        {
+            using (cheat)
+            {
+                WholeFrameDifference difference = comparison.Compare(renders.Honest, cheat);
+                output.WriteLine($"{name} | {difference.PHashDistance} | {difference.BlocksFailed}/{difference.Blocks} | {difference.MinPsnr:F1}");
+
+                Assert.False(difference.IsMatch, name);
+                Assert.True(difference.BlocksFailed > 0, name);
+                if (name is "mirrored" or "blank" or "noise")
+                {
+                    Assert.True(difference.PHashDistance > comparison.MaxPHashDistance, $"{name}: pHash distance {difference.PHashDistance}");
+                }
+            }
+        }
+    }
+}
