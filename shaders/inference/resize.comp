@@ -12,7 +12,7 @@ layout(push_constant) uniform Params
     uint oh;
     uint ow;
     uint linear;
-    uint coordinateMode; // 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel, 4 tf_half_pixel_for_nearest
+    uint coordinateMode; // 0 half_pixel, 1 asymmetric, 2 align_corners, 3 pytorch_half_pixel
     uint nearestMode;    // 0 round_prefer_floor, 1 round_prefer_ceil, 2 floor, 3 ceil
     float scaleH;
     float scaleW;
@@ -26,7 +26,6 @@ float original(uint o, float scale, uint inSize, uint outSize)
         case 1u: return x / scale;
         case 2u: return outSize == 1u ? 0.0 : x * float(inSize - 1u) / float(outSize - 1u);
         case 3u: return outSize > 1u ? (x + 0.5) / scale - 0.5 : 0.0;
-        case 4u: return (x + 0.5) / scale;
         default: return (x + 0.5) / scale - 0.5;
     }
 }

@@ -182,6 +182,7 @@ public sealed class ConvolutionFacts
         { "AveragePool", [1, 3, 9, 10], [3, 3], [2, 2], [1, 1, 1, 1], 0, 1 },
         { "AveragePool", [1, 2, 7, 7], [3, 2], [2, 2], [0, 1, 1, 0], 1, 1 },
         { "MaxPool", [1, 2, 11], [3], [2], [1, 1], 0, 0 },
+        { "MaxPool", [1, 2, 10, 10], [2, 3], [1, 2], [1, 1, 0, 1], 1, 0 },
     };
 
     [Theory]
@@ -244,5 +245,27 @@ public sealed class ConvolutionFacts
             .Node("Conv", ["x", "w"], ["c"])
             .Node("Relu", ["c"], ["y"]);
         OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, 1, 2, 6, 6) }, _output, "Conv output kept");
+    }
+
+    [Theory]
+    [InlineData("SAME_UPPER")]
+    [InlineData("SAME_LOWER")]
+    [InlineData("VALID")]
+    public void ConvTranspose_auto_pad_matches_the_oracle(string autoPad)
+    {
+        var random = new Random(autoPad.Length);
+        var builder = new ModelBuilder(17).Input("x", 1, 2, 5, 4).Output("y")
+            .Initializer("w", [2, 3, 3, 3], Oracle.RandomData(random, 54))
+            .Node("ConvTranspose", ["x", "w"], ["y"], a => a.Ints("strides", 2, 2).String("auto_pad", autoPad));
+        OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, 1, 2, 5, 4) }, _output, $"ConvTranspose {autoPad}");
+    }
+
+    [Fact]
+    public void MaxPool_with_dilation_matches_the_oracle()
+    {
+        var random = new Random(21);
+        var builder = new ModelBuilder(17).Input("x", 1, 2, 9, 9).Output("y")
+            .Node("MaxPool", ["x"], ["y"], a => a.Ints("kernel_shape", 3, 3).Ints("dilations", 2, 2).Ints("pads", 1, 1, 1, 1));
+        OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, 1, 2, 9, 9) }, _output, "MaxPool dilated");
     }
 }

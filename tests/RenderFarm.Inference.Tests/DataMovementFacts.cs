@@ -172,6 +172,9 @@ public sealed class DataMovementFacts
     [InlineData("linear", "align_corners", "round_prefer_floor", 1.75f)]
     [InlineData("linear", "asymmetric", "round_prefer_floor", 3f)]
     [InlineData("linear", "pytorch_half_pixel", "round_prefer_floor", 0.5f)]
+    [InlineData("nearest", "half_pixel", "ceil", 2.5f)]
+    [InlineData("nearest", "align_corners", "round_prefer_ceil", 0.6f)]
+    [InlineData("nearest", "pytorch_half_pixel", "floor", 1.3f)]
     public void Resize_scales_by_mode_and_coordinate_transformation(string mode, string coordinates, string nearest, float scale)
     {
         var builder = new ModelBuilder(13).Input("x", 1, 2, 5, 6).Output("y")
@@ -253,5 +256,13 @@ public sealed class DataMovementFacts
             .Node("Reshape", ["x", "target"], ["r"])
             .Node("Softmax", ["r"], ["y"], a => a.Int("axis", 0));
         Check(builder, "folded Where/Equal reshape", ("x", [2, 3, 4]));
+    }
+
+    [Fact]
+    public void Pad_takes_axes_and_negative_pads()
+    {
+        var builder = new ModelBuilder(18).Input("x", 2, 5, 6).Output("y").Int64s("p", 2, -1, -2, 3).Int64s("axes", 1, -1)
+            .Node("Pad", ["x", "p", "", "axes"], ["y"], a => a.String("mode", "edge"));
+        Check(builder, "Pad axes negative", ("x", [2, 5, 6]));
     }
 }

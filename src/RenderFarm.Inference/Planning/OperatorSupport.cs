@@ -204,7 +204,7 @@ internal static class OperatorSupport
                 }
 
                 string coordinates = node.String("coordinate_transformation_mode", "half_pixel");
-                if (coordinates is not ("half_pixel" or "asymmetric" or "align_corners" or "pytorch_half_pixel" or "tf_half_pixel_for_nearest"))
+                if (coordinates is not ("half_pixel" or "asymmetric" or "align_corners" or "pytorch_half_pixel"))
                 {
                     return $"coordinate_transformation_mode '{coordinates}' is not supported";
                 }
@@ -245,8 +245,12 @@ internal static class OperatorSupport
                 return mode is "DCR" or "CRD" ? null : $"mode '{mode}' is not supported";
             }
 
-            case "Max" or "Min":
+            case "Max" or "Min" or "Sum" or "Mean":
                 return node.Input.Count is >= 1 ? null : "it has no inputs";
+            case "Constant":
+                return node.Attribute.Any(a => a.Name is "value" or "value_float" or "value_floats" or "value_int" or "value_ints")
+                    ? null
+                    : "only tensor, float and int constants are supported (not sparse or string ones)";
             default:
                 return null;
         }

@@ -702,7 +702,6 @@ internal sealed partial class PlanBuilder
             "asymmetric" => 1u,
             "align_corners" => 2u,
             "pytorch_half_pixel" => 3u,
-            "tf_half_pixel_for_nearest" => 4u,
             _ => 0u,
         };
         uint nearest = node.String("nearest_mode", "round_prefer_floor") switch
