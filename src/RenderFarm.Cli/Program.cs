@@ -4,6 +4,7 @@ using RenderFarm.Cli.Commands;
 var root = new RootCommand("RenderFarm: render glTF scenes on Vulkan compute devices, alone or as a farm.")
 {
     RenderCommand.Create(),
+    InferCommand.Create(),
     DemoCommand.Create(),
     DevicesCommand.Create(),
     BenchCommand.Create(),
