@@ -69,8 +69,9 @@ public sealed class OnnxModel
 
     /// <summary>
     /// One entry per operator (op type and domain) the engine cannot run, naming the first node that uses it,
-    /// and per supported operator used in a way the engine cannot run (an attribute value, a computed shape input).
-    /// Empty when the model can run.
+    /// per supported operator used in a way the engine cannot run (an attribute value, a computed shape input), and
+    /// per model-level problem (an opset outside <see cref="MinimumOpset"/>–<see cref="MaximumOpset"/>, a non-float32
+    /// input or output). Empty exactly when the model can run.
     /// </summary>
     public IReadOnlyList<string> UnsupportedOperators { get; }
 

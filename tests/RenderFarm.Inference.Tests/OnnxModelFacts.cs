@@ -113,6 +113,7 @@ public sealed class OnnxModelFacts
         OnnxModel model = new ModelBuilder(opset).Input("x", 2).Output("y").Node("Relu", ["x"], ["y"]).Build();
         var error = Assert.Throws<UserInputException>(model.EnsureSupported);
         Assert.Contains($"opset {opset}", error.Message, StringComparison.Ordinal);
+        Assert.Contains(model.UnsupportedOperators, u => u.Contains($"opset {opset}", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -122,6 +123,7 @@ public sealed class OnnxModelFacts
             .Node("Identity", ["ids"], ["y"]).Build();
         var error = Assert.Throws<UserInputException>(model.EnsureSupported);
         Assert.Contains("'ids'", error.Message, StringComparison.Ordinal);
+        Assert.Single(model.UnsupportedOperators);
         Assert.Contains("Int64", error.Message, StringComparison.Ordinal);
     }
 

@@ -8,10 +8,13 @@ namespace RenderFarm.Inference.Tests;
 internal static class OracleCheck
 {
     /// <summary>
-    /// The tolerance of most kernels, relative to the output's magnitude (max(1, max |expected|)). Measured errors of
-    /// the checked kernels are far below it (see docs of each test class); the margin absorbs summation order.
+    /// The tolerance of every kernel and network check: max |engine - ONNX Runtime| relative to the output's
+    /// magnitude, max(1, max |expected|). Measured on lavapipe over all checks (single kernels, 60 randomized
+    /// configurations, the three networks): at most 6.0e-7 (1-D Conv), networks 1.5e-8 to 4.3e-7; exact for
+    /// copies, pooling maxima and most elementwise operators. The margin covers other summation orders and the
+    /// approximate exp/log of GPU drivers.
     /// </summary>
-    public const double DefaultTolerance = 1e-4;
+    public const double DefaultTolerance = 1e-5;
 
     public static double Compare(
         ComputeDevice device, ModelBuilder builder, IReadOnlyDictionary<string, Tensor> inputs, ITestOutputHelper output, string label, double tolerance = DefaultTolerance)

@@ -105,6 +105,9 @@ internal static class OperatorSupport
             }
         }
 
+        // Problems that are not about one operator (opset, input and output types) are listed too, so the list is
+        // empty exactly when the model can run.
+        unsupported.AddRange(problems.Where(p => !p.StartsWith("unsupported ", StringComparison.Ordinal)));
         return (unsupported, problems);
     }
 
