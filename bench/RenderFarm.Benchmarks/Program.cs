@@ -15,6 +15,8 @@ internal static class Program
                     a real job on the embedded farm with in-process Vulkan workers: wall time over pure render time
           verify    [--width 1920] [--height 1080] [--runs 20]
                     the coordinator's CPU time per verified frame: PNG decode, perceptual hashes, spot-check tiles
+          infer     [--model edge|cnn|both] [--batch 8] [--runs 20] [--size 256x256]
+                    ONNX models on our Vulkan kernels next to ONNX Runtime (CPU) in the same run: latency, items/s, GFLOP/s, output difference
         """;
 
     public static async Task<int> Main(string[] args)
@@ -33,6 +35,7 @@ internal static class Program
                 "leases" => await LeaseBenchmark.RunAsync(options),
                 "overhead" => await OverheadBenchmark.RunAsync(options),
                 "verify" => await VerificationBenchmark.RunAsync(options),
+                "infer" => await InferenceBenchmark.RunAsync(options),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
             };
             options.ThrowIfUnused();
