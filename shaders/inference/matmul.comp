@@ -1,5 +1,6 @@
 #version 450
-// Batched, broadcasting matrix product with 16x16 shared-memory tiles: Y[b] = alpha * A[b] B[b] + beta * C.
+// Batched, broadcasting matrix product: Y[b] = alpha * A[b] B[b] + beta * C, in 64x64 output tiles with 16-deep K
+// tiles in shared memory and 4x4 outputs per invocation in registers.
 // Each operand is addressed through strides, so transposed operands (Gemm transA/transB), broadcast batch
 // dimensions (stride 0) and a broadcast bias C need no copies. The Z workgroup index walks the batch.
 layout(local_size_x = 16, local_size_y = 16) in;
@@ -27,15 +28,16 @@ layout(push_constant) uniform Params
     uint bBatchStride[3];
 } p;
 
-shared float tileA[16][17];
-shared float tileB[16][17];
+shared float tileA[16][64];
+shared float tileB[16][64];
 
 void main()
 {
     uint tx = gl_LocalInvocationID.x;
     uint ty = gl_LocalInvocationID.y;
-    uint col = gl_WorkGroupID.x * 16u + tx;
-    uint row = gl_WorkGroupID.y * 16u + ty;
+    uint t = ty * 16u + tx;
+    uint rowBase = gl_WorkGroupID.y * 64u;
+    uint colBase = gl_WorkGroupID.x * 64u;
     uint batch = p.batchBase + gl_WorkGroupID.z;
 
     uint rest = batch;
@@ -49,32 +51,75 @@ void main()
         bBase += coordinate * p.bBatchStride[d];
     }
 
-    float sum = 0.0;
-    for (uint t = 0u; t < p.k; t += 16u)
+    float acc[4][4];
+    for (uint i = 0u; i < 4u; i++)
     {
-        uint ka = t + tx;
-        tileA[ty][tx] = (row < p.m && ka < p.k) ? a[aBase + row * p.aRowStride + ka * p.aColStride] : 0.0;
-        uint kb = t + ty;
-        tileB[ty][tx] = (kb < p.k && col < p.n) ? b[bBase + kb * p.bRowStride + col * p.bColStride] : 0.0;
-        barrier();
-        for (uint j = 0u; j < 16u; j++)
+        for (uint j = 0u; j < 4u; j++)
         {
-            sum += tileA[ty][j] * tileB[j][tx];
+            acc[i][j] = 0.0;
+        }
+    }
+
+    for (uint k0 = 0u; k0 < p.k; k0 += 16u)
+    {
+        for (uint r = 0u; r < 4u; r++)
+        {
+            uint e = t + 256u * r;
+            uint row = rowBase + e / 16u;
+            uint ka = k0 + e % 16u;
+            tileA[e % 16u][e / 16u] = (row < p.m && ka < p.k) ? a[aBase + row * p.aRowStride + ka * p.aColStride] : 0.0;
+
+            uint kb = k0 + e / 64u;
+            uint col = colBase + e % 64u;
+            tileB[e / 64u][e % 64u] = (kb < p.k && col < p.n) ? b[bBase + kb * p.bRowStride + col * p.bColStride] : 0.0;
+        }
+
+        barrier();
+        for (uint kk = 0u; kk < 16u; kk++)
+        {
+            float av[4];
+            float bv[4];
+            for (uint i = 0u; i < 4u; i++)
+            {
+                av[i] = tileA[kk][ty + 16u * i];
+                bv[i] = tileB[kk][tx + 16u * i];
+            }
+
+            for (uint i = 0u; i < 4u; i++)
+            {
+                for (uint j = 0u; j < 4u; j++)
+                {
+                    acc[i][j] += av[i] * bv[j];
+                }
+            }
         }
 
         barrier();
     }
 
-    if (row >= p.m || col >= p.n)
+    for (uint i = 0u; i < 4u; i++)
     {
-        return;
-    }
+        uint row = rowBase + ty + 16u * i;
+        if (row >= p.m)
+        {
+            continue;
+        }
 
-    float r = p.alpha * sum;
-    if (p.hasC != 0u)
-    {
-        r += p.beta * c[row * p.cRowStride + col * p.cColStride];
-    }
+        for (uint j = 0u; j < 4u; j++)
+        {
+            uint col = colBase + tx + 16u * j;
+            if (col >= p.n)
+            {
+                continue;
+            }
 
-    y[(batch * p.m + row) * p.n + col] = r;
+            float r = p.alpha * acc[i][j];
+            if (p.hasC != 0u)
+            {
+                r += p.beta * c[row * p.cRowStride + col * p.cColStride];
+            }
+
+            y[(batch * p.m + row) * p.n + col] = r;
+        }
+    }
 }

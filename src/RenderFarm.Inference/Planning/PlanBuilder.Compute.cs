@@ -19,7 +19,7 @@ internal sealed partial class PlanBuilder
     }
 
     /// <summary>Reads kernel, strides, dilations and pads (explicit or auto_pad) for a 1-D or 2-D window.</summary>
-    private static Window ReadWindow(NodeProto node, int[] spatial, int[] kernel, bool ceilMode)
+    private static Window ReadWindow(NodeProto node, int[] spatial, int[] kernel)
     {
         int dims = kernel.Length;
         long[] strides = node.Ints("strides") ?? Enumerable.Repeat(1L, dims).ToArray();
@@ -55,7 +55,6 @@ internal sealed partial class PlanBuilder
             throw new PlanException($"auto_pad '{autoPad}' is not supported.");
         }
 
-        _ = ceilMode;
         return dims == 2
             ? new Window(kernel[0], kernel[1], (int)strides[0], (int)strides[1], (int)dilations[0], (int)dilations[1], (int)pads[0], (int)pads[1], (int)pads[2], (int)pads[3])
             : new Window(1, kernel[0], 1, (int)strides[0], 1, (int)dilations[0], 0, (int)pads[0], 0, (int)pads[1]);
@@ -94,7 +93,7 @@ internal sealed partial class PlanBuilder
         }
 
         int[] kernel = w.Shape.Skip(2).ToArray();
-        Window win = ReadWindow(node, spatial, kernel, ceilMode: false);
+        Window win = ReadWindow(node, spatial, kernel);
         int oh = OutputSize(spatial[0], win.KH, win.SH, win.DH, win.PadTop, win.PadBottom, false);
         int ow = OutputSize(spatial[1], win.KW, win.SW, win.DW, win.PadLeft, win.PadRight, false);
         int[] shape = x.Shape.Length == 4 ? [x.Shape[0], outputs, oh, ow] : [x.Shape[0], outputs, ow];
@@ -370,8 +369,8 @@ internal sealed partial class PlanBuilder
             return output;
         }
 
-        uint gx = (uint)((n + 15) / 16);
-        uint gy = (uint)((m + 15) / 16);
+        uint gx = (uint)((n + 63) / 64);
+        uint gy = (uint)((m + 63) / 64);
         if (gx > KernelLibrary.MaxGroups || gy > KernelLibrary.MaxGroups)
         {
             throw new PlanException($"a {m}x{n} matrix product is too large for one dispatch.");
@@ -475,7 +474,7 @@ internal sealed partial class PlanBuilder
                 throw new PlanException($"a {kernel.Length}-D kernel does not fit input {ShapeMath.Format(x.Shape)}.");
             }
 
-            win = ReadWindow(node, spatial, kernel, ceilMode);
+            win = ReadWindow(node, spatial, kernel);
         }
 
         int oh = OutputSize(spatial[0], win.KH, win.SH, win.DH, win.PadTop, win.PadBottom, ceilMode);
