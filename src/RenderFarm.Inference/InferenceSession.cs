@@ -21,6 +21,8 @@ public sealed class InferenceSession : IDisposable
 
     private readonly Dictionary<string, ExecutionPlan> _plans = new(StringComparer.Ordinal);
     private readonly LinkedList<string> _planOrder = new();
+    private readonly ConstantMemo _memo = new();
+    private readonly SharedConstants _constants;
     private bool _disposed;
 
     /// <summary>Prepares <paramref name="model"/> to run on <paramref name="device"/>.</summary>
@@ -33,6 +35,7 @@ public sealed class InferenceSession : IDisposable
         _device = device;
         _model = model;
         _kernels = KernelLibrary.For(device);
+        _constants = new SharedConstants(device);
         try
         {
             if (model.Inputs.All(i => i.Shape.All(d => d is not null)))
@@ -112,6 +115,7 @@ public sealed class InferenceSession : IDisposable
 
             _plans.Clear();
             _planOrder.Clear();
+            _constants.Dispose();
         }
     }
 
@@ -123,6 +127,18 @@ public sealed class InferenceSession : IDisposable
             lock (_sync)
             {
                 return _plans.Count;
+            }
+        }
+    }
+
+    /// <summary>Bytes of constants uploaded for this session, shared by its plans.</summary>
+    internal long SharedConstantBytes
+    {
+        get
+        {
+            lock (_sync)
+            {
+                return _constants.Bytes;
             }
         }
     }
@@ -146,7 +162,7 @@ public sealed class InferenceSession : IDisposable
             return plan;
         }
 
-        var builder = new PlanBuilder(_model);
+        var builder = new PlanBuilder(_model, _memo);
         try
         {
             builder.Build(shapes);
@@ -156,7 +172,7 @@ public sealed class InferenceSession : IDisposable
             throw new UserInputException($"The model cannot run with inputs {FormatShapes(shapes)}: {e.Message}", e);
         }
 
-        plan = new ExecutionPlan(_device, _kernels, builder);
+        plan = new ExecutionPlan(_device, _kernels, builder, _constants);
         _plans[key] = plan;
         _planOrder.AddFirst(key);
         if (_planOrder.Count > MaxPlans)

@@ -38,12 +38,19 @@ public sealed class NetworkFacts
         OnnxModel model = builder.Build();
         Assert.Null(model.Inputs[0].Shape[0]);
         using var session = new InferenceSession(_gpu.Device, model);
+        var constantBytes = new List<long>();
         foreach (int batch in new[] { 1, 3 })
         {
             var inputs = new Dictionary<string, Tensor> { ["image"] = Oracle.Random(random, batch, 3, 32, 32) };
             Tensor expected = Oracle.Run(builder.ToBytes(), inputs)["probabilities"];
             Oracle.AssertClose(expected, session.Run(inputs)["probabilities"], OracleCheck.DefaultTolerance, _output, $"classifier batch {batch}");
+            constantBytes.Add(session.SharedConstantBytes);
         }
+
+        // The second plan reuses the weights the first one uploaded (BatchNormalization folded once per session).
+        Assert.True(constantBytes[0] > 0);
+        Assert.Equal(constantBytes[0], constantBytes[1]);
+        Assert.Equal(2, session.PlanCount);
     }
 
     [Fact]

@@ -15,7 +15,11 @@ internal sealed class ExecutionPlan : IDisposable
     private readonly List<(string Name, PlanValue Value, GpuBuffer? Buffer)> _outputs = [];
     private readonly List<ComputeDispatch> _dispatches = [];
 
-    public ExecutionPlan(ComputeDevice device, KernelLibrary kernels, PlanBuilder builder)
+    /// <param name="device">The device to run on.</param>
+    /// <param name="kernels">The device's pipelines.</param>
+    /// <param name="builder">The built plan.</param>
+    /// <param name="shared">Buffers of constants shared by all plans of a session (owned by the session).</param>
+    public ExecutionPlan(ComputeDevice device, KernelLibrary kernels, PlanBuilder builder, SharedConstants shared)
     {
         _device = device;
         Statistics = builder.Statistics;
@@ -24,7 +28,8 @@ internal sealed class ExecutionPlan : IDisposable
             var physical = new GpuBuffer[builder.PhysicalSizes.Count];
             for (int i = 0; i < physical.Length; i++)
             {
-                physical[i] = Create(builder.PhysicalSizes[i]);
+                physical[i] = Create(_device, builder.PhysicalSizes[i]);
+                _buffers.Add(physical[i]);
             }
 
             var constants = new Dictionary<Slot, GpuBuffer>();
@@ -35,9 +40,15 @@ internal sealed class ExecutionPlan : IDisposable
                     return physical[slot.Physical];
                 }
 
+                if (slot.Source is not null)
+                {
+                    return shared.Get(slot);
+                }
+
                 if (!constants.TryGetValue(slot, out GpuBuffer? buffer))
                 {
-                    buffer = Create(slot.Bytes);
+                    buffer = Create(_device, slot.Bytes);
+                    _buffers.Add(buffer);
                     _device.Upload<byte>(buffer, slot.ConstantData);
                     constants[slot] = buffer;
                 }
@@ -103,18 +114,63 @@ internal sealed class ExecutionPlan : IDisposable
         _buffers.Clear();
     }
 
-    private GpuBuffer Create(long bytes)
+    public static GpuBuffer Create(ComputeDevice device, long bytes)
     {
         try
         {
-            GpuBuffer buffer = _device.CreateBuffer((ulong)bytes);
-            _buffers.Add(buffer);
-            return buffer;
+            return device.CreateBuffer((ulong)bytes);
         }
         catch (ArgumentOutOfRangeException e)
         {
             throw new UserInputException(
-                $"The model needs a tensor buffer of {bytes / (1024.0 * 1024.0):F1} MiB, more than {_device.Info.Name} allows in one storage buffer.", e);
+                $"The model needs a tensor buffer of {bytes / (1024.0 * 1024.0):F1} MiB, more than {device.Info.Name} allows in one storage buffer.", e);
         }
+    }
+}
+
+/// <summary>GPU buffers of the constants every plan of a session uses, uploaded once per session.</summary>
+internal sealed class SharedConstants : IDisposable
+{
+    private readonly ComputeDevice _device;
+    private readonly Dictionary<CpuTensor, GpuBuffer> _buffers = new(ReferenceEqualityComparer.Instance);
+
+    public SharedConstants(ComputeDevice device)
+    {
+        _device = device;
+    }
+
+    /// <summary>Bytes held, for tests and diagnostics.</summary>
+    public long Bytes => _buffers.Values.Sum(b => (long)b.SizeBytes);
+
+    public GpuBuffer Get(Slot slot)
+    {
+        CpuTensor source = slot.Source!;
+        if (!_buffers.TryGetValue(source, out GpuBuffer? buffer))
+        {
+            buffer = ExecutionPlan.Create(_device, slot.Bytes);
+            try
+            {
+                _device.Upload<byte>(buffer, slot.ConstantData);
+            }
+            catch
+            {
+                buffer.Dispose();
+                throw;
+            }
+
+            _buffers[source] = buffer;
+        }
+
+        return buffer;
+    }
+
+    public void Dispose()
+    {
+        foreach (GpuBuffer buffer in _buffers.Values)
+        {
+            buffer.Dispose();
+        }
+
+        _buffers.Clear();
     }
 }

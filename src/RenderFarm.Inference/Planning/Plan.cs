@@ -30,6 +30,12 @@ internal sealed class Slot
     /// <summary>Bytes to upload once when the plan is built (constants only).</summary>
     public byte[]? ConstantData { get; init; }
 
+    /// <summary>
+    /// The tensor a constant slot was uploaded from, when that tensor is the same object in every plan of the session
+    /// (initializers, Constant nodes, folded weights): plans for other input shapes share its buffer.
+    /// </summary>
+    public CpuTensor? Source { get; init; }
+
     /// <summary>The index of the physical buffer the slot lives in, assigned by <see cref="PlanBuilder"/>'s allocation.</summary>
     public int Physical { get; set; } = -1;
 }

@@ -105,7 +105,9 @@ internal sealed partial class PlanBuilder
             bn.OpType == "BatchNormalization" && bn.Input.Skip(1).All(i => _values.TryGetValue(i, out PlanValue? v) && v.Constant is not null) &&
             bn.Output.Count(o => o.Length > 0) == 1)
         {
-            (w, bias) = FoldBatchNormalization(constantWeights, bias?.Constant, bn, outputs);
+            CpuTensor? constantBias = bias?.Constant;
+            (CpuTensor foldedWeights, CpuTensor foldedBias) = _memo.Get(bn, () => FoldBatchNormalization(constantWeights, constantBias, bn, outputs));
+            (w, bias) = (PlanValue.Of(foldedWeights), PlanValue.Of(foldedBias));
             _absorbed.Add(bn);
             result = bn.Output[0];
         }
@@ -154,7 +156,7 @@ internal sealed partial class PlanBuilder
     }
 
     /// <summary>Folds y = (conv(x) - mean) / sqrt(var + eps) * scale + B into the convolution's weights and bias.</summary>
-    private (PlanValue Weights, PlanValue Bias) FoldBatchNormalization(CpuTensor weights, CpuTensor? bias, NodeProto bn, int outputs)
+    private (CpuTensor Weights, CpuTensor Bias) FoldBatchNormalization(CpuTensor weights, CpuTensor? bias, NodeProto bn, int outputs)
     {
         CpuTensor scale = _values[bn.Input[1]].Constant!;
         CpuTensor shift = _values[bn.Input[2]].Constant!;
@@ -180,7 +182,7 @@ internal sealed partial class PlanBuilder
             foldedBias[m] = (float)((((bias?.Data[m] ?? 0) - mean.Data[m]) * factor) + shift.Data[m]);
         }
 
-        return (PlanValue.Of(new CpuTensor(weights.Shape, folded, false)), PlanValue.Of(new CpuTensor([outputs], foldedBias, false)));
+        return (new CpuTensor(weights.Shape, folded, false), new CpuTensor([outputs], foldedBias, false));
     }
 
     private PlanValue ConvTranspose(NodeProto node)

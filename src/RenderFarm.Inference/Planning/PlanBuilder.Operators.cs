@@ -12,7 +12,7 @@ internal sealed partial class PlanBuilder
         switch (node.OpType)
         {
             case "Constant":
-                SetOutput(node, PlanValue.Of(ConstantAttribute(node)));
+                SetOutput(node, PlanValue.Of(_memo.Get(node, () => ConstantAttribute(node))));
                 return;
             case "Identity" or "Dropout":
                 SetOutput(node, Input(node, 0));

@@ -21,9 +21,12 @@ internal sealed partial class PlanBuilder
     private int _folded;
     private string _node = string.Empty;
 
-    public PlanBuilder(OnnxModel model)
+    private readonly ConstantMemo _memo;
+
+    public PlanBuilder(OnnxModel model, ConstantMemo memo)
     {
         _model = model;
+        _memo = memo;
     }
 
     public IReadOnlyList<PlanStep> Steps => _steps;
@@ -211,9 +214,9 @@ internal sealed partial class PlanBuilder
         }
     }
 
-    private Slot NewSlot(long bytes, SlotKind kind, byte[]? constant = null)
+    private Slot NewSlot(long bytes, SlotKind kind, byte[]? constant = null, CpuTensor? source = null)
     {
-        var slot = new Slot(_slots.Count, bytes, kind) { ConstantData = constant };
+        var slot = new Slot(_slots.Count, bytes, kind) { ConstantData = constant, Source = source };
         _slots.Add(slot);
         return slot;
     }
@@ -232,7 +235,7 @@ internal sealed partial class PlanBuilder
         if (!_uploaded.TryGetValue(constant, out Slot? slot))
         {
             float[] floats = constant.ToFloats();
-            slot = NewSlot((long)floats.Length * 4, SlotKind.Constant, MemoryMarshal.AsBytes(floats.AsSpan()).ToArray());
+            slot = NewSlot((long)floats.Length * 4, SlotKind.Constant, MemoryMarshal.AsBytes(floats.AsSpan()).ToArray(), constant);
             _uploaded[constant] = slot;
         }
 
