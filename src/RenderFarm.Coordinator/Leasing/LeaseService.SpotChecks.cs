@@ -415,8 +415,9 @@ internal sealed partial class LeaseService
             throw new CoordinatorException(422, $"Frame {reported.Frame} is {rendered.Width}x{rendered.Height}; the job's frames are {width}x{height}.");
         }
 
-        // The coordinator's own copy, under a key no presigned URL names, as for accepted frames.
-        string renderKey = FarmKeys.Frame(job.Id, check.Frame, leaseId);
+        // The coordinator's own copy, under a key no presigned URL names: with the check's tiles (here one tile, the
+        // whole frame), not with the job's accepted frames.
+        string renderKey = FarmKeys.CheckTiles(job.Id, task.Index, check.Number);
         using (var content = new MemoryStream(bytes, writable: false))
         {
             await _objects.PutAsync(renderKey, content, cancellationToken);
