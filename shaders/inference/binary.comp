@@ -21,6 +21,7 @@ const uint OpDiv = 3u;
 const uint OpPow = 4u;
 const uint OpMax = 5u;
 const uint OpMin = 6u;
+const uint OpPRelu = 7u;
 
 float power(float base, float exponent)
 {
@@ -85,6 +86,7 @@ void main()
         case OpPow: r = power(u, v); break;
         case OpMax: r = max(u, v); break;
         case OpMin: r = min(u, v); break;
+        case OpPRelu: r = u >= 0.0 ? u : u * v; break;
         default: r = u; break;
     }
 

@@ -1,6 +1,7 @@
 #version 450
-// InstanceNormalization: one workgroup per (batch, channel) plane computes the plane's mean and variance with a
-// shared-memory reduction (two passes, for accuracy), then normalizes it with the channel's scale and bias.
+// InstanceNormalization and LayerNormalization: one workgroup per plane (a (batch, channel) image, or the trailing
+// axes of a layer) computes the plane's mean and variance with a shared-memory reduction (two passes, for accuracy),
+// then normalizes it with the channel's scale and bias, or with per-element scale and bias for a layer.
 layout(local_size_x = 256) in;
 layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
 layout(std430, set = 0, binding = 1) readonly buffer S { float scale[]; };
@@ -12,6 +13,7 @@ layout(push_constant) uniform Params
     uint channels;
     uint size;
     float epsilon;
+    uint perElement; // 1: scale and bias indexed by the position in the plane (LayerNormalization)
 } p;
 
 shared float partial[256];
@@ -61,8 +63,19 @@ void main()
     }
 
     float variance = reduceSum(squares) / float(p.size);
+    float inverse = 1.0 / sqrt(variance + p.epsilon);
+    if (p.perElement != 0u)
+    {
+        for (uint j = t; j < p.size; j += 256u)
+        {
+            y[base + j] = (x[base + j] - mean) * inverse * scale[j] + bias[j];
+        }
+
+        return;
+    }
+
     uint c = plane % p.channels;
-    float factor = scale[c] / sqrt(variance + p.epsilon);
+    float factor = scale[c] * inverse;
     float offset = bias[c] - mean * factor;
     for (uint j = t; j < p.size; j += 256u)
     {

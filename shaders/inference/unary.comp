@@ -27,6 +27,25 @@ const uint OpLog = 12u;
 const uint OpReciprocal = 13u;
 const uint OpAffine = 14u;
 const uint OpElu = 15u;
+const uint OpErf = 16u;
+const uint OpGelu = 17u;
+const uint OpGeluTanh = 18u;
+const uint OpSoftplus = 19u;
+
+// erf with max abs error 1.5e-7 (Abramowitz and Stegun 7.1.26).
+float erfApprox(float v)
+{
+    float t = 1.0 / (1.0 + 0.3275911 * abs(v));
+    float poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
+    return sign(v) * (1.0 - poly * exp(-v * v));
+}
+
+float tanhSafe(float v)
+{
+    // tanh(v) = sign(v) (1 - e^{-2|v|}) / (1 + e^{-2|v|}): no overflow for large |v|.
+    float e = exp(-2.0 * abs(v));
+    return sign(v) * (1.0 - e) / (1.0 + e);
+}
 
 void main()
 {
@@ -43,13 +62,7 @@ void main()
         case OpRelu: r = max(v, 0.0); break;
         case OpLeakyRelu: r = v >= 0.0 ? v : p.alpha * v; break;
         case OpSigmoid: r = 1.0 / (1.0 + exp(-v)); break;
-        case OpTanh:
-        {
-            // tanh(v) = sign(v) (1 - e^{-2|v|}) / (1 + e^{-2|v|}): no overflow for large |v|.
-            float e = exp(-2.0 * abs(v));
-            r = sign(v) * (1.0 - e) / (1.0 + e);
-            break;
-        }
+        case OpTanh: r = tanhSafe(v); break;
         case OpClip: r = min(max(v, p.alpha), p.beta); break;
         case OpHardSigmoid: r = clamp(p.alpha * v + p.beta, 0.0, 1.0); break;
         case OpHardSwish: r = v * clamp(v / 6.0 + 0.5, 0.0, 1.0); break;
@@ -61,6 +74,10 @@ void main()
         case OpReciprocal: r = 1.0 / v; break;
         case OpAffine: r = p.alpha * v + p.beta; break;
         case OpElu: r = v >= 0.0 ? v : p.alpha * (exp(v) - 1.0); break;
+        case OpErf: r = erfApprox(v); break;
+        case OpGelu: r = 0.5 * v * (1.0 + erfApprox(v * 0.70710678118654752)); break;
+        case OpGeluTanh: r = 0.5 * v * (1.0 + tanhSafe(0.79788456080286536 * (v + 0.044715 * v * v * v))); break;
+        case OpSoftplus: r = v > 20.0 ? v : log(1.0 + exp(v)); break;
         default: r = v; break;
     }
 

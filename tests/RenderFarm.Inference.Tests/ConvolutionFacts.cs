@@ -268,4 +268,30 @@ public sealed class ConvolutionFacts
             .Node("MaxPool", ["x"], ["y"], a => a.Ints("kernel_shape", 3, 3).Ints("dilations", 2, 2).Ints("pads", 1, 1, 1, 1));
         OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, 1, 2, 9, 9) }, _output, "MaxPool dilated");
     }
+
+    [Theory]
+    [InlineData(-1, true)]
+    [InlineData(1, false)]
+    public void LayerNormalization_normalizes_the_trailing_axes(int axis, bool withBias)
+    {
+        var random = new Random(axis + 40);
+        int[] shape = [2, 3, 4, 5];
+        int[] normalized = axis == -1 ? [5] : [3, 4, 5];
+        int count = normalized.Aggregate(1, (a, b) => a * b);
+        Tensor x = Oracle.Random(random, shape);
+        for (int i = 0; i < x.Length; i++)
+        {
+            x.Data[i] = (x.Data[i] * 4) + 2;
+        }
+
+        var builder = new ModelBuilder(17).Input("x", shape).Output("y")
+            .Initializer("scale", normalized, Oracle.RandomData(random, count));
+        if (withBias)
+        {
+            builder.Initializer("bias", normalized, Oracle.RandomData(random, count));
+        }
+
+        builder.Node("LayerNormalization", withBias ? ["x", "scale", "bias"] : ["x", "scale"], ["y"], a => a.Int("axis", axis).Float("epsilon", 1e-5f));
+        OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = x }, _output, $"LayerNormalization axis {axis}");
+    }
 }

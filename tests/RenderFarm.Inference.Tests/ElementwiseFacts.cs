@@ -32,6 +32,10 @@ public sealed class ElementwiseFacts
     [InlineData("Reciprocal")]
     [InlineData("Elu")]
     [InlineData("Identity")]
+    [InlineData("Erf")]
+    [InlineData("Gelu")]
+    [InlineData("GeluTanh")]
+    [InlineData("Softplus")]
     public void Unary_operators_match_the_oracle(string op)
     {
         var random = new Random(op.GetHashCode(StringComparison.Ordinal) & 0xffff);
@@ -52,9 +56,14 @@ public sealed class ElementwiseFacts
             }
         }
 
-        var builder = new ModelBuilder(17).Input("x", shape).Output("y");
-        builder.Node(op, ["x"], ["y"], a =>
+        var builder = new ModelBuilder(op.StartsWith("Gelu", StringComparison.Ordinal) ? 20 : 17).Input("x", shape).Output("y");
+        builder.Node(op == "GeluTanh" ? "Gelu" : op, ["x"], ["y"], a =>
         {
+            if (op == "GeluTanh")
+            {
+                a.String("approximate", "tanh");
+            }
+
             if (op == "LeakyRelu")
             {
                 a.Float("alpha", 0.2f);
@@ -139,5 +148,15 @@ public sealed class ElementwiseFacts
         var x = new Tensor([4], [-2f, -1.5f, 0.5f, 3f]);
         var builder = new ModelBuilder(17).Input("x", 4).Initializer("e", [], [3f]).Output("y").Node("Pow", ["x", "e"], ["y"]);
         OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = x }, _output, "Pow odd");
+    }
+
+    [Fact]
+    public void PRelu_broadcasts_its_slope()
+    {
+        var random = new Random(31);
+        var builder = new ModelBuilder(17).Input("x", 2, 3, 4, 5).Output("y")
+            .Initializer("slope", [3, 1, 1], Oracle.RandomData(random, 3))
+            .Node("PRelu", ["x", "slope"], ["y"]);
+        OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, 2, 3, 4, 5) }, _output, "PRelu");
     }
 }

@@ -43,6 +43,10 @@ internal enum UnaryOp : uint
     Reciprocal = 13,
     Affine = 14,
     Elu = 15,
+    Erf = 16,
+    Gelu = 17,
+    GeluTanh = 18,
+    Softplus = 19,
 }
 
 /// <summary>Op codes of binary.comp.</summary>
@@ -55,6 +59,7 @@ internal enum BinaryOp : uint
     Pow = 4,
     Max = 5,
     Min = 6,
+    PRelu = 7,
 }
 
 /// <summary>
@@ -94,7 +99,7 @@ internal sealed class KernelLibrary
         KernelKind.MatMul => ("matmul", 4, 88),
         KernelKind.Pool => ("pool", 2, 64),
         KernelKind.Reduce => ("reduce", 2, 16),
-        KernelKind.InstanceNorm => ("instance_norm", 4, 16),
+        KernelKind.InstanceNorm => ("instance_norm", 4, 20),
         KernelKind.StridedCopy => ("strided_copy", 2, 84),
         KernelKind.Pad => ("pad", 2, 84),
         KernelKind.Gather => ("gather", 3, 16),

@@ -14,7 +14,7 @@ internal static class OperatorSupport
     {
         "Conv", "ConvTranspose", "Gemm", "MatMul", "BatchNormalization", "InstanceNormalization",
         "Relu", "LeakyRelu", "Sigmoid", "Tanh", "Clip", "HardSigmoid", "HardSwish", "Elu",
-        "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal",
+        "Sqrt", "Exp", "Log", "Neg", "Abs", "Reciprocal", "Erf", "Gelu", "Softplus", "PRelu", "LayerNormalization",
         "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min",
         "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
         "Softmax", "LogSoftmax",
@@ -168,6 +168,8 @@ internal static class OperatorSupport
                 }
 
                 return NeedKnown(1, 2, 3, 4);
+            case "LayerNormalization":
+                return node.Output.Skip(1).Any(o => o.Length > 0) ? "the Mean and InvStdDev outputs are not supported" : null;
             case "Dropout":
                 if (node.Output.Count > 1 && node.Output[1].Length > 0)
                 {

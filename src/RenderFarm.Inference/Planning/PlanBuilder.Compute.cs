@@ -451,10 +451,48 @@ internal sealed partial class PlanBuilder
             return output;
         }
 
-        var push = new PushConstants().U(planes).U(channels).U(size).F(node.Float("epsilon", 1e-5f));
+        var push = new PushConstants().U(planes).U(channels).U(size).F(node.Float("epsilon", 1e-5f)).U(0);
         (uint gx, uint gy) = KernelLibrary.Groups(planes, 1);
         Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy);
         return output;
+    }
+
+    private PlanValue LayerNormalization(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        PlanValue scale = Input(node, 1);
+        int rank = x.Shape.Length;
+        int axis = ShapeMath.Axis(node.Int("axis", -1), rank, "LayerNormalization");
+        long planes = ShapeMath.Product(x.Shape, 0, axis);
+        int size = ShapeMath.Product(x.Shape, axis, rank);
+        int[] normalized = x.Shape[axis..];
+        PlanValue bias = OptionalInput(node, 2) ?? PlanValue.Of(new CpuTensor(normalized, new double[size], false));
+        scale = ExpandTo(scale, normalized);
+        bias = ExpandTo(bias, normalized);
+        PlanValue output = NewGpu(x.Shape);
+        if (output.Count == 0)
+        {
+            return output;
+        }
+
+        var push = new PushConstants().U(planes).U(1).U(size).F(node.Float("epsilon", 1e-5f)).U(1);
+        (uint gx, uint gy) = KernelLibrary.Groups(planes, 1);
+        Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy);
+        return output;
+    }
+
+    /// <summary>Broadcasts <paramref name="value"/> to exactly <paramref name="shape"/> (a copy only when it is smaller).</summary>
+    private PlanValue ExpandTo(PlanValue value, int[] shape)
+    {
+        int[] broadcast = ShapeMath.Broadcast(value.Shape, shape, "LayerNormalization parameter");
+        if (!broadcast.SequenceEqual(shape))
+        {
+            throw new PlanException($"a parameter of shape {ShapeMath.Format(value.Shape)} does not fit the normalized shape {ShapeMath.Format(shape)}.");
+        }
+
+        return value.Count == ShapeMath.Count(shape)
+            ? value
+            : StridedCopy(value, shape, shape, 0, ShapeMath.BroadcastStrides(value.Shape, shape.Length));
     }
 
     private PlanValue Pool(NodeProto node, bool global)

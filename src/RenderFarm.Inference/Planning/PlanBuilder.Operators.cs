@@ -65,6 +65,21 @@ internal sealed partial class PlanBuilder
             case "Abs":
                 SetOutput(node, Unary(UnaryOp.Abs, Input(node, 0)));
                 return;
+            case "Erf":
+                SetOutput(node, Unary(UnaryOp.Erf, Input(node, 0)));
+                return;
+            case "Gelu":
+                SetOutput(node, Unary(node.String("approximate", "none") == "tanh" ? UnaryOp.GeluTanh : UnaryOp.Gelu, Input(node, 0)));
+                return;
+            case "Softplus":
+                SetOutput(node, Unary(UnaryOp.Softplus, Input(node, 0)));
+                return;
+            case "PRelu":
+                SetOutput(node, Binary(BinaryOp.PRelu, Input(node, 0), Input(node, 1)));
+                return;
+            case "LayerNormalization":
+                SetOutput(node, LayerNormalization(node));
+                return;
             case "Reciprocal":
                 SetOutput(node, Unary(UnaryOp.Reciprocal, Input(node, 0)));
                 return;

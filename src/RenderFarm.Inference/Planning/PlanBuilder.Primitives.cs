@@ -24,8 +24,20 @@ internal sealed partial class PlanBuilder
             UnaryOp.Reciprocal => 1f / v,
             UnaryOp.Affine => (alpha * v) + beta,
             UnaryOp.Elu => v >= 0 ? v : alpha * (MathF.Exp(v) - 1f),
+            UnaryOp.Erf => Erf(v),
+            UnaryOp.Gelu => 0.5 * v * (1 + Erf(v * 0.70710678118654752)),
+            UnaryOp.GeluTanh => 0.5 * v * (1 + Math.Tanh(0.79788456080286536 * (v + (0.044715 * v * v * v)))),
+            UnaryOp.Softplus => v > 20 ? v : Math.Log(1 + Math.Exp(v)),
             _ => throw new PlanException($"unary op {op} has no CPU form."),
         };
+    }
+
+    /// <summary>erf with max abs error 1.5e-7 (Abramowitz and Stegun 7.1.26), as unary.comp computes it.</summary>
+    private static double Erf(double v)
+    {
+        double t = 1 / (1 + (0.3275911 * Math.Abs(v)));
+        double poly = t * (0.254829592 + (t * (-0.284496736 + (t * (1.421413741 + (t * (-1.453152027 + (t * 1.061405429))))))));
+        return Math.Sign(v) * (1 - (poly * Math.Exp(-v * v)));
     }
 
     private static double ApplyBinary(BinaryOp op, double a, double b, bool integer)
@@ -54,6 +66,7 @@ internal sealed partial class PlanBuilder
             BinaryOp.Div => x / y,
             BinaryOp.Pow => MathF.Pow(x, y),
             BinaryOp.Max => MathF.Max(x, y),
+            BinaryOp.PRelu => x >= 0 ? x : x * y,
             _ => MathF.Min(x, y),
         };
     }
