@@ -10,6 +10,7 @@ var root = new RootCommand("RenderFarm: render glTF scenes on Vulkan compute dev
     BenchCommand.Create(),
     CoordinatorCommand.Create(),
     WorkerCommand.Create(),
+    StakeCommand.Create(),
 };
 
 // Without a termination timeout System.CommandLine does not listen for Ctrl-C or SIGTERM, and the

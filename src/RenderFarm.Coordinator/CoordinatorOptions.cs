@@ -90,6 +90,12 @@ public sealed class CoordinatorOptions
     public long SlashTokens { get; set; } = 10;
 
     /// <summary>
+    /// Whole tokens a provider must have staked on the ledger to sign in; 0 lets anyone in. Only checked when the
+    /// coordinator has a ledger.
+    /// </summary>
+    public long MinimumStakeTokens { get; set; }
+
+    /// <summary>
     /// Whether a sampled share of delivered frames is re-rendered whole by another provider (queue <c>validate</c>)
     /// besides their spot check: every provider's first delivered frame of a job, and others at the rates below,
     /// chosen with <see cref="SpotCheckSecret"/>. Needs <see cref="SpotChecks"/>.
@@ -140,6 +146,11 @@ public sealed class CoordinatorOptions
             || MaxFailuresPerProviderPerJob < 1 || MaintenanceJobScanLimit < 1)
         {
             throw new InvalidOperationException($"{SectionName}: sizes, limits and failure counts must be at least 1.");
+        }
+
+        if (MinimumStakeTokens < 0)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(MinimumStakeTokens)} must not be negative.");
         }
 
         if (SlashTokens < 0)

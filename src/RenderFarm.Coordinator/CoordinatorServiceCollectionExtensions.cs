@@ -19,16 +19,6 @@ namespace RenderFarm.Coordinator;
 /// <summary>Registers the coordinator's services.</summary>
 public static class CoordinatorServiceCollectionExtensions
 {
-    /// <summary>
-    /// Adds the coordinator on the stores <see cref="CoordinatorBackends.FromConfiguration"/> picks
-    /// (PostgreSQL and S3 when configured, in-memory and a local directory otherwise).
-    /// </summary>
-    /// <param name="services">The application's services.</param>
-    /// <param name="configuration">Configuration holding the <c>Coordinator</c> section, connection strings and storage settings.</param>
-    /// <returns>The services.</returns>
-    public static IServiceCollection AddRenderFarmCoordinator(this IServiceCollection services, IConfiguration configuration) =>
-        AddRenderFarmCoordinator(services, configuration, CoordinatorBackends.FromConfiguration(configuration));
-
     /// <summary>Adds the coordinator on the given stores.</summary>
     /// <param name="services">The application's services.</param>
     /// <param name="configuration">Configuration holding the <c>Coordinator</c> section.</param>

@@ -28,14 +28,18 @@ public sealed class EvmLedger : ILedger, ILedgerAccount, IDisposable
     private readonly string _token;
     private readonly SemaphoreSlim _sending = new(1, 1);
 
-    private EvmLedger(Web3 web3, Uri rpcUrl, string escrow, string token, string address)
+    private EvmLedger(Web3 web3, Uri rpcUrl, long chainId, string escrow, string token, string address)
     {
         _web3 = web3;
         _rpcUrl = rpcUrl;
         _escrow = escrow;
         _token = token;
+        ChainId = chainId;
         Address = address;
     }
+
+    /// <summary>The chain id, checked against the endpoint on connecting.</summary>
+    public long ChainId { get; }
 
     /// <summary>The signing account's address.</summary>
     public string Address { get; }
@@ -85,7 +89,7 @@ public sealed class EvmLedger : ILedger, ILedgerAccount, IDisposable
             throw translated;
         }
 
-        return new EvmLedger(web3, options.RpcUrl, escrow, LedgerIds.Address(token, nameof(token)), account.Address);
+        return new EvmLedger(web3, options.RpcUrl, options.ChainId, escrow, LedgerIds.Address(token, nameof(token)), account.Address);
     }
 
     /// <inheritdoc />

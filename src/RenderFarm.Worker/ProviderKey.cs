@@ -9,9 +9,6 @@ namespace RenderFarm.Worker;
 /// </summary>
 public sealed class ProviderKey
 {
-    // secp256k1's group order n: a private key is an integer in [1, n).
-    private const string CurveOrderHex = "fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141";
-
     private readonly EthECKey _key;
 
     private ProviderKey(EthECKey key, string path, bool created)
@@ -51,7 +48,7 @@ public sealed class ProviderKey
             // Another process created the file first; use its key so both agree.
         }
 
-        return new ProviderKey(Parse(fullPath, Read(fullPath)), fullPath, created: false);
+        return new ProviderKey(new EthECKey(KeyFile.Read(fullPath)), fullPath, created: false);
     }
 
     /// <summary>Signs <paramref name="message"/> as EIP-191 <c>personal_sign</c> does (UTF-8, "\x19Ethereum Signed Message:\n" prefix).</summary>
@@ -86,40 +83,5 @@ public sealed class ProviderKey
         {
             throw new UserInputException($"Key file '{path}' could not be created: {ex.Message}", ex);
         }
-    }
-
-    private static string Read(string path)
-    {
-        try
-        {
-            return File.ReadAllText(path);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new UserInputException($"Key file '{path}' could not be read: {ex.Message}", ex);
-        }
-    }
-
-    private static EthECKey Parse(string path, string text)
-    {
-        string hex = text.Trim();
-        if (hex.StartsWith("0x", StringComparison.OrdinalIgnoreCase))
-        {
-            hex = hex[2..];
-        }
-
-        // Checked here rather than left to EthECKey, which takes short or out-of-range input and fails later or never.
-        hex = hex.ToLowerInvariant();
-        bool isKey = hex.Length == 64
-            && hex.All(char.IsAsciiHexDigit)
-            && hex.Any(c => c != '0')
-            && string.CompareOrdinal(hex, CurveOrderHex) < 0;
-        if (!isKey)
-        {
-            throw new UserInputException(
-                $"Key file '{path}' does not hold an Ethereum private key: expected one line of 64 hex digits (optionally 0x-prefixed).");
-        }
-
-        return new EthECKey(hex);
     }
 }

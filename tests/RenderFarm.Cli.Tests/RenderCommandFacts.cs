@@ -47,6 +47,7 @@ public class RenderCommandFacts
     [InlineData("{scene}", "--size", "big", "not an image size")]
     [InlineData("{scene}", "--spp", "0", "Samples per pixel")]
     [InlineData("{scene}", "--device", "99", "device")]
+    [InlineData("{scene}", "--budget", "5", "--budget needs --coordinator")]
     public async Task BadInput_GivesOneClearLineAndExitCode2(string scene, string option, string value, string expected)
     {
         string output = Directory.CreateTempSubdirectory("renderfarm-cli-").FullName;

@@ -74,11 +74,11 @@ internal sealed class TestFarm : IAsyncDisposable
         return (await response.Content.ReadFromJsonAsync<SceneUploaded>(Json))!;
     }
 
-    public async Task<JobSummary> SubmitAsync(string frames = "1-3", int chunkSize = 1, int priority = 0)
+    public async Task<JobSummary> SubmitAsync(string frames = "1-3", int chunkSize = 1, int priority = 0, long budget = 0)
     {
         SceneUploaded scene = await UploadSceneAsync();
         using HttpResponseMessage response = await Client.PostAsJsonAsync(
-            "api/jobs", new { sceneSha256 = scene.Sha256, frames, chunkSize, size = "32x32", samplesPerPixel = 4, priority });
+            "api/jobs", new { sceneSha256 = scene.Sha256, frames, chunkSize, size = "32x32", samplesPerPixel = 4, priority, budget });
         await ExpectAsync(response, HttpStatusCode.Created);
         return (await response.Content.ReadFromJsonAsync<JobSummary>(Json))!;
     }

@@ -5,7 +5,8 @@ namespace RenderFarm.Cli.Commands;
 
 /// <summary>
 /// <c>renderfarm demo</c>: the whole farm in one process on the Cornell box sample — a coordinator,
-/// two workers leasing frame tasks over HTTP, uploads through presigned URLs, frames collected.
+/// two workers leasing frame tasks over HTTP, uploads through presigned URLs, the budget locked in escrow
+/// on an offline ledger, every frame spot-checked by the other worker, verified frames paid, the rest refunded.
 /// </summary>
 internal static class DemoCommand
 {
@@ -14,7 +15,7 @@ internal static class DemoCommand
     public static Command Create()
     {
         var output = new Option<string>("--out") { Description = "Folder for the PNG frames.", DefaultValueFactory = _ => "demo-frames" };
-        var command = new Command("demo", "Render the Cornell box sample on an embedded farm with two workers.") { output };
+        var command = new Command("demo", "Render the Cornell box sample on an embedded farm with two workers: escrow, spot checks, payment and refund on an offline ledger.") { output };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => RenderCommand.RunAsync(
                 new RenderRequest(
@@ -26,6 +27,7 @@ internal static class DemoCommand
                 coordinator: null,
                 workers: 2,
                 deviceIndex: null,
+                demoEconomy: true,
                 cancellationToken),
             cancellationToken));
         return command;

@@ -5,6 +5,8 @@ using RenderFarm.Cli.Farm;
 using RenderFarm.Cli.Terminal;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Ledger;
+using RenderFarm.Ledger;
 using RenderFarm.Rendering.Scene;
 using RenderFarm.Worker;
 
@@ -25,6 +27,9 @@ internal static class RenderCommand
         var chunk = new Option<int>("--chunk") { Description = "Frames per farm task.", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--workers") { Description = "Workers of the embedded farm.", DefaultValueFactory = _ => 1 };
         var coordinator = new Option<string?>("--coordinator") { Description = "Submit to this running coordinator instead of the embedded farm." };
+        var budget = new Option<long?>("--budget") { Description = "With --coordinator: the most tokens to pay, locked in the job's escrow before any work starts." };
+        var ledgerKey = new Option<string?>("--ledger-key") { Description = "With --budget: the key file of the account that pays." };
+        var rpc = new Option<string?>("--rpc") { Description = "With --budget: a JSON-RPC endpoint of the coordinator's chain." };
         var options = new RenderOptions();
         var command = new Command("render", "Render frames of a glTF scene to PNG files on a farm (by default one in this process, on the local Vulkan device).");
         command.Arguments.Add(scene);
@@ -33,6 +38,9 @@ internal static class RenderCommand
         command.Options.Add(chunk);
         command.Options.Add(workers);
         command.Options.Add(coordinator);
+        command.Options.Add(budget);
+        command.Options.Add(ledgerKey);
+        command.Options.Add(rpc);
         options.AddTo(command);
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => RunAsync(
@@ -45,7 +53,9 @@ internal static class RenderCommand
                 result.GetValue(coordinator) is string url ? WorkerCommand.ParseUrl(url) : null,
                 result.GetValue(workers),
                 result.GetValue(options.Device),
-                cancellationToken),
+                demoEconomy: false,
+                cancellationToken,
+                result.GetValue(budget) is long tokens ? new PaymentRequest(tokens, result.GetValue(ledgerKey), result.GetValue(rpc)) : null),
             cancellationToken));
         return command;
     }
@@ -54,11 +64,33 @@ internal static class RenderCommand
     public static string FrameFileName(int frame) => string.Create(CultureInfo.InvariantCulture, $"frame_{frame:D4}.png");
 
     /// <summary>Renders through the embedded farm (or a remote one) and prints per-frame lines and a summary.</summary>
-    public static async Task<int> RunAsync(RenderRequest request, Uri? coordinator, int workers, int? deviceIndex, CancellationToken cancellationToken)
+    /// <param name="request">What to render.</param>
+    /// <param name="coordinator">A running coordinator, or null for the embedded farm.</param>
+    /// <param name="workers">Workers of the embedded farm.</param>
+    /// <param name="deviceIndex">The Vulkan device of the embedded workers.</param>
+    /// <param name="demoEconomy">
+    /// Run the embedded farm as a public one: demo tokens on its offline ledger, the budget locked in escrow, every
+    /// frame spot-checked by another worker, verified frames paid and the rest refunded — printed step by step.
+    /// </param>
+    /// <param name="cancellationToken">Ctrl-C.</param>
+    /// <param name="paying">For a remote coordinator: the budget and the account that locks it; null for an unpaid job.</param>
+    public static async Task<int> RunAsync(
+        RenderRequest request,
+        Uri? coordinator,
+        int workers,
+        int? deviceIndex,
+        bool demoEconomy,
+        CancellationToken cancellationToken,
+        PaymentRequest? paying = null)
     {
         if (request.ChunkSize < 1 || workers < 1 || workers > 64)
         {
             throw new UserInputException($"--chunk must be at least 1 and --workers between 1 and 64; got {request.ChunkSize} and {workers}.");
+        }
+
+        if (paying is not null && coordinator is null)
+        {
+            throw new UserInputException("--budget needs --coordinator: the embedded farm does not charge (`renderfarm demo` shows a paid job on it).");
         }
 
         // Load once here so a broken scene is reported before any farm starts.
@@ -70,14 +102,26 @@ internal static class RenderCommand
         var events = new SynchronousProgress<WorkerEvent>(e => ReportWorkerEvent(bar, e));
         var clock = Stopwatch.StartNew();
         await using EmbeddedFarm? farm = coordinator is null
-            ? await EmbeddedFarm.StartAsync(workers, deviceIndex, events, cancellationToken).ConfigureAwait(false)
+            ? await EmbeddedFarm.StartAsync(workers, deviceIndex, demoEconomy, events, cancellationToken).ConfigureAwait(false)
             : null;
         using var http = new HttpClient { BaseAddress = farm?.Address ?? coordinator, Timeout = TimeSpan.FromMinutes(10) };
+        var runner = new FarmJobRunner(http, bar);
+        if (paying is not null && paying.BudgetTokens <= 0)
+        {
+            throw new UserInputException($"--budget must be a positive number of tokens; got {paying.BudgetTokens}.");
+        }
+
+        using EvmLedger? client = paying is not null
+            ? await ChainAccount.ConnectAsync(http, "--budget", paying.KeyFile, paying.RpcUrl, cancellationToken).ConfigureAwait(false)
+            : null;
+        JobPayment? payment = farm is not null && demoEconomy
+            ? await DemoEconomy.FundAsync(farm, request.Frames.Count, cancellationToken).ConfigureAwait(false)
+            : client is not null ? new JobPayment(paying!.BudgetTokens, client.LockAsync) : null;
         JobDetails job;
         try
         {
-            job = await new FarmJobRunner(http, bar).RunAsync(
-                request.ScenePath, request.Frames, request.Settings, request.ChunkSize, request.OutputFolder, cancellationToken).ConfigureAwait(false);
+            job = await runner.RunAsync(
+                request.ScenePath, request.Frames, request.Settings, request.ChunkSize, request.OutputFolder, payment, cancellationToken).ConfigureAwait(false);
         }
         catch (FarmJobFailedException failed)
         {
@@ -90,6 +134,13 @@ internal static class RenderCommand
         double renderSeconds = job.Tasks.SelectMany(t => t.Frames).Sum(f => f.RenderSeconds);
         long samples = request.Settings.Size.PixelCount * request.Settings.SamplesPerPixel * request.Frames.Count;
         Print($"{request.Frames.Count} frame(s) in {clock.Elapsed.TotalSeconds:F2} s ({renderSeconds / request.Frames.Count:F2} s/frame of rendering, {samples / renderSeconds / 1e6:F2} Msamples/s) -> {request.OutputFolder}");
+        if (payment is not null)
+        {
+            bar.WriteLine("settlement: waiting for the coordinator to pay the verified frames");
+            JobDetails settled = await runner.WaitForSettlementAsync(job.Job.Id, cancellationToken).ConfigureAwait(false);
+            await SettlementReport.PrintAsync(farm?.Ledger ?? (ILedger)client!, settled, cancellationToken).ConfigureAwait(false);
+        }
+
         return 0;
     }
 
@@ -122,6 +173,12 @@ internal static class RenderCommand
         }
     }
 }
+
+/// <summary>How a client pays for a job on a remote coordinator.</summary>
+/// <param name="BudgetTokens">The most to pay, in whole tokens.</param>
+/// <param name="KeyFile">The paying account's key file.</param>
+/// <param name="RpcUrl">A JSON-RPC endpoint of the coordinator's chain.</param>
+internal sealed record PaymentRequest(long BudgetTokens, string? KeyFile, string? RpcUrl);
 
 /// <summary>What to render and where to put it.</summary>
 /// <param name="ScenePath">The glTF file.</param>

@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using RenderFarm.Coordinator;
+using RenderFarm.Ledger;
 using RenderFarm.Worker;
 
 namespace RenderFarm.Cli.Farm;
@@ -18,32 +19,47 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
     private readonly List<Task> _runs;
     private readonly CancellationTokenSource _stopWorkers = new();
 
-    private EmbeddedFarm(CoordinatorHost host, DirectoryInfo dataDirectory, List<WorkerAgent> agents)
+    private EmbeddedFarm(CoordinatorHost host, DirectoryInfo dataDirectory, List<WorkerAgent> agents, OfflineLedger ledger, IReadOnlyList<string> providers)
     {
         _host = host;
         _dataDirectory = dataDirectory;
         _agents = agents;
+        Ledger = ledger;
+        ProviderAddresses = providers;
         _runs = agents.ConvertAll(agent => agent.RunAsync(_stopWorkers.Token));
     }
 
     /// <summary>The coordinator's address.</summary>
     public Uri Address => _host.Address;
 
+    /// <summary>The farm's offline ledger file, which settlements pay through.</summary>
+    public OfflineLedger Ledger { get; }
+
+    /// <summary>The workers' provider addresses, in worker order.</summary>
+    public IReadOnlyList<string> ProviderAddresses { get; }
+
     /// <summary>Starts the coordinator and <paramref name="workers"/> workers on the Vulkan device <paramref name="deviceIndex"/>.</summary>
-    public static async Task<EmbeddedFarm> StartAsync(int workers, int? deviceIndex, IProgress<WorkerEvent> events, CancellationToken cancellationToken)
+    /// <param name="workers">How many in-process workers.</param>
+    /// <param name="deviceIndex">The Vulkan device; null picks the best.</param>
+    /// <param name="verify">
+    /// Spot-check every frame on another worker, as a public farm does. Off for plain renders: every worker here is
+    /// this machine's own device, and a single worker could never have its frames checked by another provider.
+    /// </param>
+    /// <param name="events">What the workers do.</param>
+    /// <param name="cancellationToken">Stops the start-up.</param>
+    public static async Task<EmbeddedFarm> StartAsync(int workers, int? deviceIndex, bool verify, IProgress<WorkerEvent> events, CancellationToken cancellationToken)
     {
         DirectoryInfo data = Directory.CreateTempSubdirectory("renderfarm-embedded-");
         CoordinatorHost? host = null;
         var agents = new List<WorkerAgent>();
         try
         {
+            CoordinatorBackends backends = CoordinatorBackends.CreateEmbedded(Path.Combine(data.FullName, "objects"));
             host = await CoordinatorHost.StartAsync(
                 "http://127.0.0.1:0",
-                CoordinatorBackends.CreateEmbedded(Path.Combine(data.FullName, "objects")),
-                // Every worker here is this machine's own device: nobody untrusted to spot-check, and a
-                // single worker could never get its frames checked by another provider.
+                backends,
                 configuration: new ConfigurationBuilder()
-                    .AddInMemoryCollection(new Dictionary<string, string?> { ["Coordinator:SpotChecks"] = "false" })
+                    .AddInMemoryCollection(new Dictionary<string, string?> { ["Coordinator:SpotChecks"] = verify ? "true" : "false" })
                     .Build(),
                 configure: builder => builder.Logging.SetMinimumLevel(LogLevel.Warning),
                 cancellationToken: cancellationToken).ConfigureAwait(false);
@@ -53,7 +69,7 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
                     new WorkerOptions
                     {
                         Coordinator = host.Address,
-                        KeyFile = Path.Combine(data.FullName, $"worker-{i + 1}.key"),
+                        KeyFile = KeyFile(data, i + 1),
                         DeviceIndex = deviceIndex,
                         CacheDirectory = Path.Combine(data.FullName, $"worker-{i + 1}"),
                         Name = $"local-{i + 1}",
@@ -63,7 +79,8 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
                     events));
             }
 
-            return new EmbeddedFarm(host, data, agents);
+            string[] providers = [.. Enumerable.Range(1, workers).Select(i => ProviderKey.LoadOrCreate(KeyFile(data, i)).Address)];
+            return new EmbeddedFarm(host, data, agents, (OfflineLedger)backends.Ledger!, providers);
         }
         catch
         {
@@ -77,6 +94,8 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
             throw;
         }
     }
+
+    private static string KeyFile(DirectoryInfo data, int worker) => Path.Combine(data.FullName, $"worker-{worker}.key");
 
     /// <summary>Stops the workers (handing back any lease), then the coordinator, and deletes the farm's files.</summary>
     public async ValueTask DisposeAsync()

@@ -6,6 +6,7 @@ using RenderFarm.Cli.Terminal;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Ledger;
 
 namespace RenderFarm.Cli.Farm;
 
@@ -19,8 +20,21 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
     private static readonly TimeSpan s_pollInterval = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Renders <paramref name="frames"/> of the scene and returns the finished job.</summary>
+    /// <param name="scenePath">The glTF file.</param>
+    /// <param name="frames">Frames to render.</param>
+    /// <param name="settings">Render settings.</param>
+    /// <param name="chunkSize">Frames per task.</param>
+    /// <param name="outputFolder">Where the PNGs go.</param>
+    /// <param name="payment">The budget and who locks it in the job's escrow; null for an unpaid job.</param>
+    /// <param name="cancellationToken">Cancels the job on the farm too.</param>
     public async Task<JobDetails> RunAsync(
-        string scenePath, FrameRange frames, RenderSettings settings, int chunkSize, string outputFolder, CancellationToken cancellationToken)
+        string scenePath,
+        FrameRange frames,
+        RenderSettings settings,
+        int chunkSize,
+        string outputFolder,
+        JobPayment? payment,
+        CancellationToken cancellationToken)
     {
         SceneUploaded scene = await UploadSceneAsync(scenePath, cancellationToken).ConfigureAwait(false);
         var request = new SubmitJobRequest(
@@ -35,19 +49,47 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
             ExposureStops: settings.ExposureStops,
             Background: string.Create(CultureInfo.InvariantCulture, $"{settings.Background.R},{settings.Background.G},{settings.Background.B}"),
             FramesPerSecond: settings.FramesPerSecond,
-            SixteenBit: settings.SixteenBit);
+            SixteenBit: settings.SixteenBit,
+            Budget: payment?.BudgetTokens);
         JobSummary job = await SendAsync<JobSummary>(HttpMethod.Post, "api/jobs", JsonContent.Create(request, options: s_json), cancellationToken).ConfigureAwait(false);
         try
         {
+            if (job.State == JobState.AwaitingEscrow)
+            {
+                if (payment is null)
+                {
+                    throw new UserInputException($"The coordinator holds job {job.Id} until its budget is locked in escrow; this client has no ledger account to lock it with.");
+                }
+
+                bar.WriteLine($"escrow: locking {payment.BudgetTokens} tokens for job {job.Id}");
+                try
+                {
+                    await payment.LockAsync(job.Id, TokenUnits.FromTokens(payment.BudgetTokens), cancellationToken).ConfigureAwait(false);
+                }
+                catch (LedgerException refused)
+                {
+                    // Nothing was locked: withdraw the job rather than leave it waiting for an escrow that will not come.
+                    await CancelAsync(job.Id).ConfigureAwait(false);
+                    throw new UserInputException($"Locking the budget of job {job.Id} failed, so the job was cancelled: {refused.Message}", refused);
+                }
+
+                await SendAsync<JobSummary>(HttpMethod.Post, $"api/jobs/{job.Id}/escrow", null, cancellationToken).ConfigureAwait(false);
+            }
+
             return await FollowAsync(job.Id, frames, outputFolder, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // Ctrl-C: tell the farm so providers stop spending work on it.
-            using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            await http.PostAsync(new Uri($"api/jobs/{job.Id}/cancel", UriKind.Relative), null, cancel.Token).ConfigureAwait(false);
+            await CancelAsync(job.Id).ConfigureAwait(false);
             throw;
         }
+    }
+
+    private async Task CancelAsync(Guid jobId)
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        using HttpResponseMessage response = await http.PostAsync(new Uri($"api/jobs/{jobId}/cancel", UriKind.Relative), null, cancel.Token).ConfigureAwait(false);
     }
 
     private async Task<JobDetails> FollowAsync(Guid jobId, FrameRange frames, string outputFolder, CancellationToken cancellationToken)
@@ -73,6 +115,21 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
                     throw new FarmJobFailedException($"The job failed: {details.Job.Error}");
                 case JobState.Cancelled:
                     throw new FarmJobFailedException("The job was cancelled.");
+            }
+
+            await Task.Delay(s_pollInterval, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Waits until the finished job <paramref name="jobId"/> is settled on the ledger and returns it.</summary>
+    public async Task<JobDetails> WaitForSettlementAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            JobDetails details = await SendAsync<JobDetails>(HttpMethod.Get, $"api/jobs/{jobId}", null, cancellationToken).ConfigureAwait(false);
+            if (details.Settlement is not null)
+            {
+                return details;
             }
 
             await Task.Delay(s_pollInterval, cancellationToken).ConfigureAwait(false);
@@ -113,41 +170,17 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
         }
     }
 
-    private async Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
-    {
-        using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative)) { Content = content };
-        using HttpResponseMessage response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
-        await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
-        return (await response.Content.ReadFromJsonAsync<T>(s_json, cancellationToken).ConfigureAwait(false))!;
-    }
+    private Task<T> SendAsync<T>(HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken) =>
+        CoordinatorHttp.SendAsync<T>(http, method, path, content, cancellationToken);
 
-    // The coordinator's 4xx answers are problem details whose "detail" says what was wrong with the request.
-    private static async Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        if (response.IsSuccessStatusCode)
-        {
-            return;
-        }
-
-        string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-        string detail = body;
-        try
-        {
-            using JsonDocument problem = JsonDocument.Parse(body);
-            if (problem.RootElement.TryGetProperty("detail", out JsonElement value))
-            {
-                detail = value.GetString() ?? body;
-            }
-        }
-        catch (JsonException)
-        {
-            // Not problem details: show the body as it is.
-        }
-
-        string message = $"The coordinator answered {(int)response.StatusCode} {response.ReasonPhrase}: {detail}";
-        throw (int)response.StatusCode is >= 400 and < 500 ? new UserInputException(message) : new HttpRequestException(message);
-    }
+    private static Task EnsureSuccessAsync(HttpResponseMessage response, CancellationToken cancellationToken) =>
+        CoordinatorHttp.EnsureSuccessAsync(response, cancellationToken);
 }
+
+/// <summary>What a client pays for a job: its budget in whole tokens and how it locks that in the job's escrow.</summary>
+/// <param name="BudgetTokens">The most the job may cost, in whole tokens.</param>
+/// <param name="LockAsync">Locks the amount (token base units) for the job on the ledger with the client's account.</param>
+internal sealed record JobPayment(long BudgetTokens, Func<Guid, System.Numerics.BigInteger, CancellationToken, Task> LockAsync);
 
 /// <summary>A job ended without all its frames.</summary>
 internal sealed class FarmJobFailedException(string message) : Exception(message);

@@ -13,7 +13,9 @@ using RenderFarm.Coordinator.Api;
 using RenderFarm.Coordinator.Auth;
 using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Ledger;
 using RenderFarm.Core.Storage;
+using RenderFarm.Ledger;
 using RenderFarm.Storage;
 
 namespace RenderFarm.Coordinator;
@@ -28,7 +30,7 @@ public static partial class CoordinatorApplicationExtensions
     /// dashboard at <c>/hangfire</c>, the client and provider APIs under <c>/api</c>, and
     /// <c>/objects/{key}</c> for presigned URLs of a local-directory object store.
     /// </summary>
-    /// <param name="app">An application whose services came from <see cref="CoordinatorServiceCollectionExtensions.AddRenderFarmCoordinator(Microsoft.Extensions.DependencyInjection.IServiceCollection, Microsoft.Extensions.Configuration.IConfiguration)"/>.</param>
+    /// <param name="app">An application whose services came from <see cref="CoordinatorServiceCollectionExtensions.AddRenderFarmCoordinator(Microsoft.Extensions.DependencyInjection.IServiceCollection, Microsoft.Extensions.Configuration.IConfiguration, CoordinatorBackends)"/>.</param>
     /// <returns>The application.</returns>
     public static WebApplication MapRenderFarmCoordinator(this WebApplication app)
     {
@@ -76,6 +78,16 @@ public static partial class CoordinatorApplicationExtensions
         api.MapGet("/jobs/{id:guid}", (Guid id, HttpRequest request, JobService jobs, CancellationToken cancellationToken) =>
             jobs.GetAsync(id, new Uri($"{request.Scheme}://{request.Host}{request.PathBase}/"), cancellationToken))
             .WithSummary("A job with its tasks and finished frames.");
+
+        api.MapGet("/ledger", (IServiceProvider services) => services.GetService<ILedger>() switch
+        {
+            EvmLedger evm => new LedgerInfo("evm", evm.ChainId, evm.EscrowAddress, evm.TokenAddress),
+            null => new LedgerInfo("none"),
+            _ => new LedgerInfo("offline"),
+        }).WithSummary("Where paid jobs lock their budget: the escrow contract's chain and address.");
+
+        api.MapPost("/jobs/{id:guid}/escrow", (Guid id, JobService jobs, CancellationToken cancellationToken) => jobs.ConfirmEscrowAsync(id, cancellationToken))
+            .WithSummary("Starts a paid job once its budget is locked in the job's escrow on the ledger.");
 
         api.MapPost("/jobs/{id:guid}/cancel", (Guid id, JobService jobs, CancellationToken cancellationToken) => jobs.CancelAsync(id, cancellationToken))
             .WithSummary("Cancels a job; leased tasks' completions are refused.");

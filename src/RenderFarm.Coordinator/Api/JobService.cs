@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.IO.Compression;
+using System.Numerics;
 using System.Text;
 using Hangfire;
 using Hangfire.Common;
@@ -11,6 +12,7 @@ using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Ledger;
 using RenderFarm.Core.Storage;
 
 namespace RenderFarm.Coordinator.Api;
@@ -28,6 +30,7 @@ internal sealed partial class JobService
     private readonly TimeProvider _time;
     private readonly CoordinatorOptions _options;
     private readonly ILogger<JobService> _logger;
+    private readonly ILedger? _ledger;
 
     public JobService(
         IFarmStore store,
@@ -36,8 +39,10 @@ internal sealed partial class JobService
         LeaseService leases,
         TimeProvider time,
         IOptions<CoordinatorOptions> options,
-        ILogger<JobService> logger)
+        ILogger<JobService> logger,
+        ILedger? ledger = null)
     {
+        _ledger = ledger;
         _store = store;
         _objects = objects;
         _client = client;
@@ -102,10 +107,13 @@ internal sealed partial class JobService
         settings.Validate();
 
         (string sceneKey, string sceneName) = await FindSceneAsync(sha256, cancellationToken);
+        // A paid job waits for its escrow: no provider works before the client's tokens are locked.
+        bool paid = _ledger is not null && budget > 0;
         var job = new JobRecord
         {
             Id = Guid.NewGuid(),
             CreatedAt = _time.GetUtcNow(),
+            State = paid ? JobState.AwaitingEscrow : JobState.Queued,
             Spec = new RenderJobSpec
             {
                 SceneKey = sceneKey,
@@ -126,10 +134,61 @@ internal sealed partial class JobService
         }
 
         await _store.CreateJobAsync(job, tasks, cancellationToken);
-        Guid jobId = job.Id;
-        _client.Create(Job.FromExpression<JobSplitter>(s => s.SplitAsync(jobId, CancellationToken.None)), new EnqueuedState(FarmQueues.Split));
-        LogSubmitted(jobId, frames.ToString(), taskCount, priority);
+        if (!paid)
+        {
+            EnqueueSplit(job.Id);
+        }
+
+        LogSubmitted(job.Id, frames.ToString(), taskCount, priority, job.State);
         return Summary(job, tasks);
+    }
+
+    /// <summary>
+    /// Starts a job that waits for its escrow once the ledger shows the client's budget locked for it; a job that is
+    /// past waiting is returned as it is, so a repeated call is harmless.
+    /// </summary>
+    public async Task<JobSummary> ConfirmEscrowAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        JobRecord job = await GetJobAsync(jobId, cancellationToken);
+        if (job.State == JobState.AwaitingEscrow && _ledger is not null)
+        {
+            EscrowState? escrow;
+            try
+            {
+                escrow = await _ledger.GetEscrowAsync(jobId, cancellationToken);
+            }
+            catch (LedgerException exception)
+            {
+                throw new CoordinatorException(503, $"The ledger cannot be read now; try again later. {exception.Message}");
+            }
+
+            BigInteger budget = TokenUnits.FromTokens(job.Spec.Budget);
+            if (escrow is null)
+            {
+                throw new CoordinatorException(409, $"No escrow is locked for job {jobId} yet: lock {TokenUnits.Format(budget)} for it on the escrow contract first.");
+            }
+
+            if (!escrow.Open)
+            {
+                throw new CoordinatorException(409, $"The escrow of job {jobId} is already closed (refunded); submit a new job.");
+            }
+
+            if (escrow.Locked < budget)
+            {
+                throw new CoordinatorException(
+                    409, $"The escrow of job {jobId} holds {TokenUnits.Format(escrow.Locked)}, less than its budget of {TokenUnits.Format(budget)}.");
+            }
+
+            if (await _store.TryUpdateJobStateAsync(jobId, JobState.AwaitingEscrow, JobState.Queued, null, cancellationToken))
+            {
+                EnqueueSplit(jobId);
+                LogEscrowConfirmed(jobId, TokenUnits.Format(escrow.Locked));
+            }
+
+            job = await GetJobAsync(jobId, cancellationToken);
+        }
+
+        return Summary(job, await _store.GetTasksAsync(jobId, cancellationToken));
     }
 
     public async Task<IReadOnlyList<JobSummary>> ListAsync(CancellationToken cancellationToken)
@@ -161,7 +220,7 @@ internal sealed partial class JobService
             (t.State == FarmTaskState.Succeeded ? t.Outputs : []).Select(o => new FrameLink(o.Frame, new Uri(baseUrl, $"api/jobs/{jobId}/frames/{o.Frame}"), o.Sha256, o.RenderSeconds)).ToList(),
             t.Checks.Select(c => c with { LeaseId = null, HangfireJobId = null }).ToList(),
             t.RejectedBy));
-        return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement);
+        return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
     }
 
     public async Task<JobSummary> CancelAsync(Guid jobId, CancellationToken cancellationToken)
@@ -169,7 +228,7 @@ internal sealed partial class JobService
         while (true)
         {
             JobRecord job = await GetJobAsync(jobId, cancellationToken);
-            if (job.State is not (JobState.Queued or JobState.Running))
+            if (job.State is not (JobState.Queued or JobState.AwaitingEscrow or JobState.Running))
             {
                 throw new CoordinatorException(409, $"Job {jobId} is already {job.State}.");
             }
@@ -183,6 +242,9 @@ internal sealed partial class JobService
         // Leased tasks become Cancelled too, so their providers' completions are refused.
         await _leases.StopTasksAsync(jobId, "The job was cancelled.", cancellationToken);
         LogCancelled(jobId);
+
+        // Verified frames delivered before the cancel are paid; the rest of the escrow goes back to the client.
+        SettlementJob.Enqueue(_client, jobId);
         JobRecord cancelled = await GetJobAsync(jobId, cancellationToken);
         return Summary(cancelled, await _store.GetTasksAsync(jobId, cancellationToken));
     }
@@ -221,6 +283,9 @@ internal sealed partial class JobService
             await source.CopyToAsync(target, cancellationToken);
         }
     }
+
+    private void EnqueueSplit(Guid jobId) =>
+        _client.Create(Job.FromExpression<JobSplitter>(s => s.SplitAsync(jobId, CancellationToken.None)), new EnqueuedState(FarmQueues.Split));
 
     private async Task<JobRecord> GetJobAsync(Guid jobId, CancellationToken cancellationToken) =>
         await _store.GetJobAsync(jobId, cancellationToken)
@@ -263,8 +328,11 @@ internal sealed partial class JobService
         job.FinishedAt,
         job.Error);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} accepted: frames {Frames}, {TaskCount} tasks, priority {Priority}.")]
-    private partial void LogSubmitted(Guid jobId, string frames, int taskCount, int priority);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} accepted: frames {Frames}, {TaskCount} tasks, priority {Priority}; {State}.")]
+    private partial void LogSubmitted(Guid jobId, string frames, int taskCount, int priority, JobState state);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: escrow of {Locked} confirmed; its tasks are being queued.")]
+    private partial void LogEscrowConfirmed(Guid jobId, string locked);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cancelled.")]
     private partial void LogCancelled(Guid jobId);

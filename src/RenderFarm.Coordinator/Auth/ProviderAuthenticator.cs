@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
@@ -6,6 +7,7 @@ using Nethereum.Signer;
 using Nethereum.Util;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Ledger;
 
 namespace RenderFarm.Coordinator.Auth;
 
@@ -25,10 +27,12 @@ internal sealed class ProviderAuthenticator
     private readonly IFarmStore _store;
     private readonly TimeProvider _time;
     private readonly CoordinatorOptions _options;
+    private readonly ILedger? _ledger;
 
-    public ProviderAuthenticator(IFarmStore store, TimeProvider time, IOptions<CoordinatorOptions> options)
+    public ProviderAuthenticator(IFarmStore store, TimeProvider time, IOptions<CoordinatorOptions> options, ILedger? ledger = null)
     {
         _store = store;
+        _ledger = ledger;
         _time = time;
         _options = options.Value;
         byte[] secret = _options.TokenSigningKey.Length > 0
@@ -48,6 +52,33 @@ internal sealed class ProviderAuthenticator
             CultureInfo.InvariantCulture,
             $"{ChallengeHeader}\nAddress: {address}\nNonce: {Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16))}\nExpires: {expires:yyyy-MM-ddTHH:mm:ssZ}");
         return new ChallengeResponse($"{body}\nCheck: {Mac(_challengeKey, body)}", expires);
+    }
+
+    // A farm that asks providers to stake lets in only those whose stake could answer for a cheat.
+    private async Task EnsureStakeAsync(string address, CancellationToken cancellationToken)
+    {
+        if (_ledger is null || _options.MinimumStakeTokens <= 0)
+        {
+            return;
+        }
+
+        BigInteger stake;
+        try
+        {
+            stake = await _ledger.GetStakeAsync(address, cancellationToken);
+        }
+        catch (LedgerException exception)
+        {
+            throw new CoordinatorException(503, $"The ledger cannot be read now, so the provider's stake cannot be checked; try again later. {exception.Message}");
+        }
+
+        BigInteger minimum = TokenUnits.FromTokens(_options.MinimumStakeTokens);
+        if (stake < minimum)
+        {
+            throw new CoordinatorException(
+                403,
+                $"Provider {address} stakes {TokenUnits.Format(stake)}; this farm asks providers to stake at least {TokenUnits.Format(minimum)} (renderfarm stake).");
+        }
     }
 
     public async Task<LoginResponse> LoginAsync(LoginRequest request, CancellationToken cancellationToken)
@@ -74,6 +105,8 @@ internal sealed class ProviderAuthenticator
         {
             throw new CoordinatorException(401, "The signature was not made by the address's key.");
         }
+
+        await EnsureStakeAsync(address, cancellationToken);
 
         // Consumed only after the signature checks out, so nobody else can burn a provider's nonce.
         if (!await _store.TryConsumeOnceAsync($"challenge:{nonce}", expires, cancellationToken))

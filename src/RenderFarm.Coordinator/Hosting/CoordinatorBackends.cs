@@ -57,7 +57,8 @@ public sealed class CoordinatorBackends
     /// the PostgreSQL farm store, otherwise the in-memory ones; with <c>Storage:S3:ServiceUrl</c> (plus
     /// <c>Bucket</c>, <c>AccessKey</c>, <c>SecretKey</c>, <c>Region</c>) an S3-compatible store,
     /// otherwise a local-directory store under <c>Storage:Directory</c> (default: renderfarm-data in
-    /// the temporary folder). Call <see cref="InitializeAsync"/> before serving (the host does).
+    /// the temporary folder). Call <see cref="InitializeAsync"/> before serving (the host does). No ledger:
+    /// <see cref="FromConfigurationAsync"/> adds the configured one.
     /// </summary>
     /// <param name="configuration">The application's configuration.</param>
     /// <param name="timeProvider">Clock of the stores; the system clock when null.</param>
@@ -93,6 +94,10 @@ public sealed class CoordinatorBackends
                 // NOTIFY wakes lease long-polls at once; the poll interval is only the fallback.
                 EnableLongPolling = true,
                 QueuePollInterval = TimeSpan.FromSeconds(2),
+
+                // Locks are rows: one left by a killed coordinator blocks its successor until it times out
+                // (10 minutes by default). Every lock here is held for milliseconds, so a minute is ample.
+                DistributedLockTimeout = TimeSpan.FromMinutes(1),
             };
             return new CoordinatorBackends(
                 new PostgresFarmStore(connectionString, timeProvider),
@@ -101,6 +106,26 @@ public sealed class CoordinatorBackends
         }
 
         return new CoordinatorBackends(new InMemoryFarmStore(timeProvider), objects, new InMemoryStorage());
+    }
+
+    /// <summary>
+    /// <see cref="FromConfiguration"/> plus the ledger the configuration names (see <see cref="LedgerConfiguration"/>),
+    /// connected and checked: the standalone coordinator's stores.
+    /// </summary>
+    /// <param name="configuration">The application's configuration.</param>
+    /// <param name="timeProvider">Clock of the stores; the system clock when null.</param>
+    /// <param name="cancellationToken">Stops connecting.</param>
+    /// <exception cref="Core.UserInputException">A ledger setting is missing or malformed.</exception>
+    /// <exception cref="LedgerException">The configured chain cannot be reached or does not match.</exception>
+    public static async Task<CoordinatorBackends> FromConfigurationAsync(
+        IConfiguration configuration, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        CoordinatorBackends stores = FromConfiguration(configuration, timeProvider);
+        return new CoordinatorBackends(stores.FarmStore, stores.ObjectStore, stores.JobStorage)
+        {
+            Ledger = await LedgerConfiguration.OpenAsync(configuration, cancellationToken).ConfigureAwait(false),
+        };
     }
 
     /// <summary>The token ledger settlements pay through, or null when none is configured (settlements then pay nothing).</summary>

@@ -83,12 +83,17 @@ public sealed class CoordinatorHost : IAsyncDisposable
     /// <param name="configure">Changes to the builder before it is built; may be null.</param>
     /// <param name="cancellationToken">Stops the start-up.</param>
     /// <returns>The running coordinator.</returns>
-    public static Task<CoordinatorHost> StartFromConfigurationAsync(
+    public static async Task<CoordinatorHost> StartFromConfigurationAsync(
         string url,
         IConfiguration configuration,
         Action<WebApplicationBuilder>? configure = null,
         CancellationToken cancellationToken = default) =>
-        StartAsync(url, CoordinatorBackends.FromConfiguration(configuration), configuration, configure, cancellationToken);
+        await StartAsync(
+            url,
+            await CoordinatorBackends.FromConfigurationAsync(configuration, cancellationToken: cancellationToken).ConfigureAwait(false),
+            configuration,
+            configure,
+            cancellationToken).ConfigureAwait(false);
 
     /// <summary>Completes when the application is asked to stop (Ctrl+C, SIGTERM).</summary>
     /// <param name="cancellationToken">Stops waiting and the application.</param>

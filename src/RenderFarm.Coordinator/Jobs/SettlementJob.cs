@@ -1,6 +1,9 @@
 using System.Globalization;
 using System.Numerics;
 using Hangfire;
+using Hangfire.Common;
+using Hangfire.States;
+using RenderFarm.Coordinator.Leasing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RenderFarm.Core.Farm;
@@ -31,14 +34,21 @@ public sealed partial class SettlementJob
         _logger = logger;
     }
 
-    /// <summary>Settles job <paramref name="jobId"/> once it is completed; does nothing for a settled or unfinished job.</summary>
+    /// <summary>Queues the settlement of job <paramref name="jobId"/> on <c>settle</c>.</summary>
+    internal static void Enqueue(IBackgroundJobClient client, Guid jobId) =>
+        client.Create(Job.FromExpression<SettlementJob>(s => s.SettleAsync(jobId, CancellationToken.None)), new EnqueuedState(FarmQueues.Settle));
+
+    /// <summary>
+    /// Settles job <paramref name="jobId"/> once it has ended (completed, failed or cancelled: verified frames are paid
+    /// and the rest refunded either way); does nothing for a settled or unfinished job.
+    /// </summary>
     /// <param name="jobId">The farm job.</param>
     /// <param name="cancellationToken">Hangfire's shutdown token.</param>
     [AutomaticRetry(Attempts = 10)]
     public async Task SettleAsync(Guid jobId, CancellationToken cancellationToken)
     {
         JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
-        if (job is null || job.State != JobState.Completed || job.Settlement is not null)
+        if (job is null || job.State is not (JobState.Completed or JobState.Failed or JobState.Cancelled) || job.Settlement is not null)
         {
             return;
         }

@@ -593,6 +593,7 @@ internal sealed partial class LeaseService
         {
             LogJobFailed(job.Id, error);
             await StopTasksAsync(job.Id, "The job failed.", cancellationToken);
+            SettlementJob.Enqueue(_client, job.Id);
         }
 
         return true;
@@ -606,7 +607,7 @@ internal sealed partial class LeaseService
             && await _store.TryUpdateJobStateAsync(jobId, JobState.Running, JobState.Completed, null, cancellationToken))
         {
             LogJobCompleted(jobId);
-            _client.Create(Job.FromExpression<SettlementJob>(s => s.SettleAsync(jobId, CancellationToken.None)), new EnqueuedState(FarmQueues.Settle));
+            SettlementJob.Enqueue(_client, jobId);
         }
     }
 

@@ -9,6 +9,9 @@ public enum JobState
     /// <summary>Accepted; its tasks are being created.</summary>
     Queued,
 
+    /// <summary>Accepted, but waits for the client to lock its budget in the job's escrow before any task is queued.</summary>
+    AwaitingEscrow,
+
     /// <summary>Tasks exist and providers work on them.</summary>
     Running,
 

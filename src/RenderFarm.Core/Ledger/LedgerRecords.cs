@@ -39,4 +39,13 @@ public static class TokenUnits
 
     /// <summary>Base units in <paramref name="tokens"/> whole tokens.</summary>
     public static BigInteger FromTokens(long tokens) => tokens * PerToken;
+
+    /// <summary>An amount of base units in tokens for people, e.g. "12.5 tokens" or "0.000000000000000001 tokens".</summary>
+    public static string Format(BigInteger units)
+    {
+        BigInteger whole = BigInteger.DivRem(BigInteger.Abs(units), PerToken, out BigInteger fraction);
+        string sign = units.Sign < 0 ? "-" : "";
+        string digits = fraction.IsZero ? "" : "." + fraction.ToString(System.Globalization.CultureInfo.InvariantCulture).PadLeft(Decimals, '0').TrimEnd('0');
+        return $"{sign}{whole.ToString(System.Globalization.CultureInfo.InvariantCulture)}{digits} tokens";
+    }
 }

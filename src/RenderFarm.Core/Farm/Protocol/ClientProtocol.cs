@@ -6,6 +6,8 @@ namespace RenderFarm.Core.Farm.Protocol;
 //   POST /api/jobs                     SubmitJobRequest       -> 201 JobSummary
 //   GET  /api/jobs                                            -> JobSummary[]
 //   GET  /api/jobs/{id}                                       -> JobDetails
+//   GET  /api/ledger                                          -> LedgerInfo
+//   POST /api/jobs/{id}/escrow                                -> JobSummary (after the client locked the budget)
 //   POST /api/jobs/{id}/cancel                                -> JobSummary
 //   GET  /api/jobs/{id}/frames/{frame}                        -> image/png
 //   GET  /api/jobs/{id}/frames.zip                            -> application/zip of every finished frame
@@ -26,7 +28,11 @@ public sealed record SceneUploaded(string Sha256, long Size, string FileName);
 /// <param name="MaxBounces">Most bounces.</param>
 /// <param name="ToneMapping">"aces" or "clamp".</param>
 /// <param name="Priority">Higher is served first (-10..10).</param>
-/// <param name="Budget">Most tokens to pay.</param>
+/// <param name="Budget">
+/// Most whole tokens to pay. With a ledger on the coordinator and a budget above zero the job waits in
+/// <see cref="JobState.AwaitingEscrow"/> until the client has locked at least this much in the job's escrow and
+/// called <c>POST /api/jobs/{id}/escrow</c>.
+/// </param>
 /// <param name="ExposureStops">Exposure before tone mapping.</param>
 /// <param name="Background">Uniform environment radiance, "V" or "R,G,B".</param>
 /// <param name="FramesPerSecond">Animation frames per second.</param>
@@ -46,6 +52,13 @@ public sealed record SubmitJobRequest(
     string? Background = null,
     double? FramesPerSecond = null,
     bool? SixteenBit = null);
+
+/// <summary>Where a paid job's budget is locked.</summary>
+/// <param name="Kind">"evm" (the escrow contract on a chain), "offline" (a ledger file on the coordinator) or "none" (jobs are not paid).</param>
+/// <param name="ChainId">For "evm": the chain id.</param>
+/// <param name="EscrowAddress">For "evm": the RenderEscrow contract to lock budgets in.</param>
+/// <param name="TokenAddress">For "evm": the RenderToken contract.</param>
+public sealed record LedgerInfo(string Kind, long? ChainId = null, string? EscrowAddress = null, string? TokenAddress = null);
 
 /// <summary>A job in lists.</summary>
 /// <param name="Id">Job id.</param>
@@ -99,4 +112,31 @@ public sealed record FrameLink(int Frame, Uri Url, string Sha256, double RenderS
 /// <param name="Settings">Render settings.</param>
 /// <param name="Tasks">Every task.</param>
 /// <param name="Settlement">What each provider earned, who was slashed and the refund, with ledger transaction ids, once settled.</param>
-public sealed record JobDetails(JobSummary Job, RenderSettings Settings, IReadOnlyList<TaskDetails> Tasks, JobSettlement? Settlement = null);
+/// <param name="Verification">Per provider: what of its output was checked and the odds that cheating would have escaped.</param>
+public sealed record JobDetails(
+    JobSummary Job,
+    RenderSettings Settings,
+    IReadOnlyList<TaskDetails> Tasks,
+    JobSettlement? Settlement = null,
+    IReadOnlyList<ProviderVerification>? Verification = null);
+
+/// <summary>What was checked of one provider's frames in a job.</summary>
+/// <param name="Provider">The provider's address.</param>
+/// <param name="FramesDelivered">Distinct frames it delivered (accepted or not).</param>
+/// <param name="SpotChecks">Finished tile spot checks of its frames.</param>
+/// <param name="WholeFrameSamples">Finished whole-frame re-renders of its frames.</param>
+/// <param name="ChecksFailed">Checks of its frames that failed (a failure goes to a third execution).</param>
+/// <param name="Caught">Whether it was proven wrong (2 of 3) in this job.</param>
+/// <param name="Escape">
+/// The probability that a provider with exactly these checks, cheating on a share of its frames over a part of each,
+/// would not have been caught: <c>((1 − p)·(1 − s))^(q·n)</c> with p its whole-frame sampling share and s the chance
+/// that a frame's tile spot check lands on the cheated part.
+/// </param>
+public sealed record ProviderVerification(
+    string Provider, int FramesDelivered, int SpotChecks, int WholeFrameSamples, int ChecksFailed, bool Caught, IReadOnlyList<EscapeOdds> Escape);
+
+/// <summary>The chance that one kind of cheating escaped a job's checks.</summary>
+/// <param name="CheatedShare">Share of the provider's frames cheated.</param>
+/// <param name="CheatedArea">Share of each cheated frame that is wrong (1 = the whole frame: fewer samples, another frame, blank…).</param>
+/// <param name="Probability">Probability that no check caught it.</param>
+public sealed record EscapeOdds(double CheatedShare, double CheatedArea, double Probability);

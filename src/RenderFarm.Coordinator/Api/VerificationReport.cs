@@ -1,0 +1,51 @@
+using RenderFarm.Core;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Verification;
+
+namespace RenderFarm.Coordinator.Api;
+
+/// <summary>The job report's verification part: per provider, what was checked and the odds that cheating escaped.</summary>
+internal static class VerificationReport
+{
+    // Shares of a provider's frames cheated, and shares of each cheated frame that are wrong, the report covers.
+    private static readonly double[] s_cheatedShares = [0.05, 0.25, 1];
+    private static readonly double[] s_cheatedAreas = [0.01, 0.1, 1];
+
+    public static IReadOnlyList<ProviderVerification> Create(ImageSize size, IReadOnlyList<TaskRecord> tasks)
+    {
+        SpotCheckRecord[] checks = [.. tasks.SelectMany(t => t.Checks)];
+        var report = new List<ProviderVerification>();
+        foreach (IGrouping<string, SpotCheckRecord> provider in checks.GroupBy(c => c.RenderedBy, StringComparer.OrdinalIgnoreCase).OrderBy(g => g.Key, StringComparer.OrdinalIgnoreCase))
+        {
+            SpotCheckRecord[] finished = [.. provider.Where(c => c.State is SpotCheckState.Passed or SpotCheckState.Failed)];
+            SpotCheckRecord[] spot = [.. finished.Where(c => !c.WholeFrame)];
+            int delivered = provider.Select(c => (c.Frame, c.OutputSha256)).Distinct().Count();
+            int wholeFrame = finished.Count(c => c.WholeFrame);
+            bool caught = tasks.Any(t => t.RejectedBy.Contains(provider.Key, StringComparer.OrdinalIgnoreCase));
+
+            // The tile grid of this job's spot checks: tiles of the checks' size over the frame.
+            PixelTile? tile = spot.SelectMany(c => c.Tiles).FirstOrDefault();
+            int candidates = tile is null ? 1 : Math.Max(1, size.Width / tile.Width * (size.Height / tile.Height));
+            int tilesPerCheck = spot.Length == 0 ? 0 : Math.Min(candidates, (int)Math.Round(spot.Average(c => c.Tiles.Count)));
+            double spotCheckedShare = delivered == 0 ? 0 : Math.Min(1, (double)spot.Select(c => (c.Frame, c.OutputSha256)).Distinct().Count() / delivered);
+            double wholeFrameRate = delivered == 0 ? 0 : Math.Min(1, (double)finished.Where(c => c.WholeFrame).Select(c => (c.Frame, c.OutputSha256)).Distinct().Count() / delivered);
+
+            var odds = new List<EscapeOdds>();
+            foreach (double share in s_cheatedShares)
+            {
+                foreach (double area in s_cheatedAreas)
+                {
+                    int cheatedTiles = Math.Clamp((int)Math.Ceiling(area * candidates), 1, candidates);
+                    double spotCatch = spotCheckedShare * DetectionProbability.SpotCheckCatchProbability(candidates, cheatedTiles, tilesPerCheck);
+                    odds.Add(new EscapeOdds(share, area, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCatch)));
+                }
+            }
+
+            report.Add(new ProviderVerification(
+                provider.First().RenderedBy, delivered, spot.Length, wholeFrame, finished.Count(c => c.State == SpotCheckState.Failed), caught, odds));
+        }
+
+        return report;
+    }
+}

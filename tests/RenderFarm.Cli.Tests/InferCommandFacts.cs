@@ -1,0 +1,107 @@
+using RenderFarm.Inference;
+using RenderFarm.Inference.IO;
+using RenderFarm.Testing;
+using SixLabors.ImageSharp;
+
+namespace RenderFarm.Cli.Tests;
+
+public sealed class InferCommandFacts : IDisposable
+{
+    private static readonly string s_edgeModel = RepositoryPaths.Combine("samples/edge-detect/edge-detect.onnx");
+    private static readonly string s_cnnModel = RepositoryPaths.Combine("bench/RenderFarm.Benchmarks/Models/small-cnn.onnx");
+    private static readonly string s_cornellBox = RepositoryPaths.Combine("samples/edge-detect/cornell-box.png");
+    private static readonly string s_texturedCube = RepositoryPaths.Combine("samples/edge-detect/textured-cube.png");
+
+    private readonly string _folder = Directory.CreateTempSubdirectory("renderfarm-infer-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    [Trait("Category", "Gpu")]
+    public async Task Infer_writes_an_npy_and_a_png_per_input_and_a_summary()
+    {
+        string output = Path.Combine(_folder, "out");
+
+        CliResult result = await CliRunner.RunAsync("infer", s_edgeModel, s_cornellBox, s_texturedCube, "--out", output);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Equal(
+            ["cornell-box.edges.npy", "cornell-box.edges.png", "textured-cube.edges.npy", "textured-cube.edges.png"],
+            Directory.GetFiles(output).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Tensor edges = NpyFile.Read(Path.Combine(output, "cornell-box.edges.npy"));
+        Assert.Equal([1, 1, 128, 128], edges.Shape);
+        Assert.InRange(edges.Data.Max(), 0.1f, 1f);
+        IImageInfo png = Image.Identify(Path.Combine(output, "textured-cube.edges.png"));
+        Assert.Equal((128, 128), (png.Width, png.Height));
+        Assert.Contains("2 item(s) in", result.Output, StringComparison.Ordinal);
+        Assert.Contains("items/s", result.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Category", "Gpu")]
+    public async Task Batched_and_one_by_one_runs_write_the_same_outputs()
+    {
+        string npy = Path.Combine(_folder, "noise.npy");
+        var random = new Random(3);
+        await File.WriteAllBytesAsync(npy, NpyFile.Format(new Tensor([3, 64, 64], [.. Enumerable.Range(0, 3 * 64 * 64).Select(_ => (float)random.NextDouble())])));
+        string[] inputs = [npy, s_cornellBox, s_texturedCube];
+
+        CliResult batched = await CliRunner.RunAsync(["infer", s_cnnModel, .. inputs, "--image-size", "64x64", "--batch-size", "3", "--out", Path.Combine(_folder, "batched")]);
+        CliResult single = await CliRunner.RunAsync(["infer", s_cnnModel, .. inputs, "--image-size", "64x64", "--batch-size", "1", "--out", Path.Combine(_folder, "single")]);
+
+        Assert.True(batched.ExitCode == 0, batched.Error);
+        Assert.True(single.ExitCode == 0, single.Error);
+        Assert.Contains("over 1 run(s)", batched.Output, StringComparison.Ordinal);
+        Assert.Contains("over 3 run(s)", single.Output, StringComparison.Ordinal);
+        foreach (string stem in new[] { "noise", "cornell-box", "textured-cube" })
+        {
+            Tensor a = NpyFile.Read(Path.Combine(_folder, "batched", $"{stem}.probabilities.npy"));
+            Tensor b = NpyFile.Read(Path.Combine(_folder, "single", $"{stem}.probabilities.npy"));
+            Assert.Equal([1, 10], a.Shape);
+            Assert.Equal(1f, a.Data.Sum(), 4);
+            Assert.Equal(b.Data, a.Data, (x, y) => Math.Abs(x - y) <= 1e-6f);
+        }
+
+        Assert.DoesNotContain(Directory.GetFiles(Path.Combine(_folder, "batched")), f => f.EndsWith(".png", StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("missing-model", "Model file 'missing.onnx' does not exist.")]
+    [InlineData("missing-input", "missing.png: no such file.")]
+    [InlineData("not-an-image", "not-an-image.png: not an image this program reads (PNG or JPEG).")]
+    [InlineData("wrong-size", "does not fit the model's input image [?, 3, 64, 64]; use --image-size 64x64.")]
+    [InlineData("unsupported", "unsupported operator Sqrx (domain 'ai.onnx', first used by node 'magnitude')")]
+    [InlineData("bad-mean", "--mean has 2 values; give one, or one per channel (3 for rgb).")]
+    [InlineData("text-input", "notes.txt: inputs must be .npy arrays or .png/.jpg/.jpeg images.")]
+    public async Task Bad_input_gives_one_line_and_exit_code_2_before_any_output(string problem, string expected)
+    {
+        string output = Path.Combine(_folder, "out");
+        string notAnImage = Path.Combine(_folder, "not-an-image.png");
+        await File.WriteAllTextAsync(notAnImage, "text");
+        string notes = Path.Combine(_folder, "notes.txt");
+        await File.WriteAllTextAsync(notes, "text");
+        string unsupported = Path.Combine(_folder, "unsupported.onnx");
+        byte[] model = await File.ReadAllBytesAsync(s_edgeModel);
+        int sqrt = model.AsSpan().IndexOf("Sqrt"u8);
+        model[sqrt + 3] = (byte)'x'; // the node's operator becomes "Sqrx", which no engine knows
+        await File.WriteAllBytesAsync(unsupported, model);
+        string[] arguments = problem switch
+        {
+            "missing-model" => ["missing.onnx", s_cornellBox],
+            "missing-input" => [s_edgeModel, Path.Combine(_folder, "missing.png")],
+            "not-an-image" => [s_edgeModel, notAnImage],
+            "wrong-size" => [s_cnnModel, s_cornellBox],
+            "unsupported" => [unsupported, s_cornellBox],
+            "bad-mean" => [s_edgeModel, s_cornellBox, "--mean", "0.5,0.5"],
+            _ => [s_edgeModel, notes],
+        };
+
+        CliResult result = await CliRunner.RunAsync(["infer", .. arguments, "--out", output]);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.StartsWith("renderfarm: error: ", result.Error, StringComparison.Ordinal);
+        Assert.Contains(expected, result.Error, StringComparison.Ordinal);
+        Assert.Single(result.Error.TrimEnd().Split('\n'));
+        Assert.False(Directory.Exists(output) && Directory.EnumerateFileSystemEntries(output).Any());
+    }
+}

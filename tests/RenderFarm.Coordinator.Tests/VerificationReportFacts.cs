@@ -1,0 +1,62 @@
+using RenderFarm.Coordinator.Api;
+using RenderFarm.Core;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+
+namespace RenderFarm.Coordinator.Tests;
+
+public sealed class VerificationReportFacts
+{
+    private const string Honest = "0x00000000000000000000000000000000000000a1";
+    private const string Cheat = "0x00000000000000000000000000000000000000b2";
+
+    [Fact]
+    public void Escape_odds_follow_the_checks_each_provider_actually_had()
+    {
+        // Honest delivered frames 1-4, each spot-checked with 7 of the 64 8x8 tiles of a 64x64 frame; frame 1 also
+        // re-rendered whole. The cheat delivered frame 5, failed its check and was proven wrong.
+        var tasks = new List<TaskRecord>
+        {
+            Task(0, [.. Enumerable.Range(1, 4).Select(f => Check(f, Honest, SpotCheckState.Passed)), Check(1, Honest, SpotCheckState.Passed, wholeFrame: true)]),
+            Task(1, [Check(5, Cheat, SpotCheckState.Failed)], rejectedBy: [Cheat]),
+        };
+
+        IReadOnlyList<ProviderVerification> report = VerificationReport.Create(new ImageSize(64, 64), tasks);
+
+        ProviderVerification honest = Assert.Single(report, p => p.Provider == Honest);
+        Assert.Equal((4, 4, 1, 0, false), (honest.FramesDelivered, honest.SpotChecks, honest.WholeFrameSamples, honest.ChecksFailed, honest.Caught));
+        // A whole-frame cheat on every frame cannot pass a spot check.
+        Assert.Equal(0, Odds(honest, share: 1, area: 1));
+        // One wrong tile in every frame: each spot check catches it with 7/64, and a quarter of the frames were re-rendered whole.
+        Assert.Equal(Math.Pow(0.75 * (1 - (7.0 / 64)), 4), Odds(honest, share: 1, area: 0.01), 12);
+        // Cheating more never escapes more easily.
+        Assert.True(Odds(honest, share: 0.05, area: 0.01) >= Odds(honest, share: 0.25, area: 0.01));
+
+        ProviderVerification cheat = Assert.Single(report, p => p.Provider == Cheat);
+        Assert.Equal((1, 1, true), (cheat.FramesDelivered, cheat.ChecksFailed, cheat.Caught));
+    }
+
+    private static double Odds(ProviderVerification provider, double share, double area) =>
+        Assert.Single(provider.Escape, o => o.CheatedShare == share && o.CheatedArea == area).Probability;
+
+    private static TaskRecord Task(int index, IReadOnlyList<SpotCheckRecord> checks, IReadOnlyList<string>? rejectedBy = null) => new()
+    {
+        JobId = Guid.Empty,
+        Index = index,
+        FirstFrame = index,
+        LastFrame = index,
+        Checks = [.. checks.Select((c, i) => c with { Number = i + 1 })],
+        RejectedBy = rejectedBy ?? [],
+    };
+
+    private static SpotCheckRecord Check(int frame, string provider, SpotCheckState state, bool wholeFrame = false) => new()
+    {
+        Number = 0,
+        Frame = frame,
+        RenderedBy = provider,
+        OutputSha256 = $"sha-{frame}",
+        Tiles = wholeFrame ? [new PixelTile(0, 0, 64, 64)] : [.. Enumerable.Range(0, 7).Select(i => new PixelTile(i * 8, i * 8, 8, 8))],
+        WholeFrame = wholeFrame,
+        State = state,
+    };
+}
