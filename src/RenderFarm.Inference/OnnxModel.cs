@@ -51,6 +51,9 @@ public sealed class OnnxModel
         }
 
         Initializers = initializers;
+
+        // The tensors now live in Initializers; dropping the protobuf copies halves the model's host memory.
+        graph.Initializer.Clear();
         Inputs = graph.Input.Where(i => !initializers.ContainsKey(i.Name)).Select(Describe).ToArray();
         Outputs = graph.Output.Select(Describe).ToArray();
         if (Outputs.Count == 0)

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using Google.Protobuf;
 using RenderFarm.Core;
 using RenderFarm.Inference.Onnx;
@@ -10,8 +11,15 @@ namespace RenderFarm.Inference.Planning;
 /// A tensor known while planning: an initializer, a Constant node or a folded result. Elements are held as doubles,
 /// which represent every float32 exactly and every integer that can be a shape, index or slice bound.
 /// </summary>
+/// <remarks>
+/// Float initializers keep their float32 elements and widen to doubles only when folding reads them, so weights that
+/// only go to the GPU cost 4 bytes per element on the host.
+/// </remarks>
 internal sealed class CpuTensor
 {
+    private readonly float[]? _floats;
+    private double[]? _data;
+
     public CpuTensor(int[] shape, double[] data, bool isInteger)
     {
         if (ShapeMath.Count(shape) != data.Length)
@@ -20,25 +28,43 @@ internal sealed class CpuTensor
         }
 
         Shape = shape;
-        Data = data;
+        _data = data;
         IsInteger = isInteger;
+    }
+
+    public CpuTensor(int[] shape, float[] floats)
+    {
+        if (ShapeMath.Count(shape) != floats.Length)
+        {
+            throw new ArgumentException($"Shape [{string.Join(", ", shape)}] does not hold {floats.Length} elements.", nameof(floats));
+        }
+
+        Shape = shape;
+        _floats = floats;
     }
 
     public int[] Shape { get; }
 
-    public double[] Data { get; }
+    /// <summary>The elements as doubles (widened from float32 on first use for float initializers).</summary>
+    public double[] Data => _data ??= Array.ConvertAll(_floats!, f => (double)f);
 
     /// <summary>True for integer and boolean tensors, whose arithmetic truncates.</summary>
     public bool IsInteger { get; }
 
-    public int Length => Data.Length;
+    public int Length => _floats?.Length ?? _data!.Length;
 
     public static CpuTensor Scalar(double value, bool isInteger) => new([], [value], isInteger);
 
     public static CpuTensor Vector(IReadOnlyList<long> values) => new([values.Count], values.Select(v => (double)v).ToArray(), true);
 
+    /// <summary>A new array of the elements as float32.</summary>
     public float[] ToFloats()
     {
+        if (_floats is not null)
+        {
+            return (float[])_floats.Clone();
+        }
+
         var result = new float[Data.Length];
         for (int i = 0; i < result.Length; i++)
         {
@@ -85,6 +111,19 @@ internal sealed class CpuTensor
         long count = ShapeMath.Count(shape);
         var type = (TensorProto.Types.DataType)proto.DataType;
         ByteString raw = proto.RawData;
+        if (type == TensorProto.Types.DataType.Float)
+        {
+            if (!raw.IsEmpty && raw.Length == count * 4 && BitConverter.IsLittleEndian)
+            {
+                return new CpuTensor(shape, MemoryMarshal.Cast<byte, float>(raw.Span).ToArray());
+            }
+
+            if (raw.IsEmpty && proto.FloatData.Count == count)
+            {
+                return new CpuTensor(shape, proto.FloatData.ToArray());
+            }
+        }
+
         var data = new double[count];
         bool isInteger = type != TensorProto.Types.DataType.Float && type != TensorProto.Types.DataType.Double &&
             type != TensorProto.Types.DataType.Float16 && type != TensorProto.Types.DataType.Bfloat16;
