@@ -135,6 +135,7 @@ public sealed class DataMovementFacts
     [InlineData(13, "Softmax", -1)]
     [InlineData(11, "LogSoftmax", 2)]
     [InlineData(13, "LogSoftmax", -1)]
+    [InlineData(21, "Softmax", 2)]
     public void Softmax_axis_follows_the_opset(int opset, string op, int axis)
     {
         var builder = new ModelBuilder(opset).Input("x", 2, 3, 4, 5).Output("y").Node(op, ["x"], ["y"], a => a.Int("axis", axis));
@@ -145,6 +146,7 @@ public sealed class DataMovementFacts
     [InlineData(13, "ReduceMean", 1)]
     [InlineData(13, "ReduceMean", 0)]
     [InlineData(18, "ReduceMean", 1)]
+    [InlineData(21, "ReduceMax", 0)]
     [InlineData(13, "ReduceSum", 0)]
     [InlineData(13, "ReduceMax", 1)]
     [InlineData(13, "ReduceMin", 0)]
