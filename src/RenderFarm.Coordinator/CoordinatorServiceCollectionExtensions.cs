@@ -69,7 +69,7 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton<LeaseService>();
         services.AddSingleton<ProviderAuthenticator>();
         services.AddSingleton<JobService>();
-        services.AddSingleton<SceneUploads>();
+        services.AddSingleton<Uploads>();
 
         // Hangfire jobs must be public types; their constructors stay internal, so they are built here.
         services.AddTransient(sp => new JobSplitter(

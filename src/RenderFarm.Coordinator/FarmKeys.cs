@@ -15,19 +15,34 @@ internal static class FarmKeys
     /// Where a provider uploads a frame under one lease (its presigned PUT). Each lease has its own
     /// key, so a provider whose lease ended cannot overwrite what another lease uploads.
     /// </summary>
-    public static string Upload(Guid jobId, int frame, string leaseId) =>
-        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/uploads/{frame:D6}.{leaseId}.png");
+    public static string Upload(Guid jobId, int frame, string leaseId, string extension = ".png") =>
+        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/uploads/{frame:D6}.{leaseId}{extension}");
 
     /// <summary>
     /// The coordinator's own copy of an accepted frame. No presigned URL ever names these keys, so an
     /// accepted (and later verified) output cannot be changed by any provider.
     /// </summary>
-    public static string Frame(Guid jobId, int frame, string leaseId) =>
-        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/frames/{frame:D6}.{leaseId}.png");
+    public static string Frame(Guid jobId, int frame, string leaseId, string extension = ".png") =>
+        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/frames/{frame:D6}.{leaseId}{extension}");
+
+    /// <summary>An ONNX model, content-addressed: <c>models/{sha256}.onnx</c>.</summary>
+    public static string Model(string sha256) => $"models/{sha256}.onnx";
+
+    /// <summary>The name a model was last uploaded with, for display.</summary>
+    public static string ModelName(string sha256) => $"models/{sha256}.name";
+
+    /// <summary>An input tensor, content-addressed: <c>inputs/{sha256}.npy</c>.</summary>
+    public static string Input(string sha256) => $"inputs/{sha256}.npy";
+
+    /// <summary>The name an input was last uploaded with.</summary>
+    public static string InputName(string sha256) => $"inputs/{sha256}.name";
+
+    /// <summary>The file extension of a job's outputs: PNG frames or .npy tensors.</summary>
+    public static string OutputExtension(Core.Farm.RenderJobSpec spec) => spec.Inference is null ? ".png" : ".npy";
 
     /// <summary>The tiles a validator re-rendered for one spot check of a task.</summary>
-    public static string CheckTiles(Guid jobId, int taskIndex, int check) =>
-        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/checks/{taskIndex:D6}-{check:D3}.png");
+    public static string CheckTiles(Guid jobId, int taskIndex, int check, string extension = ".png") =>
+        string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/checks/{taskIndex:D6}-{check:D3}{extension}");
 
     /// <summary>Whether <paramref name="text"/> is 64 lowercase hex digits.</summary>
     public static bool IsSha256(string? text) =>

@@ -17,10 +17,12 @@ namespace RenderFarm.Worker;
 public sealed class WorkerAgent : IDisposable
 {
     private const string ValidateQueue = "validate";
+    private const string InferenceQueue = "inference";
     private static readonly TimeSpan s_handBackTimeout = TimeSpan.FromSeconds(10);
 
     private readonly FarmClient _client;
     private readonly IFrameRenderer _renderer;
+    private readonly IInferenceRunner? _inference;
     private readonly WorkerOptions _options;
     private readonly IProgress<WorkerEvent>? _events;
     private readonly IDisposable[] _owned;
@@ -32,13 +34,15 @@ public sealed class WorkerAgent : IDisposable
     /// <param name="renderer">Renders frames; called for one frame at a time.</param>
     /// <param name="options">Queues, lease wait and cache folder; the coordinator URL, key file and device are the client's and renderer's business.</param>
     /// <param name="events">Receives one event per step, e.g. one per rendered frame.</param>
-    public WorkerAgent(FarmClient client, IFrameRenderer renderer, WorkerOptions options, IProgress<WorkerEvent>? events = null)
-        : this(client, renderer, options, events, [])
+    /// <param name="inference">Runs ONNX models for inference tasks; without one the worker does not serve <c>inference</c>.</param>
+    public WorkerAgent(FarmClient client, IFrameRenderer renderer, WorkerOptions options, IProgress<WorkerEvent>? events = null, IInferenceRunner? inference = null)
+        : this(client, renderer, options, events, [], inference)
     {
     }
 
-    private WorkerAgent(FarmClient client, IFrameRenderer renderer, WorkerOptions options, IProgress<WorkerEvent>? events, IDisposable[] owned)
+    private WorkerAgent(FarmClient client, IFrameRenderer renderer, WorkerOptions options, IProgress<WorkerEvent>? events, IDisposable[] owned, IInferenceRunner? inference)
     {
+        _inference = inference;
         ArgumentNullException.ThrowIfNull(client);
         ArgumentNullException.ThrowIfNull(renderer);
         ArgumentNullException.ThrowIfNull(options);
@@ -66,6 +70,7 @@ public sealed class WorkerAgent : IDisposable
         }
 
         var renderer = new VulkanFrameRenderer(options.DeviceIndex);
+        var inference = new VulkanInferenceRunner(options.DeviceIndex);
         string baseUrl = options.Coordinator.AbsoluteUri;
         var http = new HttpClient(new SocketsHttpHandler { ConnectTimeout = TimeSpan.FromSeconds(15) })
         {
@@ -75,7 +80,7 @@ public sealed class WorkerAgent : IDisposable
         };
         string device = options.Name is null ? renderer.DeviceName : $"{options.Name}: {renderer.DeviceName}";
         var client = new FarmClient(http, key, device, events);
-        return new WorkerAgent(client, renderer, options, events, [renderer, http]);
+        return new WorkerAgent(client, renderer, options, events, [renderer, inference, http], inference);
     }
 
     /// <summary>Runs until <paramref name="cancellationToken"/> is cancelled, then hands back the current lease and returns.</summary>
@@ -84,7 +89,7 @@ public sealed class WorkerAgent : IDisposable
     {
         Directory.CreateDirectory(_sceneDirectory);
         Directory.CreateDirectory(_frameDirectory);
-        string[] queues = [.. _options.Queues.Where(q => _renderer is ITileRenderer || q != ValidateQueue)];
+        string[] queues = [.. _options.Queues.Where(q => (_renderer is ITileRenderer || q != ValidateQueue) && (_inference is not null || q != InferenceQueue))];
         if (queues.Length == 0)
         {
             throw new UserInputException("This worker's renderer cannot render tiles, so it cannot serve only the validate queue.");
@@ -135,9 +140,12 @@ public sealed class WorkerAgent : IDisposable
         Exception? failure = null;
         try
         {
-            CompleteRequest report = lease.Validation is { } validation
-                ? new CompleteRequest([], Convert.ToBase64String(await RenderTilesAsync(lease, validation, leaseCts.Token).ConfigureAwait(false)))
-                : new CompleteRequest(await RenderTaskAsync(lease, leaseCts.Token).ConfigureAwait(false));
+            CompleteRequest report = lease switch
+            {
+                { Inputs: not null } => new CompleteRequest(await InferTaskAsync(lease, leaseCts.Token).ConfigureAwait(false)),
+                { Validation: { } validation } => new CompleteRequest([], Convert.ToBase64String(await RenderTilesAsync(lease, validation, leaseCts.Token).ConfigureAwait(false))),
+                _ => new CompleteRequest(await RenderTaskAsync(lease, leaseCts.Token).ConfigureAwait(false)),
+            };
 
             // Stop heartbeating before reporting: once the coordinator accepts the report the lease
             // has ended, and a heartbeat racing the report would take that for a lost lease.
@@ -221,6 +229,46 @@ public sealed class WorkerAgent : IDisposable
         return completed;
     }
 
+    // An inference task (or the re-execution of a sampled item): each item's input through the model, its output
+    // uploaded as a .npy file.
+    private async Task<IReadOnlyList<CompletedFrame>> InferTaskAsync(LeaseGrant lease, CancellationToken cancellationToken)
+    {
+        if (_inference is null)
+        {
+            throw new InvalidDataException("This worker has no inference engine; it does not serve the inference queue.");
+        }
+
+        string modelPath = await GetSceneAsync(lease, cancellationToken).ConfigureAwait(false);
+        var completed = new List<CompletedFrame>(lease.Inputs!.Count);
+        foreach (ItemInput input in lease.Inputs)
+        {
+            FrameUpload upload = lease.Uploads.FirstOrDefault(u => u.Frame == input.Item)
+                ?? throw new InvalidDataException($"The lease has no upload URL for item {input.Item}.");
+            string inputPath = Path.Combine(_frameDirectory, $"{Guid.NewGuid():N}.input.npy");
+            string outputPath = Path.Combine(_frameDirectory, $"{Guid.NewGuid():N}.npy");
+            try
+            {
+                await _client.DownloadAsync(input.Input, inputPath, cancellationToken).ConfigureAwait(false);
+                InferredItem result = await _inference.RunAsync(modelPath, await File.ReadAllBytesAsync(inputPath, cancellationToken).ConfigureAwait(false), cancellationToken)
+                    .ConfigureAwait(false);
+                await File.WriteAllBytesAsync(outputPath, result.OutputNpy, cancellationToken).ConfigureAwait(false);
+                await _client.UploadAsync(upload.Upload.Url, outputPath, "application/octet-stream", cancellationToken).ConfigureAwait(false);
+                completed.Add(new CompletedFrame(input.Item, Convert.ToHexStringLower(SHA256.HashData(result.OutputNpy)), result.OutputNpy.Length, result.RunTime.TotalSeconds));
+                Report(
+                    WorkerEventKind.FrameRendered,
+                    string.Create(CultureInfo.InvariantCulture, $"Item {input.Item}: {result.RunTime.TotalMilliseconds:0} ms, {result.OutputNpy.Length / 1024.0:0.#} KiB uploaded."),
+                    lease.LeaseId);
+            }
+            finally
+            {
+                File.Delete(inputPath);
+                File.Delete(outputPath);
+            }
+        }
+
+        return completed;
+    }
+
     private async Task<byte[]> RenderTilesAsync(LeaseGrant lease, ValidationWork validation, CancellationToken cancellationToken)
     {
         if (_renderer is not ITileRenderer tiles)
@@ -245,10 +293,11 @@ public sealed class WorkerAgent : IDisposable
     // Scenes are content-addressed, so a file named by its verified hash never needs fetching again.
     private async Task<string> GetSceneAsync(LeaseGrant lease, CancellationToken cancellationToken)
     {
+        // An inference task's "scene" is its ONNX model; both are cached by SHA-256 alike.
         string extension = Path.GetExtension(lease.SceneFileName).ToLowerInvariant();
-        if (extension is not (".glb" or ".gltf"))
+        if (lease.Inputs is null ? extension is not (".glb" or ".gltf") : extension != ".onnx")
         {
-            throw new InvalidDataException($"The scene '{lease.SceneFileName}' is neither .glb nor .gltf.");
+            throw new InvalidDataException($"The {(lease.Inputs is null ? "scene" : "model")} '{lease.SceneFileName}' has an unexpected file type.");
         }
 
         string? expected = lease.Scene.Sha256?.ToLowerInvariant();

@@ -16,10 +16,11 @@ public sealed record WorkerOptions
     public string CacheDirectory { get; init; } = DefaultCacheDirectory;
 
     /// <summary>
-    /// The queues to take tasks from: <c>render</c> (frames) and <c>validate</c> (spot checks of other providers' frames).
-    /// <c>validate</c> is served only when the renderer can render tiles (<see cref="ITileRenderer"/>).
+    /// The queues to take tasks from: <c>render</c> (frames), <c>inference</c> (batch items) and <c>validate</c> (spot
+    /// checks of other providers' work). <c>validate</c> is served only when the renderer can render tiles
+    /// (<see cref="ITileRenderer"/>), <c>inference</c> only with an <see cref="IInferenceRunner"/>.
     /// </summary>
-    public IReadOnlyList<string> Queues { get; init; } = ["render", "validate"];
+    public IReadOnlyList<string> Queues { get; init; } = ["render", "inference", "validate"];
 
     /// <summary>A name for this worker, shown by the coordinator next to the device.</summary>
     public string? Name { get; init; }

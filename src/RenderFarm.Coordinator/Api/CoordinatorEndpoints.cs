@@ -58,13 +58,39 @@ public static partial class CoordinatorApplicationExtensions
 
     private static void MapClientApi(RouteGroupBuilder api)
     {
-        api.MapPost("/scenes", async (HttpRequest request, string? name, SceneUploads uploads, CancellationToken cancellationToken) =>
+        api.MapPost("/scenes", async (HttpRequest request, string? name, Uploads uploads, CancellationToken cancellationToken) =>
         {
-            SceneUploaded scene = await uploads.UploadAsync(request, name, cancellationToken);
+            SceneUploaded scene = await uploads.UploadSceneAsync(request, name, cancellationToken);
             return TypedResults.Created($"/api/scenes/{scene.Sha256}", scene);
         })
             .Accepts<Stream>("application/octet-stream", "model/gltf-binary", "model/gltf+json")
             .WithSummary("Uploads a glTF scene (raw body, streamed); stored under its SHA-256.");
+
+        api.MapPost("/models", async (HttpRequest request, string? name, Uploads uploads, CancellationToken cancellationToken) =>
+        {
+            ModelUploaded model = await uploads.UploadModelAsync(request, name, cancellationToken);
+            return TypedResults.Created($"/api/models/{model.Sha256}", model);
+        })
+            .Accepts<Stream>("application/octet-stream")
+            .WithSummary("Uploads an ONNX model (raw body, streamed); refused with the operator's name when the engine lacks one.");
+
+        api.MapPost("/inputs", async (HttpRequest request, string? name, Uploads uploads, CancellationToken cancellationToken) =>
+        {
+            InputUploaded input = await uploads.UploadInputAsync(request, name, cancellationToken);
+            return TypedResults.Created($"/api/inputs/{input.Sha256}", input);
+        })
+            .Accepts<Stream>("application/octet-stream")
+            .WithSummary("Uploads one batch item's input tensor (.npy, raw body).");
+
+        api.MapPost("/inference-jobs", async (SubmitInferenceJobRequest request, JobService jobs, CancellationToken cancellationToken) =>
+        {
+            JobSummary job = await jobs.SubmitInferenceAsync(request, cancellationToken);
+            return TypedResults.Created($"/api/jobs/{job.Id}", job);
+        }).WithSummary("Submits a batch-inference job: the model run once per input.");
+
+        api.MapGet("/jobs/{id:guid}/outputs/{item:int}", async (Guid id, int item, JobService jobs, CancellationToken cancellationToken) =>
+            TypedResults.Stream(await jobs.OpenFrameAsync(id, item, cancellationToken), "application/octet-stream", $"{item:D6}.npy"))
+            .WithSummary("One verified output of an inference job (.npy).");
 
         api.MapPost("/jobs", async (SubmitJobRequest request, JobService jobs, CancellationToken cancellationToken) =>
         {

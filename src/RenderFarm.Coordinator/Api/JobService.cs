@@ -14,6 +14,8 @@ using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
 using RenderFarm.Core.Storage;
+using RenderFarm.Inference;
+using RenderFarm.Inference.IO;
 
 namespace RenderFarm.Coordinator.Api;
 
@@ -143,6 +145,126 @@ internal sealed partial class JobService
         return Summary(job, tasks);
     }
 
+    public async Task<JobSummary> SubmitInferenceAsync(SubmitInferenceJobRequest request, CancellationToken cancellationToken)
+    {
+        string modelSha256 = request.ModelSha256.Trim().ToLowerInvariant();
+        if (!FarmKeys.IsSha256(modelSha256))
+        {
+            throw new CoordinatorException(400, "modelSha256 must be the 64 hex digits returned by POST /api/models.");
+        }
+
+        int itemsPerTask = request.ItemsPerTask ?? 1;
+        if (itemsPerTask is < 1 or > MaxChunkSize)
+        {
+            throw new CoordinatorException(400, $"itemsPerTask must be between 1 and {MaxChunkSize}; got {itemsPerTask}.");
+        }
+
+        int items = request.Inputs.Count;
+        int taskCount = (items + itemsPerTask - 1) / itemsPerTask;
+        if (items == 0 || taskCount > _options.MaxTasksPerJob)
+        {
+            throw new CoordinatorException(400, items == 0
+                ? "inputs must name at least one uploaded input."
+                : $"{items} inputs in tasks of {itemsPerTask} make {taskCount} tasks; the most is {_options.MaxTasksPerJob}. Raise itemsPerTask.");
+        }
+
+        int priority = request.Priority ?? 0;
+        long budget = request.Budget ?? 0;
+        if (priority is < -10 or > 10 || budget < 0)
+        {
+            throw new CoordinatorException(400, $"priority must be between -10 and 10 and budget not negative; got {priority} and {budget}.");
+        }
+
+        // The model was checked at upload; every input must fit its input, so no task fails for a wrong shape.
+        OnnxModel model = OnnxModel.Parse(await ReadRequiredAsync(FarmKeys.Model(modelSha256), $"No model with SHA-256 {modelSha256}; upload it with POST /api/models first.", cancellationToken));
+        TensorInfo expected = model.Inputs.Single();
+        var inputs = new List<StoredInput>(items);
+        for (int i = 0; i < items; i++)
+        {
+            string sha256 = request.Inputs[i].Trim().ToLowerInvariant();
+            if (!FarmKeys.IsSha256(sha256))
+            {
+                throw new CoordinatorException(400, $"inputs[{i}] must be the 64 hex digits returned by POST /api/inputs.");
+            }
+
+            byte[] bytes = await ReadRequiredAsync(FarmKeys.Input(sha256), $"No input with SHA-256 {sha256} (inputs[{i}]); upload it with POST /api/inputs first.", cancellationToken);
+            IReadOnlyList<int> shape = NpyFile.Parse(bytes, $"inputs[{i}]").Shape;
+            bool fits = shape.Count == expected.Shape.Count && shape.Zip(expected.Shape).All(d => d.Second is null || d.Second == d.First);
+            if (!fits)
+            {
+                throw new CoordinatorException(
+                    400, $"inputs[{i}] has shape [{string.Join(", ", shape)}]; the model's input '{expected.Name}' takes [{string.Join(", ", expected.Shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?"))}].");
+            }
+
+            inputs.Add(new StoredInput(FarmKeys.Input(sha256), sha256, await ReadNameAsync(FarmKeys.InputName(sha256), $"item{i + 1:D4}.npy", cancellationToken)));
+        }
+
+        bool paid = _ledger is not null && budget > 0;
+        var job = new JobRecord
+        {
+            Id = Guid.NewGuid(),
+            CreatedAt = _time.GetUtcNow(),
+            State = paid ? JobState.AwaitingEscrow : JobState.Queued,
+            Spec = new RenderJobSpec
+            {
+                SceneKey = FarmKeys.Model(modelSha256),
+                SceneSha256 = modelSha256,
+                SceneFileName = await ReadNameAsync(FarmKeys.ModelName(modelSha256), modelSha256 + ".onnx", cancellationToken),
+                Frames = new FrameRange(1, items),
+                ChunkSize = itemsPerTask,
+                Settings = new RenderSettings(),
+                Priority = priority,
+                Budget = budget,
+                Inference = new InferenceJobSpec { Inputs = inputs },
+            },
+        };
+        var tasks = new List<TaskRecord>(taskCount);
+        for (int index = 0; index < taskCount; index++)
+        {
+            int first = 1 + (index * itemsPerTask);
+            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = first, LastFrame = Math.Min(first + itemsPerTask - 1, items) });
+        }
+
+        await _store.CreateJobAsync(job, tasks, cancellationToken);
+        if (!paid)
+        {
+            EnqueueSplit(job.Id);
+        }
+
+        LogSubmitted(job.Id, $"items 1-{items}", taskCount, priority, job.State);
+        return Summary(job, tasks);
+    }
+
+    private async Task<byte[]> ReadRequiredAsync(string key, string missing, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using Stream stream = await _objects.OpenReadAsync(key, cancellationToken);
+            using var copy = new MemoryStream();
+            await stream.CopyToAsync(copy, cancellationToken);
+            return copy.ToArray();
+        }
+        catch (ObjectNotFoundException)
+        {
+            throw new CoordinatorException(404, missing);
+        }
+    }
+
+    private async Task<string> ReadNameAsync(string key, string fallback, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using Stream stream = await _objects.OpenReadAsync(key, cancellationToken);
+            using var reader = new StreamReader(stream, Encoding.UTF8);
+            return await reader.ReadToEndAsync(cancellationToken);
+        }
+        catch (ObjectNotFoundException)
+        {
+            // Display name only; the content-addressed key identifies the object.
+            return fallback;
+        }
+    }
+
     /// <summary>
     /// Starts a job that waits for its escrow once the ledger shows the client's budget locked for it; a job that is
     /// past waiting is returned as it is, so a repeated call is harmless.
@@ -206,6 +328,7 @@ internal sealed partial class JobService
     {
         JobRecord job = await GetJobAsync(jobId, cancellationToken);
         IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
+        string outputs = job.Spec.Inference is null ? "frames" : "outputs";
         var details = tasks.Select(t => new TaskDetails(
             t.Index,
             t.FirstFrame,
@@ -217,7 +340,7 @@ internal sealed partial class JobService
             t.FinishedAt,
             t.Error,
             // Frames are the client's only once verified: a Verifying task's outputs await their spot checks.
-            (t.State == FarmTaskState.Succeeded ? t.Outputs : []).Select(o => new FrameLink(o.Frame, new Uri(baseUrl, $"api/jobs/{jobId}/frames/{o.Frame}"), o.Sha256, o.RenderSeconds)).ToList(),
+            (t.State == FarmTaskState.Succeeded ? t.Outputs : []).Select(o => new FrameLink(o.Frame, new Uri(baseUrl, $"api/jobs/{jobId}/{outputs}/{o.Frame}"), o.Sha256, o.RenderSeconds)).ToList(),
             t.Checks.Select(c => c with { LeaseId = null, HangfireJobId = null }).ToList(),
             t.RejectedBy));
         return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));

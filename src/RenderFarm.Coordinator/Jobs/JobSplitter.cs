@@ -47,7 +47,7 @@ public sealed partial class JobSplitter
             return;
         }
 
-        string queue = FarmQueues.ForPriority(job.Spec.Priority);
+        string queue = FarmQueues.For(job.Spec);
         int created = 0;
         foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
         {

@@ -95,7 +95,7 @@ public sealed partial class SettlementJob
             .GroupBy(t => t.Provider!.ToLowerInvariant())
             .OrderBy(g => g.Key, StringComparer.Ordinal))
         {
-            int frames = provider.Sum(t => t.Outputs.Count(o => IsVerified(t, o)));
+            int frames = provider.Sum(t => t.Outputs.Count(o => IsVerified(job, t, o)));
             BigInteger amount = price * frames;
             if (amount.IsZero)
             {
@@ -115,8 +115,11 @@ public sealed partial class SettlementJob
             cancellationToken);
     }
 
-    private static bool IsVerified(TaskRecord task, FrameOutput output) => task.Checks.Any(c =>
-        c.State == SpotCheckState.Passed && c.Frame == output.Frame && c.OutputSha256 == output.Sha256
+    // A frame is verified by a passed check of exactly it; an inference item by its task's passed re-executions (the
+    // task succeeds only once every re-executed item of it agreed).
+    private static bool IsVerified(JobRecord job, TaskRecord task, FrameOutput output) => task.Checks.Any(c =>
+        c.State == SpotCheckState.Passed && (job.Spec.Inference is not null || (c.Frame == output.Frame && c.OutputSha256 == output.Sha256))
+        && task.Outputs.Any(o => o.Frame == c.Frame && o.Sha256 == c.OutputSha256)
         && string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase));
 
     private async Task RecordAsync(Guid jobId, JobSettlement settlement, CancellationToken cancellationToken)

@@ -16,6 +16,9 @@ internal static class FarmQueues
     /// <summary>The kind of work providers ask for.</summary>
     public const string Render = "render";
 
+    /// <summary>Batch-inference tasks (one Hangfire queue of that name).</summary>
+    public const string Inference = "inference";
+
     /// <summary>Spot checks of delivered frames, taken by providers (one Hangfire queue of that name).</summary>
     public const string Validate = "validate";
 
@@ -42,6 +45,9 @@ internal static class FarmQueues
 
     private static readonly string[] s_renderQueues = [RenderHigh, RenderNormal, RenderLow];
 
+    /// <summary>The Hangfire queue of a task of a job: <see cref="Inference"/>, or the render band of its priority.</summary>
+    public static string For(Core.Farm.RenderJobSpec spec) => spec.Inference is null ? ForPriority(spec.Priority) : Inference;
+
     /// <summary>The Hangfire queue of a render task of a job with <paramref name="priority"/>.</summary>
     public static string ForPriority(int priority) => priority switch
     {
@@ -59,7 +65,7 @@ internal static class FarmQueues
             throw new CoordinatorException(400, "Queues must name at least one kind of work, e.g. [\"render\"].");
         }
 
-        bool render = false, validate = false;
+        bool render = false, validate = false, inference = false;
         foreach (string kind in kinds)
         {
             switch (kind)
@@ -70,12 +76,15 @@ internal static class FarmQueues
                 case Validate:
                     validate = true;
                     break;
+                case Inference:
+                    inference = true;
+                    break;
                 default:
-                    throw new CoordinatorException(400, $"Unknown queue '{kind}'; this coordinator serves [\"render\", \"validate\"].");
+                    throw new CoordinatorException(400, $"Unknown queue '{kind}'; this coordinator serves [\"render\", \"inference\", \"validate\"].");
             }
         }
 
         // Spot checks first: they are small and each one holds back a finished frame.
-        return [.. validate ? [Validate] : Array.Empty<string>(), .. render ? s_renderQueues : []];
+        return [.. validate ? [Validate] : Array.Empty<string>(), .. inference ? [Inference] : Array.Empty<string>(), .. render ? s_renderQueues : []];
     }
 }

@@ -31,6 +31,7 @@ namespace RenderFarm.Coordinator.Leasing;
 internal sealed partial class LeaseService
 {
     private static readonly PixelComparison s_comparison = new();
+    private static readonly TensorComparison s_tensors = new();
 
     private WholeFrameSampling? _sampling;
     private WholeFrameComparison? _wholeFrameComparison;
@@ -69,6 +70,11 @@ internal sealed partial class LeaseService
     private IReadOnlyList<SpotCheckRecord> PlanChecks(
         JobRecord job, TaskRecord task, string provider, IReadOnlyList<FrameOutput> outputs, IReadOnlyDictionary<int, WholeFrameSampleDecision> samples)
     {
+        if (job.Spec.Inference is not null)
+        {
+            return PlanItemChecks(job, task, provider, outputs, samples);
+        }
+
         int width = job.Spec.Settings.Size.Width, height = job.Spec.Settings.Size.Height;
         int tileSize = Math.Min(_options.SpotCheckTileSize, Math.Min(width, height));
         // Frames too small for one tile within the cost share get one tile.
@@ -109,6 +115,32 @@ internal sealed partial class LeaseService
         }
 
         return checks;
+    }
+
+    // An inference task's checks: its sampled items are re-executed whole by another provider. A task none of whose items
+    // was drawn still gets one, picked from the coordinator's secret, so every task's work is checked before it is paid.
+    private List<SpotCheckRecord> PlanItemChecks(
+        JobRecord job, TaskRecord task, string provider, IReadOnlyList<FrameOutput> outputs, IReadOnlyDictionary<int, WholeFrameSampleDecision> samples)
+    {
+        List<FrameOutput> sampled = [.. outputs.Where(o => samples.GetValueOrDefault(o.Frame) is { Sampled: true })];
+        if (sampled.Count == 0 && outputs.Count > 0)
+        {
+            byte[] draw = HMACSHA256.HashData(_spotCheckSecret, System.Text.Encoding.UTF8.GetBytes($"item:{job.Id:N}:{task.Index}:{provider.ToLowerInvariant()}"));
+            sampled.Add(outputs[(int)(BitConverter.ToUInt32(draw, 0) % (uint)outputs.Count)]);
+        }
+
+        int number = task.Checks.Count == 0 ? 0 : task.Checks.Max(c => c.Number);
+        return [.. sampled.Select(output => new SpotCheckRecord
+        {
+            Number = ++number,
+            Frame = output.Frame,
+            RenderedBy = provider,
+            OutputSha256 = output.Sha256,
+            Tiles = [],
+            WholeFrame = true,
+            SampleRate = samples.GetValueOrDefault(output.Frame)?.Rate,
+            SampleReason = samples.GetValueOrDefault(output.Frame) is { Sampled: true } decision ? decision.Reason : "the task's one re-executed item, drawn from the coordinator's secret",
+        })];
     }
 
     // Creates one Hangfire job per check on queue validate, then records its id on the check (best effort: a lease
@@ -204,9 +236,10 @@ internal sealed partial class LeaseService
                 job.Spec.Settings,
                 job.Spec.SceneFileName,
                 new ObjectLink(_objects.PresignGet(job.Spec.SceneKey, lifetime), job.Spec.SceneSha256),
-                [new FrameUpload(check.Frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, check.Frame, leaseId), lifetime), null))],
+                [new FrameUpload(check.Frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, check.Frame, leaseId, FarmKeys.OutputExtension(job.Spec)), lifetime), null))],
                 expires,
-                (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds)), false);
+                (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds),
+                Inputs: ItemInputs(job, check.Frame, check.Frame, lifetime)), false);
         }
 
         var grant = new LeaseGrant(
@@ -302,7 +335,10 @@ internal sealed partial class LeaseService
         if (check.WholeFrame && check.LeaseId is not null)
         {
             // Whatever the ended lease uploaded is of no use now.
-            await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, check.Frame, check.LeaseId), cancellationToken);
+            foreach (string extension in (string[])[".png", ".npy"])
+            {
+                await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, check.Frame, check.LeaseId, extension), cancellationToken);
+            }
         }
 
         if (check.HangfireJobId is not null)
@@ -390,7 +426,7 @@ internal sealed partial class LeaseService
             throw new CoordinatorException(400, $"Frame {reported.Frame}: sha256 must be 64 lowercase hex digits and size must not be negative.");
         }
 
-        string uploadKey = FarmKeys.Upload(job.Id, check.Frame, leaseId);
+        string uploadKey = FarmKeys.Upload(job.Id, check.Frame, leaseId, FarmKeys.OutputExtension(job.Spec));
         ObjectInfo? info = await _objects.StatAsync(uploadKey, cancellationToken);
         if (info is null || info.Size != reported.Size)
         {
@@ -405,6 +441,20 @@ internal sealed partial class LeaseService
         if (sha256 != reported.Sha256)
         {
             throw new CoordinatorException(422, $"Frame {reported.Frame}: the upload's SHA-256 is {sha256} but the report says {reported.Sha256}.");
+        }
+
+        if (job.Spec.Inference is not null)
+        {
+            string outputKey = FarmKeys.CheckTiles(job.Id, task.Index, check.Number, ".npy");
+            using (var copy = new MemoryStream(bytes, writable: false))
+            {
+                await _objects.PutAsync(outputKey, copy, cancellationToken);
+            }
+
+            await _objects.DeleteAsync(uploadKey, cancellationToken);
+            Verdict itemVerdict = await JudgeItemAsync(task, check, bytes, cancellationToken);
+            await ApplyVerdictAsync(provider, leaseId, task, job, check, outputKey, itemVerdict, cancellationToken);
+            return;
         }
 
         int width = job.Spec.Settings.Size.Width, height = job.Spec.Settings.Size.Height;
@@ -511,6 +561,58 @@ internal sealed partial class LeaseService
         return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text);
     }
 
+    // An inference item: the validator's output tensor against the delivered one, and for a third execution against the
+    // first validator's.
+    private async Task<Verdict> JudgeItemAsync(TaskRecord task, SpotCheckRecord check, byte[] executed, CancellationToken cancellationToken)
+    {
+        string? deliveredKey = task.Outputs.FirstOrDefault(output => output.Frame == check.Frame)?.Key;
+        byte[]? delivered = deliveredKey is null ? null : await ReadObjectAsync(deliveredKey, cancellationToken);
+        if (delivered is null || Convert.ToHexStringLower(SHA256.HashData(delivered)) != check.OutputSha256)
+        {
+            return new Verdict(false, 0, 0, null, 0, 0, null, null, false, "stale: the checked output is no longer stored");
+        }
+
+        Inference.Tensor? mine = ParseTensor(executed);
+        Inference.Tensor? theirs = ParseTensor(delivered);
+        if (mine is null)
+        {
+            throw new CoordinatorException(422, $"Item {check.Frame}: the upload is not a float .npy tensor.");
+        }
+
+        if (theirs is null)
+        {
+            return new Verdict(false, 1, 1, null, 1, 1, null, null, true, "the delivered output is not a readable .npy tensor");
+        }
+
+        TensorDifference difference = s_tensors.Compare(theirs.Shape, theirs.Data, mine.Shape, mine.Data);
+        string text = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{(difference.IsMatch ? "pass" : "fail")}: {(difference.SameShape ? $"max |diff| {difference.MaxAbsoluteDifference:G3}, {difference.ShareBeyondTolerance:P1} of elements beyond tolerance" : $"shape [{string.Join(", ", theirs.Shape)}] delivered, [{string.Join(", ", mine.Shape)}] re-executed")}");
+        bool? agrees = null;
+        if (check.Arbitrates is { } arbitrated
+            && task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.TilesKey is { } firstKey
+            && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
+            && ParseTensor(firstBytes) is { } first)
+        {
+            agrees = s_tensors.Compare(mine.Shape, mine.Data, first.Shape, first.Data).IsMatch;
+            text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
+        }
+
+        return new Verdict(difference.IsMatch, 1, difference.IsMatch ? 0 : 1, null, difference.MaxAbsoluteDifference, difference.ShareBeyondTolerance, null, agrees, false, text);
+    }
+
+    private static Inference.Tensor? ParseTensor(byte[] bytes)
+    {
+        try
+        {
+            return Inference.IO.NpyFile.Parse(bytes, "an inference output");
+        }
+        catch (Core.UserInputException)
+        {
+            return null;
+        }
+    }
+
     // Compares the strip's tiles with the same tiles of the frame (offsetTiles) or with the same strip positions of another strip.
     private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare) Compare(
         Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles)
@@ -604,7 +706,7 @@ internal sealed partial class LeaseService
                 ? task.RejectedBy
                 : [.. task.RejectedBy, wrongValidator],
         };
-        bool verified = !stale && cheat is null && !undecided && IsVerified(updated);
+        bool verified = !stale && cheat is null && !undecided && IsVerified(job, updated);
         if (verified)
         {
             updated = updated with { State = FarmTaskState.Succeeded, FinishedAt = now };
@@ -657,6 +759,20 @@ internal sealed partial class LeaseService
 
     // Every output has a passed tile check of exactly that output by that provider (a first check, or the execution that
     // settled a disagreement), and a passed whole-frame check too when one was planned for it.
+    // An inference task is verified when its re-executed items (at least one) all passed.
+    private static bool IsVerified(JobRecord job, TaskRecord task)
+    {
+        if (job.Spec.Inference is null)
+        {
+            return IsVerified(task);
+        }
+
+        SpotCheckRecord[] mine = [.. task.Checks.Where(c => string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase)
+            && task.Outputs.Any(o => o.Frame == c.Frame && o.Sha256 == c.OutputSha256) && c.State != SpotCheckState.Cancelled)];
+        return task.Outputs.Count > 0 && mine.Any(c => c.State == SpotCheckState.Passed)
+            && mine.Where(c => c.Arbitrates is null).All(c => c.State == SpotCheckState.Passed || mine.Any(a => a.Arbitrates == c.Number && a.State == SpotCheckState.Passed));
+    }
+
     private static bool IsVerified(TaskRecord task) =>
         task.Outputs.Count > 0 && task.Outputs.All(o =>
         {
@@ -696,7 +812,7 @@ internal sealed partial class LeaseService
                 if (await _store.TryUpdateTaskAsync(redo, cancellationToken))
                 {
                     DeleteOpenCheckJobs(task.Checks);
-                    var enqueued = new EnqueuedState(FarmQueues.ForPriority(job.Spec.Priority)) { Reason = reason };
+                    var enqueued = new EnqueuedState(FarmQueues.For(job.Spec)) { Reason = reason };
                     _client.ChangeState(task.HangfireJobId!, enqueued);
                     break;
                 }
@@ -721,7 +837,7 @@ internal sealed partial class LeaseService
             if (await _store.TryUpdateTaskAsync(redo, cancellationToken))
             {
                 DeleteOpenCheckJobs(task.Checks);
-                _client.ChangeState(task.HangfireJobId!, new EnqueuedState(FarmQueues.ForPriority(job.Spec.Priority)));
+                _client.ChangeState(task.HangfireJobId!, new EnqueuedState(FarmQueues.For(job.Spec)));
                 return;
             }
         }

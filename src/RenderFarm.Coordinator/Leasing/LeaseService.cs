@@ -27,6 +27,9 @@ internal sealed partial class LeaseService
     private static readonly TimeSpan s_skippedTaskBackoff = TimeSpan.FromMilliseconds(500);
     private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
+    // "\x93NUMPY": the magic string of every .npy version.
+    private static ReadOnlySpan<byte> NpySignature => [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59];
+
     private readonly JobStorage _storage;
     private readonly IBackgroundJobClient _client;
     private readonly IFarmStore _store;
@@ -144,9 +147,10 @@ internal sealed partial class LeaseService
         (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
         IReadOnlyList<CompletedFrame> frames = CheckReport(task, request);
         var outputs = new List<FrameOutput>(frames.Count);
+        string extension = FarmKeys.OutputExtension(job.Spec);
         foreach (CompletedFrame frame in frames)
         {
-            outputs.Add(await VerifyUploadAsync(task.JobId, frame, leaseId, cancellationToken));
+            outputs.Add(await VerifyUploadAsync(task.JobId, frame, leaseId, extension, cancellationToken));
         }
 
         IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = _options.SpotChecks
@@ -173,7 +177,7 @@ internal sealed partial class LeaseService
                 foreach (FrameOutput output in outputs)
                 {
                     // Accepted: the coordinator holds its own copy, so the upload can go.
-                    await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, output.Frame, leaseId), cancellationToken);
+                    await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, output.Frame, leaseId, extension), cancellationToken);
                 }
 
                 await EnqueueChecksAsync(task.JobId, task.Index, checks, cancellationToken);
@@ -370,10 +374,11 @@ internal sealed partial class LeaseService
     private LeaseGrant Grant(JobRecord job, TaskRecord task, string leaseId, DateTimeOffset expires)
     {
         TimeSpan lifetime = _options.PresignedUrlLifetime;
+        string extension = FarmKeys.OutputExtension(job.Spec);
         var uploads = new List<FrameUpload>(task.LastFrame - task.FirstFrame + 1);
         for (int frame = task.FirstFrame; frame <= task.LastFrame; frame++)
         {
-            uploads.Add(new FrameUpload(frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, frame, leaseId), lifetime), null)));
+            uploads.Add(new FrameUpload(frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, frame, leaseId, extension), lifetime), null)));
         }
 
         return new LeaseGrant(
@@ -387,7 +392,26 @@ internal sealed partial class LeaseService
             new ObjectLink(_objects.PresignGet(job.Spec.SceneKey, lifetime), job.Spec.SceneSha256),
             uploads,
             expires,
-            (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds));
+            (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds),
+            Inputs: ItemInputs(job, task.FirstFrame, task.LastFrame, lifetime));
+    }
+
+    // An inference task's inputs: one presigned GET per item; null for a render task.
+    private List<ItemInput>? ItemInputs(JobRecord job, int first, int last, TimeSpan lifetime)
+    {
+        if (job.Spec.Inference is not { } inference)
+        {
+            return null;
+        }
+
+        var inputs = new List<ItemInput>(last - first + 1);
+        for (int item = first; item <= last; item++)
+        {
+            StoredInput input = inference.Inputs[item - 1];
+            inputs.Add(new ItemInput(item, new ObjectLink(_objects.PresignGet(input.Key, lifetime), input.Sha256)));
+        }
+
+        return inputs;
     }
 
     private async Task<bool> IsBlockedAsync(Guid jobId, string provider, CancellationToken cancellationToken)
@@ -492,11 +516,12 @@ internal sealed partial class LeaseService
         return request.Frames;
     }
 
-    // Checks one uploaded frame (size, SHA-256, PNG signature) while copying it to a temporary file,
+    // Checks one uploaded output (size, SHA-256, PNG or .npy signature) while copying it to a temporary file,
     // then stores that copy under a key only the coordinator writes.
-    private async Task<FrameOutput> VerifyUploadAsync(Guid jobId, CompletedFrame frame, string leaseId, CancellationToken cancellationToken)
+    private async Task<FrameOutput> VerifyUploadAsync(Guid jobId, CompletedFrame frame, string leaseId, string extension, CancellationToken cancellationToken)
     {
-        string uploadKey = FarmKeys.Upload(jobId, frame.Frame, leaseId);
+        byte[] signature = (extension == ".npy" ? NpySignature : PngSignature).ToArray();
+        string uploadKey = FarmKeys.Upload(jobId, frame.Frame, leaseId, extension);
         ObjectInfo? info = await _objects.StatAsync(uploadKey, cancellationToken);
         if (info is null)
         {
@@ -513,7 +538,7 @@ internal sealed partial class LeaseService
         {
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             byte[] buffer = new byte[81920];
-            byte[] head = new byte[PngSignature.Length];
+            byte[] head = new byte[signature.Length];
             long total = 0;
             await using (Stream stream = await _objects.OpenReadAsync(uploadKey, cancellationToken))
             await using (FileStream file = File.Create(copy))
@@ -538,12 +563,12 @@ internal sealed partial class LeaseService
                 throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload's SHA-256 is {sha256} but the report says {frame.Sha256}.");
             }
 
-            if (total < head.Length || !head.AsSpan().SequenceEqual(PngSignature))
+            if (total < head.Length || !head.AsSpan().SequenceEqual(signature))
             {
-                throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload is not a PNG file.");
+                throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload is not a {(extension == ".npy" ? ".npy" : "PNG")} file.");
             }
 
-            string key = FarmKeys.Frame(jobId, frame.Frame, leaseId);
+            string key = FarmKeys.Frame(jobId, frame.Frame, leaseId, extension);
             await using (FileStream file = File.OpenRead(copy))
             {
                 await _objects.PutAsync(key, file, cancellationToken);
@@ -582,7 +607,7 @@ internal sealed partial class LeaseService
 
         if (!exhausted)
         {
-            var enqueued = new EnqueuedState(FarmQueues.ForPriority(job.Spec.Priority)) { Reason = reason };
+            var enqueued = new EnqueuedState(FarmQueues.For(job.Spec)) { Reason = reason };
             _client.ChangeState(task.HangfireJobId!, enqueued, LeasedState.StateName);
             return true;
         }

@@ -74,7 +74,26 @@ public sealed record RenderJobSpec
 
     /// <summary>Most tokens the client will pay for the job (escrowed by the ledger).</summary>
     public long Budget { get; init; }
+
+    /// <summary>
+    /// Set for a batch-inference job. Then the scene fields name the ONNX model, <see cref="Frames"/> numbers the batch
+    /// items (item 1 is the first input) and <see cref="ChunkSize"/> is items per task; <see cref="Settings"/> is unused.
+    /// </summary>
+    public InferenceJobSpec? Inference { get; init; }
 }
+
+/// <summary>The inputs of a batch-inference job, one per item.</summary>
+public sealed record InferenceJobSpec
+{
+    /// <summary>Each item's input (a float32 .npy tensor), item 1 first.</summary>
+    public required IReadOnlyList<StoredInput> Inputs { get; init; }
+}
+
+/// <summary>An uploaded input tensor.</summary>
+/// <param name="Key">Object key (content-addressed).</param>
+/// <param name="Sha256">Lowercase hex SHA-256 of the .npy file.</param>
+/// <param name="Name">The file name it was uploaded with, for output names.</param>
+public sealed record StoredInput(string Key, string Sha256, string Name);
 
 /// <summary>A job as the farm stores it.</summary>
 public sealed record JobRecord

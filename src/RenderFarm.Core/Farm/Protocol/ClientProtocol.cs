@@ -4,6 +4,10 @@ namespace RenderFarm.Core.Farm.Protocol;
 //
 //   POST /api/scenes?name=FILE.glb     (raw body, streamed)  -> 201 SceneUploaded
 //   POST /api/jobs                     SubmitJobRequest       -> 201 JobSummary
+//   POST /api/models?name=FILE.onnx    (raw body)             -> 201 ModelUploaded
+//   POST /api/inputs?name=FILE.npy     (raw body)             -> 201 InputUploaded
+//   POST /api/inference-jobs           SubmitInferenceJobRequest -> 201 JobSummary
+//   GET  /api/jobs/{id}/outputs/{item}                        -> application/octet-stream (.npy)
 //   GET  /api/jobs                                            -> JobSummary[]
 //   GET  /api/jobs/{id}                                       -> JobDetails
 //   GET  /api/ledger                                          -> LedgerInfo
@@ -17,6 +21,29 @@ namespace RenderFarm.Core.Farm.Protocol;
 /// <param name="Size">Size in bytes.</param>
 /// <param name="FileName">The name it was uploaded with.</param>
 public sealed record SceneUploaded(string Sha256, long Size, string FileName);
+
+/// <summary>A stored ONNX model the farm can run.</summary>
+/// <param name="Sha256">Lowercase hex SHA-256: the model's id.</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="FileName">The name it was uploaded with.</param>
+/// <param name="InputShape">Its input's shape; null entries are free dimensions.</param>
+/// <param name="OutputShape">Its output's shape; null entries are free dimensions.</param>
+public sealed record ModelUploaded(string Sha256, long Size, string FileName, IReadOnlyList<int?> InputShape, IReadOnlyList<int?> OutputShape);
+
+/// <summary>A stored input tensor.</summary>
+/// <param name="Sha256">Lowercase hex SHA-256: the input's id.</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="FileName">The name it was uploaded with.</param>
+/// <param name="Shape">Its shape.</param>
+public sealed record InputUploaded(string Sha256, long Size, string FileName, IReadOnlyList<int> Shape);
+
+/// <summary>Asks for a batch-inference job: the model run once per input.</summary>
+/// <param name="ModelSha256">A model uploaded before.</param>
+/// <param name="Inputs">Inputs uploaded before, one per batch item, in order.</param>
+/// <param name="ItemsPerTask">Items per task (default 1).</param>
+/// <param name="Priority">Higher is served first (-10..10).</param>
+/// <param name="Budget">Most whole tokens to pay; see <see cref="SubmitJobRequest"/>.</param>
+public sealed record SubmitInferenceJobRequest(string ModelSha256, IReadOnlyList<string> Inputs, int? ItemsPerTask = null, int? Priority = null, long? Budget = null);
 
 /// <summary>Asks for a render job; unset values take the defaults of <see cref="RenderSettings"/>.</summary>
 /// <param name="SceneSha256">A scene uploaded before.</param>

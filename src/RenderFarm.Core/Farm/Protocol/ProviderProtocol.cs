@@ -64,6 +64,10 @@ public sealed record FrameUpload(int Frame, ObjectLink Upload);
 /// Set for a spot check (queue <c>validate</c>): re-render only these tiles of this frame and complete with
 /// <see cref="CompleteRequest.TilesPng"/>; <paramref name="Uploads"/> is then empty.
 /// </param>
+/// <param name="Inputs">
+/// Set for an inference task: each item's input tensor. <paramref name="Scene"/> is then the ONNX model, the frames
+/// are the items, and each item's output (float32 .npy) goes to its entry in <paramref name="Uploads"/>.
+/// </param>
 public sealed record LeaseGrant(
     string LeaseId,
     Guid JobId,
@@ -76,7 +80,13 @@ public sealed record LeaseGrant(
     IReadOnlyList<FrameUpload> Uploads,
     DateTimeOffset LeaseExpiresAt,
     int HeartbeatSeconds,
-    ValidationWork? Validation = null);
+    ValidationWork? Validation = null,
+    IReadOnlyList<ItemInput>? Inputs = null);
+
+/// <summary>One batch item's input in an inference task.</summary>
+/// <param name="Item">The item number (the "frame" of the task's range).</param>
+/// <param name="Input">Presigned GET of its .npy tensor, with its SHA-256.</param>
+public sealed record ItemInput(int Item, ObjectLink Input);
 
 /// <summary>The tiles a validator re-renders for a spot check.</summary>
 /// <param name="Frame">The frame.</param>

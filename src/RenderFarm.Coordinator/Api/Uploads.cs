@@ -1,0 +1,188 @@
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using RenderFarm.Core;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Storage;
+using RenderFarm.Inference;
+using RenderFarm.Inference.IO;
+using RenderFarm.Rendering.Scene;
+
+namespace RenderFarm.Coordinator.Api;
+
+/// <summary>
+/// Client uploads — scenes, ONNX models and input tensors: the request body is streamed to a temporary file while it
+/// is hashed and counted (never held in memory), checked by the same code that will use it (the renderer's importer,
+/// the inference engine's loader), then stored under its SHA-256, so uploading the same file again changes nothing.
+/// </summary>
+internal sealed partial class Uploads
+{
+    private readonly IObjectStore _objects;
+    private readonly CoordinatorOptions _options;
+    private readonly ILogger<Uploads> _logger;
+
+    public Uploads(IObjectStore objects, IOptions<CoordinatorOptions> options, ILogger<Uploads> logger)
+    {
+        _objects = objects;
+        _options = options.Value;
+        _logger = logger;
+    }
+
+    public async Task<SceneUploaded> UploadSceneAsync(HttpRequest request, string? name, CancellationToken cancellationToken)
+    {
+        (string sha256, long size, string fileName) = await ReceiveAsync(
+            request,
+            name,
+            "scene",
+            [".glb", ".gltf"],
+            // Throws UserInputException (→ 400) for anything the renderer could not draw.
+            path => SceneAsset.Load(path),
+            (sha, extension) => (FarmKeys.Scene(sha, extension), FarmKeys.SceneName(sha)),
+            cancellationToken);
+        return new SceneUploaded(sha256, size, fileName);
+    }
+
+    public async Task<ModelUploaded> UploadModelAsync(HttpRequest request, string? name, CancellationToken cancellationToken)
+    {
+        OnnxModel? model = null;
+        (string sha256, long size, string fileName) = await ReceiveAsync(
+            request,
+            name,
+            "model",
+            [".onnx"],
+            path =>
+            {
+                // Refused here, naming the operator, rather than halfway through a batch.
+                model = OnnxModel.Load(path);
+                model.EnsureSupported();
+                if (model.Inputs.Count != 1 || model.Outputs.Count != 1)
+                {
+                    throw new UserInputException(
+                        $"The farm runs models with one input and one output; this one has {model.Inputs.Count} input(s) and {model.Outputs.Count} output(s).");
+                }
+            },
+            (sha, _) => (FarmKeys.Model(sha), FarmKeys.ModelName(sha)),
+            cancellationToken);
+        return new ModelUploaded(sha256, size, fileName, model!.Inputs[0].Shape, model.Outputs[0].Shape);
+    }
+
+    public async Task<InputUploaded> UploadInputAsync(HttpRequest request, string? name, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<int>? shape = null;
+        (string sha256, long size, string fileName) = await ReceiveAsync(
+            request,
+            name,
+            "input",
+            [NpyFile.Extension],
+            path => shape = NpyFile.Read(path).Shape,
+            (sha, _) => (FarmKeys.Input(sha), FarmKeys.InputName(sha)),
+            cancellationToken);
+        return new InputUploaded(sha256, size, fileName, shape!);
+    }
+
+    private async Task<(string Sha256, long Size, string FileName)> ReceiveAsync(
+        HttpRequest request,
+        string? name,
+        string what,
+        string[] extensions,
+        Action<string> validate,
+        Func<string, string, (string Key, string NameKey)> keys,
+        CancellationToken cancellationToken)
+    {
+        string fileName = CheckName(name, what, extensions);
+        long limit = _options.MaxSceneBytes;
+        if (request.ContentLength > limit)
+        {
+            throw new CoordinatorException(413, $"The {what} is {request.ContentLength} bytes; the most accepted is {limit}.");
+        }
+
+        // The limit is enforced below while streaming; Kestrel's default (30 MB) would cut in first.
+        if (request.HttpContext.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } sizeFeature)
+        {
+            sizeFeature.MaxRequestBodySize = null;
+        }
+
+        string folder = Path.Combine(Path.GetTempPath(), "renderfarm-upload-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        try
+        {
+            // Saved under the client's own name, so the loaders' messages name their file.
+            string path = Path.Combine(folder, fileName);
+            (string sha256, long size) = await SaveAsync(request.Body, path, limit, what, cancellationToken);
+            if (size == 0)
+            {
+                throw new CoordinatorException(400, $"The request body is empty; send the {what} file as the body.");
+            }
+
+            validate(path);
+            (string key, string nameKey) = keys(sha256, Path.GetExtension(fileName).ToLowerInvariant());
+            if (await _objects.StatAsync(key, cancellationToken) is not { } existing || existing.Size != size)
+            {
+                await using FileStream file = File.OpenRead(path);
+                await _objects.PutAsync(key, file, cancellationToken);
+                LogStored(key, size);
+            }
+
+            using (var nameStream = new MemoryStream(Encoding.UTF8.GetBytes(fileName)))
+            {
+                await _objects.PutAsync(nameKey, nameStream, cancellationToken);
+            }
+
+            return (sha256, size, fileName);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static async Task<(string Sha256, long Size)> SaveAsync(Stream body, string path, long limit, string what, CancellationToken cancellationToken)
+    {
+        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] buffer = new byte[81920];
+        long total = 0;
+        await using var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, useAsync: true);
+        int read;
+        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            total += read;
+            if (total > limit)
+            {
+                throw new CoordinatorException(413, $"The {what} is larger than {limit} bytes, the most accepted.");
+            }
+
+            hash.AppendData(buffer, 0, read);
+            await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken);
+        }
+
+        return (Convert.ToHexStringLower(hash.GetHashAndReset()), total);
+    }
+
+    private static string CheckName(string? name, string what, string[] extensions)
+    {
+        string example = $"FILE{extensions[0]}";
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            throw new CoordinatorException(400, $"Name the {what} file in the query: POST /api/{what}s?name={example}.");
+        }
+
+        string extension = Path.GetExtension(name).ToLowerInvariant();
+        if (!extensions.Contains(extension))
+        {
+            throw new CoordinatorException(400, $"'{name}' is not a {string.Join(" or ", extensions)} file name.");
+        }
+
+        if (name.Length > 200 || name != Path.GetFileName(name) || name.Any(c => char.IsControl(c) || c is '/' or '\\'))
+        {
+            throw new CoordinatorException(400, $"'{name}' is not a plain file name of at most 200 characters.");
+        }
+
+        return name;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Upload stored as {Key} ({Size} bytes).")]
+    private partial void LogStored(string key, long size);
+}

@@ -1,0 +1,175 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Gpu;
+using RenderFarm.Inference;
+using RenderFarm.Inference.IO;
+using RenderFarm.Testing;
+using RenderFarm.Worker;
+
+namespace RenderFarm.Coordinator.Tests;
+
+/// <summary>
+/// Batch inference on the farm in one process: the edge-detection sample model and random inputs uploaded, split into
+/// tasks on the inference queue, run by real workers on the local Vulkan device, sampled items re-executed by another
+/// provider; a provider returning wrong tensors is caught 2 of 3.
+/// </summary>
+[Trait("Category", "Gpu")]
+[Collection(GpuWorkers.Name)]
+public sealed class InferenceJobFacts
+{
+    private static readonly Dictionary<string, string?> s_spotChecks = new() { ["Coordinator:SpotChecks"] = "true" };
+    private static readonly string s_model = RepositoryPaths.Combine("samples/edge-detect/edge-detect.onnx");
+
+    [Fact]
+    public async Task A_batch_is_run_by_honest_workers_and_a_provider_returning_wrong_tensors_is_caught()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        ModelUploaded model = await UploadAsync<ModelUploaded>(farm, "models", "edge-detect.onnx", await File.ReadAllBytesAsync(s_model));
+        Tensor[] items = [.. Enumerable.Range(0, 4).Select(i => RandomImage(seed: i))];
+        var inputs = new List<string>();
+        foreach ((Tensor item, int i) in items.Select((t, i) => (t, i)))
+        {
+            inputs.Add((await UploadAsync<InputUploaded>(farm, "inputs", $"item{i}.npy", NpyFile.Format(item))).Sha256);
+        }
+
+        using HttpResponseMessage submitted = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, inputs, ItemsPerTask: 2));
+        await TestFarm.ExpectAsync(submitted, HttpStatusCode.Created);
+        JobSummary job = (await submitted.Content.ReadFromJsonAsync<JobSummary>(TestFarm.Json))!;
+        Assert.Equal(2, job.TasksTotal);
+
+        // The cheat takes the first task alone; the honest workers join once its output waits for verification.
+        await using var cheat = new InferenceWorker(farm, new ScaledOutputRunner(new VulkanInferenceRunner()));
+        await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
+        await using var first = new InferenceWorker(farm, new VulkanInferenceRunner());
+        await using var second = new InferenceWorker(farm, new VulkanInferenceRunner());
+
+        JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+
+        Assert.Equal(JobState.Completed, done.Job.State);
+        Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat.Address, StringComparer.OrdinalIgnoreCase));
+        Assert.All(done.Tasks, t => Assert.NotEqual(cheat.Address, t.Provider, StringComparer.OrdinalIgnoreCase));
+        Assert.All(done.Tasks, t => Assert.Contains(t.Checks!, c => c.State == SpotCheckState.Passed && c.RenderedBy.Equals(t.Provider, StringComparison.OrdinalIgnoreCase)));
+
+        // Every delivered output is what the engine computes here for that item.
+        using ComputeDevice device = ComputeDevice.Open();
+        OnnxModel onnx = OnnxModel.Load(s_model);
+        using var session = new InferenceSession(device, onnx);
+        foreach (FrameLink output in done.Tasks.SelectMany(t => t.Frames))
+        {
+            Assert.EndsWith($"/outputs/{output.Frame}", output.Url.AbsolutePath, StringComparison.Ordinal);
+            Tensor delivered = NpyFile.Parse(await farm.Client.GetByteArrayAsync(output.Url), "output");
+            Tensor expected = session.Run(new Dictionary<string, Tensor> { [onnx.Inputs[0].Name] = items[output.Frame - 1] }).Values.Single();
+            Assert.Equal(expected.Shape, delivered.Shape);
+            Assert.Equal(expected.Data, delivered.Data);
+        }
+    }
+
+    [Fact]
+    public async Task Bad_models_and_inputs_are_refused_at_submission_with_the_reason()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        string notOnnx = await TestFarm.ExpectProblemAsync(await PostAsync(farm, "models", "model.onnx", "not a model"u8.ToArray()), HttpStatusCode.BadRequest);
+        Assert.Contains("model.onnx", notOnnx, StringComparison.Ordinal);
+        await TestFarm.ExpectProblemAsync(await PostAsync(farm, "inputs", "x.npy", "not a tensor"u8.ToArray()), HttpStatusCode.BadRequest);
+
+        ModelUploaded model = await UploadAsync<ModelUploaded>(farm, "models", "edge-detect.onnx", await File.ReadAllBytesAsync(s_model));
+        InputUploaded flat = await UploadAsync<InputUploaded>(farm, "inputs", "flat.npy", NpyFile.Format(new Tensor([3, 8, 8], new float[192])));
+        using HttpResponseMessage refused = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, [flat.Sha256]));
+        string detail = await TestFarm.ExpectProblemAsync(refused, HttpStatusCode.BadRequest);
+        Assert.Contains("inputs[0] has shape [3, 8, 8]", detail, StringComparison.Ordinal);
+        Assert.Empty(await farm.ListJobsAsync());
+    }
+
+    private static Tensor RandomImage(int seed)
+    {
+        var random = new Random(seed);
+        return new Tensor([1, 3, 24, 24], [.. Enumerable.Range(0, 3 * 24 * 24).Select(_ => (float)random.NextDouble())]);
+    }
+
+    private static async Task<HttpResponseMessage> PostAsync(TestFarm farm, string kind, string name, byte[] bytes)
+    {
+        var content = new ByteArrayContent(bytes);
+        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
+        return await farm.Client.PostAsync($"api/{kind}?name={Uri.EscapeDataString(name)}", content);
+    }
+
+    private static async Task<T> UploadAsync<T>(TestFarm farm, string kind, string name, byte[] bytes)
+    {
+        using HttpResponseMessage response = await PostAsync(farm, kind, name, bytes);
+        await TestFarm.ExpectAsync(response, HttpStatusCode.Created);
+        return (await response.Content.ReadFromJsonAsync<T>(TestFarm.Json))!;
+    }
+
+    private static async Task<JobDetails> WaitForAsync(TestFarm farm, Guid jobId, Func<JobDetails, bool> done)
+    {
+        DateTime deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
+        while (true)
+        {
+            JobDetails details = await farm.GetJobAsync(jobId);
+            if (done(details))
+            {
+                return details;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, $"Timed out; job is {details.Job.State}: {string.Join("; ", details.Tasks.Select(t => $"{t.Index} {t.State} {t.Provider} {t.Error}"))}");
+            await Task.Delay(100);
+        }
+    }
+
+    // A dishonest provider: runs the model, then scales every output by 1.5 (cheaper work would look as wrong).
+    private sealed class ScaledOutputRunner(VulkanInferenceRunner inner) : IInferenceRunner, IDisposable
+    {
+        public async Task<InferredItem> RunAsync(string modelPath, byte[] inputNpy, CancellationToken cancellationToken)
+        {
+            InferredItem honest = await inner.RunAsync(modelPath, inputNpy, cancellationToken);
+            Tensor output = NpyFile.Parse(honest.OutputNpy, "output");
+            return honest with { OutputNpy = NpyFile.Format(new Tensor(output.Shape, [.. output.Data.Select(v => v * 1.5f)])) };
+        }
+
+        public void Dispose() => inner.Dispose();
+    }
+
+    // A worker with the honest renderer (so it can also serve render and validate) and the given inference runner.
+    private sealed class InferenceWorker : IAsyncDisposable
+    {
+        private readonly CancellationTokenSource _stop = new();
+        private readonly HttpClient _http;
+        private readonly string _folder;
+        private readonly VulkanFrameRenderer _renderer = new();
+        private readonly IInferenceRunner _inference;
+        private readonly WorkerAgent _agent;
+        private readonly Task _run;
+
+        public InferenceWorker(TestFarm farm, IInferenceRunner inference)
+        {
+            _inference = inference;
+            _folder = Directory.CreateTempSubdirectory("renderfarm-inference-").FullName;
+            _http = new HttpClient { BaseAddress = farm.Host.Address };
+            ProviderKey key = ProviderKey.LoadOrCreate(Path.Combine(_folder, "provider.key"));
+            Address = key.Address;
+            _agent = new WorkerAgent(
+                new FarmClient(_http, key, _renderer.DeviceName),
+                _renderer,
+                new WorkerOptions { Coordinator = farm.Host.Address, KeyFile = key.Path, CacheDirectory = Path.Combine(_folder, "cache"), LeaseWaitSeconds = 1 },
+                inference: inference);
+            _run = Task.Run(() => _agent.RunAsync(_stop.Token));
+        }
+
+        public string Address { get; }
+
+        public async ValueTask DisposeAsync()
+        {
+            await _stop.CancelAsync();
+            await _run;
+            _agent.Dispose();
+            (_inference as IDisposable)?.Dispose();
+            _renderer.Dispose();
+            _http.Dispose();
+            _stop.Dispose();
+            Directory.Delete(_folder, recursive: true);
+        }
+    }
+}
