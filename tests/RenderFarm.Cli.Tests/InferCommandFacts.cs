@@ -73,6 +73,9 @@ public sealed class InferCommandFacts : IDisposable
     [InlineData("unsupported", "unsupported operator Sqrx (domain 'ai.onnx', first used by node 'magnitude')")]
     [InlineData("bad-mean", "--mean has 2 values; give one, or one per channel (3 for rgb).")]
     [InlineData("text-input", "notes.txt: inputs must be .npy arrays or .png/.jpg/.jpeg images.")]
+    [InlineData("bad-coordinator", "'127.0.0.1:5080' is not an http(s) URL; write e.g. http://127.0.0.1:5080.")]
+    [InlineData("no-items-per-task", "--items-per-task must be at least 1; got 0.")]
+    [InlineData("unreachable-coordinator", "Cannot reach the coordinator at http://127.0.0.1:1/: ")]
     public async Task Bad_input_gives_one_line_and_exit_code_2_before_any_output(string problem, string expected)
     {
         string output = Path.Combine(_folder, "out");
@@ -93,6 +96,9 @@ public sealed class InferCommandFacts : IDisposable
             "wrong-size" => [s_cnnModel, s_cornellBox],
             "unsupported" => [unsupported, s_cornellBox],
             "bad-mean" => [s_edgeModel, s_cornellBox, "--mean", "0.5,0.5"],
+            "bad-coordinator" => [s_edgeModel, s_cornellBox, "--coordinator", "127.0.0.1:5080"],
+            "unreachable-coordinator" => [s_edgeModel, s_cornellBox, "--coordinator", "http://127.0.0.1:1"],
+            "no-items-per-task" => [s_edgeModel, s_cornellBox, "--coordinator", "http://127.0.0.1:1", "--items-per-task", "0"],
             _ => [s_edgeModel, notes],
         };
 

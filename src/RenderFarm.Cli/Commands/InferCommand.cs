@@ -1,8 +1,10 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using RenderFarm.Cli.Farm;
 using RenderFarm.Cli.Terminal;
 using RenderFarm.Core;
+using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Gpu;
 using RenderFarm.Inference;
 using RenderFarm.Inference.IO;
@@ -11,7 +13,8 @@ namespace RenderFarm.Cli.Commands;
 
 /// <summary>
 /// <c>renderfarm infer MODEL INPUTS... --out DIR</c>: runs an ONNX model over a batch of .npy arrays
-/// and images on the local Vulkan device and writes one set of outputs per input.
+/// and images on the local Vulkan device (or, with <c>--coordinator</c>, as a job on a farm) and writes
+/// one set of outputs per input.
 /// </summary>
 internal static class InferCommand
 {
@@ -33,11 +36,13 @@ internal static class InferCommand
         var std = new Option<string?>(ImagePreprocessing.StdOption) { Description = "Images: divide by this after the mean, one value or one per channel, e.g. 0.229,0.224,0.225; default 1." };
         var outputScale = new Option<string?>(ImagePostprocessing.ScaleOption) { Description = "PNG outputs: pixel = clamp(round(value × scale + offset), 0, 255); default scale 255." };
         var outputOffset = new Option<string?>(ImagePostprocessing.OffsetOption) { Description = "PNG outputs: added after --output-scale; default 0." };
+        var coordinator = new Option<string?>("--coordinator") { Description = "Run the batch as a job on this running coordinator's farm instead of the local device." };
+        var itemsPerTask = new Option<int>("--items-per-task") { Description = "With --coordinator: items per task of the job.", DefaultValueFactory = _ => 1 };
         var command = new Command(
             "infer",
-            "Run an ONNX model over a batch of .npy arrays and images on the local Vulkan device, writing each item's outputs as .npy (and PNG where an output is image-shaped).")
+            "Run an ONNX model over a batch of .npy arrays and images on the local Vulkan device (or a farm, with --coordinator), writing each item's outputs as .npy (and PNG where an output is image-shaped).")
         {
-            model, inputs, output, device, batchSize, imageSize, channels, scale, mean, std, outputScale, outputOffset,
+            model, inputs, output, device, batchSize, imageSize, channels, scale, mean, std, outputScale, outputOffset, coordinator, itemsPerTask,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => RunAsync(
@@ -50,27 +55,45 @@ internal static class InferCommand
                         result.GetValue(imageSize), result.GetValue(channels), result.GetValue(scale), result.GetValue(mean), result.GetValue(std)),
                     ImagePostprocessing.FromOptions(result.GetValue(outputScale), result.GetValue(outputOffset))),
                 result.GetValue(device),
+                result.GetValue(coordinator) is string url ? new FarmTarget(WorkerCommand.ParseUrl(url), result.GetValue(itemsPerTask)) : null,
                 cancellationToken),
             cancellationToken));
         return command;
     }
 
     /// <summary>Checks the model and every input, then runs the batches and prints progress and a summary.</summary>
+    /// <param name="request">What to run and where to put the outputs.</param>
+    /// <param name="deviceIndex">The local Vulkan device.</param>
+    /// <param name="farm">A coordinator to run the batch on instead of the local device; null to run it here.</param>
+    /// <param name="cancellationToken">Ctrl-C; cancels the job on the farm too.</param>
     /// <remarks>
     /// The work runs on the thread pool: System.CommandLine handles Ctrl-C only once the action has
     /// returned its task, and a batch loop that completed synchronously would leave SIGINT to kill the process.
     /// </remarks>
-    public static Task<int> RunAsync(InferRequest request, int? deviceIndex, CancellationToken cancellationToken) =>
-        Task.Run(() => Run(request, deviceIndex, cancellationToken), cancellationToken);
+    public static Task<int> RunAsync(InferRequest request, int? deviceIndex, FarmTarget? farm, CancellationToken cancellationToken) =>
+        Task.Run(
+            async () =>
+            {
+                (OnnxModel model, InputBatching batching, IReadOnlyList<InputItem> items) = Prepare(request, farm);
+                return farm is null
+                    ? RunLocally(request, model, batching, items, deviceIndex, cancellationToken)
+                    : await RunOnFarmAsync(request, model, batching, items, farm, cancellationToken).ConfigureAwait(false);
+            },
+            cancellationToken);
 
-    private static int Run(InferRequest request, int? deviceIndex, CancellationToken cancellationToken)
+    /// <summary>Checks everything a user can get wrong before the device opens, anything is uploaded or any output is written.</summary>
+    private static (OnnxModel Model, InputBatching Batching, IReadOnlyList<InputItem> Items) Prepare(InferRequest request, FarmTarget? farm)
     {
         if (request.BatchSize < 1 || request.BatchSize > 4096)
         {
             throw new UserInputException($"--batch-size must be between 1 and 4096; got {request.BatchSize}.");
         }
 
-        // Everything a user can get wrong is checked before the device opens or any output is written.
+        if (farm is not null && farm.ItemsPerTask < 1)
+        {
+            throw new UserInputException($"--items-per-task must be at least 1; got {farm.ItemsPerTask}.");
+        }
+
         OnnxModel model = OnnxModel.Load(request.ModelPath);
         model.EnsureSupported();
         if (model.Inputs.Count != 1)
@@ -79,9 +102,21 @@ internal static class InferCommand
                 $"{request.ModelPath} has {model.Inputs.Count} inputs ({string.Join(", ", model.Inputs)}); 'renderfarm infer' feeds models with one input.");
         }
 
+        if (farm is not null && model.Outputs.Count != 1)
+        {
+            throw new UserInputException(
+                $"{request.ModelPath} has {model.Outputs.Count} outputs ({string.Join(", ", model.Outputs)}); the farm runs models with one output (run it without --coordinator).");
+        }
+
         var batching = new InputBatching(model.Inputs[0], request.Preprocessing);
         IReadOnlyList<InputItem> items = batching.DescribeAll(request.InputPaths);
         CreateOutputFolder(request.OutputFolder);
+        return (model, batching, items);
+    }
+
+    private static int RunLocally(
+        InferRequest request, OnnxModel model, InputBatching batching, IReadOnlyList<InputItem> items, int? deviceIndex, CancellationToken cancellationToken)
+    {
         int batchLimit = batching.CanStack ? request.BatchSize : 1;
         Print($"Running {Path.GetFileName(request.ModelPath)} on {items.Count} item(s): input {batching.Input}, outputs {string.Join(", ", model.Outputs)}; {BatchDescription(batching, request.BatchSize)}");
         if (items.Any(i => ImageInput.IsImagePath(i.Path)))
@@ -110,7 +145,7 @@ internal static class InferCommand
                 foreach (TensorInfo info in model.Outputs)
                 {
                     Tensor item = InputBatching.Slice(outputs[info.Name], info.Name, i, batch.Count);
-                    WriteOutputs(request, batch[i].Stem, info.Name, item, totals);
+                    WriteOutputs(request, batch[i].Stem, info.Name, item, NpyFile.Format(item), totals);
                 }
             }
 
@@ -129,9 +164,57 @@ internal static class InferCommand
         return 0;
     }
 
-    private static void WriteOutputs(InferRequest request, string stem, string outputName, Tensor tensor, InferTotals totals)
+    private static async Task<int> RunOnFarmAsync(
+        InferRequest request, OnnxModel model, InputBatching batching, IReadOnlyList<InputItem> items, FarmTarget farm, CancellationToken cancellationToken)
     {
-        OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, OutputFiles.FileName(stem, outputName, NpyFile.Extension)), NpyFile.Format(tensor));
+        TensorInfo output = model.Outputs[0];
+        Print($"Running {Path.GetFileName(request.ModelPath)} on {items.Count} item(s) on the farm at {farm.Coordinator}: input {batching.Input}, output {output}; {farm.ItemsPerTask} item(s) per task");
+        if (items.Any(i => ImageInput.IsImagePath(i.Path)))
+        {
+            Print($"Images: {request.Preprocessing}");
+        }
+
+        using var bar = new ProgressBar(Console.Error);
+        using var http = new HttpClient { BaseAddress = farm.Coordinator, Timeout = TimeSpan.FromMinutes(10) };
+        var runner = new InferenceJobRunner(http, bar);
+        var totals = new InferTotals([output.Name]);
+        var clock = Stopwatch.StartNew();
+        JobDetails job;
+        try
+        {
+            job = await runner.RunAsync(
+                request.ModelPath,
+                batching,
+                items,
+                farm.ItemsPerTask,
+                (item, npy) => WriteOutputs(request, item.Stem, output.Name, NpyFile.Parse(npy, $"output '{output.Name}' of {item.Path}"), npy, totals),
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException unreachable) when (unreachable.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+        {
+            throw new UserInputException($"Cannot reach the coordinator at {farm.Coordinator}: {unreachable.Message}", unreachable);
+        }
+        catch (Exception failed) when (failed is FarmJobFailedException or HttpRequestException)
+        {
+            // The job failed or was cancelled on the farm, or the coordinator failed: one line, exit code 1.
+            bar.Clear();
+            await Console.Error.WriteLineAsync($"renderfarm: {failed.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        bar.Clear();
+        Print($"{totals.FarmSummary(items.Count, clock.Elapsed, job)} -> {request.OutputFolder}");
+        foreach (string line in totals.ClampWarnings())
+        {
+            Print($"{line}");
+        }
+
+        return 0;
+    }
+
+    private static void WriteOutputs(InferRequest request, string stem, string outputName, Tensor tensor, byte[] npy, InferTotals totals)
+    {
+        OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, OutputFiles.FileName(stem, outputName, NpyFile.Extension)), npy);
         totals.AddFile();
         if (ImageOutput.IsImageShaped(tensor.Shape))
         {
@@ -190,6 +273,16 @@ internal static class InferCommand
             CultureInfo.InvariantCulture,
             $"{items} item(s) in {wall.TotalSeconds:F2} s ({items / wall.TotalSeconds:F1} items/s) over {_runs} run(s); model {_model.TotalSeconds:F2} s ({_model.TotalMilliseconds / items:F1} ms/item); {_files} .npy and {_pngs} PNG file(s)");
 
+        public string FarmSummary(int items, TimeSpan wall, JobDetails job)
+        {
+            IReadOnlyList<FrameLink> outputs = [.. job.Tasks.SelectMany(t => t.Frames)];
+            int providers = job.Tasks.Select(t => t.Provider).Where(p => p is not null).Distinct(StringComparer.OrdinalIgnoreCase).Count();
+            double model = outputs.Sum(o => o.RenderSeconds);
+            return string.Create(
+                CultureInfo.InvariantCulture,
+                $"{items} item(s) in {wall.TotalSeconds:F2} s ({items / wall.TotalSeconds:F1} items/s), job {job.Job.Id}: {job.Tasks.Count} task(s) by {providers} provider(s); model {model:F2} s ({model * 1000 / items:F1} ms/item); {_files} .npy and {_pngs} PNG file(s)");
+        }
+
         public IEnumerable<string> ClampWarnings() => _clamped
             .Where(pair => pair.Value.Clamped > 0)
             .Select(pair => string.Create(
@@ -207,3 +300,8 @@ internal static class InferCommand
 /// <param name="Postprocessing">How image-shaped outputs become PNG pixels.</param>
 internal sealed record InferRequest(
     string ModelPath, IReadOnlyList<string> InputPaths, string OutputFolder, int BatchSize, ImagePreprocessing Preprocessing, ImagePostprocessing Postprocessing);
+
+/// <summary>A farm to run an <c>infer</c> batch on.</summary>
+/// <param name="Coordinator">The coordinator's address.</param>
+/// <param name="ItemsPerTask">Items per task of the job.</param>
+internal sealed record FarmTarget(Uri Coordinator, int ItemsPerTask);
