@@ -42,7 +42,8 @@ internal sealed partial class LeaseService
     private WholeFrameComparison WholeFrameCheck => _wholeFrameComparison ??= new WholeFrameComparison(
         s_comparison, _options.SpotCheckTileSize, _options.MaxWholeFramePHashDistance);
 
-    private static bool IsCheckLease(string leaseId) => LeaseId.TryParse(leaseId, out _, out _, out int check) && check > 0;
+    private bool IsCheckLease(string leaseId) => _leaseIds.TryParse(leaseId, out _, out _, out int check) && check > 0;
+
 
     // Whether each delivered frame is re-rendered whole: the provider's first frame of the job (lowest frame of its first
     // delivery) always, the others by the keyed draw at the rate of the provider's standing.
@@ -144,9 +145,13 @@ internal sealed partial class LeaseService
     }
 
     // Creates one Hangfire job per check on queue validate, then records its id on the check (best effort: a lease
-    // identifies a check by its arguments and records the id it fetched).
-    private async Task EnqueueChecksAsync(Guid jobId, int index, IReadOnlyList<SpotCheckRecord> checks, CancellationToken cancellationToken)
+    // identifies a check by its arguments and records the id it fetched). Every check goes to validate, which only
+    // providers that re-render tiles serve. A whole-output check is granted like a render or inference task under an
+    // opaque lease id; on the work queues it would be a canary no provider could tell from ordinary work, but every
+    // renderer would then judge, and a crowd of dishonest renderers outvoted an honest one 2 of 3 in the cheat suite.
+    private async Task EnqueueChecksAsync(JobRecord job, int index, IReadOnlyList<SpotCheckRecord> checks, CancellationToken cancellationToken)
     {
+        Guid jobId = job.Id;
         foreach (SpotCheckRecord check in checks)
         {
             int number = check.Number;
@@ -188,7 +193,7 @@ internal sealed partial class LeaseService
 
         DateTimeOffset now = _time.GetUtcNow();
         DateTimeOffset expires = now + _options.LeaseDuration;
-        string leaseId = LeaseId.CreateCheck(jobId, index, number);
+        string leaseId = _leaseIds.CreateCheck(jobId, index, number);
         if (!_client.ChangeState(fetched.JobId, new LeasedState(provider, leaseId, now, expires), EnqueuedState.StateName))
         {
             fetched.RemoveFromQueue();
@@ -267,7 +272,7 @@ internal sealed partial class LeaseService
 
     private async Task<(TaskRecord Task, JobRecord Job, SpotCheckRecord Check)> GetCheckLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
     {
-        if (!LeaseId.TryParse(leaseId, out Guid jobId, out int index, out int number) || number == 0)
+        if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index, out int number) || number == 0)
         {
             throw new CoordinatorException(404, $"'{leaseId}' is not a spot-check lease id this coordinator issued.");
         }
@@ -736,7 +741,7 @@ internal sealed partial class LeaseService
 
         if (next is not null)
         {
-            await EnqueueChecksAsync(job.Id, task.Index, [next], cancellationToken);
+            await EnqueueChecksAsync(job, task.Index, [next], cancellationToken);
         }
 
         if (cheat is not null)

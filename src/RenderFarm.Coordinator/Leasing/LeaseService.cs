@@ -38,6 +38,7 @@ internal sealed partial class LeaseService
     private readonly CoordinatorOptions _options;
     private readonly ILogger<LeaseService> _logger;
     private readonly byte[] _spotCheckSecret;
+    private readonly LeaseId _leaseIds;
 
     public LeaseService(
         JobStorage storage,
@@ -58,6 +59,7 @@ internal sealed partial class LeaseService
         _spotCheckSecret = _options.SpotCheckSecret.Length > 0
             ? System.Text.Encoding.UTF8.GetBytes(_options.SpotCheckSecret)
             : Verification.SpotCheckPlan.CreateSecret();
+        _leaseIds = new LeaseId(_spotCheckSecret);
     }
 
     /// <summary>Shows the provider on the dashboard's server list, or refreshes its heartbeat.</summary>
@@ -180,7 +182,7 @@ internal sealed partial class LeaseService
                     await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, output.Frame, leaseId, extension), cancellationToken);
                 }
 
-                await EnqueueChecksAsync(task.JobId, task.Index, checks, cancellationToken);
+                await EnqueueChecksAsync(job, task.Index, checks, cancellationToken);
                 await TryCompleteJobAsync(task.JobId, cancellationToken);
                 return;
             }
@@ -332,7 +334,7 @@ internal sealed partial class LeaseService
 
         DateTimeOffset now = _time.GetUtcNow();
         DateTimeOffset expires = now + _options.LeaseDuration;
-        string leaseId = LeaseId.Create(jobId, index);
+        string leaseId = _leaseIds.Create(jobId, index);
         if (!_client.ChangeState(fetched.JobId, new LeasedState(provider, leaseId, now, expires), EnqueuedState.StateName))
         {
             // No longer Enqueued (deleted by a cancellation): the queue entry is stale.
@@ -436,7 +438,7 @@ internal sealed partial class LeaseService
 
     private async Task<bool> IsAlreadyCompletedAsync(string provider, string leaseId, CancellationToken cancellationToken)
     {
-        if (!LeaseId.TryParse(leaseId, out Guid jobId, out int index))
+        if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index))
         {
             return false;
         }
@@ -450,7 +452,7 @@ internal sealed partial class LeaseService
 
     private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
     {
-        if (!LeaseId.TryParse(leaseId, out Guid jobId, out int index))
+        if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index))
         {
             throw new CoordinatorException(404, $"'{leaseId}' is not a lease id this coordinator issued.");
         }
@@ -672,7 +674,7 @@ internal sealed partial class LeaseService
         {
             connection.AnnounceServer(serverId, new Hangfire.Server.ServerContext
             {
-                Queues = [FarmQueues.Validate, FarmQueues.RenderHigh, FarmQueues.RenderNormal, FarmQueues.RenderLow],
+                Queues = [FarmQueues.Validate, FarmQueues.Inference, FarmQueues.RenderHigh, FarmQueues.RenderNormal, FarmQueues.RenderLow],
                 WorkerCount = 1,
             });
         }
