@@ -127,7 +127,9 @@ public sealed class WorkerAgent : IDisposable
     {
         Report(
             WorkerEventKind.Leased,
-            $"Leased task {lease.TaskIndex} of job {lease.JobId}: frames {lease.FirstFrame}-{lease.LastFrame} at {lease.Settings.Size}, {lease.Settings.SamplesPerPixel} spp.",
+            lease.Inputs is null
+                ? $"Leased task {lease.TaskIndex} of job {lease.JobId}: frames {lease.FirstFrame}-{lease.LastFrame} at {lease.Settings.Size}, {lease.Settings.SamplesPerPixel} spp."
+                : $"Leased task {lease.TaskIndex} of job {lease.JobId}: items {lease.FirstFrame}-{lease.LastFrame} of model {lease.SceneFileName}.",
             lease.LeaseId);
 
         // Cancelled when the worker stops or when a heartbeat learns that the lease is gone.
