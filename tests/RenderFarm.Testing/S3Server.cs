@@ -19,17 +19,21 @@ public sealed partial class S3Server : IAsyncDisposable
 
     private static readonly TimeSpan s_startTimeout = TimeSpan.FromSeconds(30);
 
-    private readonly Process _process;
+    private readonly Lock _sync = new();
+    private readonly string _script;
     private readonly string _folder;
     private readonly StringBuilder _output;
+    private Process _process;
     private bool _disposed;
 
-    private S3Server(Process process, string folder, StringBuilder output, Uri serviceUrl)
+    private S3Server(Process process, string script, string folder, StringBuilder output, Uri serviceUrl)
     {
         _process = process;
+        _script = script;
         _folder = folder;
         _output = output;
         ServiceUrl = serviceUrl;
+        Watch(process);
     }
 
     /// <summary>The server's endpoint, e.g. <c>http://127.0.0.1:41234/</c>; use path-style addressing.</summary>
@@ -116,7 +120,7 @@ public sealed partial class S3Server : IAsyncDisposable
                     $"s3rver did not start within {s_startTimeout.TotalSeconds:0} s{(process.HasExited ? $" (exit code {process.ExitCode})" : "")}: {printed}");
             }
 
-            return new S3Server(process, folder, output, await listening.Task.ConfigureAwait(false));
+            return new S3Server(process, script, folder, output, await listening.Task.ConfigureAwait(false));
         }
         catch
         {
@@ -140,13 +144,67 @@ public sealed partial class S3Server : IAsyncDisposable
     /// <summary>Kills the server and deletes its data folder.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (_disposed)
+        Process process;
+        lock (_sync)
         {
-            return;
+            if (_disposed)
+            {
+                return;
+            }
+
+            _disposed = true;
+            process = _process;
         }
 
-        _disposed = true;
-        await StopAsync(_process, _folder).ConfigureAwait(false);
+        await StopAsync(process, _folder).ConfigureAwait(false);
+    }
+
+    // s3rver 3.7 occasionally dies under many concurrent requests (it exits; the cause is inside s3rver). A test
+    // server that vanished would fail every later test of the run, so it is started again on the same port and data
+    // folder: clients see a short outage, which they retry like any other, and every stored object is still there.
+    private void Watch(Process process)
+    {
+        process.EnableRaisingEvents = true;
+        process.Exited += (_, _) =>
+        {
+            lock (_sync)
+            {
+                if (_disposed || !ReferenceEquals(process, _process))
+                {
+                    return;
+                }
+
+                lock (_output)
+                {
+                    _output.AppendLine(string.Create(CultureInfo.InvariantCulture, $"s3rver exited with code {process.ExitCode}; starting it again on port {ServiceUrl.Port}."));
+                }
+
+                var start = new ProcessStartInfo { FileName = "node", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                foreach (string argument in (string[])[_script, "-d", _folder, "-a", "127.0.0.1", "-p", ServiceUrl.Port.ToString(CultureInfo.InvariantCulture), "--silent", "--no-vhost-buckets"])
+                {
+                    start.ArgumentList.Add(argument);
+                }
+
+                Process restarted = Process.Start(start)!;
+                restarted.OutputDataReceived += (_, line) => Append(line.Data);
+                restarted.ErrorDataReceived += (_, line) => Append(line.Data);
+                restarted.BeginOutputReadLine();
+                restarted.BeginErrorReadLine();
+                _process = restarted;
+                Watch(restarted);
+            }
+        };
+    }
+
+    private void Append(string? line)
+    {
+        if (line is not null)
+        {
+            lock (_output)
+            {
+                _output.AppendLine(line);
+            }
+        }
     }
 
     private static async Task StopAsync(Process process, string folder)
