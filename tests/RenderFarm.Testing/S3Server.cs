@@ -51,19 +51,8 @@ public sealed partial class S3Server : IAsyncDisposable
         }
 
         string folder = Directory.CreateTempSubdirectory("renderfarm-s3-").FullName;
-        var start = new ProcessStartInfo
-        {
-            FileName = "node",
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-
         // Port 0: s3rver binds a free port and prints it, so no other process can take it in between.
-        foreach (string argument in (string[])[script, "-d", folder, "-a", "127.0.0.1", "-p", "0", "--silent", "--no-vhost-buckets"])
-        {
-            start.ArgumentList.Add(argument);
-        }
+        ProcessStartInfo start = StartInfo(script, folder, 0);
 
         var output = new StringBuilder();
         var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -179,13 +168,7 @@ public sealed partial class S3Server : IAsyncDisposable
                     _output.AppendLine(string.Create(CultureInfo.InvariantCulture, $"s3rver exited with code {process.ExitCode}; starting it again on port {ServiceUrl.Port}."));
                 }
 
-                var start = new ProcessStartInfo { FileName = "node", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-                foreach (string argument in (string[])[_script, "-d", _folder, "-a", "127.0.0.1", "-p", ServiceUrl.Port.ToString(CultureInfo.InvariantCulture), "--silent", "--no-vhost-buckets"])
-                {
-                    start.ArgumentList.Add(argument);
-                }
-
-                Process restarted = Process.Start(start)!;
+                Process restarted = Process.Start(StartInfo(_script, _folder, ServiceUrl.Port))!;
                 restarted.OutputDataReceived += (_, line) => Append(line.Data);
                 restarted.ErrorDataReceived += (_, line) => Append(line.Data);
                 restarted.BeginOutputReadLine();
@@ -194,6 +177,17 @@ public sealed partial class S3Server : IAsyncDisposable
                 Watch(restarted);
             }
         };
+    }
+
+    private static ProcessStartInfo StartInfo(string script, string folder, int port)
+    {
+        var start = new ProcessStartInfo { FileName = "node", RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (string argument in (string[])[script, "-d", folder, "-a", "127.0.0.1", "-p", port.ToString(CultureInfo.InvariantCulture), "--silent", "--no-vhost-buckets"])
+        {
+            start.ArgumentList.Add(argument);
+        }
+
+        return start;
     }
 
     private void Append(string? line)

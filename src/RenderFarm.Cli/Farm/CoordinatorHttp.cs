@@ -1,6 +1,7 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using RenderFarm.Core;
+using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 
 namespace RenderFarm.Cli.Farm;
@@ -16,6 +17,30 @@ internal static class CoordinatorHttp
     /// <summary>Where the coordinator's paid jobs lock their budget and providers stake.</summary>
     public static Task<LedgerInfo> GetLedgerAsync(HttpClient http, CancellationToken cancellationToken) =>
         SendAsync<LedgerInfo>(http, HttpMethod.Get, "api/ledger", null, cancellationToken);
+
+    /// <summary>Asks the coordinator to cancel job <paramref name="jobId"/>, best effort within 5 s: the caller's own error is what the user needs to see.</summary>
+    public static async Task CancelJobAsync(HttpClient http, Guid jobId)
+    {
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+        try
+        {
+            using HttpResponseMessage response = await http.PostAsync(new Uri($"api/jobs/{jobId}/cancel", UriKind.Relative), null, cancel.Token).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
+        {
+            // The job's own error, or the user's Ctrl-C, is what matters.
+        }
+    }
+
+    /// <summary>Whether a followed job has completed; a failed or cancelled one ends the following.</summary>
+    /// <exception cref="FarmJobFailedException">The job failed or was cancelled.</exception>
+    public static bool IsCompleted(JobDetails details) => details.Job.State switch
+    {
+        JobState.Completed => true,
+        JobState.Failed => throw new FarmJobFailedException($"The job failed: {details.Job.Error}"),
+        JobState.Cancelled => throw new FarmJobFailedException("The job was cancelled."),
+        _ => false,
+    };
 
     /// <summary>Sends a request to the coordinator and reads its JSON answer.</summary>
     /// <exception cref="UserInputException">The coordinator refused the request (4xx); the message is its problem detail.</exception>

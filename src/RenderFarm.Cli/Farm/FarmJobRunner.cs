@@ -86,11 +86,7 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
         }
     }
 
-    private async Task CancelAsync(Guid jobId)
-    {
-        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        using HttpResponseMessage response = await http.PostAsync(new Uri($"api/jobs/{jobId}/cancel", UriKind.Relative), null, cancel.Token).ConfigureAwait(false);
-    }
+    private Task CancelAsync(Guid jobId) => CoordinatorHttp.CancelJobAsync(http, jobId);
 
     private async Task<JobDetails> FollowAsync(Guid jobId, FrameRange frames, string outputFolder, CancellationToken cancellationToken)
     {
@@ -107,14 +103,9 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
             }
 
             bar.Update((double)written.Count / frames.Count, $"{written.Count}/{frames.Count} frames");
-            switch (details.Job.State)
+            if (CoordinatorHttp.IsCompleted(details))
             {
-                case JobState.Completed:
-                    return details;
-                case JobState.Failed:
-                    throw new FarmJobFailedException($"The job failed: {details.Job.Error}");
-                case JobState.Cancelled:
-                    throw new FarmJobFailedException("The job was cancelled.");
+                return details;
             }
 
             await Task.Delay(s_pollInterval, cancellationToken).ConfigureAwait(false);

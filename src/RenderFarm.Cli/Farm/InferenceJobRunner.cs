@@ -94,32 +94,16 @@ internal sealed class InferenceJobRunner(HttpClient http, ProgressBar bar)
 
             double rate = written.Count / clock.Elapsed.TotalSeconds;
             bar.Update((double)written.Count / items.Count, string.Create(CultureInfo.InvariantCulture, $"{written.Count}/{items.Count} items  {rate:F1} items/s"));
-            switch (details.Job.State)
+            if (CoordinatorHttp.IsCompleted(details))
             {
-                case JobState.Completed:
-                    return details;
-                case JobState.Failed:
-                    throw new FarmJobFailedException($"The job failed: {details.Job.Error}");
-                case JobState.Cancelled:
-                    throw new FarmJobFailedException("The job was cancelled.");
+                return details;
             }
 
             await Task.Delay(s_pollInterval, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    private async Task CancelAsync(Guid jobId)
-    {
-        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-        try
-        {
-            using HttpResponseMessage response = await http.PostAsync(new Uri($"api/jobs/{jobId}/cancel", UriKind.Relative), null, cancel.Token).ConfigureAwait(false);
-        }
-        catch (Exception exception) when (exception is HttpRequestException or OperationCanceledException)
-        {
-            // Best effort: the job's own error is what the user needs to see.
-        }
-    }
+    private Task CancelAsync(Guid jobId) => CoordinatorHttp.CancelJobAsync(http, jobId);
 
     private async Task<ModelUploaded> UploadModelAsync(string modelPath, CancellationToken cancellationToken)
     {

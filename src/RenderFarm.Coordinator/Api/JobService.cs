@@ -421,19 +421,7 @@ internal sealed partial class JobService
             string key = FarmKeys.Scene(sha256, extension);
             if (await _objects.StatAsync(key, cancellationToken) is not null)
             {
-                string name = sha256 + extension;
-                try
-                {
-                    await using Stream stream = await _objects.OpenReadAsync(FarmKeys.SceneName(sha256), cancellationToken);
-                    using var reader = new StreamReader(stream, Encoding.UTF8);
-                    name = await reader.ReadToEndAsync(cancellationToken);
-                }
-                catch (ObjectNotFoundException)
-                {
-                    // Display name only; the content-addressed key still identifies the scene.
-                }
-
-                return (key, name);
+                return (key, await ReadNameAsync(FarmKeys.SceneName(sha256), sha256 + extension, cancellationToken));
             }
         }
 

@@ -232,19 +232,7 @@ internal sealed partial class LeaseService
         {
             // Granted like a one-frame render task: render the frame, upload it, report it. A whole frame may be far
             // larger than a request body, so it travels through a presigned PUT to a key of this lease alone.
-            return (new LeaseGrant(
-                leaseId,
-                job.Id,
-                task.Index,
-                check.Frame,
-                check.Frame,
-                job.Spec.Settings,
-                job.Spec.SceneFileName,
-                new ObjectLink(_objects.PresignGet(job.Spec.SceneKey, lifetime), job.Spec.SceneSha256),
-                [new FrameUpload(check.Frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, check.Frame, leaseId, FarmKeys.OutputExtension(job.Spec)), lifetime), null))],
-                expires,
-                (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds),
-                Inputs: ItemInputs(job, check.Frame, check.Frame, lifetime)), false);
+            return (Grant(job, task.Index, check.Frame, check.Frame, leaseId, expires), false);
         }
 
         var grant = new LeaseGrant(

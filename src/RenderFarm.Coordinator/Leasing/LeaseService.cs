@@ -370,15 +370,17 @@ internal sealed partial class LeaseService
 
         fetched.RemoveFromQueue();
         LogLeased(jobId, index, provider, leaseId);
-        return (Grant(job, task, leaseId, expires), false);
+        return (Grant(job, task.Index, task.FirstFrame, task.LastFrame, leaseId, expires), false);
     }
 
-    private LeaseGrant Grant(JobRecord job, TaskRecord task, string leaseId, DateTimeOffset expires)
+    // A render or inference grant for frames (items) first..last of task taskIndex: a task's own, or one output of it
+    // for a whole-output check, which is granted exactly like a one-frame task.
+    private LeaseGrant Grant(JobRecord job, int taskIndex, int first, int last, string leaseId, DateTimeOffset expires)
     {
         TimeSpan lifetime = _options.PresignedUrlLifetime;
         string extension = FarmKeys.OutputExtension(job.Spec);
-        var uploads = new List<FrameUpload>(task.LastFrame - task.FirstFrame + 1);
-        for (int frame = task.FirstFrame; frame <= task.LastFrame; frame++)
+        var uploads = new List<FrameUpload>(last - first + 1);
+        for (int frame = first; frame <= last; frame++)
         {
             uploads.Add(new FrameUpload(frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, frame, leaseId, extension), lifetime), null)));
         }
@@ -386,16 +388,16 @@ internal sealed partial class LeaseService
         return new LeaseGrant(
             leaseId,
             job.Id,
-            task.Index,
-            task.FirstFrame,
-            task.LastFrame,
+            taskIndex,
+            first,
+            last,
             job.Spec.Settings,
             job.Spec.SceneFileName,
             new ObjectLink(_objects.PresignGet(job.Spec.SceneKey, lifetime), job.Spec.SceneSha256),
             uploads,
             expires,
             (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds),
-            Inputs: ItemInputs(job, task.FirstFrame, task.LastFrame, lifetime));
+            Inputs: ItemInputs(job, first, last, lifetime));
     }
 
     // An inference task's inputs: one presigned GET per item; null for a render task.
