@@ -120,6 +120,13 @@ public sealed class CoordinatorOptions
     /// </summary>
     public int MaxWholeFramePHashDistance { get; set; } = 10;
 
+    /// <summary>
+    /// Share of known answers (outputs whose task was verified and that passed a whole-output re-execution) sent again
+    /// on the job's work queue as canaries to a provider that had no part in them; the job's first known answer always
+    /// is. 0 sends none. Needs <see cref="WholeFrameSamples"/>, which make the known answers.
+    /// </summary>
+    public double CanaryRate { get; set; } = Verification.CanarySelection.DefaultRate;
+
     /// <summary>Throws when a value is out of range, naming it.</summary>
     internal void Validate()
     {
@@ -172,6 +179,11 @@ public sealed class CoordinatorOptions
             || NewProviderVerifiedFrames < 0 || MaxWholeFramePHashDistance is < 0 or > 64)
         {
             throw new InvalidOperationException($"{SectionName}: whole-frame sampling rates must lie in [0, 1], {nameof(NewProviderVerifiedFrames)} must not be negative and {nameof(MaxWholeFramePHashDistance)} must lie in [0, 64].");
+        }
+
+        if (!(CanaryRate is >= 0 and <= 1))
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(CanaryRate)} must lie in [0, 1]; got {CanaryRate}.");
         }
 
         if (TokenSigningKey.Length is > 0 and < 32)

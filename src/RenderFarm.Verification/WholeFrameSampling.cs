@@ -1,7 +1,3 @@
-using System.Buffers.Binary;
-using System.Security.Cryptography;
-using System.Text;
-
 namespace RenderFarm.Verification;
 
 /// <summary>How a provider stands for whole-frame sampling, from its counters across all jobs.</summary>
@@ -131,20 +127,7 @@ public sealed class WholeFrameSampling
     public static double Draw(ReadOnlySpan<byte> secret, Guid jobId, int frame, string provider)
     {
         ArgumentNullException.ThrowIfNull(provider);
-        if (secret.Length < SpotCheckPlan.MinSecretLength)
-        {
-            throw new ArgumentException($"The secret must hold at least {SpotCheckPlan.MinSecretLength} bytes.", nameof(secret));
-        }
-
-        byte[] address = Encoding.UTF8.GetBytes(provider.ToLowerInvariant());
-        byte[] context = new byte[s_context.Length + 16 + sizeof(long) + address.Length];
-        s_context.CopyTo(context, 0);
-        jobId.TryWriteBytes(context.AsSpan(s_context.Length));
-        BinaryPrimitives.WriteInt64LittleEndian(context.AsSpan(s_context.Length + 16), frame);
-        address.CopyTo(context, s_context.Length + 16 + sizeof(long));
-        Span<byte> mac = stackalloc byte[32];
-        HMACSHA256.HashData(secret, context, mac);
-        return (BinaryPrimitives.ReadUInt64LittleEndian(mac) >> 11) * (1.0 / (1UL << 53));
+        return KeyedDraw.Of(secret, s_context, jobId, frame, provider.ToLowerInvariant());
     }
 
     private static void CheckRate(double rate, string name)

@@ -48,6 +48,8 @@ internal sealed class TestFarm : IAsyncDisposable
         // Most tests deliver fake PNGs; spot checks are switched on by the tests that are about them.
         settings = new Dictionary<string, string?>(settings ?? []);
         settings.TryAdd("Coordinator:SpotChecks", "false");
+        // Canaries would interleave with the checks and tasks other tests lease by hand; CanaryFacts switch them on.
+        settings.TryAdd("Coordinator:CanaryRate", "0");
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         CoordinatorHost host = await CoordinatorHost.StartAsync(
             "http://127.0.0.1:0",

@@ -14,11 +14,18 @@ internal static class SettlementReport
     {
         SpotCheckRecord[] checks = [.. job.Tasks.SelectMany(t => t.Checks ?? [])];
         double worst = checks.Length > 0 ? checks.Min(c => c.MinPsnr ?? double.PositiveInfinity) : double.PositiveInfinity;
-        Print($"verification: {checks.Count(c => !c.WholeFrame)} tile spot check(s) and {checks.Count(c => c.WholeFrame)} whole-frame re-render(s): {checks.Count(c => c.State == SpotCheckState.Passed)} passed, {checks.Count(c => c.State == SpotCheckState.Failed)} failed; {(double.IsPositiveInfinity(worst) ? "every re-rendered pixel identical" : $"worst tile PSNR {worst:F1} dB")}");
+        Print($"verification: {checks.Count(c => !c.WholeFrame)} tile spot check(s), {checks.Count(c => c.WholeFrame && !c.Canary)} whole-frame re-render(s) and {checks.Count(c => c.Canary && c.State != SpotCheckState.Cancelled)} canary(ies): {checks.Count(c => c.State == SpotCheckState.Passed)} passed, {checks.Count(c => c.State == SpotCheckState.Failed)} failed; {(double.IsPositiveInfinity(worst) ? "every re-rendered pixel identical" : $"worst tile PSNR {worst:F1} dB")}");
         foreach (ProviderVerification provider in job.Verification ?? [])
         {
             EscapeOdds? odds = provider.Escape.FirstOrDefault(o => o.CheatedShare == 0.25 && o.CheatedArea == 0.1);
-            Print($"checked: {provider.Provider} {provider.FramesDelivered} frame(s), {provider.SpotChecks} spot check(s), {provider.WholeFrameSamples} whole-frame; had it cheated on 25 % of its frames over 10 % of each, it would have escaped with probability {odds?.Probability ?? double.NaN:P1}");
+            string canaries = provider.Canaries == 0 ? "" : $", answered {provider.Canaries} canary(ies) ({provider.CanariesFailed} wrong)";
+            if (odds is null)
+            {
+                Print($"checked: {provider.Provider} delivered no frames{canaries}");
+                continue;
+            }
+
+            Print($"checked: {provider.Provider} {provider.FramesDelivered} frame(s), {provider.SpotChecks} spot check(s), {provider.WholeFrameSamples} whole-frame{canaries}; had it cheated on 25 % of its frames over 10 % of each, it would have escaped with probability {odds.Probability:P1}");
         }
 
         JobSettlement settlement = job.Settlement!;

@@ -14,10 +14,12 @@ internal static class VerificationReport
 
     public static IReadOnlyList<ProviderVerification> Create(ImageSize size, IReadOnlyList<TaskRecord> tasks)
     {
-        SpotCheckRecord[] checks = [.. tasks.SelectMany(t => t.Checks)];
+        SpotCheckRecord[] checks = [.. tasks.SelectMany(t => t.Checks).Where(c => !c.Canary)];
+        SpotCheckRecord[] canaries = [.. tasks.SelectMany(t => t.Checks).Where(c => c.Canary && c.State is SpotCheckState.Passed or SpotCheckState.Failed)];
         var report = new List<ProviderVerification>();
         foreach (IGrouping<string, SpotCheckRecord> provider in checks.GroupBy(c => c.RenderedBy, StringComparer.OrdinalIgnoreCase).OrderBy(g => g.Key, StringComparer.OrdinalIgnoreCase))
         {
+            SpotCheckRecord[] answered = [.. canaries.Where(c => string.Equals(c.Validator, provider.Key, StringComparison.OrdinalIgnoreCase))];
             SpotCheckRecord[] finished = [.. provider.Where(c => c.State is SpotCheckState.Passed or SpotCheckState.Failed)];
             SpotCheckRecord[] spot = [.. finished.Where(c => !c.WholeFrame)];
             int delivered = provider.Select(c => (c.Frame, c.OutputSha256)).Distinct().Count();
@@ -43,7 +45,24 @@ internal static class VerificationReport
             }
 
             report.Add(new ProviderVerification(
-                provider.First().RenderedBy, delivered, spot.Length, wholeFrame, finished.Count(c => c.State == SpotCheckState.Failed), caught, odds));
+                provider.First().RenderedBy,
+                delivered,
+                spot.Length,
+                wholeFrame,
+                finished.Count(c => c.State == SpotCheckState.Failed),
+                caught,
+                odds,
+                answered.Length,
+                answered.Count(c => c.State == SpotCheckState.Failed)));
+        }
+
+        // Providers that delivered nothing of the job but answered canaries (one that failed is caught).
+        foreach (IGrouping<string, SpotCheckRecord> taker in canaries
+            .Where(c => !report.Any(r => string.Equals(r.Provider, c.Validator, StringComparison.OrdinalIgnoreCase)))
+            .GroupBy(c => c.Validator!, StringComparer.OrdinalIgnoreCase))
+        {
+            bool caught = tasks.Any(t => t.RejectedBy.Contains(taker.Key, StringComparer.OrdinalIgnoreCase));
+            report.Add(new ProviderVerification(taker.First().Validator!, 0, 0, 0, 0, caught, [], taker.Count(), taker.Count(c => c.State == SpotCheckState.Failed)));
         }
 
         return report;

@@ -58,7 +58,7 @@ internal sealed partial class LeaseService
 
         ProviderRecord? record = await _store.GetProviderAsync(provider, cancellationToken);
         bool first = !(await _store.GetTasksAsync(job.Id, cancellationToken)).Any(t => t.Checks.Any(c =>
-            c.WholeFrame && c.State != SpotCheckState.Cancelled && string.Equals(c.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)));
+            c.WholeFrame && !c.Canary && c.State != SpotCheckState.Cancelled && string.Equals(c.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)));
         foreach (FrameOutput output in outputs.OrderBy(o => o.Frame))
         {
             decisions[output.Frame] = Sampling.Decide(job.Id, output.Frame, provider, record?.VerifiedFrames ?? 0, record?.TimesCaught ?? 0, first);
@@ -144,11 +144,11 @@ internal sealed partial class LeaseService
         })];
     }
 
-    // Creates one Hangfire job per check on queue validate, then records its id on the check (best effort: a lease
-    // identifies a check by its arguments and records the id it fetched). Every check goes to validate, which only
-    // providers that re-render tiles serve. A whole-output check is granted like a render or inference task under an
-    // opaque lease id; on the work queues it would be a canary no provider could tell from ordinary work, but every
-    // renderer would then judge, and a crowd of dishonest renderers outvoted an honest one 2 of 3 in the cheat suite.
+    // Creates one Hangfire job per check, then records its id on the check (best effort: a lease identifies a check by
+    // its arguments and records the id it fetched). Checks of unverified outputs go to validate, which only providers
+    // that re-render tiles serve: a whole-output sample is granted like a task under an opaque lease id, but on the
+    // work queues every renderer would judge, and a crowd of dishonest renderers outvoted an honest one 2 of 3 in the
+    // cheat suite. Canaries, whose answer is already agreed, go to the work queue (see LeaseService.Canaries.cs).
     private async Task EnqueueChecksAsync(JobRecord job, int index, IReadOnlyList<SpotCheckRecord> checks, CancellationToken cancellationToken)
     {
         Guid jobId = job.Id;
@@ -156,7 +156,7 @@ internal sealed partial class LeaseService
         {
             int number = check.Number;
             string hangfireJobId = _client.Create(
-                Job.FromExpression(() => SpotCheckJob.Validate(jobId, index, number)), new EnqueuedState(FarmQueues.Validate));
+                Job.FromExpression(() => SpotCheckJob.Validate(jobId, index, number)), new EnqueuedState(QueueOf(job, check)));
             for (int attempt = 0; attempt < 5; attempt++)
             {
                 TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
@@ -176,7 +176,7 @@ internal sealed partial class LeaseService
         TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
         JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
         SpotCheckRecord? check = task?.Checks.FirstOrDefault(c => c.Number == number);
-        if (task is null || job is null || check is null || task.State != FarmTaskState.Verifying
+        if (task is null || job is null || check is null || task.State != CheckedTaskState(check)
             || check.State != SpotCheckState.Queued || job.State != JobState.Running)
         {
             _client.Delete(fetched.JobId);
@@ -217,7 +217,7 @@ internal sealed partial class LeaseService
 
             task = await _store.GetTaskAsync(jobId, index, cancellationToken);
             check = task?.Checks.FirstOrDefault(c => c.Number == number);
-            if (task?.State != FarmTaskState.Verifying || check?.State != SpotCheckState.Queued)
+            if (task is null || check is null || task.State != CheckedTaskState(check) || check.State != SpotCheckState.Queued)
             {
                 _client.ChangeState(fetched.JobId, new DeletedState(), LeasedState.StateName);
                 fetched.RemoveFromQueue();
@@ -251,9 +251,13 @@ internal sealed partial class LeaseService
         return (grant, false);
     }
 
+    // A check runs while its task is verified; a canary after, on a verified task.
+    private static FarmTaskState CheckedTaskState(SpotCheckRecord check) => check.Canary ? FarmTaskState.Succeeded : FarmTaskState.Verifying;
+
     // Within one kind of check (tiles or whole frame) every execution of an output is by another provider.
-    private static bool MayValidate(TaskRecord task, SpotCheckRecord check, string provider) =>
-        !string.Equals(check.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)
+    private static bool MayValidate(TaskRecord task, SpotCheckRecord check, string provider) => check.Canary
+        ? MayTakeCanary(task, check, provider)
+        : !string.Equals(check.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)
         && !task.Checks.Any(c => c.Number != check.Number && c.Frame == check.Frame && c.OutputSha256 == check.OutputSha256
             && c.WholeFrame == check.WholeFrame && c.State is SpotCheckState.Passed or SpotCheckState.Failed
             && string.Equals(c.Validator, provider, StringComparison.OrdinalIgnoreCase));
@@ -283,7 +287,7 @@ internal sealed partial class LeaseService
             throw new CoordinatorException(403, $"Lease {leaseId} belongs to another provider.");
         }
 
-        if (check.State != SpotCheckState.Leased || task.State != FarmTaskState.Verifying)
+        if (check.State != SpotCheckState.Leased || task.State != CheckedTaskState(check))
         {
             throw new CoordinatorException(409, $"Lease {leaseId} has ended: the spot check is {check.State}.");
         }
@@ -309,15 +313,15 @@ internal sealed partial class LeaseService
     {
         while (true)
         {
-            (TaskRecord task, _, SpotCheckRecord check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
-            if (await RequeueCheckAsync(task, check, reason, cancellationToken))
+            (TaskRecord task, JobRecord job, SpotCheckRecord check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
+            if (await RequeueCheckAsync(job, task, check, reason, cancellationToken))
             {
                 return;
             }
         }
     }
 
-    private async Task<bool> RequeueCheckAsync(TaskRecord task, SpotCheckRecord check, string reason, CancellationToken cancellationToken)
+    private async Task<bool> RequeueCheckAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, string reason, CancellationToken cancellationToken)
     {
         SpotCheckRecord queued = check with { State = SpotCheckState.Queued, LeaseId = null, LeaseExpiresAt = null, Verdict = reason };
         if (!await _store.TryUpdateTaskAsync(task with { Checks = Replace(task.Checks, queued) }, cancellationToken))
@@ -325,24 +329,28 @@ internal sealed partial class LeaseService
             return false;
         }
 
-        if (check.WholeFrame && check.LeaseId is not null)
-        {
-            // Whatever the ended lease uploaded is of no use now.
-            foreach (string extension in (string[])[".png", ".npy"])
-            {
-                await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, check.Frame, check.LeaseId, extension), cancellationToken);
-            }
-        }
-
+        await DeleteCheckUploadAsync(task, check, cancellationToken);
         if (check.HangfireJobId is not null)
         {
-            _client.ChangeState(check.HangfireJobId, new EnqueuedState(FarmQueues.Validate) { Reason = reason }, LeasedState.StateName);
+            _client.ChangeState(check.HangfireJobId, new EnqueuedState(QueueOf(job, check)) { Reason = reason }, LeasedState.StateName);
         }
 
         return true;
     }
 
-    private async Task<int> ExpireLapsedChecksAsync(TaskRecord task, CancellationToken cancellationToken)
+    // Whatever an ended whole-output lease uploaded is of no use now.
+    private async Task DeleteCheckUploadAsync(TaskRecord task, SpotCheckRecord check, CancellationToken cancellationToken)
+    {
+        if (check.WholeFrame && check.LeaseId is not null)
+        {
+            foreach (string extension in (string[])[".png", ".npy"])
+            {
+                await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, check.Frame, check.LeaseId, extension), cancellationToken);
+            }
+        }
+    }
+
+    private async Task<int> ExpireLapsedChecksAsync(JobRecord job, TaskRecord task, CancellationToken cancellationToken)
     {
         int expired = 0;
         foreach (SpotCheckRecord check in task.Checks)
@@ -352,7 +360,7 @@ internal sealed partial class LeaseService
                 TaskRecord? current = await _store.GetTaskAsync(task.JobId, task.Index, cancellationToken);
                 SpotCheckRecord? now = current?.Checks.FirstOrDefault(c => c.Number == check.Number);
                 if (current is not null && now is not null && now.LeaseId == check.LeaseId && now.State == SpotCheckState.Leased
-                    && await RequeueCheckAsync(current, now, $"Lease of {check.Validator} lapsed", cancellationToken))
+                    && await RequeueCheckAsync(job, current, now, $"Lease of {check.Validator} lapsed", cancellationToken))
                 {
                     expired++;
                 }
@@ -631,29 +639,20 @@ internal sealed partial class LeaseService
     private async Task<bool> ApplyVerdictAsync(
         JobRecord job, TaskRecord task, SpotCheckRecord check, string validator, string tilesKey, Verdict verdict, CancellationToken cancellationToken)
     {
+        if (check.Canary)
+        {
+            return await ApplyCanaryVerdictAsync(job, task, check, validator, tilesKey, verdict, cancellationToken);
+        }
+
         DateTimeOffset now = _time.GetUtcNow();
         bool stale = task.Outputs.FirstOrDefault(o => o.Frame == check.Frame)?.Sha256 != check.OutputSha256;
-        SpotCheckRecord done = check with
-        {
-            State = stale ? SpotCheckState.Cancelled : verdict.Pass ? SpotCheckState.Passed : SpotCheckState.Failed,
-            LeaseExpiresAt = null,
-            TilesKey = tilesKey,
-            TilesCompared = verdict.TilesCompared,
-            TilesFailed = verdict.TilesFailed,
-            MinPsnr = verdict.MinPsnr,
-            MaxDifference = verdict.MaxDifference,
-            MaxShareBeyondTolerance = verdict.MaxShare,
-            PHashDistance = verdict.PHashDistance,
-            AgreesWithArbitrated = verdict.AgreesWithArbitrated,
-            Verdict = verdict.Text,
-            FinishedAt = now,
-        };
+        SpotCheckRecord done = Finished(check, verdict, tilesKey, stale, now);
         IReadOnlyList<SpotCheckRecord> checks = Replace(task.Checks, done);
         string? cheat = null, wrongValidator = null;
         SpotCheckRecord? next = null;
         if (!stale && !verdict.Pass)
         {
-            int sameOutput = checks.Count(c => c.Frame == check.Frame && c.OutputSha256 == check.OutputSha256 && c.WholeFrame == check.WholeFrame);
+            int sameOutput = checks.Count(c => c.Frame == check.Frame && c.OutputSha256 == check.OutputSha256 && c.WholeFrame == check.WholeFrame && !c.Canary);
             if (verdict.OutputUnusable || verdict.AgreesWithArbitrated == true)
             {
                 // Two executions against one (or an output the coordinator itself cannot read): the provider is wrong.
@@ -700,9 +699,12 @@ internal sealed partial class LeaseService
                 : [.. task.RejectedBy, wrongValidator],
         };
         bool verified = !stale && cheat is null && !undecided && IsVerified(job, updated);
+        IReadOnlyList<SpotCheckRecord> canaries = [];
         if (verified)
         {
             updated = updated with { State = FarmTaskState.Succeeded, FinishedAt = now };
+            canaries = await PlanCanariesAsync(job, updated, cancellationToken);
+            updated = updated with { Checks = [.. updated.Checks, .. canaries] };
         }
 
         if (!await _store.TryUpdateTaskAsync(updated, cancellationToken))
@@ -727,9 +729,9 @@ internal sealed partial class LeaseService
             await _store.AddProviderCountsAsync(caught, 0, 1, cancellationToken);
         }
 
-        if (next is not null)
+        if (next is not null || canaries.Count > 0)
         {
-            await EnqueueChecksAsync(job, task.Index, [next], cancellationToken);
+            await EnqueueChecksAsync(job, task.Index, [.. canaries, .. next is null ? [] : new[] { next }], cancellationToken);
         }
 
         if (cheat is not null)
@@ -750,9 +752,26 @@ internal sealed partial class LeaseService
         return true;
     }
 
+    // The check's record once judged (cancelled when the output it checked is gone).
+    private static SpotCheckRecord Finished(SpotCheckRecord check, Verdict verdict, string tilesKey, bool stale, DateTimeOffset now) => check with
+    {
+        State = stale ? SpotCheckState.Cancelled : verdict.Pass ? SpotCheckState.Passed : SpotCheckState.Failed,
+        LeaseExpiresAt = null,
+        TilesKey = tilesKey,
+        TilesCompared = verdict.TilesCompared,
+        TilesFailed = verdict.TilesFailed,
+        MinPsnr = verdict.MinPsnr,
+        MaxDifference = verdict.MaxDifference,
+        MaxShareBeyondTolerance = verdict.MaxShare,
+        PHashDistance = verdict.PHashDistance,
+        AgreesWithArbitrated = verdict.AgreesWithArbitrated,
+        Verdict = verdict.Text,
+        FinishedAt = now,
+    };
+
     // Every output has a passed tile check of exactly that output by that provider (a first check, or the execution that
     // settled a disagreement), and a passed whole-frame check too when one was planned for it.
-    // An inference task is verified when its re-executed items (at least one) all passed.
+    // An inference task is verified when its re-executed items (at least one) all passed. Canaries play no part.
     private static bool IsVerified(JobRecord job, TaskRecord task)
     {
         if (job.Spec.Inference is null)
@@ -760,7 +779,7 @@ internal sealed partial class LeaseService
             return IsVerified(task);
         }
 
-        SpotCheckRecord[] mine = [.. task.Checks.Where(c => string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase)
+        SpotCheckRecord[] mine = [.. task.Checks.Where(c => !c.Canary && string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase)
             && task.Outputs.Any(o => o.Frame == c.Frame && o.Sha256 == c.OutputSha256) && c.State != SpotCheckState.Cancelled)];
         return task.Outputs.Count > 0 && mine.Any(c => c.State == SpotCheckState.Passed)
             && mine.Where(c => c.Arbitrates is null).All(c => c.State == SpotCheckState.Passed || mine.Any(a => a.Arbitrates == c.Number && a.State == SpotCheckState.Passed));
@@ -769,7 +788,7 @@ internal sealed partial class LeaseService
     private static bool IsVerified(TaskRecord task) =>
         task.Outputs.Count > 0 && task.Outputs.All(o =>
         {
-            SpotCheckRecord[] checks = [.. task.Checks.Where(c => c.Frame == o.Frame && c.OutputSha256 == o.Sha256
+            SpotCheckRecord[] checks = [.. task.Checks.Where(c => !c.Canary && c.Frame == o.Frame && c.OutputSha256 == o.Sha256
                 && string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase))];
             return checks.Any(c => !c.WholeFrame && c.State == SpotCheckState.Passed)
                 && (!checks.Any(c => c.WholeFrame && c.State != SpotCheckState.Cancelled) || checks.Any(c => c.WholeFrame && c.State == SpotCheckState.Passed));

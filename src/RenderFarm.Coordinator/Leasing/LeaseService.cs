@@ -24,6 +24,7 @@ internal sealed partial class LeaseService
     // A provider blocked from a job skips its tasks; past this many in one request it waits for the next.
     private const int MaxReasonLength = 2000;
     private static readonly TimeSpan s_minimumFetchWait = TimeSpan.FromMilliseconds(200);
+    private const string ProviderServerPrefix = "provider:";
     private static readonly TimeSpan s_skippedTaskBackoff = TimeSpan.FromMilliseconds(500);
     private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
@@ -257,9 +258,9 @@ internal sealed partial class LeaseService
                     expired++;
                 }
 
-                if (task.State == FarmTaskState.Verifying)
+                if (task.State is FarmTaskState.Verifying or FarmTaskState.Succeeded)
                 {
-                    expired += await ExpireLapsedChecksAsync(task, cancellationToken);
+                    expired += await ExpireLapsedChecksAsync(job, task, cancellationToken);
                 }
             }
 
@@ -269,7 +270,7 @@ internal sealed partial class LeaseService
         return expired;
     }
 
-    /// <summary>Ends every unfinished task of a job (cancelled or failed) and deletes its queued Hangfire jobs.</summary>
+    /// <summary>Ends every unfinished task and open canary of a job (cancelled or failed) and deletes their queued Hangfire jobs.</summary>
     public async Task StopTasksAsync(Guid jobId, string reason, CancellationToken cancellationToken)
     {
         foreach (TaskRecord listed in await _store.GetTasksAsync(jobId, cancellationToken))
@@ -297,6 +298,8 @@ internal sealed partial class LeaseService
                 }
             }
         }
+
+        await CancelOpenCanariesAsync(jobId, reason, cancellationToken);
     }
 
     private async Task<(LeaseGrant? Grant, bool PutBack)> TryLeaseAsync(IStorageConnection connection, IFetchedJob fetched, string provider, CancellationToken cancellationToken)
@@ -636,6 +639,7 @@ internal sealed partial class LeaseService
             && await _store.TryUpdateJobStateAsync(jobId, JobState.Running, JobState.Completed, null, cancellationToken))
         {
             LogJobCompleted(jobId);
+            await CancelOpenCanariesAsync(jobId, "The job completed before the canary was answered.", cancellationToken);
             SettlementJob.Enqueue(_client, jobId);
         }
     }
@@ -667,7 +671,7 @@ internal sealed partial class LeaseService
 
     private static void TouchProvider(IStorageConnection connection, string provider)
     {
-        string serverId = $"provider:{provider}";
+        string serverId = ProviderServerPrefix + provider;
         try
         {
             connection.Heartbeat(serverId);

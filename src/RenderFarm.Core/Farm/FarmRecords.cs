@@ -226,7 +226,7 @@ public sealed record PixelTile(int X, int Y, int Width, int Height);
 [JsonConverter(typeof(JsonStringEnumConverter<SpotCheckState>))]
 public enum SpotCheckState
 {
-    /// <summary>Waiting in the <c>validate</c> queue.</summary>
+    /// <summary>Waiting in its queue (<c>validate</c>; a canary in the job's work queue).</summary>
     Queued,
 
     /// <summary>A validator holds a lease on it.</summary>
@@ -268,6 +268,13 @@ public sealed record SpotCheckRecord
     /// compares every tile-sized block of it with the delivered PNG and their perceptual hashes.
     /// </summary>
     public bool WholeFrame { get; init; }
+
+    /// <summary>
+    /// A known-answer canary: an output two providers already agreed on (it passed its whole-output check), granted on
+    /// the job's work queue exactly like a one-frame task to a provider that had no part in it. <see cref="Validator"/>
+    /// is the provider tested; a wrong answer proves it wrong at once, with no third execution.
+    /// </summary>
+    public bool Canary { get; init; }
 
     /// <summary>
     /// The whole-frame sampling rate that applied to the provider when the frame was delivered (on the checks planned

@@ -153,14 +153,24 @@ public sealed record JobDetails(
 /// <param name="SpotChecks">Finished tile spot checks of its frames.</param>
 /// <param name="WholeFrameSamples">Finished whole-frame re-renders of its frames.</param>
 /// <param name="ChecksFailed">Checks of its frames that failed (a failure goes to a third execution).</param>
-/// <param name="Caught">Whether it was proven wrong (2 of 3) in this job.</param>
+/// <param name="Caught">Whether it was proven wrong (2 of 3, or by a canary) in this job.</param>
 /// <param name="Escape">
 /// The probability that a provider with exactly these checks, cheating on a share of its frames over a part of each,
 /// would not have been caught: <c>((1 − p)·(1 − s))^(q·n)</c> with p its whole-frame sampling share and s the chance
 /// that a frame's tile spot check lands on the cheated part.
 /// </param>
+/// <param name="Canaries">Known-answer canaries it answered (as a taker, not as the renderer of the known answer).</param>
+/// <param name="CanariesFailed">Canaries it answered wrongly; one is enough to catch it.</param>
 public sealed record ProviderVerification(
-    string Provider, int FramesDelivered, int SpotChecks, int WholeFrameSamples, int ChecksFailed, bool Caught, IReadOnlyList<EscapeOdds> Escape);
+    string Provider,
+    int FramesDelivered,
+    int SpotChecks,
+    int WholeFrameSamples,
+    int ChecksFailed,
+    bool Caught,
+    IReadOnlyList<EscapeOdds> Escape,
+    int Canaries = 0,
+    int CanariesFailed = 0);
 
 /// <summary>The chance that one kind of cheating escaped a job's checks.</summary>
 /// <param name="CheatedShare">Share of the provider's frames cheated.</param>
