@@ -23,7 +23,8 @@ namespace RenderFarm.EndToEnd.Tests;
 /// 41 % low spp, 27 % downscaled, 44 % another job's frame and 12.5 % JPEG q85 (see
 /// <c>CheatingFrameRenderer.JpegQuality</c> for higher qualities, which slip through). So a cheater's first delivered
 /// fake fails its check, and the third execution (2 of 3) agrees with the first validator because honest renders on
-/// one device are identical (the honest run shows it: every check passes with no difference at all).
+/// one device are identical (the honest run shows it: every check passes with no difference at all). A cheater that
+/// takes a known-answer canary from the render queue before its own fake is judged is caught by the canary instead.
 /// </para>
 /// <para>
 /// Why every cheater gets a task: all twelve workers wait in a lease long poll when the job's 24 tasks are queued, a
@@ -129,19 +130,21 @@ public sealed class CheatFacts
                 }
             }
 
-            // Every cheater delivered at least one fake, was proven wrong by two executions against its one, and is
-            // recorded as rejected; no honest worker is.
+            // Every cheater delivered at least one fake (or answered a canary), was proven wrong, by two executions
+            // against its one or by a canary it answered wrongly, and is recorded as rejected; no honest worker is.
             var failures = new List<string>();
             foreach ((string cheat, FarmWorker cheater) in cheaters)
             {
                 SpotCheckRecord[] checks = [.. ChecksOf(cheatRun, cheater.Address)];
-                if (checks.Length == 0)
+                SpotCheckRecord[] canaries = [.. CanariesOf(cheatRun, cheater.Address)];
+                if (checks.Length == 0 && canaries.Length == 0)
                 {
-                    failures.Add($"{cheat}: delivered no frame of the job, so it was never put to the test.");
+                    failures.Add($"{cheat}: delivered no frame of the job and answered no canary, so it was never put to the test.");
                 }
-                else if (!checks.Any(c => c.State == SpotCheckState.Failed && c.Arbitrates is not null && c.AgreesWithArbitrated == true))
+                else if (!checks.Any(c => c.State == SpotCheckState.Failed && c.Arbitrates is not null && c.AgreesWithArbitrated == true)
+                    && !canaries.Any(c => c.State == SpotCheckState.Failed))
                 {
-                    failures.Add($"{cheat}: no third execution proved its output wrong; checks: {string.Join("; ", checks.Select(c => $"{c.State} {c.Verdict}"))}");
+                    failures.Add($"{cheat}: neither a third execution nor a canary proved it wrong; checks: {string.Join("; ", checks.Concat(canaries).Select(c => $"{c.State} {c.Verdict}"))}");
                 }
 
                 if (!cheatRun.Tasks.Any(t => t.RejectedBy!.Contains(cheater.Address, StringComparer.OrdinalIgnoreCase)))
@@ -175,9 +178,10 @@ public sealed class CheatFacts
             Assert.Contains(task.Provider, honest, StringComparer.OrdinalIgnoreCase);
             Assert.Empty(task.RejectedBy!);
 
-            // Every check passed at once, by another provider: no disagreement, so no third execution.
+            // Every check passed at once, by another provider: no disagreement, so no third execution. Canaries
+            // answered by the honest workers passed too; one nobody answered before the job ended is cancelled.
             Assert.NotEmpty(task.Checks!);
-            foreach (SpotCheckRecord check in task.Checks!)
+            foreach (SpotCheckRecord check in task.Checks!.Where(c => !(c.Canary && c.State == SpotCheckState.Cancelled)))
             {
                 Assert.True(
                     check is { State: SpotCheckState.Passed, TilesFailed: 0, Arbitrates: null },
@@ -212,8 +216,13 @@ public sealed class CheatFacts
         c.State == SpotCheckState.Passed && c.Frame == f.Frame && c.OutputSha256 == f.Sha256
         && string.Equals(c.RenderedBy, task.Provider, StringComparison.OrdinalIgnoreCase)));
 
+    // Checks of the provider's own outputs.
     private static IEnumerable<SpotCheckRecord> ChecksOf(JobDetails job, string provider) =>
-        job.Tasks.SelectMany(t => t.Checks!).Where(c => string.Equals(c.RenderedBy, provider, StringComparison.OrdinalIgnoreCase));
+        job.Tasks.SelectMany(t => t.Checks!).Where(c => !c.Canary && string.Equals(c.RenderedBy, provider, StringComparison.OrdinalIgnoreCase));
+
+    // Canaries the provider answered.
+    private static IEnumerable<SpotCheckRecord> CanariesOf(JobDetails job, string provider) =>
+        job.Tasks.SelectMany(t => t.Checks!).Where(c => c.Canary && string.Equals(c.Validator, provider, StringComparison.OrdinalIgnoreCase));
 
     private static async Task<JobDetails> WaitForSettlementAsync(Farm farm, Guid jobId)
     {
@@ -264,7 +273,8 @@ public sealed class CheatFacts
             SpotCheckRecord[] first = [.. checks.Where(c => c.Arbitrates is null && c.State is SpotCheckState.Passed or SpotCheckState.Failed)];
             SpotCheckRecord? worst = first.Where(c => c.State == SpotCheckState.Failed).OrderBy(c => c.MinPsnr ?? double.PositiveInfinity).FirstOrDefault();
             text.AppendLine().Append(CultureInfo.InvariantCulture, $"  {cheat,-12} fakes checked {first.Length}, failed {first.Count(c => c.State == SpotCheckState.Failed)}, passed {first.Count(c => c.State == SpotCheckState.Passed)}, ")
-                .Append(CultureInfo.InvariantCulture, $"third executions agreeing with the validator {checks.Count(c => c.AgreesWithArbitrated == true)}, cancelled {checks.Count(c => c.State == SpotCheckState.Cancelled)}")
+                .Append(CultureInfo.InvariantCulture, $"third executions agreeing with the validator {checks.Count(c => c.AgreesWithArbitrated == true)}, cancelled {checks.Count(c => c.State == SpotCheckState.Cancelled)}, ")
+                .Append(CultureInfo.InvariantCulture, $"canaries answered wrongly {CanariesOf(job, cheater.Address).Count(c => c.State == SpotCheckState.Failed)}")
                 .Append(worst is null ? "" : $"; e.g. {worst.Verdict}");
         }
 
