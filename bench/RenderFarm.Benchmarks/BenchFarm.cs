@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -6,6 +7,7 @@ using Hangfire.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using RenderFarm.Coordinator;
+using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
 
@@ -43,16 +45,24 @@ internal sealed class BenchFarm : IAsyncDisposable
     /// <summary>The artist's side of the API.</summary>
     public HttpClient Client { get; }
 
-    public static async Task<BenchFarm> StartAsync(string backend)
+    /// <param name="backend">"memory" or "postgres".</param>
+    /// <param name="spotChecks">
+    /// Off unless asked: the lease benchmark uploads placeholder PNGs and measures leasing alone, and spot checks
+    /// would re-render and reject them. On leaves every verification option at the coordinator's default.
+    /// </param>
+    public static async Task<BenchFarm> StartAsync(string backend, bool spotChecks = false)
     {
         string directory = System.IO.Directory.CreateTempSubdirectory("renderfarm-bench-").FullName;
         var settings = new Dictionary<string, string?>
         {
             ["Storage:Directory"] = Path.Combine(directory, "objects"),
-            // The lease benchmark uploads placeholder PNGs and measures leasing alone; spot checks
-            // would re-render and reject them.
-            ["Coordinator:SpotChecks"] = "false",
         };
+        if (!spotChecks)
+        {
+            // Whole-frame samples need spot checks, so this turns every check off.
+            settings["Coordinator:SpotChecks"] = "false";
+        }
+
         PostgresServer? postgres = null;
         try
         {
@@ -112,6 +122,40 @@ internal sealed class BenchFarm : IAsyncDisposable
 
     public async Task<JobDetails> GetJobAsync(Guid id) => (await Client.GetFromJsonAsync<JobDetails>($"api/jobs/{id}", Json))!;
 
+    /// <summary>
+    /// Uploads the Cornell box, submits frames 1–<paramref name="frames"/> at one frame per task and polls the job
+    /// until it has ended.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The job ended Failed or Cancelled.</exception>
+    public async Task<FinishedJob> RunFramesAsync(int frames, string size, int spp)
+    {
+        SceneUploaded scene = await UploadSceneAsync();
+        var request = new SubmitJobRequest(scene.Sha256, $"1-{frames}", ChunkSize: 1, Size: size, SamplesPerPixel: spp);
+        DateTimeOffset submittedAt = DateTimeOffset.UtcNow;
+        long submit = Stopwatch.GetTimestamp();
+        JobSummary job = await SubmitAsync(request);
+        JobDetails details;
+        while (true)
+        {
+            details = await GetJobAsync(job.Id);
+            if (details.Job.State is JobState.Completed or JobState.Failed or JobState.Cancelled)
+            {
+                break;
+            }
+
+            await Task.Delay(20);
+        }
+
+        if (details.Job.State != JobState.Completed)
+        {
+            throw new InvalidOperationException($"The job ended {details.Job.State}: {details.Job.Error}");
+        }
+
+        // The job's FinishedAt is the coordinator's own record of the moment the last task completed.
+        double wall = details.Job.FinishedAt is { } finished ? (finished - submittedAt).TotalSeconds : Stopwatch.GetElapsedTime(submit).TotalSeconds;
+        return new FinishedJob(details, submittedAt, wall);
+    }
+
     /// <summary>Tasks waiting in the provider queues, as Hangfire's monitoring API counts them.</summary>
     public long EnqueuedRenderTasks()
     {
@@ -149,3 +193,9 @@ internal sealed class BenchFarm : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A job that ended Completed.</summary>
+/// <param name="Details">The job as the client API shows it at the end.</param>
+/// <param name="SubmittedAt">This process's clock just before the submit request.</param>
+/// <param name="WallSeconds">From submit to the coordinator's FinishedAt.</param>
+internal sealed record FinishedJob(JobDetails Details, DateTimeOffset SubmittedAt, double WallSeconds);

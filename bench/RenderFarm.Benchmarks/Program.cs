@@ -13,6 +13,8 @@ internal static class Program
                     simulated providers (no GPU work) lease, upload a small PNG and complete every task
           overhead  [--workers 2] [--frames 8] [--size 64x64] [--spp 4] [--compare-single true]
                     a real job on the embedded farm with in-process Vulkan workers: wall time over pure render time
+          check-cost [--workers 2] [--frames 24] [--size 128x128] [--spp 8]
+                    the same job with checks off and at the farm's defaults: GPU time of tile and whole-frame checks as a share of render time
           verify    [--width 1920] [--height 1080] [--runs 20]
                     the coordinator's CPU time per verified frame: PNG decode, perceptual hashes, spot-check tiles
           infer     [--model edge|cnn|both] [--batch 8] [--runs 20] [--size 256x256]
@@ -34,6 +36,7 @@ internal static class Program
             {
                 "leases" => await LeaseBenchmark.RunAsync(options),
                 "overhead" => await OverheadBenchmark.RunAsync(options),
+                "check-cost" => await CheckCostBenchmark.RunAsync(options),
                 "verify" => await VerificationBenchmark.RunAsync(options),
                 "infer" => await InferenceBenchmark.RunAsync(options),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'."),

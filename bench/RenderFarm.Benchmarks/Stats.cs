@@ -35,6 +35,9 @@ internal sealed class Stats
 
     public static string Ms(double value) => double.IsNaN(value) ? "-" : value.ToString(value < 10 ? "0.00" : "0.0", CultureInfo.InvariantCulture);
 
+    /// <summary>Writes one line with numbers formatted in the invariant culture.</summary>
+    public static void Print(FormattableString line) => Console.WriteLine(FormattableString.Invariant(line));
+
     /// <summary>One line about the machine and its load, to print with every result.</summary>
     public static string Machine()
     {
