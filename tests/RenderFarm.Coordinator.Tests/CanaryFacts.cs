@@ -1,9 +1,13 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Numerics;
 using Microsoft.Extensions.DependencyInjection;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
+using RenderFarm.Inference;
+using RenderFarm.Inference.IO;
+using RenderFarm.Testing;
 using static RenderFarm.Coordinator.Tests.CheckFrames;
 
 namespace RenderFarm.Coordinator.Tests;
@@ -185,6 +189,69 @@ public sealed class CanaryFacts
         JobDetails done = await farm.GetJobAsync(job.Id);
         Assert.Equal(JobState.Completed, done.Job.State);
         Assert.DoesNotContain(done.Tasks.SelectMany(t => t.Checks!), c => c.Canary);
+    }
+
+    [Fact]
+    public async Task An_inference_item_two_providers_agree_on_is_a_canary_on_the_inference_queue_and_a_wrong_tensor_catches_its_taker()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_canaries);
+        ModelUploaded model = await farm.UploadAsync<ModelUploaded>("models", "edge-detect.onnx", await File.ReadAllBytesAsync(RepositoryPaths.Combine("samples/edge-detect/edge-detect.onnx")));
+        var inputs = new List<string>();
+        for (int i = 0; i < 2; i++)
+        {
+            inputs.Add((await farm.UploadAsync<InputUploaded>("inputs", $"item{i}.npy", NpyFile.Format(InferenceJobFacts.RandomImage(i)))).Sha256);
+        }
+
+        using HttpResponseMessage submitted = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, inputs, ItemsPerTask: 1));
+        await TestFarm.ExpectAsync(submitted, HttpStatusCode.Created);
+        JobSummary job = (await submitted.Content.ReadFromJsonAsync<JobSummary>(TestFarm.Json))!;
+        TestProvider executor = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+        TestProvider cheat = await farm.LoginAsync();
+
+        // The tensors are made here: the coordinator compares outputs, it does not run the model.
+        LeaseGrant run = (await executor.LeaseAsync(5, "inference"))!;
+        int known = run.FirstFrame;
+        await CompleteWithTensorAsync(farm, executor, run, Output(known, 1f));
+        LeaseGrant check = (await validator.LeaseAsync(5, "validate"))!;
+        Assert.Equal(known, check.FirstFrame);
+        await CompleteWithTensorAsync(farm, validator, check, Output(known, 1f));
+        Assert.Equal(FarmTaskState.Succeeded, (await farm.GetJobAsync(job.Id)).Tasks[run.TaskIndex].State);
+
+        LeaseGrant first = (await cheat.LeaseAsync(5, "inference"))!;
+        LeaseGrant second = (await cheat.LeaseAsync(5, "inference"))!;
+        LeaseGrant canary = first.FirstFrame == known ? first : second;
+        Assert.Equal((known, known, run.TaskIndex), (canary.FirstFrame, canary.LastFrame, canary.TaskIndex));
+        Assert.Equal(run.Inputs, canary.Inputs, (a, b) => a.Item == b.Item && a.Input.Sha256 == b.Input.Sha256);
+        await CompleteWithTensorAsync(farm, cheat, canary, Output(known, 1.5f));
+
+        JobDetails caught = await farm.GetJobAsync(job.Id);
+        SpotCheckRecord failed = Assert.Single(caught.Tasks.SelectMany(t => t.Checks!), c => c.Canary);
+        Assert.Equal(SpotCheckState.Failed, failed.State);
+        Assert.Equal(cheat.Address, failed.Validator, ignoreCase: true);
+        Assert.Contains("beyond tolerance", failed.Verdict, StringComparison.Ordinal);
+        Assert.Contains(cheat.Address, caught.Tasks[run.TaskIndex].RejectedBy!, StringComparer.OrdinalIgnoreCase);
+        Assert.Null(await cheat.LeaseAsync(1, "inference"));
+    }
+
+    // A stand-in output tensor of one item, scaled (1 honest, anything else wrong).
+    private static Tensor Output(int item, float scale)
+    {
+        var random = new Random(item);
+        return new Tensor([1, 1, 24, 24], [.. Enumerable.Range(0, 24 * 24).Select(_ => (float)random.NextDouble() * scale)]);
+    }
+
+    private static async Task CompleteWithTensorAsync(TestFarm farm, TestProvider provider, LeaseGrant grant, Tensor output)
+    {
+        byte[] npy = NpyFile.Format(output);
+        FrameUpload upload = Assert.Single(grant.Uploads);
+        using (HttpResponseMessage put = await farm.Client.PutAsync(upload.Upload.Url, new ByteArrayContent(npy)))
+        {
+            await TestFarm.ExpectAsync(put, HttpStatusCode.OK);
+        }
+
+        CompleteRequest report = new([new CompletedFrame(upload.Frame, TestFarm.Sha256(npy), npy.Length, 0.5)]);
+        await TestFarm.ExpectAsync(await provider.CompleteAsync(grant.LeaseId, report), HttpStatusCode.OK);
     }
 
     // Delivers the grant's frame and has the validator pass both of its checks (the provider's first frame of the job is

@@ -27,12 +27,12 @@ public sealed class InferenceJobFacts
     public async Task A_batch_is_run_by_honest_workers_and_a_provider_returning_wrong_tensors_is_caught()
     {
         await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
-        ModelUploaded model = await UploadAsync<ModelUploaded>(farm, "models", "edge-detect.onnx", await File.ReadAllBytesAsync(s_model));
+        ModelUploaded model = await farm.UploadAsync<ModelUploaded>("models", "edge-detect.onnx", await File.ReadAllBytesAsync(s_model));
         Tensor[] items = [.. Enumerable.Range(0, 4).Select(i => RandomImage(seed: i))];
         var inputs = new List<string>();
         foreach ((Tensor item, int i) in items.Select((t, i) => (t, i)))
         {
-            inputs.Add((await UploadAsync<InputUploaded>(farm, "inputs", $"item{i}.npy", NpyFile.Format(item))).Sha256);
+            inputs.Add((await farm.UploadAsync<InputUploaded>("inputs", $"item{i}.npy", NpyFile.Format(item))).Sha256);
         }
 
         using HttpResponseMessage submitted = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, inputs, ItemsPerTask: 2));
@@ -71,36 +71,22 @@ public sealed class InferenceJobFacts
     public async Task Bad_models_and_inputs_are_refused_at_submission_with_the_reason()
     {
         await using TestFarm farm = await TestFarm.StartAsync();
-        string notOnnx = await TestFarm.ExpectProblemAsync(await PostAsync(farm, "models", "model.onnx", "not a model"u8.ToArray()), HttpStatusCode.BadRequest);
+        string notOnnx = await TestFarm.ExpectProblemAsync(await farm.PostUploadAsync("models", "model.onnx", "not a model"u8.ToArray()), HttpStatusCode.BadRequest);
         Assert.Contains("model.onnx", notOnnx, StringComparison.Ordinal);
-        await TestFarm.ExpectProblemAsync(await PostAsync(farm, "inputs", "x.npy", "not a tensor"u8.ToArray()), HttpStatusCode.BadRequest);
+        await TestFarm.ExpectProblemAsync(await farm.PostUploadAsync("inputs", "x.npy", "not a tensor"u8.ToArray()), HttpStatusCode.BadRequest);
 
-        ModelUploaded model = await UploadAsync<ModelUploaded>(farm, "models", "edge-detect.onnx", await File.ReadAllBytesAsync(s_model));
-        InputUploaded flat = await UploadAsync<InputUploaded>(farm, "inputs", "flat.npy", NpyFile.Format(new Tensor([3, 8, 8], new float[192])));
+        ModelUploaded model = await farm.UploadAsync<ModelUploaded>("models", "edge-detect.onnx", await File.ReadAllBytesAsync(s_model));
+        InputUploaded flat = await farm.UploadAsync<InputUploaded>("inputs", "flat.npy", NpyFile.Format(new Tensor([3, 8, 8], new float[192])));
         using HttpResponseMessage refused = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, [flat.Sha256]));
         string detail = await TestFarm.ExpectProblemAsync(refused, HttpStatusCode.BadRequest);
         Assert.Contains("inputs[0] has shape [3, 8, 8]", detail, StringComparison.Ordinal);
         Assert.Empty(await farm.ListJobsAsync());
     }
 
-    private static Tensor RandomImage(int seed)
+    internal static Tensor RandomImage(int seed)
     {
         var random = new Random(seed);
         return new Tensor([1, 3, 24, 24], [.. Enumerable.Range(0, 3 * 24 * 24).Select(_ => (float)random.NextDouble())]);
-    }
-
-    private static async Task<HttpResponseMessage> PostAsync(TestFarm farm, string kind, string name, byte[] bytes)
-    {
-        var content = new ByteArrayContent(bytes);
-        content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        return await farm.Client.PostAsync($"api/{kind}?name={Uri.EscapeDataString(name)}", content);
-    }
-
-    private static async Task<T> UploadAsync<T>(TestFarm farm, string kind, string name, byte[] bytes)
-    {
-        using HttpResponseMessage response = await PostAsync(farm, kind, name, bytes);
-        await TestFarm.ExpectAsync(response, HttpStatusCode.Created);
-        return (await response.Content.ReadFromJsonAsync<T>(TestFarm.Json))!;
     }
 
     private static async Task<JobDetails> WaitForAsync(TestFarm farm, Guid jobId, Func<JobDetails, bool> done)

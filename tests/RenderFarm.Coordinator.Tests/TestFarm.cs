@@ -67,13 +67,23 @@ internal sealed class TestFarm : IAsyncDisposable
         return new TestFarm(host, time, directory);
     }
 
-    public async Task<SceneUploaded> UploadSceneAsync(byte[]? bytes = null, string name = "cornell-box.glb")
+    public Task<SceneUploaded> UploadSceneAsync(byte[]? bytes = null, string name = "cornell-box.glb") =>
+        UploadAsync<SceneUploaded>("scenes", name, bytes ?? SceneBytes);
+
+    /// <summary>Posts a file to an upload endpoint (<c>scenes</c>, <c>models</c>, <c>inputs</c>) and returns the raw answer.</summary>
+    public async Task<HttpResponseMessage> PostUploadAsync(string kind, string name, byte[] bytes)
     {
-        using var content = new ByteArrayContent(bytes ?? SceneBytes);
+        var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        using HttpResponseMessage response = await Client.PostAsync($"api/scenes?name={Uri.EscapeDataString(name)}", content);
+        return await Client.PostAsync($"api/{kind}?name={Uri.EscapeDataString(name)}", content);
+    }
+
+    /// <summary>Uploads a file that must be accepted (201) and returns the answer's body.</summary>
+    public async Task<T> UploadAsync<T>(string kind, string name, byte[] bytes)
+    {
+        using HttpResponseMessage response = await PostUploadAsync(kind, name, bytes);
         await ExpectAsync(response, HttpStatusCode.Created);
-        return (await response.Content.ReadFromJsonAsync<SceneUploaded>(Json))!;
+        return (await response.Content.ReadFromJsonAsync<T>(Json))!;
     }
 
     public async Task<JobSummary> SubmitAsync(string frames = "1-3", int chunkSize = 1, int priority = 0, long budget = 0)
