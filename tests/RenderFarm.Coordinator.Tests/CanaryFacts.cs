@@ -25,14 +25,8 @@ public sealed class CanaryFacts
     public async Task A_verified_frame_comes_back_on_the_render_queue_as_a_canary_only_for_a_provider_with_no_part_in_it()
     {
         await using TestFarm farm = await TestFarm.StartAsync(s_canaries);
-        JobSummary job = await farm.SubmitAsync(frames: "1-2");
-        TestProvider renderer = await farm.LoginAsync();
-        TestProvider validator = await farm.LoginAsync();
-        TestProvider taker = await farm.LoginAsync();
-
-        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        (JobSummary job, TestProvider renderer, TestProvider validator, TestProvider taker, LeaseGrant render) = await KnownAnswerAsync(farm);
         int known = render.FirstFrame;
-        await VerifyAsync(farm, renderer, render, validator);
 
         // The canary is queued but not shown while open: the job's status is public.
         JobDetails verified = await farm.GetJobAsync(job.Id);
@@ -89,21 +83,10 @@ public sealed class CanaryFacts
     public async Task A_wrong_answer_to_a_canary_is_proof_its_taker_is_caught_blocked_its_work_redone_and_slashed()
     {
         await using TestFarm farm = await TestFarm.StartAsync(s_canaries);
-        var ledger = (RenderFarm.Ledger.OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
         IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
-        JobSummary job = await farm.SubmitAsync(frames: "1-2");
-        const string client = "0x00000000000000000000000000000000000c1e47";
-        await ledger.MintAsync(client, TokenUnits.FromTokens(100));
-        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(100));
-        TestProvider renderer = await farm.LoginAsync();
-        TestProvider validator = await farm.LoginAsync();
-        TestProvider cheat = await farm.LoginAsync();
-        await ledger.MintAsync(cheat.Address, TokenUnits.FromTokens(50));
-        await ledger.Account(cheat.Address).StakeAsync(TokenUnits.FromTokens(50));
-
-        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        (JobSummary job, TestProvider renderer, TestProvider validator, TestProvider cheat, LeaseGrant render) = await KnownAnswerAsync(farm);
+        await LockBudgetAndStakeAsync(farm, job, cheat);
         int known = render.FirstFrame;
-        await VerifyAsync(farm, renderer, render, validator);
 
         // The cheat takes both grants on the render queue, the other frame's task and the canary, and mirrors both.
         LeaseGrant first = await cheat.LeaseRequiredAsync();
@@ -146,13 +129,7 @@ public sealed class CanaryFacts
     public async Task A_canary_nobody_answered_is_cancelled_when_the_job_completes_and_never_holds_it_up()
     {
         await using TestFarm farm = await TestFarm.StartAsync(s_canaries);
-        JobSummary job = await farm.SubmitAsync(frames: "1-2");
-        TestProvider renderer = await farm.LoginAsync();
-        TestProvider validator = await farm.LoginAsync();
-        TestProvider idle = await farm.LoginAsync();
-
-        LeaseGrant render = await renderer.LeaseRequiredAsync();
-        await VerifyAsync(farm, renderer, render, validator);
+        (JobSummary job, TestProvider renderer, TestProvider validator, TestProvider idle, LeaseGrant render) = await KnownAnswerAsync(farm);
         LeaseGrant? other = null;
         for (int attempt = 0; attempt < 4 && other is null; attempt++)
         {
@@ -252,6 +229,19 @@ public sealed class CanaryFacts
 
         CompleteRequest report = new([new CompletedFrame(upload.Frame, TestFarm.Sha256(npy), npy.Length, 0.5)]);
         await TestFarm.ExpectAsync(await provider.CompleteAsync(grant.LeaseId, report), HttpStatusCode.OK);
+    }
+
+    // A two-frame job with three providers signed in, one of whose frames is verified and passed its whole-frame
+    // sample (the renderer's first frame of the job always is): a known answer, so a canary of it is queued.
+    private static async Task<(JobSummary Job, TestProvider Renderer, TestProvider Validator, TestProvider Third, LeaseGrant Render)> KnownAnswerAsync(TestFarm farm)
+    {
+        JobSummary job = await farm.SubmitAsync(frames: "1-2");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+        TestProvider third = await farm.LoginAsync();
+        LeaseGrant render = await renderer.LeaseRequiredAsync();
+        await VerifyAsync(farm, renderer, render, validator);
+        return (job, renderer, validator, third, render);
     }
 
     // Delivers the grant's frame and has the validator pass both of its checks (the provider's first frame of the job is

@@ -242,14 +242,10 @@ public sealed class SpotCheckFacts
         await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
         var ledger = (RenderFarm.Ledger.OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
         JobSummary job = await farm.SubmitAsync(frames: "1-2");
-        const string client = "0x00000000000000000000000000000000000c1e47";
-        await ledger.MintAsync(client, TokenUnits.FromTokens(100));
-        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(100));
         TestProvider cheat = await farm.LoginAsync();
         TestProvider first = await farm.LoginAsync();
         TestProvider second = await farm.LoginAsync();
-        await ledger.MintAsync(cheat.Address, TokenUnits.FromTokens(50));
-        await ledger.Account(cheat.Address).StakeAsync(TokenUnits.FromTokens(50));
+        await LockBudgetAndStakeAsync(farm, job, cheat);
 
         // Frame 1: the cheat delivers a wrong frame and is caught (2 of 3); first redoes it. Frame 2: second renders it.
         LeaseGrant wrong = await cheat.LeaseRequiredAsync();
@@ -284,7 +280,7 @@ public sealed class SpotCheckFacts
         Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(cheat.Address));
         Assert.Equal(TokenUnits.FromTokens(40), await ledger.GetStakeAsync(cheat.Address));
         // The slashed stake went to the escrow and, unused, back to the client.
-        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(client));
+        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(Client));
 
         // A retried settlement pays nothing twice.
         await farm.Host.Services.GetRequiredService<Jobs.SettlementJob>().SettleAsync(job.Id, CancellationToken.None);
