@@ -13,6 +13,10 @@ interface IERC20 {
 /// tokens; the verifier slashes a proven cheat. Slashed stake goes into the job's escrow, where it can
 /// pay the providers who redo the cheat's tasks and whatever is left is refunded to the client (to the
 /// client at once when the escrow is already closed). Nothing is burned.
+/// @dev Taking stake back takes two steps: `unstake` moves it into the provider's pending withdrawal and
+/// `withdraw` pays that out once `unstakeDelay` seconds have passed since the latest request. A pending
+/// withdrawal stays slashable until it is paid, so a provider cannot escape a slash by withdrawing between
+/// a cheat and its settlement.
 contract RenderEscrow {
     struct Escrow {
         address client;
@@ -23,20 +27,30 @@ contract RenderEscrow {
         uint256 refunded;
     }
 
+    struct Withdrawal {
+        uint256 amount;
+        uint256 availableAt;
+    }
+
     IERC20 public immutable token;
     address public immutable verifier;
+    /// @notice Seconds between a provider's latest unstake request and the time its withdrawal is payable.
+    uint256 public immutable unstakeDelay;
 
     mapping(bytes32 jobId => Escrow) public escrows;
     mapping(bytes32 jobId => mapping(bytes32 batchId => bool)) public batchSettled;
     mapping(bytes32 jobId => mapping(address provider => bool)) public providerSlashed;
     mapping(address provider => uint256) public stakeOf;
+    mapping(address provider => Withdrawal) public pendingWithdrawalOf;
 
     event Locked(bytes32 indexed jobId, address indexed client, uint256 amount);
     event Released(bytes32 indexed jobId, bytes32 indexed batchId, address indexed provider, uint256 amount);
     event Refunded(bytes32 indexed jobId, address indexed client, uint256 amount);
     event Staked(address indexed provider, uint256 amount);
-    event Unstaked(address indexed provider, uint256 amount);
+    event UnstakeRequested(address indexed provider, uint256 amount, uint256 pending, uint256 availableAt);
+    event StakeWithdrawn(address indexed provider, uint256 amount);
     event Slashed(bytes32 indexed jobId, address indexed provider, uint256 amount);
+    event PendingWithdrawalSlashed(bytes32 indexed jobId, address indexed provider, uint256 amount);
 
     error NotVerifier(address caller);
     error ZeroAddress();
@@ -48,6 +62,8 @@ contract RenderEscrow {
     error EmptyBatch();
     error ExceedsEscrow(bytes32 jobId, uint256 remaining, uint256 requested);
     error ExceedsStake(address provider, uint256 staked, uint256 requested);
+    error NoPendingWithdrawal(address provider);
+    error WithdrawalNotDue(address provider, uint256 availableAt);
     error TokenTransferFailed();
 
     modifier onlyVerifier() {
@@ -55,10 +71,11 @@ contract RenderEscrow {
         _;
     }
 
-    constructor(IERC20 token_, address verifier_) {
+    constructor(IERC20 token_, address verifier_, uint256 unstakeDelay_) {
         if (address(token_) == address(0) || verifier_ == address(0)) revert ZeroAddress();
         token = token_;
         verifier = verifier_;
+        unstakeDelay = unstakeDelay_;
     }
 
     /// @notice What is still in the job's escrow: locked plus slashed, less released and refunded.
@@ -132,32 +149,57 @@ contract RenderEscrow {
         _pull(msg.sender, amount);
     }
 
-    /// @notice Takes `amount` of the caller's stake back, at once. There is no withdrawal delay yet, so a
-    /// provider can withdraw before a slash lands: the coordinator should lease work only to providers whose
-    /// stake covers a slash, and check it again before paying.
+    /// @notice Requests the withdrawal of `amount` of the caller's stake: it leaves the stake at once and
+    /// joins the caller's pending withdrawal, which `withdraw` pays once `unstakeDelay` seconds have passed.
+    /// A new request adds to the pending amount and restarts the wait for all of it. The pending amount
+    /// can still be slashed.
     function unstake(uint256 amount) external {
         if (amount == 0) revert ZeroAmount();
         uint256 staked = stakeOf[msg.sender];
         if (amount > staked) revert ExceedsStake(msg.sender, staked, amount);
         stakeOf[msg.sender] = staked - amount;
-        emit Unstaked(msg.sender, amount);
+        Withdrawal storage pending = pendingWithdrawalOf[msg.sender];
+        pending.amount += amount;
+        pending.availableAt = block.timestamp + unstakeDelay;
+        emit UnstakeRequested(msg.sender, amount, pending.amount, pending.availableAt);
+    }
+
+    /// @notice Pays the caller's whole pending withdrawal once it is due (at or after its `availableAt`).
+    function withdraw() external {
+        Withdrawal storage pending = pendingWithdrawalOf[msg.sender];
+        uint256 amount = pending.amount;
+        if (amount == 0) revert NoPendingWithdrawal(msg.sender);
+        if (block.timestamp < pending.availableAt) revert WithdrawalNotDue(msg.sender, pending.availableAt);
+        delete pendingWithdrawalOf[msg.sender];
+        emit StakeWithdrawn(msg.sender, amount);
         _push(msg.sender, amount);
     }
 
     /// @notice Slashes `amount` of `provider`'s stake for cheating on job `jobId`, into the job's escrow
-    /// (or straight to its client when the escrow is closed). A provider is slashed at most once per job:
-    /// a repeated slash changes nothing and returns false.
+    /// (or straight to its client when the escrow is closed): from the active stake first, then from the
+    /// pending withdrawal. `ExceedsStake` reports the two together as `staked`. A provider is slashed at
+    /// most once per job: a repeated slash changes nothing and returns false.
     function slash(bytes32 jobId, address provider, uint256 amount) external onlyVerifier returns (bool) {
         Escrow storage escrow = escrows[jobId];
         if (escrow.client == address(0)) revert NoEscrow(jobId);
         if (providerSlashed[jobId][provider]) return false;
         if (amount == 0) revert ZeroAmount();
         uint256 staked = stakeOf[provider];
-        if (amount > staked) revert ExceedsStake(provider, staked, amount);
+        Withdrawal storage pending = pendingWithdrawalOf[provider];
+        uint256 slashable = staked + pending.amount;
+        if (amount > slashable) revert ExceedsStake(provider, slashable, amount);
         providerSlashed[jobId][provider] = true;
-        stakeOf[provider] = staked - amount;
+        uint256 fromStake = amount < staked ? amount : staked;
+        uint256 fromPending = amount - fromStake;
+        stakeOf[provider] = staked - fromStake;
         escrow.slashed += amount;
         emit Slashed(jobId, provider, amount);
+        if (fromPending > 0) {
+            pending.amount -= fromPending;
+            if (pending.amount == 0) delete pendingWithdrawalOf[provider];
+            emit PendingWithdrawalSlashed(jobId, provider, fromPending);
+        }
+
         if (!escrow.open) {
             escrow.refunded += amount;
             emit Refunded(jobId, escrow.client, amount);

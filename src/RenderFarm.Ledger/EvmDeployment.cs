@@ -20,14 +20,27 @@ public static class EvmDeployment
     /// </summary>
     /// <param name="web3">A client with the deploying account.</param>
     /// <param name="verifierAddress">The coordinator's verifier address.</param>
+    /// <param name="unstakeDelay">
+    /// How long requested stake stays slashable before it can be withdrawn, in whole seconds; fixed for the
+    /// escrow's life. <see cref="LedgerDefaults.UnstakeDelay"/> (7 days) in production: long enough for any
+    /// job's verification and settlement.
+    /// </param>
     /// <param name="cancellationToken">Stops waiting for the receipts.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The delay is negative or not whole seconds.</exception>
     /// <exception cref="LedgerException">A deployment failed or the endpoint cannot be reached.</exception>
-    public static async Task<EvmContractAddresses> DeployAsync(IWeb3 web3, string verifierAddress, CancellationToken cancellationToken = default)
+    public static async Task<EvmContractAddresses> DeployAsync(IWeb3 web3, string verifierAddress, TimeSpan unstakeDelay, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(web3);
         string verifier = LedgerIds.Address(verifierAddress, nameof(verifierAddress));
+        ArgumentOutOfRangeException.ThrowIfLessThan(unstakeDelay, TimeSpan.Zero);
+        if (unstakeDelay.Ticks % TimeSpan.TicksPerSecond != 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(unstakeDelay), unstakeDelay, "The unstake delay must be whole seconds: the contract counts block time in seconds.");
+        }
+
+        var delaySeconds = new BigInteger(unstakeDelay.Ticks / TimeSpan.TicksPerSecond);
         string token = await DeployAsync(web3, EvmArtifacts.Token, [], cancellationToken).ConfigureAwait(false);
-        string escrow = await DeployAsync(web3, EvmArtifacts.Escrow, [token, verifier], cancellationToken).ConfigureAwait(false);
+        string escrow = await DeployAsync(web3, EvmArtifacts.Escrow, [token, verifier, delaySeconds], cancellationToken).ConfigureAwait(false);
         return new EvmContractAddresses(token, escrow);
     }
 

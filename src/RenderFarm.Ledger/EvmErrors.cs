@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Text;
 using System.Text.RegularExpressions;
 using Nethereum.ABI.FunctionEncoding;
@@ -13,6 +14,8 @@ namespace RenderFarm.Ledger;
 /// <summary>Turns Nethereum's errors into <see cref="LedgerException"/>s that say what happened.</summary>
 internal static partial class EvmErrors
 {
+    private static readonly BigInteger s_maxUnixSeconds = DateTimeOffset.MaxValue.ToUnixTimeSeconds();
+
     /// <summary>The <see cref="LedgerException"/> for <paramref name="exception"/>, or <see langword="null"/> to let it through.</summary>
     public static LedgerException? Translate(Exception exception, string action, Uri? rpcUrl) => exception switch
     {
@@ -53,7 +56,7 @@ internal static partial class EvmErrors
                 List<ParameterOutput> values = revert.DecodeErrorToDefault(error);
                 for (int i = 0; i < values.Count; i++)
                 {
-                    text.Append(i == 0 ? "" : ", ").Append(values[i].Parameter.Name).Append('=').Append(Format(values[i].Result));
+                    text.Append(i == 0 ? "" : ", ").Append(values[i].Parameter.Name).Append('=').Append(Format(values[i]));
                 }
 
                 return new LedgerException($"{action} reverted: {text.Append(')')}", error.Name, exception);
@@ -65,10 +68,13 @@ internal static partial class EvmErrors
 
     private static string At(Uri? rpcUrl) => rpcUrl is null ? "" : $" at {rpcUrl}";
 
-    private static string Format(object? value) => value switch
+    // A uint256 named like availableAt is a block time (Unix seconds): shown as UTC for people.
+    private static string Format(ParameterOutput value) => value.Result switch
     {
         byte[] bytes => bytes.ToHex(prefix: true),
-        _ => Convert.ToString(value, CultureInfo.InvariantCulture) ?? "",
+        BigInteger seconds when value.Parameter.Name.EndsWith("At", StringComparison.Ordinal) && seconds <= s_maxUnixSeconds =>
+            LedgerIds.Time(DateTimeOffset.FromUnixTimeSeconds((long)seconds)),
+        _ => Convert.ToString(value.Result, CultureInfo.InvariantCulture) ?? "",
     };
 
     // Nodes put the revert data in the error's data, as a hex string or inside an object.

@@ -146,6 +146,30 @@ public sealed class EvmLedger : ILedger, ILedgerAccount, IDisposable
     }
 
     /// <inheritdoc />
+    public async Task<PendingWithdrawal?> GetPendingWithdrawalAsync(string address, CancellationToken cancellationToken = default)
+    {
+        var pendingWithdrawalOf = new PendingWithdrawalOfFunction { Provider = LedgerIds.Address(address, nameof(address)) };
+        WithdrawalOutput pending = await QueryAsync(
+            handler => handler.QueryDeserializingToObjectAsync<PendingWithdrawalOfFunction, WithdrawalOutput>(pendingWithdrawalOf, null),
+            _escrow,
+            $"Reading the pending withdrawal of {address}",
+            cancellationToken).ConfigureAwait(false);
+        return pending.Amount.IsZero ? null : new PendingWithdrawal(pending.Amount, DateTimeOffset.FromUnixTimeSeconds((long)pending.AvailableAt));
+    }
+
+    /// <summary>The escrow's unstake delay: how long after a provider's latest unstake request its withdrawal becomes payable.</summary>
+    /// <exception cref="LedgerException">The endpoint cannot be reached.</exception>
+    public async Task<TimeSpan> GetUnstakeDelayAsync(CancellationToken cancellationToken = default)
+    {
+        BigInteger seconds = await QueryAsync(
+            handler => handler.QueryAsync<UnstakeDelayFunction, BigInteger>(new UnstakeDelayFunction(), null),
+            _escrow,
+            "Reading the unstake delay",
+            cancellationToken).ConfigureAwait(false);
+        return TimeSpan.FromSeconds((double)seconds);
+    }
+
+    /// <inheritdoc />
     /// <remarks>Approves the escrow to spend the amount first when its allowance is smaller.</remarks>
     public async Task<LedgerReceipt> LockAsync(Guid jobId, BigInteger amount, CancellationToken cancellationToken = default)
     {
@@ -169,8 +193,12 @@ public sealed class EvmLedger : ILedger, ILedgerAccount, IDisposable
     public Task<LedgerReceipt> UnstakeAsync(BigInteger amount, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(amount);
-        return SendAsync(_escrow, new UnstakeFunction { Amount = amount }, $"Unstaking {amount}", cancellationToken);
+        return SendAsync(_escrow, new UnstakeFunction { Amount = amount }, $"Requesting the withdrawal of {amount} from the stake", cancellationToken);
     }
+
+    /// <inheritdoc />
+    public Task<LedgerReceipt> WithdrawStakeAsync(CancellationToken cancellationToken = default) =>
+        SendAsync(_escrow, new WithdrawFunction(), $"Withdrawing the pending stake of {Address}", cancellationToken);
 
     /// <summary>Releases the send lock.</summary>
     public void Dispose() => _sending.Dispose();

@@ -65,6 +65,11 @@ internal sealed class UnstakeFunction : FunctionMessage
     public BigInteger Amount { get; set; }
 }
 
+[Function("withdraw")]
+internal sealed class WithdrawFunction : FunctionMessage
+{
+}
+
 [Function("escrows", typeof(EscrowOutput))]
 internal sealed class EscrowsFunction : FunctionMessage
 {
@@ -99,6 +104,28 @@ internal sealed class StakeOfFunction : FunctionMessage
 {
     [Parameter("address", "provider", 1)]
     public string Provider { get; set; } = "";
+}
+
+[Function("pendingWithdrawalOf", typeof(WithdrawalOutput))]
+internal sealed class PendingWithdrawalOfFunction : FunctionMessage
+{
+    [Parameter("address", "provider", 1)]
+    public string Provider { get; set; } = "";
+}
+
+[FunctionOutput]
+internal sealed class WithdrawalOutput : IFunctionOutputDTO
+{
+    [Parameter("uint256", "amount", 1)]
+    public BigInteger Amount { get; set; }
+
+    [Parameter("uint256", "availableAt", 2)]
+    public BigInteger AvailableAt { get; set; }
+}
+
+[Function("unstakeDelay", "uint256")]
+internal sealed class UnstakeDelayFunction : FunctionMessage
+{
 }
 
 [Function("token", "address")]
@@ -200,8 +227,24 @@ internal sealed class StakedEvent : IEventDTO
     public BigInteger Amount { get; set; }
 }
 
-[Event("Unstaked")]
-internal sealed class UnstakedEvent : IEventDTO
+[Event("UnstakeRequested")]
+internal sealed class UnstakeRequestedEvent : IEventDTO
+{
+    [Parameter("address", "provider", 1, true)]
+    public string Provider { get; set; } = "";
+
+    [Parameter("uint256", "amount", 2, false)]
+    public BigInteger Amount { get; set; }
+
+    [Parameter("uint256", "pending", 3, false)]
+    public BigInteger Pending { get; set; }
+
+    [Parameter("uint256", "availableAt", 4, false)]
+    public BigInteger AvailableAt { get; set; }
+}
+
+[Event("StakeWithdrawn")]
+internal sealed class StakeWithdrawnEvent : IEventDTO
 {
     [Parameter("address", "provider", 1, true)]
     public string Provider { get; set; } = "";
@@ -212,6 +255,19 @@ internal sealed class UnstakedEvent : IEventDTO
 
 [Event("Slashed")]
 internal sealed class SlashedEvent : IEventDTO
+{
+    [Parameter("bytes32", "jobId", 1, true)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("address", "provider", 2, true)]
+    public string Provider { get; set; } = "";
+
+    [Parameter("uint256", "amount", 3, false)]
+    public BigInteger Amount { get; set; }
+}
+
+[Event("PendingWithdrawalSlashed")]
+internal sealed class PendingWithdrawalSlashedEvent : IEventDTO
 {
     [Parameter("bytes32", "jobId", 1, true)]
     public byte[] JobId { get; set; } = [];

@@ -1,9 +1,10 @@
+using System.Globalization;
 using System.Text;
 using Nethereum.Util;
 
 namespace RenderFarm.Ledger;
 
-/// <summary>How farm ids map to the escrow contract's ids, and address checks shared by both ledgers.</summary>
+/// <summary>How farm ids map to the escrow contract's ids, and address checks and time formats shared by both ledgers.</summary>
 internal static class LedgerIds
 {
     /// <summary>A job id as the contract's <c>bytes32 jobId</c>: 16 zero bytes, then the Guid's RFC 4122 (big-endian) bytes.</summary>
@@ -20,6 +21,10 @@ internal static class LedgerIds
         ArgumentException.ThrowIfNullOrEmpty(batchId);
         return Sha3Keccack.Current.CalculateHash(Encoding.UTF8.GetBytes(batchId));
     }
+
+    /// <summary>A ledger time for messages, to the second: ISO 8601 in UTC, e.g. <c>2026-01-08T12:00:00Z</c>.</summary>
+    public static string Time(DateTimeOffset time) =>
+        time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
     /// <summary>The EIP-55 checksum form of a 0x-prefixed 20-byte hex address.</summary>
     /// <exception cref="ArgumentException">It is not such an address.</exception>

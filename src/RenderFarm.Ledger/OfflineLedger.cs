@@ -8,10 +8,10 @@ namespace RenderFarm.Ledger;
 
 /// <summary>
 /// The embedded default ledger: the escrow contract's rules (balances, one escrow per job, batches
-/// paid once, stakes, slashing into the escrow) kept in one JSON file, rewritten atomically after
-/// every write. Nothing is signed: the process that owns the file acts for every participant through
-/// <see cref="Account"/>. Thread-safe; one process per file. Transaction ids are synthetic
-/// (<c>offline:N</c>, N counting every write).
+/// paid once, stakes, withdrawals after a delay, slashing into the escrow) kept in one JSON file,
+/// rewritten atomically after every write. Nothing is signed: the process that owns the file acts for
+/// every participant through <see cref="Account"/>. Thread-safe; one process per file. Transaction ids
+/// are synthetic (<c>offline:N</c>, N counting every write).
 /// </summary>
 public sealed class OfflineLedger : ILedger, IDisposable
 {
@@ -23,17 +23,32 @@ public sealed class OfflineLedger : ILedger, IDisposable
     };
 
     private readonly string _path;
+    private readonly TimeSpan _unstakeDelay;
+    private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private LedgerFile _file;
 
     /// <summary>Opens the ledger file at <paramref name="path"/>, or starts an empty ledger there if it does not exist.</summary>
+    /// <param name="path">The ledger file.</param>
+    /// <param name="unstakeDelay">
+    /// How long after a provider's latest unstake request its withdrawal becomes payable, like the escrow
+    /// contract's <c>unstakeDelay</c>; <see cref="LedgerDefaults.UnstakeDelay"/> (7 days) when null.
+    /// </param>
+    /// <param name="timeProvider">The clock that times withdrawals; the system clock when null.</param>
+    /// <exception cref="ArgumentOutOfRangeException">The delay is negative.</exception>
     /// <exception cref="LedgerException">The file exists but is not a ledger file.</exception>
-    public OfflineLedger(string path)
+    public OfflineLedger(string path, TimeSpan? unstakeDelay = null, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        _unstakeDelay = unstakeDelay ?? LedgerDefaults.UnstakeDelay;
+        ArgumentOutOfRangeException.ThrowIfLessThan(_unstakeDelay, TimeSpan.Zero, nameof(unstakeDelay));
+        _timeProvider = timeProvider ?? TimeProvider.System;
         _path = Path.GetFullPath(path);
         _file = Load(_path);
     }
+
+    /// <summary>How long after a provider's latest unstake request its withdrawal becomes payable.</summary>
+    public TimeSpan UnstakeDelay => _unstakeDelay;
 
     /// <summary>The participant <paramref name="address"/>, to lock budgets and stake with its tokens.</summary>
     public ILedgerAccount Account(string address) => new OfflineAccount(this, LedgerIds.Address(address, nameof(address)));
@@ -146,14 +161,27 @@ public sealed class OfflineLedger : ILedger, IDisposable
                     throw Refused(action, "ZeroAmount", "");
                 }
 
+                // From the active stake first, then from the pending withdrawal: requesting one escapes nothing.
                 BigInteger staked = file.Stakes.GetValueOrDefault(cheat);
-                if (amount > staked)
+                WithdrawalEntry? pending = file.Withdrawals.GetValueOrDefault(cheat);
+                BigInteger slashable = staked + (pending?.Amount ?? BigInteger.Zero);
+                if (amount > slashable)
                 {
-                    throw Refused(action, "ExceedsStake", $"provider={cheat}, staked={staked}, requested={amount}");
+                    throw Refused(action, "ExceedsStake", $"provider={cheat}, staked={slashable}, requested={amount}");
                 }
 
                 escrow.SlashedProviders.Add(cheat);
-                file.Stakes[cheat] = staked - amount;
+                BigInteger fromStake = BigInteger.Min(amount, staked);
+                file.Stakes[cheat] = staked - fromStake;
+                if (pending is not null && amount > fromStake)
+                {
+                    pending.Amount -= amount - fromStake;
+                    if (pending.Amount.IsZero)
+                    {
+                        file.Withdrawals.Remove(cheat);
+                    }
+                }
+
                 escrow.Slashed += amount;
                 if (!escrow.Open)
                 {
@@ -185,6 +213,15 @@ public sealed class OfflineLedger : ILedger, IDisposable
     {
         string account = LedgerIds.Address(address, nameof(address));
         return ReadAsync(file => file.Stakes.GetValueOrDefault(account), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<PendingWithdrawal?> GetPendingWithdrawalAsync(string address, CancellationToken cancellationToken = default)
+    {
+        string account = LedgerIds.Address(address, nameof(address));
+        return ReadAsync(
+            file => file.Withdrawals.GetValueOrDefault(account) is WithdrawalEntry pending ? new PendingWithdrawal(pending.Amount, pending.AvailableAt) : null,
+            cancellationToken);
     }
 
     /// <summary>Releases the lock that orders writes.</summary>
@@ -236,7 +273,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
     private Task<LedgerReceipt> UnstakeAsync(string provider, BigInteger amount, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(amount);
-        string action = $"Unstaking {amount}";
+        string action = $"Requesting the withdrawal of {amount} from the stake";
         return WriteAsync(
             file =>
             {
@@ -251,8 +288,32 @@ public sealed class OfflineLedger : ILedger, IDisposable
                     throw Refused(action, "ExceedsStake", $"provider={provider}, staked={staked}, requested={amount}");
                 }
 
+                // A new request adds to the pending amount and restarts the wait for all of it, as in the contract.
                 file.Stakes[provider] = staked - amount;
-                file.Balances[provider] = file.Balances.GetValueOrDefault(provider) + amount;
+                WithdrawalEntry pending = file.Withdrawals.GetValueOrDefault(provider) ?? new WithdrawalEntry();
+                pending.Amount += amount;
+                pending.AvailableAt = _timeProvider.GetUtcNow() + _unstakeDelay;
+                file.Withdrawals[provider] = pending;
+                return true;
+            },
+            cancellationToken);
+    }
+
+    private Task<LedgerReceipt> WithdrawStakeAsync(string provider, CancellationToken cancellationToken)
+    {
+        string action = $"Withdrawing the pending stake of {provider}";
+        return WriteAsync(
+            file =>
+            {
+                WithdrawalEntry pending = file.Withdrawals.GetValueOrDefault(provider)
+                    ?? throw Refused(action, "NoPendingWithdrawal", $"provider={provider}");
+                if (_timeProvider.GetUtcNow() < pending.AvailableAt)
+                {
+                    throw Refused(action, "WithdrawalNotDue", $"provider={provider}, availableAt={LedgerIds.Time(pending.AvailableAt)}");
+                }
+
+                file.Withdrawals.Remove(provider);
+                file.Balances[provider] = file.Balances.GetValueOrDefault(provider) + pending.Amount;
                 return true;
             },
             cancellationToken);
@@ -370,6 +431,16 @@ public sealed class OfflineLedger : ILedger, IDisposable
         public Dictionary<string, BigInteger> Stakes { get; set; } = [];
 
         public Dictionary<Guid, EscrowEntry> Escrows { get; set; } = [];
+
+        // Absent from files written before withdrawals had a delay: those load with none pending.
+        public Dictionary<string, WithdrawalEntry> Withdrawals { get; set; } = [];
+    }
+
+    private sealed class WithdrawalEntry
+    {
+        public BigInteger Amount { get; set; }
+
+        public DateTimeOffset AvailableAt { get; set; }
     }
 
     private sealed class EscrowEntry
@@ -415,5 +486,8 @@ public sealed class OfflineLedger : ILedger, IDisposable
 
         public Task<LedgerReceipt> UnstakeAsync(BigInteger amount, CancellationToken cancellationToken = default) =>
             ledger.UnstakeAsync(Address, amount, cancellationToken);
+
+        public Task<LedgerReceipt> WithdrawStakeAsync(CancellationToken cancellationToken = default) =>
+            ledger.WithdrawStakeAsync(Address, cancellationToken);
     }
 }

@@ -22,6 +22,9 @@ internal sealed class TestChain : IAsyncDisposable
         Contracts = contracts;
     }
 
+    /// <summary>The escrow's unstake delay: an hour, short for a chain whose clock a test may move on.</summary>
+    public static TimeSpan UnstakeDelay { get; } = TimeSpan.FromHours(1);
+
     /// <summary>The deployed contracts.</summary>
     public EvmContractAddresses Contracts { get; }
 
@@ -36,7 +39,7 @@ internal sealed class TestChain : IAsyncDisposable
         HardhatNode node = await HardhatNode.StartAsync();
         try
         {
-            EvmContractAddresses contracts = await EvmDeployment.DeployAsync(Web3For(node, 0), new Account(node.PrivateKeys[0]).Address);
+            EvmContractAddresses contracts = await EvmDeployment.DeployAsync(Web3For(node, 0), new Account(node.PrivateKeys[0]).Address, UnstakeDelay);
             return new TestChain(node, contracts);
         }
         catch

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Numerics;
 using Nethereum.ABI.FunctionEncoding.Attributes;
 using Nethereum.Contracts;
+using Nethereum.JsonRpc.Client;
 using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Web3;
 using Nethereum.Web3.Accounts;
@@ -32,7 +33,7 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
         await EvmDeployment.MintAsync(deployer, contracts.TokenAddress, client.Address, ClientFunds);
         await EvmDeployment.MintAsync(deployer, contracts.TokenAddress, provider1.Address, ProviderFunds);
         await EvmDeployment.MintAsync(deployer, contracts.TokenAddress, provider2.Address, ProviderFunds);
-        return new LedgerSetup(verifier, client, provider1, provider2, () =>
+        return new LedgerSetup(verifier, client, provider1, provider2, new ChainClock(deployer), () =>
         {
             verifier.Dispose();
             client.Dispose();
@@ -56,6 +57,7 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
         LedgerReceipt repeated = await setup.Ledger.ReleaseAsync(job, "batch-1", [new Payout(setup.Provider1.Address, 100)]);
         LedgerReceipt slashed = await setup.Ledger.SlashAsync(job, setup.Provider1.Address, 20);
         LedgerReceipt unstaked = await setup.Provider1.UnstakeAsync(10);
+        DateTimeOffset unstakedAt = await setup.Clock.NowAsync();
         LedgerReceipt refunded = await setup.Ledger.RefundAsync(job);
 
         LockedEvent lockedEvent = Assert.Single(await EventsAsync<LockedEvent>(locked));
@@ -80,15 +82,68 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
         Assert.Equal(jobId, slashedEvent.JobId);
         Assert.Equal(setup.Provider1.Address, slashedEvent.Provider, ignoreCase: true);
         Assert.Equal(20, slashedEvent.Amount);
+        Assert.Empty(await EventsAsync<PendingWithdrawalSlashedEvent>(slashed));
 
-        UnstakedEvent unstakedEvent = Assert.Single(await EventsAsync<UnstakedEvent>(unstaked));
+        UnstakeRequestedEvent unstakedEvent = Assert.Single(await EventsAsync<UnstakeRequestedEvent>(unstaked));
         Assert.Equal(setup.Provider1.Address, unstakedEvent.Provider, ignoreCase: true);
         Assert.Equal(10, unstakedEvent.Amount);
+        Assert.Equal(10, unstakedEvent.Pending);
+        Assert.Equal((unstakedAt + UnstakeDelay).ToUnixTimeSeconds(), (long)unstakedEvent.AvailableAt);
+        Assert.Empty(await EventsAsync<StakeWithdrawnEvent>(unstaked));
 
         RefundedEvent refundedEvent = Assert.Single(await EventsAsync<RefundedEvent>(refunded));
         Assert.Equal(jobId, refundedEvent.JobId);
         Assert.Equal(setup.Client.Address, refundedEvent.Client, ignoreCase: true);
         Assert.Equal(600 - 150 + 20, refundedEvent.Amount);
+    }
+
+    [Fact]
+    public async Task Withdrawal_movements_emit_their_events_with_the_right_values()
+    {
+        await using LedgerSetup setup = await CreateAsync();
+        var job = Guid.NewGuid();
+        await setup.Provider1.StakeAsync(50);
+        await setup.Client.LockAsync(job, 100);
+
+        LedgerReceipt first = await setup.Provider1.UnstakeAsync(10);
+        LedgerReceipt second = await setup.Provider1.UnstakeAsync(5);
+        DateTimeOffset secondAt = await setup.Clock.NowAsync();
+        LedgerReceipt slashed = await setup.Ledger.SlashAsync(job, setup.Provider1.Address, 45);
+        await setup.Clock.AdvanceAsync(UnstakeDelay);
+        LedgerReceipt withdrawn = await setup.Provider1.WithdrawStakeAsync();
+
+        UnstakeRequestedEvent firstEvent = Assert.Single(await EventsAsync<UnstakeRequestedEvent>(first));
+        Assert.Equal(setup.Provider1.Address, firstEvent.Provider, ignoreCase: true);
+        Assert.Equal((10, 10), ((int)firstEvent.Amount, (int)firstEvent.Pending));
+        UnstakeRequestedEvent secondEvent = Assert.Single(await EventsAsync<UnstakeRequestedEvent>(second));
+        Assert.Equal((5, 15), ((int)secondEvent.Amount, (int)secondEvent.Pending));
+        Assert.Equal((secondAt + UnstakeDelay).ToUnixTimeSeconds(), (long)secondEvent.AvailableAt);
+        Assert.True(firstEvent.AvailableAt < secondEvent.AvailableAt);
+
+        // 35 from the stake and 10 from the pending withdrawal.
+        Assert.Equal(45, Assert.Single(await EventsAsync<SlashedEvent>(slashed)).Amount);
+        PendingWithdrawalSlashedEvent fromPending = Assert.Single(await EventsAsync<PendingWithdrawalSlashedEvent>(slashed));
+        Assert.Equal(LedgerIds.JobId(job), fromPending.JobId);
+        Assert.Equal(setup.Provider1.Address, fromPending.Provider, ignoreCase: true);
+        Assert.Equal(10, fromPending.Amount);
+
+        StakeWithdrawnEvent withdrawnEvent = Assert.Single(await EventsAsync<StakeWithdrawnEvent>(withdrawn));
+        Assert.Equal(setup.Provider1.Address, withdrawnEvent.Provider, ignoreCase: true);
+        Assert.Equal(5, withdrawnEvent.Amount);
+    }
+
+    [Fact]
+    public async Task The_escrow_keeps_the_unstake_delay_it_was_deployed_with_in_whole_seconds()
+    {
+        EvmContractAddresses contracts = await DeployAsync();
+        using EvmLedger verifier = await ConnectAsync(0, contracts);
+        string verifierAddress = new Account(Node.PrivateKeys[0]).Address;
+
+        Assert.Equal(UnstakeDelay, await verifier.GetUnstakeDelayAsync());
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(
+            () => EvmDeployment.DeployAsync(Web3For(0), verifierAddress, TimeSpan.FromSeconds(1.5)));
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(
+            () => EvmDeployment.DeployAsync(Web3For(0), verifierAddress, TimeSpan.FromSeconds(-1)));
     }
 
     [Fact]
@@ -174,7 +229,7 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
 
     private Web3 Web3For(int account) => new(new Account(Node.PrivateKeys[account], HardhatNode.ChainId), Node.RpcUrl.ToString());
 
-    private Task<EvmContractAddresses> DeployAsync() => EvmDeployment.DeployAsync(Web3For(0), new Account(Node.PrivateKeys[0]).Address);
+    private Task<EvmContractAddresses> DeployAsync() => EvmDeployment.DeployAsync(Web3For(0), new Account(Node.PrivateKeys[0]).Address, UnstakeDelay);
 
     private EvmLedgerOptions Options(int account, EvmContractAddresses contracts) => new()
     {
@@ -191,5 +246,25 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
     {
         TransactionReceipt transaction = await Web3For(0).Eth.Transactions.GetTransactionReceipt.SendRequestAsync(receipt.TransactionId);
         return [.. transaction.DecodeAllEvents<TEvent>().Select(log => log.Event)];
+    }
+
+    /// <summary>
+    /// The chain's block time. Moving it forward (<c>evm_increaseTime</c>, then <c>evm_mine</c> so the next
+    /// block carries it) moves it for every test on the node; each test deploys its own escrow, so none
+    /// sees another's withdrawals.
+    /// </summary>
+    private sealed class ChainClock(Web3 web3) : ILedgerClock
+    {
+        public async Task<DateTimeOffset> NowAsync()
+        {
+            BlockWithTransactionHashes block = await web3.Eth.Blocks.GetBlockWithTransactionsHashesByNumber.SendRequestAsync(BlockParameter.CreateLatest());
+            return DateTimeOffset.FromUnixTimeSeconds((long)block.Timestamp.Value);
+        }
+
+        public async Task AdvanceAsync(TimeSpan time)
+        {
+            await web3.Client.SendRequestAsync<object>(new RpcRequest(Guid.NewGuid().ToString(), "evm_increaseTime", (long)time.TotalSeconds));
+            await web3.Client.SendRequestAsync<object>(new RpcRequest(Guid.NewGuid().ToString(), "evm_mine"));
+        }
     }
 }

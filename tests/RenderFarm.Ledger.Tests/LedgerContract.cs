@@ -1,10 +1,22 @@
+using System.Globalization;
 using System.Numerics;
 using RenderFarm.Core.Ledger;
 
 namespace RenderFarm.Ledger.Tests;
 
+/// <summary>The ledger's clock as a test drives it: a fake clock offline, the chain's block time on a node.</summary>
+public interface ILedgerClock
+{
+    /// <summary>The time the ledger's latest write saw (on a chain: the latest block's timestamp).</summary>
+    Task<DateTimeOffset> NowAsync();
+
+    /// <summary>Moves the ledger's time forward by <paramref name="time"/>.</summary>
+    Task AdvanceAsync(TimeSpan time);
+}
+
 /// <summary>A fresh ledger with a funded client and two funded providers.</summary>
-public sealed class LedgerSetup(ILedger ledger, ILedgerAccount client, ILedgerAccount provider1, ILedgerAccount provider2, Func<ValueTask> dispose)
+public sealed class LedgerSetup(
+    ILedger ledger, ILedgerAccount client, ILedgerAccount provider1, ILedgerAccount provider2, ILedgerClock clock, Func<ValueTask> dispose)
     : IAsyncDisposable
 {
     public ILedger Ledger { get; } = ledger;
@@ -15,18 +27,21 @@ public sealed class LedgerSetup(ILedger ledger, ILedgerAccount client, ILedgerAc
 
     public ILedgerAccount Provider2 { get; } = provider2;
 
+    public ILedgerClock Clock { get; } = clock;
+
     public ValueTask DisposeAsync() => dispose();
 }
 
 /// <summary>
 /// The rules every <see cref="ILedger"/> follows; one subclass per implementation. Each test gets a
 /// fresh ledger where the client holds <see cref="ClientFunds"/> and each provider
-/// <see cref="ProviderFunds"/> token base units.
+/// <see cref="ProviderFunds"/> token base units, and withdrawals wait <see cref="UnstakeDelay"/>.
 /// </summary>
 public abstract class LedgerContract
 {
     protected static readonly BigInteger ClientFunds = 1_000;
     protected static readonly BigInteger ProviderFunds = 100;
+    protected static readonly TimeSpan UnstakeDelay = TimeSpan.FromHours(1);
 
     protected abstract Task<LedgerSetup> CreateAsync();
 
@@ -198,17 +213,141 @@ public abstract class LedgerContract
     }
 
     [Fact]
-    public async Task Staking_and_unstaking_move_tokens_between_balance_and_stake()
+    public async Task Requesting_a_withdrawal_moves_stake_into_a_pending_withdrawal_payable_after_the_delay()
     {
         await using LedgerSetup setup = await CreateAsync();
 
         await setup.Provider1.StakeAsync(70);
-        await setup.Provider1.UnstakeAsync(20);
+        Assert.Null(await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+        Assert.True((await setup.Provider1.UnstakeAsync(20)).Changed);
+        DateTimeOffset requestedAt = await setup.Clock.NowAsync();
         LedgerException tooMuch = await Assert.ThrowsAsync<LedgerException>(() => setup.Provider1.UnstakeAsync(51));
+        LedgerException zero = await Assert.ThrowsAsync<LedgerException>(() => setup.Provider1.UnstakeAsync(0));
 
         Assert.Equal("ExceedsStake", tooMuch.Reason);
+        Assert.Equal("ZeroAmount", zero.Reason);
         Assert.Equal(50, await setup.Ledger.GetStakeAsync(setup.Provider1.Address));
+        Assert.Equal(new PendingWithdrawal(20, requestedAt + UnstakeDelay), await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+
+        // Nothing is paid yet: the balance is what staking left.
+        Assert.Equal(ProviderFunds - 70, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address));
+        Assert.Null(await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider2.Address));
+    }
+
+    [Fact]
+    public async Task Withdrawing_before_the_delay_is_refused_with_the_due_time_and_moves_nothing()
+    {
+        await using LedgerSetup setup = await CreateAsync();
+        await setup.Provider1.StakeAsync(70);
+        await setup.Provider1.UnstakeAsync(20);
+        PendingWithdrawal pending = (await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address))!;
+        await setup.Clock.AdvanceAsync(UnstakeDelay / 2);
+
+        LedgerException early = await Assert.ThrowsAsync<LedgerException>(() => setup.Provider1.WithdrawStakeAsync());
+        LedgerException none = await Assert.ThrowsAsync<LedgerException>(() => setup.Provider2.WithdrawStakeAsync());
+
+        Assert.Equal("WithdrawalNotDue", early.Reason);
+        Assert.Contains($"availableAt={Iso(pending.AvailableAt)}", early.Message, StringComparison.Ordinal);
+        Assert.Equal("NoPendingWithdrawal", none.Reason);
+        Assert.Equal(pending, await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+        Assert.Equal(50, await setup.Ledger.GetStakeAsync(setup.Provider1.Address));
+        Assert.Equal(ProviderFunds - 70, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address));
+        Assert.Equal(ProviderFunds, await setup.Ledger.GetBalanceAsync(setup.Provider2.Address));
+    }
+
+    [Fact]
+    public async Task Withdrawing_after_the_delay_pays_exactly_the_pending_amount_once()
+    {
+        await using LedgerSetup setup = await CreateAsync();
+        await setup.Provider1.StakeAsync(70);
+        await setup.Provider1.UnstakeAsync(20);
+        await setup.Clock.AdvanceAsync(UnstakeDelay);
+
+        LedgerReceipt withdrawn = await setup.Provider1.WithdrawStakeAsync();
+        LedgerException again = await Assert.ThrowsAsync<LedgerException>(() => setup.Provider1.WithdrawStakeAsync());
+
+        Assert.True(withdrawn.Changed);
+        Assert.Equal("NoPendingWithdrawal", again.Reason);
         Assert.Equal(ProviderFunds - 50, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address));
+        Assert.Equal(50, await setup.Ledger.GetStakeAsync(setup.Provider1.Address));
+        Assert.Null(await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+    }
+
+    [Fact]
+    public async Task A_new_request_adds_to_the_pending_amount_and_restarts_the_wait_for_all_of_it()
+    {
+        await using LedgerSetup setup = await CreateAsync();
+        await setup.Provider1.StakeAsync(70);
+        await setup.Provider1.UnstakeAsync(20);
+        await setup.Clock.AdvanceAsync(UnstakeDelay / 2);
+
+        await setup.Provider1.UnstakeAsync(10);
+        DateTimeOffset requestedAt = await setup.Clock.NowAsync();
+
+        Assert.Equal(new PendingWithdrawal(30, requestedAt + UnstakeDelay), await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+
+        // Past the first request's due time, not the second's: nothing is payable, not even the first 20.
+        await setup.Clock.AdvanceAsync(UnstakeDelay * 3 / 4);
+        Assert.Equal("WithdrawalNotDue", (await Assert.ThrowsAsync<LedgerException>(() => setup.Provider1.WithdrawStakeAsync())).Reason);
+        Assert.Equal(ProviderFunds - 70, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address));
+
+        await setup.Clock.AdvanceAsync(UnstakeDelay / 2);
+        await setup.Provider1.WithdrawStakeAsync();
+        Assert.Equal(ProviderFunds - 40, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address));
+        Assert.Equal(40, await setup.Ledger.GetStakeAsync(setup.Provider1.Address));
+    }
+
+    [Fact]
+    public async Task Slashing_takes_from_the_stake_first_and_then_from_the_pending_withdrawal()
+    {
+        await using LedgerSetup setup = await CreateAsync();
+        var job = Guid.NewGuid();
+        var other = Guid.NewGuid();
+        await setup.Provider1.StakeAsync(50);
+        await setup.Provider1.UnstakeAsync(40);
+        PendingWithdrawal requested = (await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address))!;
+        await setup.Client.LockAsync(job, 300);
+        await setup.Client.LockAsync(other, 300);
+
+        Assert.True((await setup.Ledger.SlashAsync(job, setup.Provider1.Address, 30)).Changed);
+
+        Assert.Equal(BigInteger.Zero, await setup.Ledger.GetStakeAsync(setup.Provider1.Address));
+        Assert.Equal(requested with { Amount = 20 }, await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+        Assert.Equal(new EscrowState(setup.Client.Address, 300, 30, 0, 0, Open: true), await setup.Ledger.GetEscrowAsync(job));
+
+        // What is slashable is the stake and the pending withdrawal together.
+        LedgerException tooMuch = await Assert.ThrowsAsync<LedgerException>(() => setup.Ledger.SlashAsync(other, setup.Provider1.Address, 21));
+        Assert.Equal("ExceedsStake", tooMuch.Reason);
+        Assert.Contains("staked=20", tooMuch.Message, StringComparison.Ordinal);
+        Assert.Equal(requested with { Amount = 20 }, await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+
+        Assert.True((await setup.Ledger.SlashAsync(other, setup.Provider1.Address, 20)).Changed);
+        Assert.Null(await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+        Assert.Equal(20, (await setup.Ledger.GetEscrowAsync(other))!.Slashed);
+
+        // Nothing is left to withdraw once the delay is over.
+        await setup.Clock.AdvanceAsync(UnstakeDelay);
+        Assert.Equal("NoPendingWithdrawal", (await Assert.ThrowsAsync<LedgerException>(() => setup.Provider1.WithdrawStakeAsync())).Reason);
+        Assert.Equal(ProviderFunds - 50, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address));
+    }
+
+    [Fact]
+    public async Task Slashing_within_the_stake_leaves_the_pending_withdrawal_alone()
+    {
+        await using LedgerSetup setup = await CreateAsync();
+        var job = Guid.NewGuid();
+        await setup.Provider1.StakeAsync(50);
+        await setup.Provider1.UnstakeAsync(10);
+        PendingWithdrawal requested = (await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address))!;
+        await setup.Client.LockAsync(job, 300);
+
+        await setup.Ledger.SlashAsync(job, setup.Provider1.Address, 40);
+
+        Assert.Equal(BigInteger.Zero, await setup.Ledger.GetStakeAsync(setup.Provider1.Address));
+        Assert.Equal(requested, await setup.Ledger.GetPendingWithdrawalAsync(setup.Provider1.Address));
+        await setup.Clock.AdvanceAsync(UnstakeDelay);
+        await setup.Provider1.WithdrawStakeAsync();
+        Assert.Equal(ProviderFunds - 50 + 10, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address));
     }
 
     [Fact]
@@ -249,4 +388,7 @@ public abstract class LedgerContract
         Assert.Equal(ProviderFunds, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address.ToLowerInvariant()));
         await Assert.ThrowsAsync<ArgumentException>(() => setup.Ledger.GetBalanceAsync("0x1234"));
     }
+
+    /// <summary>How ledger messages name a time: ISO 8601 in UTC, to the second.</summary>
+    protected static string Iso(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 }

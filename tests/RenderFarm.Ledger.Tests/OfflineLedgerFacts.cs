@@ -1,4 +1,5 @@
 using System.Numerics;
+using Microsoft.Extensions.Time.Testing;
 using RenderFarm.Core.Ledger;
 
 namespace RenderFarm.Ledger.Tests;
@@ -12,11 +13,12 @@ public sealed class OfflineLedgerFacts : LedgerContract
     protected override async Task<LedgerSetup> CreateAsync()
     {
         string folder = Directory.CreateTempSubdirectory("renderfarm-ledger-").FullName;
-        var ledger = new OfflineLedger(Path.Combine(folder, "ledger.json"));
+        var time = new FakeTimeProvider();
+        var ledger = new OfflineLedger(Path.Combine(folder, "ledger.json"), UnstakeDelay, time);
         await ledger.MintAsync(Client, ClientFunds);
         await ledger.MintAsync(Provider1, ProviderFunds);
         await ledger.MintAsync(Provider2, ProviderFunds);
-        return new LedgerSetup(ledger, ledger.Account(Client), ledger.Account(Provider1), ledger.Account(Provider2), () =>
+        return new LedgerSetup(ledger, ledger.Account(Client), ledger.Account(Provider1), ledger.Account(Provider2), new FakeClock(time), () =>
         {
             ledger.Dispose();
             Directory.Delete(folder, recursive: true);
@@ -75,6 +77,100 @@ public sealed class OfflineLedgerFacts : LedgerContract
     }
 
     [Fact]
+    public async Task A_withdrawal_is_payable_exactly_at_its_due_time()
+    {
+        string folder = Directory.CreateTempSubdirectory("renderfarm-ledger-").FullName;
+        try
+        {
+            var time = new FakeTimeProvider();
+            using var ledger = new OfflineLedger(Path.Combine(folder, "ledger.json"), UnstakeDelay, time);
+            await ledger.MintAsync(Provider1, 100);
+            ILedgerAccount provider = ledger.Account(Provider1);
+            await provider.StakeAsync(60);
+            await provider.UnstakeAsync(60);
+
+            time.Advance(UnstakeDelay - TimeSpan.FromTicks(1));
+            Assert.Equal("WithdrawalNotDue", (await Assert.ThrowsAsync<LedgerException>(() => provider.WithdrawStakeAsync())).Reason);
+            time.Advance(TimeSpan.FromTicks(1));
+            await provider.WithdrawStakeAsync();
+
+            Assert.Equal(100, await ledger.GetBalanceAsync(Provider1));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_pending_withdrawal_survives_reopening_and_the_default_delay_is_seven_days()
+    {
+        string folder = Directory.CreateTempSubdirectory("renderfarm-ledger-").FullName;
+        try
+        {
+            string path = Path.Combine(folder, "ledger.json");
+            var time = new FakeTimeProvider();
+            using (var ledger = new OfflineLedger(path, timeProvider: time))
+            {
+                Assert.Equal(TimeSpan.FromDays(7), ledger.UnstakeDelay);
+                await ledger.MintAsync(Provider1, 100);
+                await ledger.Account(Provider1).StakeAsync(60);
+                await ledger.Account(Provider1).UnstakeAsync(25);
+            }
+
+            using var reopened = new OfflineLedger(path, timeProvider: time);
+
+            Assert.Equal(new PendingWithdrawal(25, time.GetUtcNow() + TimeSpan.FromDays(7)), await reopened.GetPendingWithdrawalAsync(Provider1));
+            time.Advance(TimeSpan.FromDays(7));
+            await reopened.Account(Provider1).WithdrawStakeAsync();
+            Assert.Equal(65, await reopened.GetBalanceAsync(Provider1));
+            Assert.Equal(35, await reopened.GetStakeAsync(Provider1));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_ledger_file_from_before_withdrawal_delays_loads_with_nothing_pending()
+    {
+        string folder = Directory.CreateTempSubdirectory("renderfarm-ledger-").FullName;
+        try
+        {
+            // The format as written before withdrawals waited: no "withdrawals".
+            string path = Path.Combine(folder, "ledger.json");
+            await File.WriteAllTextAsync(path, $$"""
+                {
+                  "sequence": 3,
+                  "balances": { "{{Provider1}}": "40" },
+                  "stakes": { "{{Provider1}}": "60" },
+                  "escrows": {}
+                }
+                """);
+            var time = new FakeTimeProvider();
+            using var ledger = new OfflineLedger(path, UnstakeDelay, time);
+
+            Assert.Null(await ledger.GetPendingWithdrawalAsync(Provider1));
+            Assert.Equal(60, await ledger.GetStakeAsync(Provider1));
+            Assert.Equal("offline:4", (await ledger.Account(Provider1).UnstakeAsync(60)).TransactionId);
+            time.Advance(UnstakeDelay);
+            await ledger.Account(Provider1).WithdrawStakeAsync();
+            Assert.Equal(100, await ledger.GetBalanceAsync(Provider1));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void A_negative_unstake_delay_is_refused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OfflineLedger(Path.Combine(Path.GetTempPath(), "never-written.json"), TimeSpan.FromSeconds(-1)));
+    }
+
+    [Fact]
     public void A_file_that_is_not_a_ledger_is_refused_with_its_path()
     {
         string path = Path.GetTempFileName();
@@ -89,6 +185,17 @@ public sealed class OfflineLedgerFacts : LedgerContract
         finally
         {
             File.Delete(path);
+        }
+    }
+
+    private sealed class FakeClock(FakeTimeProvider time) : ILedgerClock
+    {
+        public Task<DateTimeOffset> NowAsync() => Task.FromResult(time.GetUtcNow());
+
+        public Task AdvanceAsync(TimeSpan elapsed)
+        {
+            time.Advance(elapsed);
+            return Task.CompletedTask;
         }
     }
 }

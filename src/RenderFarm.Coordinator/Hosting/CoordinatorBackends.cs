@@ -42,14 +42,14 @@ public sealed class CoordinatorBackends
     /// store under <paramref name="dataDirectory"/> whose presigned URLs point at the coordinator.
     /// </summary>
     /// <param name="dataDirectory">Folder for objects; created when missing.</param>
-    /// <param name="timeProvider">Clock of the farm store and of presigned URLs; the system clock when null.</param>
+    /// <param name="timeProvider">Clock of the farm store, of presigned URLs and of the ledger's stake withdrawals; the system clock when null.</param>
     /// <param name="ledgerPath">The offline ledger file; by default <c>ledger/offline-ledger.json</c> in <paramref name="dataDirectory"/> (beside the objects, out of their reach).</param>
     public static CoordinatorBackends CreateEmbedded(string dataDirectory, TimeProvider? timeProvider = null, string? ledgerPath = null) => new(
         new InMemoryFarmStore(timeProvider),
         new LocalDirectoryObjectStore(dataDirectory, timeProvider: timeProvider),
         new InMemoryStorage())
     {
-        Ledger = new OfflineLedger(ledgerPath ?? Path.Combine(dataDirectory, "ledger", "offline-ledger.json")),
+        Ledger = new OfflineLedger(ledgerPath ?? Path.Combine(dataDirectory, "ledger", "offline-ledger.json"), timeProvider: timeProvider),
     };
 
     /// <summary>

@@ -36,11 +36,15 @@ public interface ILedger
 
     /// <summary>
     /// Takes <paramref name="amount"/> of <paramref name="provider"/>'s stake for cheating on the job,
-    /// at most once per provider and job. The slashed tokens go into the job's escrow, where they can
-    /// pay the providers who redo the cheat's work and are otherwise refunded to the client; when the
-    /// escrow is already closed they go straight to the client. Nothing is burned.
+    /// at most once per provider and job: from its active stake first, then from its pending withdrawal,
+    /// so requesting a withdrawal does not escape a slash. The slashed tokens go into the job's escrow,
+    /// where they can pay the providers who redo the cheat's work and are otherwise refunded to the client;
+    /// when the escrow is already closed they go straight to the client. Nothing is burned.
     /// </summary>
-    /// <exception cref="LedgerException">The job has no escrow (<c>NoEscrow</c>) or the stake is smaller (<c>ExceedsStake</c>).</exception>
+    /// <exception cref="LedgerException">
+    /// The job has no escrow (<c>NoEscrow</c>) or the stake and pending withdrawal together are smaller
+    /// (<c>ExceedsStake</c>, whose <c>staked</c> is that total).
+    /// </exception>
     Task<LedgerReceipt> SlashAsync(Guid jobId, string provider, BigInteger amount, CancellationToken cancellationToken = default);
 
     /// <summary>The job's escrow, or <see langword="null"/> when none was locked for it.</summary>
@@ -49,6 +53,12 @@ public interface ILedger
     /// <summary>The tokens <paramref name="address"/> holds (not counting its stake).</summary>
     Task<BigInteger> GetBalanceAsync(string address, CancellationToken cancellationToken = default);
 
-    /// <summary>The tokens <paramref name="address"/> has staked as a provider.</summary>
+    /// <summary>The tokens <paramref name="address"/> has staked as a provider, not counting a pending withdrawal.</summary>
     Task<BigInteger> GetStakeAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The stake <paramref name="address"/> asked to withdraw and has not been paid yet (see
+    /// <see cref="ILedgerAccount.UnstakeAsync"/>), or <see langword="null"/> when nothing is pending.
+    /// </summary>
+    Task<PendingWithdrawal?> GetPendingWithdrawalAsync(string address, CancellationToken cancellationToken = default);
 }

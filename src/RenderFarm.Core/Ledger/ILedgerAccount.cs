@@ -22,7 +22,20 @@ public interface ILedgerAccount
     /// <exception cref="LedgerException">The amount is zero (<c>ZeroAmount</c>) or the account holds too little (<c>InsufficientBalance</c>).</exception>
     Task<LedgerReceipt> StakeAsync(BigInteger amount, CancellationToken cancellationToken = default);
 
-    /// <summary>Takes <paramref name="amount"/> of this account's stake back into its balance.</summary>
+    /// <summary>
+    /// Requests the withdrawal of <paramref name="amount"/> of this account's stake: it leaves the stake at once
+    /// and joins the account's pending withdrawal (<see cref="ILedger.GetPendingWithdrawalAsync"/>), which
+    /// <see cref="WithdrawStakeAsync"/> pays once the ledger's unstake delay has passed. A new request adds to
+    /// the pending amount and restarts the wait for all of it. Until it is paid, the pending amount can still
+    /// be slashed.
+    /// </summary>
     /// <exception cref="LedgerException">The amount is zero (<c>ZeroAmount</c>) or more than the stake (<c>ExceedsStake</c>).</exception>
     Task<LedgerReceipt> UnstakeAsync(BigInteger amount, CancellationToken cancellationToken = default);
+
+    /// <summary>Pays this account's whole pending withdrawal into its balance, once it is due.</summary>
+    /// <exception cref="LedgerException">
+    /// Nothing is pending (<c>NoPendingWithdrawal</c>), or the withdrawal is not due yet
+    /// (<c>WithdrawalNotDue</c>; the message names the time it becomes payable); nothing moved.
+    /// </exception>
+    Task<LedgerReceipt> WithdrawStakeAsync(CancellationToken cancellationToken = default);
 }

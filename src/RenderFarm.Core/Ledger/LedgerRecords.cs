@@ -28,6 +28,24 @@ public sealed record EscrowState(string Client, BigInteger Locked, BigInteger Sl
     public BigInteger Remaining => Locked + Slashed - Released - Refunded;
 }
 
+/// <summary>Stake a provider asked to withdraw: no longer active stake, not yet paid, still slashable.</summary>
+/// <param name="Amount">Token base units, more than zero.</param>
+/// <param name="AvailableAt">
+/// When <see cref="ILedgerAccount.WithdrawStakeAsync"/> can pay it: the latest request's time plus the
+/// ledger's unstake delay (on a chain, the request block's timestamp, in whole seconds).
+/// </param>
+public sealed record PendingWithdrawal(BigInteger Amount, DateTimeOffset AvailableAt);
+
+/// <summary>Defaults shared by every ledger.</summary>
+public static class LedgerDefaults
+{
+    /// <summary>
+    /// How long requested stake stays slashable before it can be withdrawn: 7 days, time enough for a
+    /// job's verification and settlement to catch a cheat.
+    /// </summary>
+    public static TimeSpan UnstakeDelay { get; } = TimeSpan.FromDays(7);
+}
+
 /// <summary>Converts between whole tokens and the token's base units.</summary>
 public static class TokenUnits
 {
