@@ -80,7 +80,7 @@ public sealed class CanaryFacts
     }
 
     [Fact]
-    public async Task A_wrong_answer_to_a_canary_is_proof_its_taker_is_caught_blocked_its_work_redone_and_slashed()
+    public async Task A_wrong_answer_to_a_canary_is_proof_its_taker_is_caught_blocked_its_work_redone_and_slashed_even_from_a_pending_withdrawal()
     {
         await using TestFarm farm = await TestFarm.StartAsync(s_canaries);
         IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
@@ -109,6 +109,11 @@ public sealed class CanaryFacts
         await TestFarm.ExpectProblemAsync(await cheat.CompleteAsync(task.LeaseId, await UploadFrameAsync(farm, Scene(task.FirstFrame), task)), HttpStatusCode.Conflict);
         Assert.Null(await cheat.LeaseAsync(1));
 
+        // Asking for its whole stake back does not save it: a pending withdrawal is slashed like stake.
+        var ledger = (RenderFarm.Ledger.OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
+        await ledger.Account(cheat.Address).UnstakeAsync(TokenUnits.FromTokens(50));
+        Assert.Equal(BigInteger.Zero, await ledger.GetStakeAsync(cheat.Address));
+
         // The honest providers finish the job; the cheat is slashed and paid nothing.
         LeaseGrant redo = await validator.LeaseRequiredAsync();
         Assert.Equal(task.FirstFrame, redo.FirstFrame);
@@ -120,6 +125,7 @@ public sealed class CanaryFacts
         ProviderSlash slash = Assert.Single(settled.Settlement!.Slashes);
         Assert.Equal(cheat.Address, slash.Provider, ignoreCase: true);
         Assert.Equal(TokenUnits.FromTokens(10), BigInteger.Parse(slash.Amount, System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(TokenUnits.FromTokens(40), (await ledger.GetPendingWithdrawalAsync(cheat.Address))!.Amount);
         Assert.DoesNotContain(settled.Settlement.Payouts, p => string.Equals(p.Provider, cheat.Address, StringComparison.OrdinalIgnoreCase));
         ProviderVerification report = Assert.Single(settled.Verification!, v => string.Equals(v.Provider, cheat.Address, StringComparison.OrdinalIgnoreCase));
         Assert.Equal((1, 1, true), (report.Canaries, report.CanariesFailed, report.Caught));

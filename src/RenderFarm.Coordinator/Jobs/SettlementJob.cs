@@ -76,7 +76,9 @@ public sealed partial class SettlementJob
         BigInteger slashAmount = TokenUnits.FromTokens(_options.SlashTokens);
         foreach (string cheat in tasks.SelectMany(t => t.RejectedBy).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase))
         {
-            BigInteger stake = await _ledger.GetStakeAsync(cheat, cancellationToken);
+            // A withdrawal it asked for is still slashable until paid out: the delay exists for exactly this.
+            BigInteger stake = await _ledger.GetStakeAsync(cheat, cancellationToken)
+                + ((await _ledger.GetPendingWithdrawalAsync(cheat, cancellationToken))?.Amount ?? BigInteger.Zero);
             BigInteger amount = BigInteger.Min(stake, slashAmount);
             string? tx = null;
             if (amount > 0)
