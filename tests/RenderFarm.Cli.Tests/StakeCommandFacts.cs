@@ -1,8 +1,6 @@
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text;
-using Nethereum.JsonRpc.Client;
 using Nethereum.Web3;
 using Nethereum.Web3.Accounts;
 using RenderFarm.Core.Ledger;
@@ -50,7 +48,7 @@ public sealed class StakeCommandFacts
         AssertOneLineError(early, "Nothing to collect yet: ");
         Assert.Contains($"the withdrawal of 5 tokens becomes payable at {due}", early.Error, StringComparison.Ordinal);
 
-        await AdvanceAsync(deployer, s_unstakeDelay);
+        await node.AdvanceTimeAsync(s_unstakeDelay);
         CliResult collected = await CliRunner.RunAsync(["stake", "--collect", .. common]);
 
         Assert.True(collected.ExitCode == 0, collected.Error);
@@ -67,7 +65,7 @@ public sealed class StakeCommandFacts
     public async Task Bad_input_gives_one_clear_line_and_exit_code_2_before_any_connection(string option, string? other, string expected)
     {
         // Nothing listens on the coordinator's or the chain's port: the input is refused first.
-        string closed = $"http://127.0.0.1:{ClosedPort()}/";
+        string closed = $"http://127.0.0.1:{LoopbackPort.Free()}/";
         string[] arguments = other is null ? ["stake", option] : ["stake", option, other];
 
         CliResult result = await CliRunner.RunAsync([.. arguments, "--coordinator", closed, "--rpc", closed]);
@@ -97,20 +95,6 @@ public sealed class StakeCommandFacts
         return pending.AvailableAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss 'UTC'", CultureInfo.InvariantCulture);
     }
 
-    // Moves the chain's block time forward, then mines a block that carries it.
-    private static async Task AdvanceAsync(Web3 web3, TimeSpan time)
-    {
-        await web3.Client.SendRequestAsync<object>(new RpcRequest(Guid.NewGuid().ToString(), "evm_increaseTime", (long)time.TotalSeconds));
-        await web3.Client.SendRequestAsync<object>(new RpcRequest(Guid.NewGuid().ToString(), "evm_mine"));
-    }
-
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     /// <summary>Answers <c>GET /api/ledger</c> with the deployed escrow, as a coordinator on that chain would; 404 otherwise.</summary>
     private sealed class LedgerOnlyCoordinator : IDisposable
     {
@@ -119,7 +103,7 @@ public sealed class StakeCommandFacts
 
         public LedgerOnlyCoordinator(EvmContractAddresses contracts)
         {
-            Url = $"http://127.0.0.1:{ClosedPort()}/";
+            Url = $"http://127.0.0.1:{LoopbackPort.Free()}/";
             _listener.Prefixes.Add(Url);
             _listener.Start();
             byte[] ledger = Encoding.UTF8.GetBytes(string.Create(

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -115,7 +114,7 @@ internal sealed partial class Farm : IAsyncDisposable
             ["ASPNETCORE_URLS"] = null,
             ["DOTNET_URLS"] = null,
         };
-        return new Farm(output, folder, FreeLoopbackPort(), s3.Server, bucket, environment);
+        return new Farm(output, folder, LoopbackPort.Free(), s3.Server, bucket, environment);
     }
 
     /// <summary>Starts the coordinator (again, after a kill: same port, database, bucket and signing key) and waits until /health answers 200.</summary>
@@ -419,12 +418,6 @@ internal sealed partial class Farm : IAsyncDisposable
         return JsonSerializer.Deserialize<T>(body, s_json) ?? throw new InvalidDataException($"{operation} answered null.");
     }
 
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private FarmProcess Track(FarmProcess process)
     {

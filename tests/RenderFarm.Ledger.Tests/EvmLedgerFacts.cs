@@ -1,9 +1,7 @@
 using System.Net;
-using System.Net.Sockets;
 using System.Numerics;
 using Nethereum.ABI.FunctionEncoding.Attributes;
 using Nethereum.Contracts;
-using Nethereum.JsonRpc.Client;
 using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Web3;
 using Nethereum.Web3.Accounts;
@@ -33,7 +31,7 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
         await EvmDeployment.MintAsync(deployer, contracts.TokenAddress, client.Address, ClientFunds);
         await EvmDeployment.MintAsync(deployer, contracts.TokenAddress, provider1.Address, ProviderFunds);
         await EvmDeployment.MintAsync(deployer, contracts.TokenAddress, provider2.Address, ProviderFunds);
-        return new LedgerSetup(verifier, client, provider1, provider2, new ChainClock(deployer), () =>
+        return new LedgerSetup(verifier, client, provider1, provider2, new ChainClock(Node, deployer), () =>
         {
             verifier.Dispose();
             client.Dispose();
@@ -195,7 +193,7 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
     [Fact]
     public async Task An_unreachable_endpoint_is_reported_with_its_url()
     {
-        var url = new Uri($"http://127.0.0.1:{ClosedPort()}/");
+        var url = new Uri($"http://127.0.0.1:{LoopbackPort.Free()}/");
 
         LedgerException refused = await Assert.ThrowsAsync<LedgerException>(() => EvmLedger.ConnectAsync(new EvmLedgerOptions
         {
@@ -220,12 +218,6 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
         Assert.Contains($"no contract at the escrow address {nobody}", refused.Message, StringComparison.Ordinal);
     }
 
-    private static int ClosedPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private Web3 Web3For(int account) => new(new Account(Node.PrivateKeys[account], HardhatNode.ChainId), Node.RpcUrl.ToString());
 
@@ -253,7 +245,7 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
     /// block carries it) moves it for every test on the node; each test deploys its own escrow, so none
     /// sees another's withdrawals.
     /// </summary>
-    private sealed class ChainClock(Web3 web3) : ILedgerClock
+    private sealed class ChainClock(HardhatNode node, Web3 web3) : ILedgerClock
     {
         public async Task<DateTimeOffset> NowAsync()
         {
@@ -261,10 +253,6 @@ public sealed class EvmLedgerFacts(HardhatFixture fixture) : LedgerContract
             return DateTimeOffset.FromUnixTimeSeconds((long)block.Timestamp.Value);
         }
 
-        public async Task AdvanceAsync(TimeSpan time)
-        {
-            await web3.Client.SendRequestAsync<object>(new RpcRequest(Guid.NewGuid().ToString(), "evm_increaseTime", (long)time.TotalSeconds));
-            await web3.Client.SendRequestAsync<object>(new RpcRequest(Guid.NewGuid().ToString(), "evm_mine"));
-        }
+        public Task AdvanceAsync(TimeSpan time) => node.AdvanceTimeAsync(time);
     }
 }

@@ -164,6 +164,25 @@ public sealed partial class HardhatNode : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Moves the chain's block time forward (<c>evm_increaseTime</c>), then mines a block that carries it
+    /// (<c>evm_mine</c>). It moves for every contract on the node.
+    /// </summary>
+    public async Task AdvanceTimeAsync(TimeSpan time, CancellationToken cancellationToken = default)
+    {
+        using var http = new HttpClient();
+        foreach ((string method, string parameters) in ((string, string)[])[("evm_increaseTime", $"[{(long)time.TotalSeconds}]"), ("evm_mine", "[]")])
+        {
+            using var request = new StringContent($$"""{"jsonrpc":"2.0","id":1,"method":"{{method}}","params":{{parameters}}}""", Encoding.UTF8, "application/json");
+            using HttpResponseMessage response = await http.PostAsync(RpcUrl, request, cancellationToken).ConfigureAwait(false);
+            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+            if (!response.IsSuccessStatusCode || body.Contains("\"error\"", StringComparison.Ordinal))
+            {
+                throw new InvalidOperationException($"Hardhat refused {method}: {body}");
+            }
+        }
+    }
+
     /// <summary>Kills the node and deletes its folder.</summary>
     public async ValueTask DisposeAsync()
     {

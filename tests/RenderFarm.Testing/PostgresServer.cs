@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using Npgsql;
 
 namespace RenderFarm.Testing;
@@ -76,7 +75,7 @@ public sealed class PostgresServer : IAsyncDisposable
             // A port found free can be taken before the server binds it; try another then.
             for (int attempt = 1; ; attempt++)
             {
-                int port = FreeLoopbackPort();
+                int port = LoopbackPort.Free();
                 try
                 {
                     await RunAsync(
@@ -161,12 +160,6 @@ public sealed class PostgresServer : IAsyncDisposable
         }
     }
 
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 
     private static async Task RunAsync(string program, IReadOnlyList<string> arguments, bool asPostgres, string workingDirectory, CancellationToken cancellationToken)
     {

@@ -98,7 +98,7 @@ public sealed class WorkerAgentFacts
     [Fact]
     public async Task Waits_out_a_coordinator_that_is_down_at_start()
     {
-        int port = FakeCoordinator.FreePort();
+        int port = LoopbackPort.Free();
         var renderer = new FakeRenderer();
         await using var run = new AgentRun(new Uri($"http://127.0.0.1:{port}/"), renderer);
         await FakeCoordinator.WaitUntilAsync(() => run.EventsOf(WorkerEventKind.Retrying).Count() >= 2);
