@@ -78,6 +78,28 @@ public sealed class SpotCheckFacts
     }
 
     [Fact]
+    public async Task A_check_a_provider_may_not_take_does_not_hide_the_work_queued_behind_it()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_tilesOnly);
+        await farm.SubmitAsync(frames: "1-2");
+        TestProvider first = await farm.LoginAsync();
+        TestProvider second = await farm.LoginAsync();
+        LeaseGrant firstFrame = await first.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, first, firstFrame, seed: 1);
+        LeaseGrant secondFrame = await second.LeaseRequiredAsync();
+        await CompleteWithNoiseAsync(farm, second, secondFrame, seed: 2);
+
+        // The check of its own frame heads the queue; the provider gets the one behind it, and the other provider
+        // still gets the one it was held back for.
+        LeaseGrant? behind = await first.LeaseAsync(1, "validate");
+        Assert.NotNull(behind);
+        Assert.Equal(secondFrame.FirstFrame, behind.Validation!.Frame);
+        LeaseGrant? heldBack = await second.LeaseAsync(1, "validate");
+        Assert.NotNull(heldBack);
+        Assert.Equal(firstFrame.FirstFrame, heldBack.Validation!.Frame);
+    }
+
+    [Fact]
     public async Task A_wrong_output_is_caught_two_of_three_redone_by_another_and_its_provider_blocked()
     {
         await using TestFarm farm = await TestFarm.StartAsync(s_tilesOnly);

@@ -21,8 +21,10 @@ namespace RenderFarm.Coordinator.Leasing;
 /// </summary>
 internal sealed partial class LeaseService
 {
-    // A provider blocked from a job skips its tasks; past this many in one request it waits for the next.
     private const int MaxReasonLength = 2000;
+
+    // Work one lease request may look past (held back for other providers) before it waits for the next request.
+    private const int MaxSkippedPerLease = 32;
     private static readonly TimeSpan s_minimumFetchWait = TimeSpan.FromMilliseconds(200);
     private const string ProviderServerPrefix = "provider:";
     private static readonly TimeSpan s_skippedTaskBackoff = TimeSpan.FromMilliseconds(500);
@@ -83,28 +85,62 @@ internal sealed partial class LeaseService
         long deadline = Environment.TickCount64 + (request.WaitSeconds * 1000L);
         using IStorageConnection connection = _storage.GetConnection();
         TouchProvider(connection, provider);
-        TimeSpan wait = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
-        IFetchedJob? fetched = await FetchAsync(connection, queues, wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
-        if (fetched is null)
-        {
-            return null;
-        }
 
-        using (fetched)
+        // Work this provider may not take (its own output to check, a canary of a frame it worked on, a job it is
+        // blocked from) is held while the request looks further down the queues, and put back at the end, so that
+        // one such item at the head of a queue never hides everything behind it.
+        var skipped = new List<IFetchedJob>();
+        try
         {
-            (LeaseGrant? grant, bool putBack) = await TryLeaseAsync(connection, fetched, provider, cancellationToken);
-            if (grant is not null || !putBack)
+            while (skipped.Count < MaxSkippedPerLease)
             {
-                return grant;
-            }
+                TimeSpan wait = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
+                IFetchedJob? fetched = await FetchAsync(connection, queues, skipped.Count > 0 || wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
+                if (fetched is null)
+                {
+                    break;
+                }
 
-            // A task this provider may not take (its own output to check, a job it is blocked from):
-            // back to the queue at once so other providers see it, and this provider waits a moment
-            // before it asks again instead of spinning on the same task.
-            fetched.Requeue();
+                LeaseGrant? grant;
+                bool putBack;
+                try
+                {
+                    (grant, putBack) = await TryLeaseAsync(connection, fetched, provider, cancellationToken);
+                }
+                catch
+                {
+                    fetched.Dispose();
+                    throw;
+                }
+
+                if (putBack)
+                {
+                    skipped.Add(fetched);
+                    continue;
+                }
+
+                fetched.Dispose();
+                if (grant is not null)
+                {
+                    return grant;
+                }
+            }
+        }
+        finally
+        {
+            foreach (IFetchedJob held in skipped)
+            {
+                held.Requeue();
+                held.Dispose();
+            }
         }
 
-        await Task.Delay(s_skippedTaskBackoff, cancellationToken);
+        if (skipped.Count > 0)
+        {
+            // Only work for others is waiting: ask again a moment later instead of spinning on it.
+            await Task.Delay(s_skippedTaskBackoff, cancellationToken);
+        }
+
         return null;
     }
 
