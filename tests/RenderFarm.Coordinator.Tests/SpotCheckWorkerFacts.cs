@@ -64,12 +64,12 @@ public sealed class SpotCheckWorkerFacts
         Assert.Equal(JobState.Completed, done.Job.State);
         Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat.Address, StringComparer.OrdinalIgnoreCase));
         Assert.All(done.Tasks, t => Assert.NotEqual(cheat.Address, t.Provider, StringComparer.OrdinalIgnoreCase));
-        // Every judged whole-frame sample of the cheat's output failed on its pixels; the pHash alone cannot tell a
-        // neighbouring frame (distance at most the threshold).
+        // Every judged whole-frame sample of the cheat's output failed on its pixels. The pHash is no reliable judge of
+        // a neighbouring frame: its distance sits near the threshold of 10 (12 measured for frame 3 delivered as 2).
         SpotCheckRecord[] judged = [.. done.Tasks.SelectMany(t => t.Checks!)
             .Where(c => c.WholeFrame && c.RenderedBy.Equals(cheat.Address, StringComparison.OrdinalIgnoreCase) && c.State is SpotCheckState.Passed or SpotCheckState.Failed)];
         Assert.All(judged, c => Assert.Equal(SpotCheckState.Failed, c.State));
-        Assert.All(judged, c => Assert.True(c.TilesFailed > 0 && c.PHashDistance <= 10, c.Verdict));
+        Assert.All(judged, c => Assert.True(c.TilesFailed > 0, c.Verdict));
 
         ProviderRecord caught = (await store.GetProviderAsync(cheat.Address))!;
         Assert.True(caught.TimesCaught >= 1);
