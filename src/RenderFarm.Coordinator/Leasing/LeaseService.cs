@@ -177,9 +177,15 @@ internal sealed partial class LeaseService
             return;
         }
 
-        if (await IsAlreadyCompletedAsync(provider, leaseId, cancellationToken))
+        if (await CompletedTaskAsync(provider, leaseId, cancellationToken) is { } completed)
         {
-            // A retried report whose first attempt was accepted (the answer was lost): same answer again.
+            // A retried report whose first attempt was accepted (the answer was lost, or the attempt failed after the
+            // acceptance was stored): same answer again, once the checks the first attempt may not have queued are.
+            if (await _store.GetJobAsync(completed.JobId, cancellationToken) is { } owner)
+            {
+                await EnqueueChecksAsync(owner, completed.Index, [.. completed.Checks.Where(c => c.State == SpotCheckState.Queued && c.HangfireJobId is null)], cancellationToken);
+            }
+
             return;
         }
 
@@ -213,14 +219,22 @@ internal sealed partial class LeaseService
                 long milliseconds = (long)(now - (task.StartedAt ?? now)).TotalMilliseconds;
                 _client.ChangeState(task.HangfireJobId!, new SucceededState(null, 0, milliseconds), LeasedState.StateName);
                 LogCompleted(task.JobId, task.Index, provider);
-                foreach (FrameOutput output in outputs)
-                {
-                    // Accepted: the coordinator holds its own copy, so the upload can go.
-                    await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, output.Frame, leaseId, extension), cancellationToken);
-                }
-
                 await EnqueueChecksAsync(job, task.Index, checks, cancellationToken);
                 await TryCompleteJobAsync(task.JobId, cancellationToken);
+                foreach (FrameOutput output in outputs)
+                {
+                    // Accepted: the coordinator holds its own copy, so the upload can go. Best effort: a stale upload
+                    // under a lease key is only storage, and the acceptance above must stand.
+                    try
+                    {
+                        await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, output.Frame, leaseId, extension), cancellationToken);
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        LogUploadKept(task.JobId, output.Frame, ex.Message);
+                    }
+                }
+
                 return;
             }
 
@@ -477,18 +491,21 @@ internal sealed partial class LeaseService
         return failures >= _options.MaxFailuresPerProviderPerJob;
     }
 
-    private async Task<bool> IsAlreadyCompletedAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    // The task this lease already completed, or null.
+    private async Task<TaskRecord?> CompletedTaskAsync(string provider, string leaseId, CancellationToken cancellationToken)
     {
         if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index))
         {
-            return false;
+            return null;
         }
 
         TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
         return task is not null
             && task.LeaseId == leaseId
             && string.Equals(task.Provider, provider, StringComparison.OrdinalIgnoreCase)
-            && task.State is FarmTaskState.Succeeded or FarmTaskState.Verifying;
+            && task.State is FarmTaskState.Succeeded or FarmTaskState.Verifying
+            ? task
+            : null;
     }
 
     private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
@@ -724,6 +741,9 @@ internal sealed partial class LeaseService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskIndex} of job {JobId} leased to {Provider} as {LeaseId}.")]
     private partial void LogLeased(Guid jobId, int taskIndex, string provider, string leaseId);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId}: the accepted upload of frame {Frame} could not be deleted and stays in storage: {Reason}")]
+    private partial void LogUploadKept(Guid jobId, int frame, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskIndex} of job {JobId} completed by {Provider}.")]
     private partial void LogCompleted(Guid jobId, int taskIndex, string provider);
