@@ -109,40 +109,18 @@ internal sealed partial class JobService
         settings.Validate();
 
         (string sceneKey, string sceneName) = await FindSceneAsync(sha256, cancellationToken);
-        // A paid job waits for its escrow: no provider works before the client's tokens are locked.
-        bool paid = _ledger is not null && budget > 0;
-        var job = new JobRecord
+        var spec = new RenderJobSpec
         {
-            Id = Guid.NewGuid(),
-            CreatedAt = _time.GetUtcNow(),
-            State = paid ? JobState.AwaitingEscrow : JobState.Queued,
-            Spec = new RenderJobSpec
-            {
-                SceneKey = sceneKey,
-                SceneSha256 = sha256,
-                SceneFileName = sceneName,
-                Frames = frames,
-                ChunkSize = chunkSize,
-                Settings = settings,
-                Priority = priority,
-                Budget = budget,
-            },
+            SceneKey = sceneKey,
+            SceneSha256 = sha256,
+            SceneFileName = sceneName,
+            Frames = frames,
+            ChunkSize = chunkSize,
+            Settings = settings,
+            Priority = priority,
+            Budget = budget,
         };
-        var tasks = new List<TaskRecord>(taskCount);
-        for (int index = 0; index < taskCount; index++)
-        {
-            int first = frames.First + (index * chunkSize);
-            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = first, LastFrame = Math.Min(first + chunkSize - 1, frames.Last) });
-        }
-
-        await _store.CreateJobAsync(job, tasks, cancellationToken);
-        if (!paid)
-        {
-            EnqueueSplit(job.Id);
-        }
-
-        LogSubmitted(job.Id, frames.ToString(), taskCount, priority, job.State);
-        return Summary(job, tasks);
+        return await CreateAsync(spec, frames.ToString(), cancellationToken);
     }
 
     public async Task<JobSummary> SubmitInferenceAsync(SubmitInferenceJobRequest request, CancellationToken cancellationToken)
@@ -199,30 +177,40 @@ internal sealed partial class JobService
             inputs.Add(new StoredInput(FarmKeys.Input(sha256), sha256, await ReadNameAsync(FarmKeys.InputName(sha256), $"item{i + 1:D4}.npy", cancellationToken)));
         }
 
-        bool paid = _ledger is not null && budget > 0;
+        var spec = new RenderJobSpec
+        {
+            SceneKey = FarmKeys.Model(modelSha256),
+            SceneSha256 = modelSha256,
+            SceneFileName = await ReadNameAsync(FarmKeys.ModelName(modelSha256), modelSha256 + ".onnx", cancellationToken),
+            Frames = new FrameRange(1, items),
+            ChunkSize = itemsPerTask,
+            Settings = new RenderSettings(),
+            Priority = priority,
+            Budget = budget,
+            Inference = new InferenceJobSpec { Inputs = inputs },
+        };
+        return await CreateAsync(spec, $"items 1-{items}", cancellationToken);
+    }
+
+    // Stores a new job and its tasks of ChunkSize frames (or items) each, and queues its split unless it is paid: a paid
+    // job waits for its escrow, so no provider works before the client's tokens are locked.
+    private async Task<JobSummary> CreateAsync(RenderJobSpec spec, string range, CancellationToken cancellationToken)
+    {
+        bool paid = _ledger is not null && spec.Budget > 0;
         var job = new JobRecord
         {
             Id = Guid.NewGuid(),
             CreatedAt = _time.GetUtcNow(),
             State = paid ? JobState.AwaitingEscrow : JobState.Queued,
-            Spec = new RenderJobSpec
-            {
-                SceneKey = FarmKeys.Model(modelSha256),
-                SceneSha256 = modelSha256,
-                SceneFileName = await ReadNameAsync(FarmKeys.ModelName(modelSha256), modelSha256 + ".onnx", cancellationToken),
-                Frames = new FrameRange(1, items),
-                ChunkSize = itemsPerTask,
-                Settings = new RenderSettings(),
-                Priority = priority,
-                Budget = budget,
-                Inference = new InferenceJobSpec { Inputs = inputs },
-            },
+            Spec = spec,
         };
+        FrameRange frames = spec.Frames;
+        int chunkSize = spec.ChunkSize, taskCount = (frames.Count + chunkSize - 1) / chunkSize;
         var tasks = new List<TaskRecord>(taskCount);
         for (int index = 0; index < taskCount; index++)
         {
-            int first = 1 + (index * itemsPerTask);
-            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = first, LastFrame = Math.Min(first + itemsPerTask - 1, items) });
+            int first = frames.First + (index * chunkSize);
+            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = first, LastFrame = Math.Min(first + chunkSize - 1, frames.Last) });
         }
 
         await _store.CreateJobAsync(job, tasks, cancellationToken);
@@ -231,7 +219,7 @@ internal sealed partial class JobService
             EnqueueSplit(job.Id);
         }
 
-        LogSubmitted(job.Id, $"items 1-{items}", taskCount, priority, job.State);
+        LogSubmitted(job.Id, range, tasks.Count, spec.Priority, job.State);
         return Summary(job, tasks);
     }
 
