@@ -41,10 +41,10 @@ public sealed class InferenceJobFacts
         Assert.Equal(2, job.TasksTotal);
 
         // The cheat takes the first task alone; the honest workers join once its output waits for verification.
-        await using var cheat = new InferenceWorker(farm, new ScaledOutputRunner(new VulkanInferenceRunner()));
+        await using var cheat = new InProcessWorker(farm, new VulkanFrameRenderer(), new ScaledOutputRunner(new VulkanInferenceRunner()));
         await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
-        await using var first = new InferenceWorker(farm, new VulkanInferenceRunner());
-        await using var second = new InferenceWorker(farm, new VulkanInferenceRunner());
+        await using var first = new InProcessWorker(farm, new VulkanFrameRenderer(), new VulkanInferenceRunner());
+        await using var second = new InProcessWorker(farm, new VulkanFrameRenderer(), new VulkanInferenceRunner());
 
         JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
 
@@ -116,46 +116,5 @@ public sealed class InferenceJobFacts
         }
 
         public void Dispose() => inner.Dispose();
-    }
-
-    // A worker with the honest renderer (so it can also serve render and validate) and the given inference runner.
-    private sealed class InferenceWorker : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly HttpClient _http;
-        private readonly string _folder;
-        private readonly VulkanFrameRenderer _renderer = new();
-        private readonly IInferenceRunner _inference;
-        private readonly WorkerAgent _agent;
-        private readonly Task _run;
-
-        public InferenceWorker(TestFarm farm, IInferenceRunner inference)
-        {
-            _inference = inference;
-            _folder = Directory.CreateTempSubdirectory("renderfarm-inference-").FullName;
-            _http = new HttpClient { BaseAddress = farm.Host.Address };
-            ProviderKey key = ProviderKey.LoadOrCreate(Path.Combine(_folder, "provider.key"));
-            Address = key.Address;
-            _agent = new WorkerAgent(
-                new FarmClient(_http, key, _renderer.DeviceName),
-                _renderer,
-                new WorkerOptions { Coordinator = farm.Host.Address, KeyFile = key.Path, CacheDirectory = Path.Combine(_folder, "cache"), LeaseWaitSeconds = 1 },
-                inference: inference);
-            _run = Task.Run(() => _agent.RunAsync(_stop.Token));
-        }
-
-        public string Address { get; }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            await _run;
-            _agent.Dispose();
-            (_inference as IDisposable)?.Dispose();
-            _renderer.Dispose();
-            _http.Dispose();
-            _stop.Dispose();
-            Directory.Delete(_folder, recursive: true);
-        }
     }
 }

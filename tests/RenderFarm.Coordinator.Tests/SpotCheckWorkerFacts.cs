@@ -21,8 +21,8 @@ public sealed class SpotCheckWorkerFacts
     {
         await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
         JobSummary job = await farm.SubmitAsync(frames: "1-4");
-        await using var first = new Worker(farm, new VulkanFrameRenderer());
-        await using var second = new Worker(farm, new VulkanFrameRenderer());
+        await using var first = new InProcessWorker(farm, new VulkanFrameRenderer());
+        await using var second = new InProcessWorker(farm, new VulkanFrameRenderer());
 
         JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
 
@@ -54,10 +54,10 @@ public sealed class SpotCheckWorkerFacts
         await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
         IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
         JobSummary job = await farm.SubmitAsync(frames: "1-2");
-        await using var cheat = new Worker(farm, new NeighbouringFrameRenderer(new VulkanFrameRenderer()));
+        await using var cheat = new InProcessWorker(farm, new NeighbouringFrameRenderer(new VulkanFrameRenderer()));
         await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
-        await using var first = new Worker(farm, new VulkanFrameRenderer());
-        await using var second = new Worker(farm, new VulkanFrameRenderer());
+        await using var first = new InProcessWorker(farm, new VulkanFrameRenderer());
+        await using var second = new InProcessWorker(farm, new VulkanFrameRenderer());
 
         JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
 
@@ -84,10 +84,10 @@ public sealed class SpotCheckWorkerFacts
         JobSummary job = await farm.SubmitAsync(frames: "1-4");
 
         // The cheat starts alone, so it surely delivers frames before the honest workers arrive.
-        await using var cheat = new Worker(farm, new CheapRenderer(new VulkanFrameRenderer()));
+        await using var cheat = new InProcessWorker(farm, new CheapRenderer(new VulkanFrameRenderer()));
         await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
-        await using var first = new Worker(farm, new VulkanFrameRenderer());
-        await using var second = new Worker(farm, new VulkanFrameRenderer());
+        await using var first = new InProcessWorker(farm, new VulkanFrameRenderer());
+        await using var second = new InProcessWorker(farm, new VulkanFrameRenderer());
 
         JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
 
@@ -153,45 +153,6 @@ public sealed class SpotCheckWorkerFacts
             inner.RenderTilesAsync(scenePath, frame, settings, tiles, cancellationToken);
 
         public void Dispose() => inner.Dispose();
-    }
-
-    /// <summary>A worker agent on its own key, running until disposed.</summary>
-    private sealed class Worker : IAsyncDisposable
-    {
-        private readonly CancellationTokenSource _stop = new();
-        private readonly HttpClient _http;
-        private readonly string _folder;
-        private readonly IFrameRenderer _renderer;
-        private readonly WorkerAgent _agent;
-        private readonly Task _run;
-
-        public Worker(TestFarm farm, IFrameRenderer renderer)
-        {
-            _renderer = renderer;
-            _folder = Directory.CreateTempSubdirectory("renderfarm-spotcheck-").FullName;
-            _http = new HttpClient { BaseAddress = farm.Host.Address };
-            ProviderKey key = ProviderKey.LoadOrCreate(Path.Combine(_folder, "provider.key"));
-            Address = key.Address;
-            var client = new FarmClient(_http, key, renderer.DeviceName);
-            _agent = new WorkerAgent(
-                client,
-                renderer,
-                new WorkerOptions { Coordinator = farm.Host.Address, KeyFile = key.Path, CacheDirectory = Path.Combine(_folder, "cache"), LeaseWaitSeconds = 1 });
-            _run = Task.Run(() => _agent.RunAsync(_stop.Token));
-        }
-
-        public string Address { get; }
-
-        public async ValueTask DisposeAsync()
-        {
-            await _stop.CancelAsync();
-            await _run;
-            _agent.Dispose();
-            (_renderer as IDisposable)?.Dispose();
-            _http.Dispose();
-            _stop.Dispose();
-            Directory.Delete(_folder, recursive: true);
-        }
     }
 }
 
