@@ -30,7 +30,9 @@ internal sealed partial class LeaseService
     // the policy, and only while some provider of the job could take them.
     private async Task<IReadOnlyList<SpotCheckRecord>> PlanCanariesAsync(JobRecord job, TaskRecord verified, CancellationToken cancellationToken)
     {
-        if (_options.CanaryRate <= 0 || !_options.WholeFrameSamples)
+        // Most verified tasks had no whole-output sample: they need neither the job's tasks nor the provider list.
+        if (_options.CanaryRate <= 0 || !_options.WholeFrameSamples
+            || !verified.Checks.Any(c => c.WholeFrame && !c.Canary && c.State == SpotCheckState.Passed))
         {
             return [];
         }
