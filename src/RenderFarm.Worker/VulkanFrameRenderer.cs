@@ -90,7 +90,8 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
         if (_scene is null || !string.Equals(_scenePath, path, StringComparison.Ordinal))
         {
             _scene = null; // let the old scene go before the new one loads
-            _scene = SceneAsset.Load(path);
+            // A farm's scene is one self-contained file: the worker opens nothing else, whatever its URIs say.
+            _scene = SceneAsset.Load(path, SceneFileAccess.SelfContained);
             _scenePath = path;
         }
 

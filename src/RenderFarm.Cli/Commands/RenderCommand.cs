@@ -21,7 +21,7 @@ internal static class RenderCommand
 {
     public static Command Create()
     {
-        var scene = new Argument<string>("scene") { Description = "The glTF 2.0 scene (.glb or .gltf with embedded buffers)." };
+        var scene = new Argument<string>("scene") { Description = "The glTF 2.0 scene: a .glb, or a .gltf with the files it names beside it (packed into one .glb for the farm)." };
         var frames = new Option<string>("--frames") { Description = "Frames to render, N or FIRST-LAST; frame 1 is at time 0.", DefaultValueFactory = _ => "1" };
         var output = new Option<string>("--out") { Description = "Folder for the PNG frames (created if missing).", DefaultValueFactory = _ => "frames" };
         var chunk = new Option<int>("--chunk") { Description = "Frames per farm task.", DefaultValueFactory = _ => 1 };

@@ -7,6 +7,7 @@ using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
+using RenderFarm.Rendering.Scene;
 
 namespace RenderFarm.Cli.Farm;
 
@@ -129,11 +130,23 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
 
     private async Task<SceneUploaded> UploadSceneAsync(string scenePath, CancellationToken cancellationToken)
     {
+        // A farm takes one self-contained file, so a .gltf travels as a .glb packed with the files it names
+        // (a "glTF Separate" export); the packer reads only files inside the scene's folder.
+        if (string.Equals(Path.GetExtension(scenePath), ".gltf", StringComparison.OrdinalIgnoreCase))
+        {
+            using var packed = new ByteArrayContent(SceneAsset.PackAsGlb(scenePath));
+            return await PostSceneAsync(Path.ChangeExtension(Path.GetFileName(scenePath), ".glb"), packed, cancellationToken).ConfigureAwait(false);
+        }
+
         await using FileStream file = OpenScene(scenePath);
         using var content = new StreamContent(file);
+        return await PostSceneAsync(Path.GetFileName(scenePath), content, cancellationToken).ConfigureAwait(false);
+    }
+
+    private Task<SceneUploaded> PostSceneAsync(string fileName, HttpContent content, CancellationToken cancellationToken)
+    {
         content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/octet-stream");
-        string name = Uri.EscapeDataString(Path.GetFileName(scenePath));
-        return await SendAsync<SceneUploaded>(HttpMethod.Post, $"api/scenes?name={name}", content, cancellationToken).ConfigureAwait(false);
+        return SendAsync<SceneUploaded>(HttpMethod.Post, $"api/scenes?name={Uri.EscapeDataString(fileName)}", content, cancellationToken);
     }
 
     private async Task DownloadAsync(FrameLink frame, string path, CancellationToken cancellationToken)

@@ -38,8 +38,9 @@ internal sealed partial class Uploads
             name,
             "scene",
             [".glb", ".gltf"],
-            // Throws UserInputException (→ 400) for anything the renderer could not draw.
-            path => SceneAsset.Load(path),
+            // Throws UserInputException (→ 400) for anything the renderer could not draw, and for any buffer or image
+            // the upload does not carry itself: nothing beside the uploaded file is ever opened.
+            path => SceneAsset.Load(path, SceneFileAccess.SelfContained),
             (sha, extension) => (FarmKeys.Scene(sha, extension), FarmKeys.SceneName(sha)),
             cancellationToken);
         return new SceneUploaded(sha256, size, fileName);

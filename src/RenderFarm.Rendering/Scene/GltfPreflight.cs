@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Globalization;
 using System.Text.Json;
 using RenderFarm.Core;
 
@@ -6,7 +7,9 @@ namespace RenderFarm.Rendering.Scene;
 
 /// <summary>
 /// Checks a file's container and top-level JSON before SharpGLTF sees it, so that "not a glTF file"
-/// and "needs an extension we lack" get their own clear messages instead of a parser exception.
+/// and "needs an extension we lack" get their own clear messages instead of a parser exception, and so
+/// that URIs outside the bundle and counts past <see cref="SceneLimits"/> are refused before any buffer
+/// is read or allocated.
 /// </summary>
 internal static class GltfPreflight
 {
@@ -29,8 +32,8 @@ internal static class GltfPreflight
         bytes.AsSpan().StartsWith((ReadOnlySpan<byte>)[0xEF, 0xBB, 0xBF]) ? bytes[3..] : bytes;
 
     /// <summary>Validates the container and returns whether it is binary (GLB).</summary>
-    /// <exception cref="UserInputException">The bytes are not a glTF 2.0 file this renderer can read.</exception>
-    public static bool Check(string displayName, byte[] bytes)
+    /// <exception cref="UserInputException">The bytes are not a glTF 2.0 file this renderer can read, name a file outside the bundle, or exceed a budget.</exception>
+    public static bool Check(string displayName, byte[] bytes, SceneBundle bundle)
     {
         bool isBinary = bytes.Length >= 4 && BinaryPrimitives.ReadUInt32LittleEndian(bytes) == GlbMagic;
         ReadOnlyMemory<byte> json;
@@ -48,7 +51,7 @@ internal static class GltfPreflight
             json = bytes;
         }
 
-        CheckJson(displayName, json);
+        CheckJson(displayName, json, bundle);
         return isBinary;
     }
 
@@ -75,12 +78,13 @@ internal static class GltfPreflight
         return bytes.AsMemory(20, (int)chunkLength);
     }
 
-    private static void CheckJson(string displayName, ReadOnlyMemory<byte> json)
+    private static void CheckJson(string displayName, ReadOnlyMemory<byte> json, SceneBundle bundle)
     {
+        CheckDepth(displayName, json.Span);
         JsonDocument document;
         try
         {
-            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false });
+            document = JsonDocument.Parse(json, new JsonDocumentOptions { AllowTrailingCommas = false, MaxDepth = SceneLimits.MaxJsonDepth + 1 });
         }
         catch (JsonException ex)
         {
@@ -112,10 +116,132 @@ internal static class GltfPreflight
                     if (!SupportedRequiredExtensions.Contains(name, StringComparer.Ordinal))
                     {
                         throw new UserInputException(
-                            $"'{displayName}' requires the glTF extension '{name}', which this renderer does not support.");
+                            $"'{displayName}' requires the glTF extension '{(name.Length <= 80 ? name : name[..80] + "...")}', which this renderer does not support.");
                     }
                 }
             }
+
+            CheckUris(root, "buffers", bundle);
+            CheckUris(root, "images", bundle);
+            CheckCounts(displayName, root);
         }
+    }
+
+    // Nesting is counted on a forward-only reader, so a deep document is refused with its own message
+    // before any tree is built.
+    private static void CheckDepth(string displayName, ReadOnlySpan<byte> json)
+    {
+        var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = SceneLimits.MaxJsonDepth + 1 });
+        try
+        {
+            while (reader.Read())
+            {
+                if (reader.TokenType is JsonTokenType.StartObject or JsonTokenType.StartArray && reader.CurrentDepth >= SceneLimits.MaxJsonDepth)
+                {
+                    throw new UserInputException(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"'{displayName}' nests its JSON deeper than {SceneLimits.MaxJsonDepth} levels, the limit."));
+                }
+            }
+        }
+        catch (JsonException ex)
+        {
+            throw new UserInputException(
+                $"'{displayName}' is not a glTF file: invalid JSON at line {ex.LineNumber + 1}.", ex);
+        }
+    }
+
+    private static void CheckUris(JsonElement root, string property, SceneBundle bundle)
+    {
+        if (!root.TryGetProperty(property, out JsonElement list) || list.ValueKind != JsonValueKind.Array)
+        {
+            return;
+        }
+
+        foreach (JsonElement item in list.EnumerateArray())
+        {
+            if (item.ValueKind == JsonValueKind.Object
+                && item.TryGetProperty("uri", out JsonElement uri)
+                && uri.ValueKind == JsonValueKind.String)
+            {
+                bundle.Check(uri.GetString()!);
+            }
+        }
+    }
+
+    private static void CheckCounts(string displayName, JsonElement root)
+    {
+        CheckCount(displayName, "nodes", Length(root, "nodes"), SceneLimits.MaxNodes);
+        CheckCount(displayName, "meshes", Length(root, "meshes"), SceneLimits.MaxMeshes);
+        CheckCount(displayName, "accessors", Length(root, "accessors"), SceneLimits.MaxAccessors);
+        CheckCount(displayName, "images", Length(root, "images"), SceneLimits.MaxImages);
+
+        long totalElements = 0;
+        foreach (JsonElement accessor in Items(root, "accessors"))
+        {
+            long count = Integer(accessor, "count");
+            CheckCount(displayName, "elements in one accessor", count, SceneLimits.MaxAccessorElements);
+            if (accessor.ValueKind == JsonValueKind.Object
+                && accessor.TryGetProperty("sparse", out JsonElement sparse))
+            {
+                CheckCount(displayName, "sparse elements in one accessor", Integer(sparse, "count"), SceneLimits.MaxAccessorElements);
+            }
+
+            totalElements = checked(totalElements + Math.Max(0, count));
+            CheckCount(displayName, "accessor elements in all", totalElements, SceneLimits.MaxTotalAccessorElements);
+        }
+
+        long totalBytes = 0;
+        foreach (JsonElement buffer in Items(root, "buffers"))
+        {
+            long length = Integer(buffer, "byteLength");
+            CheckCount(displayName, "bytes in one buffer", length, SceneLimits.MaxBundleBytes);
+            totalBytes = checked(totalBytes + Math.Max(0, length));
+            CheckCount(displayName, "buffer bytes in all", totalBytes, SceneLimits.MaxBundleBytes);
+        }
+
+        long channels = 0;
+        foreach (JsonElement animation in Items(root, "animations"))
+        {
+            channels = checked(channels + Length(animation, "channels"));
+            CheckCount(displayName, "animation channels", channels, SceneLimits.MaxAnimationChannels);
+        }
+    }
+
+    private static void CheckCount(string displayName, string what, long value, long limit)
+    {
+        if (value > limit)
+        {
+            throw new UserInputException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"'{displayName}' has {(value == long.MaxValue ? "too many" : value.ToString(CultureInfo.InvariantCulture))} {what}; the limit is {limit}."));
+        }
+    }
+
+    private static int Length(JsonElement parent, string property) =>
+        parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(property, out JsonElement list) && list.ValueKind == JsonValueKind.Array
+            ? list.GetArrayLength()
+            : 0;
+
+    private static IEnumerable<JsonElement> Items(JsonElement parent, string property) =>
+        parent.TryGetProperty(property, out JsonElement list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray() : [];
+
+    // A whole number as written; one too large for a long, or a fraction, reads as "past every limit" and the
+    // glTF reader refuses what is not a count at all.
+    private static long Integer(JsonElement parent, string property)
+    {
+        if (parent.ValueKind != JsonValueKind.Object
+            || !parent.TryGetProperty(property, out JsonElement value)
+            || value.ValueKind != JsonValueKind.Number)
+        {
+            return 0;
+        }
+
+        if (value.TryGetInt64(out long result))
+        {
+            return result;
+        }
+
+        return !value.TryGetDouble(out double number) || number >= long.MaxValue ? long.MaxValue : (long)Math.Ceiling(number);
     }
 }

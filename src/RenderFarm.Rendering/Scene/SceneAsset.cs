@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Numerics;
 using System.Text.Json;
 using RenderFarm.Core;
@@ -100,9 +101,53 @@ public sealed class SceneAsset
 
     /// <summary>Loads a .glb or .gltf file (buffers and images external or embedded as data URIs).</summary>
     /// <param name="path">The file.</param>
+    /// <param name="access">
+    /// Which other files it may read: by default those it names inside its own folder; uploaded scenes
+    /// (coordinator, workers) use <see cref="SceneFileAccess.SelfContained"/>. Nothing outside the scene's
+    /// folder is ever opened (<see cref="SceneFileAccess"/>), and every count is held to <see cref="SceneLimits"/>.
+    /// </param>
     /// <returns>The scene, with its textures decoded and packed.</returns>
-    /// <exception cref="UserInputException">The file is missing, not glTF, broken, needs an unsupported extension, or has no triangles.</exception>
-    public static SceneAsset Load(string path)
+    /// <exception cref="UserInputException">
+    /// The file is missing, not glTF, broken, needs an unsupported extension, names a file outside its bundle,
+    /// exceeds a budget, or has no triangles. The message names the file by its name only, never a local path.
+    /// </exception>
+    public static SceneAsset Load(string path, SceneFileAccess access = SceneFileAccess.Folder)
+    {
+        (ModelRoot model, string displayName) = ReadModel(path, access);
+        try
+        {
+            return Import(model, displayName, Path.GetFileNameWithoutExtension(path));
+        }
+        catch (Exception ex) when (IsModelError(ex))
+        {
+            throw new UserInputException($"'{displayName}' is not a valid glTF file: {Brief(ex.Message)}", ex);
+        }
+    }
+
+    /// <summary>
+    /// Packs a scene and the files it names into one self-contained binary glTF (.glb), the form a farm
+    /// stores: a "glTF Separate" export (.gltf + .bin + textures) becomes one upload. The scene is read under
+    /// the same rule and budgets as <see cref="Load"/> with <see cref="SceneFileAccess.Folder"/>.
+    /// </summary>
+    /// <param name="path">The .gltf or .glb file.</param>
+    /// <returns>The .glb bytes.</returns>
+    /// <exception cref="UserInputException">As for <see cref="Load"/>.</exception>
+    public static byte[] PackAsGlb(string path)
+    {
+        (ModelRoot model, string displayName) = ReadModel(path, SceneFileAccess.Folder);
+        try
+        {
+            using var stream = new MemoryStream();
+            model.WriteGLB(stream);
+            return stream.ToArray();
+        }
+        catch (Exception ex) when (IsModelError(ex))
+        {
+            throw new UserInputException($"'{displayName}' could not be packed into a .glb: {Brief(ex.Message)}", ex);
+        }
+    }
+
+    private static (ModelRoot Model, string DisplayName) ReadModel(string path, SceneFileAccess access)
     {
         ArgumentNullException.ThrowIfNull(path);
         string displayName = Path.GetFileName(path);
@@ -114,22 +159,26 @@ public sealed class SceneAsset
         byte[] bytes;
         try
         {
+            var file = new FileInfo(path);
+            if (file.Length > SceneLimits.MaxBundleBytes)
+            {
+                throw new UserInputException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"'{displayName}' is {file.Length} bytes; the limit is {SceneLimits.MaxBundleBytes}."));
+            }
+
             bytes = GltfPreflight.StripByteOrderMark(File.ReadAllBytes(path));
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            throw new UserInputException($"Scene file '{path}' could not be read: {Brief(ex.Message)}", ex);
+            throw new UserInputException($"Scene file '{displayName}' could not be read.", ex);
         }
 
-        bool isBinary = GltfPreflight.Check(displayName, bytes);
+        var bundle = new SceneBundle(path, access);
+        bool isBinary = GltfPreflight.Check(displayName, bytes, bundle);
         try
         {
-            ModelRoot model = Read(path, bytes, isBinary);
-            return Import(model, displayName, Path.GetFileNameWithoutExtension(path));
-        }
-        catch (Exception ex) when (ex is FileNotFoundException or DirectoryNotFoundException)
-        {
-            throw new UserInputException($"'{displayName}' refers to a file that is missing: {Brief(ex.Message)}", ex);
+            return (Read(bundle, bytes, isBinary), displayName);
         }
         catch (Exception ex) when (IsModelError(ex))
         {
@@ -217,10 +266,10 @@ public sealed class SceneAsset
         };
     }
 
-    private static ModelRoot Read(string path, byte[] bytes, bool isBinary)
+    private static ModelRoot Read(SceneBundle bundle, byte[] bytes, bool isBinary)
     {
-        string directory = Path.GetDirectoryName(Path.GetFullPath(path)) ?? Directory.GetCurrentDirectory();
-        ReadContext context = ReadContext.CreateFromDirectory(new DirectoryInfo(directory));
+        // Every external file is read through the bundle's rule; with no URI resolver, the reader never opens a path itself.
+        ReadContext context = ReadContext.Create(bundle.Read);
 
         // TryFix accepts the small spec deviations common exporters produce but still rejects broken data.
         context.Validation = ValidationMode.TryFix;
@@ -259,7 +308,7 @@ public sealed class SceneAsset
         var cameras = new List<CameraInfo>();
         var lights = new List<LightInfo>();
         var meshes = new Dictionary<int, MeshPart[]>();
-        int triangleCount = 0;
+        long triangleCount = 0;
         global::SharpGLTF.Schema2.Scene? scene = model.DefaultScene ?? (model.LogicalScenes.Count > 0 ? model.LogicalScenes[0] : null);
         var pending = new Stack<(Node Node, int Parent)>();
         if (scene is not null)
@@ -271,6 +320,15 @@ public sealed class SceneAsset
         {
             (Node node, int parent) = pending.Pop();
             int index = nodes.Count;
+
+            // A node reached through several parents is drawn once per path; the tree's size is bounded, not just the file's.
+            if (index >= SceneLimits.MaxNodes)
+            {
+                throw new UserInputException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"'{displayName}' has more than {SceneLimits.MaxNodes} node instances in its scene tree; the limit is {SceneLimits.MaxNodes}."));
+            }
+
             MeshPart[] parts = [];
             if (node.Mesh is Mesh mesh && !meshes.TryGetValue(mesh.LogicalIndex, out parts!))
             {
@@ -280,7 +338,14 @@ public sealed class SceneAsset
 
             foreach (MeshPart part in parts)
             {
-                triangleCount += part.Indices.Length / 3;
+                triangleCount = checked(triangleCount + (part.Indices.Length / 3));
+            }
+
+            if (triangleCount > SceneLimits.MaxTriangles)
+            {
+                throw new UserInputException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"'{displayName}' draws at least {triangleCount} triangles (counting each node that uses a mesh); the limit is {SceneLimits.MaxTriangles}."));
             }
 
             nodes.Add(new SceneNode(parent, node.LocalMatrix, animations.GetValueOrDefault(node.LogicalIndex), parts));
@@ -308,7 +373,7 @@ public sealed class SceneAsset
             throw new UserInputException($"'{displayName}' has no triangles in its default scene.");
         }
 
-        return new SceneAsset(name, [.. nodes], [.. cameras], [.. lights], materials, textures, triangleCount, duration);
+        return new SceneAsset(name, [.. nodes], [.. cameras], [.. lights], materials, textures, (int)triangleCount, duration);
     }
 
     // Pushes in reverse so nodes pop depth first in document order.

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Runtime.InteropServices;
 using RenderFarm.Core;
 using RenderFarm.Rendering.PathTracing;
@@ -13,7 +14,9 @@ namespace RenderFarm.Rendering.Scene;
 /// <summary>
 /// Decodes glTF textures to RGBA8 and packs them into one texel array. An image is decoded once per
 /// colour space (an image used both as sRGB and linear is stored twice, because the shader decodes
-/// by flag); textures that share an image but differ in sampler share its texels.
+/// by flag); textures that share an image but differ in sampler share its texels. Every image's size is
+/// read from its header (PNG IHDR, JPEG SOF) and held to <see cref="SceneLimits.MaxImageSide"/> and, summed
+/// over the scene, <see cref="SceneLimits.MaxTexels"/> before it is decoded.
 /// </summary>
 internal sealed class TexturePacker
 {
@@ -25,7 +28,8 @@ internal sealed class TexturePacker
     private readonly List<uint[]> _chunks = [];
     private readonly Dictionary<(int Image, bool Srgb), GpuTexture> _images = [];
     private readonly Dictionary<(int Image, uint Flags), int> _entries = [];
-    private uint _texelCount;
+    private long _texelCount;
+    private long _decodedTexels;
 
     public TexturePacker(string displayName)
     {
@@ -59,9 +63,10 @@ internal sealed class TexturePacker
         if (!_images.TryGetValue((image.LogicalIndex, srgb), out GpuTexture stored))
         {
             uint[] texels = DecodeImage(image, out int width, out int height);
-            stored = new GpuTexture { Offset = _texelCount, Width = (uint)width, Height = (uint)height };
+            // _texelCount stays below MaxTexels (checked before each decode), so it fits the shader's uint offsets.
+            stored = new GpuTexture { Offset = checked((uint)_texelCount), Width = (uint)width, Height = (uint)height };
             _chunks.Add(texels);
-            _texelCount += (uint)texels.Length;
+            _texelCount = checked(_texelCount + texels.Length);
             _images.Add((image.LogicalIndex, srgb), stored);
         }
 
@@ -77,7 +82,7 @@ internal sealed class TexturePacker
     /// <summary>All texels, concatenated in the order of their offsets.</summary>
     public uint[] Texels()
     {
-        var all = new uint[_texelCount];
+        var all = new uint[checked((int)_texelCount)];
         int offset = 0;
         foreach (uint[] chunk in _chunks)
         {
@@ -95,22 +100,71 @@ internal sealed class TexturePacker
         _ => GpuTexture.WrapRepeat,
     };
 
-    // The primary image, or the fallback when the primary is a format ImageSharp cannot read (KTX2, DDS).
+    // The primary image, or the fallback when the primary is not PNG or JPEG (KTX2, DDS, WebP).
     private static GltfImage? SelectImage(Texture texture)
     {
         GltfImage? primary = texture.PrimaryImage;
         GltfImage? fallback = texture.FallbackImage;
-        return primary is null || (fallback is not null && (primary.Content.IsKtx2 || primary.Content.IsDds)) ? fallback : primary;
+        return primary is null || (fallback is not null && !IsPngOrJpeg(primary)) ? fallback : primary;
+    }
+
+    // The image formats of glTF 2.0 itself; others (animated GIF, multi-page TIFF) could decode many frames.
+    private static bool IsPngOrJpeg(GltfImage image) => image.Content.IsPng || image.Content.IsJpg;
+
+    // Reads the size from the image's header and charges it to the scene's texel budget before any pixel is decoded.
+    private void ChargeTexels(ReadOnlyMemory<byte> bytes, string label)
+    {
+        IImageInfo? info;
+        try
+        {
+            using var stream = MemoryMarshal.TryGetArray(bytes, out ArraySegment<byte> segment)
+                ? new MemoryStream(segment.Array!, segment.Offset, segment.Count, writable: false)
+                : new MemoryStream(bytes.ToArray(), writable: false);
+            info = ImageSharpImage.Identify(stream);
+        }
+        catch (Exception ex) when (ex is ImageFormatException or NotSupportedException or InvalidDataException)
+        {
+            throw new UserInputException($"'{_displayName}': {label} could not be decoded ({ex.Message.Split('\n', 2)[0]}).", ex);
+        }
+
+        if (info is null)
+        {
+            throw new UserInputException($"'{_displayName}': {label} is not an image format the renderer reads (PNG or JPEG).");
+        }
+
+        if (info.Width < 1 || info.Height < 1 || info.Width > SceneLimits.MaxImageSide || info.Height > SceneLimits.MaxImageSide)
+        {
+            throw new UserInputException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"'{_displayName}': {label} is {info.Width}x{info.Height}; the limit is {SceneLimits.MaxImageSide} pixels a side."));
+        }
+
+        _decodedTexels = checked(_decodedTexels + ((long)info.Width * info.Height));
+        if (_decodedTexels > SceneLimits.MaxTexels)
+        {
+            throw new UserInputException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"'{_displayName}': its textures come to at least {_decodedTexels} texels at {label}; the limit is {SceneLimits.MaxTexels}."));
+        }
     }
 
     private uint[] DecodeImage(GltfImage image, out int width, out int height)
     {
         ReadOnlyMemory<byte> bytes = image.Content.Content;
-        string label = string.IsNullOrEmpty(image.Name) ? $"image {image.LogicalIndex}" : $"image '{image.Name}'";
+        string label = string.IsNullOrEmpty(image.Name)
+            ? string.Create(CultureInfo.InvariantCulture, $"image {image.LogicalIndex}")
+            : $"image '{new string([.. image.Name.Take(80).Select(c => char.IsControl(c) ? '?' : c)])}'";
         if (bytes.IsEmpty)
         {
             throw new UserInputException($"'{_displayName}': {label} has no data.");
         }
+
+        if (!IsPngOrJpeg(image))
+        {
+            throw new UserInputException($"'{_displayName}': {label} is not PNG or JPEG, the image formats the renderer reads.");
+        }
+
+        ChargeTexels(bytes, label);
 
         try
         {
@@ -125,7 +179,7 @@ internal sealed class TexturePacker
 
             width = decoded.Width;
             height = decoded.Height;
-            var texels = new uint[width * height];
+            var texels = new uint[checked(width * height)];
 
             // Rgba32 is laid out R, G, B, A, so on little-endian hosts R lands in the low byte.
             decoded.CopyPixelDataTo(MemoryMarshal.Cast<uint, Rgba32>(texels.AsSpan()));
