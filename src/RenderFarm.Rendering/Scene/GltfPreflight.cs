@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text.Json;
+using System.Text.Unicode;
 using RenderFarm.Core;
 
 namespace RenderFarm.Rendering.Scene;
@@ -105,7 +106,8 @@ internal static class GltfPreflight
             if (asset.TryGetProperty("version", out JsonElement version)
                 && (version.ValueKind != JsonValueKind.String || !(version.GetString() ?? string.Empty).StartsWith("2.", StringComparison.Ordinal)))
             {
-                throw new UserInputException($"'{displayName}' is glTF version {version}; only glTF 2.x is supported.");
+                string shown = version.ToString();
+                throw new UserInputException($"'{displayName}' is glTF version {(shown.Length <= 40 ? shown : shown[..40] + "...")}; only glTF 2.x is supported.");
             }
 
             if (root.TryGetProperty("extensionsRequired", out JsonElement required) && required.ValueKind == JsonValueKind.Array)
@@ -131,6 +133,12 @@ internal static class GltfPreflight
     // before any tree is built.
     private static void CheckDepth(string displayName, ReadOnlySpan<byte> json)
     {
+        // The JSON reader checks UTF-8 only in the strings it decodes; a bad byte in one read later would throw there.
+        if (!Utf8.IsValid(json))
+        {
+            throw new UserInputException($"'{displayName}' is not a glTF file: its JSON is not valid UTF-8 text.");
+        }
+
         var reader = new Utf8JsonReader(json, new JsonReaderOptions { MaxDepth = SceneLimits.MaxJsonDepth + 1 });
         try
         {

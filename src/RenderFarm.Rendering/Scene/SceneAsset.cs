@@ -120,7 +120,7 @@ public sealed class SceneAsset
         }
         catch (Exception ex) when (IsModelError(ex))
         {
-            throw new UserInputException($"'{displayName}' is not a valid glTF file: {Brief(ex.Message)}", ex);
+            throw new UserInputException($"'{displayName}' is not a valid glTF file: {Brief(ex)}", ex);
         }
     }
 
@@ -143,7 +143,7 @@ public sealed class SceneAsset
         }
         catch (Exception ex) when (IsModelError(ex))
         {
-            throw new UserInputException($"'{displayName}' could not be packed into a .glb: {Brief(ex.Message)}", ex);
+            throw new UserInputException($"'{displayName}' could not be packed into a .glb: {Brief(ex)}", ex);
         }
     }
 
@@ -182,7 +182,7 @@ public sealed class SceneAsset
         }
         catch (Exception ex) when (IsModelError(ex))
         {
-            throw new UserInputException($"'{displayName}' is not a valid glTF file: {Brief(ex.Message)}", ex);
+            throw new UserInputException($"'{displayName}' is not a valid glTF file: {Brief(ex)}", ex);
         }
     }
 
@@ -277,10 +277,22 @@ public sealed class SceneAsset
         return isBinary ? context.ReadBinarySchema2(stream) : context.ReadTextSchema2(stream);
     }
 
-    // Exceptions SharpGLTF raises for malformed content; anything else is a bug and propagates.
+    // Exceptions SharpGLTF raises for malformed content; anything else is a bug and propagates. Its JSON reader
+    // answers a value of an unexpected type (a string where an enum belongs, an unknown accessor type) with
+    // NotImplementedException, and its tangent repair a NaN with NotFiniteNumberException: those count only
+    // when SharpGLTF itself threw them.
     private static bool IsModelError(Exception ex) => ex is ModelException or IOException or JsonException
         or InvalidDataException or ArgumentException or FormatException or InvalidOperationException
-        or NotSupportedException or IndexOutOfRangeException or KeyNotFoundException;
+        or NotSupportedException or IndexOutOfRangeException or KeyNotFoundException
+        || (ex is NotImplementedException or ArithmeticException
+            && ex.TargetSite?.DeclaringType?.Namespace?.StartsWith("SharpGLTF", StringComparison.Ordinal) == true);
+
+    private static string Brief(Exception ex) => ex switch
+    {
+        NotImplementedException => "a value has a type or form the glTF reader cannot interpret.",
+        ArithmeticException => "a number is out of range or not finite.",
+        _ => Brief(ex.Message),
+    };
 
     private static string Brief(string message)
     {
