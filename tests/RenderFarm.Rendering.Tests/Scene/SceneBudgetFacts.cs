@@ -1,6 +1,3 @@
-using System.Buffers.Binary;
-using System.IO.Compression;
-using System.Text;
 using System.Text.Json.Nodes;
 using RenderFarm.Core;
 using RenderFarm.Rendering.Scene;
@@ -8,6 +5,7 @@ using SharpGLTF.Memory;
 using SharpGLTF.Schema2;
 using Xunit;
 using Xunit.Abstractions;
+using static RenderFarm.Testing.TestGltf;
 using static RenderFarm.Rendering.Tests.Scene.GltfTestFiles;
 
 namespace RenderFarm.Rendering.Tests.Scene;
@@ -211,38 +209,6 @@ public sealed class SceneBudgetFacts : IDisposable
         Assert.Equal(1, SceneAsset.Load(path).TriangleCount);
     }
 
-    /// <summary>
-    /// A valid PNG of the given size, 1-bit greyscale and all black, so that a huge image is a small file: the
-    /// shape of a decompression bomb.
-    /// </summary>
-    internal static byte[] BlankPng(int width, int height)
-    {
-        using var png = new MemoryStream();
-        png.Write([0x89, (byte)'P', (byte)'N', (byte)'G', 0x0D, 0x0A, 0x1A, 0x0A]);
-        var header = new byte[13];
-        BinaryPrimitives.WriteInt32BigEndian(header, width);
-        BinaryPrimitives.WriteInt32BigEndian(header.AsSpan(4), height);
-        header[8] = 1; // bit depth
-        header[9] = 0; // greyscale
-        WriteChunk(png, "IHDR", header);
-        using (var pixels = new MemoryStream())
-        {
-            using (var zlib = new ZLibStream(pixels, CompressionLevel.Fastest, leaveOpen: true))
-            {
-                var row = new byte[1 + ((width + 7) / 8)];
-                for (int y = 0; y < height; y++)
-                {
-                    zlib.Write(row);
-                }
-            }
-
-            WriteChunk(png, "IDAT", pixels.ToArray());
-        }
-
-        WriteChunk(png, "IEND", []);
-        return png.ToArray();
-    }
-
     // A scene whose triangles use one material per image, each image as base colour.
     private static string SaveTextured(TempDirectory dir, byte[][] pngs)
     {
@@ -260,33 +226,6 @@ public sealed class SceneBudgetFacts : IDisposable
 
         model.UseScene("scene").CreateNode("node").Mesh = mesh;
         return Save(model, dir, GltfFormat.GltfEmbedded);
-    }
-
-    private static void WriteChunk(Stream png, string type, byte[] data)
-    {
-        Span<byte> length = stackalloc byte[4];
-        BinaryPrimitives.WriteInt32BigEndian(length, data.Length);
-        png.Write(length);
-        byte[] typeAndData = [.. Encoding.ASCII.GetBytes(type), .. data];
-        png.Write(typeAndData);
-        Span<byte> crc = stackalloc byte[4];
-        BinaryPrimitives.WriteUInt32BigEndian(crc, Crc32(typeAndData));
-        png.Write(crc);
-    }
-
-    private static uint Crc32(byte[] bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
     }
 
     private UserInputException AssertRefused(string path, string expected)
