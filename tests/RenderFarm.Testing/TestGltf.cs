@@ -14,12 +14,7 @@ public static class TestGltf
     /// </summary>
     public static byte[] Triangle(string? bufferUri = null, string? imageUri = null)
     {
-        byte[] positions = new byte[36];
-        float[] values = [0, 0, 0, 1, 0, 0, 0, 1, 0];
-        for (int i = 0; i < values.Length; i++)
-        {
-            BinaryPrimitives.WriteSingleLittleEndian(positions.AsSpan(4 * i), values[i]);
-        }
+        byte[] positions = TrianglePositions();
 
         var primitive = new JsonObject { ["attributes"] = new JsonObject { ["POSITION"] = 0 } };
         var root = new JsonObject
@@ -59,6 +54,21 @@ public static class TestGltf
         return Encoding.UTF8.GetBytes(root.ToJsonString());
     }
 
+    /// <summary>
+    /// Writes a scene the way Blender's "glTF Separate" export does: <c>scene.gltf</c>, its buffer in
+    /// <c>scene.bin</c> and its texture in <c>textures/base colour.png</c> (a URI with an escaped space).
+    /// </summary>
+    /// <returns>The path of the .gltf.</returns>
+    public static string WriteSeparateFiles(string folder, byte[] png)
+    {
+        Directory.CreateDirectory(Path.Combine(folder, "textures"));
+        File.WriteAllBytes(Path.Combine(folder, "scene.bin"), TrianglePositions());
+        File.WriteAllBytes(Path.Combine(folder, "textures", "base colour.png"), png);
+        string gltf = Path.Combine(folder, "scene.gltf");
+        File.WriteAllBytes(gltf, Triangle(bufferUri: "scene.bin", imageUri: "textures/base%20colour.png"));
+        return gltf;
+    }
+
     /// <summary>A data: URI holding a PNG.</summary>
     public static string PngDataUri(byte[] png) => "data:image/png;base64," + Convert.ToBase64String(png);
 
@@ -92,6 +102,19 @@ public static class TestGltf
 
         WriteChunk(png, "IEND", []);
         return png.ToArray();
+    }
+
+    // One triangle in the z = 0 plane, as little-endian floats.
+    private static byte[] TrianglePositions()
+    {
+        byte[] positions = new byte[36];
+        float[] values = [0, 0, 0, 1, 0, 0, 0, 1, 0];
+        for (int i = 0; i < values.Length; i++)
+        {
+            BinaryPrimitives.WriteSingleLittleEndian(positions.AsSpan(4 * i), values[i]);
+        }
+
+        return positions;
     }
 
     private static void WriteChunk(Stream png, string type, byte[] data)
