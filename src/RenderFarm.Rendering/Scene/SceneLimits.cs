@@ -6,9 +6,10 @@ namespace RenderFarm.Rendering.Scene;
 /// refused with one line naming the limit and the scene's value.
 /// </summary>
 /// <remarks>
-/// The defaults are generous for real scenes (a Blender export of a detailed interior is a few million
-/// triangles, tens of thousands of nodes and a few dozen 2K–4K textures) and keep the worst a single scene can
-/// cost at a few GiB: about 400 bytes of frame buffers per drawn triangle, 4 bytes per decoded texel.
+/// The defaults leave room for detailed scenes (millions of triangles, tens of thousands of nodes) and keep the
+/// worst a single scene can cost at a few GiB: about 400 bytes of frame buffers per drawn triangle and 4 bytes
+/// per decoded texel. The texel budget (sixteen 2048² or four 4096² textures) is the tightest for real work;
+/// it already exceeds what some devices can bind as one texel buffer (lavapipe: 128 MiB, 32 Mi texels).
 /// </remarks>
 public static class SceneLimits
 {
