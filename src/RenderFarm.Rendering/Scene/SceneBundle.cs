@@ -184,12 +184,10 @@ internal sealed class SceneBundle
             throw Refuse(uri, "it has a query or fragment");
         }
 
-        foreach (string segment in decoded.Split('/'))
+        // "./textures/a.png" is harmless and some exporters write it; any ".." is refused, even one that stays inside.
+        if (decoded.Split('/').Contains(".."))
         {
-            if (segment.Length == 0 || segment is "." or "..")
-            {
-                throw Refuse(uri, "it must be a path of plain names below the scene's folder (no '..', '.' or empty parts)");
-            }
+            throw Refuse(uri, "it must be a path of plain names below the scene's folder, without '..'");
         }
 
         string full = Path.GetFullPath(Path.Combine(_root, decoded));

@@ -116,7 +116,7 @@ public sealed class SceneSandboxFacts : IDisposable
         string png = Path.GetFileName(Directory.GetFiles(_dir.Path, "*.png").Single());
         Directory.CreateDirectory(_dir.File("textures"));
         File.Move(_dir.File(png), _dir.File(Path.Combine("textures", "base colour.png")));
-        EditJson(path, root => root["images"]![0]!["uri"] = "textures/base%20colour.png");
+        EditJson(path, root => root["images"]![0]!["uri"] = "./textures/base%20colour.png");
 
         SceneAsset scene = SceneAsset.Load(path);
 
