@@ -47,10 +47,10 @@ internal static class FarmKeys
     public static string CheckTiles(Guid jobId, int taskIndex, int check, string extension = ".png") =>
         string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/checks/{taskIndex:D6}-{check:D3}{extension}");
 
-    // Accounts are checksummed addresses (0x and 40 hex digits), safe as one key segment.
+    // Accounts are addresses (0x and 40 hex digits); object keys are lowercase, and an address's case is only a checksum.
     private static string Account(string owner) =>
         owner is { Length: 42 } && owner.StartsWith("0x", StringComparison.Ordinal) && owner[2..].All(char.IsAsciiHexDigit)
-            ? $"accounts/{owner}"
+            ? $"accounts/{owner.ToLowerInvariant()}"
             : throw new ArgumentException($"'{owner}' is not an account address.", nameof(owner));
 
     /// <summary>Whether <paramref name="text"/> is 64 lowercase hex digits.</summary>
