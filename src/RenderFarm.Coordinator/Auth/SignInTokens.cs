@@ -148,8 +148,9 @@ internal sealed class SignInTokens
 
     private static string RecoverSigner(string challenge, string? signature)
     {
-        // Checked here: Nethereum recovers with whatever recovery id the last byte holds, and an id outside 0-3 leaves
-        // it without a key, which surfaced as a NullReferenceException (a 500) rather than as a bad signature.
+        // Checked here: Nethereum recovers with whatever the last byte holds, and answers a bad one with a bare
+        // System.Exception ("Header byte out of range", v 35 and up) or a NullReferenceException (v 29) — both 500s,
+        // and too broad to catch.
         const string Invalid = "The signature is not a valid 65-byte EIP-191 signature (0x and 130 hex digits, v 27 or 28).";
         if (signature is not { Length: 132 } || !signature.StartsWith("0x", StringComparison.OrdinalIgnoreCase)
             || signature.AsSpan(2).ContainsAnyExcept(s_hexDigits))
