@@ -10,7 +10,7 @@ namespace RenderFarm.Cli.Farm;
 /// <c>RENDERFARM_API_KEY</c> variable) or an Ethereum key file (<c>--key</c>, default <c>client.key</c>, created on
 /// first use). A paid job signs in with the paying key, so the account that pays is the job's owner.
 /// </summary>
-/// <param name="KeyFile">The key file named with <c>--key</c>, or null.</param>
+/// <param name="KeyFile">The key file named with <c>--key</c> (created when missing), or null.</param>
 /// <param name="ApiKey">The API key named with <c>--api-key</c>, or null.</param>
 internal sealed record ClientSignIn(string? KeyFile, string? ApiKey)
 {
@@ -54,7 +54,8 @@ internal sealed record ClientSignIn(string? KeyFile, string? ApiKey)
         }
         else
         {
-            ProviderKey key = Load(KeyFile ?? payingKeyFile ?? DefaultKeyFile, create: KeyFile is null && payingKeyFile is null);
+            // The client's own key file is made on first use, as a worker's is; the paying key must exist.
+            ProviderKey key = KeyFile is null && payingKeyFile is not null ? Load(payingKeyFile, create: false) : Load(KeyFile ?? DefaultKeyFile, create: true);
             if (payingKeyFile is not null)
             {
                 ProviderKey payer = Load(payingKeyFile, create: false);
