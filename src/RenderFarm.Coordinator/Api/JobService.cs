@@ -345,7 +345,7 @@ internal sealed partial class JobService
             t.Error,
             // Frames are the client's only once verified: a Verifying task's outputs await their spot checks.
             (t.State == FarmTaskState.Succeeded ? t.Outputs : []).Select(o => new FrameLink(o.Frame, new Uri(baseUrl, $"api/jobs/{jobId}/{outputs}/{o.Frame}"), o.Sha256, o.RenderSeconds)).ToList(),
-            // An open canary is not shown: the job's status is public, and its taker must not learn what its lease is.
+            // An open canary is not shown: the job's client may be a provider too, and a canary's taker must not learn what its lease is.
             t.Checks.Where(c => !(c.Canary && c.State is SpotCheckState.Queued or SpotCheckState.Leased))
                 .Select(c => c with { LeaseId = null, HangfireJobId = null }).ToList(),
             t.RejectedBy));
