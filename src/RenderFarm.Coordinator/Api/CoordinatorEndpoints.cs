@@ -78,18 +78,6 @@ public static partial class CoordinatorApplicationExtensions
     // Every endpoint here is authenticated (ClientAuthentication) and sees only its caller's uploads and jobs.
     private static void MapClientApi(RouteGroupBuilder api)
     {
-        api.MapPost("/keys", async (CreateApiKeyRequest? request, ClientIdentity caller, ClientAuthenticator auth, CancellationToken cancellationToken) =>
-        {
-            ApiKeyIssued key = await auth.IssueApiKeyAsync(caller, request?.Account, cancellationToken);
-            return TypedResults.Created($"/api/keys/{key.Id}", key);
-        }).WithSummary("Issues an API key for an account (the operator: any; a signed-in account: itself); the key is shown once.");
-
-        api.MapDelete("/keys/{id}", async (string id, ClientIdentity caller, ClientAuthenticator auth, CancellationToken cancellationToken) =>
-        {
-            await auth.RevokeApiKeyAsync(caller, id, cancellationToken);
-            return TypedResults.NoContent();
-        }).WithSummary("Revokes an API key of the caller's account (any, for the operator).");
-
         api.MapPost("/scenes", async (HttpRequest request, string? name, ClientIdentity caller, Uploads uploads, CancellationToken cancellationToken) =>
         {
             SceneUploaded scene = await uploads.UploadSceneAsync(request, name, caller.RequireAccount(), cancellationToken);
@@ -165,6 +153,18 @@ public static partial class CoordinatorApplicationExtensions
         })
             .Produces(StatusCodes.Status200OK, contentType: "application/zip")
             .WithSummary("Downloads every finished frame as a zip, streamed.");
+
+        api.MapPost("/keys", async (CreateApiKeyRequest? request, ClientIdentity caller, ClientAuthenticator auth, CancellationToken cancellationToken) =>
+        {
+            ApiKeyIssued key = await auth.IssueApiKeyAsync(caller, request?.Account, cancellationToken);
+            return TypedResults.Created($"/api/keys/{key.Id}", key);
+        }).WithSummary("Issues an API key for an account (the operator: any; a signed-in account: itself); the key is shown once.");
+
+        api.MapDelete("/keys/{id}", async (string id, ClientIdentity caller, ClientAuthenticator auth, CancellationToken cancellationToken) =>
+        {
+            await auth.RevokeApiKeyAsync(caller, id, cancellationToken);
+            return TypedResults.NoContent();
+        }).WithSummary("Revokes an API key of the caller's account (any, for the operator).");
     }
 
     private static void MapProviderApi(RouteGroupBuilder api)
