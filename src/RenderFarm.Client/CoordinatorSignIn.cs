@@ -25,7 +25,7 @@ public sealed class CoordinatorSignIn : DelegatingHandler
     private readonly Func<string, string>? _sign;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _signingIn = new(1, 1);
-    private LoginResponse? _token;
+    private volatile LoginResponse? _token;
 
     private CoordinatorSignIn(Uri coordinator, string? apiKey, string? address, Func<string, string>? sign, TimeProvider? time, HttpMessageHandler? inner)
         : base(inner ?? new HttpClientHandler())
@@ -79,14 +79,22 @@ public sealed class CoordinatorSignIn : DelegatingHandler
             return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
         }
 
-        (string? token, HttpResponseMessage? refusal) = await GetTokenAsync(cancellationToken).ConfigureAwait(false);
+        (LoginResponse? token, HttpResponseMessage? refusal) = await GetTokenAsync(cancellationToken).ConfigureAwait(false);
         if (refusal is not null)
         {
             return refusal;
         }
 
-        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token!.Token);
+        HttpResponseMessage response = await base.SendAsync(request, cancellationToken).ConfigureAwait(false);
+        if (response.StatusCode == System.Net.HttpStatusCode.Unauthorized)
+        {
+            // The coordinator no longer takes the token (its clock ran ahead of ours, or it restarted with a new
+            // signing key): the next request signs in afresh.
+            Interlocked.CompareExchange(ref _token, null, token);
+        }
+
+        return response;
     }
 
     /// <inheritdoc/>
@@ -106,14 +114,14 @@ public sealed class CoordinatorSignIn : DelegatingHandler
         && uri.AbsolutePath.StartsWith(_api.AbsolutePath, StringComparison.Ordinal)
         && !uri.AbsolutePath.StartsWith(_api.AbsolutePath + "clients/", StringComparison.Ordinal);
 
-    private async Task<(string? Token, HttpResponseMessage? Refusal)> GetTokenAsync(CancellationToken cancellationToken)
+    private async Task<(LoginResponse? Token, HttpResponseMessage? Refusal)> GetTokenAsync(CancellationToken cancellationToken)
     {
         await _signingIn.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             if (_token is { } current && _time.GetUtcNow() < current.ExpiresAt - s_renewMargin)
             {
-                return (current.Token, null);
+                return (current, null);
             }
 
             using HttpResponseMessage challengeResponse = await PostAsync("clients/challenge", new ChallengeRequest(_address!), cancellationToken).ConfigureAwait(false);
@@ -130,8 +138,9 @@ public sealed class CoordinatorSignIn : DelegatingHandler
                 return (null, await DetachAsync(loginResponse, cancellationToken).ConfigureAwait(false));
             }
 
-            _token = await ReadAsync<LoginResponse>(loginResponse, cancellationToken).ConfigureAwait(false);
-            return (_token.Token, null);
+            LoginResponse issued = await ReadAsync<LoginResponse>(loginResponse, cancellationToken).ConfigureAwait(false);
+            _token = issued;
+            return (issued, null);
         }
         finally
         {

@@ -2,7 +2,9 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
+using Microsoft.Extensions.Time.Testing;
 using Nethereum.Signer;
+using RenderFarm.Client;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Inference.IO;
@@ -230,6 +232,28 @@ public sealed class ClientAuthFacts
         // An account issues keys for itself only.
         using HttpResponseMessage forOther = await farm.NewClient().PostAsJsonAsync("api/keys", new CreateApiKeyRequest(farm.ClientAddress));
         await TestFarm.ExpectProblemAsync(forOther, HttpStatusCode.Forbidden);
+    }
+
+    [Fact]
+    public async Task A_client_whose_token_the_coordinator_no_longer_takes_signs_in_again()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        JobSummary job = await farm.SubmitAsync("1");
+
+        // The client's clock stays behind: by its own reckoning the token it holds is still good.
+        var clientClock = new FakeTimeProvider(farm.Time.GetUtcNow());
+        var signIn = CoordinatorSignIn.WithKey(
+            farm.Host.Address, farm.ClientAddress, message => new EthereumMessageSigner().EncodeUTF8AndSign(message, farm.ClientKey), clientClock);
+        using var client = new HttpClient(signIn) { BaseAddress = farm.Host.Address };
+        Assert.Equal([job.Id], (await farm.ListJobsAsync(client)).Select(j => j.Id));
+
+        farm.Time.Advance(TimeSpan.FromHours(2));
+        using (HttpResponseMessage stale = await client.GetAsync("api/jobs"))
+        {
+            Assert.Contains("expired", await TestFarm.ExpectProblemAsync(stale, HttpStatusCode.Unauthorized), StringComparison.Ordinal);
+        }
+
+        Assert.Equal([job.Id], (await farm.ListJobsAsync(client)).Select(j => j.Id));
     }
 
     private static async Task<JobSummary> SubmitSceneAsync(HttpClient client, string sha256)
