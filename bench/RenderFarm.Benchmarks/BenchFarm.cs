@@ -6,6 +6,8 @@ using Hangfire;
 using Hangfire.Storage;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using Nethereum.Signer;
+using RenderFarm.Client;
 using RenderFarm.Coordinator;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
@@ -31,7 +33,12 @@ internal sealed class BenchFarm : IAsyncDisposable
         _postgres = postgres;
         Backends = backends;
         Host = host;
-        Client = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromMinutes(2) };
+        EthECKey artist = EthECKey.GenerateKey();
+        Client = new HttpClient(CoordinatorSignIn.WithKey(host.Address, artist.GetPublicAddress(), message => new EthereumMessageSigner().EncodeUTF8AndSign(message, artist)))
+        {
+            BaseAddress = host.Address,
+            Timeout = TimeSpan.FromMinutes(2),
+        };
     }
 
     public string Backend { get; }
@@ -42,7 +49,7 @@ internal sealed class BenchFarm : IAsyncDisposable
 
     public CoordinatorHost Host { get; }
 
-    /// <summary>The artist's side of the API.</summary>
+    /// <summary>The artist's side of the API, signed in as one client account.</summary>
     public HttpClient Client { get; }
 
     /// <param name="backend">"memory" or "postgres".</param>

@@ -67,7 +67,9 @@ public static class CoordinatorServiceCollectionExtensions
         });
 
         services.AddSingleton<LeaseService>();
+        services.AddSingleton<SignInTokens>();
         services.AddSingleton<ProviderAuthenticator>();
+        services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<JobService>();
         services.AddSingleton<Uploads>();
 

@@ -8,8 +8,11 @@ internal static class FarmKeys
     /// <summary>A scene, content-addressed: <c>scenes/{sha256}.glb</c> or <c>.gltf</c>.</summary>
     public static string Scene(string sha256, string extension) => $"scenes/{sha256}{extension}";
 
-    /// <summary>The name a scene was last uploaded with, for display.</summary>
-    public static string SceneName(string sha256) => $"scenes/{sha256}.name";
+    /// <summary>
+    /// The name an account last uploaded a scene with. Bytes are stored once, names per account: the record is also
+    /// the account's claim on the scene, so a job may name only scenes its account uploaded.
+    /// </summary>
+    public static string SceneName(string owner, string sha256) => $"{Account(owner)}/scenes/{sha256}.name";
 
     /// <summary>
     /// Where a provider uploads a frame under one lease (its presigned PUT). Each lease has its own
@@ -28,14 +31,14 @@ internal static class FarmKeys
     /// <summary>An ONNX model, content-addressed: <c>models/{sha256}.onnx</c>.</summary>
     public static string Model(string sha256) => $"models/{sha256}.onnx";
 
-    /// <summary>The name a model was last uploaded with, for display.</summary>
-    public static string ModelName(string sha256) => $"models/{sha256}.name";
+    /// <summary>The name an account last uploaded a model with; its claim on the model, as for scenes.</summary>
+    public static string ModelName(string owner, string sha256) => $"{Account(owner)}/models/{sha256}.name";
 
     /// <summary>An input tensor, content-addressed: <c>inputs/{sha256}.npy</c>.</summary>
     public static string Input(string sha256) => $"inputs/{sha256}.npy";
 
-    /// <summary>The name an input was last uploaded with.</summary>
-    public static string InputName(string sha256) => $"inputs/{sha256}.name";
+    /// <summary>The name an account last uploaded an input with; its claim on the input, as for scenes.</summary>
+    public static string InputName(string owner, string sha256) => $"{Account(owner)}/inputs/{sha256}.name";
 
     /// <summary>The file extension of a job's outputs: PNG frames or .npy tensors.</summary>
     public static string OutputExtension(Core.Farm.RenderJobSpec spec) => spec.Inference is null ? ".png" : ".npy";
@@ -43,6 +46,12 @@ internal static class FarmKeys
     /// <summary>The tiles a validator re-rendered for one spot check of a task.</summary>
     public static string CheckTiles(Guid jobId, int taskIndex, int check, string extension = ".png") =>
         string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/checks/{taskIndex:D6}-{check:D3}{extension}");
+
+    // Accounts are addresses (0x and 40 hex digits); object keys are lowercase, and an address's case is only a checksum.
+    private static string Account(string owner) =>
+        owner is { Length: 42 } && owner.StartsWith("0x", StringComparison.Ordinal) && owner[2..].All(char.IsAsciiHexDigit)
+            ? $"accounts/{owner.ToLowerInvariant()}"
+            : throw new ArgumentException($"'{owner}' is not an account address.", nameof(owner));
 
     /// <summary>Whether <paramref name="text"/> is 64 lowercase hex digits.</summary>
     public static bool IsSha256(string? text) =>

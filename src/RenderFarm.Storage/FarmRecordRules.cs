@@ -46,6 +46,14 @@ internal static class FarmRecordRules
         ArgumentOutOfRangeException.ThrowIfNegative(provider.TimesCaught, nameof(provider));
     }
 
+    public static void ValidateApiKey(ApiKeyRecord key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        ArgumentException.ThrowIfNullOrWhiteSpace(key.Id, nameof(key));
+        ArgumentException.ThrowIfNullOrWhiteSpace(key.Account, nameof(key));
+        ArgumentException.ThrowIfNullOrWhiteSpace(key.Sha256, nameof(key));
+    }
+
     public static void ValidateProviderCounts(string address, long verifiedFrames, int timesCaught)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(address);

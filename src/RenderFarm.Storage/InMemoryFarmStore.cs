@@ -16,6 +16,7 @@ public sealed class InMemoryFarmStore : IFarmStore
     private readonly Dictionary<Guid, TaskRecord[]> _tasks = [];
     private readonly Dictionary<string, ProviderRecord> _providers = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, DateTimeOffset> _onceValues = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ApiKeyRecord> _apiKeys = new(StringComparer.Ordinal);
     private readonly TimeProvider _timeProvider;
     private int _onceInsertsSinceSweep;
 
@@ -63,6 +64,23 @@ public sealed class InMemoryFarmStore : IFarmStore
         lock (_lock)
         {
             IReadOnlyList<JobRecord> jobs = [.. _jobs.Values
+                .OrderByDescending(job => job.CreatedAt)
+                .ThenByDescending(job => job.Id)
+                .Take(limit)];
+            return Task.FromResult(jobs);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<JobRecord>> ListJobsOfAsync(string owner, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(owner);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            IReadOnlyList<JobRecord> jobs = [.. _jobs.Values
+                .Where(job => string.Equals(job.Owner, owner, StringComparison.Ordinal))
                 .OrderByDescending(job => job.CreatedAt)
                 .ThenByDescending(job => job.Id)
                 .Take(limit)];
@@ -227,6 +245,50 @@ public sealed class InMemoryFarmStore : IFarmStore
                 }
             }
 
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task CreateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateApiKey(key);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (!_apiKeys.TryAdd(key.Id, key with { CreatedAt = Truncate(key.CreatedAt), RevokedAt = Truncate(key.RevokedAt) }))
+            {
+                throw new InvalidOperationException($"API key {key.Id} already exists.");
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<ApiKeyRecord?> GetApiKeyAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return Task.FromResult(_apiKeys.GetValueOrDefault(id));
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<bool> TryRevokeApiKeyAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (!_apiKeys.TryGetValue(id, out ApiKeyRecord? key) || key.RevokedAt is not null)
+            {
+                return Task.FromResult(false);
+            }
+
+            _apiKeys[id] = key with { RevokedAt = Truncate(revokedAt) };
             return Task.FromResult(true);
         }
     }

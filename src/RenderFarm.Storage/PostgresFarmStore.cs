@@ -26,7 +26,9 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
 
     private const string ProviderColumns = "address, registered_at, last_seen_at, device, verified_frames, times_caught";
 
-    private const string JobColumns = "id, spec, state, created_at, finished_at, error, settlement";
+    private const string JobColumns = "id, spec, state, created_at, finished_at, error, settlement, owner";
+
+    private const string ApiKeyColumns = "id, account, sha256, created_at, revoked_at";
 
     private readonly NpgsqlDataSource _dataSource;
     private readonly bool _ownsDataSource;
@@ -129,7 +131,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                 {
                     await ExecuteAsync(
                         connection,
-                        $"INSERT INTO {Schema}.jobs ({JobColumns}) VALUES (@id, @spec, @state, @created, @finished, @error, @settlement)",
+                        $"INSERT INTO {Schema}.jobs ({JobColumns}) VALUES (@id, @spec, @state, @created, @finished, @error, @settlement, @owner)",
                         cancellationToken,
                         ("id", job.Id),
                         ("spec", Jsonb(job.Spec)),
@@ -137,7 +139,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                         ("created", job.CreatedAt.ToUniversalTime()),
                         ("finished", job.FinishedAt?.ToUniversalTime()),
                         ("error", job.Error),
-                        ("settlement", job.Settlement is null ? null : Jsonb(job.Settlement))).ConfigureAwait(false);
+                        ("settlement", job.Settlement is null ? null : Jsonb(job.Settlement)),
+                        ("owner", job.Owner)).ConfigureAwait(false);
                 }
                 catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
                 {
@@ -200,6 +203,19 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
             $"SELECT {JobColumns} FROM {Schema}.jobs ORDER BY created_at DESC, id DESC LIMIT @limit",
             ReadJob,
             cancellationToken,
+            ("limit", limit));
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<JobRecord>> ListJobsOfAsync(string owner, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(owner);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return QueryAsync(
+            $"SELECT {JobColumns} FROM {Schema}.jobs WHERE owner = @owner ORDER BY created_at DESC, id DESC LIMIT @limit",
+            ReadJob,
+            cancellationToken,
+            ("owner", owner),
             ("limit", limit));
     }
 
@@ -378,6 +394,51 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         return rows == 1;
     }
 
+    /// <inheritdoc/>
+    public async Task CreateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateApiKey(key);
+        try
+        {
+            await ExecuteAsync(
+                $"INSERT INTO {Schema}.api_keys ({ApiKeyColumns}) VALUES (@id, @account, @sha256, @created, @revoked)",
+                cancellationToken,
+                ("id", key.Id),
+                ("account", key.Account),
+                ("sha256", key.Sha256),
+                ("created", key.CreatedAt.ToUniversalTime()),
+                ("revoked", key.RevokedAt?.ToUniversalTime())).ConfigureAwait(false);
+        }
+        catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
+        {
+            throw new InvalidOperationException($"API key {key.Id} already exists.", exception);
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<ApiKeyRecord?> GetApiKeyAsync(string id, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        IReadOnlyList<ApiKeyRecord> keys = await QueryAsync(
+            $"SELECT {ApiKeyColumns} FROM {Schema}.api_keys WHERE id = @id",
+            ReadApiKey,
+            cancellationToken,
+            ("id", id)).ConfigureAwait(false);
+        return keys.Count == 0 ? null : keys[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> TryRevokeApiKeyAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(id);
+        int rows = await ExecuteAsync(
+            $"UPDATE {Schema}.api_keys SET revoked_at = @revoked WHERE id = @id AND revoked_at IS NULL",
+            cancellationToken,
+            ("id", id),
+            ("revoked", revokedAt.ToUniversalTime())).ConfigureAwait(false);
+        return rows == 1;
+    }
+
     /// <summary>Deletes one-time values past their expiry; a maintenance job calls it now and then.</summary>
     /// <returns>How many were deleted.</returns>
     public Task<int> DeleteExpiredOnceValuesAsync(CancellationToken cancellationToken = default) =>
@@ -434,6 +495,16 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         FinishedAt = NullableTime(reader, 4),
         Error = NullableString(reader, 5),
         Settlement = reader.IsDBNull(6) ? null : FromJsonb<JobSettlement>(reader, 6),
+        Owner = NullableString(reader, 7),
+    };
+
+    private static ApiKeyRecord ReadApiKey(NpgsqlDataReader reader) => new()
+    {
+        Id = reader.GetString(0),
+        Account = reader.GetString(1),
+        Sha256 = reader.GetString(2),
+        CreatedAt = reader.GetFieldValue<DateTimeOffset>(3),
+        RevokedAt = NullableTime(reader, 4),
     };
 
     private static TaskRecord ReadTask(NpgsqlDataReader reader) => new()

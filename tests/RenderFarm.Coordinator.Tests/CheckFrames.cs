@@ -12,15 +12,12 @@ namespace RenderFarm.Coordinator.Tests;
 /// <summary>Frames made here (no GPU) and the provider-side steps of delivering and checking them, for the check facts.</summary>
 internal static class CheckFrames
 {
-    /// <summary>The client of the paid jobs on the offline ledger.</summary>
-    internal const string Client = "0x00000000000000000000000000000000000c1e47";
-
-    /// <summary>On the farm's offline ledger: a client locks 100 tokens for the job and the provider stakes 50.</summary>
+    /// <summary>On the farm's offline ledger: the job's client locks 100 tokens for it and the provider stakes 50.</summary>
     internal static async Task LockBudgetAndStakeAsync(TestFarm farm, JobSummary job, TestProvider provider)
     {
         var ledger = (RenderFarm.Ledger.OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
-        await ledger.MintAsync(Client, TokenUnits.FromTokens(100));
-        await ledger.Account(Client).LockAsync(job.Id, TokenUnits.FromTokens(100));
+        await ledger.MintAsync(farm.ClientAddress, TokenUnits.FromTokens(100));
+        await ledger.Account(farm.ClientAddress).LockAsync(job.Id, TokenUnits.FromTokens(100));
         await ledger.MintAsync(provider.Address, TokenUnits.FromTokens(50));
         await ledger.Account(provider.Address).StakeAsync(TokenUnits.FromTokens(50));
     }

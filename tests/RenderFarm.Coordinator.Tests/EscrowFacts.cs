@@ -14,14 +14,13 @@ namespace RenderFarm.Coordinator.Tests;
 /// <summary>A paid job waits until the client's budget is locked in its escrow; a cancelled one is refunded.</summary>
 public sealed class EscrowFacts
 {
-    private const string Client = "0x00000000000000000000000000000000000c1e47";
-
     [Fact]
     public async Task A_paid_job_is_not_leased_until_its_budget_is_locked()
     {
         await using TestFarm farm = await TestFarm.StartAsync();
         var ledger = (OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
-        await ledger.MintAsync(Client, TokenUnits.FromTokens(30));
+        string client = farm.ClientAddress;
+        await ledger.MintAsync(client, TokenUnits.FromTokens(30));
         JobSummary job = await farm.SubmitAsync(frames: "1", budget: 10);
         Assert.Equal(JobState.AwaitingEscrow, job.State);
         TestProvider provider = await farm.LoginAsync();
@@ -31,7 +30,7 @@ public sealed class EscrowFacts
         Assert.Contains("No escrow is locked", detail, StringComparison.Ordinal);
         Assert.Contains("10 tokens", detail, StringComparison.Ordinal);
 
-        await ledger.Account(Client).LockAsync(job.Id, TokenUnits.FromTokens(10));
+        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(10));
         using HttpResponseMessage confirmed = await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null);
         await TestFarm.ExpectAsync(confirmed, HttpStatusCode.OK);
         Assert.NotEqual(JobState.AwaitingEscrow, (await confirmed.Content.ReadFromJsonAsync<JobSummary>(TestFarm.Json))!.State);
@@ -46,9 +45,10 @@ public sealed class EscrowFacts
     {
         await using TestFarm farm = await TestFarm.StartAsync();
         var ledger = (OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
-        await ledger.MintAsync(Client, TokenUnits.FromTokens(30));
+        string client = farm.ClientAddress;
+        await ledger.MintAsync(client, TokenUnits.FromTokens(30));
         JobSummary job = await farm.SubmitAsync(frames: "1", budget: 10);
-        await ledger.Account(Client).LockAsync(job.Id, TokenUnits.FromTokens(4) + (TokenUnits.PerToken / 2));
+        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(4) + (TokenUnits.PerToken / 2));
 
         string detail = await TestFarm.ExpectProblemAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.Conflict);
         Assert.Contains("holds 4.5 tokens, less than its budget of 10 tokens", detail, StringComparison.Ordinal);
@@ -60,10 +60,11 @@ public sealed class EscrowFacts
     {
         await using TestFarm farm = await TestFarm.StartAsync();
         var ledger = (OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
-        await ledger.MintAsync(Client, TokenUnits.FromTokens(10));
+        string client = farm.ClientAddress;
+        await ledger.MintAsync(client, TokenUnits.FromTokens(10));
         JobSummary job = await farm.SubmitAsync(frames: "1-2", budget: 10);
-        await ledger.Account(Client).LockAsync(job.Id, TokenUnits.FromTokens(10));
-        Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(Client));
+        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(10));
+        Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(client));
         await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.OK);
 
         await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/cancel", null), HttpStatusCode.OK);
@@ -79,7 +80,23 @@ public sealed class EscrowFacts
         Assert.Equal(JobState.Cancelled, details.Job.State);
         Assert.Empty(details.Settlement!.Payouts);
         Assert.NotNull(details.Settlement.RefundTransactionId);
-        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(Client));
+        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(client));
+    }
+
+    // Guards the payer: the escrow must be the job owner's own tokens, not a lock anyone else put on the job's id.
+    [Fact]
+    public async Task An_escrow_locked_by_another_account_does_not_start_the_job()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        var ledger = (OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
+        const string Stranger = "0x00000000000000000000000000000000000c1e47";
+        await ledger.MintAsync(Stranger, TokenUnits.FromTokens(30));
+        JobSummary job = await farm.SubmitAsync(frames: "1", budget: 10);
+        await ledger.Account(Stranger).LockAsync(job.Id, TokenUnits.FromTokens(10));
+
+        string detail = await TestFarm.ExpectProblemAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.Conflict);
+        Assert.Contains("not by the job's owner", detail, StringComparison.Ordinal);
+        Assert.Equal(JobState.AwaitingEscrow, (await farm.GetJobAsync(job.Id)).Job.State);
     }
 
     [Theory]

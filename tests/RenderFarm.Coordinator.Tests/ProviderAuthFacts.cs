@@ -1,5 +1,8 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
+using System.Security.Cryptography;
+using System.Text;
 using Nethereum.Signer;
 using RenderFarm.Core.Farm.Protocol;
 
@@ -95,4 +98,55 @@ public sealed class ProviderAuthFacts
         string detail = await TestFarm.ExpectProblemAsync(expired, HttpStatusCode.Unauthorized);
         Assert.Contains("expired", detail, StringComparison.Ordinal);
     }
+
+    // Guards the 500 a signature with a recovery byte other than 27/28 (or 0/1) caused: it is a bad signature, 401.
+    [Theory]
+    [InlineData("1d")]
+    [InlineData("1f")]
+    [InlineData("25")]
+    [InlineData("7f")]
+    [InlineData("ff")]
+    public async Task A_signature_with_a_bad_v_byte_is_401(string v)
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        var provider = new TestProvider(farm, EthECKey.GenerateKey());
+        ChallengeResponse challenge = await provider.ChallengeAsync();
+        string signature = provider.Sign(challenge.Challenge);
+        using HttpResponseMessage response = await provider.PostLoginAsync(challenge.Challenge, signature[..^2] + v);
+        string detail = await TestFarm.ExpectProblemAsync(response, HttpStatusCode.Unauthorized);
+        Assert.Contains("signature", detail, StringComparison.Ordinal);
+
+        using HttpResponseMessage honest = await provider.PostLoginAsync(challenge.Challenge, signature);
+        await TestFarm.ExpectAsync(honest, HttpStatusCode.OK);
+    }
+
+    // Guards the token lifetime: a token made with the signing key (a leaked or placeholder one) that claims to last
+    // longer than the coordinator issues tokens for is refused, instead of being honoured for as long as its maker chose.
+    [Fact]
+    public async Task A_token_whose_expiry_lies_beyond_the_servers_lifetime_is_refused()
+    {
+        const string SigningKey = "a-signing-key-that-the-attacker-has-learnt-0123456789";
+        await using TestFarm farm = await TestFarm.StartAsync(new() { ["Coordinator:TokenSigningKey"] = SigningKey });
+        TestProvider provider = await farm.LoginAsync();
+        long now = farm.Time.GetUtcNow().ToUnixTimeSeconds();
+
+        // Made the way the coordinator makes them, so the refusal below is about the expiry alone.
+        using (HttpResponseMessage withinLifetime = await provider.SendAsync(HttpMethod.Post, "api/leases", new LeaseRequest(["render"], 0), ForgeToken(SigningKey, provider.Address, now + 3600)))
+        {
+            Assert.Equal(HttpStatusCode.NoContent, withinLifetime.StatusCode);
+        }
+
+        using HttpResponseMessage forever = await provider.SendAsync(HttpMethod.Post, "api/leases", new LeaseRequest(["render"], 0), ForgeToken(SigningKey, provider.Address, now + (10L * 365 * 86400)));
+        string detail = await TestFarm.ExpectProblemAsync(forever, HttpStatusCode.Unauthorized);
+        Assert.Contains("longer", detail, StringComparison.Ordinal);
+    }
+
+    private static string ForgeToken(string signingKey, string address, long expires)
+    {
+        byte[] tokenKey = HMACSHA256.HashData(Encoding.UTF8.GetBytes(signingKey), "renderfarm token"u8);
+        string payload = Base64Url(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{address}|{expires}|provider")));
+        return $"{payload}.{Base64Url(HMACSHA256.HashData(tokenKey, Encoding.ASCII.GetBytes(payload)))}";
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

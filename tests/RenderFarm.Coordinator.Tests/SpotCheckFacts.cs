@@ -302,7 +302,7 @@ public sealed class SpotCheckFacts
         Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(cheat.Address));
         Assert.Equal(TokenUnits.FromTokens(40), await ledger.GetStakeAsync(cheat.Address));
         // The slashed stake went to the escrow and, unused, back to the client.
-        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(Client));
+        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(farm.ClientAddress));
 
         // A retried settlement pays nothing twice.
         await farm.Host.Services.GetRequiredService<Jobs.SettlementJob>().SettleAsync(job.Id, CancellationToken.None);

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Nethereum.Signer;
+using RenderFarm.Client;
 using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
@@ -18,26 +19,59 @@ namespace RenderFarm.Coordinator.Tests;
 /// <summary>
 /// A real coordinator on a loopback port (Kestrel, Hangfire.InMemory, in-memory farm store,
 /// local-directory objects in a temp folder) with a fake clock, plus helpers that speak its API.
+/// <see cref="Client"/> is signed in as one client account (<see cref="ClientKey"/>).
 /// </summary>
 internal sealed class TestFarm : IAsyncDisposable
 {
+    public const string OperatorKey = "operator-key-for-the-coordinator-tests";
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     private readonly string _directory;
+    private readonly List<HttpClient> _clients = [];
 
     private TestFarm(CoordinatorHost host, FakeTimeProvider time, string directory)
     {
         Host = host;
         Time = time;
         _directory = directory;
-        Client = new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromSeconds(60) };
+        ClientKey = EthECKey.GenerateKey();
+        Client = NewClient(ClientKey);
+        Anonymous = Track(new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromSeconds(60) });
+        Operator = Track(new HttpClient { BaseAddress = host.Address, Timeout = TimeSpan.FromSeconds(60) });
+        Operator.DefaultRequestHeaders.Add("X-Operator-Key", OperatorKey);
     }
 
     public CoordinatorHost Host { get; }
 
     public FakeTimeProvider Time { get; }
 
+    /// <summary>The key of the account <see cref="Client"/> signs in as.</summary>
+    public EthECKey ClientKey { get; }
+
+    /// <summary>The address of the account <see cref="Client"/> signs in as.</summary>
+    public string ClientAddress => ClientKey.GetPublicAddress();
+
+    /// <summary>Signed in as the test's client account; provider calls and presigned URLs pass untouched.</summary>
     public HttpClient Client { get; }
+
+    /// <summary>No credentials at all.</summary>
+    public HttpClient Anonymous { get; }
+
+    /// <summary>Sends the operator key.</summary>
+    public HttpClient Operator { get; }
+
+    /// <summary>A client signed in as the account of <paramref name="key"/> (a fresh account when null).</summary>
+    public HttpClient NewClient(EthECKey? key = null)
+    {
+        key ??= EthECKey.GenerateKey();
+        var signIn = CoordinatorSignIn.WithKey(Host.Address, key.GetPublicAddress(), message => new EthereumMessageSigner().EncodeUTF8AndSign(message, key), Time);
+        return Track(new HttpClient(signIn) { BaseAddress = Host.Address, Timeout = TimeSpan.FromSeconds(60) });
+    }
+
+    /// <summary>A client that sends <paramref name="apiKey"/>.</summary>
+    public HttpClient NewApiKeyClient(string apiKey) =>
+        Track(new HttpClient(CoordinatorSignIn.WithApiKey(Host.Address, apiKey)) { BaseAddress = Host.Address, Timeout = TimeSpan.FromSeconds(60) });
 
     public static byte[] SceneBytes => File.ReadAllBytes(RepositoryPaths.Combine("samples/cornell-box/cornell-box.glb"));
 
@@ -50,6 +84,7 @@ internal sealed class TestFarm : IAsyncDisposable
         settings.TryAdd("Coordinator:SpotChecks", "false");
         // Canaries would interleave with the checks and tasks other tests lease by hand; CanaryFacts switch them on.
         settings.TryAdd("Coordinator:CanaryRate", "0");
+        settings.TryAdd("Coordinator:OperatorKey", OperatorKey);
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         CoordinatorHost host = await CoordinatorHost.StartAsync(
             "http://127.0.0.1:0",
@@ -67,39 +102,40 @@ internal sealed class TestFarm : IAsyncDisposable
         return new TestFarm(host, time, directory);
     }
 
-    public Task<SceneUploaded> UploadSceneAsync(byte[]? bytes = null, string name = "cornell-box.glb") =>
-        UploadAsync<SceneUploaded>("scenes", name, bytes ?? SceneBytes);
+    public Task<SceneUploaded> UploadSceneAsync(byte[]? bytes = null, string name = "cornell-box.glb", HttpClient? client = null) =>
+        UploadAsync<SceneUploaded>("scenes", name, bytes ?? SceneBytes, client);
 
     /// <summary>Posts a file to an upload endpoint (<c>scenes</c>, <c>models</c>, <c>inputs</c>) and returns the raw answer.</summary>
-    public async Task<HttpResponseMessage> PostUploadAsync(string kind, string name, byte[] bytes)
+    public async Task<HttpResponseMessage> PostUploadAsync(string kind, string name, byte[] bytes, HttpClient? client = null)
     {
         var content = new ByteArrayContent(bytes);
         content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-        return await Client.PostAsync($"api/{kind}?name={Uri.EscapeDataString(name)}", content);
+        return await (client ?? Client).PostAsync($"api/{kind}?name={Uri.EscapeDataString(name)}", content);
     }
 
     /// <summary>Uploads a file that must be accepted (201) and returns the answer's body.</summary>
-    public async Task<T> UploadAsync<T>(string kind, string name, byte[] bytes)
+    public async Task<T> UploadAsync<T>(string kind, string name, byte[] bytes, HttpClient? client = null)
     {
-        using HttpResponseMessage response = await PostUploadAsync(kind, name, bytes);
+        using HttpResponseMessage response = await PostUploadAsync(kind, name, bytes, client);
         await ExpectAsync(response, HttpStatusCode.Created);
         return (await response.Content.ReadFromJsonAsync<T>(Json))!;
     }
 
-    public async Task<JobSummary> SubmitAsync(string frames = "1-3", int chunkSize = 1, int priority = 0, long budget = 0)
+    public async Task<JobSummary> SubmitAsync(string frames = "1-3", int chunkSize = 1, int priority = 0, long budget = 0, HttpClient? client = null)
     {
-        SceneUploaded scene = await UploadSceneAsync();
-        using HttpResponseMessage response = await Client.PostAsJsonAsync(
+        client ??= Client;
+        SceneUploaded scene = await UploadSceneAsync(client: client);
+        using HttpResponseMessage response = await client.PostAsJsonAsync(
             "api/jobs", new { sceneSha256 = scene.Sha256, frames, chunkSize, size = "32x32", samplesPerPixel = 4, priority, budget });
         await ExpectAsync(response, HttpStatusCode.Created);
         return (await response.Content.ReadFromJsonAsync<JobSummary>(Json))!;
     }
 
-    public async Task<JobDetails> GetJobAsync(Guid id) =>
-        (await Client.GetFromJsonAsync<JobDetails>($"api/jobs/{id}", Json))!;
+    public async Task<JobDetails> GetJobAsync(Guid id, HttpClient? client = null) =>
+        (await (client ?? Client).GetFromJsonAsync<JobDetails>($"api/jobs/{id}", Json))!;
 
-    public async Task<IReadOnlyList<JobSummary>> ListJobsAsync() =>
-        (await Client.GetFromJsonAsync<List<JobSummary>>("api/jobs", Json))!;
+    public async Task<IReadOnlyList<JobSummary>> ListJobsAsync(HttpClient? client = null) =>
+        (await (client ?? Client).GetFromJsonAsync<List<JobSummary>>("api/jobs", Json))!;
 
     public Task<int> RunMaintenanceAsync() =>
         Host.Services.GetRequiredService<FarmMaintenance>().RunAsync(CancellationToken.None);
@@ -143,9 +179,15 @@ internal sealed class TestFarm : IAsyncDisposable
 
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));
 
+    private HttpClient Track(HttpClient client)
+    {
+        _clients.Add(client);
+        return client;
+    }
+
     public async ValueTask DisposeAsync()
     {
-        Client.Dispose();
+        _clients.ForEach(client => client.Dispose());
         await Host.DisposeAsync();
         try
         {

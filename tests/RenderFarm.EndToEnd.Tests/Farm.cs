@@ -10,6 +10,8 @@ using System.Text.RegularExpressions;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using Nethereum.Signer;
+using RenderFarm.Client;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
@@ -69,14 +71,14 @@ internal sealed partial class Farm : IAsyncDisposable
         _bucket = bucket;
         _coordinatorEnvironment = coordinatorEnvironment;
         Address = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{port}/"));
-        Http = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(30) };
+        Http = SignedInClient(EthECKey.GenerateKey());
     }
 
     /// <summary>The coordinator's address; it stays the same across restarts.</summary>
     public Uri Address { get; }
 
-    /// <summary>A client of the coordinator's API.</summary>
-    public HttpClient Http { get; }
+    /// <summary>A client of the coordinator's API, signed in as the test's client account (a fresh key unless <see cref="SetClientKey"/>).</summary>
+    public HttpClient Http { get; private set; }
 
     /// <summary>The coordinator process now running, if any.</summary>
     public FarmProcess? Coordinator { get; private set; }
@@ -214,6 +216,20 @@ internal sealed partial class Farm : IAsyncDisposable
         Note($"cheat-{name} signed in as {address.Groups["address"].Value}");
         return new FarmWorker(worker, address.Groups["address"].Value);
     }
+
+    /// <summary>Signs <see cref="Http"/> in with <paramref name="privateKey"/> from now on, e.g. the account that pays.</summary>
+    public void SetClientKey(string privateKey)
+    {
+        Http.Dispose();
+        Http = SignedInClient(new EthECKey(privateKey));
+    }
+
+    private HttpClient SignedInClient(EthECKey key) =>
+        new(CoordinatorSignIn.WithKey(Address, key.GetPublicAddress(), message => new EthereumMessageSigner().EncodeUTF8AndSign(message, key)))
+        {
+            BaseAddress = Address,
+            Timeout = TimeSpan.FromSeconds(30),
+        };
 
     /// <summary>Uploads the Cornell box and returns its SHA-256.</summary>
     public async Task<string> UploadSceneAsync()

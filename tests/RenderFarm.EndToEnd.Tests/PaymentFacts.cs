@@ -38,6 +38,7 @@ public sealed class PaymentFacts(PostgresFixture postgres, S3Fixture s3, ITestOu
         await using TestChain chain = await TestChain.StartAsync();
         await using Farm farm = await Farm.CreateAsync(postgres, s3, output, FarmTimings.Fast);
         farm.UseChain(chain);
+        farm.SetClientKey(chain.PrivateKey(ClientAccount));
         farm.SetWorkerKey("a", chain.PrivateKey(HonestA));
         farm.SetWorkerKey("b", chain.PrivateKey(HonestB));
         await farm.RunAsync(async () =>
@@ -108,6 +109,7 @@ public sealed class PaymentFacts(PostgresFixture postgres, S3Fixture s3, ITestOu
         await using TestChain chain = await TestChain.StartAsync();
         await using Farm farm = await Farm.CreateAsync(postgres, s3, output, FarmTimings.Fast);
         farm.UseChain(chain);
+        farm.SetClientKey(chain.PrivateKey(ClientAccount));
         farm.RequireStake(5);
         (string Name, int Account)[] providers = [("a", HonestA), ("b", HonestB), ("cheat", Cheater), ("idle", Unstaked)];
         foreach ((string name, int account) in providers)

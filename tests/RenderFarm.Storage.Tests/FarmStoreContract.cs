@@ -58,6 +58,7 @@ public abstract class FarmStoreContract : IAsyncLifetime
                 },
             },
             Error = "none yet",
+            Owner = "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4",
         };
         TaskRecord[] tasks = [NewTask(job, 0, 5, 8), FullTask(job, 1, 9, 12)];
 
@@ -119,6 +120,47 @@ public abstract class FarmStoreContract : IAsyncLifetime
         Assert.Equal(jobs.OrderByDescending(job => job.CreatedAt).Take(3).Select(job => job.Id), listed.Select(job => job.Id));
         Assert.Equal(5, (await Store.ListJobsAsync(100)).Count);
         await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ListJobsAsync(0));
+    }
+
+    [Fact]
+    public async Task An_accounts_jobs_are_listed_without_anyone_elses()
+    {
+        const string Alice = "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4";
+        const string Bob = "0xAb8483F64d9C6d1EcF9b849Ae677dD3315835cb2";
+        JobRecord[] jobs = [.. Enumerable.Range(0, 6).Select(i => NewJob(s_start.AddMinutes(i)) with { Owner = i % 3 == 0 ? Bob : i % 3 == 1 ? Alice : null })];
+        foreach (JobRecord job in jobs)
+        {
+            await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+        }
+
+        IReadOnlyList<JobRecord> alices = await Store.ListJobsOfAsync(Alice, 100);
+
+        Assert.Equal([jobs[4].Id, jobs[1].Id], alices.Select(job => job.Id));
+        Assert.All(alices, job => Assert.Equal(Alice, job.Owner));
+        Assert.Equal([jobs[3].Id], (await Store.ListJobsOfAsync(Bob, 1)).Select(job => job.Id));
+
+        // Owners compare exactly: an address in other letter case is another string, not the same account.
+        Assert.Empty(await Store.ListJobsOfAsync(Alice.ToLowerInvariant(), 100));
+        Assert.Null((await Store.GetJobAsync(jobs[2].Id))!.Owner);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(() => Store.ListJobsOfAsync(Alice, 0));
+    }
+
+    [Fact]
+    public async Task Api_keys_read_back_and_are_revoked_once()
+    {
+        var key = new ApiKeyRecord { Id = "k1", Account = "0x5B38Da6a701c568545dCfcB03FcB875f56beddC4", Sha256 = new string('a', 64), CreatedAt = s_start };
+        await Store.CreateApiKeyAsync(key);
+
+        Assert.Equal(key, await Store.GetApiKeyAsync("k1"));
+        Assert.Null(await Store.GetApiKeyAsync("k2"));
+        await Assert.ThrowsAsync<InvalidOperationException>(() => Store.CreateApiKeyAsync(key with { Account = "0xAb8483F64d9C6d1EcF9b849Ae677dD3315835cb2" }));
+        Assert.Equal(key.Account, (await Store.GetApiKeyAsync("k1"))!.Account);
+
+        DateTimeOffset revoked = s_start.AddMinutes(5);
+        Assert.True(await Store.TryRevokeApiKeyAsync("k1", revoked));
+        Assert.False(await Store.TryRevokeApiKeyAsync("k1", revoked.AddMinutes(1)));
+        Assert.False(await Store.TryRevokeApiKeyAsync("k2", revoked));
+        Assert.Equal(key with { RevokedAt = revoked }, await Store.GetApiKeyAsync("k1"));
     }
 
     [Fact]

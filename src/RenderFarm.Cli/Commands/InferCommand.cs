@@ -38,11 +38,13 @@ internal static class InferCommand
         var outputOffset = new Option<string?>(ImagePostprocessing.OffsetOption) { Description = "PNG outputs: added after --output-scale; default 0." };
         var coordinator = new Option<string?>("--coordinator") { Description = "Run the batch as a job on this running coordinator's farm instead of the local device." };
         var itemsPerTask = new Option<int>("--items-per-task") { Description = "With --coordinator: items per task of the job.", DefaultValueFactory = _ => 1 };
+        Option<string?> key = ClientSignIn.CreateKeyOption();
+        Option<string?> apiKey = ClientSignIn.CreateApiKeyOption();
         var command = new Command(
             "infer",
             "Run an ONNX model over a batch of .npy arrays and images on the local Vulkan device (or a farm, with --coordinator), writing each item's outputs as .npy (and PNG where an output is image-shaped).")
         {
-            model, inputs, output, device, batchSize, imageSize, channels, scale, mean, std, outputScale, outputOffset, coordinator, itemsPerTask,
+            model, inputs, output, device, batchSize, imageSize, channels, scale, mean, std, outputScale, outputOffset, coordinator, itemsPerTask, key, apiKey,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => RunAsync(
@@ -55,7 +57,9 @@ internal static class InferCommand
                         result.GetValue(imageSize), result.GetValue(channels), result.GetValue(scale), result.GetValue(mean), result.GetValue(std)),
                     ImagePostprocessing.FromOptions(result.GetValue(outputScale), result.GetValue(outputOffset))),
                 result.GetValue(device),
-                result.GetValue(coordinator) is string url ? new FarmTarget(WorkerCommand.ParseUrl(url), result.GetValue(itemsPerTask)) : null,
+                result.GetValue(coordinator) is string url
+                    ? new FarmTarget(WorkerCommand.ParseUrl(url), result.GetValue(itemsPerTask), new ClientSignIn(result.GetValue(key), result.GetValue(apiKey)))
+                    : null,
                 cancellationToken),
             cancellationToken));
         return command;
@@ -175,7 +179,7 @@ internal static class InferCommand
         }
 
         using var bar = new ProgressBar(Console.Error);
-        using var http = new HttpClient { BaseAddress = farm.Coordinator, Timeout = TimeSpan.FromMinutes(10) };
+        using HttpClient http = (farm.SignIn ?? new ClientSignIn(null, null)).CreateHttpClient(farm.Coordinator, TimeSpan.FromMinutes(10));
         var runner = new InferenceJobRunner(http, bar);
         var totals = new InferTotals([output.Name]);
         var clock = Stopwatch.StartNew();
@@ -304,4 +308,5 @@ internal sealed record InferRequest(
 /// <summary>A farm to run an <c>infer</c> batch on.</summary>
 /// <param name="Coordinator">The coordinator's address.</param>
 /// <param name="ItemsPerTask">Items per task of the job.</param>
-internal sealed record FarmTarget(Uri Coordinator, int ItemsPerTask);
+/// <param name="SignIn">How to sign in to it; null for the default client key file.</param>
+internal sealed record FarmTarget(Uri Coordinator, int ItemsPerTask, ClientSignIn? SignIn = null);

@@ -30,6 +30,8 @@ internal static class RenderCommand
         var budget = new Option<long?>("--budget") { Description = "With --coordinator: the most tokens to pay, locked in the job's escrow before any work starts." };
         var ledgerKey = new Option<string?>("--ledger-key") { Description = "With --budget: the key file of the account that pays." };
         var rpc = new Option<string?>("--rpc") { Description = "With --budget: a JSON-RPC endpoint of the coordinator's chain." };
+        Option<string?> key = ClientSignIn.CreateKeyOption();
+        Option<string?> apiKey = ClientSignIn.CreateApiKeyOption();
         var options = new RenderOptions();
         var command = new Command("render", "Render frames of a glTF scene to PNG files on a farm (by default one in this process, on the local Vulkan device).");
         command.Arguments.Add(scene);
@@ -41,6 +43,8 @@ internal static class RenderCommand
         command.Options.Add(budget);
         command.Options.Add(ledgerKey);
         command.Options.Add(rpc);
+        command.Options.Add(key);
+        command.Options.Add(apiKey);
         options.AddTo(command);
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => RunAsync(
@@ -55,7 +59,8 @@ internal static class RenderCommand
                 result.GetValue(options.Device),
                 demoEconomy: false,
                 cancellationToken,
-                result.GetValue(budget) is long tokens ? new PaymentRequest(tokens, result.GetValue(ledgerKey), result.GetValue(rpc)) : null),
+                result.GetValue(budget) is long tokens ? new PaymentRequest(tokens, result.GetValue(ledgerKey), result.GetValue(rpc)) : null,
+                new ClientSignIn(result.GetValue(key), result.GetValue(apiKey))),
             cancellationToken));
         return command;
     }
@@ -74,6 +79,7 @@ internal static class RenderCommand
     /// </param>
     /// <param name="cancellationToken">Ctrl-C.</param>
     /// <param name="paying">For a remote coordinator: the budget and the account that locks it; null for an unpaid job.</param>
+    /// <param name="signIn">For a remote coordinator: how to sign in; null for the default key file.</param>
     public static async Task<int> RunAsync(
         RenderRequest request,
         Uri? coordinator,
@@ -81,7 +87,8 @@ internal static class RenderCommand
         int? deviceIndex,
         bool demoEconomy,
         CancellationToken cancellationToken,
-        PaymentRequest? paying = null)
+        PaymentRequest? paying = null,
+        ClientSignIn? signIn = null)
     {
         if (request.ChunkSize < 1 || workers < 1 || workers > 64)
         {
@@ -91,6 +98,12 @@ internal static class RenderCommand
         if (paying is not null && coordinator is null)
         {
             throw new UserInputException("--budget needs --coordinator: the embedded farm does not charge (`renderfarm demo` shows a paid job on it).");
+        }
+
+        signIn ??= new ClientSignIn(null, null);
+        if (coordinator is null && (signIn.KeyFile is not null || signIn.ApiKey is not null))
+        {
+            throw new UserInputException("--key and --api-key need --coordinator: the embedded farm signs in with a key of its own.");
         }
 
         // Load once here so a broken scene is reported before any farm starts.
@@ -104,7 +117,8 @@ internal static class RenderCommand
         await using EmbeddedFarm? farm = coordinator is null
             ? await EmbeddedFarm.StartAsync(workers, deviceIndex, demoEconomy, events, cancellationToken).ConfigureAwait(false)
             : null;
-        using var http = new HttpClient { BaseAddress = farm?.Address ?? coordinator, Timeout = TimeSpan.FromMinutes(10) };
+        using HttpClient http = farm?.CreateHttpClient(TimeSpan.FromMinutes(10))
+            ?? signIn.CreateHttpClient(coordinator!, TimeSpan.FromMinutes(10), paying?.KeyFile);
         var runner = new FarmJobRunner(http, bar);
         if (paying is not null && paying.BudgetTokens <= 0)
         {

@@ -1,6 +1,5 @@
 using System.Globalization;
 using System.Numerics;
-using Nethereum.Signer;
 using RenderFarm.Core.Ledger;
 
 namespace RenderFarm.Cli.Farm;
@@ -18,7 +17,8 @@ internal static class DemoEconomy
     public static async Task<JobPayment> FundAsync(EmbeddedFarm farm, int frames, CancellationToken cancellationToken)
     {
         long budget = TokensPerFrame * frames;
-        string client = EthECKey.GenerateKey().GetPublicAddress();
+        // The farm's own client account pays, so the job's owner is the one who locks its escrow.
+        string client = farm.ClientAddress;
         await farm.Ledger.MintAsync(client, TokenUnits.FromTokens(budget), cancellationToken).ConfigureAwait(false);
         foreach (string provider in farm.ProviderAddresses)
         {

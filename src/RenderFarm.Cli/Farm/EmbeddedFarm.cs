@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
+using RenderFarm.Client;
 using RenderFarm.Coordinator;
 using RenderFarm.Ledger;
 using RenderFarm.Worker;
@@ -18,14 +19,17 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
     private readonly List<WorkerAgent> _agents;
     private readonly List<Task> _runs;
     private readonly CancellationTokenSource _stopWorkers = new();
+    private readonly ProviderKey _client;
 
-    private EmbeddedFarm(CoordinatorHost host, DirectoryInfo dataDirectory, List<WorkerAgent> agents, OfflineLedger ledger, IReadOnlyList<string> providers)
+    private EmbeddedFarm(
+        CoordinatorHost host, DirectoryInfo dataDirectory, List<WorkerAgent> agents, OfflineLedger ledger, IReadOnlyList<string> providers, ProviderKey client)
     {
         _host = host;
         _dataDirectory = dataDirectory;
         _agents = agents;
         Ledger = ledger;
         ProviderAddresses = providers;
+        _client = client;
         _runs = agents.ConvertAll(agent => agent.RunAsync(_stopWorkers.Token));
     }
 
@@ -37,6 +41,13 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
 
     /// <summary>The workers' provider addresses, in worker order.</summary>
     public IReadOnlyList<string> ProviderAddresses { get; }
+
+    /// <summary>The local client account this farm's jobs are submitted (and paid) from.</summary>
+    public string ClientAddress => _client.Address;
+
+    /// <summary>A client of the farm's coordinator, signed in with the local client key.</summary>
+    public HttpClient CreateHttpClient(TimeSpan timeout) =>
+        new(CoordinatorSignIn.WithKey(Address, _client.Address, _client.Sign)) { BaseAddress = Address, Timeout = timeout };
 
     /// <summary>Starts the coordinator and <paramref name="workers"/> workers on the Vulkan device <paramref name="deviceIndex"/>.</summary>
     /// <param name="workers">How many in-process workers.</param>
@@ -80,7 +91,9 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
             }
 
             string[] providers = [.. Enumerable.Range(1, workers).Select(i => ProviderKey.LoadOrCreate(KeyFile(data, i)).Address)];
-            return new EmbeddedFarm(host, data, agents, (OfflineLedger)backends.Ledger!, providers);
+            // Zero-config sign-in: a client key made here, next to the workers' provider keys.
+            ProviderKey client = ProviderKey.LoadOrCreate(Path.Combine(data.FullName, "client.key"));
+            return new EmbeddedFarm(host, data, agents, (OfflineLedger)backends.Ledger!, providers, client);
         }
         catch
         {

@@ -49,83 +49,96 @@ public static partial class CoordinatorApplicationExtensions
             },
             app.Services.GetRequiredService<JobStorage>());
 
-        MapClientApi(app.MapGroup("/api").WithTags("Clients"));
+        ClientAuthentication.Use(app);
+        MapClientSignIn(app.MapGroup("/api").WithTags("Clients"));
+        MapClientApi(app.MapGroup("/api").WithTags("Clients").WithMetadata(ClientAuthentication.Required));
         MapProviderApi(app.MapGroup("/api").WithTags("Providers"));
         MapObjects(app);
         app.Lifetime.ApplicationStarted.Register(() => SetPublicBaseUrl(app, options));
         return app;
     }
 
-    private static void MapClientApi(RouteGroupBuilder api)
+    private static void MapClientSignIn(RouteGroupBuilder api)
     {
-        api.MapPost("/scenes", async (HttpRequest request, string? name, Uploads uploads, CancellationToken cancellationToken) =>
-        {
-            SceneUploaded scene = await uploads.UploadSceneAsync(request, name, cancellationToken);
-            return TypedResults.Created($"/api/scenes/{scene.Sha256}", scene);
-        })
-            .Accepts<Stream>("application/octet-stream", "model/gltf-binary", "model/gltf+json")
-            .WithSummary("Uploads a glTF scene (raw body, streamed); stored under its SHA-256.");
+        api.MapPost("/clients/challenge", (ChallengeRequest request, ClientAuthenticator auth) => auth.CreateChallenge(request))
+            .WithSummary("A single-use message to sign with the client's Ethereum key (EIP-191).");
 
-        api.MapPost("/models", async (HttpRequest request, string? name, Uploads uploads, CancellationToken cancellationToken) =>
-        {
-            ModelUploaded model = await uploads.UploadModelAsync(request, name, cancellationToken);
-            return TypedResults.Created($"/api/models/{model.Sha256}", model);
-        })
-            .Accepts<Stream>("application/octet-stream")
-            .WithSummary("Uploads an ONNX model (raw body, streamed); refused with the operator's name when the engine lacks one.");
+        api.MapPost("/clients/login", (LoginRequest request, ClientAuthenticator auth, CancellationToken cancellationToken) => auth.LoginAsync(request, cancellationToken))
+            .WithSummary("Exchanges a signed challenge for a client bearer token.");
 
-        api.MapPost("/inputs", async (HttpRequest request, string? name, Uploads uploads, CancellationToken cancellationToken) =>
-        {
-            InputUploaded input = await uploads.UploadInputAsync(request, name, cancellationToken);
-            return TypedResults.Created($"/api/inputs/{input.Sha256}", input);
-        })
-            .Accepts<Stream>("application/octet-stream")
-            .WithSummary("Uploads one batch item's input tensor (.npy, raw body).");
-
-        api.MapPost("/inference-jobs", async (SubmitInferenceJobRequest request, JobService jobs, CancellationToken cancellationToken) =>
-        {
-            JobSummary job = await jobs.SubmitInferenceAsync(request, cancellationToken);
-            return TypedResults.Created($"/api/jobs/{job.Id}", job);
-        }).WithSummary("Submits a batch-inference job: the model run once per input.");
-
-        api.MapGet("/jobs/{id:guid}/outputs/{item:int}", async (Guid id, int item, JobService jobs, CancellationToken cancellationToken) =>
-            TypedResults.Stream(await jobs.OpenFrameAsync(id, item, cancellationToken), "application/octet-stream", $"{item:D6}.npy"))
-            .WithSummary("One verified output of an inference job (.npy).");
-
-        api.MapPost("/jobs", async (SubmitJobRequest request, JobService jobs, CancellationToken cancellationToken) =>
-        {
-            JobSummary job = await jobs.SubmitAsync(request, cancellationToken);
-            return TypedResults.Created($"/api/jobs/{job.Id}", job);
-        }).WithSummary("Submits a render job.");
-
-        api.MapGet("/jobs", (JobService jobs, CancellationToken cancellationToken) => jobs.ListAsync(cancellationToken))
-            .WithSummary("Lists the newest jobs.");
-
-        api.MapGet("/jobs/{id:guid}", (Guid id, HttpRequest request, JobService jobs, CancellationToken cancellationToken) =>
-            jobs.GetAsync(id, new Uri($"{request.Scheme}://{request.Host}{request.PathBase}/"), cancellationToken))
-            .WithSummary("A job with its tasks and finished frames.");
-
+        // Public: the chain and contract addresses, which providers staking need as much as clients paying.
         api.MapGet("/ledger", (IServiceProvider services) => services.GetService<ILedger>() switch
         {
             EvmLedger evm => new LedgerInfo("evm", evm.ChainId, evm.EscrowAddress, evm.TokenAddress),
             null => new LedgerInfo("none"),
             _ => new LedgerInfo("offline"),
         }).WithSummary("Where paid jobs lock their budget: the escrow contract's chain and address.");
+    }
 
-        api.MapPost("/jobs/{id:guid}/escrow", (Guid id, JobService jobs, CancellationToken cancellationToken) => jobs.ConfirmEscrowAsync(id, cancellationToken))
-            .WithSummary("Starts a paid job once its budget is locked in the job's escrow on the ledger.");
+    // Every endpoint here is authenticated (ClientAuthentication) and sees only its caller's uploads and jobs.
+    private static void MapClientApi(RouteGroupBuilder api)
+    {
+        api.MapPost("/scenes", async (HttpRequest request, string? name, ClientIdentity caller, Uploads uploads, CancellationToken cancellationToken) =>
+        {
+            SceneUploaded scene = await uploads.UploadSceneAsync(request, name, caller.RequireAccount(), cancellationToken);
+            return TypedResults.Created($"/api/scenes/{scene.Sha256}", scene);
+        })
+            .Accepts<Stream>("application/octet-stream", "model/gltf-binary", "model/gltf+json")
+            .WithSummary("Uploads a glTF scene (raw body, streamed); stored under its SHA-256, named for the caller's account.");
 
-        api.MapPost("/jobs/{id:guid}/cancel", (Guid id, JobService jobs, CancellationToken cancellationToken) => jobs.CancelAsync(id, cancellationToken))
+        api.MapPost("/models", async (HttpRequest request, string? name, ClientIdentity caller, Uploads uploads, CancellationToken cancellationToken) =>
+        {
+            ModelUploaded model = await uploads.UploadModelAsync(request, name, caller.RequireAccount(), cancellationToken);
+            return TypedResults.Created($"/api/models/{model.Sha256}", model);
+        })
+            .Accepts<Stream>("application/octet-stream")
+            .WithSummary("Uploads an ONNX model (raw body, streamed); refused with the operator's name when the engine lacks one.");
+
+        api.MapPost("/inputs", async (HttpRequest request, string? name, ClientIdentity caller, Uploads uploads, CancellationToken cancellationToken) =>
+        {
+            InputUploaded input = await uploads.UploadInputAsync(request, name, caller.RequireAccount(), cancellationToken);
+            return TypedResults.Created($"/api/inputs/{input.Sha256}", input);
+        })
+            .Accepts<Stream>("application/octet-stream")
+            .WithSummary("Uploads one batch item's input tensor (.npy, raw body).");
+
+        api.MapPost("/inference-jobs", async (SubmitInferenceJobRequest request, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
+        {
+            JobSummary job = await jobs.SubmitInferenceAsync(request, caller.RequireAccount(), cancellationToken);
+            return TypedResults.Created($"/api/jobs/{job.Id}", job);
+        }).WithSummary("Submits a batch-inference job: the model run once per input.");
+
+        api.MapGet("/jobs/{id:guid}/outputs/{item:int}", async (Guid id, int item, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
+            TypedResults.Stream(await jobs.OpenFrameAsync(id, item, caller, cancellationToken), "application/octet-stream", $"{item:D6}.npy"))
+            .WithSummary("One verified output of an inference job (.npy).");
+
+        api.MapPost("/jobs", async (SubmitJobRequest request, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
+        {
+            JobSummary job = await jobs.SubmitAsync(request, caller.RequireAccount(), cancellationToken);
+            return TypedResults.Created($"/api/jobs/{job.Id}", job);
+        }).WithSummary("Submits a render job.");
+
+        api.MapGet("/jobs", (ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.ListAsync(caller, cancellationToken))
+            .WithSummary("Lists the caller's newest jobs (every account's, for the operator).");
+
+        api.MapGet("/jobs/{id:guid}", (Guid id, HttpRequest request, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
+            jobs.GetAsync(id, caller, new Uri($"{request.Scheme}://{request.Host}{request.PathBase}/"), cancellationToken))
+            .WithSummary("A job with its tasks and finished frames.");
+
+        api.MapPost("/jobs/{id:guid}/escrow", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.ConfirmEscrowAsync(id, caller, cancellationToken))
+            .WithSummary("Starts a paid job once its owner has locked its budget in the job's escrow on the ledger.");
+
+        api.MapPost("/jobs/{id:guid}/cancel", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.CancelAsync(id, caller, cancellationToken))
             .WithSummary("Cancels a job; leased tasks' completions are refused.");
 
-        api.MapGet("/jobs/{id:guid}/frames/{frame:int}", async (Guid id, int frame, JobService jobs, CancellationToken cancellationToken) =>
-            TypedResults.Stream(await jobs.OpenFrameAsync(id, frame, cancellationToken), "image/png"))
+        api.MapGet("/jobs/{id:guid}/frames/{frame:int}", async (Guid id, int frame, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
+            TypedResults.Stream(await jobs.OpenFrameAsync(id, frame, caller, cancellationToken), "image/png"))
             .Produces(StatusCodes.Status200OK, contentType: "image/png")
             .WithSummary("Downloads a finished frame.");
 
-        api.MapGet("/jobs/{id:guid}/frames.zip", async (Guid id, HttpContext context, JobService jobs, CancellationToken cancellationToken) =>
+        api.MapGet("/jobs/{id:guid}/frames.zip", async (Guid id, HttpContext context, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
         {
-            var frames = await jobs.GetFinishedFramesAsync(id, cancellationToken);
+            var frames = await jobs.GetFinishedFramesAsync(id, caller, cancellationToken);
             context.Response.ContentType = "application/zip";
             context.Response.Headers.ContentDisposition = $"attachment; filename=\"{id:N}-frames.zip\"";
 
@@ -140,6 +153,18 @@ public static partial class CoordinatorApplicationExtensions
         })
             .Produces(StatusCodes.Status200OK, contentType: "application/zip")
             .WithSummary("Downloads every finished frame as a zip, streamed.");
+
+        api.MapPost("/keys", async (CreateApiKeyRequest? request, ClientIdentity caller, ClientAuthenticator auth, CancellationToken cancellationToken) =>
+        {
+            ApiKeyIssued key = await auth.IssueApiKeyAsync(caller, request?.Account, cancellationToken);
+            return TypedResults.Created($"/api/keys/{key.Id}", key);
+        }).WithSummary("Issues an API key for an account (the operator: any; a signed-in account: itself); the key is shown once.");
+
+        api.MapDelete("/keys/{id}", async (string id, ClientIdentity caller, ClientAuthenticator auth, CancellationToken cancellationToken) =>
+        {
+            await auth.RevokeApiKeyAsync(caller, id, cancellationToken);
+            return TypedResults.NoContent();
+        }).WithSummary("Revokes an API key of the caller's account (any, for the operator).");
     }
 
     private static void MapProviderApi(RouteGroupBuilder api)

@@ -7,6 +7,7 @@ using Hangfire.Common;
 using Hangfire.States;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using RenderFarm.Coordinator.Auth;
 using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core;
@@ -54,7 +55,7 @@ internal sealed partial class JobService
         _logger = logger;
     }
 
-    public async Task<JobSummary> SubmitAsync(SubmitJobRequest request, CancellationToken cancellationToken)
+    public async Task<JobSummary> SubmitAsync(SubmitJobRequest request, string owner, CancellationToken cancellationToken)
     {
         string sha256 = request.SceneSha256.Trim().ToLowerInvariant();
         if (!FarmKeys.IsSha256(sha256))
@@ -108,7 +109,7 @@ internal sealed partial class JobService
         };
         settings.Validate();
 
-        (string sceneKey, string sceneName) = await FindSceneAsync(sha256, cancellationToken);
+        (string sceneKey, string sceneName) = await FindSceneAsync(sha256, owner, cancellationToken);
         var spec = new RenderJobSpec
         {
             SceneKey = sceneKey,
@@ -120,10 +121,10 @@ internal sealed partial class JobService
             Priority = priority,
             Budget = budget,
         };
-        return await CreateAsync(spec, frames.ToString(), cancellationToken);
+        return await CreateAsync(spec, owner, frames.ToString(), cancellationToken);
     }
 
-    public async Task<JobSummary> SubmitInferenceAsync(SubmitInferenceJobRequest request, CancellationToken cancellationToken)
+    public async Task<JobSummary> SubmitInferenceAsync(SubmitInferenceJobRequest request, string owner, CancellationToken cancellationToken)
     {
         string modelSha256 = request.ModelSha256.Trim().ToLowerInvariant();
         if (!FarmKeys.IsSha256(modelSha256))
@@ -153,6 +154,9 @@ internal sealed partial class JobService
             throw new CoordinatorException(400, $"priority must be between -10 and 10 and budget not negative; got {priority} and {budget}.");
         }
 
+        // Only the account's own uploads: the name record is its claim, checked before any byte is read.
+        string modelName = await ReadOwnedNameAsync(FarmKeys.ModelName(owner, modelSha256), $"No model with SHA-256 {modelSha256}; upload it with POST /api/models first.", cancellationToken);
+
         // The model was checked at upload; every input must fit its input, so no task fails for a wrong shape.
         OnnxModel model = OnnxModel.Parse(await ReadRequiredAsync(FarmKeys.Model(modelSha256), $"No model with SHA-256 {modelSha256}; upload it with POST /api/models first.", cancellationToken));
         TensorInfo expected = model.Inputs.Single();
@@ -165,7 +169,9 @@ internal sealed partial class JobService
                 throw new CoordinatorException(400, $"inputs[{i}] must be the 64 hex digits returned by POST /api/inputs.");
             }
 
-            byte[] bytes = await ReadRequiredAsync(FarmKeys.Input(sha256), $"No input with SHA-256 {sha256} (inputs[{i}]); upload it with POST /api/inputs first.", cancellationToken);
+            string missing = $"No input with SHA-256 {sha256} (inputs[{i}]); upload it with POST /api/inputs first.";
+            string inputName = await ReadOwnedNameAsync(FarmKeys.InputName(owner, sha256), missing, cancellationToken);
+            byte[] bytes = await ReadRequiredAsync(FarmKeys.Input(sha256), missing, cancellationToken);
             IReadOnlyList<int> shape = NpyFile.Parse(bytes, $"inputs[{i}]").Shape;
             bool fits = shape.Count == expected.Shape.Count && shape.Zip(expected.Shape).All(d => d.Second is null || d.Second == d.First);
             if (!fits)
@@ -174,14 +180,14 @@ internal sealed partial class JobService
                     400, $"inputs[{i}] has shape [{string.Join(", ", shape)}]; the model's input '{expected.Name}' takes [{string.Join(", ", expected.Shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?"))}].");
             }
 
-            inputs.Add(new StoredInput(FarmKeys.Input(sha256), sha256, await ReadNameAsync(FarmKeys.InputName(sha256), $"item{i + 1:D4}.npy", cancellationToken)));
+            inputs.Add(new StoredInput(FarmKeys.Input(sha256), sha256, inputName));
         }
 
         var spec = new RenderJobSpec
         {
             SceneKey = FarmKeys.Model(modelSha256),
             SceneSha256 = modelSha256,
-            SceneFileName = await ReadNameAsync(FarmKeys.ModelName(modelSha256), modelSha256 + ".onnx", cancellationToken),
+            SceneFileName = modelName,
             Frames = new FrameRange(1, items),
             ChunkSize = itemsPerTask,
             Settings = new RenderSettings(),
@@ -189,12 +195,12 @@ internal sealed partial class JobService
             Budget = budget,
             Inference = new InferenceJobSpec { Inputs = inputs },
         };
-        return await CreateAsync(spec, $"items 1-{items}", cancellationToken);
+        return await CreateAsync(spec, owner, $"items 1-{items}", cancellationToken);
     }
 
     // Stores a new job and its tasks of ChunkSize frames (or items) each, and queues its split unless it is paid: a paid
     // job waits for its escrow, so no provider works before the client's tokens are locked.
-    private async Task<JobSummary> CreateAsync(RenderJobSpec spec, string range, CancellationToken cancellationToken)
+    private async Task<JobSummary> CreateAsync(RenderJobSpec spec, string owner, string range, CancellationToken cancellationToken)
     {
         bool paid = _ledger is not null && spec.Budget > 0;
         var job = new JobRecord
@@ -203,6 +209,7 @@ internal sealed partial class JobService
             CreatedAt = _time.GetUtcNow(),
             State = paid ? JobState.AwaitingEscrow : JobState.Queued,
             Spec = spec,
+            Owner = owner,
         };
         FrameRange frames = spec.Frames;
         int chunkSize = spec.ChunkSize, taskCount = (frames.Count + chunkSize - 1) / chunkSize;
@@ -238,7 +245,8 @@ internal sealed partial class JobService
         }
     }
 
-    private async Task<string> ReadNameAsync(string key, string fallback, CancellationToken cancellationToken)
+    // An account's name for an upload; its absence means the account never uploaded it (whoever else did): 404.
+    private async Task<string> ReadOwnedNameAsync(string key, string missing, CancellationToken cancellationToken)
     {
         try
         {
@@ -248,8 +256,7 @@ internal sealed partial class JobService
         }
         catch (ObjectNotFoundException)
         {
-            // Display name only; the content-addressed key identifies the object.
-            return fallback;
+            throw new CoordinatorException(404, missing);
         }
     }
 
@@ -257,9 +264,9 @@ internal sealed partial class JobService
     /// Starts a job that waits for its escrow once the ledger shows the client's budget locked for it; a job that is
     /// past waiting is returned as it is, so a repeated call is harmless.
     /// </summary>
-    public async Task<JobSummary> ConfirmEscrowAsync(Guid jobId, CancellationToken cancellationToken)
+    public async Task<JobSummary> ConfirmEscrowAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
     {
-        JobRecord job = await GetJobAsync(jobId, cancellationToken);
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
         if (job.State == JobState.AwaitingEscrow && _ledger is not null)
         {
             EscrowState? escrow;
@@ -276,6 +283,12 @@ internal sealed partial class JobService
             if (escrow is null)
             {
                 throw new CoordinatorException(409, $"No escrow is locked for job {jobId} yet: lock {TokenUnits.Format(budget)} for it on the escrow contract first.");
+            }
+
+            // Only the owner's tokens start its job: an escrow someone else locked for the id does not pay for it.
+            if (!string.Equals(escrow.Client, job.Owner, StringComparison.OrdinalIgnoreCase))
+            {
+                throw new CoordinatorException(409, $"The escrow of job {jobId} was locked by {escrow.Client}, not by the job's owner {job.Owner}.");
             }
 
             if (!escrow.Open)
@@ -301,10 +314,13 @@ internal sealed partial class JobService
         return Summary(job, await _store.GetTasksAsync(jobId, cancellationToken));
     }
 
-    public async Task<IReadOnlyList<JobSummary>> ListAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<JobSummary>> ListAsync(ClientIdentity caller, CancellationToken cancellationToken)
     {
         var summaries = new List<JobSummary>();
-        foreach (JobRecord job in await _store.ListJobsAsync(ListLimit, cancellationToken))
+        IReadOnlyList<JobRecord> jobs = caller.IsOperator
+            ? await _store.ListJobsAsync(ListLimit, cancellationToken)
+            : await _store.ListJobsOfAsync(caller.RequireAccount(), ListLimit, cancellationToken);
+        foreach (JobRecord job in jobs)
         {
             summaries.Add(Summary(job, await _store.GetTasksAsync(job.Id, cancellationToken)));
         }
@@ -312,9 +328,9 @@ internal sealed partial class JobService
         return summaries;
     }
 
-    public async Task<JobDetails> GetAsync(Guid jobId, Uri baseUrl, CancellationToken cancellationToken)
+    public async Task<JobDetails> GetAsync(Guid jobId, ClientIdentity caller, Uri baseUrl, CancellationToken cancellationToken)
     {
-        JobRecord job = await GetJobAsync(jobId, cancellationToken);
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
         IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
         string outputs = job.Spec.Inference is null ? "frames" : "outputs";
         var details = tasks.Select(t => new TaskDetails(
@@ -329,15 +345,16 @@ internal sealed partial class JobService
             t.Error,
             // Frames are the client's only once verified: a Verifying task's outputs await their spot checks.
             (t.State == FarmTaskState.Succeeded ? t.Outputs : []).Select(o => new FrameLink(o.Frame, new Uri(baseUrl, $"api/jobs/{jobId}/{outputs}/{o.Frame}"), o.Sha256, o.RenderSeconds)).ToList(),
-            // An open canary is not shown: the job's status is public, and its taker must not learn what its lease is.
+            // An open canary is not shown: the job's client may be a provider too, and a canary's taker must not learn what its lease is.
             t.Checks.Where(c => !(c.Canary && c.State is SpotCheckState.Queued or SpotCheckState.Leased))
                 .Select(c => c with { LeaseId = null, HangfireJobId = null }).ToList(),
             t.RejectedBy));
         return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
     }
 
-    public async Task<JobSummary> CancelAsync(Guid jobId, CancellationToken cancellationToken)
+    public async Task<JobSummary> CancelAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
     {
+        await GetOwnJobAsync(jobId, caller, cancellationToken);
         while (true)
         {
             JobRecord job = await GetJobAsync(jobId, cancellationToken);
@@ -362,9 +379,9 @@ internal sealed partial class JobService
         return Summary(cancelled, await _store.GetTasksAsync(jobId, cancellationToken));
     }
 
-    public async Task<Stream> OpenFrameAsync(Guid jobId, int frame, CancellationToken cancellationToken)
+    public async Task<Stream> OpenFrameAsync(Guid jobId, int frame, ClientIdentity caller, CancellationToken cancellationToken)
     {
-        await GetJobAsync(jobId, cancellationToken);
+        await GetOwnJobAsync(jobId, caller, cancellationToken);
         FrameOutput? output = (await _store.GetTasksAsync(jobId, cancellationToken))
             .Where(t => t.State == FarmTaskState.Succeeded)
             .SelectMany(t => t.Outputs)
@@ -378,9 +395,9 @@ internal sealed partial class JobService
     }
 
     /// <summary>Writes a zip of every finished frame, streaming each from the store.</summary>
-    public async Task<IReadOnlyList<FrameOutput>> GetFinishedFramesAsync(Guid jobId, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<FrameOutput>> GetFinishedFramesAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
     {
-        await GetJobAsync(jobId, cancellationToken);
+        await GetOwnJobAsync(jobId, caller, cancellationToken);
         return [.. (await _store.GetTasksAsync(jobId, cancellationToken)).Where(t => t.State == FarmTaskState.Succeeded).SelectMany(t => t.Outputs).OrderBy(o => o.Frame)];
     }
 
@@ -404,18 +421,26 @@ internal sealed partial class JobService
         await _store.GetJobAsync(jobId, cancellationToken)
         ?? throw new CoordinatorException(404, $"No job {jobId}.");
 
-    private async Task<(string Key, string Name)> FindSceneAsync(string sha256, CancellationToken cancellationToken)
+    // Another account's job answers exactly as a missing one does, so its id reveals nothing.
+    private async Task<JobRecord> GetOwnJobAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken) =>
+        await _store.GetJobAsync(jobId, cancellationToken) is { } job && caller.MayAccess(job.Owner)
+            ? job
+            : throw new CoordinatorException(404, $"No job {jobId}.");
+
+    private async Task<(string Key, string Name)> FindSceneAsync(string sha256, string owner, CancellationToken cancellationToken)
     {
+        string missing = $"No scene with SHA-256 {sha256}; upload it with POST /api/scenes first.";
+        string name = await ReadOwnedNameAsync(FarmKeys.SceneName(owner, sha256), missing, cancellationToken);
         foreach (string extension in (string[])[".glb", ".gltf"])
         {
             string key = FarmKeys.Scene(sha256, extension);
             if (await _objects.StatAsync(key, cancellationToken) is not null)
             {
-                return (key, await ReadNameAsync(FarmKeys.SceneName(sha256), sha256 + extension, cancellationToken));
+                return (key, name);
             }
         }
 
-        throw new CoordinatorException(404, $"No scene with SHA-256 {sha256}; upload it with POST /api/scenes first.");
+        throw new CoordinatorException(404, missing);
     }
 
     private static JobSummary Summary(JobRecord job, IReadOnlyList<TaskRecord> tasks) => new(

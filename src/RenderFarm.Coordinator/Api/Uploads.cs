@@ -16,7 +16,9 @@ namespace RenderFarm.Coordinator.Api;
 /// <summary>
 /// Client uploads — scenes, ONNX models and input tensors: the request body is streamed to a temporary file while it
 /// is hashed and counted (never held in memory), checked by the same code that will use it (the renderer's importer,
-/// the inference engine's loader), then stored under its SHA-256, so uploading the same file again changes nothing.
+/// the inference engine's loader), then stored once under its SHA-256. The name is recorded per account
+/// (<see cref="FarmKeys.SceneName"/>): that record is the account's claim on the bytes, and one account's name for them
+/// never changes another's.
 /// </summary>
 internal sealed partial class Uploads
 {
@@ -31,7 +33,7 @@ internal sealed partial class Uploads
         _logger = logger;
     }
 
-    public async Task<SceneUploaded> UploadSceneAsync(HttpRequest request, string? name, CancellationToken cancellationToken)
+    public async Task<SceneUploaded> UploadSceneAsync(HttpRequest request, string? name, string owner, CancellationToken cancellationToken)
     {
         (string sha256, long size, string fileName) = await ReceiveAsync(
             request,
@@ -41,12 +43,12 @@ internal sealed partial class Uploads
             // Throws UserInputException (→ 400) for anything the renderer could not draw, and for any buffer or image
             // the upload does not carry itself: nothing beside the uploaded file is ever opened.
             path => SceneAsset.Load(path, SceneFileAccess.SelfContained),
-            (sha, extension) => (FarmKeys.Scene(sha, extension), FarmKeys.SceneName(sha)),
+            (sha, extension) => (FarmKeys.Scene(sha, extension), FarmKeys.SceneName(owner, sha)),
             cancellationToken);
         return new SceneUploaded(sha256, size, fileName);
     }
 
-    public async Task<ModelUploaded> UploadModelAsync(HttpRequest request, string? name, CancellationToken cancellationToken)
+    public async Task<ModelUploaded> UploadModelAsync(HttpRequest request, string? name, string owner, CancellationToken cancellationToken)
     {
         OnnxModel? model = null;
         (string sha256, long size, string fileName) = await ReceiveAsync(
@@ -65,12 +67,12 @@ internal sealed partial class Uploads
                         $"The farm runs models with one input and one output; this one has {model.Inputs.Count} input(s) and {model.Outputs.Count} output(s).");
                 }
             },
-            (sha, _) => (FarmKeys.Model(sha), FarmKeys.ModelName(sha)),
+            (sha, _) => (FarmKeys.Model(sha), FarmKeys.ModelName(owner, sha)),
             cancellationToken);
         return new ModelUploaded(sha256, size, fileName, model!.Inputs[0].Shape, model.Outputs[0].Shape);
     }
 
-    public async Task<InputUploaded> UploadInputAsync(HttpRequest request, string? name, CancellationToken cancellationToken)
+    public async Task<InputUploaded> UploadInputAsync(HttpRequest request, string? name, string owner, CancellationToken cancellationToken)
     {
         IReadOnlyList<int>? shape = null;
         (string sha256, long size, string fileName) = await ReceiveAsync(
@@ -79,7 +81,7 @@ internal sealed partial class Uploads
             "input",
             [NpyFile.Extension],
             path => shape = NpyFile.Read(path).Shape,
-            (sha, _) => (FarmKeys.Input(sha), FarmKeys.InputName(sha)),
+            (sha, _) => (FarmKeys.Input(sha), FarmKeys.InputName(owner, sha)),
             cancellationToken);
         return new InputUploaded(sha256, size, fileName, shape!);
     }

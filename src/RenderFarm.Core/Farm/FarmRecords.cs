@@ -104,6 +104,12 @@ public sealed record JobRecord
     /// <summary>What was asked.</summary>
     public required RenderJobSpec Spec { get; init; }
 
+    /// <summary>
+    /// The account that submitted the job (a checksummed Ethereum address): the only client that may see, cancel,
+    /// download or pay for it. Null only for a job stored before accounts existed, which operators alone see.
+    /// </summary>
+    public string? Owner { get; init; }
+
     /// <summary>Current state.</summary>
     public JobState State { get; init; } = JobState.Queued;
 
@@ -354,4 +360,23 @@ public sealed record ProviderRecord
 
     /// <summary>How often it was proven wrong (2 of 3) as a renderer or a validator, all jobs; a caught provider is sampled more.</summary>
     public int TimesCaught { get; init; }
+}
+
+/// <summary>An API key: a secret a script presents instead of signing in. Only its hash is stored.</summary>
+public sealed record ApiKeyRecord
+{
+    /// <summary>The key's public id (the part of the key before its secret), unique.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>The account the key acts for (a checksummed Ethereum address).</summary>
+    public required string Account { get; init; }
+
+    /// <summary>Lowercase hex SHA-256 of the whole key; the key itself is shown once, when issued, and never stored.</summary>
+    public required string Sha256 { get; init; }
+
+    /// <summary>When it was issued.</summary>
+    public required DateTimeOffset CreatedAt { get; init; }
+
+    /// <summary>When it was revoked; a revoked key is refused.</summary>
+    public DateTimeOffset? RevokedAt { get; init; }
 }

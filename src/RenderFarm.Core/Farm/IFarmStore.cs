@@ -17,6 +17,9 @@ public interface IFarmStore
     /// <summary>The newest jobs first.</summary>
     Task<IReadOnlyList<JobRecord>> ListJobsAsync(int limit, CancellationToken cancellationToken = default);
 
+    /// <summary>The newest jobs of one account first (<see cref="JobRecord.Owner"/>, compared exactly).</summary>
+    Task<IReadOnlyList<JobRecord>> ListJobsOfAsync(string owner, int limit, CancellationToken cancellationToken = default);
+
     /// <summary>Moves a job from <paramref name="from"/> to <paramref name="to"/>; false when it was not in <paramref name="from"/>.</summary>
     Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default);
 
@@ -61,4 +64,14 @@ public interface IFarmStore
     /// Entries past <paramref name="expiresAt"/> may be forgotten.
     /// </summary>
     Task<bool> TryConsumeOnceAsync(string value, DateTimeOffset expiresAt, CancellationToken cancellationToken = default);
+
+    /// <summary>Stores a new API key.</summary>
+    /// <exception cref="InvalidOperationException">A key with the same id exists.</exception>
+    Task CreateApiKeyAsync(ApiKeyRecord key, CancellationToken cancellationToken = default);
+
+    /// <summary>An API key by id (revoked or not), or null.</summary>
+    Task<ApiKeyRecord?> GetApiKeyAsync(string id, CancellationToken cancellationToken = default);
+
+    /// <summary>Revokes an API key at <paramref name="revokedAt"/>; false when it does not exist or was revoked already.</summary>
+    Task<bool> TryRevokeApiKeyAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
 }

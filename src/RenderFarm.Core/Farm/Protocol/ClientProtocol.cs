@@ -1,7 +1,14 @@
 namespace RenderFarm.Core.Farm.Protocol;
 
 // The client half of the coordinator's HTTP API (JSON, camelCase; errors are RFC 7807 problem details).
+// Every call but the sign-in pair is authenticated: 'Authorization: Bearer TOKEN' from a client sign-in (the same
+// EIP-191 challenge as providers, ChallengeRequest/LoginRequest), 'Authorization: ApiKey KEY' (or Bearer KEY), or the
+// operator's 'X-Operator-Key'. Uploads and jobs belong to the account that made them; another account gets 404.
 //
+//   POST /api/clients/challenge        ChallengeRequest       -> ChallengeResponse
+//   POST /api/clients/login            LoginRequest           -> LoginResponse (a client token)
+//   POST /api/keys                     CreateApiKeyRequest    -> 201 ApiKeyIssued (the key is shown once)
+//   DELETE /api/keys/{id}                                     -> 204
 //   POST /api/scenes?name=FILE.glb     (raw body, streamed)  -> 201 SceneUploaded
 //   POST /api/jobs                     SubmitJobRequest       -> 201 JobSummary
 //   POST /api/models?name=FILE.onnx    (raw body)             -> 201 ModelUploaded
@@ -177,3 +184,14 @@ public sealed record ProviderVerification(
 /// <param name="CheatedArea">Share of each cheated frame that is wrong (1 = the whole frame: fewer samples, another frame, blank…).</param>
 /// <param name="Probability">Probability that no check caught it.</param>
 public sealed record EscapeOdds(double CheatedShare, double CheatedArea, double Probability);
+
+/// <summary>Asks for an API key.</summary>
+/// <param name="Account">The account the key acts for: required from the operator; an account may leave it out (itself).</param>
+public sealed record CreateApiKeyRequest(string? Account = null);
+
+/// <summary>A new API key.</summary>
+/// <param name="Id">Its id, for revoking it (DELETE /api/keys/{id}).</param>
+/// <param name="Key">The key: send as <c>Authorization: ApiKey KEY</c>. Shown only now; the coordinator keeps its hash.</param>
+/// <param name="Account">The account it acts for.</param>
+/// <param name="CreatedAt">When it was issued.</param>
+public sealed record ApiKeyIssued(string Id, string Key, string Account, DateTimeOffset CreatedAt);
