@@ -38,6 +38,14 @@ public static class CoordinatorServiceCollectionExtensions
                 return true;
             })
             .ValidateOnStart();
+        services.AddOptions<JobLimits>()
+            .Bind(configuration.GetSection(JobLimits.SectionName))
+            .Validate(o =>
+            {
+                o.Validate();
+                return true;
+            })
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(backends);
         services.AddSingleton(backends.FarmStore);

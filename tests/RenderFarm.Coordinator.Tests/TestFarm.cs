@@ -12,6 +12,9 @@ using Nethereum.Signer;
 using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace RenderFarm.Coordinator.Tests;
 
@@ -132,13 +135,44 @@ internal sealed class TestFarm : IAsyncDisposable
         }
     }
 
-    /// <summary>A small file that passes the coordinator's PNG check.</summary>
-    public static byte[] FakePng(int seed)
+    /// <summary>A 32x32 8-bit RGB noise PNG (the size <see cref="SubmitAsync"/> asks for), different for each seed.</summary>
+    public static byte[] FakePng(int seed) => NoisePng(32, 32, sixteenBit: false, seed);
+
+    /// <summary>An RGB noise PNG of the given size and depth: it decodes, and does not compress.</summary>
+    public static byte[] NoisePng(int width, int height, bool sixteenBit, int seed)
     {
-        byte[] bytes = new byte[256];
-        new Random(seed).NextBytes(bytes);
-        ((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]).CopyTo(bytes);
-        return bytes;
+        var random = new Random(seed);
+        using var stream = new MemoryStream();
+        var encoder = new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = sixteenBit ? PngBitDepth.Bit16 : PngBitDepth.Bit8 };
+        if (sixteenBit)
+        {
+            using var image = new Image<Rgb48>(width, height);
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    foreach (ref Rgb48 pixel in rows.GetRowSpan(y))
+                    {
+                        pixel = new Rgb48((ushort)random.Next(65536), (ushort)random.Next(65536), (ushort)random.Next(65536));
+                    }
+                }
+            });
+            image.SaveAsPng(stream, encoder);
+        }
+        else
+        {
+            using var image = new Image<Rgb24>(width, height);
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    random.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.GetRowSpan(y)));
+                }
+            });
+            image.SaveAsPng(stream, encoder);
+        }
+
+        return stream.ToArray();
     }
 
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

@@ -31,6 +31,7 @@ internal sealed partial class JobService
     private readonly LeaseService _leases;
     private readonly TimeProvider _time;
     private readonly CoordinatorOptions _options;
+    private readonly JobLimits _limits;
     private readonly ILogger<JobService> _logger;
     private readonly ILedger? _ledger;
 
@@ -41,9 +42,11 @@ internal sealed partial class JobService
         LeaseService leases,
         TimeProvider time,
         IOptions<CoordinatorOptions> options,
+        IOptions<JobLimits> limits,
         ILogger<JobService> logger,
         ILedger? ledger = null)
     {
+        _limits = limits.Value;
         _ledger = ledger;
         _store = store;
         _objects = objects;
@@ -63,13 +66,18 @@ internal sealed partial class JobService
         }
 
         FrameRange frames = FrameRange.Parse(request.Frames);
+        if (frames.Last > _limits.MaxFrameNumber)
+        {
+            throw new CoordinatorException(400, $"Frame {frames.Last} is past this farm's largest frame number, {_limits.MaxFrameNumber}.");
+        }
+
         int chunkSize = request.ChunkSize ?? 1;
         if (chunkSize is < 1 or > MaxChunkSize)
         {
             throw new CoordinatorException(400, $"chunkSize must be between 1 and {MaxChunkSize}; got {chunkSize}.");
         }
 
-        int taskCount = (frames.Count + chunkSize - 1) / chunkSize;
+        int taskCount = JobSplitter.TaskCount(frames, chunkSize);
         if (taskCount > _options.MaxTasksPerJob)
         {
             throw new CoordinatorException(400, $"Frames {frames} in chunks of {chunkSize} make {taskCount} tasks; the most is {_options.MaxTasksPerJob}. Raise chunkSize.");
@@ -107,6 +115,10 @@ internal sealed partial class JobService
             SixteenBit = request.SixteenBit ?? defaults.SixteenBit,
         };
         settings.Validate();
+        if (JobBudget.Refusal(frames, settings, _limits, _options.MaxObjectBytes) is { } refusal)
+        {
+            throw new CoordinatorException(400, refusal);
+        }
 
         (string sceneKey, string sceneName) = await FindSceneAsync(sha256, cancellationToken);
         var spec = new RenderJobSpec
@@ -138,7 +150,7 @@ internal sealed partial class JobService
         }
 
         int items = request.Inputs.Count;
-        int taskCount = (items + itemsPerTask - 1) / itemsPerTask;
+        int taskCount = (int)(((long)items + itemsPerTask - 1) / itemsPerTask);
         if (items == 0 || taskCount > _options.MaxTasksPerJob)
         {
             throw new CoordinatorException(400, items == 0
@@ -204,13 +216,11 @@ internal sealed partial class JobService
             State = paid ? JobState.AwaitingEscrow : JobState.Queued,
             Spec = spec,
         };
-        FrameRange frames = spec.Frames;
-        int chunkSize = spec.ChunkSize, taskCount = (frames.Count + chunkSize - 1) / chunkSize;
-        var tasks = new List<TaskRecord>(taskCount);
-        for (int index = 0; index < taskCount; index++)
+        IReadOnlyList<(int First, int Last)> chunks = JobSplitter.Chunks(spec.Frames, spec.ChunkSize);
+        var tasks = new List<TaskRecord>(chunks.Count);
+        for (int index = 0; index < chunks.Count; index++)
         {
-            int first = frames.First + (index * chunkSize);
-            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = first, LastFrame = Math.Min(first + chunkSize - 1, frames.Last) });
+            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = chunks[index].First, LastFrame = chunks[index].Last });
         }
 
         await _store.CreateJobAsync(job, tasks, cancellationToken);

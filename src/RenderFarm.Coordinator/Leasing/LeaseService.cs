@@ -432,9 +432,12 @@ internal sealed partial class LeaseService
     {
         TimeSpan lifetime = _options.PresignedUrlLifetime;
         string extension = FarmKeys.OutputExtension(job.Spec);
-        var uploads = new List<FrameUpload>(last - first + 1);
-        for (int frame = first; frame <= last; frame++)
+        // Counted loops: "frame <= last" never ends when last is int.MaxValue.
+        int count = checked(last - first + 1);
+        var uploads = new List<FrameUpload>(count);
+        for (int i = 0; i < count; i++)
         {
+            int frame = first + i;
             uploads.Add(new FrameUpload(frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, frame, leaseId, extension), lifetime), null)));
         }
 
@@ -461,9 +464,11 @@ internal sealed partial class LeaseService
             return null;
         }
 
-        var inputs = new List<ItemInput>(last - first + 1);
-        for (int item = first; item <= last; item++)
+        int count = checked(last - first + 1);
+        var inputs = new List<ItemInput>(count);
+        for (int i = 0; i < count; i++)
         {
+            int item = first + i;
             StoredInput input = inference.Inputs[item - 1];
             inputs.Add(new ItemInput(item, new ObjectLink(_objects.PresignGet(input.Key, lifetime), input.Sha256)));
         }
