@@ -193,9 +193,21 @@ internal sealed partial class LeaseService
         IReadOnlyList<CompletedFrame> frames = CheckReport(task, request);
         var outputs = new List<FrameOutput>(frames.Count);
         string extension = FarmKeys.OutputExtension(job.Spec);
+        Inference.TensorInfo? modelOutput = job.Spec.Inference is null
+            ? null
+            : await OutputAcceptance.GetModelOutputAsync(_objects, job.Spec.SceneKey, job.Spec.SceneSha256, cancellationToken);
         foreach (CompletedFrame frame in frames)
         {
-            outputs.Add(await VerifyUploadAsync(task.JobId, frame, leaseId, extension, cancellationToken));
+            try
+            {
+                outputs.Add(await VerifyUploadAsync(job, frame, leaseId, extension, modelOutput, cancellationToken));
+            }
+            catch (OutputRefusedException refused)
+            {
+                // Not what the task asked for: the provider's failure, and the task goes back (or fails) as for one.
+                await FailLeaseAsync(provider, leaseId, $"Output refused: {refused.Message}", cancellationToken);
+                throw new CoordinatorException(422, $"{refused.Message} The lease has ended and counts as a failure.");
+            }
         }
 
         IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = _options.SpotChecks
@@ -257,6 +269,12 @@ internal sealed partial class LeaseService
             return;
         }
 
+        await FailLeaseAsync(provider, leaseId, reason, cancellationToken);
+    }
+
+    // Ends a render or inference lease as the provider's failure.
+    private async Task FailLeaseAsync(string provider, string leaseId, string reason, CancellationToken cancellationToken)
+    {
         while (true)
         {
             (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
@@ -581,10 +599,13 @@ internal sealed partial class LeaseService
         return request.Frames;
     }
 
-    // Checks one uploaded output (size, SHA-256, PNG or .npy signature) while copying it to a temporary file,
-    // then stores that copy under a key only the coordinator writes.
-    private async Task<FrameOutput> VerifyUploadAsync(Guid jobId, CompletedFrame frame, string leaseId, string extension, CancellationToken cancellationToken)
+    // Checks one uploaded output (size, SHA-256, then its content: a PNG of the job's size and depth, or a .npy of the
+    // model's output) while copying it to a temporary file, then stores that copy under a key only the coordinator writes.
+    // A wrong content throws OutputRefusedException; a missing or mismatched upload a 422 the provider may retry.
+    private async Task<FrameOutput> VerifyUploadAsync(
+        JobRecord job, CompletedFrame frame, string leaseId, string extension, Inference.TensorInfo? modelOutput, CancellationToken cancellationToken)
     {
+        Guid jobId = job.Id;
         byte[] signature = (extension == ".npy" ? NpySignature : PngSignature).ToArray();
         string uploadKey = FarmKeys.Upload(jobId, frame.Frame, leaseId, extension);
         ObjectInfo? info = await _objects.StatAsync(uploadKey, cancellationToken);
@@ -630,7 +651,15 @@ internal sealed partial class LeaseService
 
             if (total < head.Length || !head.AsSpan().SequenceEqual(signature))
             {
-                throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload is not a {(extension == ".npy" ? ".npy" : "PNG")} file.");
+                throw new OutputRefusedException($"Frame {frame.Frame}: the upload is not a {(extension == ".npy" ? ".npy" : "PNG")} file.");
+            }
+
+            string? wrong = modelOutput is not null
+                ? OutputAcceptance.CheckNpy(copy, modelOutput)
+                : await OutputAcceptance.CheckPngAsync(copy, job.Spec.Settings.Size, job.Spec.Settings.SixteenBit, cancellationToken);
+            if (wrong is not null)
+            {
+                throw new OutputRefusedException($"Frame {frame.Frame}: {wrong}.");
             }
 
             string key = FarmKeys.Frame(jobId, frame.Frame, leaseId, extension);
@@ -765,6 +794,9 @@ internal sealed partial class LeaseService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} in a provider queue is not a frame task; dropped.")]
     private partial void LogForeignJob(string hangfireJobId);
 }
+
+/// <summary>An uploaded output whose content is not what its task asked for; the message says why in one line.</summary>
+internal sealed class OutputRefusedException(string message) : Exception(message);
 
 /// <summary>The exception a frame task's Hangfire <see cref="FailedState"/> records.</summary>
 internal sealed class FrameTaskFailedException(string message) : Exception(message);
