@@ -46,6 +46,14 @@ public static class CoordinatorServiceCollectionExtensions
                 return true;
             })
             .ValidateOnStart();
+        services.AddOptions<ProviderLimits>()
+            .Bind(configuration.GetSection(ProviderLimits.SectionName))
+            .Validate(o =>
+            {
+                o.Validate();
+                return true;
+            })
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(backends);
         services.AddSingleton(backends.FarmStore);
@@ -74,6 +82,8 @@ public static class CoordinatorServiceCollectionExtensions
             server.SchedulePollingInterval = TimeSpan.FromSeconds(2);
         });
 
+        services.AddSingleton<ProviderStanding>();
+        services.AddSingleton<RateWindow>();
         services.AddSingleton<LeaseService>();
         services.AddSingleton<ProviderAuthenticator>();
         services.AddSingleton<JobService>();

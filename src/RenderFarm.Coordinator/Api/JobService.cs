@@ -342,7 +342,8 @@ internal sealed partial class JobService
             // An open canary is not shown: the job's status is public, and its taker must not learn what its lease is.
             t.Checks.Where(c => !(c.Canary && c.State is SpotCheckState.Queued or SpotCheckState.Leased))
                 .Select(c => c with { LeaseId = null, HangfireJobId = null }).ToList(),
-            t.RejectedBy));
+            t.RejectedBy,
+            t.Failures));
         return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
     }
 

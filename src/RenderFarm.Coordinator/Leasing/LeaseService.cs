@@ -42,6 +42,7 @@ internal sealed partial class LeaseService
     private readonly ILogger<LeaseService> _logger;
     private readonly byte[] _spotCheckSecret;
     private readonly LeaseId _leaseIds;
+    private readonly ProviderStanding _standing;
 
     public LeaseService(
         JobStorage storage,
@@ -50,8 +51,10 @@ internal sealed partial class LeaseService
         IObjectStore objects,
         TimeProvider time,
         IOptions<CoordinatorOptions> options,
+        ProviderStanding standing,
         ILogger<LeaseService> logger)
     {
+        _standing = standing;
         _storage = storage;
         _client = client;
         _store = store;
@@ -677,20 +680,27 @@ internal sealed partial class LeaseService
         }
     }
 
-    /// <summary>Ends a lease: back to the queue, or failed for good once enough distinct providers failed the task.</summary>
+    /// <summary>
+    /// Ends a lease: back to the queue, or failed for good once enough distinct providers with standing failed the task
+    /// (or very many of any standing; see <see cref="TaskFailurePolicy"/>).
+    /// </summary>
     /// <returns>False when another update came first; the caller reloads and decides again.</returns>
     private async Task<bool> ReleaseAsync(TaskRecord task, JobRecord job, string? failedBy, string reason, CancellationToken cancellationToken)
     {
         IReadOnlyList<string> failed = failedBy is null || task.FailedBy.Contains(failedBy, StringComparer.OrdinalIgnoreCase)
             ? task.FailedBy
             : [.. task.FailedBy, failedBy];
-        bool exhausted = failed.Count >= _options.MaxFailuresPerTask;
+        IReadOnlyList<TaskFailure> failures = failedBy is null
+            ? task.Failures
+            : TaskFailurePolicy.Record(task.Failures, failedBy, reason, _time.GetUtcNow(), await _standing.HasStandingAsync(failedBy, cancellationToken));
+        bool exhausted = TaskFailurePolicy.IsExhausted(failed, failures, _options.MaxFailuresPerTask, _standing.Limits.MaxFailingProvidersPerTask);
         TaskRecord released = task with
         {
             State = exhausted ? FarmTaskState.Failed : FarmTaskState.Queued,
             LeaseId = null,
             LeaseExpiresAt = null,
             FailedBy = failed,
+            Failures = failures,
             Error = failedBy is null ? task.Error : reason,
             FinishedAt = exhausted ? _time.GetUtcNow() : null,
         };
@@ -706,7 +716,7 @@ internal sealed partial class LeaseService
             return true;
         }
 
-        string error = $"Task {task.Index} (frames {task.FirstFrame}-{task.LastFrame}) failed on {failed.Count} providers; last: {reason}";
+        string error = $"Task {task.Index} (frames {task.FirstFrame}-{task.LastFrame}) failed on {failed.Count} providers ({failures.Count(f => f.Standing)} with standing); last: {reason}";
         _client.ChangeState(task.HangfireJobId!, new FailedState(new FrameTaskFailedException(error)), LeasedState.StateName);
         if (await _store.TryUpdateJobStateAsync(job.Id, JobState.Running, JobState.Failed, error, cancellationToken))
         {
