@@ -125,6 +125,51 @@ public sealed class OutputAcceptanceFacts
         }
     }
 
+    [Fact]
+    public async Task A_small_png_declaring_a_huge_image_is_refused_from_its_header_without_a_decode()
+    {
+        // 1x1 pixels of data under an IHDR that says 16384x16384: decoded, it would take a gigabyte.
+        byte[] bomb = TestFarm.NoisePng(1, 1, sixteenBit: false, seed: 1);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bomb.AsSpan(16), 16384);
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bomb.AsSpan(20), 16384);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bomb.AsSpan(29), Crc32(bomb.AsSpan(12, 17)));
+
+        Assert.Contains("16384x16384", OutputAcceptance.CheckPngHeader(bomb, 32, 32), StringComparison.Ordinal);
+        string path = Path.GetTempFileName();
+        try
+        {
+            await File.WriteAllBytesAsync(path, bomb);
+            // The refusal comes from the header, before any await: measured on this thread alone.
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Task<string?> check = OutputAcceptance.CheckPngAsync(path, new ImageSize(32, 32), sixteenBit: false, CancellationToken.None);
+            long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+
+            Assert.True(check.IsCompleted);
+            Assert.Contains("16384x16384", await check, StringComparison.Ordinal);
+            Assert.InRange(allocated, 0, 16L * 1024 * 1024);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    // CRC-32 (ISO 3309) over a PNG chunk's type and data, as its trailer holds.
+    private static uint Crc32(ReadOnlySpan<byte> bytes)
+    {
+        uint crc = 0xFFFFFFFF;
+        foreach (byte b in bytes)
+        {
+            crc ^= b;
+            for (int k = 0; k < 8; k++)
+            {
+                crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
+            }
+        }
+
+        return ~crc;
+    }
+
     private static byte[] WrongFrame(string kind)
     {
         switch (kind)

@@ -100,6 +100,30 @@ internal static class OutputAcceptance
         }
     }
 
+    /// <summary>
+    /// Why the PNG in <paramref name="bytes"/> is not <paramref name="width"/> × <paramref name="height"/>, read from its
+    /// header alone, or null when it is: checked before a decode, so a small file declaring a huge image is never decoded.
+    /// </summary>
+    public static string? CheckPngHeader(byte[] bytes, int width, int height)
+    {
+        try
+        {
+            IImageInfo? info = Image.Identify(bytes, out IImageFormat? format);
+            if (info is null || format is not PngFormat)
+            {
+                return "it is not a PNG file";
+            }
+
+            return info.Width == width && info.Height == height
+                ? null
+                : string.Create(CultureInfo.InvariantCulture, $"it is {info.Width}x{info.Height}; {width}x{height} is needed");
+        }
+        catch (Exception ex) when (IsDecodeError(ex))
+        {
+            return $"it is not a readable PNG ({ex.Message.TrimEnd('.')})";
+        }
+    }
+
     /// <summary>Why the .npy file at <paramref name="path"/> is not an output of <paramref name="expected"/>, or null when it is.</summary>
     public static string? CheckNpy(string path, TensorInfo expected)
     {
