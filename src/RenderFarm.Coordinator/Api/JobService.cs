@@ -66,11 +66,6 @@ internal sealed partial class JobService
         }
 
         FrameRange frames = FrameRange.Parse(request.Frames);
-        if (frames.Last > _limits.MaxFrameNumber)
-        {
-            throw new CoordinatorException(400, $"Frame {frames.Last} is past this farm's largest frame number, {_limits.MaxFrameNumber}.");
-        }
-
         int chunkSize = request.ChunkSize ?? 1;
         if (chunkSize is < 1 or > MaxChunkSize)
         {
