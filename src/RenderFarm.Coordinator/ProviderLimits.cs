@@ -22,10 +22,12 @@ public sealed class ProviderLimits
     public long StandingStakeTokens { get; set; } = 1;
 
     /// <summary>
-    /// A task fails for good once this many distinct providers, with standing or not, failed it. Far above the number of
-    /// keys one party can sign in within a task's life under <see cref="MaxLoginsPerAddressPerMinute"/>.
+    /// A task fails for good once this many distinct providers, with standing or not, failed it. One remote address
+    /// needs at least this many divided by <see cref="MaxLoginsPerAddressPerMinute"/> minutes of logins (5 by default)
+    /// to reach it; until then every failure re-queues the task. A farm that asks for stake
+    /// (<see cref="CoordinatorOptions.MinimumStakeTokens"/>) makes every identity cost tokens instead.
     /// </summary>
-    public int MaxFailingProvidersPerTask { get; set; } = 50;
+    public int MaxFailingProvidersPerTask { get; set; } = 100;
 
     /// <summary>Failure reports one provider may make per minute, all jobs; more are answered 429.</summary>
     public int MaxFailuresPerProviderPerMinute { get; set; } = 10;
@@ -34,7 +36,7 @@ public sealed class ProviderLimits
     public int MaxLoginsPerProviderPerMinute { get; set; } = 10;
 
     /// <summary>Logins per remote IP address per minute, all providers; more are answered 429. 0 turns the limit off (behind a proxy that hides addresses).</summary>
-    public int MaxLoginsPerAddressPerMinute { get; set; } = 60;
+    public int MaxLoginsPerAddressPerMinute { get; set; } = 20;
 
     /// <summary>Throws when a limit is out of range, naming it.</summary>
     internal void Validate()

@@ -18,7 +18,8 @@ public sealed class FailureStandingFacts
     [Fact]
     public async Task Twenty_fresh_keys_that_fail_every_lease_cannot_stop_two_honest_workers()
     {
-        await using TestFarm farm = await TestFarm.StartAsync();
+        // All 22 providers log in from this machine's one address within the minute.
+        await using TestFarm farm = await TestFarm.StartAsync(new() { ["Coordinator:Providers:MaxLoginsPerAddressPerMinute"] = "30" });
         JobSummary job = await farm.SubmitAsync("1-10");
         var griefers = new List<TestProvider>();
         for (int i = 0; i < 20; i++)
@@ -139,7 +140,7 @@ public sealed class FailureStandingFacts
             failures = TaskFailurePolicy.Record(failures, provider, "crash", now, standing: false);
         }
 
-        Assert.False(TaskFailurePolicy.IsExhausted(fresh, failures, maxWithStanding: 3, maxDistinct: 50));
+        Assert.False(TaskFailurePolicy.IsExhausted(fresh, failures, maxWithStanding: 3, maxDistinct: 100));
         Assert.True(TaskFailurePolicy.IsExhausted(fresh, failures, maxWithStanding: 3, maxDistinct: 4));
 
         string[] withStanding = ["0x1", "0x2", "0x3"];
