@@ -50,6 +50,8 @@ public sealed class LeaseFacts
             await WaitUntilAsync(async () => (await farm.GetJobAsync(job.Id)).Job.State == JobState.Running);
         }
 
+        await farm.WaitForQueuedRenderTasksAsync(3);
+
         TestProvider provider = await farm.LoginAsync();
         Assert.Equal(high.Id, (await provider.LeaseRequiredAsync()).JobId);
         Assert.Equal(normal.Id, (await provider.LeaseRequiredAsync()).JobId);

@@ -10,6 +10,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 using Nethereum.Signer;
 using RenderFarm.Coordinator.Jobs;
+using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
 using SixLabors.ImageSharp;
@@ -103,6 +104,27 @@ internal sealed class TestFarm : IAsyncDisposable
 
     public async Task<IReadOnlyList<JobSummary>> ListJobsAsync() =>
         (await Client.GetFromJsonAsync<List<JobSummary>>("api/jobs", Json))!;
+
+    /// <summary>
+    /// Waits until the render queues hold at least <paramref name="count"/> tasks. A job is Running before its split has
+    /// enqueued its tasks, so its state alone does not say they can be leased in priority order yet.
+    /// </summary>
+    public async Task WaitForQueuedRenderTasksAsync(int count)
+    {
+        Hangfire.Storage.IMonitoringApi monitoring = Host.Services.GetRequiredService<Hangfire.JobStorage>().GetMonitoringApi();
+        for (int i = 0; i < 200; i++)
+        {
+            long queued = new[] { FarmQueues.RenderHigh, FarmQueues.RenderNormal, FarmQueues.RenderLow }.Sum(monitoring.EnqueuedCount);
+            if (queued >= count)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"The render queues did not hold {count} tasks within 10 s.");
+    }
 
     public Task<int> RunMaintenanceAsync() =>
         Host.Services.GetRequiredService<FarmMaintenance>().RunAsync(CancellationToken.None);
