@@ -34,7 +34,10 @@ public sealed class CoordinatorOptions
     /// <summary>Most tasks one job may be split into.</summary>
     public int MaxTasksPerJob { get; set; } = 10_000;
 
-    /// <summary>A task fails for good once this many distinct providers failed it (or let its lease lapse).</summary>
+    /// <summary>
+    /// A task fails for good once this many distinct providers with standing failed it (or let its lease lapse); see
+    /// <see cref="ProviderLimits"/> for standing and for failures from fresh providers.
+    /// </summary>
     public int MaxFailuresPerTask { get; set; } = 3;
 
     /// <summary>A provider that failed this many of a job's tasks gets no more tasks of that job.</summary>

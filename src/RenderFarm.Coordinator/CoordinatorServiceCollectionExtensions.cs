@@ -38,6 +38,22 @@ public static class CoordinatorServiceCollectionExtensions
                 return true;
             })
             .ValidateOnStart();
+        services.AddOptions<JobLimits>()
+            .Bind(configuration.GetSection(JobLimits.SectionName))
+            .Validate(o =>
+            {
+                o.Validate();
+                return true;
+            })
+            .ValidateOnStart();
+        services.AddOptions<ProviderLimits>()
+            .Bind(configuration.GetSection(ProviderLimits.SectionName))
+            .Validate(o =>
+            {
+                o.Validate();
+                return true;
+            })
+            .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(backends);
         services.AddSingleton(backends.FarmStore);
@@ -66,6 +82,8 @@ public static class CoordinatorServiceCollectionExtensions
             server.SchedulePollingInterval = TimeSpan.FromSeconds(2);
         });
 
+        services.AddSingleton<ProviderStanding>();
+        services.AddSingleton<RateWindow>();
         services.AddSingleton<LeaseService>();
         services.AddSingleton<SignInTokens>();
         services.AddSingleton<ProviderAuthenticator>();

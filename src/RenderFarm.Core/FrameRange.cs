@@ -9,7 +9,13 @@ public readonly record struct FrameRange
     /// <summary>The largest number of frames one range may hold.</summary>
     public const int MaxFrameCount = 100_000;
 
-    /// <summary>Creates a range; <paramref name="first"/> must be at least 1 and not after <paramref name="last"/>.</summary>
+    /// <summary>
+    /// The largest frame number any range may name. Far below <see cref="int.MaxValue"/>, so a frame number plus a
+    /// chunk or a count of frames never overflows; a farm may allow less (the coordinator's job limits).
+    /// </summary>
+    public const int MaxFrameNumber = 100_000_000;
+
+    /// <summary>Creates a range; <paramref name="first"/> must be at least 1, not after <paramref name="last"/>, and <paramref name="last"/> at most <see cref="MaxFrameNumber"/>.</summary>
     [JsonConstructor]
     public FrameRange(int first, int last)
     {
@@ -21,6 +27,11 @@ public readonly record struct FrameRange
         if (last < first)
         {
             throw new UserInputException($"Frame range {first}-{last} ends before it starts.");
+        }
+
+        if (last > MaxFrameNumber)
+        {
+            throw new UserInputException($"Frame {last} is past the largest frame number, {MaxFrameNumber}.");
         }
 
         if ((long)last - first + 1 > MaxFrameCount)
@@ -39,7 +50,7 @@ public readonly record struct FrameRange
     public int Last { get; }
 
     /// <summary>How many frames the range holds.</summary>
-    public int Count => Last - First + 1;
+    public int Count => checked(Last - First + 1);
 
     /// <summary>The frame numbers in order.</summary>
     public IEnumerable<int> Frames => Enumerable.Range(First, Count);

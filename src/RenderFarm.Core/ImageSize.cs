@@ -30,7 +30,7 @@ public readonly record struct ImageSize
     public int Height { get; }
 
     /// <summary>Number of pixels.</summary>
-    public long PixelCount => (long)Width * Height;
+    public long PixelCount => checked((long)Width * Height);
 
     /// <summary>Width divided by height.</summary>
     public float AspectRatio => (float)Width / Height;

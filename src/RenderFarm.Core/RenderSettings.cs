@@ -50,11 +50,21 @@ public sealed record RenderSettings
     public bool SixteenBit { get; init; }
 
     /// <summary>Animation time of a frame number: frame 1 is at time zero.</summary>
-    public double TimeOfFrame(int frame) => (frame - 1) / FramesPerSecond;
+    public double TimeOfFrame(int frame) => ((long)frame - 1) / FramesPerSecond;
+
+    /// <summary>Samples one frame takes: pixels × samples per pixel (at most 2^48 for valid settings, so it fits).</summary>
+    /// <exception cref="OverflowException">The settings were not validated and the product does not fit.</exception>
+    public long SamplesPerFrame => checked(Size.PixelCount * SamplesPerPixel);
 
     /// <summary>Checks every value and throws a <see cref="UserInputException"/> naming the first bad one.</summary>
     public void Validate()
     {
+        // A default ImageSize (0x0) bypasses its constructor's checks, e.g. from a JSON body that leaves it out.
+        if (Size.Width < 1 || Size.Height < 1 || Size.Width > ImageSize.MaxDimension || Size.Height > ImageSize.MaxDimension)
+        {
+            throw new UserInputException($"Image size {Size} is out of range; each side must be between 1 and {ImageSize.MaxDimension}.");
+        }
+
         if (SamplesPerPixel < 1 || SamplesPerPixel > MaxSamplesPerPixel)
         {
             throw new UserInputException($"Samples per pixel must be between 1 and {MaxSamplesPerPixel}; got {SamplesPerPixel}.");

@@ -36,6 +36,7 @@ internal static class FarmRecordRules
         ArgumentNullException.ThrowIfNull(task.Outputs, nameof(task));
         ArgumentNullException.ThrowIfNull(task.Checks, nameof(task));
         ArgumentNullException.ThrowIfNull(task.RejectedBy, nameof(task));
+        ArgumentNullException.ThrowIfNull(task.Failures, nameof(task));
     }
 
     public static void ValidateProvider(ProviderRecord provider)

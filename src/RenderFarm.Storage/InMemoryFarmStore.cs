@@ -314,6 +314,7 @@ public sealed class InMemoryFarmStore : IFarmStore
         Outputs = [.. task.Outputs],
         Checks = [.. task.Checks.Select(c => c with { Tiles = [.. c.Tiles], LeaseExpiresAt = Truncate(c.LeaseExpiresAt), FinishedAt = Truncate(c.FinishedAt) })],
         RejectedBy = [.. task.RejectedBy],
+        Failures = [.. task.Failures],
         LeaseExpiresAt = Truncate(task.LeaseExpiresAt),
         StartedAt = Truncate(task.StartedAt),
         FinishedAt = Truncate(task.FinishedAt),

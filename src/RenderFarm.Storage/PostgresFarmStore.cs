@@ -22,7 +22,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
 
     private const string TaskColumns =
         "job_id, task_index, first_frame, last_frame, state, hangfire_job_id, provider, lease_id, lease_expires_at, "
-        + "attempts, failed_by, outputs, started_at, finished_at, error, version, checks, rejected_by";
+        + "attempts, failed_by, outputs, started_at, finished_at, error, version, checks, rejected_by, failures";
 
     private const string ProviderColumns = "address, registered_at, last_seen_at, device, verified_frames, times_caught";
 
@@ -174,6 +174,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                         await importer.WriteAsync(task.Version, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
                         await importer.WriteAsync(Jsonb(task.Checks).Text, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
                         await importer.WriteAsync(Jsonb(task.RejectedBy).Text, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
+                        await importer.WriteAsync(Jsonb(task.Failures).Text, NpgsqlDbType.Jsonb, cancellationToken).ConfigureAwait(false);
                     }
 
                     await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
@@ -282,7 +283,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                 first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
                 provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
                 failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
-                error = @error, checks = @checks, rejected_by = @rejectedBy, version = version + 1
+                error = @error, checks = @checks, rejected_by = @rejectedBy, failures = @failures, version = version + 1
             WHERE job_id = @job AND task_index = @index AND version = @version
             """,
             cancellationToken,
@@ -303,7 +304,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
             ("finished", updated.FinishedAt?.ToUniversalTime()),
             ("error", updated.Error),
             ("checks", Jsonb(updated.Checks)),
-            ("rejectedBy", Jsonb(updated.RejectedBy))).ConfigureAwait(false);
+            ("rejectedBy", Jsonb(updated.RejectedBy)),
+            ("failures", Jsonb(updated.Failures))).ConfigureAwait(false);
         return rows == 1;
     }
 
@@ -527,6 +529,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         Version = reader.GetInt64(15),
         Checks = FromJsonb<SpotCheckRecord[]>(reader, 16),
         RejectedBy = FromJsonb<string[]>(reader, 17),
+        Failures = FromJsonb<TaskFailure[]>(reader, 18),
     };
 
     private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);

@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 
@@ -48,6 +49,8 @@ public sealed class LeaseFacts
         {
             await WaitUntilAsync(async () => (await farm.GetJobAsync(job.Id)).Job.State == JobState.Running);
         }
+
+        await farm.WaitForQueuedRenderTasksAsync(3);
 
         TestProvider provider = await farm.LoginAsync();
         Assert.Equal(high.Id, (await provider.LeaseRequiredAsync()).JobId);
@@ -100,13 +103,16 @@ public sealed class LeaseFacts
     }
 
     [Fact]
-    public async Task A_task_failed_by_three_providers_fails_the_job()
+    public async Task A_task_failed_by_three_providers_with_standing_fails_the_job()
     {
         await using TestFarm farm = await TestFarm.StartAsync();
         JobSummary job = await farm.SubmitAsync("1-2");
         for (int i = 0; i < 3; i++)
         {
             TestProvider provider = await farm.LoginAsync();
+
+            // Standing: verified frames on this farm (fresh identities' failures weigh less; FailureStandingFacts).
+            await farm.Host.Services.GetRequiredService<IFarmStore>().AddProviderCountsAsync(provider.Address, 10, 0);
             LeaseGrant grant = await provider.LeaseRequiredAsync();
             while (grant.TaskIndex != 0)
             {
@@ -122,7 +128,7 @@ public sealed class LeaseFacts
 
         JobDetails details = await farm.GetJobAsync(job.Id);
         Assert.Equal(JobState.Failed, details.Job.State);
-        Assert.Contains("3 providers", details.Job.Error, StringComparison.Ordinal);
+        Assert.Contains("3 providers (3 with standing)", details.Job.Error, StringComparison.Ordinal);
         Assert.Equal(FarmTaskState.Failed, details.Tasks[0].State);
         Assert.Equal(FarmTaskState.Cancelled, details.Tasks[1].State);
         Assert.Null(await (await farm.LoginAsync()).LeaseAsync(waitSeconds: 1));

@@ -46,6 +46,7 @@ public sealed class PostgresCoordinatorFacts
             }
         }
 
+        await farm.WaitForQueuedRenderTasksAsync(3);
         TestProvider provider = await farm.LoginAsync();
         LeaseGrant first = await provider.LeaseRequiredAsync();
         Assert.Equal(high.Id, first.JobId);

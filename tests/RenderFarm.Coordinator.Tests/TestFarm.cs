@@ -11,8 +11,12 @@ using Microsoft.Extensions.Time.Testing;
 using Nethereum.Signer;
 using RenderFarm.Client;
 using RenderFarm.Coordinator.Jobs;
+using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
 
 namespace RenderFarm.Coordinator.Tests;
 
@@ -137,6 +141,27 @@ internal sealed class TestFarm : IAsyncDisposable
     public async Task<IReadOnlyList<JobSummary>> ListJobsAsync(HttpClient? client = null) =>
         (await (client ?? Client).GetFromJsonAsync<List<JobSummary>>("api/jobs", Json))!;
 
+    /// <summary>
+    /// Waits until the render queues hold at least <paramref name="count"/> tasks. A job is Running before its split has
+    /// enqueued its tasks, so its state alone does not say they can be leased in priority order yet.
+    /// </summary>
+    public async Task WaitForQueuedRenderTasksAsync(int count)
+    {
+        Hangfire.Storage.IMonitoringApi monitoring = Host.Services.GetRequiredService<Hangfire.JobStorage>().GetMonitoringApi();
+        for (int i = 0; i < 200; i++)
+        {
+            long queued = new[] { FarmQueues.RenderHigh, FarmQueues.RenderNormal, FarmQueues.RenderLow }.Sum(monitoring.EnqueuedCount);
+            if (queued >= count)
+            {
+                return;
+            }
+
+            await Task.Delay(50);
+        }
+
+        Assert.Fail($"The render queues did not hold {count} tasks within 10 s.");
+    }
+
     public Task<int> RunMaintenanceAsync() =>
         Host.Services.GetRequiredService<FarmMaintenance>().RunAsync(CancellationToken.None);
 
@@ -168,13 +193,44 @@ internal sealed class TestFarm : IAsyncDisposable
         }
     }
 
-    /// <summary>A small file that passes the coordinator's PNG check.</summary>
-    public static byte[] FakePng(int seed)
+    /// <summary>A 32x32 8-bit RGB noise PNG (the size <see cref="SubmitAsync"/> asks for), different for each seed.</summary>
+    public static byte[] FakePng(int seed) => NoisePng(32, 32, sixteenBit: false, seed);
+
+    /// <summary>An RGB noise PNG of the given size and depth: it decodes, and does not compress.</summary>
+    public static byte[] NoisePng(int width, int height, bool sixteenBit, int seed)
     {
-        byte[] bytes = new byte[256];
-        new Random(seed).NextBytes(bytes);
-        ((ReadOnlySpan<byte>)[0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]).CopyTo(bytes);
-        return bytes;
+        var random = new Random(seed);
+        using var stream = new MemoryStream();
+        var encoder = new PngEncoder { ColorType = PngColorType.Rgb, BitDepth = sixteenBit ? PngBitDepth.Bit16 : PngBitDepth.Bit8 };
+        if (sixteenBit)
+        {
+            using var image = new Image<Rgb48>(width, height);
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    foreach (ref Rgb48 pixel in rows.GetRowSpan(y))
+                    {
+                        pixel = new Rgb48((ushort)random.Next(65536), (ushort)random.Next(65536), (ushort)random.Next(65536));
+                    }
+                }
+            });
+            image.SaveAsPng(stream, encoder);
+        }
+        else
+        {
+            using var image = new Image<Rgb24>(width, height);
+            image.ProcessPixelRows(rows =>
+            {
+                for (int y = 0; y < rows.Height; y++)
+                {
+                    random.NextBytes(System.Runtime.InteropServices.MemoryMarshal.AsBytes(rows.GetRowSpan(y)));
+                }
+            });
+            image.SaveAsPng(stream, encoder);
+        }
+
+        return stream.ToArray();
     }
 
     public static string Sha256(byte[] bytes) => Convert.ToHexStringLower(SHA256.HashData(bytes));

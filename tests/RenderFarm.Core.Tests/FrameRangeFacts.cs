@@ -27,6 +27,8 @@ public class FrameRangeFacts
     [InlineData("-3", "start at 1")]
     [InlineData("-3-5", "start at 1")]
     [InlineData("9-2", "ends before it starts")]
+    [InlineData("2147483647", "largest frame number")]
+    [InlineData("2147483000-2147483647", "largest frame number")]
     [InlineData("1-1000000", "more than")]
     [InlineData("1-99999999999", "not a frame range")]
     public void Parse_RejectsBadRangesWithAClearMessage(string text, string expected)

@@ -72,4 +72,21 @@ public class RenderSettingsJsonFacts
 
         Assert.Equal(new FrameRange(3, 9), System.Text.Json.JsonSerializer.Deserialize<FrameRange>(json, s_web));
     }
+
+    [Fact]
+    public void A_default_size_that_bypassed_its_constructor_is_refused()
+    {
+        // default(ImageSize) is 0x0 without running the constructor's checks; Validate must not let it through.
+        var error = Assert.Throws<UserInputException>(() => new RenderSettings { Size = default }.Validate());
+
+        Assert.Contains("0x0", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void SamplesPerFrame_is_exact_at_the_largest_settings()
+    {
+        var settings = new RenderSettings { Size = new ImageSize(ImageSize.MaxDimension, ImageSize.MaxDimension), SamplesPerPixel = RenderSettings.MaxSamplesPerPixel };
+
+        Assert.Equal(1L << 48, settings.SamplesPerFrame);
+    }
 }

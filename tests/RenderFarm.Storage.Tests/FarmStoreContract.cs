@@ -466,6 +466,7 @@ public abstract class FarmStoreContract : IAsyncLifetime
             },
         ],
         RejectedBy = ["0xAbC0000000000000000000000000000000000003"],
+        Failures = [new TaskFailure("0xAbC0000000000000000000000000000000000001", "Lease of 0xAbC…0001 lapsed", s_start.AddMinutes(1), Standing: true, Count: 2)],
         Version = 7,
     };
 
@@ -476,6 +477,7 @@ public abstract class FarmStoreContract : IAsyncLifetime
         Assert.Equal(expected.FailedBy, actual.FailedBy);
         Assert.Equal(expected.Outputs, actual.Outputs);
         Assert.Equal(expected.RejectedBy, actual.RejectedBy);
+        Assert.Equal(expected.Failures, actual.Failures);
         Assert.Equal(expected.Checks.Count, actual.Checks.Count);
         for (int i = 0; i < expected.Checks.Count; i++)
         {
@@ -483,7 +485,7 @@ public abstract class FarmStoreContract : IAsyncLifetime
             Assert.Equal(expected.Checks[i], actual.Checks[i] with { Tiles = expected.Checks[i].Tiles });
         }
 
-        Assert.Equal(expected, actual with { FailedBy = expected.FailedBy, Outputs = expected.Outputs, Checks = expected.Checks, RejectedBy = expected.RejectedBy });
+        Assert.Equal(expected, actual with { FailedBy = expected.FailedBy, Outputs = expected.Outputs, Checks = expected.Checks, RejectedBy = expected.RejectedBy, Failures = expected.Failures });
     }
 
     private static void AssertTasksEqual(IReadOnlyList<TaskRecord> expected, IReadOnlyList<TaskRecord> actual)

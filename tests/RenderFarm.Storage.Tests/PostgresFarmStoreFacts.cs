@@ -8,6 +8,12 @@ namespace RenderFarm.Storage.Tests;
 [Collection(PostgresCollection.Name)]
 public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreContract
 {
+    // Every migration the store embeds (NNNN_description.sql), by number: 1, 2, 3, ...
+    private static readonly int[] s_migrations = [.. typeof(PostgresFarmStore).Assembly.GetManifestResourceNames()
+        .Where(name => name.StartsWith("RenderFarm.Storage.Migrations.", StringComparison.Ordinal) && name.EndsWith(".sql", StringComparison.Ordinal))
+        .Select(name => int.Parse(name["RenderFarm.Storage.Migrations.".Length..].Split('_')[0], System.Globalization.CultureInfo.InvariantCulture))
+        .Order()];
+
     private string? _connectionString;
 
     private PostgresFarmStore PostgresStore => (PostgresFarmStore)Store;
@@ -21,7 +27,7 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
         await using var dataSource = NpgsqlDataSource.Create(_connectionString!);
         await using NpgsqlCommand command = dataSource.CreateCommand("SELECT array_agg(id ORDER BY id) FROM renderfarm.migrations");
         object? applied = await command.ExecuteScalarAsync();
-        Assert.Equal(new[] { 1, 2, 3, 4 }, (int[])applied!);
+        Assert.Equal(s_migrations, (int[])applied!);
     }
 
     [Fact]
@@ -33,7 +39,7 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
         {
             IReadOnlyList<int>[] applied = await Task.WhenAll(stores.Select(store => Task.Run(() => store.MigrateAsync())));
 
-            Assert.Equal([1, 2, 3, 4], applied.SelectMany(ids => ids).Order());
+            Assert.Equal(s_migrations, applied.SelectMany(ids => ids).Order());
         }
         finally
         {
@@ -59,7 +65,7 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
     {
         _connectionString = await fixture.Server.CreateDatabaseAsync();
         var store = new PostgresFarmStore(_connectionString, clock);
-        Assert.Equal([1, 2, 3, 4], await store.MigrateAsync());
+        Assert.Equal(s_migrations, await store.MigrateAsync());
         return store;
     }
 }

@@ -172,10 +172,13 @@ public static partial class CoordinatorApplicationExtensions
         api.MapPost("/providers/challenge", (ChallengeRequest request, ProviderAuthenticator auth) => auth.CreateChallenge(request))
             .WithSummary("A single-use message to sign with the provider's Ethereum key (EIP-191).");
 
-        api.MapPost("/providers/login", async (LoginRequest request, ProviderAuthenticator auth, LeaseService leases, CancellationToken cancellationToken) =>
+        api.MapPost("/providers/login", async (LoginRequest request, HttpContext context, ProviderAuthenticator auth, LeaseService leases, CancellationToken cancellationToken) =>
         {
+            ProviderRateLimits.CheckLoginAddress(context);
             LoginResponse response = await auth.LoginAsync(request, cancellationToken);
-            leases.TouchProvider(auth.Authenticate($"Bearer {response.Token}"));
+            string provider = auth.Authenticate($"Bearer {response.Token}");
+            ProviderRateLimits.CheckLoginOf(context, provider);
+            leases.TouchProvider(provider);
             return response;
         }).WithSummary("Exchanges a signed challenge for a bearer token.");
 
@@ -207,6 +210,7 @@ public static partial class CoordinatorApplicationExtensions
 
         leases.MapPost("/{leaseId}/fail", async (string leaseId, FailRequest request, HttpContext context, LeaseService service) =>
         {
+            ProviderRateLimits.CheckFailure(context, Provider(context));
             await service.FailAsync(Provider(context), leaseId, request, context.RequestAborted);
             return TypedResults.Ok();
         }).WithSummary("Reports a task failed on this provider.");

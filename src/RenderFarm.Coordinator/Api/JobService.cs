@@ -32,6 +32,7 @@ internal sealed partial class JobService
     private readonly LeaseService _leases;
     private readonly TimeProvider _time;
     private readonly CoordinatorOptions _options;
+    private readonly JobLimits _limits;
     private readonly ILogger<JobService> _logger;
     private readonly ILedger? _ledger;
 
@@ -42,9 +43,11 @@ internal sealed partial class JobService
         LeaseService leases,
         TimeProvider time,
         IOptions<CoordinatorOptions> options,
+        IOptions<JobLimits> limits,
         ILogger<JobService> logger,
         ILedger? ledger = null)
     {
+        _limits = limits.Value;
         _ledger = ledger;
         _store = store;
         _objects = objects;
@@ -70,7 +73,7 @@ internal sealed partial class JobService
             throw new CoordinatorException(400, $"chunkSize must be between 1 and {MaxChunkSize}; got {chunkSize}.");
         }
 
-        int taskCount = (frames.Count + chunkSize - 1) / chunkSize;
+        int taskCount = JobSplitter.TaskCount(frames, chunkSize);
         if (taskCount > _options.MaxTasksPerJob)
         {
             throw new CoordinatorException(400, $"Frames {frames} in chunks of {chunkSize} make {taskCount} tasks; the most is {_options.MaxTasksPerJob}. Raise chunkSize.");
@@ -108,6 +111,10 @@ internal sealed partial class JobService
             SixteenBit = request.SixteenBit ?? defaults.SixteenBit,
         };
         settings.Validate();
+        if (JobBudget.Refusal(frames, settings, _limits, _options.MaxObjectBytes) is { } refusal)
+        {
+            throw new CoordinatorException(400, refusal);
+        }
 
         (string sceneKey, string sceneName) = await FindSceneAsync(sha256, owner, cancellationToken);
         var spec = new RenderJobSpec
@@ -139,7 +146,7 @@ internal sealed partial class JobService
         }
 
         int items = request.Inputs.Count;
-        int taskCount = (items + itemsPerTask - 1) / itemsPerTask;
+        int taskCount = (int)(((long)items + itemsPerTask - 1) / itemsPerTask);
         if (items == 0 || taskCount > _options.MaxTasksPerJob)
         {
             throw new CoordinatorException(400, items == 0
@@ -211,13 +218,11 @@ internal sealed partial class JobService
             Spec = spec,
             Owner = owner,
         };
-        FrameRange frames = spec.Frames;
-        int chunkSize = spec.ChunkSize, taskCount = (frames.Count + chunkSize - 1) / chunkSize;
-        var tasks = new List<TaskRecord>(taskCount);
-        for (int index = 0; index < taskCount; index++)
+        IReadOnlyList<(int First, int Last)> chunks = JobSplitter.Chunks(spec.Frames, spec.ChunkSize);
+        var tasks = new List<TaskRecord>(chunks.Count);
+        for (int index = 0; index < chunks.Count; index++)
         {
-            int first = frames.First + (index * chunkSize);
-            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = first, LastFrame = Math.Min(first + chunkSize - 1, frames.Last) });
+            tasks.Add(new TaskRecord { JobId = job.Id, Index = index, FirstFrame = chunks[index].First, LastFrame = chunks[index].Last });
         }
 
         await _store.CreateJobAsync(job, tasks, cancellationToken);
@@ -348,7 +353,8 @@ internal sealed partial class JobService
             // An open canary is not shown: the job's client may be a provider too, and a canary's taker must not learn what its lease is.
             t.Checks.Where(c => !(c.Canary && c.State is SpotCheckState.Queued or SpotCheckState.Leased))
                 .Select(c => c with { LeaseId = null, HangfireJobId = null }).ToList(),
-            t.RejectedBy));
+            t.RejectedBy,
+            t.Failures));
         return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
     }
 

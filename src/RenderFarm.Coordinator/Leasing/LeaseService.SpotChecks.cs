@@ -396,6 +396,11 @@ internal sealed partial class LeaseService
         }
 
         int stripWidth = check.Tiles.Sum(t => t.Width), stripHeight = check.Tiles.Max(t => t.Height);
+        if (OutputAcceptance.CheckPngHeader(stripBytes, stripWidth, stripHeight) is { } wrongStrip)
+        {
+            throw new CoordinatorException(422, $"tilesPng: {wrongStrip}.");
+        }
+
         using Image strip = LoadImage(stripBytes)
             ?? throw new CoordinatorException(422, "tilesPng is not a PNG image.");
         if (strip.Width != stripWidth || strip.Height != stripHeight)
@@ -459,6 +464,11 @@ internal sealed partial class LeaseService
         }
 
         int width = job.Spec.Settings.Size.Width, height = job.Spec.Settings.Size.Height;
+        if (OutputAcceptance.CheckPngHeader(bytes, width, height) is { } wrongFrame)
+        {
+            throw new CoordinatorException(422, $"Frame {reported.Frame}: {wrongFrame}.");
+        }
+
         using Image rendered = LoadImage(bytes)
             ?? throw new CoordinatorException(422, $"Frame {reported.Frame}: the upload is not a PNG image.");
         if (rendered.Width != width || rendered.Height != height)

@@ -42,6 +42,7 @@ internal sealed partial class LeaseService
     private readonly ILogger<LeaseService> _logger;
     private readonly byte[] _spotCheckSecret;
     private readonly LeaseId _leaseIds;
+    private readonly ProviderStanding _standing;
 
     public LeaseService(
         JobStorage storage,
@@ -50,8 +51,10 @@ internal sealed partial class LeaseService
         IObjectStore objects,
         TimeProvider time,
         IOptions<CoordinatorOptions> options,
+        ProviderStanding standing,
         ILogger<LeaseService> logger)
     {
+        _standing = standing;
         _storage = storage;
         _client = client;
         _store = store;
@@ -193,9 +196,21 @@ internal sealed partial class LeaseService
         IReadOnlyList<CompletedFrame> frames = CheckReport(task, request);
         var outputs = new List<FrameOutput>(frames.Count);
         string extension = FarmKeys.OutputExtension(job.Spec);
+        Inference.TensorInfo? modelOutput = job.Spec.Inference is null
+            ? null
+            : await OutputAcceptance.GetModelOutputAsync(_objects, job.Spec.SceneKey, job.Spec.SceneSha256, cancellationToken);
         foreach (CompletedFrame frame in frames)
         {
-            outputs.Add(await VerifyUploadAsync(task.JobId, frame, leaseId, extension, cancellationToken));
+            try
+            {
+                outputs.Add(await VerifyUploadAsync(job, frame, leaseId, extension, modelOutput, cancellationToken));
+            }
+            catch (OutputRefusedException refused)
+            {
+                // Not what the task asked for: the provider's failure, and the task goes back (or fails) as for one.
+                await FailLeaseAsync(provider, leaseId, $"Output refused: {refused.Message}", cancellationToken);
+                throw new CoordinatorException(422, $"{refused.Message} The lease has ended and counts as a failure.");
+            }
         }
 
         IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = _options.SpotChecks
@@ -257,6 +272,12 @@ internal sealed partial class LeaseService
             return;
         }
 
+        await FailLeaseAsync(provider, leaseId, reason, cancellationToken);
+    }
+
+    // Ends a render or inference lease as the provider's failure.
+    private async Task FailLeaseAsync(string provider, string leaseId, string reason, CancellationToken cancellationToken)
+    {
         while (true)
         {
             (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
@@ -432,9 +453,12 @@ internal sealed partial class LeaseService
     {
         TimeSpan lifetime = _options.PresignedUrlLifetime;
         string extension = FarmKeys.OutputExtension(job.Spec);
-        var uploads = new List<FrameUpload>(last - first + 1);
-        for (int frame = first; frame <= last; frame++)
+        // Counted loops: "frame <= last" never ends when last is int.MaxValue.
+        int count = checked(last - first + 1);
+        var uploads = new List<FrameUpload>(count);
+        for (int i = 0; i < count; i++)
         {
+            int frame = first + i;
             uploads.Add(new FrameUpload(frame, new ObjectLink(_objects.PresignPut(FarmKeys.Upload(job.Id, frame, leaseId, extension), lifetime), null)));
         }
 
@@ -461,9 +485,11 @@ internal sealed partial class LeaseService
             return null;
         }
 
-        var inputs = new List<ItemInput>(last - first + 1);
-        for (int item = first; item <= last; item++)
+        int count = checked(last - first + 1);
+        var inputs = new List<ItemInput>(count);
+        for (int i = 0; i < count; i++)
         {
+            int item = first + i;
             StoredInput input = inference.Inputs[item - 1];
             inputs.Add(new ItemInput(item, new ObjectLink(_objects.PresignGet(input.Key, lifetime), input.Sha256)));
         }
@@ -576,10 +602,13 @@ internal sealed partial class LeaseService
         return request.Frames;
     }
 
-    // Checks one uploaded output (size, SHA-256, PNG or .npy signature) while copying it to a temporary file,
-    // then stores that copy under a key only the coordinator writes.
-    private async Task<FrameOutput> VerifyUploadAsync(Guid jobId, CompletedFrame frame, string leaseId, string extension, CancellationToken cancellationToken)
+    // Checks one uploaded output (size, SHA-256, then its content: a PNG of the job's size and depth, or a .npy of the
+    // model's output) while copying it to a temporary file, then stores that copy under a key only the coordinator writes.
+    // A wrong content throws OutputRefusedException; a missing or mismatched upload a 422 the provider may retry.
+    private async Task<FrameOutput> VerifyUploadAsync(
+        JobRecord job, CompletedFrame frame, string leaseId, string extension, Inference.TensorInfo? modelOutput, CancellationToken cancellationToken)
     {
+        Guid jobId = job.Id;
         byte[] signature = (extension == ".npy" ? NpySignature : PngSignature).ToArray();
         string uploadKey = FarmKeys.Upload(jobId, frame.Frame, leaseId, extension);
         ObjectInfo? info = await _objects.StatAsync(uploadKey, cancellationToken);
@@ -625,7 +654,15 @@ internal sealed partial class LeaseService
 
             if (total < head.Length || !head.AsSpan().SequenceEqual(signature))
             {
-                throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload is not a {(extension == ".npy" ? ".npy" : "PNG")} file.");
+                throw new OutputRefusedException($"Frame {frame.Frame}: the upload is not a {(extension == ".npy" ? ".npy" : "PNG")} file.");
+            }
+
+            string? wrong = modelOutput is not null
+                ? OutputAcceptance.CheckNpy(copy, modelOutput)
+                : await OutputAcceptance.CheckPngAsync(copy, job.Spec.Settings.Size, job.Spec.Settings.SixteenBit, cancellationToken);
+            if (wrong is not null)
+            {
+                throw new OutputRefusedException($"Frame {frame.Frame}: {wrong}.");
             }
 
             string key = FarmKeys.Frame(jobId, frame.Frame, leaseId, extension);
@@ -643,20 +680,27 @@ internal sealed partial class LeaseService
         }
     }
 
-    /// <summary>Ends a lease: back to the queue, or failed for good once enough distinct providers failed the task.</summary>
+    /// <summary>
+    /// Ends a lease: back to the queue, or failed for good once enough distinct providers with standing failed the task
+    /// (or very many of any standing; see <see cref="TaskFailurePolicy"/>).
+    /// </summary>
     /// <returns>False when another update came first; the caller reloads and decides again.</returns>
     private async Task<bool> ReleaseAsync(TaskRecord task, JobRecord job, string? failedBy, string reason, CancellationToken cancellationToken)
     {
         IReadOnlyList<string> failed = failedBy is null || task.FailedBy.Contains(failedBy, StringComparer.OrdinalIgnoreCase)
             ? task.FailedBy
             : [.. task.FailedBy, failedBy];
-        bool exhausted = failed.Count >= _options.MaxFailuresPerTask;
+        IReadOnlyList<TaskFailure> failures = failedBy is null
+            ? task.Failures
+            : TaskFailurePolicy.Record(task.Failures, failedBy, reason, _time.GetUtcNow(), await _standing.HasStandingAsync(failedBy, cancellationToken));
+        bool exhausted = TaskFailurePolicy.IsExhausted(failed, failures, _options.MaxFailuresPerTask, _standing.Limits.MaxFailingProvidersPerTask);
         TaskRecord released = task with
         {
             State = exhausted ? FarmTaskState.Failed : FarmTaskState.Queued,
             LeaseId = null,
             LeaseExpiresAt = null,
             FailedBy = failed,
+            Failures = failures,
             Error = failedBy is null ? task.Error : reason,
             FinishedAt = exhausted ? _time.GetUtcNow() : null,
         };
@@ -672,7 +716,7 @@ internal sealed partial class LeaseService
             return true;
         }
 
-        string error = $"Task {task.Index} (frames {task.FirstFrame}-{task.LastFrame}) failed on {failed.Count} providers; last: {reason}";
+        string error = $"Task {task.Index} (frames {task.FirstFrame}-{task.LastFrame}) failed on {failed.Count} providers ({failures.Count(f => f.Standing)} with standing); last: {reason}";
         _client.ChangeState(task.HangfireJobId!, new FailedState(new FrameTaskFailedException(error)), LeasedState.StateName);
         if (await _store.TryUpdateJobStateAsync(job.Id, JobState.Running, JobState.Failed, error, cancellationToken))
         {
@@ -760,6 +804,9 @@ internal sealed partial class LeaseService
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} in a provider queue is not a frame task; dropped.")]
     private partial void LogForeignJob(string hangfireJobId);
 }
+
+/// <summary>An uploaded output whose content is not what its task asked for; the message says why in one line.</summary>
+internal sealed class OutputRefusedException(string message) : Exception(message);
 
 /// <summary>The exception a frame task's Hangfire <see cref="FailedState"/> records.</summary>
 internal sealed class FrameTaskFailedException(string message) : Exception(message);

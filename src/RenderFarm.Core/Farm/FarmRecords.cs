@@ -217,9 +217,26 @@ public sealed record TaskRecord
     /// <summary>Providers whose output of this task a spot check proved wrong (2 of 3); they get no more work of the job.</summary>
     public IReadOnlyList<string> RejectedBy { get; init; } = [];
 
+    /// <summary>
+    /// Each provider that failed the task (or let its lease lapse, or delivered an output that was refused), once, with
+    /// its latest reason; shown to the client. Whether it had standing decides how much its failure weighs.
+    /// </summary>
+    public IReadOnlyList<TaskFailure> Failures { get; init; } = [];
+
     /// <summary>Optimistic-concurrency version, incremented by every successful update.</summary>
     public long Version { get; init; }
 }
+
+/// <summary>One provider's failures of one task.</summary>
+/// <param name="Provider">Its address.</param>
+/// <param name="Reason">Its latest failure, for people.</param>
+/// <param name="At">When that failure was recorded.</param>
+/// <param name="Standing">
+/// Whether the provider had standing then (verified work on this farm, or stake): only failures from providers with
+/// standing can fail a task after a few; failures from fresh identities take many more distinct providers.
+/// </param>
+/// <param name="Count">How many times this provider failed the task.</param>
+public sealed record TaskFailure(string Provider, string Reason, DateTimeOffset At, bool Standing, int Count);
 
 /// <summary>A rectangle of pixels of a frame.</summary>
 /// <param name="X">Left column.</param>

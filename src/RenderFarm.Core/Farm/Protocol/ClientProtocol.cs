@@ -120,6 +120,7 @@ public sealed record JobSummary(
 /// <param name="Frames">Finished frames with their download links.</param>
 /// <param name="Checks">Every spot check of the task's outputs with its verdict and numbers.</param>
 /// <param name="RejectedBy">Providers whose output of the task was proven wrong.</param>
+/// <param name="Failures">Each provider that failed the task, with its latest reason and whether it had standing.</param>
 public sealed record TaskDetails(
     int Index,
     int FirstFrame,
@@ -132,7 +133,8 @@ public sealed record TaskDetails(
     string? Error,
     IReadOnlyList<FrameLink> Frames,
     IReadOnlyList<SpotCheckRecord>? Checks = null,
-    IReadOnlyList<string>? RejectedBy = null);
+    IReadOnlyList<string>? RejectedBy = null,
+    IReadOnlyList<TaskFailure>? Failures = null);
 
 /// <summary>A finished frame.</summary>
 /// <param name="Frame">Frame number.</param>

@@ -1,0 +1,156 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using RenderFarm.Core;
+using RenderFarm.Core.Storage;
+using RenderFarm.Inference;
+using RenderFarm.Inference.IO;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Formats;
+using SixLabors.ImageSharp.Formats.Png;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RenderFarm.Coordinator.Leasing;
+
+/// <summary>
+/// Decides whether an uploaded output is what its task asked for, whatever the farm's check settings: a PNG must
+/// decode whole to the job's width × height in 8- or 16-bit RGB or RGBA as the job asks; an inference output must be
+/// a .npy file of little-endian float32 in the model's output shape. The header is read and checked before anything
+/// is decoded, so the decode never allocates more than the job's own frame size.
+/// </summary>
+internal static class OutputAcceptance
+{
+    // At most this many frames decode at once: a decode holds a whole frame in memory (about 100 MB at 8K).
+    private static readonly SemaphoreSlim s_decodes = new(2, 2);
+
+    // Models are content-addressed, so a model's output shape never changes; bounded, and cleared when full.
+    private const int MaxCachedModels = 256;
+    private static readonly ConcurrentDictionary<string, TensorInfo> s_modelOutputs = new(StringComparer.Ordinal);
+
+    /// <summary>The output of the model stored at <paramref name="key"/> (checked at upload to have exactly one).</summary>
+    public static async Task<TensorInfo> GetModelOutputAsync(IObjectStore objects, string key, string sha256, CancellationToken cancellationToken)
+    {
+        if (s_modelOutputs.TryGetValue(sha256, out TensorInfo? cached))
+        {
+            return cached;
+        }
+
+        using var bytes = new MemoryStream();
+        await using (Stream stream = await objects.OpenReadAsync(key, cancellationToken))
+        {
+            await stream.CopyToAsync(bytes, cancellationToken);
+        }
+
+        TensorInfo output = OnnxModel.Parse(bytes.GetBuffer().AsSpan(0, (int)bytes.Length)).Outputs.Single();
+        if (s_modelOutputs.Count >= MaxCachedModels)
+        {
+            s_modelOutputs.Clear();
+        }
+
+        s_modelOutputs[sha256] = output;
+        return output;
+    }
+
+    /// <summary>Why the PNG at <paramref name="path"/> is not a frame of <paramref name="size"/> at the asked depth, or null when it is.</summary>
+    public static async Task<string?> CheckPngAsync(string path, ImageSize size, bool sixteenBit, CancellationToken cancellationToken)
+    {
+        IImageInfo? info;
+        IImageFormat? format;
+        try
+        {
+            info = Image.Identify(path, out format);
+        }
+        catch (Exception ex) when (IsDecodeError(ex))
+        {
+            return $"the upload is not a readable PNG ({ex.Message.TrimEnd('.')})";
+        }
+
+        if (info is null || format is not PngFormat)
+        {
+            return "the upload is not a PNG file";
+        }
+
+        if (info.Width != size.Width || info.Height != size.Height)
+        {
+            return string.Create(CultureInfo.InvariantCulture, $"the PNG is {info.Width}x{info.Height}; the job's frames are {size}");
+        }
+
+        PngMetadata png = info.Metadata.GetPngMetadata();
+        PngBitDepth depth = sixteenBit ? PngBitDepth.Bit16 : PngBitDepth.Bit8;
+        if (png.BitDepth != depth || png.ColorType is not (PngColorType.Rgb or PngColorType.RgbWithAlpha))
+        {
+            return $"the PNG is {png.ColorType?.ToString() ?? "unknown colour type"} at {(png.BitDepth is { } bits ? ((int)bits).ToString(CultureInfo.InvariantCulture) : "?")} bits; the job asks for {(int)depth}-bit RGB or RGBA";
+        }
+
+        await s_decodes.WaitAsync(cancellationToken);
+        try
+        {
+            // Every row must decode: a valid header over truncated or corrupt image data is refused here.
+            using Image<Rgb24> decoded = await Image.LoadAsync<Rgb24>(path, cancellationToken);
+            return decoded.Width == size.Width && decoded.Height == size.Height
+                ? null
+                : string.Create(CultureInfo.InvariantCulture, $"the PNG decodes to {decoded.Width}x{decoded.Height}; the job's frames are {size}");
+        }
+        catch (Exception ex) when (IsDecodeError(ex))
+        {
+            return $"the PNG does not decode ({ex.Message.TrimEnd('.')})";
+        }
+        finally
+        {
+            s_decodes.Release();
+        }
+    }
+
+    /// <summary>
+    /// Why the PNG in <paramref name="bytes"/> is not <paramref name="width"/> × <paramref name="height"/>, read from its
+    /// header alone, or null when it is: checked before a decode, so a small file declaring a huge image is never decoded.
+    /// </summary>
+    public static string? CheckPngHeader(byte[] bytes, int width, int height)
+    {
+        try
+        {
+            IImageInfo? info = Image.Identify(bytes, out IImageFormat? format);
+            if (info is null || format is not PngFormat)
+            {
+                return "it is not a PNG file";
+            }
+
+            return info.Width == width && info.Height == height
+                ? null
+                : string.Create(CultureInfo.InvariantCulture, $"it is {info.Width}x{info.Height}; {width}x{height} is needed");
+        }
+        catch (Exception ex) when (IsDecodeError(ex))
+        {
+            return $"it is not a readable PNG ({ex.Message.TrimEnd('.')})";
+        }
+    }
+
+    /// <summary>Why the .npy file at <paramref name="path"/> is not an output of <paramref name="expected"/>, or null when it is.</summary>
+    public static string? CheckNpy(string path, TensorInfo expected)
+    {
+        NpyHeader header;
+        try
+        {
+            // The header and the data's length; the values themselves are any float32 bits.
+            header = NpyFile.ReadHeader(path);
+        }
+        catch (UserInputException ex)
+        {
+            return $"the upload is not a readable .npy file ({ex.Message.TrimEnd('.')})";
+        }
+
+        if (header.DataType != NpyDataType.Float32 || !header.LittleEndian)
+        {
+            return $"the .npy holds {(header.LittleEndian ? "little" : "big")}-endian {header.DataType}; outputs are little-endian float32";
+        }
+
+        bool fits = header.Shape.Count == expected.Shape.Count
+            && header.Shape.Zip(expected.Shape).All(d => d.Second is null ? d.First >= 1 : d.First == d.Second);
+        return fits
+            ? null
+            : $"the .npy has shape [{string.Join(", ", header.Shape)}]; the model's output '{expected.Name}' is [{string.Join(", ", expected.Shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?"))}]";
+    }
+
+    private static bool IsDecodeError(Exception ex) =>
+        ex is ImageFormatException or UnknownImageFormatException or InvalidImageContentException or NotSupportedException
+            or InvalidOperationException or ArgumentException or IndexOutOfRangeException or EndOfStreamException;
+}
