@@ -33,7 +33,7 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
         {
             IReadOnlyList<int>[] applied = await Task.WhenAll(stores.Select(store => Task.Run(() => store.MigrateAsync())));
 
-            Assert.Equal([1, 2, 3], applied.SelectMany(ids => ids).Order());
+            Assert.Equal([1, 2, 3, 4], applied.SelectMany(ids => ids).Order());
         }
         finally
         {
@@ -59,7 +59,7 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
     {
         _connectionString = await fixture.Server.CreateDatabaseAsync();
         var store = new PostgresFarmStore(_connectionString, clock);
-        Assert.Equal([1, 2, 3], await store.MigrateAsync());
+        Assert.Equal([1, 2, 3, 4], await store.MigrateAsync());
         return store;
     }
 }
