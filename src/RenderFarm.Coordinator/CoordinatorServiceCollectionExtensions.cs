@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RenderFarm.Coordinator.Api;
@@ -32,9 +33,9 @@ public static class CoordinatorServiceCollectionExtensions
 
         services.AddOptions<CoordinatorOptions>()
             .Bind(configuration.GetSection(CoordinatorOptions.SectionName))
-            .Validate(o =>
+            .Validate<IHostEnvironment>((o, environment) =>
             {
-                o.Validate();
+                o.Validate(environment.IsDevelopment());
                 return true;
             })
             .ValidateOnStart();

@@ -50,6 +50,15 @@ internal sealed class TestFarm : IAsyncDisposable
         settings.TryAdd("Coordinator:SpotChecks", "false");
         // Canaries would interleave with the checks and tasks other tests lease by hand; CanaryFacts switch them on.
         settings.TryAdd("Coordinator:CanaryRate", "0");
+        if (environment != "Development")
+        {
+            // Outside Development the coordinator refuses to start without its secrets.
+            foreach ((string key, string? value) in CoordinatorSecrets.Generate())
+            {
+                settings.TryAdd(key, value);
+            }
+        }
+
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         CoordinatorHost host = await CoordinatorHost.StartAsync(
             "http://127.0.0.1:0",
