@@ -41,9 +41,9 @@ internal sealed class TestFarm : IAsyncDisposable
 
     public static byte[] SceneBytes => File.ReadAllBytes(RepositoryPaths.Combine("samples/cornell-box/cornell-box.glb"));
 
-    public static async Task<TestFarm> StartAsync(Dictionary<string, string?>? settings = null, string environment = "Development", bool fromConfiguration = false)
+    public static async Task<TestFarm> StartAsync(Dictionary<string, string?>? settings = null, string environment = "Development", bool fromConfiguration = false, FakeTimeProvider? time = null)
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        time ??= new FakeTimeProvider(DateTimeOffset.UtcNow);
         string directory = Path.Combine(Path.GetTempPath(), "renderfarm-coordinator-tests-" + Guid.NewGuid().ToString("N"));
         // Most tests deliver fake PNGs; spot checks are switched on by the tests that are about them.
         settings = new Dictionary<string, string?>(settings ?? []);
