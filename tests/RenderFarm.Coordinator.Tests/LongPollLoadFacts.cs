@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Nethereum.Signer;
+using Xunit.Abstractions;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
@@ -9,7 +10,7 @@ namespace RenderFarm.Coordinator.Tests;
 
 /// <summary>Many providers waiting for work at once, on the PostgreSQL backend.</summary>
 [Trait("Category", "Integration")]
-public sealed class LongPollLoadFacts
+public sealed class LongPollLoadFacts(ITestOutputHelper output)
 {
     private const int Providers = 200;
     private const int WaitSeconds = 8;
@@ -46,8 +47,10 @@ public sealed class LongPollLoadFacts
             await Task.Delay(TimeSpan.FromSeconds(1));
             for (int i = 0; i < 3; i++)
             {
+                var clock = System.Diagnostics.Stopwatch.StartNew();
                 using HttpResponseMessage healthy = await health.GetAsync("health");
                 Assert.Equal(HttpStatusCode.OK, healthy.StatusCode);
+                output.WriteLine($"/health answered in {clock.ElapsedMilliseconds} ms with {Providers} polls waiting.");
             }
 
             JobSummary job = await farm.SubmitAsync("1-3");
