@@ -21,7 +21,7 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
         await using var dataSource = NpgsqlDataSource.Create(_connectionString!);
         await using NpgsqlCommand command = dataSource.CreateCommand("SELECT array_agg(id ORDER BY id) FROM renderfarm.migrations");
         object? applied = await command.ExecuteScalarAsync();
-        Assert.Equal(new[] { 1, 2, 3 }, (int[])applied!);
+        Assert.Equal(new[] { 1, 2, 3, 4 }, (int[])applied!);
     }
 
     [Fact]
