@@ -66,6 +66,62 @@ public sealed class ErrorOutputFacts
         }
     }
 
+    // Guards: a coordinator (or a proxy in front of it) answering with an HTML page or JSON null made the command line
+    // print a JsonException or NullReferenceException stack trace.
+    [Theory]
+    [InlineData("<html><body>Welcome to nginx!</body></html>")]
+    [InlineData("null")]
+    public async Task A_coordinator_answering_nonsense_is_one_line(string body)
+    {
+        int port = LoopbackPort.Free();
+        using var server = new System.Net.HttpListener();
+        server.Prefixes.Add($"http://127.0.0.1:{port}/");
+        server.Start();
+        using var stop = new CancellationTokenSource();
+        Task serving = Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                System.Net.HttpListenerContext context;
+                try
+                {
+                    context = await server.GetContextAsync();
+                }
+                catch (System.Net.HttpListenerException)
+                {
+                    return;
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+
+                // Drain the upload, then answer 200 with the body, whatever was asked.
+                await context.Request.InputStream.CopyToAsync(Stream.Null);
+                byte[] answer = System.Text.Encoding.UTF8.GetBytes(body);
+                context.Response.StatusCode = 200;
+                context.Response.ContentType = body.StartsWith('<') ? "text/html" : "application/json";
+                await context.Response.OutputStream.WriteAsync(answer);
+                context.Response.Close();
+            }
+        });
+        string output = Directory.CreateTempSubdirectory("renderfarm-cli-").FullName;
+        try
+        {
+            CliResult result = await CliRunner.RunAsync(
+                "render", "samples/cornell-box/cornell-box.glb", "--coordinator", $"http://127.0.0.1:{port}", "--out", output);
+
+            AssertOneLine(result, "not the JSON expected");
+        }
+        finally
+        {
+            await stop.CancelAsync();
+            server.Stop();
+            await serving;
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
     // Guards: outside Development a coordinator without a token signing key started with a random one, and one keyed
     // with docker-compose's published placeholder started too, so anyone could forge a token for any address.
     [Theory]
