@@ -25,6 +25,10 @@ internal sealed class QueueFetcher
     /// </summary>
     public static readonly TimeSpan MaxFetchWindow = TimeSpan.FromSeconds(2);
 
+    // Shortest stretch inside FetchNextJob, even for a poll whose turn came at the end of its wait: a token that fires
+    // before the first query would make the turn find nothing although work is queued.
+    private static readonly TimeSpan s_minFetchWindow = TimeSpan.FromMilliseconds(200);
+
     private readonly SemaphoreSlim _slots = new(MaxConcurrentFetches, MaxConcurrentFetches);
 
     /// <summary>Waits up to <paramref name="wait"/> for a job on <paramref name="queues"/> and takes it.</summary>
@@ -35,8 +39,9 @@ internal sealed class QueueFetcher
         long deadline = Environment.TickCount64 + (long)wait.TotalMilliseconds;
         do
         {
+            // A poll with no wait left still gets one turn: the caller asked to look at least once.
             TimeSpan remaining = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
-            if (!await _slots.WaitAsync(remaining, cancellationToken).ConfigureAwait(false))
+            if (!await _slots.WaitAsync(remaining < s_minFetchWindow ? s_minFetchWindow : remaining, cancellationToken).ConfigureAwait(false))
             {
                 return null;
             }
@@ -45,7 +50,7 @@ internal sealed class QueueFetcher
             {
                 // At least a minimal window, even when the turn came late: the fetch must get to run its query.
                 remaining = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
-                TimeSpan window = remaining < MaxFetchWindow ? remaining : MaxFetchWindow;
+                TimeSpan window = remaining < s_minFetchWindow ? s_minFetchWindow : remaining > MaxFetchWindow ? MaxFetchWindow : remaining;
                 if (await FetchForAsync(connection, queues, window, cancellationToken).ConfigureAwait(false) is { } fetched)
                 {
                     return fetched;
