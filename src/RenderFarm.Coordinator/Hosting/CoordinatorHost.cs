@@ -49,7 +49,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
         {
             return await StartCoreAsync(url, backends, configuration, configure, cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is not (OperationCanceledException or CoordinatorStartException or OutOfMemoryException))
+        catch (Exception exception) when (IsStartFailure(exception, cancellationToken) && exception is not CoordinatorStartException)
         {
             throw new CoordinatorStartException(exception);
         }
@@ -125,13 +125,17 @@ public sealed class CoordinatorHost : IAsyncDisposable
         {
             backends = await CoordinatorBackends.FromConfigurationAsync(configuration, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
-        catch (Exception exception) when (exception is not (OperationCanceledException or OutOfMemoryException))
+        catch (Exception exception) when (IsStartFailure(exception, cancellationToken))
         {
             throw new CoordinatorStartException(exception);
         }
 
         return await StartAsync(url, backends, configuration, configure, cancellationToken).ConfigureAwait(false);
     }
+
+    // Everything but the caller's own cancellation: a store's timeout is a failed start too.
+    private static bool IsStartFailure(Exception exception, CancellationToken cancellationToken) =>
+        exception is not OutOfMemoryException && !(exception is OperationCanceledException && cancellationToken.IsCancellationRequested);
 
     /// <summary>Completes when the application is asked to stop (Ctrl+C, SIGTERM).</summary>
     /// <param name="cancellationToken">Stops waiting and the application.</param>
