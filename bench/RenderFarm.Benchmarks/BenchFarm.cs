@@ -70,6 +70,12 @@ internal sealed class BenchFarm : IAsyncDisposable
             settings["Coordinator:SpotChecks"] = "false";
         }
 
+        // A production coordinator refuses to start without its secrets; this farm lives for one run.
+        foreach ((string key, string? value) in CoordinatorSecrets.Generate())
+        {
+            settings[key] = value;
+        }
+
         PostgresServer? postgres = null;
         try
         {

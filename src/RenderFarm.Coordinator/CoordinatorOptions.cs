@@ -7,16 +7,19 @@ public sealed class CoordinatorOptions
     public const string SectionName = "Coordinator";
 
     /// <summary>
-    /// Secret (at least 32 characters) that signs login challenges and provider tokens. When empty a
-    /// random key is made at start-up, so tokens stop working when the process restarts; set it when
-    /// several coordinator instances serve one farm.
+    /// Secret (at least 32 characters; e.g. <c>openssl rand -hex 32</c>) that signs login challenges and provider
+    /// tokens. Required outside Development (see <see cref="CoordinatorSecrets"/>); in Development an empty one is
+    /// generated once and kept in the farm store, so tokens outlive a restart.
     /// </summary>
     public string TokenSigningKey { get; set; } = "";
 
     /// <summary>How long a login challenge may be used.</summary>
     public TimeSpan ChallengeLifetime { get; set; } = TimeSpan.FromMinutes(5);
 
-    /// <summary>How long a provider token works.</summary>
+    /// <summary>The longest <see cref="TokenLifetime"/> accepted: a stolen token must not work for days.</summary>
+    public static readonly TimeSpan MaxTokenLifetime = TimeSpan.FromHours(24);
+
+    /// <summary>How long a provider token works; at most <see cref="MaxTokenLifetime"/>.</summary>
     public TimeSpan TokenLifetime { get; set; } = TimeSpan.FromHours(1);
 
     /// <summary>How long a lease lasts without a heartbeat.</summary>
@@ -58,7 +61,7 @@ public sealed class CoordinatorOptions
     /// <summary>
     /// Key operators present to open the Hangfire dashboard outside Development: HTTP basic
     /// authentication with any user name and this password, or the <c>X-Operator-Key</c> header.
-    /// When empty the dashboard is closed outside Development.
+    /// Required (at least 16 characters) outside Development, where the dashboard needs no key.
     /// </summary>
     public string OperatorKey { get; set; } = "";
 
@@ -75,8 +78,9 @@ public sealed class CoordinatorOptions
     public bool SpotChecks { get; set; } = true;
 
     /// <summary>
-    /// Secret (at least 16 characters) that decides which tiles of a frame are spot-checked; never shown to providers.
-    /// When empty a random secret is made at start-up; set it when several coordinator instances serve one farm.
+    /// Secret (at least 16 characters) that decides which tiles of a frame are spot-checked and seals lease ids; never
+    /// shown to providers. Required outside Development; in Development an empty one is generated once and kept in the
+    /// farm store, so lease ids outlive a restart.
     /// </summary>
     public string SpotCheckSecret { get; set; } = "";
 
@@ -130,9 +134,11 @@ public sealed class CoordinatorOptions
     /// </summary>
     public double CanaryRate { get; set; } = Verification.CanarySelection.DefaultRate;
 
-    /// <summary>Throws when a value is out of range, naming it.</summary>
-    internal void Validate()
+    /// <summary>Throws when a value is out of range or a secret unusable (see <see cref="CoordinatorSecrets"/>), naming it.</summary>
+    /// <param name="isDevelopment">Whether the host runs in Development, where secrets may be left empty.</param>
+    internal void Validate(bool isDevelopment)
     {
+        CoordinatorSecrets.Validate(this, isDevelopment);
         static void Positive(TimeSpan value, string name)
         {
             if (value <= TimeSpan.Zero)
@@ -147,6 +153,11 @@ public sealed class CoordinatorOptions
         Positive(HeartbeatInterval, nameof(HeartbeatInterval));
         Positive(PresignedUrlLifetime, nameof(PresignedUrlLifetime));
         Positive(ProviderTimeout, nameof(ProviderTimeout));
+        if (TokenLifetime > MaxTokenLifetime)
+        {
+            throw new InvalidOperationException($"{SectionName}:{nameof(TokenLifetime)} must be at most {MaxTokenLifetime}; got {TokenLifetime}.");
+        }
+
         if (HeartbeatInterval >= LeaseDuration)
         {
             throw new InvalidOperationException($"{SectionName}:{nameof(HeartbeatInterval)} must be shorter than {nameof(LeaseDuration)}.");
@@ -168,11 +179,6 @@ public sealed class CoordinatorOptions
             throw new InvalidOperationException($"{SectionName}:{nameof(SlashTokens)} must not be negative.");
         }
 
-        if (SpotCheckSecret.Length is > 0 and < 16)
-        {
-            throw new InvalidOperationException($"{SectionName}:{nameof(SpotCheckSecret)} must hold at least 16 characters.");
-        }
-
         if (SpotCheckTileSize < 1 || !(SpotCheckMaxCostShare > 0 && SpotCheckMaxCostShare <= 1) || MaxChecksPerFrame < 2)
         {
             throw new InvalidOperationException($"{SectionName}: spot checks need a tile size of at least 1, a cost share in (0, 1] and at least 2 checks per frame.");
@@ -187,11 +193,6 @@ public sealed class CoordinatorOptions
         if (!(CanaryRate is >= 0 and <= 1))
         {
             throw new InvalidOperationException($"{SectionName}:{nameof(CanaryRate)} must lie in [0, 1]; got {CanaryRate}.");
-        }
-
-        if (TokenSigningKey.Length is > 0 and < 32)
-        {
-            throw new InvalidOperationException($"{SectionName}:{nameof(TokenSigningKey)} must hold at least 32 characters.");
         }
     }
 }

@@ -6,6 +6,8 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RenderFarm.Coordinator.Api;
@@ -32,9 +34,10 @@ public static class CoordinatorServiceCollectionExtensions
 
         services.AddOptions<CoordinatorOptions>()
             .Bind(configuration.GetSection(CoordinatorOptions.SectionName))
-            .Validate(o =>
+            // The web host's environment: the one the builder's Environment sets and the dashboard reads.
+            .Validate<IWebHostEnvironment>((o, environment) =>
             {
-                o.Validate();
+                o.Validate(environment.IsDevelopment());
                 return true;
             })
             .ValidateOnStart();

@@ -17,6 +17,7 @@ public sealed class InMemoryFarmStore : IFarmStore
     private readonly Dictionary<string, ProviderRecord> _providers = new(StringComparer.OrdinalIgnoreCase);
     private readonly Dictionary<string, DateTimeOffset> _onceValues = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ApiKeyRecord> _apiKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _secrets = new(StringComparer.Ordinal);
     private readonly TimeProvider _timeProvider;
     private int _onceInsertsSinceSweep;
 
@@ -216,6 +217,18 @@ public sealed class InMemoryFarmStore : IFarmStore
         lock (_lock)
         {
             return Task.FromResult(_providers.GetValueOrDefault(address));
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<string> GetOrAddSecretAsync(string name, string candidate, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(candidate);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return Task.FromResult(_secrets.TryAdd(name, candidate) ? candidate : _secrets[name]);
         }
     }
 

@@ -11,7 +11,8 @@ namespace RenderFarm.Storage;
 /// checks them with <see cref="IsAuthorized"/>.
 /// </summary>
 /// <remarks>
-/// Objects live under <c>{root}/objects/</c>; uploads are written to <c>{root}/incoming/</c> and renamed
+/// Without a given signing key the store keeps one in <c>{root}/presign.key</c> (owner-only), so its URLs stay valid
+/// across restarts as long as its objects do. Objects live under <c>{root}/objects/</c>; uploads are written to <c>{root}/incoming/</c> and renamed
 /// into place, so readers see the old object or the new one, never a partial one. Because keys map to
 /// paths, one key cannot be both an object and a folder of others (<c>a</c> and <c>a/b</c>).
 /// </remarks>
@@ -19,6 +20,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
 {
     private const int MinSigningKeyLength = 32;
     private const int CopyBufferSize = 81920;
+    private const string SigningKeyFileName = "presign.key";
 
     private readonly string _objectsRoot;
     private readonly string _incomingRoot;
@@ -29,8 +31,8 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
     /// <summary>Creates a store over <paramref name="rootDirectory"/>, creating the folder when missing.</summary>
     /// <param name="rootDirectory">Folder holding the objects.</param>
     /// <param name="signingKey">
-    /// HMAC-SHA256 key for presigned URLs, at least 32 bytes; a random one when null, so URLs stop working
-    /// when the process restarts.
+    /// HMAC-SHA256 key for presigned URLs, at least 32 bytes. When null the key kept in the folder is used, made
+    /// (random, readable by the owner only) on first use, so URLs outlive the process.
     /// </param>
     /// <param name="timeProvider">Clock for presigned URL expiry; the system clock when null.</param>
     public LocalDirectoryObjectStore(string rootDirectory, byte[]? signingKey = null, TimeProvider? timeProvider = null)
@@ -46,7 +48,7 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         _incomingRoot = Path.Combine(RootDirectory, "incoming");
         Directory.CreateDirectory(_objectsRoot);
         Directory.CreateDirectory(_incomingRoot);
-        _signingKey = signingKey is null ? RandomNumberGenerator.GetBytes(MinSigningKeyLength) : (byte[])signingKey.Clone();
+        _signingKey = signingKey is null ? LoadOrCreateSigningKey(Path.Combine(RootDirectory, SigningKeyFileName)) : (byte[])signingKey.Clone();
         _timeProvider = timeProvider ?? TimeProvider.System;
     }
 
@@ -209,6 +211,55 @@ public sealed class LocalDirectoryObjectStore : IObjectStore
         // Newlines cannot occur in any part, so the message is unambiguous.
         string message = string.Create(CultureInfo.InvariantCulture, $"{method}\n{key}\n{expiresUnixSeconds}");
         HMACSHA256.HashData(_signingKey, Encoding.ASCII.GetBytes(message), destination);
+    }
+
+    private static byte[] LoadOrCreateSigningKey(string path)
+    {
+        if (!File.Exists(path))
+        {
+            // Written under a temporary name and moved into place without overwriting: of two stores opening one
+            // folder together, the first key wins and both read it.
+            string temporary = $"{path}.{Guid.NewGuid():N}";
+            var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write };
+            if (!OperatingSystem.IsWindows())
+            {
+                options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
+            }
+
+            try
+            {
+                using (var writer = new StreamWriter(temporary, Encoding.ASCII, options))
+                {
+                    writer.Write(Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(MinSigningKeyLength)));
+                }
+
+                File.Move(temporary, path, overwrite: false);
+            }
+            catch (IOException) when (File.Exists(path))
+            {
+                // Another store made the key first.
+            }
+            finally
+            {
+                File.Delete(temporary);
+            }
+        }
+
+        string text = File.ReadAllText(path, Encoding.ASCII).Trim();
+        try
+        {
+            byte[] key = Convert.FromHexString(text);
+            if (key.Length >= MinSigningKeyLength)
+            {
+                return key;
+            }
+        }
+        catch (FormatException)
+        {
+            // Reported below.
+        }
+
+        throw new InvalidOperationException($"{path} does not hold a signing key of at least {MinSigningKeyLength} bytes in hex; delete it to make a new one.");
     }
 
     private string PathOf(string key)

@@ -441,6 +441,26 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         return rows == 1;
     }
 
+    /// <inheritdoc/>
+    public async Task<string> GetOrAddSecretAsync(string name, string candidate, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(candidate);
+
+        // The no-op update makes RETURNING give the stored row when another insert came first.
+        IReadOnlyList<string> stored = await QueryAsync(
+            $"""
+            INSERT INTO {Schema}.secrets AS s (name, value) VALUES (@name, @value)
+            ON CONFLICT (name) DO UPDATE SET name = s.name
+            RETURNING s.value
+            """,
+            reader => reader.GetString(0),
+            cancellationToken,
+            ("name", name),
+            ("value", candidate)).ConfigureAwait(false);
+        return stored[0];
+    }
+
     /// <summary>Deletes one-time values past their expiry; a maintenance job calls it now and then.</summary>
     /// <returns>How many were deleted.</returns>
     public Task<int> DeleteExpiredOnceValuesAsync(CancellationToken cancellationToken = default) =>

@@ -12,7 +12,8 @@ namespace RenderFarm.Worker;
 /// The provider API of the coordinator, as a typed <see cref="HttpClient"/> wrapper. It signs in with
 /// the provider key and keeps the bearer token fresh, and retries failures that may pass (connection
 /// refused, 5xx, timeouts) with capped exponential back-off so a worker outlives coordinator restarts.
-/// Refusals (4xx) are not retried; they surface as <see cref="FarmRequestException"/>.
+/// An answer that is not the JSON expected (<c>null</c>, wrong types, truncated, an HTML page from a proxy) counts
+/// as such a failure too. Refusals (4xx) are not retried; they surface as <see cref="FarmRequestException"/>.
 /// </summary>
 /// <remarks>
 /// The <see cref="HttpClient"/> needs a <see cref="HttpClient.BaseAddress"/> ending in '/'. Presigned
@@ -22,7 +23,15 @@ public sealed class FarmClient
 {
     private const int CopyBufferSize = 1 << 16;
 
-    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+    private const int MaxReasonLength = 300;
+
+    // Strict, so that a null or missing member of an answer is a malformed answer here rather than a null later.
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web)
+    {
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+    };
+
     private static readonly string[] s_detailProperties = ["detail", "title"];
 
     private readonly HttpClient _http;
@@ -77,19 +86,16 @@ public sealed class FarmClient
     public async Task<LeaseGrant?> LeaseAsync(IReadOnlyList<string> queues, int waitSeconds, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(queues);
-        using HttpResponseMessage response = await SendApiAsync(
-            HttpMethod.Post,
-            "api/leases",
-            new LeaseRequest(queues, waitSeconds),
-            RequestTimeout + TimeSpan.FromSeconds(Math.Max(0, waitSeconds)),
-            leaseScoped: false,
+        return await ReadAnswerAsync<LeaseGrant>(
+            "POST /api/leases",
+            ct => SendApiAsync(
+                HttpMethod.Post,
+                "api/leases",
+                new LeaseRequest(queues, waitSeconds),
+                RequestTimeout + TimeSpan.FromSeconds(Math.Max(0, waitSeconds)),
+                leaseScoped: false,
+                ct),
             cancellationToken).ConfigureAwait(false);
-        if (response.StatusCode == HttpStatusCode.NoContent)
-        {
-            return null;
-        }
-
-        return await ReadJsonAsync<LeaseGrant>(response, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>Extends a lease.</summary>
@@ -97,9 +103,10 @@ public sealed class FarmClient
     /// <exception cref="FarmRequestException">The coordinator refused the request.</exception>
     public async Task<HeartbeatResponse> HeartbeatAsync(string leaseId, CancellationToken cancellationToken = default)
     {
-        using HttpResponseMessage response = await SendLeaseCallAsync(HttpMethod.Post, leaseId, "/heartbeat", null, cancellationToken)
-            .ConfigureAwait(false);
-        return await ReadJsonAsync<HeartbeatResponse>(response, cancellationToken).ConfigureAwait(false);
+        return (await ReadAnswerAsync<HeartbeatResponse>(
+            "POST /api/leases/{lease}/heartbeat",
+            ct => SendLeaseCallAsync(HttpMethod.Post, leaseId, "/heartbeat", null, ct),
+            cancellationToken).ConfigureAwait(false))!;
     }
 
     /// <summary>Reports a task done; every frame must have been uploaded first.</summary>
@@ -343,12 +350,65 @@ public sealed class FarmClient
     }
 
     private async Task<T> PostAnonymousAsync<T>(string path, object body, CancellationToken cancellationToken)
+        where T : class
     {
         string operation = $"POST /{path}";
-        using HttpResponseMessage response = await SendWithRetryAsync(
-            HttpMethod.Post, path, body, token: null, operation, RequestTimeout, cancellationToken).ConfigureAwait(false);
-        await ThrowIfFailedAsync(response, operation, leaseScoped: false, cancellationToken).ConfigureAwait(false);
-        return await ReadJsonAsync<T>(response, cancellationToken).ConfigureAwait(false);
+        return (await ReadAnswerAsync<T>(
+            operation,
+            async ct =>
+            {
+                HttpResponseMessage response = await SendWithRetryAsync(
+                    HttpMethod.Post, path, body, token: null, operation, RequestTimeout, ct).ConfigureAwait(false);
+                try
+                {
+                    await ThrowIfFailedAsync(response, operation, leaseScoped: false, ct).ConfigureAwait(false);
+                }
+                catch
+                {
+                    response.Dispose();
+                    throw;
+                }
+
+                return response;
+            },
+            cancellationToken).ConfigureAwait(false))!;
+    }
+
+    // Sends a call (send retries transport failures and 5xx itself) and reads its JSON answer; a 204 reads as null.
+    // A success whose body is not the JSON expected is a failed call like a 502: one line, back off, send again.
+    private async Task<T?> ReadAnswerAsync<T>(string operation, Func<CancellationToken, Task<HttpResponseMessage>> send, CancellationToken cancellationToken)
+        where T : class
+    {
+        for (int failures = 0; ; failures++)
+        {
+            string reason;
+            using (HttpResponseMessage response = await send(cancellationToken).ConfigureAwait(false))
+            {
+                if (response.StatusCode == HttpStatusCode.NoContent)
+                {
+                    return null;
+                }
+
+                try
+                {
+                    return await response.Content.ReadFromJsonAsync<T>(s_json, cancellationToken).ConfigureAwait(false)
+                        ?? throw new JsonException("The answer is JSON null.");
+                }
+                catch (Exception ex) when (ex is JsonException or NotSupportedException or HttpRequestException or IOException
+                    || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                {
+                    reason = $"{operation} answered {(int)response.StatusCode} with a body that is not the expected JSON: {OneLine(ex.Message)}";
+                }
+            }
+
+            await BackOffAsync(reason, failures, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static string OneLine(string text)
+    {
+        string line = text.ReplaceLineEndings(" ").Trim();
+        return line.Length <= MaxReasonLength ? line : line[..MaxReasonLength] + "…";
     }
 
     private async Task<T> RetryAsync<T>(string operation, Func<CancellationToken, Task<T>> attempt, TimeSpan? timeout, CancellationToken cancellationToken)
@@ -385,12 +445,18 @@ public sealed class FarmClient
                 }
             }
 
-            TimeSpan delay = RetryDelay(failures);
-            _events?.Report(new WorkerEvent(
-                WorkerEventKind.Retrying,
-                string.Create(CultureInfo.InvariantCulture, $"{reason} Retrying in {delay.TotalSeconds:0.0} s.")));
-            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+            await BackOffAsync(reason, failures, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    // One line per failed attempt, then the back-off delay.
+    private async Task BackOffAsync(string reason, int failures, CancellationToken cancellationToken)
+    {
+        TimeSpan delay = RetryDelay(failures);
+        _events?.Report(new WorkerEvent(
+            WorkerEventKind.Retrying,
+            string.Create(CultureInfo.InvariantCulture, $"{reason} Retrying in {delay.TotalSeconds:0.0} s.")));
+        await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
     }
 
     // Exponential back-off with "equal jitter": half the step fixed, half random, so workers that
@@ -481,12 +547,6 @@ public sealed class FarmClient
 
         string line = text.Trim().Split('\n', 2)[0].Trim();
         return line.Length <= 300 ? line : line[..300] + "…";
-    }
-
-    private static async Task<T> ReadJsonAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken)
-    {
-        return await response.Content.ReadFromJsonAsync<T>(s_json, cancellationToken).ConfigureAwait(false)
-            ?? throw new InvalidDataException($"The coordinator answered {response.RequestMessage?.RequestUri} with an empty body.");
     }
 
     private static async Task<string> CopyHashedAsync(Stream source, string path, CancellationToken cancellationToken)

@@ -113,11 +113,11 @@ public sealed class ClientApiFacts
     [Fact]
     public async Task Dashboard_needs_the_operator_key_outside_development()
     {
-        await using TestFarm farm = await TestFarm.StartAsync(new() { ["Coordinator:OperatorKey"] = "let-me-in" }, environment: "Production");
+        await using TestFarm farm = await TestFarm.StartAsync(new() { ["Coordinator:OperatorKey"] = "operator-key-of-the-dashboard-test" }, environment: "Production");
         using HttpResponseMessage refused = await farm.Client.GetAsync("hangfire");
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         using var request = new HttpRequestMessage(HttpMethod.Get, "hangfire");
-        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("ops:let-me-in")));
+        request.Headers.Authorization = new AuthenticationHeaderValue("Basic", Convert.ToBase64String(Encoding.UTF8.GetBytes("ops:operator-key-of-the-dashboard-test")));
         using HttpResponseMessage allowed = await farm.Client.SendAsync(request);
         Assert.Equal(HttpStatusCode.OK, allowed.StatusCode);
     }

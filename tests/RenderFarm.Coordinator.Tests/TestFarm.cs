@@ -79,9 +79,9 @@ internal sealed class TestFarm : IAsyncDisposable
 
     public static byte[] SceneBytes => File.ReadAllBytes(RepositoryPaths.Combine("samples/cornell-box/cornell-box.glb"));
 
-    public static async Task<TestFarm> StartAsync(Dictionary<string, string?>? settings = null, string environment = "Development", bool fromConfiguration = false)
+    public static async Task<TestFarm> StartAsync(Dictionary<string, string?>? settings = null, string environment = "Development", bool fromConfiguration = false, FakeTimeProvider? time = null)
     {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        time ??= new FakeTimeProvider(DateTimeOffset.UtcNow);
         string directory = Path.Combine(Path.GetTempPath(), "renderfarm-coordinator-tests-" + Guid.NewGuid().ToString("N"));
         // Most tests deliver fake PNGs; spot checks are switched on by the tests that are about them.
         settings = new Dictionary<string, string?>(settings ?? []);
@@ -89,6 +89,15 @@ internal sealed class TestFarm : IAsyncDisposable
         // Canaries would interleave with the checks and tasks other tests lease by hand; CanaryFacts switch them on.
         settings.TryAdd("Coordinator:CanaryRate", "0");
         settings.TryAdd("Coordinator:OperatorKey", OperatorKey);
+        if (environment != "Development")
+        {
+            // Outside Development the coordinator refuses to start without its secrets.
+            foreach ((string key, string? value) in CoordinatorSecrets.Generate())
+            {
+                settings.TryAdd(key, value);
+            }
+        }
+
         IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         CoordinatorHost host = await CoordinatorHost.StartAsync(
             "http://127.0.0.1:0",

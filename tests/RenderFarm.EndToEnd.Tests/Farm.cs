@@ -100,8 +100,10 @@ internal sealed partial class Farm : IAsyncDisposable
             ["Storage__S3__AccessKey"] = S3Server.AccessKey,
             ["Storage__S3__SecretKey"] = S3Server.SecretKey,
 
-            // One key for every start, so that workers' tokens survive a coordinator restart.
+            // One set of secrets for every start (required in Production), so that workers' tokens and lease ids survive a coordinator restart.
             ["Coordinator__TokenSigningKey"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+            ["Coordinator__SpotCheckSecret"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+            ["Coordinator__OperatorKey"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
             ["Coordinator__LeaseDuration"] = timings.LeaseDuration.ToString("c", CultureInfo.InvariantCulture),
             ["Coordinator__HeartbeatInterval"] = timings.HeartbeatInterval.ToString("c", CultureInfo.InvariantCulture),
             ["Coordinator__MaintenanceCron"] = timings.MaintenanceCron,

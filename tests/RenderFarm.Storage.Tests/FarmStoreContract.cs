@@ -391,6 +391,34 @@ public abstract class FarmStoreContract : IAsyncLifetime
         Assert.Single(won, w => w);
     }
 
+    // Guards coordinator restarts: a generated secret is stored once and every later caller gets that first value, so
+    // lease ids and signed URLs made before a restart still open after it.
+    [Fact]
+    public async Task A_secret_is_stored_once_and_later_candidates_are_ignored()
+    {
+        Assert.Equal("first-value", await Store.GetOrAddSecretAsync("Coordinator:SpotCheckSecret", "first-value"));
+        Assert.Equal("first-value", await Store.GetOrAddSecretAsync("Coordinator:SpotCheckSecret", "second-value"));
+        Assert.Equal("other-value", await Store.GetOrAddSecretAsync("Coordinator:TokenSigningKey", "other-value"));
+    }
+
+    [Fact]
+    public async Task Concurrent_first_secrets_agree_on_one_value()
+    {
+        const int Callers = 12;
+        var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Task<string>[] callers = [.. Enumerable.Range(0, Callers).Select(i => Task.Run(async () =>
+        {
+            await start.Task;
+            return await Store.GetOrAddSecretAsync("secret", $"candidate-{i}");
+        }))];
+
+        start.SetResult();
+        string[] values = await Task.WhenAll(callers);
+
+        Assert.Single(values.Distinct());
+        Assert.StartsWith("candidate-", values[0], StringComparison.Ordinal);
+    }
+
     /// <summary>Creates an empty store for one test, reading time from <paramref name="clock"/>.</summary>
     protected abstract Task<IFarmStore> CreateStoreAsync(TimeProvider clock);
 

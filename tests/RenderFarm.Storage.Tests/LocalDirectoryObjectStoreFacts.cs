@@ -60,6 +60,27 @@ public sealed class LocalDirectoryObjectStoreFacts : ObjectStoreContract
         Assert.Throws<ArgumentException>(() => new LocalDirectoryObjectStore(_folder.FullName, new byte[16]));
     }
 
+    // Guards restarts: a store reopened on the same folder without a configured key accepted none of the URLs handed
+    // out before (a random key per process), so every provider holding one failed its task.
+    [Fact]
+    public void Without_a_given_key_urls_stay_valid_when_the_store_is_reopened_on_its_folder()
+    {
+        var first = new LocalDirectoryObjectStore(_folder.FullName) { PublicBaseUrl = s_baseUrl };
+        (string key, _, long expires, string signature) = Parse(first.PresignPut("jobs/a/uploads/000001.png", TimeSpan.FromMinutes(1)));
+        var reopened = new LocalDirectoryObjectStore(_folder.FullName) { PublicBaseUrl = s_baseUrl };
+        using var otherFolder = new TemporaryFolder();
+        var other = new LocalDirectoryObjectStore(otherFolder.Path) { PublicBaseUrl = s_baseUrl };
+
+        Assert.True(reopened.IsAuthorized(key, "PUT", expires, signature, DateTimeOffset.UtcNow));
+        Assert.False(other.IsAuthorized(key, "PUT", expires, signature, DateTimeOffset.UtcNow));
+        string keyFile = Path.Combine(_folder.FullName, "presign.key");
+        Assert.True(File.Exists(keyFile));
+        if (!OperatingSystem.IsWindows())
+        {
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(keyFile));
+        }
+    }
+
     [Fact]
     public void Urls_use_the_public_base_url_which_is_set_once()
     {

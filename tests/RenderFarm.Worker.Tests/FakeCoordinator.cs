@@ -28,6 +28,7 @@ internal sealed class FakeCoordinator : IAsyncDisposable
     private readonly Dictionary<string, byte[]> _objects = [];
     private readonly Dictionary<string, int> _downloads = [];
     private readonly HashSet<string> _bannedAddresses = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Queue<(string PathSuffix, string Body)> _malformedAnswers = new();
     private int _failNextRequests;
     private int _leaseCount;
 
@@ -104,6 +105,22 @@ internal sealed class FakeCoordinator : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Answers the next requests whose path ends with <paramref name="pathSuffix"/> with 200 and each of
+    /// <paramref name="bodies"/> in turn (as HTML when a body starts with '&lt;', as JSON otherwise), as a broken or
+    /// hostile coordinator, or a proxy in front of one, would.
+    /// </summary>
+    public void AnswerNextWith(string pathSuffix, params string[] bodies)
+    {
+        lock (_gate)
+        {
+            foreach (string body in bodies)
+            {
+                _malformedAnswers.Enqueue((pathSuffix, body));
+            }
+        }
+    }
+
     public void LoseLease(string leaseId)
     {
         lock (_gate)
@@ -176,6 +193,22 @@ internal sealed class FakeCoordinator : IAsyncDisposable
             if (fail)
             {
                 await Results.Problem(detail: "Coordinator restarting.", statusCode: 503).ExecuteAsync(context);
+                return;
+            }
+
+            string? malformed = null;
+            lock (_gate)
+            {
+                if (_malformedAnswers.TryPeek(out var queued) && context.Request.Path.Value!.EndsWith(queued.PathSuffix, StringComparison.Ordinal))
+                {
+                    malformed = _malformedAnswers.Dequeue().Body;
+                }
+            }
+
+            if (malformed is not null)
+            {
+                context.Response.ContentType = malformed.StartsWith('<') ? "text/html" : "application/json";
+                await context.Response.WriteAsync(malformed);
                 return;
             }
 

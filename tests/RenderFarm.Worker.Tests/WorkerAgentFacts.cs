@@ -45,6 +45,29 @@ public sealed class WorkerAgentFacts
         Assert.Empty(Directory.GetFiles(Path.Combine(run.CacheDirectory, "frames")));
     }
 
+    // Guards the worker against a broken or hostile coordinator: a lease answered with null, wrong JSON types,
+    // truncated JSON or an HTML page (or a heartbeat answered without its members) made the agent throw and the
+    // worker process exit. Each is now one line, a back-off and a retry.
+    [Fact]
+    public async Task Malformed_answers_are_failed_calls_retried_and_the_agent_goes_on()
+    {
+        await using FakeCoordinator coordinator = await FakeCoordinator.StartAsync();
+        string[] leaseAnswers = ["null", "{\"leaseId\": 5, \"jobId\": [], \"taskIndex\": \"x\"}", "{\"leaseId\":\"0a1b", "<html><body>502 Bad Gateway</body></html>"];
+        coordinator.AnswerNextWith("/api/leases", leaseAnswers);
+        coordinator.AnswerNextWith("/heartbeat", "{}", "{\"leaseExpiresAt\": null}");
+        FakeTask task = coordinator.Enqueue(s_scene, 1, 1);
+        var renderer = new FakeRenderer { Delay = TimeSpan.FromSeconds(3.5) };
+        await using var run = new AgentRun(coordinator.BaseAddress, renderer);
+
+        FakeLease lease = await coordinator.WaitForLeaseAsync(task, LeaseState.Completed);
+
+        Assert.False(run.Running.IsCompleted);
+        Assert.True(lease.Heartbeats >= 1, "A heartbeat after the malformed ones reached the coordinator.");
+        WorkerEvent[] retries = [.. run.EventsOf(WorkerEventKind.Retrying)];
+        Assert.Equal(leaseAnswers.Length + 2, retries.Count(e => e.Message.Contains("not the expected JSON", StringComparison.Ordinal)));
+        Assert.All(retries, e => Assert.DoesNotContain('\n', e.Message));
+    }
+
     [Fact]
     public async Task Sends_heartbeats_while_a_frame_renders()
     {

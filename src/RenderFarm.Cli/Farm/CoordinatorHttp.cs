@@ -12,7 +12,12 @@ namespace RenderFarm.Cli.Farm;
 /// </summary>
 internal static class CoordinatorHttp
 {
-    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
+    // Strict, so that a null or missing member of an answer is one clear JsonException here rather than a null later.
+    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web)
+    {
+        RespectNullableAnnotations = true,
+        RespectRequiredConstructorParameters = true,
+    };
 
     /// <summary>Where the coordinator's paid jobs lock their budget and providers stake.</summary>
     public static Task<LedgerInfo> GetLedgerAsync(HttpClient http, CancellationToken cancellationToken) =>
@@ -44,12 +49,14 @@ internal static class CoordinatorHttp
 
     /// <summary>Sends a request to the coordinator and reads its JSON answer.</summary>
     /// <exception cref="UserInputException">The coordinator refused the request (4xx); the message is its problem detail.</exception>
+    /// <exception cref="JsonException">The answer is not the JSON expected.</exception>
     public static async Task<T> SendAsync<T>(HttpClient http, HttpMethod method, string path, HttpContent? content, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(method, new Uri(path, UriKind.Relative)) { Content = content };
         using HttpResponseMessage response = await http.SendAsync(request, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
-        return (await response.Content.ReadFromJsonAsync<T>(s_json, cancellationToken).ConfigureAwait(false))!;
+        return await response.Content.ReadFromJsonAsync<T>(s_json, cancellationToken).ConfigureAwait(false)
+            ?? throw new JsonException($"{method} /{path} answered JSON null.");
     }
 
     /// <summary>Throws for an error answer: <see cref="UserInputException"/> for a 4xx, <see cref="HttpRequestException"/> otherwise.</summary>

@@ -71,6 +71,9 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
                 backends,
                 configuration: new ConfigurationBuilder()
                     .AddInMemoryCollection(new Dictionary<string, string?> { ["Coordinator:SpotChecks"] = verify ? "true" : "false" })
+
+                    // The farm's records live only as long as this process, so fresh secrets per run lose nothing.
+                    .AddInMemoryCollection(CoordinatorSecrets.Generate())
                     .Build(),
                 configure: builder => builder.Logging.SetMinimumLevel(LogLevel.Warning),
                 cancellationToken: cancellationToken).ConfigureAwait(false);

@@ -37,6 +37,7 @@ public static partial class CoordinatorApplicationExtensions
         ArgumentNullException.ThrowIfNull(app);
         CoordinatorOptions options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
         app.UseExceptionHandler();
+        app.UseStatusCodePages(CoordinatorExceptionHandler.WriteStatusProblemAsync);
         app.MapOpenApi();
         app.MapHealthChecks("/health");
         app.MapHangfireDashboard(

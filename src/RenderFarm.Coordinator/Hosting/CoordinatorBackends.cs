@@ -14,6 +14,9 @@ namespace RenderFarm.Coordinator;
 /// <summary>The three stores a coordinator runs on: farm records, objects and Hangfire's queues.</summary>
 public sealed class CoordinatorBackends
 {
+    private readonly Lock _initializeGate = new();
+    private Task? _initialization;
+
     /// <summary>Wraps existing stores; the caller keeps ownership of them.</summary>
     /// <param name="farmStore">Jobs, tasks and providers.</param>
     /// <param name="objectStore">Scenes and frames.</param>
@@ -131,9 +134,25 @@ public sealed class CoordinatorBackends
     /// <summary>The token ledger settlements pay through, or null when none is configured (settlements then pay nothing).</summary>
     public ILedger? Ledger { get; init; }
 
-    /// <summary>Migrates the PostgreSQL farm store and creates the S3 bucket, where those are used.</summary>
+    /// <summary>
+    /// Migrates the PostgreSQL farm store and creates the S3 bucket, where those are used; once per instance (a failed
+    /// attempt is tried again by the next call).
+    /// </summary>
     /// <param name="cancellationToken">Stops the work.</param>
-    public async Task InitializeAsync(CancellationToken cancellationToken = default)
+    public Task InitializeAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_initializeGate)
+        {
+            if (_initialization is null || _initialization.IsFaulted || _initialization.IsCanceled)
+            {
+                _initialization = InitializeCoreAsync(cancellationToken);
+            }
+
+            return _initialization.WaitAsync(cancellationToken);
+        }
+    }
+
+    private async Task InitializeCoreAsync(CancellationToken cancellationToken)
     {
         if (FarmStore is PostgresFarmStore postgres)
         {

@@ -35,6 +35,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
     /// <param name="configure">Changes to the builder before it is built (environment, logging, a TimeProvider); may be null.</param>
     /// <param name="cancellationToken">Stops the start-up.</param>
     /// <returns>The running coordinator.</returns>
+    /// <exception cref="CoordinatorStartException">A setting is unusable, or a store cannot be reached or prepared.</exception>
     public static async Task<CoordinatorHost> StartAsync(
         string url,
         CoordinatorBackends backends,
@@ -44,6 +45,23 @@ public sealed class CoordinatorHost : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(url);
         ArgumentNullException.ThrowIfNull(backends);
+        try
+        {
+            return await StartCoreAsync(url, backends, configuration, configure, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (IsStartFailure(exception, cancellationToken) && exception is not CoordinatorStartException)
+        {
+            throw new CoordinatorStartException(exception);
+        }
+    }
+
+    private static async Task<CoordinatorHost> StartCoreAsync(
+        string url,
+        CoordinatorBackends backends,
+        IConfiguration? configuration,
+        Action<WebApplicationBuilder>? configure,
+        CancellationToken cancellationToken)
+    {
         WebApplicationBuilder builder = WebApplication.CreateBuilder(new WebApplicationOptions
         {
             Args = [],
@@ -57,6 +75,18 @@ public sealed class CoordinatorHost : IAsyncDisposable
         builder.WebHost.UseUrls(url);
         builder.Services.AddRenderFarmCoordinator(builder.Configuration, backends);
         configure?.Invoke(builder);
+
+        // The stores and the settings are checked before the host starts, so that a database that cannot be reached
+        // or a missing secret is one clear exception, not the host's logged start-up failure.
+        await backends.InitializeAsync(cancellationToken).ConfigureAwait(false);
+        bool development = builder.Environment.IsDevelopment();
+        if (development)
+        {
+            builder.Configuration.AddInMemoryCollection(
+                await CoordinatorSecrets.LoadMissingAsync(builder.Configuration, backends.FarmStore, cancellationToken).ConfigureAwait(false));
+        }
+
+        (builder.Configuration.GetSection(CoordinatorOptions.SectionName).Get<CoordinatorOptions>() ?? new CoordinatorOptions()).Validate(development);
 
         WebApplication app = builder.Build();
         app.MapRenderFarmCoordinator();
@@ -83,17 +113,29 @@ public sealed class CoordinatorHost : IAsyncDisposable
     /// <param name="configure">Changes to the builder before it is built; may be null.</param>
     /// <param name="cancellationToken">Stops the start-up.</param>
     /// <returns>The running coordinator.</returns>
+    /// <exception cref="CoordinatorStartException">A setting is unusable, or a store or the ledger cannot be reached or prepared.</exception>
     public static async Task<CoordinatorHost> StartFromConfigurationAsync(
         string url,
         IConfiguration configuration,
         Action<WebApplicationBuilder>? configure = null,
-        CancellationToken cancellationToken = default) =>
-        await StartAsync(
-            url,
-            await CoordinatorBackends.FromConfigurationAsync(configuration, cancellationToken: cancellationToken).ConfigureAwait(false),
-            configuration,
-            configure,
-            cancellationToken).ConfigureAwait(false);
+        CancellationToken cancellationToken = default)
+    {
+        CoordinatorBackends backends;
+        try
+        {
+            backends = await CoordinatorBackends.FromConfigurationAsync(configuration, cancellationToken: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception exception) when (IsStartFailure(exception, cancellationToken))
+        {
+            throw new CoordinatorStartException(exception);
+        }
+
+        return await StartAsync(url, backends, configuration, configure, cancellationToken).ConfigureAwait(false);
+    }
+
+    // Everything but the caller's own cancellation: a store's timeout is a failed start too.
+    private static bool IsStartFailure(Exception exception, CancellationToken cancellationToken) =>
+        exception is not OutOfMemoryException && !(exception is OperationCanceledException && cancellationToken.IsCancellationRequested);
 
     /// <summary>Completes when the application is asked to stop (Ctrl+C, SIGTERM).</summary>
     /// <param name="cancellationToken">Stops waiting and the application.</param>

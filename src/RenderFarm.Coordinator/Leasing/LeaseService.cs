@@ -43,6 +43,7 @@ internal sealed partial class LeaseService
     private readonly byte[] _spotCheckSecret;
     private readonly LeaseId _leaseIds;
     private readonly ProviderStanding _standing;
+    private readonly QueueFetcher _fetcher = new();
 
     public LeaseService(
         JobStorage storage,
@@ -741,30 +742,9 @@ internal sealed partial class LeaseService
         }
     }
 
-    private static async Task<IFetchedJob?> FetchAsync(IStorageConnection connection, string[] queues, TimeSpan wait, CancellationToken cancellationToken)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(wait);
-
-        // FetchNextJob blocks its thread until a job arrives or the token fires; a dedicated thread
-        // keeps long polls from starving the thread pool. The wait is transport time, so it runs on
-        // the real clock, not the injected TimeProvider.
-        return await Task.Factory.StartNew(
-            () =>
-            {
-                try
-                {
-                    return connection.FetchNextJob(queues, timeout.Token);
-                }
-                catch (OperationCanceledException)
-                {
-                    return null;
-                }
-            },
-            CancellationToken.None,
-            TaskCreationOptions.LongRunning,
-            TaskScheduler.Default);
-    }
+    // Bounded, and waiting without a connection or a thread: see QueueFetcher.
+    private Task<IFetchedJob?> FetchAsync(IStorageConnection connection, string[] queues, TimeSpan wait, CancellationToken cancellationToken) =>
+        _fetcher.FetchAsync(connection, queues, wait, cancellationToken);
 
     private static void TouchProvider(IStorageConnection connection, string provider)
     {

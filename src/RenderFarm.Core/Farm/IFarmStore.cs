@@ -74,4 +74,15 @@ public interface IFarmStore
 
     /// <summary>Revokes an API key at <paramref name="revokedAt"/>; false when it does not exist or was revoked already.</summary>
     Task<bool> TryRevokeApiKeyAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The farm's secret named <paramref name="name"/>, storing <paramref name="candidate"/> first when it has none:
+    /// every caller, concurrent or after a restart, gets the one value stored first. A coordinator without configured
+    /// secrets keeps its keys here, so lease ids and signed URLs outlive it.
+    /// </summary>
+    /// <param name="name">The secret's name, e.g. <c>Coordinator:SpotCheckSecret</c>.</param>
+    /// <param name="candidate">A freshly generated value, kept only when none is stored yet.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The stored value.</returns>
+    Task<string> GetOrAddSecretAsync(string name, string candidate, CancellationToken cancellationToken = default);
 }
