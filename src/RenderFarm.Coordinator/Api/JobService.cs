@@ -119,6 +119,7 @@ internal sealed partial class JobService
             Settings = settings,
             Priority = priority,
             Budget = budget,
+            Payer = request.Payer,
         };
         return await CreateAsync(spec, frames.ToString(), cancellationToken);
     }
@@ -187,6 +188,7 @@ internal sealed partial class JobService
             Settings = new RenderSettings(),
             Priority = priority,
             Budget = budget,
+            Payer = request.Payer,
             Inference = new InferenceJobSpec { Inputs = inputs },
         };
         return await CreateAsync(spec, $"items 1-{items}", cancellationToken);
@@ -197,6 +199,7 @@ internal sealed partial class JobService
     private async Task<JobSummary> CreateAsync(RenderJobSpec spec, string range, CancellationToken cancellationToken)
     {
         bool paid = _ledger is not null && spec.Budget > 0;
+        spec = spec with { Payer = PayerOf(spec, paid) };
         var job = new JobRecord
         {
             Id = Guid.NewGuid(),
@@ -221,6 +224,22 @@ internal sealed partial class JobService
 
         LogSubmitted(job.Id, range, tasks.Count, spec.Priority, job.State);
         return Summary(job, tasks);
+    }
+
+    // Escrows are keyed by client and job: a paid job names the address whose escrow pays for it.
+    private static string? PayerOf(RenderJobSpec spec, bool paid)
+    {
+        string? payer = spec.Payer?.Trim();
+        if (string.IsNullOrEmpty(payer))
+        {
+            return paid
+                ? throw new CoordinatorException(400, "A job with a budget names its payer: the address that locks the budget in escrow (0x and 40 hex digits).")
+                : null;
+        }
+
+        return Nethereum.Util.AddressUtil.Current.IsValidEthereumAddressHexFormat(payer)
+            ? payer
+            : throw new CoordinatorException(400, $"payer must be an address (0x and 40 hex digits); got '{payer}'.");
     }
 
     private async Task<byte[]> ReadRequiredAsync(string key, string missing, CancellationToken cancellationToken)
@@ -265,7 +284,7 @@ internal sealed partial class JobService
             EscrowState? escrow;
             try
             {
-                escrow = await _ledger.GetEscrowAsync(jobId, cancellationToken);
+                escrow = job.Spec.Payer is { } payer ? await _ledger.GetEscrowAsync(payer, jobId, cancellationToken) : null;
             }
             catch (LedgerException exception)
             {
@@ -275,7 +294,8 @@ internal sealed partial class JobService
             BigInteger budget = TokenUnits.FromTokens(job.Spec.Budget);
             if (escrow is null)
             {
-                throw new CoordinatorException(409, $"No escrow is locked for job {jobId} yet: lock {TokenUnits.Format(budget)} for it on the escrow contract first.");
+                throw new CoordinatorException(
+                    409, $"No escrow is locked for job {jobId} by its payer {job.Spec.Payer} yet: lock {TokenUnits.Format(budget)} for it on the escrow contract from that address first.");
             }
 
             if (!escrow.Open)
