@@ -90,7 +90,7 @@ internal sealed class TestFarm : IAsyncDisposable
     {
         SceneUploaded scene = await UploadSceneAsync();
         using HttpResponseMessage response = await Client.PostAsJsonAsync(
-            "api/jobs", new { sceneSha256 = scene.Sha256, frames, chunkSize, size = "32x32", samplesPerPixel = 4, priority, budget });
+            "api/jobs", new { sceneSha256 = scene.Sha256, frames, chunkSize, size = "32x32", samplesPerPixel = 4, priority, budget, payer = CheckFrames.Client });
         await ExpectAsync(response, HttpStatusCode.Created);
         return (await response.Content.ReadFromJsonAsync<JobSummary>(Json))!;
     }
