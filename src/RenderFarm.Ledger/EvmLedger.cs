@@ -22,8 +22,9 @@ namespace RenderFarm.Ledger;
 /// chain shares one lock), each waits for its receipt and <see cref="EvmLedgerOptions.Confirmations"/> for at
 /// most <see cref="EvmLedgerOptions.ReceiptTimeout"/>, and a failed or timed-out send resets the account's
 /// nonce, so the next write asks the node again instead of leaving a gap nothing can fill. Processes that
-/// share a key (two coordinators with one verifier key) are not ordered by this lock: a collision fails one
-/// write, which resets its nonce and is retried; no write pays twice because every escrow write is idempotent.
+/// share a key (two coordinators with one verifier key) take turns through <see cref="EvmLedgerOptions.WriterLock"/>
+/// (the coordinator uses a PostgreSQL advisory lock); without one, a collision fails one write, which resets its
+/// nonce and is retried, and no write pays twice because every escrow write is idempotent.
 /// </para>
 /// <para>
 /// A job's <see cref="Guid"/> is the contract's <c>bytes32 jobId</c> as 16 zero bytes followed by its
@@ -73,6 +74,7 @@ public sealed class EvmLedger : ILedger, ILedgerAccount, IDisposable
     /// Connects to the endpoint, checks that it serves the expected chain and that a RenderEscrow
     /// contract is at the address, and reads its token's address.
     /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">The confirmations or receipt times in <paramref name="options"/> are out of range.</exception>
     /// <exception cref="LedgerException">The endpoint cannot be reached, reports another chain id, or has no escrow contract at the address.</exception>
     public static async Task<EvmLedger> ConnectAsync(EvmLedgerOptions options, CancellationToken cancellationToken = default)
     {
@@ -322,8 +324,14 @@ public sealed class EvmLedger : ILedger, ILedgerAccount, IDisposable
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
         await _writer.WaitAsync(cancellationToken).ConfigureAwait(false);
+        IAsyncDisposable? shared = null;
         try
         {
+            if (_options.WriterLock is { } writerLock)
+            {
+                shared = await writerLock(cancellationToken).ConfigureAwait(false);
+            }
+
             string hash;
             try
             {
@@ -351,6 +359,11 @@ public sealed class EvmLedger : ILedger, ILedgerAccount, IDisposable
         }
         finally
         {
+            if (shared is not null)
+            {
+                await shared.DisposeAsync().ConfigureAwait(false);
+            }
+
             _writer.Release();
         }
     }

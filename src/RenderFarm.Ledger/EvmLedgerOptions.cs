@@ -30,6 +30,13 @@ public sealed record EvmLedgerOptions
     /// <summary>How often a write asks the node for its receipt; 250 ms by default.</summary>
     public TimeSpan ReceiptPollInterval { get; init; } = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>
+    /// A lock shared by every process that signs with this key, taken around each send and released once its receipt
+    /// is in (for example a PostgreSQL advisory lock), so coordinators sharing the verifier key take nonces in turn.
+    /// Null: sends are ordered within this process only.
+    /// </summary>
+    public Func<CancellationToken, Task<IAsyncDisposable>>? WriterLock { get; init; }
+
     /// <summary>Checks the settings.</summary>
     /// <exception cref="ArgumentOutOfRangeException">A count or time is out of range.</exception>
     internal void Validate()

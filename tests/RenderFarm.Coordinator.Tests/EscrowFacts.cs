@@ -169,6 +169,53 @@ public sealed class EscrowFacts
         Assert.Equal(verifier, opened.Address);
     }
 
+    // Guards the audit's finding that two coordinators sharing the verifier key took the same nonces.
+    [Fact]
+    [Trait("Category", "Integration")]
+    public async Task Coordinators_sharing_a_postgresql_database_send_with_the_verifier_key_one_at_a_time()
+    {
+        await using PostgresServer postgres = await PostgresServer.StartAsync();
+        string connectionString = await postgres.CreateDatabaseAsync();
+        await using HardhatNode node = await HardhatNode.StartAsync();
+        var deployer = new Nethereum.Web3.Web3(new Nethereum.Web3.Accounts.Account(node.PrivateKeys[0], HardhatNode.ChainId), node.RpcUrl.ToString());
+        string verifier = deployer.TransactionManager.Account.Address;
+        EvmContractAddresses contracts = await EvmDeployment.DeployAsync(deployer, verifier, new EscrowTerms { Treasury = verifier });
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = connectionString,
+            ["Ledger:Evm:RpcUrl"] = node.RpcUrl.ToString(),
+            ["Ledger:Evm:ChainId"] = "31337",
+            ["Ledger:Evm:VerifierKey"] = node.PrivateKeys[0],
+            ["Ledger:Evm:EscrowAddress"] = contracts.EscrowAddress,
+        }).Build();
+        using var ledger = (EvmLedger)(await LedgerConfiguration.OpenAsync(configuration))!;
+
+        // Another coordinator holds the key's lock: this one's send waits for it, then goes through.
+        await using var other = new Npgsql.NpgsqlConnection(connectionString);
+        await other.OpenAsync();
+        long key = PostgresLedgerWriterLock.Key(HardhatNode.ChainId, verifier);
+        await ExecuteAsync(other, $"SELECT count(*) FROM (SELECT pg_advisory_lock({key})) AS taken");
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Task<LedgerReceipt> proposal = ledger.ProposeVerifierAsync(new Nethereum.Web3.Accounts.Account(node.PrivateKeys[4]).Address, guard.Token);
+        while (await ExecuteAsync(other, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == 0)
+        {
+            Assert.False(proposal.IsCompleted, "The send did not wait for the lock another coordinator holds.");
+            await Task.Delay(50, guard.Token);
+        }
+
+        Assert.False(proposal.IsCompleted);
+        Assert.Null(await ledger.GetPendingVerifierAsync());
+        await ExecuteAsync(other, $"SELECT pg_advisory_unlock({key})::int");
+        Assert.True((await proposal).Changed);
+        Assert.NotNull(await ledger.GetPendingVerifierAsync());
+
+        static async Task<long> ExecuteAsync(Npgsql.NpgsqlConnection connection, string sql)
+        {
+            await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            return Convert.ToInt64(await command.ExecuteScalarAsync() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+        }
+    }
+
     [Theory]
     [InlineData("RpcUrl", "ftp://chain", "Ledger:Evm:RpcUrl must be an http(s) URL")]
     [InlineData("Confirmations", "0", "Ledger:Evm:Confirmations must be a whole number from 1 to 64")]

@@ -12,7 +12,9 @@ namespace RenderFarm.Coordinator;
 /// <item><c>Ledger:Evm:RpcUrl</c>, <c>Ledger:Evm:ChainId</c>, <c>Ledger:Evm:EscrowAddress</c> and
 /// <c>Ledger:Evm:VerifierKey</c> (the hex private key of the escrow's verifier, checked against the contract at
 /// start-up), and optionally <c>Ledger:Evm:Confirmations</c> (blocks a write waits for, default 1) and
-/// <c>Ledger:Evm:ReceiptTimeoutSeconds</c> (how long a write waits for them, default 120): the escrow contract on an EVM chain;</item>
+/// <c>Ledger:Evm:ReceiptTimeoutSeconds</c> (how long a write waits for them, default 120): the escrow contract on an EVM
+/// chain; with <c>ConnectionStrings:Postgres</c> the coordinators sharing that database send one transaction at a time
+/// (a PostgreSQL advisory lock per key);</item>
 /// <item><c>Ledger:OfflineFile</c>: an offline ledger file;</item>
 /// <item>neither: no ledger, and settlements pay nothing.</item>
 /// </list>
@@ -67,6 +69,11 @@ public static class LedgerConfiguration
                 throw new UserInputException($"Ledger:Evm:EscrowAddress must be an address (0x and 40 hex digits); got '{escrow}'.");
             }
 
+            // Coordinators sharing a PostgreSQL database (and so the verifier key) send one transaction at a time.
+            string verifier = new Nethereum.Signer.EthECKey(key).GetPublicAddress();
+            Func<CancellationToken, Task<IAsyncDisposable>>? writerLock = configuration.GetConnectionString("Postgres") is { Length: > 0 } postgres
+                ? PostgresLedgerWriterLock.For(postgres, chainId, verifier)
+                : null;
             int confirmations = Optional(evm, "Confirmations", 1, 64, 1);
             int receiptTimeout = Optional(evm, "ReceiptTimeoutSeconds", 1, 3600, 120);
             EvmLedger ledger = await EvmLedger.ConnectAsync(
@@ -78,6 +85,7 @@ public static class LedgerConfiguration
                     EscrowAddress = escrow,
                     Confirmations = confirmations,
                     ReceiptTimeout = TimeSpan.FromSeconds(receiptTimeout),
+                    WriterLock = writerLock,
                 },
                 cancellationToken).ConfigureAwait(false);
             try
