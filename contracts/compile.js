@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Compiles contracts/*.sol with solcjs (npm package `solc` from tests/services, a fixed version) into
-// contracts/build/<Contract>.json: { contractName, compiler, abi, bytecode }.
+// contracts/build/<Contract>.json: { contractName, compiler, abi, bytecode }; the test contracts in
+// contracts/test/*.sol (never deployed outside tests) into contracts/build/test/<Contract>.json.
 //   node contracts/compile.js           writes the artifacts
 //   node contracts/compile.js --check   exits 1 when the committed artifacts differ from a fresh compile
 // The output is deterministic: fixed compiler, optimizer and EVM version, and no metadata hash in the
@@ -12,7 +13,12 @@ const path = require('path');
 
 const root = path.resolve(__dirname, '..');
 const buildFolder = path.join(__dirname, 'build');
-const contracts = ['RenderToken', 'RenderEscrow'];
+// Source file (relative to contracts/) and artifact (relative to contracts/build/) of each contract.
+const contracts = [
+    { name: 'RenderToken', source: 'RenderToken.sol', artifact: 'RenderToken.json' },
+    { name: 'RenderEscrow', source: 'RenderEscrow.sol', artifact: 'RenderEscrow.json' },
+    { name: 'NoReturnToken', source: 'test/NoReturnToken.sol', artifact: 'test/NoReturnToken.json' },
+];
 
 function loadSolc() {
     const modules = path.join(root, 'tests', 'services', 'node_modules');
@@ -26,8 +32,8 @@ function loadSolc() {
 
 function compile(solc) {
     const sources = {};
-    for (const name of contracts) {
-        sources[`${name}.sol`] = { content: fs.readFileSync(path.join(__dirname, `${name}.sol`), 'utf8') };
+    for (const { source } of contracts) {
+        sources[source] = { content: fs.readFileSync(path.join(__dirname, source), 'utf8') };
     }
 
     const input = {
@@ -52,15 +58,15 @@ function compile(solc) {
     }
 
     const artifacts = {};
-    for (const name of contracts) {
-        const compiled = output.contracts[`${name}.sol`][name];
+    for (const { name, source, artifact: file } of contracts) {
+        const compiled = output.contracts[source][name];
         const artifact = {
             contractName: name,
             compiler: `solc ${solc.version()}`,
             abi: compiled.abi,
             bytecode: `0x${compiled.evm.bytecode.object}`,
         };
-        artifacts[`${name}.json`] = `${JSON.stringify(artifact, null, 2)}\n`;
+        artifacts[file] = `${JSON.stringify(artifact, null, 2)}\n`;
     }
 
     return artifacts;
@@ -78,7 +84,7 @@ for (const [file, text] of Object.entries(artifacts)) {
             stale++;
         }
     } else {
-        fs.mkdirSync(buildFolder, { recursive: true });
+        fs.mkdirSync(path.dirname(target), { recursive: true });
         fs.writeFileSync(target, text);
         console.log(`compile.js: wrote contracts/build/${file}`);
     }

@@ -15,33 +15,49 @@ public sealed record EvmContractAddresses(string TokenAddress, string EscrowAddr
 public static class EvmDeployment
 {
     /// <summary>
-    /// Deploys a RenderToken, owned by <paramref name="web3"/>'s account (the only one that may mint),
-    /// and a RenderEscrow over it whose verifier is <paramref name="verifierAddress"/>.
+    /// Deploys a RenderToken, owned by <paramref name="web3"/>'s account (the only one that may mint), and a
+    /// RenderEscrow over it (see <see cref="DeployEscrowAsync"/>).
     /// </summary>
-    /// <param name="web3">A client with the deploying account.</param>
+    /// <param name="web3">A client with the deploying account; it owns both contracts.</param>
     /// <param name="verifierAddress">The coordinator's verifier address.</param>
-    /// <param name="unstakeDelay">
-    /// How long requested stake stays slashable before it can be withdrawn, in whole seconds; fixed for the
-    /// escrow's life. <see cref="LedgerDefaults.UnstakeDelay"/> (7 days) in production: long enough for any
-    /// job's verification and settlement.
-    /// </param>
+    /// <param name="terms">The escrow's terms, fixed for its life.</param>
     /// <param name="cancellationToken">Stops waiting for the receipts.</param>
-    /// <exception cref="ArgumentOutOfRangeException">The delay is negative or not whole seconds.</exception>
+    /// <exception cref="ArgumentException">The terms are invalid (see <see cref="EscrowTerms"/>).</exception>
     /// <exception cref="LedgerException">A deployment failed or the endpoint cannot be reached.</exception>
-    public static async Task<EvmContractAddresses> DeployAsync(IWeb3 web3, string verifierAddress, TimeSpan unstakeDelay, CancellationToken cancellationToken = default)
+    public static async Task<EvmContractAddresses> DeployAsync(IWeb3 web3, string verifierAddress, EscrowTerms terms, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(web3);
-        string verifier = LedgerIds.Address(verifierAddress, nameof(verifierAddress));
-        ArgumentOutOfRangeException.ThrowIfLessThan(unstakeDelay, TimeSpan.Zero);
-        if (unstakeDelay.Ticks % TimeSpan.TicksPerSecond != 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(unstakeDelay), unstakeDelay, "The unstake delay must be whole seconds: the contract counts block time in seconds.");
-        }
-
-        var delaySeconds = new BigInteger(unstakeDelay.Ticks / TimeSpan.TicksPerSecond);
+        ArgumentNullException.ThrowIfNull(terms);
+        terms.Validate();
         string token = await DeployAsync(web3, EvmArtifacts.Token, [], cancellationToken).ConfigureAwait(false);
-        string escrow = await DeployAsync(web3, EvmArtifacts.Escrow, [token, verifier, delaySeconds], cancellationToken).ConfigureAwait(false);
-        return new EvmContractAddresses(token, escrow);
+        return new EvmContractAddresses(token, await DeployEscrowAsync(web3, token, verifierAddress, terms, cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>
+    /// Deploys a RenderEscrow over the ERC-20 at <paramref name="tokenAddress"/> (any ERC-20: the escrow
+    /// accepts tokens that return nothing from transfers), owned by <paramref name="web3"/>'s account, the
+    /// only one that may propose a new verifier.
+    /// </summary>
+    /// <returns>The escrow's address.</returns>
+    /// <exception cref="ArgumentException">The terms are invalid (see <see cref="EscrowTerms"/>).</exception>
+    /// <exception cref="LedgerException">The deployment failed or the endpoint cannot be reached.</exception>
+    public static Task<string> DeployEscrowAsync(IWeb3 web3, string tokenAddress, string verifierAddress, EscrowTerms terms, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(web3);
+        ArgumentNullException.ThrowIfNull(terms);
+        string token = LedgerIds.Address(tokenAddress, nameof(tokenAddress));
+        string verifier = LedgerIds.Address(verifierAddress, nameof(verifierAddress));
+        string treasury = terms.Validate();
+        object[] arguments =
+        [
+            token,
+            verifier,
+            treasury,
+            Seconds(terms.UnstakeDelay),
+            Seconds(terms.ReclaimDelay),
+            terms.MaxSlashPerJob,
+        ];
+        return DeployAsync(web3, EvmArtifacts.Escrow, arguments, cancellationToken);
     }
 
     /// <summary>Mints <paramref name="amount"/> token base units to <paramref name="to"/>; <paramref name="web3"/>'s account must own the token.</summary>
@@ -65,6 +81,8 @@ public static class EvmDeployment
             throw translated;
         }
     }
+
+    private static BigInteger Seconds(TimeSpan delay) => new(delay.Ticks / TimeSpan.TicksPerSecond);
 
     private static async Task<string> DeployAsync(IWeb3 web3, EvmArtifacts artifacts, object[] arguments, CancellationToken cancellationToken)
     {

@@ -18,37 +18,111 @@ internal sealed class LockFunction : FunctionMessage
 [Function("release", "bool")]
 internal sealed class ReleaseFunction : FunctionMessage
 {
-    [Parameter("bytes32", "jobId", 1)]
+    [Parameter("address", "client", 1)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2)]
     public byte[] JobId { get; set; } = [];
 
-    [Parameter("bytes32", "batchId", 2)]
+    [Parameter("bytes32", "batchId", 3)]
     public byte[] BatchId { get; set; } = [];
 
-    [Parameter("address[]", "providers", 3)]
+    [Parameter("address[]", "providers", 4)]
     public List<string> Providers { get; set; } = [];
 
-    [Parameter("uint256[]", "amounts", 4)]
+    [Parameter("uint256[]", "amounts", 5)]
     public List<BigInteger> Amounts { get; set; } = [];
 }
 
 [Function("refund", "bool")]
 internal sealed class RefundFunction : FunctionMessage
 {
+    [Parameter("address", "client", 1)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2)]
+    public byte[] JobId { get; set; } = [];
+}
+
+[Function("reclaim")]
+internal sealed class ReclaimFunction : FunctionMessage
+{
     [Parameter("bytes32", "jobId", 1)]
     public byte[] JobId { get; set; } = [];
+}
+
+[Function("assign")]
+internal sealed class AssignFunction : FunctionMessage
+{
+    [Parameter("address", "client", 1)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("address[]", "providers", 3)]
+    public List<string> Providers { get; set; } = [];
 }
 
 [Function("slash", "bool")]
 internal sealed class SlashFunction : FunctionMessage
 {
-    [Parameter("bytes32", "jobId", 1)]
+    [Parameter("address", "client", 1)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2)]
     public byte[] JobId { get; set; } = [];
 
-    [Parameter("address", "provider", 2)]
+    [Parameter("address", "provider", 3)]
     public string Provider { get; set; } = "";
 
-    [Parameter("uint256", "amount", 3)]
+    [Parameter("uint256", "amount", 4)]
     public BigInteger Amount { get; set; }
+}
+
+[Function("slashedFrom", "uint256")]
+internal sealed class SlashedFromFunction : FunctionMessage
+{
+    [Parameter("address", "client", 1)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2)]
+    public byte[] JobId { get; set; } = [];
+
+    [Parameter("address", "provider", 3)]
+    public string Provider { get; set; } = "";
+}
+
+[Function("proposeVerifier")]
+internal sealed class ProposeVerifierFunction : FunctionMessage
+{
+    [Parameter("address", "next", 1)]
+    public string Next { get; set; } = "";
+}
+
+[Function("cancelVerifierProposal")]
+internal sealed class CancelVerifierProposalFunction : FunctionMessage
+{
+}
+
+[Function("acceptVerifier")]
+internal sealed class AcceptVerifierFunction : FunctionMessage
+{
+}
+
+[Function("pendingVerifier", "address")]
+internal sealed class PendingVerifierFunction : FunctionMessage
+{
+}
+
+[Function("pendingVerifierAt", "uint256")]
+internal sealed class PendingVerifierAtFunction : FunctionMessage
+{
+}
+
+[Function("treasury", "address")]
+internal sealed class TreasuryFunction : FunctionMessage
+{
 }
 
 [Function("stake")]
@@ -73,30 +147,33 @@ internal sealed class WithdrawFunction : FunctionMessage
 [Function("escrows", typeof(EscrowOutput))]
 internal sealed class EscrowsFunction : FunctionMessage
 {
-    [Parameter("bytes32", "jobId", 1)]
+    [Parameter("address", "client", 1)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2)]
     public byte[] JobId { get; set; } = [];
 }
 
 [FunctionOutput]
 internal sealed class EscrowOutput : IFunctionOutputDTO
 {
-    [Parameter("address", "client", 1)]
-    public string Client { get; set; } = "";
-
-    [Parameter("bool", "open", 2)]
+    [Parameter("bool", "open", 1)]
     public bool Open { get; set; }
+
+    [Parameter("uint64", "deadline", 2)]
+    public ulong Deadline { get; set; }
 
     [Parameter("uint256", "locked", 3)]
     public BigInteger Locked { get; set; }
 
-    [Parameter("uint256", "slashed", 4)]
-    public BigInteger Slashed { get; set; }
-
-    [Parameter("uint256", "released", 5)]
+    [Parameter("uint256", "released", 4)]
     public BigInteger Released { get; set; }
 
-    [Parameter("uint256", "refunded", 6)]
+    [Parameter("uint256", "refunded", 5)]
     public BigInteger Refunded { get; set; }
+
+    [Parameter("uint256", "slashed", 6)]
+    public BigInteger Slashed { get; set; }
 }
 
 [Function("stakeOf", "uint256")]
@@ -178,40 +255,59 @@ internal sealed class MintFunction : FunctionMessage
 [Event("Locked")]
 internal sealed class LockedEvent : IEventDTO
 {
-    [Parameter("bytes32", "jobId", 1, true)]
-    public byte[] JobId { get; set; } = [];
-
-    [Parameter("address", "client", 2, true)]
+    [Parameter("address", "client", 1, true)]
     public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2, true)]
+    public byte[] JobId { get; set; } = [];
 
     [Parameter("uint256", "amount", 3, false)]
     public BigInteger Amount { get; set; }
+
+    [Parameter("uint256", "deadline", 4, false)]
+    public BigInteger Deadline { get; set; }
 }
 
 [Event("Released")]
 internal sealed class ReleasedEvent : IEventDTO
 {
-    [Parameter("bytes32", "jobId", 1, true)]
-    public byte[] JobId { get; set; } = [];
+    [Parameter("address", "client", 1, true)]
+    public string Client { get; set; } = "";
 
-    [Parameter("bytes32", "batchId", 2, true)]
-    public byte[] BatchId { get; set; } = [];
+    [Parameter("bytes32", "jobId", 2, true)]
+    public byte[] JobId { get; set; } = [];
 
     [Parameter("address", "provider", 3, true)]
     public string Provider { get; set; } = "";
 
-    [Parameter("uint256", "amount", 4, false)]
+    [Parameter("bytes32", "batchId", 4, false)]
+    public byte[] BatchId { get; set; } = [];
+
+    [Parameter("uint256", "amount", 5, false)]
     public BigInteger Amount { get; set; }
 }
 
 [Event("Refunded")]
 internal sealed class RefundedEvent : IEventDTO
 {
-    [Parameter("bytes32", "jobId", 1, true)]
+    [Parameter("address", "client", 1, true)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2, true)]
     public byte[] JobId { get; set; } = [];
 
-    [Parameter("address", "client", 2, true)]
+    [Parameter("uint256", "amount", 3, false)]
+    public BigInteger Amount { get; set; }
+}
+
+[Event("Reclaimed")]
+internal sealed class ReclaimedEvent : IEventDTO
+{
+    [Parameter("address", "client", 1, true)]
     public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2, true)]
+    public byte[] JobId { get; set; } = [];
 
     [Parameter("uint256", "amount", 3, false)]
     public BigInteger Amount { get; set; }
@@ -256,13 +352,16 @@ internal sealed class StakeWithdrawnEvent : IEventDTO
 [Event("Slashed")]
 internal sealed class SlashedEvent : IEventDTO
 {
-    [Parameter("bytes32", "jobId", 1, true)]
+    [Parameter("address", "client", 1, true)]
+    public string Client { get; set; } = "";
+
+    [Parameter("bytes32", "jobId", 2, true)]
     public byte[] JobId { get; set; } = [];
 
-    [Parameter("address", "provider", 2, true)]
+    [Parameter("address", "provider", 3, true)]
     public string Provider { get; set; } = "";
 
-    [Parameter("uint256", "amount", 3, false)]
+    [Parameter("uint256", "amount", 4, false)]
     public BigInteger Amount { get; set; }
 }
 
@@ -277,4 +376,14 @@ internal sealed class PendingWithdrawalSlashedEvent : IEventDTO
 
     [Parameter("uint256", "amount", 3, false)]
     public BigInteger Amount { get; set; }
+}
+
+[Event("VerifierChanged")]
+internal sealed class VerifierChangedEvent : IEventDTO
+{
+    [Parameter("address", "previous", 1, true)]
+    public string Previous { get; set; } = "";
+
+    [Parameter("address", "verifier", 2, true)]
+    public string Verifier { get; set; } = "";
 }

@@ -7,9 +7,9 @@ using RenderFarm.Core.Ledger;
 namespace RenderFarm.Ledger;
 
 /// <summary>
-/// The embedded default ledger: the escrow contract's rules (balances, one escrow per job, batches
-/// paid once, stakes, withdrawals after a delay, slashing into the escrow) kept in one JSON file,
-/// rewritten atomically after every write. Nothing is signed: the process that owns the file acts for
+/// The embedded default ledger: the escrow contract's rules (balances, one escrow per client and job,
+/// batches paid once, reclaim after a deadline, stakes, withdrawals after a delay, capped slashing of
+/// providers recorded on a job into the treasury) kept in one JSON file, rewritten atomically after every write. Nothing is signed: the process that owns the file acts for
 /// every participant through <see cref="Account"/>. Thread-safe; one process per file. Transaction ids
 /// are synthetic (<c>offline:N</c>, N counting every write).
 /// </summary>
@@ -23,32 +23,36 @@ public sealed class OfflineLedger : ILedger, IDisposable
     };
 
     private readonly string _path;
-    private readonly TimeSpan _unstakeDelay;
+    private readonly EscrowTerms _terms;
+    private readonly string _treasury;
     private readonly TimeProvider _timeProvider;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private LedgerFile _file;
 
     /// <summary>Opens the ledger file at <paramref name="path"/>, or starts an empty ledger there if it does not exist.</summary>
     /// <param name="path">The ledger file.</param>
-    /// <param name="unstakeDelay">
-    /// How long after a provider's latest unstake request its withdrawal becomes payable, like the escrow
-    /// contract's <c>unstakeDelay</c>; <see cref="LedgerDefaults.UnstakeDelay"/> (7 days) when null.
+    /// <param name="terms">
+    /// The escrow's terms, like the escrow contract's; the defaults with <see cref="EscrowTerms.OfflineTreasury"/>
+    /// as the treasury when null.
     /// </param>
-    /// <param name="timeProvider">The clock that times withdrawals; the system clock when null.</param>
-    /// <exception cref="ArgumentOutOfRangeException">The delay is negative.</exception>
+    /// <param name="timeProvider">The clock that times withdrawals and reclaims; the system clock when null.</param>
+    /// <exception cref="ArgumentException">The terms are invalid (see <see cref="EscrowTerms"/>).</exception>
     /// <exception cref="LedgerException">The file exists but is not a ledger file.</exception>
-    public OfflineLedger(string path, TimeSpan? unstakeDelay = null, TimeProvider? timeProvider = null)
+    public OfflineLedger(string path, EscrowTerms? terms = null, TimeProvider? timeProvider = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        _unstakeDelay = unstakeDelay ?? LedgerDefaults.UnstakeDelay;
-        ArgumentOutOfRangeException.ThrowIfLessThan(_unstakeDelay, TimeSpan.Zero, nameof(unstakeDelay));
+        _terms = terms ?? new EscrowTerms { Treasury = EscrowTerms.OfflineTreasury };
+        _treasury = _terms.Validate();
         _timeProvider = timeProvider ?? TimeProvider.System;
         _path = Path.GetFullPath(path);
         _file = Load(_path);
     }
 
     /// <summary>How long after a provider's latest unstake request its withdrawal becomes payable.</summary>
-    public TimeSpan UnstakeDelay => _unstakeDelay;
+    public TimeSpan UnstakeDelay => _terms.UnstakeDelay;
+
+    /// <summary>Where slashed stake goes.</summary>
+    public string Treasury => _treasury;
 
     /// <summary>The participant <paramref name="address"/>, to lock budgets and stake with its tokens.</summary>
     public ILedgerAccount Account(string address) => new OfflineAccount(this, LedgerIds.Address(address, nameof(address)));
@@ -68,8 +72,9 @@ public sealed class OfflineLedger : ILedger, IDisposable
     }
 
     /// <inheritdoc />
-    public Task<LedgerReceipt> ReleaseAsync(Guid jobId, string batchId, IReadOnlyList<Payout> payouts, CancellationToken cancellationToken = default)
+    public Task<LedgerReceipt> ReleaseAsync(string client, Guid jobId, string batchId, IReadOnlyList<Payout> payouts, CancellationToken cancellationToken = default)
     {
+        string key = Key(client, jobId);
         ArgumentException.ThrowIfNullOrEmpty(batchId);
         ArgumentNullException.ThrowIfNull(payouts);
         Payout[] normalized = [.. payouts.Select(payout => Normalize(payout, nameof(payouts)))];
@@ -77,7 +82,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
         return WriteAsync(
             file =>
             {
-                EscrowEntry? escrow = file.Escrows.GetValueOrDefault(jobId);
+                EscrowEntry? escrow = file.Escrows.GetValueOrDefault(key);
                 if (escrow is not null && escrow.Batches.Contains(batchId))
                 {
                     return false;
@@ -88,7 +93,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
                     throw Refused(action, "EmptyBatch", "");
                 }
 
-                escrow = OpenEscrow(file, jobId, action);
+                escrow = OpenEscrow(file, key, jobId, action);
                 BigInteger total = BigInteger.Zero;
                 foreach (Payout payout in normalized)
                 {
@@ -124,34 +129,75 @@ public sealed class OfflineLedger : ILedger, IDisposable
     }
 
     /// <inheritdoc />
-    public Task<LedgerReceipt> RefundAsync(Guid jobId, CancellationToken cancellationToken = default) => WriteAsync(
-        file =>
-        {
-            EscrowEntry escrow = Escrow(file, jobId, $"Refunding job {jobId}");
-            if (!escrow.Open)
-            {
-                return false;
-            }
-
-            BigInteger amount = escrow.Remaining;
-            escrow.Open = false;
-            escrow.Refunded += amount;
-            file.Balances[escrow.Client] = file.Balances.GetValueOrDefault(escrow.Client) + amount;
-            return true;
-        },
-        cancellationToken);
-
-    /// <inheritdoc />
-    public Task<LedgerReceipt> SlashAsync(Guid jobId, string provider, BigInteger amount, CancellationToken cancellationToken = default)
+    public Task<LedgerReceipt> RefundAsync(string client, Guid jobId, CancellationToken cancellationToken = default)
     {
-        string cheat = LedgerIds.Address(provider, nameof(provider));
-        ArgumentOutOfRangeException.ThrowIfNegative(amount);
-        string action = $"Slashing {cheat} for job {jobId}";
+        string key = Key(client, jobId);
         return WriteAsync(
             file =>
             {
-                EscrowEntry escrow = Escrow(file, jobId, action);
-                if (escrow.SlashedProviders.Contains(cheat))
+                EscrowEntry escrow = Escrow(file, key, jobId, $"Refunding job {jobId}");
+                if (!escrow.Open)
+                {
+                    return false;
+                }
+
+                Close(file, escrow);
+                return true;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<LedgerReceipt> AssignAsync(string client, Guid jobId, IReadOnlyList<string> providers, CancellationToken cancellationToken = default)
+    {
+        string key = Key(client, jobId);
+        ArgumentNullException.ThrowIfNull(providers);
+        string[] normalized = [.. providers.Select(provider => LedgerIds.Address(provider, nameof(providers)))];
+        string action = $"Recording the providers of job {jobId}";
+        return WriteAsync(
+            file =>
+            {
+                EscrowEntry escrow = Escrow(file, key, jobId, action);
+                if (normalized.Contains(Nethereum.Util.AddressUtil.ZERO_ADDRESS))
+                {
+                    throw Refused(action, "ZeroAddress", "");
+                }
+
+                // Adding a provider needs an open escrow; one already recorded is fine either way, as in the contract.
+                if (!escrow.Open && !normalized.All(escrow.Assigned.Contains))
+                {
+                    throw Refused(action, "EscrowClosed", $"client={escrow.Client}, jobId={jobId}");
+                }
+
+                bool changed = false;
+                foreach (string provider in normalized)
+                {
+                    changed |= escrow.Assigned.Add(provider);
+                }
+
+                return changed;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async Task<SlashReceipt> SlashAsync(string client, Guid jobId, string provider, BigInteger amount, CancellationToken cancellationToken = default)
+    {
+        string key = Key(client, jobId);
+        string cheat = LedgerIds.Address(provider, nameof(provider));
+        ArgumentOutOfRangeException.ThrowIfNegative(amount);
+        string action = $"Slashing {cheat} for job {jobId}";
+        BigInteger slashed = BigInteger.Zero;
+        LedgerReceipt receipt = await WriteAsync(
+            file =>
+            {
+                EscrowEntry escrow = Escrow(file, key, jobId, action);
+                if (!escrow.Assigned.Contains(cheat))
+                {
+                    throw Refused(action, "NotAssigned", $"jobId={jobId}, provider={cheat}");
+                }
+
+                if (escrow.SlashedFrom.TryGetValue(cheat, out slashed))
                 {
                     return false;
                 }
@@ -161,45 +207,48 @@ public sealed class OfflineLedger : ILedger, IDisposable
                     throw Refused(action, "ZeroAmount", "");
                 }
 
-                // From the active stake first, then from the pending withdrawal: requesting one escapes nothing.
+                // The least of the amount, the per-job cap, the job's budget and what the provider has: from the
+                // active stake first, then from the pending withdrawal, so requesting one escapes nothing.
                 BigInteger staked = file.Stakes.GetValueOrDefault(cheat);
                 WithdrawalEntry? pending = file.Withdrawals.GetValueOrDefault(cheat);
                 BigInteger slashable = staked + (pending?.Amount ?? BigInteger.Zero);
-                if (amount > slashable)
+                BigInteger taken = BigInteger.Min(BigInteger.Min(amount, _terms.MaxSlashPerJob), BigInteger.Min(escrow.Locked, slashable));
+                if (taken.IsZero)
                 {
-                    throw Refused(action, "ExceedsStake", $"provider={cheat}, staked={slashable}, requested={amount}");
+                    return false;
                 }
 
-                escrow.SlashedProviders.Add(cheat);
-                BigInteger fromStake = BigInteger.Min(amount, staked);
+                slashed = taken;
+                escrow.SlashedFrom[cheat] = taken;
+                BigInteger fromStake = BigInteger.Min(taken, staked);
                 file.Stakes[cheat] = staked - fromStake;
-                if (pending is not null && amount > fromStake)
+                if (pending is not null && taken > fromStake)
                 {
-                    pending.Amount -= amount - fromStake;
+                    pending.Amount -= taken - fromStake;
                     if (pending.Amount.IsZero)
                     {
                         file.Withdrawals.Remove(cheat);
                     }
                 }
 
-                escrow.Slashed += amount;
-                if (!escrow.Open)
-                {
-                    escrow.Refunded += amount;
-                    file.Balances[escrow.Client] = file.Balances.GetValueOrDefault(escrow.Client) + amount;
-                }
-
+                escrow.Slashed += taken;
+                file.Balances[_treasury] = file.Balances.GetValueOrDefault(_treasury) + taken;
                 return true;
             },
-            cancellationToken);
+            cancellationToken).ConfigureAwait(false);
+        return new SlashReceipt(receipt.TransactionId, receipt.Changed, slashed);
     }
 
     /// <inheritdoc />
-    public Task<EscrowState?> GetEscrowAsync(Guid jobId, CancellationToken cancellationToken = default) => ReadAsync(
-        file => file.Escrows.GetValueOrDefault(jobId) is EscrowEntry escrow
-            ? new EscrowState(escrow.Client, escrow.Locked, escrow.Slashed, escrow.Released, escrow.Refunded, escrow.Open)
-            : null,
-        cancellationToken);
+    public Task<EscrowState?> GetEscrowAsync(string client, Guid jobId, CancellationToken cancellationToken = default)
+    {
+        string key = Key(client, jobId);
+        return ReadAsync(
+            file => file.Escrows.GetValueOrDefault(key) is EscrowEntry escrow
+                ? new EscrowState(escrow.Client, escrow.Locked, escrow.Slashed, escrow.Released, escrow.Refunded, escrow.Open, escrow.ReclaimableAt)
+                : null,
+            cancellationToken);
+    }
 
     /// <inheritdoc />
     public Task<BigInteger> GetBalanceAsync(string address, CancellationToken cancellationToken = default)
@@ -239,13 +288,39 @@ public sealed class OfflineLedger : ILedger, IDisposable
                     throw Refused(action, "ZeroAmount", "");
                 }
 
-                if (file.Escrows.ContainsKey(jobId))
+                string key = Key(client, jobId);
+                if (file.Escrows.ContainsKey(key))
                 {
-                    throw Refused(action, "EscrowExists", $"jobId={jobId}");
+                    throw Refused(action, "EscrowExists", $"client={client}, jobId={jobId}");
                 }
 
                 Debit(file, client, amount, action);
-                file.Escrows[jobId] = new EscrowEntry { Client = client, Open = true, Locked = amount };
+                file.Escrows[key] = new EscrowEntry
+                {
+                    Client = client,
+                    Open = true,
+                    Locked = amount,
+                    ReclaimableAt = _timeProvider.GetUtcNow() + _terms.ReclaimDelay,
+                };
+                return true;
+            },
+            cancellationToken);
+    }
+
+    private Task<LedgerReceipt> ReclaimAsync(string client, Guid jobId, CancellationToken cancellationToken)
+    {
+        string action = $"Reclaiming the escrow of job {jobId}";
+        string key = Key(client, jobId);
+        return WriteAsync(
+            file =>
+            {
+                EscrowEntry escrow = OpenEscrow(file, key, jobId, action);
+                if (_timeProvider.GetUtcNow() < escrow.ReclaimableAt)
+                {
+                    throw Refused(action, "ReclaimNotDue", $"jobId={jobId}, deadlineAt={LedgerIds.Time(escrow.ReclaimableAt)}");
+                }
+
+                Close(file, escrow);
                 return true;
             },
             cancellationToken);
@@ -292,7 +367,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
                 file.Stakes[provider] = staked - amount;
                 WithdrawalEntry pending = file.Withdrawals.GetValueOrDefault(provider) ?? new WithdrawalEntry();
                 pending.Amount += amount;
-                pending.AvailableAt = _timeProvider.GetUtcNow() + _unstakeDelay;
+                pending.AvailableAt = _timeProvider.GetUtcNow() + _terms.UnstakeDelay;
                 file.Withdrawals[provider] = pending;
                 return true;
             },
@@ -330,13 +405,26 @@ public sealed class OfflineLedger : ILedger, IDisposable
         file.Balances[account] = balance - amount;
     }
 
-    private static EscrowEntry Escrow(LedgerFile file, Guid jobId, string action) =>
-        file.Escrows.GetValueOrDefault(jobId) ?? throw Refused(action, "NoEscrow", $"jobId={jobId}");
-
-    private static EscrowEntry OpenEscrow(LedgerFile file, Guid jobId, string action)
+    // Pays what is left back to the client and closes the escrow.
+    private static void Close(LedgerFile file, EscrowEntry escrow)
     {
-        EscrowEntry escrow = Escrow(file, jobId, action);
-        return escrow.Open ? escrow : throw Refused(action, "EscrowClosed", $"jobId={jobId}");
+        BigInteger amount = escrow.Remaining;
+        escrow.Open = false;
+        escrow.Refunded += amount;
+        file.Balances[escrow.Client] = file.Balances.GetValueOrDefault(escrow.Client) + amount;
+    }
+
+    // An escrow is the client's for the job: another client's lock on the same job id is another escrow.
+    private static string Key(string client, Guid jobId) =>
+        string.Create(CultureInfo.InvariantCulture, $"{LedgerIds.Address(client, nameof(client))}/{jobId:D}");
+
+    private static EscrowEntry Escrow(LedgerFile file, string key, Guid jobId, string action) =>
+        file.Escrows.GetValueOrDefault(key) ?? throw Refused(action, "NoEscrow", $"client={key[..key.IndexOf('/', StringComparison.Ordinal)]}, jobId={jobId}");
+
+    private static EscrowEntry OpenEscrow(LedgerFile file, string key, Guid jobId, string action)
+    {
+        EscrowEntry escrow = Escrow(file, key, jobId, action);
+        return escrow.Open ? escrow : throw Refused(action, "EscrowClosed", $"client={escrow.Client}, jobId={jobId}");
     }
 
     private static LedgerException Refused(string action, string reason, string details) =>
@@ -414,7 +502,16 @@ public sealed class OfflineLedger : ILedger, IDisposable
         try
         {
             using FileStream stream = File.OpenRead(path);
-            return JsonSerializer.Deserialize<LedgerFile>(stream, s_json) ?? throw new JsonException("The file holds null.");
+            LedgerFile file = JsonSerializer.Deserialize<LedgerFile>(stream, s_json) ?? throw new JsonException("The file holds null.");
+
+            // Files written when escrows were keyed by job alone: key each by its client, as the contract does.
+            foreach ((string key, EscrowEntry escrow) in file.Escrows.Where(e => !e.Key.Contains('/', StringComparison.Ordinal)).ToList())
+            {
+                file.Escrows.Remove(key);
+                file.Escrows[Key(escrow.Client, Guid.Parse(key))] = escrow;
+            }
+
+            return file;
         }
         catch (JsonException exception)
         {
@@ -430,7 +527,8 @@ public sealed class OfflineLedger : ILedger, IDisposable
 
         public Dictionary<string, BigInteger> Stakes { get; set; } = [];
 
-        public Dictionary<Guid, EscrowEntry> Escrows { get; set; } = [];
+        // Keyed by "client/jobId" (Key).
+        public Dictionary<string, EscrowEntry> Escrows { get; set; } = [];
 
         // Absent from files written before withdrawals had a delay: those load with none pending.
         public Dictionary<string, WithdrawalEntry> Withdrawals { get; set; } = [];
@@ -457,12 +555,16 @@ public sealed class OfflineLedger : ILedger, IDisposable
 
         public BigInteger Refunded { get; set; }
 
+        public DateTimeOffset ReclaimableAt { get; set; }
+
         public HashSet<string> Batches { get; set; } = [];
 
-        public HashSet<string> SlashedProviders { get; set; } = [];
+        public HashSet<string> Assigned { get; set; } = [];
+
+        public Dictionary<string, BigInteger> SlashedFrom { get; set; } = [];
 
         [JsonIgnore]
-        public BigInteger Remaining => Locked + Slashed - Released - Refunded;
+        public BigInteger Remaining => Locked - Released - Refunded;
     }
 
     private sealed class BigIntegerConverter : JsonConverter<BigInteger>
@@ -480,6 +582,9 @@ public sealed class OfflineLedger : ILedger, IDisposable
 
         public Task<LedgerReceipt> LockAsync(Guid jobId, BigInteger amount, CancellationToken cancellationToken = default) =>
             ledger.LockAsync(Address, jobId, amount, cancellationToken);
+
+        public Task<LedgerReceipt> ReclaimAsync(Guid jobId, CancellationToken cancellationToken = default) =>
+            ledger.ReclaimAsync(Address, jobId, cancellationToken);
 
         public Task<LedgerReceipt> StakeAsync(BigInteger amount, CancellationToken cancellationToken = default) =>
             ledger.StakeAsync(Address, amount, cancellationToken);

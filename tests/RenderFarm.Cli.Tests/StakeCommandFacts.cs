@@ -23,7 +23,8 @@ public sealed class StakeCommandFacts
     {
         await using HardhatNode node = await HardhatNode.StartAsync();
         var deployer = new Web3(new Account(node.PrivateKeys[0], HardhatNode.ChainId), node.RpcUrl.ToString());
-        EvmContractAddresses contracts = await EvmDeployment.DeployAsync(deployer, deployer.TransactionManager.Account.Address, s_unstakeDelay);
+        string owner = deployer.TransactionManager.Account.Address;
+        EvmContractAddresses contracts = await EvmDeployment.DeployAsync(deployer, owner, new EscrowTerms { Treasury = owner, UnstakeDelay = s_unstakeDelay });
         string provider = new Account(node.PrivateKeys[1]).Address;
         await EvmDeployment.MintAsync(deployer, contracts.TokenAddress, provider, TokenUnits.FromTokens(50));
         string folder = Directory.CreateTempSubdirectory("renderfarm-stake-").FullName;

@@ -8,6 +8,7 @@ using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
 using RenderFarm.Ledger;
+using RenderFarm.Testing;
 
 namespace RenderFarm.Coordinator.Tests;
 
@@ -83,24 +84,146 @@ public sealed class EscrowFacts
         Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(client));
     }
 
-    // Guards the payer: the escrow must be the job owner's own tokens, not a lock anyone else put on the job's id.
+    // Guards the audit's finding that anyone could squat a job id by locking 1 wei on it first.
     [Fact]
-    public async Task An_escrow_locked_by_another_account_does_not_start_the_job()
+    public async Task An_escrow_another_address_locked_for_the_job_id_neither_blocks_nor_starts_the_job()
+    {
+        const string squatter = "0x0000000000000000000000000000000000005a75";
+        await using TestFarm farm = await TestFarm.StartAsync();
+        string client = farm.ClientAddress;
+        var ledger = (OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
+        await ledger.MintAsync(client, TokenUnits.FromTokens(10));
+        await ledger.MintAsync(squatter, TokenUnits.FromTokens(20));
+        JobSummary job = await farm.SubmitAsync(frames: "1", budget: 10);
+
+        await ledger.Account(squatter).LockAsync(job.Id, TokenUnits.FromTokens(20));
+        string detail = await TestFarm.ExpectProblemAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.Conflict);
+        Assert.Contains($"by its payer {client}", detail, StringComparison.OrdinalIgnoreCase);
+
+        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(10));
+        await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.OK);
+        Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(client));
+    }
+
+    // The account that signs in pays for its own jobs: a request naming another payer is refused.
+    [Fact]
+    public async Task A_paid_job_naming_another_payer_is_refused()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        SceneUploaded scene = await farm.UploadSceneAsync();
+
+        string detail = await TestFarm.ExpectProblemAsync(
+            await farm.Client.PostAsJsonAsync(
+                "api/jobs", new SubmitJobRequest(scene.Sha256, "1", Budget: 5, Payer: "0x0000000000000000000000000000000000005a75"), TestFarm.Json),
+            HttpStatusCode.BadRequest);
+
+        Assert.StartsWith("A job is paid from its own account's escrow", detail, StringComparison.Ordinal);
+    }
+
+    // Guards the audit's finding that a locked budget had no deadline: once the client reclaims it, settling the job
+    // pays nothing more and does not fail.
+    [Fact]
+    public async Task A_job_whose_client_reclaimed_the_escrow_after_its_deadline_settles_without_paying_again()
     {
         await using TestFarm farm = await TestFarm.StartAsync();
         var ledger = (OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
-        const string Stranger = "0x00000000000000000000000000000000000c1e47";
-        await ledger.MintAsync(Stranger, TokenUnits.FromTokens(30));
-        JobSummary job = await farm.SubmitAsync(frames: "1", budget: 10);
-        await ledger.Account(Stranger).LockAsync(job.Id, TokenUnits.FromTokens(10));
+        string client = farm.ClientAddress;
+        await ledger.MintAsync(client, TokenUnits.FromTokens(10));
+        JobSummary job = await farm.SubmitAsync(frames: "1-2", budget: 10);
+        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(10));
+        await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.OK);
+        Assert.Equal("ReclaimNotDue", (await Assert.ThrowsAsync<LedgerException>(() => ledger.Account(client).ReclaimAsync(job.Id))).Reason);
 
-        string detail = await TestFarm.ExpectProblemAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.Conflict);
-        Assert.Contains("not by the job's owner", detail, StringComparison.Ordinal);
-        Assert.Equal(JobState.AwaitingEscrow, (await farm.GetJobAsync(job.Id)).Job.State);
+        farm.Time.Advance(LedgerDefaults.ReclaimDelay);
+        await ledger.Account(client).ReclaimAsync(job.Id);
+        await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/cancel", null), HttpStatusCode.OK);
+
+        JobDetails details = await CheckFrames.WaitForSettlementAsync(farm, job.Id);
+        Assert.Empty(details.Settlement!.Payouts);
+        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(client));
+        Assert.False((await ledger.GetEscrowAsync(client, job.Id))!.Open);
+    }
+
+    // Guards the audit's finding that a coordinator started with a key that is not the escrow's verifier; every settlement then failed.
+    [Fact]
+    [Trait("Category", "Integration")]
+    public async Task A_verifier_key_that_is_not_the_escrows_verifier_stops_the_start_with_both_addresses()
+    {
+        await using HardhatNode node = await HardhatNode.StartAsync();
+        var deployer = new Nethereum.Web3.Web3(new Nethereum.Web3.Accounts.Account(node.PrivateKeys[0], HardhatNode.ChainId), node.RpcUrl.ToString());
+        string verifier = deployer.TransactionManager.Account.Address;
+        EvmContractAddresses contracts = await EvmDeployment.DeployAsync(deployer, verifier, new EscrowTerms { Treasury = verifier });
+        var settings = new Dictionary<string, string?>
+        {
+            ["Ledger:Evm:RpcUrl"] = node.RpcUrl.ToString(),
+            ["Ledger:Evm:ChainId"] = "31337",
+            ["Ledger:Evm:VerifierKey"] = node.PrivateKeys[3],
+            ["Ledger:Evm:EscrowAddress"] = contracts.EscrowAddress,
+        };
+
+        var refused = await Assert.ThrowsAsync<LedgerException>(
+            () => LedgerConfiguration.OpenAsync(new ConfigurationBuilder().AddInMemoryCollection(settings).Build()));
+        settings["Ledger:Evm:VerifierKey"] = node.PrivateKeys[0];
+        settings["Ledger:Evm:Confirmations"] = "1";
+        using var opened = (EvmLedger)(await LedgerConfiguration.OpenAsync(new ConfigurationBuilder().AddInMemoryCollection(settings).Build()))!;
+
+        Assert.Equal("NotVerifier", refused.Reason);
+        Assert.Contains(new Nethereum.Web3.Accounts.Account(node.PrivateKeys[3]).Address, refused.Message, StringComparison.Ordinal);
+        Assert.Contains(verifier, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(verifier, opened.Address);
+    }
+
+    // Guards the audit's finding that two coordinators sharing the verifier key took the same nonces.
+    [Fact]
+    [Trait("Category", "Integration")]
+    public async Task Coordinators_sharing_a_postgresql_database_send_with_the_verifier_key_one_at_a_time()
+    {
+        await using PostgresServer postgres = await PostgresServer.StartAsync();
+        string connectionString = await postgres.CreateDatabaseAsync();
+        await using HardhatNode node = await HardhatNode.StartAsync();
+        var deployer = new Nethereum.Web3.Web3(new Nethereum.Web3.Accounts.Account(node.PrivateKeys[0], HardhatNode.ChainId), node.RpcUrl.ToString());
+        string verifier = deployer.TransactionManager.Account.Address;
+        EvmContractAddresses contracts = await EvmDeployment.DeployAsync(deployer, verifier, new EscrowTerms { Treasury = verifier });
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["ConnectionStrings:Postgres"] = connectionString,
+            ["Ledger:Evm:RpcUrl"] = node.RpcUrl.ToString(),
+            ["Ledger:Evm:ChainId"] = "31337",
+            ["Ledger:Evm:VerifierKey"] = node.PrivateKeys[0],
+            ["Ledger:Evm:EscrowAddress"] = contracts.EscrowAddress,
+        }).Build();
+        using var ledger = (EvmLedger)(await LedgerConfiguration.OpenAsync(configuration))!;
+
+        // Another coordinator holds the key's lock: this one's send waits for it, then goes through.
+        await using var other = new Npgsql.NpgsqlConnection(connectionString);
+        await other.OpenAsync();
+        long key = PostgresLedgerWriterLock.Key(HardhatNode.ChainId, verifier);
+        await ExecuteAsync(other, $"SELECT count(*) FROM (SELECT pg_advisory_lock({key})) AS taken");
+        using var guard = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        Task<LedgerReceipt> proposal = ledger.ProposeVerifierAsync(new Nethereum.Web3.Accounts.Account(node.PrivateKeys[4]).Address, guard.Token);
+        while (await ExecuteAsync(other, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted") == 0)
+        {
+            Assert.False(proposal.IsCompleted, "The send did not wait for the lock another coordinator holds.");
+            await Task.Delay(50, guard.Token);
+        }
+
+        Assert.False(proposal.IsCompleted);
+        Assert.Null(await ledger.GetPendingVerifierAsync());
+        await ExecuteAsync(other, $"SELECT pg_advisory_unlock({key})::int");
+        Assert.True((await proposal).Changed);
+        Assert.NotNull(await ledger.GetPendingVerifierAsync());
+
+        static async Task<long> ExecuteAsync(Npgsql.NpgsqlConnection connection, string sql)
+        {
+            await using var command = new Npgsql.NpgsqlCommand(sql, connection);
+            return Convert.ToInt64(await command.ExecuteScalarAsync() ?? 0L, System.Globalization.CultureInfo.InvariantCulture);
+        }
     }
 
     [Theory]
     [InlineData("RpcUrl", "ftp://chain", "Ledger:Evm:RpcUrl must be an http(s) URL")]
+    [InlineData("Confirmations", "0", "Ledger:Evm:Confirmations must be a whole number from 1 to 64")]
+    [InlineData("ReceiptTimeoutSeconds", "forever", "Ledger:Evm:ReceiptTimeoutSeconds must be a whole number from 1 to 3600")]
     [InlineData("ChainId", "-5", "Ledger:Evm:ChainId must be a positive whole number")]
     [InlineData("VerifierKey", "0x1234", "Ledger:Evm:VerifierKey must be a 32-byte private key")]
     [InlineData("EscrowAddress", "0xabc", "Ledger:Evm:EscrowAddress must be an address")]

@@ -301,8 +301,9 @@ public sealed class SpotCheckFacts
         Assert.Equal(price, await ledger.GetBalanceAsync(second.Address));
         Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(cheat.Address));
         Assert.Equal(TokenUnits.FromTokens(40), await ledger.GetStakeAsync(cheat.Address));
-        // The slashed stake went to the escrow and, unused, back to the client.
-        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(farm.ClientAddress));
+        // The slashed stake went to the treasury, never to the client, who paid exactly the two verified frames.
+        Assert.Equal(TokenUnits.FromTokens(10), await ledger.GetBalanceAsync(ledger.Treasury));
+        Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(farm.ClientAddress));
 
         // A retried settlement pays nothing twice.
         await farm.Host.Services.GetRequiredService<Jobs.SettlementJob>().SettleAsync(job.Id, CancellationToken.None);

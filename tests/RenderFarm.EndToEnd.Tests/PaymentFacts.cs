@@ -51,7 +51,7 @@ public sealed class PaymentFacts(PostgresFixture postgres, S3Fixture s3, ITestOu
             await Task.WhenAll(farm.StartWorkerAsync("a"), farm.StartWorkerAsync("b"));
             string scene = await farm.UploadSceneAsync();
             JobSummary submitted = await farm.SubmitAsync(
-                new SubmitJobRequest(scene, $"1-{Frames}", Size: "24x24", SamplesPerPixel: 1, Seed: 3, Budget: BudgetTokens));
+                new SubmitJobRequest(scene, $"1-{Frames}", Size: "24x24", SamplesPerPixel: 1, Seed: 3, Budget: BudgetTokens, Payer: client.Address));
             Assert.Equal(JobState.AwaitingEscrow, submitted.State);
 
             // Nothing is leased before the budget is locked: the job waits with every task queued.
@@ -90,10 +90,10 @@ public sealed class PaymentFacts(PostgresFixture postgres, S3Fixture s3, ITestOu
                 new[] { chain.Address(HonestA), chain.Address(HonestB) }.Select(a => a.ToLowerInvariant()).Order(),
                 settlement.Payouts.Select(p => p.Provider.ToLowerInvariant()).Order());
 
-            EscrowState escrow = (await observer.GetEscrowAsync(submitted.Id))!;
+            EscrowState escrow = (await observer.GetEscrowAsync(client.Address, submitted.Id))!;
             Assert.False(escrow.Open);
             Assert.Equal(TokenUnits.FromTokens(BudgetTokens), escrow.Locked);
-            Assert.Equal(escrow.Locked + escrow.Slashed, escrow.Released + escrow.Refunded);
+            Assert.Equal(escrow.Locked, escrow.Released + escrow.Refunded);
             await AssertMinedAsync(chain, settlement.RefundTransactionId!);
             Assert.Equal(TokenUnits.FromTokens(ClientTokens) - escrow.Locked + escrow.Refunded, await observer.GetBalanceAsync(client.Address));
 
@@ -180,10 +180,11 @@ public sealed class PaymentFacts(PostgresFixture postgres, S3Fixture s3, ITestOu
                 await AssertMinedAsync(chain, payout.TransactionId);
             }
 
-            // The slashed stake went into the escrow and, as every frame was paid from the budget, back to the client.
-            EscrowState escrow = (await observer.GetEscrowAsync(done.Job.Id))!;
+            // The slashed stake went to the treasury, never to the client; the client paid only the verified frames.
+            EscrowState escrow = (await observer.GetEscrowAsync(chain.Address(ClientAccount), done.Job.Id))!;
             Assert.Equal((TokenUnits.FromTokens(BudgetTokens), BigInteger.Parse(slash.Amount, CultureInfo.InvariantCulture)), (escrow.Locked, escrow.Slashed));
-            Assert.Equal(escrow.Locked + escrow.Slashed, escrow.Released + escrow.Refunded);
+            Assert.Equal(escrow.Locked, escrow.Released + escrow.Refunded);
+            Assert.Equal(BigInteger.Parse(slash.Amount, CultureInfo.InvariantCulture), await observer.GetBalanceAsync(chain.Treasury));
             Assert.Equal(TokenUnits.FromTokens(ClientTokens) - escrow.Locked + escrow.Refunded, await observer.GetBalanceAsync(chain.Address(ClientAccount)));
         });
     }

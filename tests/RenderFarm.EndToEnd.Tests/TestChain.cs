@@ -9,8 +9,8 @@ namespace RenderFarm.EndToEnd.Tests;
 
 /// <summary>
 /// A Hardhat node with freshly deployed RenderToken and RenderEscrow contracts. Hardhat account 0 deploys, owns the
-/// token (mints) and is the escrow's verifier, i.e. the coordinator's key; the other accounts are handed out to
-/// clients and providers.
+/// token (mints) and is the escrow's verifier, i.e. the coordinator's key; account 19 is the treasury slashed stake
+/// goes to; the other accounts are handed out to clients and providers.
 /// </summary>
 internal sealed class TestChain : IAsyncDisposable
 {
@@ -24,6 +24,9 @@ internal sealed class TestChain : IAsyncDisposable
 
     /// <summary>The escrow's unstake delay: an hour, short for a chain whose clock a test may move on.</summary>
     public static TimeSpan UnstakeDelay { get; } = TimeSpan.FromHours(1);
+
+    /// <summary>Where slashed stake goes: Hardhat account 19.</summary>
+    public string Treasury => Address(19);
 
     /// <summary>The deployed contracts.</summary>
     public EvmContractAddresses Contracts { get; }
@@ -39,7 +42,8 @@ internal sealed class TestChain : IAsyncDisposable
         HardhatNode node = await HardhatNode.StartAsync();
         try
         {
-            EvmContractAddresses contracts = await EvmDeployment.DeployAsync(Web3For(node, 0), new Account(node.PrivateKeys[0]).Address, UnstakeDelay);
+            var terms = new EscrowTerms { Treasury = new Account(node.PrivateKeys[19]).Address, UnstakeDelay = UnstakeDelay };
+            EvmContractAddresses contracts = await EvmDeployment.DeployAsync(Web3For(node, 0), new Account(node.PrivateKeys[0]).Address, terms);
             return new TestChain(node, contracts);
         }
         catch

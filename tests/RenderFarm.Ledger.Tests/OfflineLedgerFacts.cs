@@ -9,16 +9,17 @@ public sealed class OfflineLedgerFacts : LedgerContract
     private const string Client = "0x1111111111111111111111111111111111111111";
     private const string Provider1 = "0x2222222222222222222222222222222222222222";
     private const string Provider2 = "0x3333333333333333333333333333333333333333";
+    private const string Treasury = "0x4444444444444444444444444444444444444444";
 
     protected override async Task<LedgerSetup> CreateAsync()
     {
         string folder = Directory.CreateTempSubdirectory("renderfarm-ledger-").FullName;
         var time = new FakeTimeProvider();
-        var ledger = new OfflineLedger(Path.Combine(folder, "ledger.json"), UnstakeDelay, time);
+        var ledger = new OfflineLedger(Path.Combine(folder, "ledger.json"), Terms(Treasury), time);
         await ledger.MintAsync(Client, ClientFunds);
         await ledger.MintAsync(Provider1, ProviderFunds);
         await ledger.MintAsync(Provider2, ProviderFunds);
-        return new LedgerSetup(ledger, ledger.Account(Client), ledger.Account(Provider1), ledger.Account(Provider2), new FakeClock(time), () =>
+        return new LedgerSetup(ledger, ledger.Account(Client), ledger.Account(Provider1), ledger.Account(Provider2), Treasury, new FakeClock(time), () =>
         {
             ledger.Dispose();
             Directory.Delete(folder, recursive: true);
@@ -40,17 +41,22 @@ public sealed class OfflineLedgerFacts : LedgerContract
                 await ledger.MintAsync(Provider1, 100);
                 await ledger.Account(Provider1).StakeAsync(60);
                 await ledger.Account(Client).LockAsync(job, 500);
-                await ledger.ReleaseAsync(job, "batch-1", [new Payout(Provider2, 200)]);
-                await ledger.SlashAsync(job, Provider1, 25);
+                await ledger.ReleaseAsync(Client, job, "batch-1", [new Payout(Provider2, 200)]);
+                await ledger.AssignAsync(Client, job, [Provider1]);
+                await ledger.SlashAsync(Client, job, Provider1, 25);
             }
 
             using var reopened = new OfflineLedger(path);
 
-            Assert.Equal(new EscrowState(Client, 500, 25, 200, 0, Open: true), await reopened.GetEscrowAsync(job));
+            EscrowState escrow = (await reopened.GetEscrowAsync(Client, job))!;
+            Assert.Equal(new EscrowState(Client, 500, 25, 200, 0, Open: true, escrow.ReclaimableAt), escrow);
             Assert.Equal(35, await reopened.GetStakeAsync(Provider1));
             Assert.Equal(200, await reopened.GetBalanceAsync(Provider2));
-            Assert.False((await reopened.ReleaseAsync(job, "batch-1", [new Payout(Provider2, 200)])).Changed);
-            Assert.False((await reopened.SlashAsync(job, Provider1, 25)).Changed);
+            Assert.Equal(25, await reopened.GetBalanceAsync(EscrowTerms.OfflineTreasury));
+            Assert.False((await reopened.ReleaseAsync(Client, job, "batch-1", [new Payout(Provider2, 200)])).Changed);
+            SlashReceipt again = await reopened.SlashAsync(Client, job, Provider1, 25);
+            Assert.False(again.Changed);
+            Assert.Equal(25, again.Slashed);
             Assert.Equal(["ledger.json"], Directory.EnumerateFiles(folder).Select(Path.GetFileName));
         }
         finally
@@ -68,12 +74,12 @@ public sealed class OfflineLedgerFacts : LedgerContract
 
         // 40 batches of 10, each sent twice at the same time.
         LedgerReceipt[] receipts = await Task.WhenAll(Enumerable.Range(0, 80).Select(i => Task.Run(
-            () => setup.Ledger.ReleaseAsync(job, $"batch-{i % 40}", [new Payout(setup.Provider1.Address, 10)]))));
+            () => setup.Ledger.ReleaseAsync(setup.Client.Address, job, $"batch-{i % 40}", [new Payout(setup.Provider1.Address, 10)]))));
 
         Assert.Equal(40, receipts.Count(receipt => receipt.Changed));
         Assert.Equal(80, receipts.Select(receipt => receipt.TransactionId).Distinct().Count());
         Assert.Equal(ProviderFunds + 400, await setup.Ledger.GetBalanceAsync(setup.Provider1.Address));
-        Assert.Equal(new BigInteger(400), (await setup.Ledger.GetEscrowAsync(job))!.Released);
+        Assert.Equal(new BigInteger(400), (await setup.Ledger.GetEscrowAsync(setup.Client.Address, job))!.Released);
     }
 
     [Fact]
@@ -83,7 +89,7 @@ public sealed class OfflineLedgerFacts : LedgerContract
         try
         {
             var time = new FakeTimeProvider();
-            using var ledger = new OfflineLedger(Path.Combine(folder, "ledger.json"), UnstakeDelay, time);
+            using var ledger = new OfflineLedger(Path.Combine(folder, "ledger.json"), Terms(Treasury), time);
             await ledger.MintAsync(Provider1, 100);
             ILedgerAccount provider = ledger.Account(Provider1);
             await provider.StakeAsync(60);
@@ -149,7 +155,7 @@ public sealed class OfflineLedgerFacts : LedgerContract
                 }
                 """);
             var time = new FakeTimeProvider();
-            using var ledger = new OfflineLedger(path, UnstakeDelay, time);
+            using var ledger = new OfflineLedger(path, Terms(Treasury), time);
 
             Assert.Null(await ledger.GetPendingWithdrawalAsync(Provider1));
             Assert.Equal(60, await ledger.GetStakeAsync(Provider1));
@@ -164,10 +170,48 @@ public sealed class OfflineLedgerFacts : LedgerContract
         }
     }
 
-    [Fact]
-    public void A_negative_unstake_delay_is_refused()
+    // Guards the audit's finding that the unstake delay could be 0, so a cheat withdrew before any slash.
+    [Theory]
+    [InlineData(0, 3600)]
+    [InlineData(3599, 3600)]
+    [InlineData(3600, 0)]
+    public void An_unstake_or_reclaim_delay_under_an_hour_is_refused(int unstakeSeconds, int reclaimSeconds)
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new OfflineLedger(Path.Combine(Path.GetTempPath(), "never-written.json"), TimeSpan.FromSeconds(-1)));
+        string path = Path.Combine(Path.GetTempPath(), "never-written.json");
+        EscrowTerms terms = Terms(Treasury) with { UnstakeDelay = TimeSpan.FromSeconds(unstakeSeconds), ReclaimDelay = TimeSpan.FromSeconds(reclaimSeconds) };
+
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OfflineLedger(path, terms));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OfflineLedger(path, Terms(Treasury) with { MaxSlashPerJob = 0 }));
+        Assert.False(File.Exists(path));
+    }
+
+    [Fact]
+    public async Task A_ledger_file_with_escrows_keyed_by_job_alone_keys_them_by_their_client()
+    {
+        string folder = Directory.CreateTempSubdirectory("renderfarm-ledger-").FullName;
+        try
+        {
+            // The format as written when escrows were keyed by job: the key is the job id, the client inside.
+            string path = Path.Combine(folder, "ledger.json");
+            var job = Guid.NewGuid();
+            await File.WriteAllTextAsync(path, $$"""
+                {
+                  "sequence": 2,
+                  "balances": { "{{Client}}": "600" },
+                  "stakes": {},
+                  "escrows": { "{{job}}": { "client": "{{Client}}", "open": true, "locked": "400", "slashed": "0", "released": "0", "refunded": "0", "batches": [], "slashedProviders": [] } }
+                }
+                """);
+            using var ledger = new OfflineLedger(path, Terms(Treasury), new FakeTimeProvider());
+
+            Assert.Equal(400, (await ledger.GetEscrowAsync(Client, job))!.Locked);
+            Assert.True((await ledger.RefundAsync(Client, job)).Changed);
+            Assert.Equal(1_000, await ledger.GetBalanceAsync(Client));
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]

@@ -170,16 +170,29 @@ public sealed partial class HardhatNode : IAsyncDisposable
     /// </summary>
     public async Task AdvanceTimeAsync(TimeSpan time, CancellationToken cancellationToken = default)
     {
+        await CallAsync("evm_increaseTime", $"[{(long)time.TotalSeconds}]", cancellationToken).ConfigureAwait(false);
+        await MineAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Mines one block now (<c>evm_mine</c>), with whatever transactions wait in the node's pool.</summary>
+    public Task MineAsync(CancellationToken cancellationToken = default) => CallAsync("evm_mine", "[]", cancellationToken);
+
+    /// <summary>
+    /// Switches mining on every transaction on or off (<c>evm_setAutomine</c>). While off, sent transactions wait
+    /// in the pool until <see cref="MineAsync"/>; a test that switches it off switches it back on.
+    /// </summary>
+    public Task SetAutomineAsync(bool automine, CancellationToken cancellationToken = default) =>
+        CallAsync("evm_setAutomine", automine ? "[true]" : "[false]", cancellationToken);
+
+    private async Task CallAsync(string method, string parameters, CancellationToken cancellationToken)
+    {
         using var http = new HttpClient();
-        foreach ((string method, string parameters) in ((string, string)[])[("evm_increaseTime", $"[{(long)time.TotalSeconds}]"), ("evm_mine", "[]")])
+        using var request = new StringContent($$"""{"jsonrpc":"2.0","id":1,"method":"{{method}}","params":{{parameters}}}""", Encoding.UTF8, "application/json");
+        using HttpResponseMessage response = await http.PostAsync(RpcUrl, request, cancellationToken).ConfigureAwait(false);
+        string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
+        if (!response.IsSuccessStatusCode || body.Contains("\"error\"", StringComparison.Ordinal))
         {
-            using var request = new StringContent($$"""{"jsonrpc":"2.0","id":1,"method":"{{method}}","params":{{parameters}}}""", Encoding.UTF8, "application/json");
-            using HttpResponseMessage response = await http.PostAsync(RpcUrl, request, cancellationToken).ConfigureAwait(false);
-            string body = await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false);
-            if (!response.IsSuccessStatusCode || body.Contains("\"error\"", StringComparison.Ordinal))
-            {
-                throw new InvalidOperationException($"Hardhat refused {method}: {body}");
-            }
+            throw new InvalidOperationException($"Hardhat refused {method}: {body}");
         }
     }
 

@@ -130,7 +130,7 @@ internal static class RenderCommand
             : null;
         JobPayment? payment = farm is not null && demoEconomy
             ? await DemoEconomy.FundAsync(farm, request.Frames.Count, cancellationToken).ConfigureAwait(false)
-            : client is not null ? new JobPayment(paying!.BudgetTokens, client.LockAsync) : null;
+            : client is not null ? new JobPayment(paying!.BudgetTokens, client.Address, client.LockAsync) : null;
         JobDetails job;
         try
         {
@@ -152,7 +152,7 @@ internal static class RenderCommand
         {
             bar.WriteLine("settlement: waiting for the coordinator to pay the verified frames");
             JobDetails settled = await runner.WaitForSettlementAsync(job.Job.Id, cancellationToken).ConfigureAwait(false);
-            await SettlementReport.PrintAsync(farm?.Ledger ?? (ILedger)client!, settled, cancellationToken).ConfigureAwait(false);
+            await SettlementReport.PrintAsync(farm?.Ledger ?? (ILedger)client!, payment.Payer, settled, cancellationToken).ConfigureAwait(false);
         }
 
         return 0;

@@ -27,7 +27,7 @@ internal static class DemoEconomy
         }
 
         Print($"ledger: offline file; client {client} holds {budget} tokens; {farm.ProviderAddresses.Count} providers stake {ProviderStake} tokens each");
-        return new JobPayment(budget, (jobId, amount, ct) => farm.Ledger.Account(client).LockAsync(jobId, amount, ct));
+        return new JobPayment(budget, client, (jobId, amount, ct) => farm.Ledger.Account(client).LockAsync(jobId, amount, ct));
     }
 
     private static void Print(FormattableString line) => Console.WriteLine(line.ToString(CultureInfo.InvariantCulture));

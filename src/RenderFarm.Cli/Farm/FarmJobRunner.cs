@@ -51,7 +51,8 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
             Background: string.Create(CultureInfo.InvariantCulture, $"{settings.Background.R},{settings.Background.G},{settings.Background.B}"),
             FramesPerSecond: settings.FramesPerSecond,
             SixteenBit: settings.SixteenBit,
-            Budget: payment?.BudgetTokens);
+            Budget: payment?.BudgetTokens,
+            Payer: payment?.Payer);
         JobSummary job = await SendAsync<JobSummary>(HttpMethod.Post, "api/jobs", JsonContent.Create(request, options: s_json), cancellationToken).ConfigureAwait(false);
         try
         {
@@ -183,8 +184,9 @@ internal sealed class FarmJobRunner(HttpClient http, ProgressBar bar)
 
 /// <summary>What a client pays for a job: its budget in whole tokens and how it locks that in the job's escrow.</summary>
 /// <param name="BudgetTokens">The most the job may cost, in whole tokens.</param>
+/// <param name="Payer">The client's ledger address: escrows are keyed by client and job, so the coordinator reads this one's.</param>
 /// <param name="LockAsync">Locks the amount (token base units) for the job on the ledger with the client's account.</param>
-internal sealed record JobPayment(long BudgetTokens, Func<Guid, System.Numerics.BigInteger, CancellationToken, Task> LockAsync);
+internal sealed record JobPayment(long BudgetTokens, string Payer, Func<Guid, System.Numerics.BigInteger, CancellationToken, Task> LockAsync);
 
 /// <summary>A job ended without all its frames.</summary>
 internal sealed class FarmJobFailedException(string message) : Exception(message);

@@ -10,7 +10,7 @@ namespace RenderFarm.Cli.Farm;
 internal static class SettlementReport
 {
     /// <summary>Prints what was checked, what each provider earned, who was slashed and the refund, with the ledger's transactions.</summary>
-    public static async Task PrintAsync(ILedger ledger, JobDetails job, CancellationToken cancellationToken)
+    public static async Task PrintAsync(ILedger ledger, string payer, JobDetails job, CancellationToken cancellationToken)
     {
         SpotCheckRecord[] checks = [.. job.Tasks.SelectMany(t => t.Checks ?? [])];
         double worst = checks.Length > 0 ? checks.Min(c => c.MinPsnr ?? double.PositiveInfinity) : double.PositiveInfinity;
@@ -42,10 +42,10 @@ internal static class SettlementReport
 
         foreach (ProviderSlash slash in settlement.Slashes)
         {
-            Print($"slashed: {slash.Provider} {TokenUnits.Format(BigInteger.Parse(slash.Amount, CultureInfo.InvariantCulture))} (tx {slash.TransactionId ?? "none"})");
+            Print($"slashed: {slash.Provider} {TokenUnits.Format(BigInteger.Parse(slash.Amount, CultureInfo.InvariantCulture))} into the treasury (tx {slash.TransactionId ?? "none"})");
         }
 
-        EscrowState? escrow = await ledger.GetEscrowAsync(job.Job.Id, cancellationToken).ConfigureAwait(false);
+        EscrowState? escrow = await ledger.GetEscrowAsync(payer, job.Job.Id, cancellationToken).ConfigureAwait(false);
         if (escrow is not null)
         {
             Print($"escrow: locked {TokenUnits.Format(escrow.Locked)}, released {TokenUnits.Format(escrow.Released)}, refunded {TokenUnits.Format(escrow.Refunded)} to the client (tx {settlement.RefundTransactionId})");

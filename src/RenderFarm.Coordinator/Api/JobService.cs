@@ -127,6 +127,7 @@ internal sealed partial class JobService
             Settings = settings,
             Priority = priority,
             Budget = budget,
+            Payer = request.Payer,
         };
         return await CreateAsync(spec, owner, frames.ToString(), cancellationToken);
     }
@@ -200,6 +201,7 @@ internal sealed partial class JobService
             Settings = new RenderSettings(),
             Priority = priority,
             Budget = budget,
+            Payer = request.Payer,
             Inference = new InferenceJobSpec { Inputs = inputs },
         };
         return await CreateAsync(spec, owner, $"items 1-{items}", cancellationToken);
@@ -210,6 +212,7 @@ internal sealed partial class JobService
     private async Task<JobSummary> CreateAsync(RenderJobSpec spec, string owner, string range, CancellationToken cancellationToken)
     {
         bool paid = _ledger is not null && spec.Budget > 0;
+        spec = spec with { Payer = PayerOf(spec, owner) };
         var job = new JobRecord
         {
             Id = Guid.NewGuid(),
@@ -233,6 +236,20 @@ internal sealed partial class JobService
 
         LogSubmitted(job.Id, range, tasks.Count, spec.Priority, job.State);
         return Summary(job, tasks);
+    }
+
+    // Escrows are keyed by client and job, and a job's owner is the account that pays for it: the escrow read is the
+    // one the owner locked. A request may name its payer only to say the same address (older clients send it).
+    private static string PayerOf(RenderJobSpec spec, string owner)
+    {
+        string? payer = spec.Payer?.Trim();
+        if (string.IsNullOrEmpty(payer) || string.Equals(payer, owner, StringComparison.OrdinalIgnoreCase))
+        {
+            return owner;
+        }
+
+        throw new CoordinatorException(
+            400, $"A job is paid from its own account's escrow: payer {payer[..Math.Min(payer.Length, 64)]} is not the signed-in account {owner}.");
     }
 
     private async Task<byte[]> ReadRequiredAsync(string key, string missing, CancellationToken cancellationToken)
@@ -277,7 +294,7 @@ internal sealed partial class JobService
             EscrowState? escrow;
             try
             {
-                escrow = await _ledger.GetEscrowAsync(jobId, cancellationToken);
+                escrow = job.Spec.Payer is { } payer ? await _ledger.GetEscrowAsync(payer, jobId, cancellationToken) : null;
             }
             catch (LedgerException exception)
             {
@@ -287,7 +304,8 @@ internal sealed partial class JobService
             BigInteger budget = TokenUnits.FromTokens(job.Spec.Budget);
             if (escrow is null)
             {
-                throw new CoordinatorException(409, $"No escrow is locked for job {jobId} yet: lock {TokenUnits.Format(budget)} for it on the escrow contract first.");
+                throw new CoordinatorException(
+                    409, $"No escrow is locked for job {jobId} by its payer {job.Spec.Payer} yet: lock {TokenUnits.Format(budget)} for it on the escrow contract from that address first.");
             }
 
             // Only the owner's tokens start its job: an escrow someone else locked for the id does not pay for it.

@@ -14,7 +14,8 @@ namespace RenderFarm.Coordinator.Jobs;
 /// <summary>
 /// The Hangfire job (queue <c>settle</c>) that settles a completed job on the ledger: every honest provider is paid for
 /// its verified frames (one batch per provider, id <c>{jobId:N}:{provider}</c>, so a retry never pays twice), providers
-/// proven to cheat are slashed, and the rest of the escrow is refunded to the client. Every ledger write is
+/// proven to cheat are recorded on the escrow and slashed into the treasury, and the rest of the escrow is refunded to
+/// the client. The escrow is the one the job's payer locked (escrows are keyed by client and job). Every ledger write is
 /// idempotent, so Hangfire's retries are safe; the transaction ids are recorded on the job.
 /// </summary>
 public sealed partial class SettlementJob
@@ -60,7 +61,13 @@ public sealed partial class SettlementJob
             return;
         }
 
-        EscrowState? escrow = await _ledger.GetEscrowAsync(jobId, cancellationToken);
+        if (job.Spec.Payer is not { } client)
+        {
+            await RecordAsync(jobId, new JobSettlement(now, "0", [], [], null, "The job names no payer, so no escrow pays for it; nothing was paid."), cancellationToken);
+            return;
+        }
+
+        EscrowState? escrow = await _ledger.GetEscrowAsync(client, jobId, cancellationToken);
         if (escrow is null)
         {
             await RecordAsync(jobId, new JobSettlement(now, "0", [], [], null, "The job has no escrow on the ledger; nothing was paid."), cancellationToken);
@@ -70,23 +77,32 @@ public sealed partial class SettlementJob
         IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
         int frameCount = job.Spec.Frames.Count;
         BigInteger price = frameCount > 0 ? escrow.Locked / frameCount : BigInteger.Zero;
+        var notes = new List<string>();
 
-        // Slash first: the stake lands in the escrow, which then refunds whatever the honest work did not use.
+        // Slash first, while the escrow is open: a provider must be recorded on the escrow to be slashed for the job. The
+        // contract takes what the provider has (stake, then a pending withdrawal: the delay exists for exactly this),
+        // capped per job, and sends it to the treasury, never to the client.
         var slashes = new List<ProviderSlash>();
         BigInteger slashAmount = TokenUnits.FromTokens(_options.SlashTokens);
-        foreach (string cheat in tasks.SelectMany(t => t.RejectedBy).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase))
+        List<string> cheats = [.. tasks.SelectMany(t => t.RejectedBy).Distinct(StringComparer.OrdinalIgnoreCase).Order(StringComparer.OrdinalIgnoreCase)];
+        bool recorded = cheats.Count > 0 && slashAmount > 0;
+        if (recorded)
         {
-            // A withdrawal it asked for is still slashable until paid out: the delay exists for exactly this.
-            BigInteger stake = await _ledger.GetStakeAsync(cheat, cancellationToken)
-                + ((await _ledger.GetPendingWithdrawalAsync(cheat, cancellationToken))?.Amount ?? BigInteger.Zero);
-            BigInteger amount = BigInteger.Min(stake, slashAmount);
-            string? tx = null;
-            if (amount > 0)
+            try
             {
-                tx = (await _ledger.SlashAsync(jobId, cheat, amount, cancellationToken)).TransactionId;
+                await _ledger.AssignAsync(client, jobId, cheats, cancellationToken);
             }
+            catch (LedgerException exception) when (exception.Reason == "EscrowClosed")
+            {
+                recorded = false;
+                notes.Add("The escrow was closed before the cheats could be recorded on it, so none was slashed.");
+            }
+        }
 
-            slashes.Add(new ProviderSlash(cheat, amount.ToString(CultureInfo.InvariantCulture), tx));
+        foreach (string cheat in cheats)
+        {
+            SlashReceipt? slash = recorded ? await _ledger.SlashAsync(client, jobId, cheat, slashAmount, cancellationToken) : null;
+            slashes.Add(new ProviderSlash(cheat, (slash?.Slashed ?? BigInteger.Zero).ToString(CultureInfo.InvariantCulture), slash?.TransactionId));
         }
 
         // Only verified frames pay: an output counts when a spot check of exactly that output by its provider passed.
@@ -106,14 +122,25 @@ public sealed partial class SettlementJob
 
             string address = provider.First().Provider!;
             string batchId = $"{jobId:N}:{provider.Key}";
-            LedgerReceipt receipt = await _ledger.ReleaseAsync(jobId, batchId, [new Payout(address, amount)], cancellationToken);
+            LedgerReceipt receipt;
+            try
+            {
+                receipt = await _ledger.ReleaseAsync(client, jobId, batchId, [new Payout(address, amount)], cancellationToken);
+            }
+            catch (LedgerException exception) when (exception.Reason == "EscrowClosed")
+            {
+                // The client reclaimed the escrow after its deadline, before this settlement paid the provider.
+                notes.Add($"The escrow was closed before {address} was paid for {frames} verified frames.");
+                continue;
+            }
+
             payouts.Add(new ProviderPayout(address, frames, amount.ToString(CultureInfo.InvariantCulture), batchId, receipt.TransactionId));
         }
 
-        LedgerReceipt refund = await _ledger.RefundAsync(jobId, cancellationToken);
+        LedgerReceipt refund = await _ledger.RefundAsync(client, jobId, cancellationToken);
         await RecordAsync(
             jobId,
-            new JobSettlement(_time.GetUtcNow(), price.ToString(CultureInfo.InvariantCulture), payouts, slashes, refund.TransactionId, null),
+            new JobSettlement(_time.GetUtcNow(), price.ToString(CultureInfo.InvariantCulture), payouts, slashes, refund.TransactionId, notes.Count == 0 ? null : string.Join(" ", notes)),
             cancellationToken);
     }
 

@@ -76,6 +76,12 @@ public sealed record RenderJobSpec
     public long Budget { get; init; }
 
     /// <summary>
+    /// The address that locks the job's budget: the ledger keys escrows by client and job, so this names the
+    /// escrow that pays for the job. The job's owner for every job submitted with an account; null for older jobs.
+    /// </summary>
+    public string? Payer { get; init; }
+
+    /// <summary>
     /// Set for a batch-inference job. Then the scene fields name the ONNX model, <see cref="Frames"/> numbers the batch
     /// items (item 1 is the first input) and <see cref="ChunkSize"/> is items per task; <see cref="Settings"/> is unused.
     /// </summary>

@@ -11,12 +11,23 @@ public interface ILedgerAccount
     /// <summary>The participant's address.</summary>
     string Address { get; }
 
-    /// <summary>Locks <paramref name="amount"/> of this account's tokens as job <paramref name="jobId"/>'s escrow; one escrow per job.</summary>
+    /// <summary>
+    /// Locks <paramref name="amount"/> of this account's tokens as its escrow for job <paramref name="jobId"/>;
+    /// one escrow per client and job. The account may take back what the verifier has not paid or refunded once
+    /// the escrow's deadline (<see cref="EscrowState.ReclaimableAt"/>) has passed.
+    /// </summary>
     /// <exception cref="LedgerException">
-    /// The amount is zero (<c>ZeroAmount</c>), the job already has an escrow (<c>EscrowExists</c>) or
-    /// the account holds too little (<c>InsufficientBalance</c>); nothing was locked.
+    /// The amount is zero (<c>ZeroAmount</c>), this account already locked an escrow for the job
+    /// (<c>EscrowExists</c>) or it holds too little (<c>InsufficientBalance</c>); nothing was locked.
     /// </exception>
     Task<LedgerReceipt> LockAsync(Guid jobId, BigInteger amount, CancellationToken cancellationToken = default);
+
+    /// <summary>Takes back what is left of this account's escrow for job <paramref name="jobId"/> and closes it, once its deadline has passed.</summary>
+    /// <exception cref="LedgerException">
+    /// There is no open escrow of this account for the job (<c>NoEscrow</c>, <c>EscrowClosed</c>) or its deadline
+    /// has not passed (<c>ReclaimNotDue</c>; the message names it); nothing moved.
+    /// </exception>
+    Task<LedgerReceipt> ReclaimAsync(Guid jobId, CancellationToken cancellationToken = default);
 
     /// <summary>Adds <paramref name="amount"/> of this account's tokens to its provider stake.</summary>
     /// <exception cref="LedgerException">The amount is zero (<c>ZeroAmount</c>) or the account holds too little (<c>InsufficientBalance</c>).</exception>

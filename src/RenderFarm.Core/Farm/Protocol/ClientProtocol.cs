@@ -50,7 +50,9 @@ public sealed record InputUploaded(string Sha256, long Size, string FileName, IR
 /// <param name="ItemsPerTask">Items per task (default 1).</param>
 /// <param name="Priority">Higher is served first (-10..10).</param>
 /// <param name="Budget">Most whole tokens to pay; see <see cref="SubmitJobRequest"/>.</param>
-public sealed record SubmitInferenceJobRequest(string ModelSha256, IReadOnlyList<string> Inputs, int? ItemsPerTask = null, int? Priority = null, long? Budget = null);
+/// <param name="Payer">The address that locks the budget; see <see cref="SubmitJobRequest"/>.</param>
+public sealed record SubmitInferenceJobRequest(
+    string ModelSha256, IReadOnlyList<string> Inputs, int? ItemsPerTask = null, int? Priority = null, long? Budget = null, string? Payer = null);
 
 /// <summary>Asks for a render job; unset values take the defaults of <see cref="RenderSettings"/>.</summary>
 /// <param name="SceneSha256">A scene uploaded before.</param>
@@ -71,6 +73,10 @@ public sealed record SubmitInferenceJobRequest(string ModelSha256, IReadOnlyList
 /// <param name="Background">Uniform environment radiance, "V" or "R,G,B".</param>
 /// <param name="FramesPerSecond">Animation frames per second.</param>
 /// <param name="SixteenBit">Write 16-bit PNGs.</param>
+/// <param name="Payer">
+/// The address that locks the budget; optional, and when given it must be the signed-in account, which always pays
+/// for its own jobs (escrows are keyed by client and job, and the coordinator reads the escrow the owner locked).
+/// </param>
 public sealed record SubmitJobRequest(
     string SceneSha256,
     string Frames,
@@ -85,7 +91,8 @@ public sealed record SubmitJobRequest(
     float? ExposureStops = null,
     string? Background = null,
     double? FramesPerSecond = null,
-    bool? SixteenBit = null);
+    bool? SixteenBit = null,
+    string? Payer = null);
 
 /// <summary>Where a paid job's budget is locked.</summary>
 /// <param name="Kind">"evm" (the escrow contract on a chain), "offline" (a ledger file on the coordinator) or "none" (jobs are not paid).</param>
