@@ -156,7 +156,7 @@ public sealed class CoordinatorSignIn : DelegatingHandler
 
     private static async Task<T> ReadAsync<T>(HttpResponseMessage response, CancellationToken cancellationToken) =>
         await response.Content.ReadFromJsonAsync<T>(s_json, cancellationToken).ConfigureAwait(false)
-        ?? throw new HttpRequestException($"The coordinator answered {response.RequestMessage?.RequestUri} with an empty body.");
+        ?? throw new JsonException($"{response.RequestMessage?.RequestUri} answered null.");
 
     // The refusal outlives the sign-in request it answered: copy status and body into a response of its own.
     private static async Task<HttpResponseMessage> DetachAsync(HttpResponseMessage response, CancellationToken cancellationToken)

@@ -29,10 +29,19 @@ public sealed class JobLimits
 
     /// <summary>
     /// The most work one render job may ask for, in samples: pixels × samples per pixel × frames. The default, 10^15,
-    /// is about 120 times a thousand 1080p frames at 4096 spp (8.5 × 10^12). A cap per client account over all of its
-    /// open jobs needs client accounts and is not enforced here.
+    /// is about 120 times a thousand 1080p frames at 4096 spp (8.5 × 10^12).
     /// </summary>
     public long MaxSamplesPerJob { get; set; } = 1_000_000_000_000_000;
+
+    /// <summary>
+    /// The most render work one client account may have open at once (queued, waiting for escrow or running), in
+    /// samples; a new job past it is refused until earlier ones end. The default is four jobs at
+    /// <see cref="MaxSamplesPerJob"/>'s default.
+    /// </summary>
+    public long MaxOpenSamplesPerAccount { get; set; } = 4_000_000_000_000_000;
+
+    /// <summary>The most jobs one client account may have open at once (render and inference together).</summary>
+    public int MaxOpenJobsPerAccount { get; set; } = 100;
 
     /// <summary>Throws when a limit is out of range, naming it.</summary>
     internal void Validate()
@@ -45,6 +54,11 @@ public sealed class JobLimits
         if (MaxWidth is < 1 or > ImageSize.MaxDimension || MaxHeight is < 1 or > ImageSize.MaxDimension || MaxPixels < 1)
         {
             throw new InvalidOperationException($"{SectionName}: {nameof(MaxWidth)} and {nameof(MaxHeight)} must lie in [1, {ImageSize.MaxDimension}] and {nameof(MaxPixels)} must be at least 1.");
+        }
+
+        if (MaxOpenSamplesPerAccount < 1 || MaxOpenJobsPerAccount < 1)
+        {
+            throw new InvalidOperationException($"{SectionName}: {nameof(MaxOpenSamplesPerAccount)} and {nameof(MaxOpenJobsPerAccount)} must be at least 1.");
         }
 
         if (MaxSamplesPerPixel is < 1 or > RenderSettings.MaxSamplesPerPixel || MaxSamplesPerJob < 1)

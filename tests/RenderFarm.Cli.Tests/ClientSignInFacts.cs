@@ -1,4 +1,5 @@
 using System.Net.Http.Json;
+using System.Security.Cryptography;
 using System.Text.Json;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
@@ -103,7 +104,16 @@ public sealed class ClientSignInFacts : IAsyncLifetime
     private async Task<CoordinatorHost> StartCoordinatorAsync()
     {
         IConfiguration configuration = new ConfigurationBuilder()
-            .AddInMemoryCollection(new Dictionary<string, string?> { ["Coordinator:SpotChecks"] = "false", ["Coordinator:CanaryRate"] = "0" })
+            .AddInMemoryCollection(new Dictionary<string, string?>
+            {
+                ["Coordinator:SpotChecks"] = "false",
+                ["Coordinator:CanaryRate"] = "0",
+
+                // Outside Development the coordinator starts only with real secrets.
+                ["Coordinator:TokenSigningKey"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+                ["Coordinator:SpotCheckSecret"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+                ["Coordinator:OperatorKey"] = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(32)),
+            })
             .Build();
         _host = await CoordinatorHost.StartAsync(
             "http://127.0.0.1:0",

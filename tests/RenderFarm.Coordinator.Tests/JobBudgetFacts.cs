@@ -102,4 +102,14 @@ public sealed class JobBudgetFacts
 
     private static RenderSettings Settings(int width, int height, int spp, bool sixteenBit = false) =>
         new() { Size = new ImageSize(width, height), SamplesPerPixel = spp, SixteenBit = sixteenBit };
+    [Fact]
+    public void An_accounts_open_work_is_summed_without_overflow()
+    {
+        var limits = new JobLimits { MaxOpenJobsPerAccount = 10, MaxOpenSamplesPerAccount = 1_000 };
+
+        Assert.Null(JobBudget.AccountRefusal(400, [300, 300], limits));
+        Assert.Contains("1001 samples", JobBudget.AccountRefusal(401, [300, 300], limits), StringComparison.Ordinal);
+        Assert.NotNull(JobBudget.AccountRefusal(1, [long.MaxValue, long.MaxValue], limits));
+        Assert.Contains("10 at once", JobBudget.AccountRefusal(0, new long[10], limits), StringComparison.Ordinal);
+    }
 }

@@ -324,7 +324,7 @@ public sealed class SpotCheckFacts
         await using TestFarm farm = await TestFarm.StartAsync();
         var ledger = (RenderFarm.Ledger.OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
         JobSummary job = await farm.SubmitAsync(frames: "1");
-        const string client = "0x00000000000000000000000000000000000c1e47";
+        string client = farm.ClientAddress;
         await ledger.MintAsync(client, TokenUnits.FromTokens(5));
         await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(5));
         TestProvider provider = await farm.LoginAsync();

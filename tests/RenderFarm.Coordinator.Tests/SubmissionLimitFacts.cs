@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using RenderFarm.Core;
+using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 
 namespace RenderFarm.Coordinator.Tests;
@@ -86,5 +87,35 @@ public sealed class SubmissionLimitFacts
         using HttpResponseMessage eight = await farm.Client.PostAsJsonAsync(
             "api/jobs", new SubmitJobRequest(scene.Sha256, "1", Size: "1024x1024", SamplesPerPixel: 4), TestFarm.Json);
         await TestFarm.ExpectAsync(eight, HttpStatusCode.Created);
+    }
+    // Before per-account limits, one account could queue any number of jobs of the largest size and fill the farm.
+    [Fact]
+    public async Task An_account_past_its_open_work_is_refused_while_another_account_still_submits()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(new()
+        {
+            ["Coordinator:Limits:MaxOpenJobsPerAccount"] = "3",
+            ["Coordinator:Limits:MaxOpenSamplesPerAccount"] = "100000",
+        });
+        SceneUploaded scene = await farm.UploadSceneAsync();
+
+        // 32x32 at 4 spp is 4,096 samples a frame: two jobs of 10 frames (81,920) fit, a third of 10 does not.
+        await farm.SubmitAsync("1-10");
+        await farm.SubmitAsync("1-10");
+        string tooMuch = await TestFarm.ExpectProblemAsync(
+            await farm.Client.PostAsJsonAsync("api/jobs", new SubmitJobRequest(scene.Sha256, "1-10", 1, "32x32", 4), TestFarm.Json),
+            HttpStatusCode.TooManyRequests);
+        Assert.Contains("100000 open per account", tooMuch, StringComparison.Ordinal);
+
+        await farm.SubmitAsync("1");
+        string tooMany = await TestFarm.ExpectProblemAsync(
+            await farm.Client.PostAsJsonAsync("api/jobs", new SubmitJobRequest(scene.Sha256, "1", 1, "32x32", 4), TestFarm.Json),
+            HttpStatusCode.TooManyRequests);
+        Assert.Contains("3 at once", tooMany, StringComparison.Ordinal);
+
+        // Another account is not held back by the first one's jobs.
+        HttpClient other = farm.NewClient();
+        JobSummary theirs = await farm.SubmitAsync("1-10", client: other);
+        Assert.NotEqual(JobState.Failed, theirs.State);
     }
 }

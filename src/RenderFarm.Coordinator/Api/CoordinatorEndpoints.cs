@@ -64,7 +64,11 @@ public static partial class CoordinatorApplicationExtensions
         api.MapPost("/clients/challenge", (ChallengeRequest request, ClientAuthenticator auth) => auth.CreateChallenge(request))
             .WithSummary("A single-use message to sign with the client's Ethereum key (EIP-191).");
 
-        api.MapPost("/clients/login", (LoginRequest request, ClientAuthenticator auth, CancellationToken cancellationToken) => auth.LoginAsync(request, cancellationToken))
+        api.MapPost("/clients/login", (LoginRequest request, HttpContext context, ClientAuthenticator auth, CancellationToken cancellationToken) =>
+        {
+            ProviderRateLimits.CheckLoginAddress(context, "client");
+            return auth.LoginAsync(request, cancellationToken);
+        })
             .WithSummary("Exchanges a signed challenge for a client bearer token.");
 
         // Public: the chain and contract addresses, which providers staking need as much as clients paying.

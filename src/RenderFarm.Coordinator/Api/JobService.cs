@@ -116,6 +116,8 @@ internal sealed partial class JobService
             throw new CoordinatorException(400, refusal);
         }
 
+        await CheckAccountBudgetAsync(owner, JobBudget.TotalSamples(frames, settings) ?? long.MaxValue, cancellationToken);
+
         (string sceneKey, string sceneName) = await FindSceneAsync(sha256, owner, cancellationToken);
         var spec = new RenderJobSpec
         {
@@ -204,6 +206,7 @@ internal sealed partial class JobService
             Payer = request.Payer,
             Inference = new InferenceJobSpec { Inputs = inputs },
         };
+        await CheckAccountBudgetAsync(owner, 0, cancellationToken);
         return await CreateAsync(spec, owner, $"items 1-{items}", cancellationToken);
     }
 
@@ -236,6 +239,23 @@ internal sealed partial class JobService
 
         LogSubmitted(job.Id, range, tasks.Count, spec.Priority, job.State);
         return Summary(job, tasks);
+    }
+
+    // One account cannot fill the farm: its open jobs are counted, and their render work summed, before another is
+    // accepted (a 429, since waiting for earlier jobs to end lifts it).
+    private async Task CheckAccountBudgetAsync(string owner, long newSamples, CancellationToken cancellationToken)
+    {
+        IReadOnlyList<JobRecord> jobs = await _store.ListJobsOfAsync(owner, _limits.MaxOpenJobsPerAccount + ListLimit, cancellationToken);
+        long[] open =
+        [
+            .. jobs
+                .Where(job => job.State is JobState.Queued or JobState.AwaitingEscrow or JobState.Running)
+                .Select(job => job.Spec.Inference is null ? JobBudget.TotalSamples(job.Spec.Frames, job.Spec.Settings) ?? long.MaxValue : 0),
+        ];
+        if (JobBudget.AccountRefusal(newSamples, open, _limits) is { } refusal)
+        {
+            throw new CoordinatorException(429, refusal);
+        }
     }
 
     // Escrows are keyed by client and job, and a job's owner is the account that pays for it: the escrow read is the

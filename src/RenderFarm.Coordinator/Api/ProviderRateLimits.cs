@@ -11,12 +11,15 @@ namespace RenderFarm.Coordinator.Api;
 /// </summary>
 internal static class ProviderRateLimits
 {
-    /// <summary>Counts a login attempt from the request's remote address, or throws a 429.</summary>
-    public static void CheckLoginAddress(HttpContext context)
+    /// <summary>
+    /// Counts a login attempt from the request's remote address, or throws a 429. Providers and clients are counted
+    /// apart (<paramref name="role"/>), so a busy client machine does not hold back a provider behind the same address.
+    /// </summary>
+    public static void CheckLoginAddress(HttpContext context, string role = "provider")
     {
         (RateWindow rates, ProviderLimits limits) = Services(context);
         string? remote = context.Connection.RemoteIpAddress?.ToString();
-        if (limits.MaxLoginsPerAddressPerMinute > 0 && remote is not null && !rates.TryTake("login-ip:" + remote, limits.MaxLoginsPerAddressPerMinute))
+        if (limits.MaxLoginsPerAddressPerMinute > 0 && remote is not null && !rates.TryTake($"login-ip:{role}:{remote}", limits.MaxLoginsPerAddressPerMinute))
         {
             throw new CoordinatorException(429, $"Too many logins from {remote}: at most {limits.MaxLoginsPerAddressPerMinute} a minute; try again in a minute.");
         }

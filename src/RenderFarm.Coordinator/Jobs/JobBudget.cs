@@ -59,6 +59,32 @@ internal static class JobBudget
         return null;
     }
 
+    /// <summary>
+    /// Why one more job would take an account past its open-work limits, or null when it fits: the open jobs'
+    /// render work (<paramref name="openSamples"/>, one entry per open job, 0 for inference) plus the new job's.
+    /// </summary>
+    /// <param name="newSamples">The new job's render work in samples (0 for inference).</param>
+    /// <param name="openSamples">The account's open jobs, each with its render work in samples.</param>
+    /// <param name="limits">The farm's job limits.</param>
+    public static string? AccountRefusal(long newSamples, IReadOnlyCollection<long> openSamples, JobLimits limits)
+    {
+        if (openSamples.Count >= limits.MaxOpenJobsPerAccount)
+        {
+            return Invariant($"This account has {openSamples.Count} jobs open; this farm allows {limits.MaxOpenJobsPerAccount} at once. Wait for some to end or cancel them.");
+        }
+
+        long total = newSamples;
+        foreach (long samples in openSamples)
+        {
+            // Saturates instead of overflowing: past 2^63 is past any limit.
+            total = samples > long.MaxValue - total ? long.MaxValue : total + samples;
+        }
+
+        return total > limits.MaxOpenSamplesPerAccount
+            ? Invariant($"This account's open jobs and this one come to {total} samples; this farm allows {limits.MaxOpenSamplesPerAccount} open per account. Wait for earlier jobs to end or cancel them.")
+            : null;
+    }
+
     /// <summary>Pixels × samples per pixel × frames, or null when it does not fit in 64 bits.</summary>
     public static long? TotalSamples(FrameRange frames, RenderSettings settings)
     {
