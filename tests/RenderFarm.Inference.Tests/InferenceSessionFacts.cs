@@ -122,7 +122,7 @@ public sealed class InferenceSessionFacts
     [InlineData(40_000_000L, 65535u, 3u)]
     public void Large_tensors_spill_workgroups_into_a_second_dimension(long invocations, uint x, uint y)
     {
-        (uint gx, uint gy) = Planning.KernelLibrary.Groups(invocations);
+        (uint gx, uint gy) = Planning.KernelGroups.Groups(invocations);
         Assert.Equal((x, y), (gx, gy));
         Assert.True((long)gx * gy * 256 >= invocations);
     }

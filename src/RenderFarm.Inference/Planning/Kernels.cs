@@ -1,7 +1,4 @@
-using System.Reflection;
-using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using RenderFarm.Gpu;
 
 namespace RenderFarm.Inference.Planning;
 
@@ -63,59 +60,16 @@ internal enum BinaryOp : uint
 }
 
 /// <summary>
-/// Loads the embedded SPIR-V of each kernel on first use and keeps its pipeline as long as the device lives (the
-/// device releases its pipelines when disposed), so sessions on one device share compiled pipelines.
+/// Workgroup arithmetic of the kernels: the plan sizes its dispatches with it, without a device, so that the
+/// support checks and the plan stay free of the Vulkan runtime.
 /// </summary>
-internal sealed class KernelLibrary
+internal static class KernelGroups
 {
     /// <summary>Invocations per workgroup of every one-dimensional kernel.</summary>
     public const int GroupSize = 256;
 
     /// <summary>The most workgroups per dimension every Vulkan device (and lavapipe) accepts.</summary>
     public const uint MaxGroups = 65535;
-
-    private static readonly ConditionalWeakTable<ComputeDevice, KernelLibrary> s_libraries = new();
-
-    private readonly Lock _sync = new();
-    private readonly ComputeDevice _device;
-    private readonly Dictionary<KernelKind, ComputePipeline> _pipelines = [];
-
-    private KernelLibrary(ComputeDevice device)
-    {
-        _device = device;
-    }
-
-    public static KernelLibrary For(ComputeDevice device) => s_libraries.GetValue(device, d => new KernelLibrary(d));
-
-    /// <summary>Storage buffers and push-constant bytes of each kernel, matching its GLSL declaration.</summary>
-    public static (string Name, int Buffers, int PushBytes) Describe(KernelKind kind) => kind switch
-    {
-        KernelKind.Unary => ("unary", 2, 16),
-        KernelKind.Binary => ("binary", 3, 80),
-        KernelKind.Affine => ("affine", 4, 12),
-        KernelKind.Conv => ("conv", 4, 76),
-        KernelKind.ConvGemm => ("conv_gemm", 4, 80),
-        KernelKind.ConvTranspose => ("conv_transpose", 4, 68),
-        KernelKind.MatMul => ("matmul", 4, 88),
-        KernelKind.Pool => ("pool", 2, 64),
-        KernelKind.Reduce => ("reduce", 2, 16),
-        KernelKind.InstanceNorm => ("instance_norm", 4, 20),
-        KernelKind.StridedCopy => ("strided_copy", 2, 84),
-        KernelKind.Pad => ("pad", 2, 84),
-        KernelKind.Gather => ("gather", 3, 16),
-        KernelKind.Resize => ("resize", 2, 40),
-        _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
-    };
-
-    public static byte[] LoadSpirv(string name)
-    {
-        string resource = $"shaders/inference/{name}.spv";
-        using Stream stream = Assembly.GetExecutingAssembly().GetManifestResourceStream(resource)
-            ?? throw new InvalidOperationException($"Embedded shader {resource} is missing; run scripts/compile-shaders.sh and rebuild.");
-        using var memory = new MemoryStream();
-        stream.CopyTo(memory);
-        return memory.ToArray();
-    }
 
     /// <summary>Workgroup counts covering <paramref name="invocations"/> one-dimensional invocations, spilling into Y past the X limit.</summary>
     public static (uint X, uint Y) Groups(long invocations, int groupSize = GroupSize)
@@ -133,21 +87,6 @@ internal sealed class KernelLibrary
         }
 
         return (MaxGroups, (uint)y);
-    }
-
-    public ComputePipeline Get(KernelKind kind)
-    {
-        lock (_sync)
-        {
-            if (!_pipelines.TryGetValue(kind, out ComputePipeline? pipeline))
-            {
-                (string name, int buffers, int push) = Describe(kind);
-                pipeline = _device.CreatePipeline(LoadSpirv(name), buffers, push);
-                _pipelines[kind] = pipeline;
-            }
-
-            return pipeline;
-        }
     }
 }
 

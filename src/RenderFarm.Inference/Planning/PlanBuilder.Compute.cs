@@ -136,14 +136,14 @@ internal sealed partial class PlanBuilder
             long planes = (long)x.Shape[0] * group;
             uint gx = (uint)((pixels + 63) / 64);
             uint gy = (uint)((outputsPerGroup + 63) / 64);
-            if (gx > KernelLibrary.MaxGroups)
+            if (gx > KernelGroups.MaxGroups)
             {
                 throw new PlanException($"an output of {pixels} pixels is too large for one dispatch.");
             }
 
-            for (long start = 0; start < planes; start += KernelLibrary.MaxGroups)
+            for (long start = 0; start < planes; start += KernelGroups.MaxGroups)
             {
-                uint count = (uint)Math.Min(KernelLibrary.MaxGroups, planes - start);
+                uint count = (uint)Math.Min(KernelGroups.MaxGroups, planes - start);
                 Emit(KernelKind.ConvGemm, buffers, new PushConstants().Append(push).U(start), gx, gy, count);
             }
         }
@@ -373,15 +373,15 @@ internal sealed partial class PlanBuilder
 
         uint gx = (uint)((n + 63) / 64);
         uint gy = (uint)((m + 63) / 64);
-        if (gx > KernelLibrary.MaxGroups || gy > KernelLibrary.MaxGroups)
+        if (gx > KernelGroups.MaxGroups || gy > KernelGroups.MaxGroups)
         {
             throw new PlanException($"a {m}x{n} matrix product is too large for one dispatch.");
         }
 
         Slot cSlot = c is null ? Gpu(a) : Gpu(c);
-        for (long start = 0; start < batches; start += KernelLibrary.MaxGroups)
+        for (long start = 0; start < batches; start += KernelGroups.MaxGroups)
         {
-            uint count = (uint)Math.Min(KernelLibrary.MaxGroups, batches - start);
+            uint count = (uint)Math.Min(KernelGroups.MaxGroups, batches - start);
             var push = new PushConstants().U(m).U(n).U(k).U(aRow).U(aCol).U(bRow).U(bCol).U(cRow).U(cCol)
                 .U(c is null ? 0 : 1).F(alpha).F(beta).U(start)
                 .Array(shape, 3, 1, signed: false).Array(sa, 3, 0, signed: false).Array(sb, 3, 0, signed: false);
@@ -452,7 +452,7 @@ internal sealed partial class PlanBuilder
         }
 
         var push = new PushConstants().U(planes).U(channels).U(size).F(node.Float("epsilon", 1e-5f)).U(0);
-        (uint gx, uint gy) = KernelLibrary.Groups(planes, 1);
+        (uint gx, uint gy) = KernelGroups.Groups(planes, 1);
         Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy);
         return output;
     }
@@ -476,7 +476,7 @@ internal sealed partial class PlanBuilder
         }
 
         var push = new PushConstants().U(planes).U(1).U(size).F(node.Float("epsilon", 1e-5f)).U(1);
-        (uint gx, uint gy) = KernelLibrary.Groups(planes, 1);
+        (uint gx, uint gy) = KernelGroups.Groups(planes, 1);
         Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy);
         return output;
     }

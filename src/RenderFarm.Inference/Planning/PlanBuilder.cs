@@ -278,7 +278,7 @@ internal sealed partial class PlanBuilder
             return;
         }
 
-        (uint x, uint y) = KernelLibrary.Groups(invocations);
+        (uint x, uint y) = KernelGroups.Groups(invocations);
         Emit(kernel, buffers, push, x, y);
     }
 }
