@@ -132,7 +132,7 @@ public sealed class OutputAcceptanceFacts
         byte[] bomb = TestFarm.NoisePng(1, 1, sixteenBit: false, seed: 1);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bomb.AsSpan(16), 16384);
         System.Buffers.Binary.BinaryPrimitives.WriteInt32BigEndian(bomb.AsSpan(20), 16384);
-        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bomb.AsSpan(29), Crc32(bomb.AsSpan(12, 17)));
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(bomb.AsSpan(29), RenderFarm.Testing.TestGltf.PngCrc32(bomb.AsSpan(12, 17)));
 
         Assert.Contains("16384x16384", OutputAcceptance.CheckPngHeader(bomb, 32, 32), StringComparison.Ordinal);
         string path = Path.GetTempFileName();
@@ -152,22 +152,6 @@ public sealed class OutputAcceptanceFacts
         {
             File.Delete(path);
         }
-    }
-
-    // CRC-32 (ISO 3309) over a PNG chunk's type and data, as its trailer holds.
-    private static uint Crc32(ReadOnlySpan<byte> bytes)
-    {
-        uint crc = 0xFFFFFFFF;
-        foreach (byte b in bytes)
-        {
-            crc ^= b;
-            for (int k = 0; k < 8; k++)
-            {
-                crc = (crc & 1) != 0 ? 0xEDB88320 ^ (crc >> 1) : crc >> 1;
-            }
-        }
-
-        return ~crc;
     }
 
     private static byte[] WrongFrame(string kind)

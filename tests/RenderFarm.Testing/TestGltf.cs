@@ -124,11 +124,12 @@ public static class TestGltf
         png.Write(field);
         byte[] typeAndData = [.. Encoding.ASCII.GetBytes(type), .. data];
         png.Write(typeAndData);
-        BinaryPrimitives.WriteUInt32BigEndian(field, Crc32(typeAndData));
+        BinaryPrimitives.WriteUInt32BigEndian(field, PngCrc32(typeAndData));
         png.Write(field);
     }
 
-    private static uint Crc32(byte[] bytes)
+    /// <summary>CRC-32 (ISO 3309) over a PNG chunk's type and data, as the chunk's trailer holds.</summary>
+    public static uint PngCrc32(ReadOnlySpan<byte> bytes)
     {
         uint crc = 0xFFFFFFFF;
         foreach (byte b in bytes)
