@@ -32,6 +32,12 @@ public sealed class ProviderLimits
     /// <summary>Failure reports one provider may make per minute, all jobs; more are answered 429.</summary>
     public int MaxFailuresPerProviderPerMinute { get; set; } = 10;
 
+    /// <summary>
+    /// Failure reports per remote IP address per minute, all providers behind it; more are answered 429. Fresh keys are
+    /// free, so this, not the per-provider limit, bounds how fast one machine can fail tasks. 0 turns it off.
+    /// </summary>
+    public int MaxFailuresPerAddressPerMinute { get; set; } = 30;
+
     /// <summary>Logins per provider address per minute; more are answered 429.</summary>
     public int MaxLoginsPerProviderPerMinute { get; set; } = 10;
 
@@ -46,9 +52,9 @@ public sealed class ProviderLimits
             throw new InvalidOperationException($"{SectionName}: {nameof(StandingVerifiedFrames)} must be at least 1 and {nameof(StandingStakeTokens)} not negative.");
         }
 
-        if (MaxFailingProvidersPerTask < 1 || MaxFailuresPerProviderPerMinute < 1 || MaxLoginsPerProviderPerMinute < 1 || MaxLoginsPerAddressPerMinute < 0)
+        if (MaxFailingProvidersPerTask < 1 || MaxFailuresPerProviderPerMinute < 1 || MaxLoginsPerProviderPerMinute < 1 || MaxLoginsPerAddressPerMinute < 0 || MaxFailuresPerAddressPerMinute < 0)
         {
-            throw new InvalidOperationException($"{SectionName}: failure and login limits must be at least 1 ({nameof(MaxLoginsPerAddressPerMinute)} may be 0 to turn it off).");
+            throw new InvalidOperationException($"{SectionName}: failure and login limits must be at least 1 ({nameof(MaxLoginsPerAddressPerMinute)} and {nameof(MaxFailuresPerAddressPerMinute)} may be 0 to turn them off).");
         }
     }
 }

@@ -19,7 +19,13 @@ public sealed class FailureStandingFacts
     public async Task Twenty_fresh_keys_that_fail_every_lease_cannot_stop_two_honest_workers()
     {
         // All 22 providers log in from this machine's one address within the minute.
-        await using TestFarm farm = await TestFarm.StartAsync(new() { ["Coordinator:Providers:MaxLoginsPerAddressPerMinute"] = "30" });
+        await using TestFarm farm = await TestFarm.StartAsync(new()
+        {
+            ["Coordinator:Providers:MaxLoginsPerAddressPerMinute"] = "30",
+
+            // Every key fails from loopback: what is measured here is the standing rule, not the per-address limit.
+            ["Coordinator:Providers:MaxFailuresPerAddressPerMinute"] = "0",
+        });
         JobSummary job = await farm.SubmitAsync("1-10");
         var griefers = new List<TestProvider>();
         for (int i = 0; i < 20; i++)
@@ -92,6 +98,39 @@ public sealed class FailureStandingFacts
 
         farm.Time.Advance(TimeSpan.FromSeconds(61));
         await TestFarm.ExpectAsync(await provider.FailAsync(second.LeaseId), HttpStatusCode.OK);
+    }
+
+    // Fresh keys are free: without a limit per address one machine could fail tasks as fast as it makes keys.
+    [Fact]
+    public async Task Failure_reports_are_limited_per_remote_address_across_providers()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(new() { ["Coordinator:Providers:MaxFailuresPerAddressPerMinute"] = "1" });
+        await farm.SubmitAsync("1-2");
+        TestProvider first = await farm.LoginAsync();
+        TestProvider second = await farm.LoginAsync();
+        LeaseGrant firstGrant = await first.LeaseRequiredAsync();
+        LeaseGrant secondGrant = await second.LeaseRequiredAsync();
+        await TestFarm.ExpectAsync(await first.FailAsync(firstGrant.LeaseId), HttpStatusCode.OK);
+
+        string detail = await TestFarm.ExpectProblemAsync(await second.FailAsync(secondGrant.LeaseId), (HttpStatusCode)429);
+        Assert.Contains("Too many failure reports from 127.0.0.1", detail, StringComparison.Ordinal);
+
+        farm.Time.Advance(TimeSpan.FromSeconds(61));
+        await TestFarm.ExpectAsync(await second.FailAsync(secondGrant.LeaseId), HttpStatusCode.OK);
+    }
+
+    // Client sign-ins are limited per address too, counted apart from providers' so neither holds back the other.
+    [Fact]
+    public async Task Client_logins_are_limited_per_remote_address_apart_from_providers()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(new() { ["Coordinator:Providers:MaxLoginsPerAddressPerMinute"] = "2" });
+        await TestFarm.ExpectAsync(await farm.Client.GetAsync("api/jobs"), HttpStatusCode.OK);
+        await TestFarm.ExpectAsync(await farm.NewClient().GetAsync("api/jobs"), HttpStatusCode.OK);
+
+        string detail = await TestFarm.ExpectProblemAsync(await farm.NewClient().GetAsync("api/jobs"), (HttpStatusCode)429);
+        Assert.Contains("Too many logins from", detail, StringComparison.Ordinal);
+        await farm.LoginAsync();
+        await farm.LoginAsync();
     }
 
     [Fact]

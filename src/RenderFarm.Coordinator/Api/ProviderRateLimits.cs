@@ -38,13 +38,22 @@ internal static class ProviderRateLimits
         }
     }
 
-    /// <summary>Counts a failure report of <paramref name="provider"/>, or throws a 429 (its lease stays until it lapses).</summary>
+    /// <summary>
+    /// Counts a failure report of <paramref name="provider"/> and of the request's remote address, or throws a 429 (its
+    /// lease stays until it lapses).
+    /// </summary>
     public static void CheckFailure(HttpContext context, string provider)
     {
         (RateWindow rates, ProviderLimits limits) = Services(context);
         if (!rates.TryTake("fail:" + provider, limits.MaxFailuresPerProviderPerMinute))
         {
             throw new CoordinatorException(429, $"Too many failure reports from provider {provider}: at most {limits.MaxFailuresPerProviderPerMinute} a minute; try again in a minute.");
+        }
+
+        string? remote = context.Connection.RemoteIpAddress?.ToString();
+        if (limits.MaxFailuresPerAddressPerMinute > 0 && remote is not null && !rates.TryTake("fail-ip:" + remote, limits.MaxFailuresPerAddressPerMinute))
+        {
+            throw new CoordinatorException(429, $"Too many failure reports from {remote}: at most {limits.MaxFailuresPerAddressPerMinute} a minute; try again in a minute.");
         }
     }
 
