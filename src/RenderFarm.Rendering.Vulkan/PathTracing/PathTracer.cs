@@ -40,12 +40,14 @@ public sealed class PathTracer : IDisposable
     // in it, all loops together (sample, bounce, light and BVH traversal loops) and counted per SIMD
     // batch of invocations, so the busiest lane of the batch sets the count. A loop ended that way
     // silently changes the pixel, which made a picture depend on how many samples one dispatch held.
-    // Measured on the Cornell box at 8 bounces: batches of 48 samples per dispatch gave the same bits
-    // as one sample per dispatch and 64 did not, so one sample costs at most 65,535 / 48 ≈ 1,365
-    // iterations there, about 152 per path segment (a closest-hit and a shadow ray). A batch is kept
-    // to LoopBudget iterations (an eighth of the cap) at LoopsPerSegment per segment (1.7 times the
-    // measured figure, for deeper hierarchies): 3 samples per dispatch at 8 bounces, ≈ 4,100 measured
-    // iterations on the Cornell box, 16 times below the cap.
+    // Measured on the Cornell box against one sample per dispatch: at 8 bounces 48 samples per
+    // dispatch gave the same bits on a 96×96 frame and 64 did not (64 did on 32×32, 96 did not), so a
+    // sample costs at most 65,535 / 48 ≈ 1,365 iterations there; at 2 bounces 96 matched and 192 did
+    // not, ≤ 683 per sample, ≤ 228 per path segment (a closest-hit and a shadow ray). A batch is held
+    // to LoopBudget iterations (an eighth of the cap) at LoopsPerSegment per segment: 3 samples per
+    // dispatch at 8 bounces (≤ 4,100 measured iterations, 16 times below the cap), 10 at 2 bounces
+    // (≤ 6,830, 9.6 times below). Scenes with deeper hierarchies or many lights cost more per segment,
+    // which this margin is for.
     private const int LoopBudget = 8_192;
     private const int LoopsPerSegment = 256;
     private const int TileSize = 256;
