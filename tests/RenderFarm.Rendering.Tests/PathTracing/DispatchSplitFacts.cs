@@ -46,15 +46,15 @@ public class DispatchSplitFacts(PathTracerFixture fixture)
     public void FullFrame_DoesNotDependOnSamplesPerDispatch()
     {
         SceneAsset scene = SceneAsset.Load(s_cornellBox);
-        var settings = new RenderSettings { Size = new ImageSize(Side, Side), SamplesPerPixel = 256, Seed = 5 };
-        (int, int, int, int)[] whole = [(0, 0, Side, Side)];
+        var settings = new RenderSettings { Size = new ImageSize(16, 16), SamplesPerPixel = 256, Seed = 5 };
+        (int, int, int, int)[] whole = [(0, 0, 16, 16)];
 
         HdrImage reference = fixture.Tracer.Render(scene, 1, settings).Image;
         // One sample per dispatch, odd batches whose last one is short, and the largest batch the tracer allows.
         foreach (int samplesPerDispatch in new[] { 1, 7, PathTracer.MaxSamplesPerDispatch })
         {
             HdrImage split = fixture.Tracer.RenderTiles(scene, 1, settings, whole, samplesPerDispatch, CancellationToken.None)[0];
-            AssertTileEquals(reference, (0, 0, Side, Side), split, $"{samplesPerDispatch} samples per dispatch");
+            AssertTileEquals(reference, (0, 0, 16, 16), split, $"{samplesPerDispatch} samples per dispatch");
         }
     }
 
@@ -66,7 +66,8 @@ public class DispatchSplitFacts(PathTracerFixture fixture)
         (int X, int Y, int Width, int Height)[] tiles = [(0, 0, 8, 8), (9, 4, 7, 12)];
 
         HdrImage full = fixture.Tracer.Render(scene, 4, settings).Image;
-        foreach (int samplesPerDispatch in new[] { 1, 5 })
+        // Batches of 2 and 5 against the full frame's 3: every batch boundary falls elsewhere.
+        foreach (int samplesPerDispatch in new[] { 2, 5 })
         {
             IReadOnlyList<HdrImage> rendered = fixture.Tracer.RenderTiles(scene, 4, settings, tiles, samplesPerDispatch, CancellationToken.None);
             for (int t = 0; t < tiles.Length; t++)
