@@ -27,14 +27,29 @@ public readonly record struct FrameProgress(int Frame, long SamplesDone, long Sa
 
 /// <summary>
 /// Renders frames of a <see cref="SceneAsset"/> on a Vulkan compute device. The work of a frame is
-/// split into tiles and sample batches sized so that no single submission runs for long (drivers
-/// reset devices whose submissions run for seconds) and progress can be reported between them.
+/// split into tiles of at most 256×256 pixels and batches of samples whose size follows from the
+/// settings alone, never from timing, so every split traces the same loops and a frame's pixels do not
+/// depend on how its work was cut; progress is reported between dispatches.
 /// </summary>
 public sealed class PathTracer : IDisposable
 {
-    /// <summary>GPU time one dispatch aims for.</summary>
-    public static readonly TimeSpan TargetDispatchTime = TimeSpan.FromMilliseconds(150);
+    /// <summary>The most samples one dispatch adds to a pixel, whatever the settings.</summary>
+    internal const int MaxSamplesPerDispatch = 16;
 
+    // llvmpipe (lavapipe) ends every loop of a shader invocation once 65,535 loop iterations have run
+    // in it, all loops together (sample, bounce, light and BVH traversal loops) and counted per SIMD
+    // batch of invocations, so the busiest lane of the batch sets the count. A loop ended that way
+    // silently changes the pixel, which made a picture depend on how many samples one dispatch held.
+    // Measured on the Cornell box against one sample per dispatch: at 8 bounces 48 samples per
+    // dispatch gave the same bits on a 96×96 frame and 64 did not (64 did on 32×32, 96 did not), so a
+    // sample costs at most 65,535 / 48 ≈ 1,365 iterations there; at 2 bounces 96 matched and 192 did
+    // not, ≤ 683 per sample, ≤ 228 per path segment (a closest-hit and a shadow ray). A batch is held
+    // to LoopBudget iterations (an eighth of the cap) at LoopsPerSegment per segment: 3 samples per
+    // dispatch at 8 bounces (≤ 4,100 measured iterations, 16 times below the cap), 10 at 2 bounces
+    // (≤ 6,830, 9.6 times below). Scenes with deeper hierarchies or many lights cost more per segment,
+    // which this margin is for.
+    private const int LoopBudget = 8_192;
+    private const int LoopsPerSegment = 256;
     private const int TileSize = 256;
     private const int WorkgroupSize = 8;
     private const string ShaderResource = "shaders/pathtrace.spv";
@@ -80,9 +95,12 @@ public sealed class PathTracer : IDisposable
         using FrameBuffers buffers = PrepareFrame(scene, frame, settings);
         var image = new HdrImage(size.Width, size.Height);
         var stats = new RenderStats(size.PixelCount * settings.SamplesPerPixel);
+        int samplesPerDispatch = SamplesPerDispatch(settings);
         foreach ((int x, int y, int width, int height) in Tiles(size))
         {
-            RenderRegion(buffers.Buffers, frame, settings, x, y, width, height, image.Pixels, size.Width, x, y, stats, progress, cancellationToken);
+            RenderRegion(
+                buffers.Buffers, frame, settings, samplesPerDispatch, x, y, width, height, image.Pixels, size.Width, x, y, stats, progress,
+                cancellationToken);
         }
 
         return new FrameRender(frame, image, wall.Elapsed, stats.GpuTime, stats.SamplesTotal, stats.Rays, stats.Dropped);
@@ -102,9 +120,36 @@ public sealed class PathTracer : IDisposable
         IReadOnlyList<(int X, int Y, int Width, int Height)> tiles,
         CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(settings);
+        return RenderTiles(scene, frame, settings, tiles, SamplesPerDispatch(settings), cancellationToken);
+    }
+
+    /// <summary>
+    /// Samples one dispatch adds to each pixel for <paramref name="settings"/>: as many as keep an invocation's loop
+    /// iterations well under a driver's limits at the settings' bounce limit, at least 1 and at most
+    /// <see cref="MaxSamplesPerDispatch"/>. The last batch of a pixel is shorter when the samples per pixel are no
+    /// multiple of it; a frame never holds more samples than asked.
+    /// </summary>
+    internal static int SamplesPerDispatch(RenderSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        int segments = settings.MaxBounces + 1;
+        return Math.Clamp(LoopBudget / (segments * LoopsPerSegment), 1, MaxSamplesPerDispatch);
+    }
+
+    // RenderTiles with a given batch size, which lets tests compare splits.
+    internal IReadOnlyList<HdrImage> RenderTiles(
+        SceneAsset scene,
+        int frame,
+        RenderSettings settings,
+        IReadOnlyList<(int X, int Y, int Width, int Height)> tiles,
+        int samplesPerDispatch,
+        CancellationToken cancellationToken)
+    {
         ArgumentNullException.ThrowIfNull(scene);
         ArgumentNullException.ThrowIfNull(settings);
         ArgumentNullException.ThrowIfNull(tiles);
+        ArgumentOutOfRangeException.ThrowIfLessThan(samplesPerDispatch, 1);
         ObjectDisposedException.ThrowIf(_disposed, this);
         settings.Validate();
         if (frame < 1)
@@ -133,8 +178,8 @@ public sealed class PathTracer : IDisposable
                 for (int px = 0; px < width; px += TileSize)
                 {
                     RenderRegion(
-                        buffers.Buffers, frame, settings, x + px, y + py, Math.Min(TileSize, width - px), Math.Min(TileSize, height - py),
-                        image.Pixels, width, px, py, stats, null, cancellationToken);
+                        buffers.Buffers, frame, settings, samplesPerDispatch, x + px, y + py, Math.Min(TileSize, width - px),
+                        Math.Min(TileSize, height - py), image.Pixels, width, px, py, stats, null, cancellationToken);
                 }
             }
 
@@ -199,11 +244,12 @@ public sealed class PathTracer : IDisposable
     }
 
     // Renders region (x, y, width, height) of the frame (at most one accumulation tile) into a linear RGB
-    // target of row length targetWidth, at (targetX, targetY).
+    // target of row length targetWidth, at (targetX, targetY), samplesPerDispatch samples per dispatch.
     private void RenderRegion(
         GpuBuffer[] buffers,
         int frame,
         RenderSettings settings,
+        int samplesPerDispatch,
         int x,
         int y,
         int width,
@@ -220,12 +266,11 @@ public sealed class PathTracer : IDisposable
         GpuBuffer rayCounts = buffers[10];
         _device.Fill(accumulation, 0);
         _device.Fill(rayCounts, 0);
-        // Start with one sample per pixel and grow each batch towards the target dispatch time.
-        int batch = 1;
+        // Exactly the asked samples: the last batch is cut short, never rounded up.
         for (int sampleStart = 0; sampleStart < settings.SamplesPerPixel;)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            int count = Math.Min(batch, settings.SamplesPerPixel - sampleStart);
+            int count = Math.Min(samplesPerDispatch, settings.SamplesPerPixel - sampleStart);
             var push = new GpuTilePush
             {
                 TileX = (uint)x,
@@ -246,7 +291,6 @@ public sealed class PathTracer : IDisposable
             sampleStart += count;
             stats.SamplesDone += (long)width * height * count;
             progress?.Report(new FrameProgress(frame, stats.SamplesDone, stats.SamplesTotal));
-            batch = NextBatch(count, elapsed);
         }
 
         int tilePixels = width * height;
@@ -301,14 +345,6 @@ public sealed class PathTracer : IDisposable
                 yield return (x, y, Math.Min(TileSize, size.Width - x), Math.Min(TileSize, size.Height - y));
             }
         }
-    }
-
-    private static int NextBatch(int count, TimeSpan elapsed)
-    {
-        double perSample = Math.Max(elapsed.TotalSeconds / count, 1e-6);
-        double ideal = TargetDispatchTime.TotalSeconds / perSample;
-        // Grow at most fourfold per step so one slow outlier cannot make a submission run for seconds.
-        return (int)Math.Clamp(ideal, 1, count * 4.0);
     }
 
     private void UploadSceneConstants(SceneAsset scene, GpuSceneData data)
