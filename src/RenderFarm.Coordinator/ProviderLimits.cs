@@ -22,9 +22,10 @@ public sealed class ProviderLimits
     public long StandingStakeTokens { get; set; } = 1;
 
     /// <summary>
-    /// A task fails for good once this many distinct providers, with standing or not, failed it. One remote address
-    /// needs at least this many divided by <see cref="MaxLoginsPerAddressPerMinute"/> minutes of logins (5 by default)
-    /// to reach it; until then every failure re-queues the task. A farm that asks for stake
+    /// A task fails for good once this many distinct parties, with standing or not, failed it. Providers without standing
+    /// that report failures from one remote address count as one party, so one machine's fresh keys cannot reach it by
+    /// failing; letting leases lapse counts each provider, at one lease duration per lapse. Until then every failure
+    /// re-queues the task. A farm that asks for stake
     /// (<see cref="CoordinatorOptions.MinimumStakeTokens"/>) makes every identity cost tokens instead.
     /// </summary>
     public int MaxFailingProvidersPerTask { get; set; } = 100;

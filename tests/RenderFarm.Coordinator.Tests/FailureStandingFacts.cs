@@ -66,7 +66,8 @@ public sealed class FailureStandingFacts
         JobSummary job = await farm.SubmitAsync("1");
         for (int i = 1; i <= 5; i++)
         {
-            TestProvider provider = await farm.LoginAsync();
+            // Each from its own address, as five machines would.
+            TestProvider provider = await farm.LoginFromAsync(IPAddress.Parse($"127.0.0.{i + 1}"));
             LeaseGrant grant = await provider.LeaseRequiredAsync();
             await TestFarm.ExpectAsync(await provider.FailAsync(grant.LeaseId, $"out of memory {i}"), HttpStatusCode.OK);
 
@@ -80,6 +81,25 @@ public sealed class FailureStandingFacts
         }
 
         Assert.Contains("5 providers (0 with standing)", (await farm.GetJobAsync(job.Id)).Job.Error, StringComparison.Ordinal);
+    }
+
+    // Fresh keys are free: before failures counted by address, one machine's five new keys failed the task for good.
+    [Fact]
+    public async Task Fresh_providers_reporting_from_one_address_count_once_towards_the_cap()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(new() { ["Coordinator:Providers:MaxFailingProvidersPerTask"] = "5" });
+        JobSummary job = await farm.SubmitAsync("1");
+        for (int i = 1; i <= 6; i++)
+        {
+            TestProvider provider = await farm.LoginAsync();
+            LeaseGrant grant = await provider.LeaseRequiredAsync();
+            await TestFarm.ExpectAsync(await provider.FailAsync(grant.LeaseId, $"griefing {i}"), HttpStatusCode.OK);
+        }
+
+        TaskDetails task = Assert.Single((await farm.GetJobAsync(job.Id)).Tasks);
+        Assert.Equal(6, task.Failures!.Count);
+        Assert.All(task.Failures, f => Assert.Null(f.Origin)); // recorded, but never shown to the client
+        Assert.Equal(FarmTaskState.Queued, task.State);
     }
 
     [Fact]
@@ -166,6 +186,26 @@ public sealed class FailureStandingFacts
         ChallengeResponse again = await provider.ChallengeAsync();
         using HttpResponseMessage refused = await provider.PostLoginAsync(again.Challenge, provider.Sign(again.Challenge));
         await TestFarm.ExpectProblemAsync(refused, (HttpStatusCode)429);
+    }
+
+    [Fact]
+    public void Fresh_providers_from_one_address_are_one_party_and_providers_with_standing_count_apart()
+    {
+        DateTimeOffset now = DateTimeOffset.UnixEpoch;
+        IReadOnlyList<TaskFailure> failures = [];
+        string[] sameMachine = ["0xa", "0xb", "0xc", "0xd"];
+        foreach (string provider in sameMachine)
+        {
+            failures = TaskFailurePolicy.Record(failures, provider, "crash", now, standing: false, origin: "203.0.113.7");
+        }
+
+        Assert.False(TaskFailurePolicy.IsExhausted(sameMachine, failures, maxWithStanding: 3, maxDistinct: 2));
+
+        // A lapse (no address) and a provider with standing behind the same address each count on their own.
+        failures = TaskFailurePolicy.Record(failures, "0xe", "lapsed", now, standing: false);
+        failures = TaskFailurePolicy.Record(failures, "0xf", "crash", now, standing: true, origin: "203.0.113.7");
+        Assert.True(TaskFailurePolicy.IsExhausted([.. sameMachine, "0xe", "0xf"], failures, maxWithStanding: 3, maxDistinct: 3));
+        Assert.Equal("203.0.113.7", failures.Single(f => f.Provider == "0xa").Origin);
     }
 
     [Fact]

@@ -181,6 +181,35 @@ internal sealed class TestFarm : IAsyncDisposable
         return provider;
     }
 
+    /// <summary>
+    /// Signs in a new provider whose lease calls come from <paramref name="localAddress"/> (any 127.x.y.z on Linux
+    /// loopback), as a provider on another machine would.
+    /// </summary>
+    public async Task<TestProvider> LoginFromAsync(IPAddress localAddress)
+    {
+        var handler = new SocketsHttpHandler
+        {
+            ConnectCallback = async (context, cancellationToken) =>
+            {
+                var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+                try
+                {
+                    socket.Bind(new IPEndPoint(localAddress, 0));
+                    await socket.ConnectAsync(context.DnsEndPoint, cancellationToken);
+                    return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
+                }
+                catch
+                {
+                    socket.Dispose();
+                    throw;
+                }
+            },
+        };
+        var provider = new TestProvider(this, EthECKey.GenerateKey(), new HttpClient(handler) { BaseAddress = Host.Address });
+        await provider.LoginAsync();
+        return provider;
+    }
+
     /// <summary>Reads a problem-details response and checks its status and one-line detail.</summary>
     public static async Task<string> ExpectProblemAsync(HttpResponseMessage response, HttpStatusCode status)
     {
@@ -266,7 +295,7 @@ internal sealed class TestFarm : IAsyncDisposable
 }
 
 /// <summary>A provider with its own Ethereum key and token.</summary>
-internal sealed class TestProvider(TestFarm farm, EthECKey key)
+internal sealed class TestProvider(TestFarm farm, EthECKey key, HttpClient? via = null)
 {
     private string? _token;
 
@@ -276,7 +305,7 @@ internal sealed class TestProvider(TestFarm farm, EthECKey key)
 
     public async Task<ChallengeResponse> ChallengeAsync()
     {
-        using HttpResponseMessage response = await farm.Client.PostAsJsonAsync("api/providers/challenge", new ChallengeRequest(Address));
+        using HttpResponseMessage response = await (via ?? farm.Client).PostAsJsonAsync("api/providers/challenge", new ChallengeRequest(Address));
         await TestFarm.ExpectAsync(response, HttpStatusCode.OK);
         return (await response.Content.ReadFromJsonAsync<ChallengeResponse>(TestFarm.Json))!;
     }
@@ -284,7 +313,7 @@ internal sealed class TestProvider(TestFarm farm, EthECKey key)
     public string Sign(string message, EthECKey? signer = null) => new EthereumMessageSigner().EncodeUTF8AndSign(message, signer ?? Key);
 
     public async Task<HttpResponseMessage> PostLoginAsync(string challenge, string signature) =>
-        await farm.Client.PostAsJsonAsync("api/providers/login", new LoginRequest(Address, challenge, signature, "Test device [Cpu]"));
+        await (via ?? farm.Client).PostAsJsonAsync("api/providers/login", new LoginRequest(Address, challenge, signature, "Test device [Cpu]"));
 
     public async Task LoginAsync()
     {
@@ -303,7 +332,7 @@ internal sealed class TestProvider(TestFarm farm, EthECKey key)
             request.Content = JsonContent.Create(body, body.GetType(), options: TestFarm.Json);
         }
 
-        return farm.Client.SendAsync(request);
+        return (via ?? farm.Client).SendAsync(request);
     }
 
     public async Task<LeaseGrant?> LeaseAsync(int waitSeconds = 5, params string[] queues)

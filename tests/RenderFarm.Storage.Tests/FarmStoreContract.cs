@@ -494,7 +494,7 @@ public abstract class FarmStoreContract : IAsyncLifetime
             },
         ],
         RejectedBy = ["0xAbC0000000000000000000000000000000000003"],
-        Failures = [new TaskFailure("0xAbC0000000000000000000000000000000000001", "Lease of 0xAbC…0001 lapsed", s_start.AddMinutes(1), Standing: true, Count: 2)],
+        Failures = [new TaskFailure("0xAbC0000000000000000000000000000000000001", "Lease of 0xAbC…0001 lapsed", s_start.AddMinutes(1), Standing: true, Count: 2, Origin: "203.0.113.7")],
         Version = 7,
     };
 

@@ -209,14 +209,14 @@ public static partial class CoordinatorApplicationExtensions
 
         leases.MapPost("/{leaseId}/complete", async (string leaseId, CompleteRequest request, HttpContext context, LeaseService service) =>
         {
-            await service.CompleteAsync(Provider(context), leaseId, request, context.RequestAborted);
+            await service.CompleteAsync(Provider(context), leaseId, request, context.Connection.RemoteIpAddress?.ToString(), context.RequestAborted);
             return TypedResults.Ok();
         }).WithSummary("Reports a task done; every upload's size and SHA-256 are checked first.");
 
         leases.MapPost("/{leaseId}/fail", async (string leaseId, FailRequest request, HttpContext context, LeaseService service) =>
         {
             ProviderRateLimits.CheckFailure(context, Provider(context));
-            await service.FailAsync(Provider(context), leaseId, request, context.RequestAborted);
+            await service.FailAsync(Provider(context), leaseId, request, context.Connection.RemoteIpAddress?.ToString(), context.RequestAborted);
             return TypedResults.Ok();
         }).WithSummary("Reports a task failed on this provider.");
 

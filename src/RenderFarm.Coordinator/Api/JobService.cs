@@ -392,7 +392,8 @@ internal sealed partial class JobService
             t.Checks.Where(c => !(c.Canary && c.State is SpotCheckState.Queued or SpotCheckState.Leased))
                 .Select(c => c with { LeaseId = null, HangfireJobId = null }).ToList(),
             t.RejectedBy,
-            t.Failures));
+            // A provider's network address is not the client's to see.
+            [.. t.Failures.Select(f => f with { Origin = null })]));
         return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
     }
 

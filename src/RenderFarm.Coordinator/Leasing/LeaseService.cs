@@ -173,7 +173,12 @@ internal sealed partial class LeaseService
     }
 
     /// <summary>Accepts a task's frames after checking every upload's size and SHA-256 in the store.</summary>
-    public async Task CompleteAsync(string provider, string leaseId, CompleteRequest request, CancellationToken cancellationToken)
+    /// <param name="provider">The provider that reports.</param>
+    /// <param name="leaseId">Its lease.</param>
+    /// <param name="request">The report.</param>
+    /// <param name="origin">The remote address the report came from, when known; a refused output is a failure from it.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task CompleteAsync(string provider, string leaseId, CompleteRequest request, string? origin, CancellationToken cancellationToken)
     {
         if (IsCheckLease(leaseId))
         {
@@ -209,7 +214,7 @@ internal sealed partial class LeaseService
             catch (OutputRefusedException refused)
             {
                 // Not what the task asked for: the provider's failure, and the task goes back (or fails) as for one.
-                await FailLeaseAsync(provider, leaseId, $"Output refused: {refused.Message}", cancellationToken);
+                await FailLeaseAsync(provider, leaseId, $"Output refused: {refused.Message}", origin, cancellationToken);
                 throw new CoordinatorException(422, $"{refused.Message} The lease has ended and counts as a failure.");
             }
         }
@@ -259,7 +264,12 @@ internal sealed partial class LeaseService
     }
 
     /// <summary>Records the provider's failure and re-queues the task, or fails it (and its job) when too many providers failed it.</summary>
-    public async Task FailAsync(string provider, string leaseId, FailRequest request, CancellationToken cancellationToken)
+    /// <param name="provider">The provider that reports.</param>
+    /// <param name="leaseId">Its lease.</param>
+    /// <param name="request">The report.</param>
+    /// <param name="origin">The remote address the report came from, when known (see <see cref="TaskFailurePolicy.IsExhausted"/>).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task FailAsync(string provider, string leaseId, FailRequest request, string? origin, CancellationToken cancellationToken)
     {
         string reason = request.Reason.Trim();
         if (reason.Length == 0 || reason.Length > MaxReasonLength)
@@ -273,16 +283,16 @@ internal sealed partial class LeaseService
             return;
         }
 
-        await FailLeaseAsync(provider, leaseId, reason, cancellationToken);
+        await FailLeaseAsync(provider, leaseId, reason, origin, cancellationToken);
     }
 
     // Ends a render or inference lease as the provider's failure.
-    private async Task FailLeaseAsync(string provider, string leaseId, string reason, CancellationToken cancellationToken)
+    private async Task FailLeaseAsync(string provider, string leaseId, string reason, string? origin, CancellationToken cancellationToken)
     {
         while (true)
         {
             (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
-            if (await ReleaseAsync(task, job, provider, $"Failed on {provider}: {reason}", cancellationToken))
+            if (await ReleaseAsync(task, job, provider, $"Failed on {provider}: {reason}", cancellationToken, origin))
             {
                 return;
             }
@@ -686,14 +696,14 @@ internal sealed partial class LeaseService
     /// (or very many of any standing; see <see cref="TaskFailurePolicy"/>).
     /// </summary>
     /// <returns>False when another update came first; the caller reloads and decides again.</returns>
-    private async Task<bool> ReleaseAsync(TaskRecord task, JobRecord job, string? failedBy, string reason, CancellationToken cancellationToken)
+    private async Task<bool> ReleaseAsync(TaskRecord task, JobRecord job, string? failedBy, string reason, CancellationToken cancellationToken, string? origin = null)
     {
         IReadOnlyList<string> failed = failedBy is null || task.FailedBy.Contains(failedBy, StringComparer.OrdinalIgnoreCase)
             ? task.FailedBy
             : [.. task.FailedBy, failedBy];
         IReadOnlyList<TaskFailure> failures = failedBy is null
             ? task.Failures
-            : TaskFailurePolicy.Record(task.Failures, failedBy, reason, _time.GetUtcNow(), await _standing.HasStandingAsync(failedBy, cancellationToken));
+            : TaskFailurePolicy.Record(task.Failures, failedBy, reason, _time.GetUtcNow(), await _standing.HasStandingAsync(failedBy, cancellationToken), origin);
         bool exhausted = TaskFailurePolicy.IsExhausted(failed, failures, _options.MaxFailuresPerTask, _standing.Limits.MaxFailingProvidersPerTask);
         TaskRecord released = task with
         {

@@ -242,7 +242,11 @@ public sealed record TaskRecord
 /// standing can fail a task after a few; failures from fresh identities take many more distinct providers.
 /// </param>
 /// <param name="Count">How many times this provider failed the task.</param>
-public sealed record TaskFailure(string Provider, string Reason, DateTimeOffset At, bool Standing, int Count);
+/// <param name="Origin">
+/// The remote address its latest failure report came from; null for a lapsed lease. Fresh identities are free, so
+/// fresh providers reporting from one address count as one towards failing a task.
+/// </param>
+public sealed record TaskFailure(string Provider, string Reason, DateTimeOffset At, bool Standing, int Count, string? Origin = null);
 
 /// <summary>A rectangle of pixels of a frame.</summary>
 /// <param name="X">Left column.</param>
