@@ -62,11 +62,8 @@ public sealed class EscrowFacts
         await using TestFarm farm = await TestFarm.StartAsync();
         var ledger = (OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
         string client = farm.ClientAddress;
-        await ledger.MintAsync(client, TokenUnits.FromTokens(10));
-        JobSummary job = await farm.SubmitAsync(frames: "1-2", budget: 10);
-        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(10));
+        JobSummary job = await StartPaidJobAsync(farm, ledger, "1-2", tokens: 10);
         Assert.Equal(BigInteger.Zero, await ledger.GetBalanceAsync(client));
-        await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.OK);
 
         await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/cancel", null), HttpStatusCode.OK);
 
@@ -128,10 +125,7 @@ public sealed class EscrowFacts
         await using TestFarm farm = await TestFarm.StartAsync();
         var ledger = (OfflineLedger)farm.Host.Services.GetRequiredService<ILedger>();
         string client = farm.ClientAddress;
-        await ledger.MintAsync(client, TokenUnits.FromTokens(10));
-        JobSummary job = await farm.SubmitAsync(frames: "1-2", budget: 10);
-        await ledger.Account(client).LockAsync(job.Id, TokenUnits.FromTokens(10));
-        await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.OK);
+        JobSummary job = await StartPaidJobAsync(farm, ledger, "1-2", tokens: 10);
         Assert.Equal("ReclaimNotDue", (await Assert.ThrowsAsync<LedgerException>(() => ledger.Account(client).ReclaimAsync(job.Id))).Reason);
 
         farm.Time.Advance(LedgerDefaults.ReclaimDelay);
@@ -274,5 +268,15 @@ public sealed class EscrowFacts
         {
             File.Delete(path);
         }
+    }
+
+    // Mints the farm's client the budget, submits a paid job, locks the budget in its escrow and confirms it.
+    private static async Task<JobSummary> StartPaidJobAsync(TestFarm farm, OfflineLedger ledger, string frames, long tokens)
+    {
+        await ledger.MintAsync(farm.ClientAddress, TokenUnits.FromTokens(tokens));
+        JobSummary job = await farm.SubmitAsync(frames: frames, budget: tokens);
+        await ledger.Account(farm.ClientAddress).LockAsync(job.Id, TokenUnits.FromTokens(tokens));
+        await TestFarm.ExpectAsync(await farm.Client.PostAsync($"api/jobs/{job.Id}/escrow", null), HttpStatusCode.OK);
+        return job;
     }
 }

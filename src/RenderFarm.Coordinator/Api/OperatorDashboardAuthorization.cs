@@ -1,6 +1,6 @@
-using System.Security.Cryptography;
 using System.Text;
 using Hangfire.Dashboard;
+using RenderFarm.Coordinator.Auth;
 
 namespace RenderFarm.Coordinator.Api;
 
@@ -19,7 +19,8 @@ internal sealed class OperatorDashboardAuthorization(bool isDevelopment, string 
         }
 
         var http = context.GetHttpContext();
-        if (operatorKey.Length > 0 && (Matches(http.Request.Headers["X-Operator-Key"].ToString()) || Matches(BasicPassword(http.Request.Headers.Authorization.ToString()))))
+        if (OperatorKey.Matches(http.Request.Headers[OperatorKey.Header].ToString(), operatorKey)
+            || OperatorKey.Matches(BasicPassword(http.Request.Headers.Authorization.ToString()), operatorKey))
         {
             return true;
         }
@@ -27,9 +28,6 @@ internal sealed class OperatorDashboardAuthorization(bool isDevelopment, string 
         http.Response.Headers.WWWAuthenticate = "Basic realm=\"RenderFarm operators\", charset=\"UTF-8\"";
         return false;
     }
-
-    private bool Matches(string? presented) => presented is { Length: > 0 }
-        && CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(presented), Encoding.UTF8.GetBytes(operatorKey));
 
     private static string? BasicPassword(string authorization)
     {

@@ -16,7 +16,7 @@ namespace RenderFarm.Coordinator.Auth;
 internal sealed class ClientAuthenticator
 {
     /// <summary>The header the operator key travels in, as the dashboard accepts it.</summary>
-    public const string OperatorKeyHeader = "X-Operator-Key";
+    public const string OperatorKeyHeader = OperatorKey.Header;
 
     private const string ApiKeyPrefix = "rfk_";
     private const int ApiKeyIdBytes = 12;
@@ -25,15 +25,14 @@ internal sealed class ClientAuthenticator
     private readonly SignInTokens _tokens;
     private readonly IFarmStore _store;
     private readonly TimeProvider _time;
-    private readonly byte[]? _operatorKey;
+    private readonly string _operatorKey;
 
     public ClientAuthenticator(SignInTokens tokens, IFarmStore store, TimeProvider time, IOptions<CoordinatorOptions> options)
     {
         _tokens = tokens;
         _store = store;
         _time = time;
-        string operatorKey = options.Value.OperatorKey;
-        _operatorKey = operatorKey.Length > 0 ? Encoding.UTF8.GetBytes(operatorKey) : null;
+        _operatorKey = options.Value.OperatorKey;
     }
 
     public ChallengeResponse CreateChallenge(ChallengeRequest request) => _tokens.CreateChallenge(SignInRole.Client, request);
@@ -51,8 +50,7 @@ internal sealed class ClientAuthenticator
     {
         if (request.Headers.TryGetValue(OperatorKeyHeader, out var operatorKey))
         {
-            byte[] presented = Encoding.UTF8.GetBytes(operatorKey.ToString());
-            if (_operatorKey is null || !CryptographicOperations.FixedTimeEquals(presented, _operatorKey))
+            if (!OperatorKey.Matches(operatorKey.ToString(), _operatorKey))
             {
                 throw new CoordinatorException(401, $"The {OperatorKeyHeader} header does not hold this coordinator's operator key.");
             }
