@@ -1,4 +1,3 @@
-using Hangfire.States;
 using RenderFarm.Core.Farm;
 using RenderFarm.Verification;
 
@@ -11,24 +10,42 @@ namespace RenderFarm.Coordinator.Leasing;
 /// checked that output. Its answer is judged against the known one with the whole-output comparison; a wrong answer
 /// proves it wrong at once (the known answer already holds two of three votes): it is caught, blocked from the job,
 /// its work in the job is redone and it is slashed at settlement. Canaries are not paid and do not hold up the job:
-/// those still open when it ends are cancelled.
+/// those still open when it ends are cancelled (<see cref="TaskTransitions.CancelOpenCanariesAsync"/>).
 /// </summary>
 /// <remarks>
 /// Unlike a whole-frame sample, a canary never lets its taker outvote anyone: the taker can only fail itself. That is
 /// what keeps canaries safe on the work queues when dishonest providers are many.
 /// </remarks>
-internal sealed partial class LeaseService
+internal sealed class Canaries
 {
-    private CanarySelection? _canaries;
+    private readonly IFarmStore _store;
+    private readonly TaskTransitions _transitions;
+    private readonly ProviderSanctions _sanctions;
+    private readonly ProviderPresence _presence;
+    private readonly TimeProvider _time;
+    private readonly CoordinatorOptions _options;
+    private readonly CanarySelection _selection;
 
-    private CanarySelection Canaries => _canaries ??= new CanarySelection(_spotCheckSecret, _options.CanaryRate);
+    public Canaries(
+        IFarmStore store, TaskTransitions transitions, ProviderSanctions sanctions, ProviderPresence presence, TimeProvider time, CoordinatorOptions options, byte[] secret)
+    {
+        _store = store;
+        _transitions = transitions;
+        _sanctions = sanctions;
+        _presence = presence;
+        _time = time;
+        _options = options;
+        _selection = new CanarySelection(secret, options.CanaryRate);
+    }
 
-    // A check of a verified output is a canary on the job's own work queue; every other check goes to validate.
-    private static string QueueOf(JobRecord job, SpotCheckRecord check) => check.Canary ? FarmQueues.For(job.Spec) : FarmQueues.Validate;
+    /// <summary>A check of a verified output is a canary on the job's own work queue; every other check goes to validate.</summary>
+    public static string QueueOf(JobRecord job, SpotCheckRecord check) => check.Canary ? FarmQueues.For(job.Spec) : FarmQueues.Validate;
 
-    // The canaries of a task that has just been verified: its outputs with a passed whole-output check, as chosen by
-    // the policy, and only while some provider of the job could take them.
-    private async Task<IReadOnlyList<SpotCheckRecord>> PlanCanariesAsync(JobRecord job, TaskRecord verified, CancellationToken cancellationToken)
+    /// <summary>
+    /// The canaries of a task that has just been verified: its outputs with a passed whole-output check, as chosen by
+    /// the policy, and only while some provider of the job could take them.
+    /// </summary>
+    public async Task<IReadOnlyList<SpotCheckRecord>> PlanCanariesAsync(JobRecord job, TaskRecord verified, CancellationToken cancellationToken)
     {
         // Most verified tasks had no whole-output sample: they need neither the job's tasks nor the provider list.
         if (_options.CanaryRate <= 0 || !_options.WholeFrameSamples
@@ -40,7 +57,7 @@ internal sealed partial class LeaseService
         IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(job.Id, cancellationToken);
         bool first = !tasks.Any(t => t.Index != verified.Index && t.Checks.Any(c => c.Canary)) && !verified.Checks.Any(c => c.Canary);
         string[] blocked = [.. tasks.SelectMany(t => t.RejectedBy).Concat(verified.RejectedBy)];
-        string[] workers = [.. SignedInProviders().Where(p => !blocked.Contains(p, StringComparer.OrdinalIgnoreCase))];
+        string[] workers = [.. _presence.SignedIn().Where(p => !blocked.Contains(p, StringComparer.OrdinalIgnoreCase))];
 
         var canaries = new List<SpotCheckRecord>();
         int number = verified.Checks.Max(c => c.Number);
@@ -65,12 +82,12 @@ internal sealed partial class LeaseService
                 WholeFrame = true,
                 Canary = true,
             };
-            if (!workers.Any(w => MayValidate(verified, canary, w)))
+            if (!workers.Any(w => Arbitration.MayValidate(verified, canary, w)))
             {
                 continue;
             }
 
-            CanaryDecision decision = Canaries.Decide(job.Id, output.Frame, output.Sha256, first);
+            CanaryDecision decision = _selection.Decide(job.Id, output.Frame, output.Sha256, first);
             if (!decision.Chosen)
             {
                 continue;
@@ -84,21 +101,9 @@ internal sealed partial class LeaseService
         return canaries;
     }
 
-    // Providers that asked for work lately: each keeps a Hangfire server entry alive (see TouchProvider).
-    private IEnumerable<string> SignedInProviders() =>
-        _storage.GetMonitoringApi().Servers()
-            .Select(server => server.Name)
-            .Where(name => name.StartsWith(ProviderServerPrefix, StringComparison.Ordinal))
-            .Select(name => name[ProviderServerPrefix.Length..]);
-
-    // Only a provider with no part in the output: neither its renderer nor anyone who executed any check of it.
-    private static bool MayTakeCanary(TaskRecord task, SpotCheckRecord canary, string provider) =>
-        !string.Equals(canary.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)
-        && !task.Checks.Any(c => c.Frame == canary.Frame && c.OutputSha256 == canary.OutputSha256
-            && string.Equals(c.Validator, provider, StringComparison.OrdinalIgnoreCase));
-
-    /// <returns>False when another update came first.</returns>
-    private async Task<bool> ApplyCanaryVerdictAsync(
+    /// <summary>Judges a canary's answer: a wrong one catches its taker.</summary>
+    /// <returns>The canary as stored, or null when another update came first.</returns>
+    public async Task<SpotCheckRecord?> ApplyCanaryVerdictAsync(
         JobRecord job, TaskRecord task, SpotCheckRecord canary, string taker, string answerKey, Verdict verdict, CancellationToken cancellationToken)
     {
         if ((await _store.GetJobAsync(job.Id, cancellationToken))?.State != JobState.Running)
@@ -108,54 +113,25 @@ internal sealed partial class LeaseService
 
         // A known answer the coordinator cannot read any more (or that was replaced) judges nobody.
         bool moot = verdict.OutputUnusable || task.Outputs.FirstOrDefault(o => o.Frame == canary.Frame)?.Sha256 != canary.OutputSha256;
-        SpotCheckRecord done = Finished(canary, verdict, answerKey, moot, _time.GetUtcNow());
+        SpotCheckRecord done = Arbitration.Finished(canary, verdict, answerKey, moot, _time.GetUtcNow());
         bool caught = done.State == SpotCheckState.Failed;
         TaskRecord updated = task with
         {
-            Checks = Replace(task.Checks, done),
+            Checks = Arbitration.Replace(task.Checks, done),
             RejectedBy = !caught || task.RejectedBy.Contains(taker, StringComparer.OrdinalIgnoreCase) ? task.RejectedBy : [.. task.RejectedBy, taker],
         };
-        if (!await _store.TryUpdateTaskAsync(updated, cancellationToken))
+        if (!await _transitions.FinishCheckAsync(updated, canary, cancellationToken))
         {
-            return false;
+            return null;
         }
 
-        if (canary.HangfireJobId is not null)
-        {
-            _client.ChangeState(canary.HangfireJobId, new SucceededState(null, 0, 0), LeasedState.StateName);
-        }
-
-        LogCheckDone(job.Id, task.Index, canary.Number, canary.Frame, canary.RenderedBy, taker, done.State, verdict.Text);
         if (caught)
         {
-            await _store.AddProviderCountsAsync(taker, 0, 1, cancellationToken);
-            await RejectProviderAsync(
+            await _sanctions.RecordCaughtAsync(taker, cancellationToken);
+            await _sanctions.RejectProviderAsync(
                 job, taker, $"Canary {canary.Number} of frame {canary.Frame}: {taker} did not reproduce the output two providers agreed on: {verdict.Text}", cancellationToken);
         }
 
-        return true;
-    }
-
-    // Canaries still open when the job ends are cancelled: they never hold up a job or its settlement.
-    private async Task CancelOpenCanariesAsync(Guid jobId, string reason, CancellationToken cancellationToken)
-    {
-        foreach (TaskRecord listed in await _store.GetTasksAsync(jobId, cancellationToken))
-        {
-            for (TaskRecord? task = listed;
-                task is not null && task.Checks.Any(c => c.Canary && c.State is SpotCheckState.Queued or SpotCheckState.Leased);
-                task = await _store.GetTaskAsync(jobId, listed.Index, cancellationToken))
-            {
-                if (await _store.TryUpdateTaskAsync(task with { Checks = CancelOpenChecks(task.Checks, _time.GetUtcNow(), reason) }, cancellationToken))
-                {
-                    DeleteOpenCheckJobs(task.Checks);
-                    foreach (SpotCheckRecord leased in task.Checks.Where(c => c.Canary && c.State == SpotCheckState.Leased))
-                    {
-                        await DeleteCheckUploadAsync(task, leased, cancellationToken);
-                    }
-
-                    break;
-                }
-            }
-        }
+        return done;
     }
 }

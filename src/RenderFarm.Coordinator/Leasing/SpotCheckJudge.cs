@@ -1,0 +1,213 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Storage;
+using RenderFarm.Verification;
+using SixLabors.ImageSharp;
+
+namespace RenderFarm.Coordinator.Leasing;
+
+/// <summary>What a judge found when it compared a validator's execution with the delivered output.</summary>
+/// <param name="Pass">The execution matches the delivered output.</param>
+/// <param name="TilesCompared">Tiles (or blocks, or items) compared.</param>
+/// <param name="TilesFailed">Of those, how many differ.</param>
+/// <param name="MinPsnr">Lowest PSNR over the tiles, when finite.</param>
+/// <param name="MaxDifference">Largest absolute difference.</param>
+/// <param name="MaxShare">Largest share of values beyond tolerance.</param>
+/// <param name="PHashDistance">Perceptual-hash distance of a whole frame, or null.</param>
+/// <param name="AgreesWithArbitrated">For a third execution: whether it agrees with the first validator's.</param>
+/// <param name="OutputUnusable">The delivered output itself cannot be read: the provider is wrong without a vote.</param>
+/// <param name="Text">One line for the record.</param>
+internal sealed record Verdict(
+    bool Pass,
+    int TilesCompared,
+    int TilesFailed,
+    double? MinPsnr,
+    double MaxDifference,
+    double MaxShare,
+    int? PHashDistance,
+    bool? AgreesWithArbitrated,
+    bool OutputUnusable,
+    string Text);
+
+/// <summary>
+/// Judges a check's execution: a validator's tiles or whole frame against the same pixels of the delivered PNG (and,
+/// for a third execution, against the first validator's), or an inference item's tensor against the delivered one.
+/// Reads objects and compares; decides nothing about the task (see <see cref="Arbitration"/>).
+/// </summary>
+internal sealed class SpotCheckJudge
+{
+    private static readonly PixelComparison s_comparison = new();
+    private static readonly TensorComparison s_tensors = new();
+
+    private readonly IObjectStore _objects;
+    private readonly CoordinatorOptions _options;
+    private readonly WholeFrameComparison _wholeFrame;
+
+    public SpotCheckJudge(IObjectStore objects, CoordinatorOptions options)
+    {
+        _objects = objects;
+        _options = options;
+        _wholeFrame = new WholeFrameComparison(s_comparison, options.SpotCheckTileSize, options.MaxWholeFramePHashDistance);
+    }
+
+    // For a tile check `rendered` is the validator's strip of tiles; for a whole-frame check the validator's frame.
+    public async Task<Verdict> JudgeAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, Image rendered, CancellationToken cancellationToken)
+    {
+        string? deliveredKey = task.Outputs.FirstOrDefault(output => output.Frame == check.Frame)?.Key;
+        byte[]? delivered = deliveredKey is null ? null : await ReadObjectAsync(deliveredKey, cancellationToken);
+        if (delivered is null || Convert.ToHexStringLower(SHA256.HashData(delivered)) != check.OutputSha256)
+        {
+            // The checked output was replaced in the meantime (its task was redone): nothing to judge.
+            return new Verdict(false, 0, 0, null, 0, 0, null, null, false, "stale: the checked output is no longer stored");
+        }
+
+        using Image? frame = LoadImage(delivered);
+        if (frame is null || frame.Width != job.Spec.Settings.Size.Width || frame.Height != job.Spec.Settings.Size.Height)
+        {
+            return new Verdict(false, check.Tiles.Count, check.Tiles.Count, null, 1, 1, null, null, true, "the delivered PNG cannot be decoded at the job's frame size");
+        }
+
+        int compared, failed;
+        double? minPsnr;
+        double maxDiff, maxShare;
+        int? distance = null;
+        string kind = "tiles";
+        if (check.WholeFrame)
+        {
+            WholeFrameDifference whole = _wholeFrame.Compare(rendered, frame);
+            (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.BlocksFailed, whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
+            minPsnr = double.IsFinite(whole.MinPsnr) ? whole.MinPsnr : null;
+        }
+        else
+        {
+            compared = check.Tiles.Count;
+            (failed, minPsnr, maxDiff, maxShare) = Compare(rendered, frame, check.Tiles, offsetTiles: true);
+        }
+
+        bool pass = failed == 0 && (distance ?? 0) <= _options.MaxWholeFramePHashDistance;
+        bool? agrees = null;
+        string text = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}");
+        if (distance is { } d)
+        {
+            text += string.Create(CultureInfo.InvariantCulture, $", pHash distance {d} (at most {_options.MaxWholeFramePHashDistance})");
+        }
+
+        if (check.Arbitrates is { } arbitrated
+            && task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.TilesKey is { } firstKey
+            && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
+            && LoadImage(firstBytes) is { } first)
+        {
+            using (first)
+            {
+                bool sameSize = first.Width == rendered.Width && first.Height == rendered.Height;
+                agrees = sameSize && (check.WholeFrame
+                    ? _wholeFrame.Compare(rendered, first).IsMatch
+                    : Compare(rendered, first, check.Tiles, offsetTiles: false).Failed == 0);
+                text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
+            }
+        }
+
+        return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text);
+    }
+
+    // An inference item: the validator's output tensor against the delivered one, and for a third execution against the
+    // first validator's.
+    public async Task<Verdict> JudgeItemAsync(TaskRecord task, SpotCheckRecord check, byte[] executed, CancellationToken cancellationToken)
+    {
+        string? deliveredKey = task.Outputs.FirstOrDefault(output => output.Frame == check.Frame)?.Key;
+        byte[]? delivered = deliveredKey is null ? null : await ReadObjectAsync(deliveredKey, cancellationToken);
+        if (delivered is null || Convert.ToHexStringLower(SHA256.HashData(delivered)) != check.OutputSha256)
+        {
+            return new Verdict(false, 0, 0, null, 0, 0, null, null, false, "stale: the checked output is no longer stored");
+        }
+
+        Inference.Tensor? mine = ParseTensor(executed);
+        Inference.Tensor? theirs = ParseTensor(delivered);
+        if (mine is null)
+        {
+            throw new CoordinatorException(422, $"Item {check.Frame}: the upload is not a float .npy tensor.");
+        }
+
+        if (theirs is null)
+        {
+            return new Verdict(false, 1, 1, null, 1, 1, null, null, true, "the delivered output is not a readable .npy tensor");
+        }
+
+        TensorDifference difference = s_tensors.Compare(theirs.Shape, theirs.Data, mine.Shape, mine.Data);
+        string text = string.Create(
+            CultureInfo.InvariantCulture,
+            $"{(difference.IsMatch ? "pass" : "fail")}: {(difference.SameShape ? $"max |diff| {difference.MaxAbsoluteDifference:G3}, {difference.ShareBeyondTolerance:P1} of elements beyond tolerance" : $"shape [{string.Join(", ", theirs.Shape)}] delivered, [{string.Join(", ", mine.Shape)}] re-executed")}");
+        bool? agrees = null;
+        if (check.Arbitrates is { } arbitrated
+            && task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.TilesKey is { } firstKey
+            && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
+            && ParseTensor(firstBytes) is { } first)
+        {
+            agrees = s_tensors.Compare(mine.Shape, mine.Data, first.Shape, first.Data).IsMatch;
+            text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
+        }
+
+        return new Verdict(difference.IsMatch, 1, difference.IsMatch ? 0 : 1, null, difference.MaxAbsoluteDifference, difference.ShareBeyondTolerance, null, agrees, false, text);
+    }
+
+    private static Inference.Tensor? ParseTensor(byte[] bytes)
+    {
+        try
+        {
+            return Inference.IO.NpyFile.Parse(bytes, "an inference output");
+        }
+        catch (Core.UserInputException)
+        {
+            return null;
+        }
+    }
+
+    // Compares the strip's tiles with the same tiles of the frame (offsetTiles) or with the same strip positions of another strip.
+    private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare) Compare(
+        Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles)
+    {
+        int failed = 0, left = 0;
+        double minPsnr = double.PositiveInfinity, maxDiff = 0, maxShare = 0;
+        foreach (PixelTile tile in tiles)
+        {
+            var inStrip = new Rectangle(left, 0, tile.Width, tile.Height);
+            var inOther = offsetTiles ? new Rectangle(tile.X, tile.Y, tile.Width, tile.Height) : inStrip;
+            PixelDifference difference = s_comparison.Compare(strip, inStrip, other, inOther);
+            failed += difference.IsMatch ? 0 : 1;
+            minPsnr = Math.Min(minPsnr, difference.Psnr);
+            maxDiff = Math.Max(maxDiff, difference.MaxAbsoluteDifference);
+            maxShare = Math.Max(maxShare, difference.ShareBeyondTolerance);
+            left += tile.Width;
+        }
+
+        return (failed, double.IsFinite(minPsnr) ? minPsnr : null, maxDiff, maxShare);
+    }
+
+    public static Image? LoadImage(byte[] bytes)
+    {
+        try
+        {
+            return Image.Load(bytes);
+        }
+        catch (Exception ex) when (ex is ImageFormatException or UnknownImageFormatException or InvalidImageContentException or NotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    public async Task<byte[]?> ReadObjectAsync(string key, CancellationToken cancellationToken)
+    {
+        if (await _objects.StatAsync(key, cancellationToken) is null)
+        {
+            return null;
+        }
+
+        await using Stream stream = await _objects.OpenReadAsync(key, cancellationToken);
+        using var buffer = new MemoryStream();
+        await stream.CopyToAsync(buffer, cancellationToken);
+        return buffer.ToArray();
+    }
+}

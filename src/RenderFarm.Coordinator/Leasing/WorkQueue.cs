@@ -1,0 +1,119 @@
+using Hangfire;
+using Hangfire.Common;
+using Hangfire.States;
+using Hangfire.Storage;
+using RenderFarm.Coordinator.Jobs;
+
+namespace RenderFarm.Coordinator.Leasing;
+
+/// <summary>
+/// The farm's queues as Hangfire keeps them: taking a queued entry (fetch), giving it back, removing it, and setting the
+/// Hangfire state that mirrors a task's farm record. Only <see cref="TaskTransitions"/> and the lease loop call it, so
+/// no other code writes Hangfire state for provider work.
+/// </summary>
+internal interface IWorkQueue
+{
+    /// <summary>A connection for one lease request; fetched entries belong to it.</summary>
+    IStorageConnection Connect();
+
+    /// <summary>Waits up to <paramref name="wait"/> for an entry on <paramref name="queues"/> and takes it (see <see cref="QueueFetcher"/>).</summary>
+    Task<IFetchedJob?> FetchAsync(IStorageConnection connection, string[] queues, TimeSpan wait, CancellationToken cancellationToken);
+
+    /// <summary>The Hangfire job behind an entry: its type and arguments, or null when it is gone.</summary>
+    JobData? Describe(IStorageConnection connection, string hangfireJobId);
+
+    /// <summary>The name of the Hangfire job's current state, or null when the job is gone.</summary>
+    string? StateOf(IStorageConnection connection, string hangfireJobId);
+
+    /// <summary>Gives a fetched entry back to its queue, for another request to take.</summary>
+    void PutBack(IFetchedJob fetched);
+
+    /// <summary>Removes a fetched entry from its queue for good.</summary>
+    void Remove(IFetchedJob fetched);
+
+    /// <summary>Creates a spot check's Hangfire job, enqueued on <paramref name="queue"/>.</summary>
+    string CreateCheck(Guid jobId, int index, int number, string queue);
+
+    /// <summary>
+    /// Moves a Hangfire job to Enqueued on <paramref name="queue"/>, which adds one entry to that queue; when
+    /// <paramref name="expectedState"/> is given, only from that state.
+    /// </summary>
+    /// <returns>False when the job was not in the expected state (or is gone).</returns>
+    bool Enqueue(string hangfireJobId, string queue, string? reason, string? expectedState = null);
+
+    /// <summary>Marks a Hangfire job as leased; when <paramref name="expectedState"/> is given, only from that state.</summary>
+    bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState);
+
+    /// <summary>Marks a leased Hangfire job as succeeded.</summary>
+    void MarkSucceeded(string hangfireJobId, long milliseconds);
+
+    /// <summary>Marks a leased Hangfire job as failed for good.</summary>
+    void MarkFailed(string hangfireJobId, string error);
+
+    /// <summary>Deletes a Hangfire job from any state; a queue entry left behind is dropped when a lease fetches it.</summary>
+    void Delete(string hangfireJobId, string? expectedState = null);
+
+    /// <summary>Enqueues the settlement of a farm job (queue <c>settle</c>).</summary>
+    void EnqueueSettlement(Guid jobId);
+}
+
+/// <summary>The work queue over Hangfire's public storage and client API.</summary>
+internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient client) : IWorkQueue
+{
+    private readonly QueueFetcher _fetcher = new();
+
+    /// <inheritdoc/>
+    public IStorageConnection Connect() => storage.GetConnection();
+
+    /// <inheritdoc/>
+    public Task<IFetchedJob?> FetchAsync(IStorageConnection connection, string[] queues, TimeSpan wait, CancellationToken cancellationToken) =>
+        _fetcher.FetchAsync(connection, queues, wait, cancellationToken);
+
+    /// <inheritdoc/>
+    public JobData? Describe(IStorageConnection connection, string hangfireJobId) => connection.GetJobData(hangfireJobId);
+
+    /// <inheritdoc/>
+    public string? StateOf(IStorageConnection connection, string hangfireJobId) => connection.GetJobData(hangfireJobId)?.State;
+
+    /// <inheritdoc/>
+    public void PutBack(IFetchedJob fetched) => fetched.Requeue();
+
+    /// <inheritdoc/>
+    public void Remove(IFetchedJob fetched) => fetched.RemoveFromQueue();
+
+    /// <inheritdoc/>
+    public string CreateCheck(Guid jobId, int index, int number, string queue) =>
+        client.Create(Job.FromExpression(() => SpotCheckJob.Validate(jobId, index, number)), new EnqueuedState(queue));
+
+    /// <inheritdoc/>
+    public bool Enqueue(string hangfireJobId, string queue, string? reason, string? expectedState = null) =>
+        client.ChangeState(hangfireJobId, new EnqueuedState(queue) { Reason = reason }, expectedState);
+
+    /// <inheritdoc/>
+    public bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState) =>
+        client.ChangeState(hangfireJobId, state, expectedState);
+
+    /// <inheritdoc/>
+    public void MarkSucceeded(string hangfireJobId, long milliseconds) =>
+        client.ChangeState(hangfireJobId, new SucceededState(null, 0, milliseconds), LeasedState.StateName);
+
+    /// <inheritdoc/>
+    public void MarkFailed(string hangfireJobId, string error) =>
+        client.ChangeState(hangfireJobId, new FailedState(new FrameTaskFailedException(error)), LeasedState.StateName);
+
+    /// <inheritdoc/>
+    public void Delete(string hangfireJobId, string? expectedState = null)
+    {
+        if (expectedState is null)
+        {
+            client.Delete(hangfireJobId);
+        }
+        else
+        {
+            client.ChangeState(hangfireJobId, new DeletedState(), expectedState);
+        }
+    }
+
+    /// <inheritdoc/>
+    public void EnqueueSettlement(Guid jobId) => SettlementJob.Enqueue(client, jobId);
+}
