@@ -18,6 +18,7 @@ public sealed class InMemoryFarmStore : IFarmStore
     private readonly Dictionary<string, DateTimeOffset> _onceValues = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ApiKeyRecord> _apiKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _secrets = new(StringComparer.Ordinal);
+    private readonly Dictionary<(Guid JobId, string Provider, JobTallyKind Kind), int> _tallies = [];
     private readonly TimeProvider _timeProvider;
     private int _onceInsertsSinceSweep;
 
@@ -42,6 +43,10 @@ public sealed class InMemoryFarmStore : IFarmStore
             }
 
             _tasks.Add(job.Id, stored);
+            foreach (TaskRecord task in stored)
+            {
+                ApplyTallies(null, task);
+            }
         }
 
         return Task.CompletedTask;
@@ -161,8 +166,84 @@ public sealed class InMemoryFarmStore : IFarmStore
                 return Task.FromResult(false);
             }
 
+            ApplyTallies(stored[updated.Index], copy);
             stored[updated.Index] = copy;
             return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<JobTally> GetJobTallyAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return Task.FromResult(new JobTally(
+                Tally(jobId, string.Empty, JobTallyKind.Tasks), Tally(jobId, string.Empty, JobTallyKind.Unfinished), Tally(jobId, string.Empty, JobTallyKind.Canaried)));
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<ProviderTally> GetProviderTallyAsync(Guid jobId, string provider, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(provider);
+        cancellationToken.ThrowIfCancellationRequested();
+        string key = JobTallies.Key(provider);
+        lock (_lock)
+        {
+            return Task.FromResult(new ProviderTally(Tally(jobId, key, JobTallyKind.Failed), Tally(jobId, key, JobTallyKind.Rejected), Tally(jobId, key, JobTallyKind.Sampled)));
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<string>> ListRejectedProvidersAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            IReadOnlyList<string> providers = [.. _tallies
+                .Where(t => t.Key.JobId == jobId && t.Key.Kind == JobTallyKind.Rejected && t.Value > 0)
+                .Select(t => t.Key.Provider)
+                .Order(StringComparer.Ordinal)];
+            return Task.FromResult(providers);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TaskRecord>> ListTasksInStateAsync(
+        FarmTaskState state, (Guid JobId, int Index)? after, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        cancellationToken.ThrowIfCancellationRequested();
+
+        // Jobs in the order of their ids' hex form, which is PostgreSQL's order of uuids.
+        string afterJob = after?.JobId.ToString("N") ?? string.Empty;
+        lock (_lock)
+        {
+            IReadOnlyList<TaskRecord> tasks = [.. _tasks
+                .Select(entry => (Key: entry.Key.ToString("N"), Tasks: entry.Value))
+                .Where(entry => string.CompareOrdinal(entry.Key, afterJob) >= 0)
+                .OrderBy(entry => entry.Key, StringComparer.Ordinal)
+                .SelectMany(entry => entry.Tasks.Where(task => task.State == state
+                    && (after is not { } cursor || entry.Key != afterJob || task.Index > cursor.Index)))
+                .Take(limit)];
+            return Task.FromResult(tasks);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TaskRecord>> ListLapsedLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            IReadOnlyList<TaskRecord> tasks = [.. _tasks.Values
+                .SelectMany(stored => stored)
+                .Where(task => task.State == FarmTaskState.Leased && task.LeaseExpiresAt <= now)
+                .OrderBy(task => task.LeaseExpiresAt)
+                .Take(limit)];
+            return Task.FromResult(tasks);
         }
     }
 
@@ -303,6 +384,27 @@ public sealed class InMemoryFarmStore : IFarmStore
 
             _apiKeys[id] = key with { RevokedAt = Truncate(revokedAt) };
             return Task.FromResult(true);
+        }
+    }
+
+    // Under _lock.
+    private int Tally(Guid jobId, string provider, JobTallyKind kind) => _tallies.GetValueOrDefault((jobId, provider, kind));
+
+    // Under _lock.
+    private void ApplyTallies(TaskRecord? before, TaskRecord after)
+    {
+        foreach ((string provider, JobTallyKind kind, int delta) in JobTallies.Difference(before, after))
+        {
+            (Guid, string, JobTallyKind) key = (after.JobId, provider, kind);
+            int value = _tallies.GetValueOrDefault(key) + delta;
+            if (value == 0)
+            {
+                _tallies.Remove(key);
+            }
+            else
+            {
+                _tallies[key] = value;
+            }
         }
     }
 

@@ -180,6 +180,16 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                     await importer.CompleteAsync(cancellationToken).ConfigureAwait(false);
                 }
 
+                var tallies = new Dictionary<(string Provider, JobTallyKind Kind), int>();
+                foreach (TaskRecord task in tasks)
+                {
+                    foreach ((string provider, JobTallyKind kind, int delta) in JobTallies.Difference(null, task))
+                    {
+                        tallies[(provider, kind)] = tallies.GetValueOrDefault((provider, kind)) + delta;
+                    }
+                }
+
+                await AddTalliesAsync(connection, job.Id, [.. tallies.Select(t => (t.Key.Provider, t.Key.Kind, t.Value))], cancellationToken).ConfigureAwait(false);
                 await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
             }
         }
@@ -275,38 +285,142 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
     {
         FarmRecordRules.ValidateTask(updated);
 
-        // Under READ COMMITTED a racing UPDATE of the same row waits, then re-checks the version
-        // against the winner's row and matches nothing.
-        int rows = await ExecuteAsync(
-            $"""
-            UPDATE {Schema}.tasks SET
-                first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
-                provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
-                failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
-                error = @error, checks = @checks, rejected_by = @rejectedBy, failures = @failures, version = version + 1
-            WHERE job_id = @job AND task_index = @index AND version = @version
-            """,
+        NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+            await using (transaction.ConfigureAwait(false))
+            {
+                // The old row is locked and returned by the same statement: under READ COMMITTED a racing update of the
+                // same row waits, then re-checks the version against the winner's row and matches nothing.
+                await using NpgsqlCommand command = CreateCommand(
+                    $"""
+                    UPDATE {Schema}.tasks t SET
+                        first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
+                        provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
+                        failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
+                        error = @error, checks = @checks, rejected_by = @rejectedBy, failures = @failures, version = t.version + 1
+                    FROM (SELECT job_id, task_index, state, failed_by, rejected_by, checks FROM {Schema}.tasks
+                          WHERE job_id = @job AND task_index = @index AND version = @version FOR UPDATE) old
+                    WHERE t.job_id = old.job_id AND t.task_index = old.task_index AND t.version = @version
+                    RETURNING old.state, old.failed_by, old.rejected_by, old.checks
+                    """,
+                    [
+                        ("job", updated.JobId),
+                        ("index", updated.Index),
+                        ("version", updated.Version),
+                        ("first", updated.FirstFrame),
+                        ("last", updated.LastFrame),
+                        ("state", updated.State.ToString()),
+                        ("hangfire", updated.HangfireJobId),
+                        ("provider", updated.Provider),
+                        ("lease", updated.LeaseId),
+                        ("leaseExpires", updated.LeaseExpiresAt?.ToUniversalTime()),
+                        ("attempts", updated.Attempts),
+                        ("failedBy", Jsonb(updated.FailedBy)),
+                        ("outputs", Jsonb(updated.Outputs)),
+                        ("started", updated.StartedAt?.ToUniversalTime()),
+                        ("finished", updated.FinishedAt?.ToUniversalTime()),
+                        ("error", updated.Error),
+                        ("checks", Jsonb(updated.Checks)),
+                        ("rejectedBy", Jsonb(updated.RejectedBy)),
+                        ("failures", Jsonb(updated.Failures)),
+                    ]);
+                command.Connection = connection;
+                TaskRecord? before = null;
+                NpgsqlDataReader reader = await command.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                await using (reader.ConfigureAwait(false))
+                {
+                    if (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        before = updated with
+                        {
+                            State = Enum.Parse<FarmTaskState>(reader.GetString(0)),
+                            FailedBy = FromJsonb<string[]>(reader, 1),
+                            RejectedBy = FromJsonb<string[]>(reader, 2),
+                            Checks = FromJsonb<SpotCheckRecord[]>(reader, 3),
+                        };
+                    }
+                }
+
+                if (before is null)
+                {
+                    return false;
+                }
+
+                await AddTalliesAsync(connection, updated.JobId, JobTallies.Difference(before, updated), cancellationToken).ConfigureAwait(false);
+                await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+        }
+    }
+
+    /// <inheritdoc/>
+    public async Task<JobTally> GetJobTallyAsync(Guid jobId, CancellationToken cancellationToken = default)
+    {
+        IReadOnlyList<(string Kind, int N)> rows = await QueryAsync(
+            $"SELECT kind, n FROM {Schema}.job_tallies WHERE job_id = @job AND provider = ''",
+            reader => (reader.GetString(0), reader.GetInt32(1)),
             cancellationToken,
-            ("job", updated.JobId),
-            ("index", updated.Index),
-            ("version", updated.Version),
-            ("first", updated.FirstFrame),
-            ("last", updated.LastFrame),
-            ("state", updated.State.ToString()),
-            ("hangfire", updated.HangfireJobId),
-            ("provider", updated.Provider),
-            ("lease", updated.LeaseId),
-            ("leaseExpires", updated.LeaseExpiresAt?.ToUniversalTime()),
-            ("attempts", updated.Attempts),
-            ("failedBy", Jsonb(updated.FailedBy)),
-            ("outputs", Jsonb(updated.Outputs)),
-            ("started", updated.StartedAt?.ToUniversalTime()),
-            ("finished", updated.FinishedAt?.ToUniversalTime()),
-            ("error", updated.Error),
-            ("checks", Jsonb(updated.Checks)),
-            ("rejectedBy", Jsonb(updated.RejectedBy)),
-            ("failures", Jsonb(updated.Failures))).ConfigureAwait(false);
-        return rows == 1;
+            ("job", jobId)).ConfigureAwait(false);
+        int Of(JobTallyKind kind) => rows.FirstOrDefault(r => r.Kind == kind.ToString()).N;
+        return new JobTally(Of(JobTallyKind.Tasks), Of(JobTallyKind.Unfinished), Of(JobTallyKind.Canaried));
+    }
+
+    /// <inheritdoc/>
+    public async Task<ProviderTally> GetProviderTallyAsync(Guid jobId, string provider, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(provider);
+        IReadOnlyList<(string Kind, int N)> rows = await QueryAsync(
+            $"SELECT kind, n FROM {Schema}.job_tallies WHERE job_id = @job AND provider = @provider",
+            reader => (reader.GetString(0), reader.GetInt32(1)),
+            cancellationToken,
+            ("job", jobId),
+            ("provider", JobTallies.Key(provider))).ConfigureAwait(false);
+        int Of(JobTallyKind kind) => rows.FirstOrDefault(r => r.Kind == kind.ToString()).N;
+        return new ProviderTally(Of(JobTallyKind.Failed), Of(JobTallyKind.Rejected), Of(JobTallyKind.Sampled));
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<string>> ListRejectedProvidersAsync(Guid jobId, CancellationToken cancellationToken = default) =>
+        QueryAsync(
+            $"SELECT provider FROM {Schema}.job_tallies WHERE job_id = @job AND kind = 'Rejected' AND n > 0 ORDER BY provider COLLATE \"C\"",
+            reader => reader.GetString(0),
+            cancellationToken,
+            ("job", jobId));
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TaskRecord>> ListTasksInStateAsync(
+        FarmTaskState state, (Guid JobId, int Index)? after, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return after is { } cursor
+            ? QueryAsync(
+                $"SELECT {TaskColumns} FROM {Schema}.tasks WHERE state = @state AND (job_id, task_index) > (@job, @index) ORDER BY job_id, task_index LIMIT @limit",
+                ReadTask,
+                cancellationToken,
+                ("state", state.ToString()),
+                ("job", cursor.JobId),
+                ("index", cursor.Index),
+                ("limit", limit))
+            : QueryAsync(
+                $"SELECT {TaskColumns} FROM {Schema}.tasks WHERE state = @state ORDER BY job_id, task_index LIMIT @limit",
+                ReadTask,
+                cancellationToken,
+                ("state", state.ToString()),
+                ("limit", limit));
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TaskRecord>> ListLapsedLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return QueryAsync(
+            $"SELECT {TaskColumns} FROM {Schema}.tasks WHERE state = 'Leased' AND lease_expires_at <= @now ORDER BY lease_expires_at LIMIT @limit",
+            ReadTask,
+            cancellationToken,
+            ("now", now.ToUniversalTime()),
+            ("limit", limit));
     }
 
     /// <inheritdoc/>
@@ -479,6 +593,31 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         {
             _dataSource.Dispose();
         }
+    }
+
+    // Adds to a job's tallies in one statement, in the order given (JobTallies.Difference sorts them, so concurrent
+    // writers lock the same rows in the same order).
+    private static async Task AddTalliesAsync(
+        NpgsqlConnection connection, Guid jobId, IReadOnlyList<(string Provider, JobTallyKind Kind, int Delta)> deltas, CancellationToken cancellationToken)
+    {
+        if (deltas.Count == 0)
+        {
+            return;
+        }
+
+        await ExecuteAsync(
+            connection,
+            $"""
+            INSERT INTO {Schema}.job_tallies AS t (job_id, kind, provider, n)
+            SELECT @job, d.kind, d.provider, d.delta FROM unnest(@kinds, @providers, @deltas) WITH ORDINALITY AS d(kind, provider, delta, position)
+            ORDER BY d.position
+            ON CONFLICT (job_id, kind, provider) DO UPDATE SET n = t.n + EXCLUDED.n
+            """,
+            cancellationToken,
+            ("job", jobId),
+            ("kinds", deltas.Select(d => d.Kind.ToString()).ToArray()),
+            ("providers", deltas.Select(d => d.Provider).ToArray()),
+            ("deltas", deltas.Select(d => d.Delta).ToArray())).ConfigureAwait(false);
     }
 
     private static IEnumerable<(int Id, string Name, string Sql)> LoadMigrations()

@@ -30,6 +30,45 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
         Assert.Equal(s_migrations, (int[])applied!);
     }
 
+    // Binds migration 0007's backfill (SQL) to JobTallies.Of (C#): tallies rebuilt from stored tasks equal those the
+    // store kept write by write.
+    [Fact]
+    public async Task The_tally_backfill_of_migration_7_counts_as_the_store_does()
+    {
+        JobRecord job = NewJob(DateTimeOffset.UtcNow);
+        var sample = new SpotCheckRecord { Number = 1, Frame = 1, RenderedBy = "0xDEF", OutputSha256 = "ab", Tiles = [], WholeFrame = true };
+        await Store.CreateJobAsync(job,
+        [
+            NewTask(job, 0, 1, 1) with { FailedBy = ["0xA", "0xa", "0xB"], Checks = [sample, sample with { Number = 2, Canary = true }] },
+            NewTask(job, 1, 2, 2) with { State = FarmTaskState.Succeeded, RejectedBy = ["0xC"], Checks = [sample with { State = SpotCheckState.Cancelled }] },
+            NewTask(job, 2, 3, 3) with { State = FarmTaskState.Verifying, FailedBy = ["0xB"], Checks = [sample with { RenderedBy = "0xdef" }] },
+        ]);
+        TaskRecord first = (await Store.GetTaskAsync(job.Id, 0))!;
+        Assert.True(await Store.TryUpdateTaskAsync(first with { RejectedBy = ["0xa"] }));
+
+        await using var dataSource = NpgsqlDataSource.Create(_connectionString!);
+        string Tallies = $"SELECT string_agg(kind || ':' || provider || '=' || n, ',' ORDER BY kind, provider) FROM renderfarm.job_tallies WHERE job_id = '{job.Id}' AND n <> 0";
+        await using NpgsqlCommand kept = dataSource.CreateCommand(Tallies);
+        string expected = (string)(await kept.ExecuteScalarAsync())!;
+
+        using Stream stream = typeof(PostgresFarmStore).Assembly.GetManifestResourceStream("RenderFarm.Storage.Migrations.0007_job_tallies.sql")!;
+        string migration = await new StreamReader(stream).ReadToEndAsync();
+        string backfill = migration[migration.IndexOf("INSERT INTO renderfarm.job_tallies", StringComparison.Ordinal)..];
+        await using (NpgsqlCommand clear = dataSource.CreateCommand("DELETE FROM renderfarm.job_tallies"))
+        {
+            await clear.ExecuteNonQueryAsync();
+        }
+
+        await using (NpgsqlCommand rebuild = dataSource.CreateCommand(backfill))
+        {
+            await rebuild.ExecuteNonQueryAsync();
+        }
+
+        await using NpgsqlCommand rebuilt = dataSource.CreateCommand(Tallies);
+        Assert.Equal("Canaried:=1,Failed:0xa=1,Failed:0xb=2,Rejected:0xa=1,Rejected:0xc=1,Sampled:0xdef=2,Tasks:=3,Unfinished:=2", expected);
+        Assert.Equal(expected, (string)(await rebuilt.ExecuteScalarAsync())!);
+    }
+
     [Fact]
     public async Task Coordinators_starting_together_apply_each_migration_once()
     {

@@ -34,9 +34,32 @@ public interface IFarmStore
 
     /// <summary>
     /// Replaces a task when its stored version equals <paramref name="updated"/>'s <see cref="TaskRecord.Version"/>;
-    /// the stored copy then has that version plus one. False when another update came first.
+    /// the stored copy then has that version plus one, and the job's tallies change with it in the same step. False when
+    /// another update came first.
     /// </summary>
     Task<bool> TryUpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// A job's tallies (see <see cref="JobTallies"/>), kept with every task write: constant time, however many tasks the
+    /// job has. Zeros for an unknown job.
+    /// </summary>
+    Task<JobTally> GetJobTallyAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>One provider's tallies within a job (case-insensitive); zeros when it has none.</summary>
+    Task<ProviderTally> GetProviderTallyAsync(Guid jobId, string provider, CancellationToken cancellationToken = default);
+
+    /// <summary>The providers (lowercase) whose output of some task of the job was proven wrong.</summary>
+    Task<IReadOnlyList<string>> ListRejectedProvidersAsync(Guid jobId, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Up to <paramref name="limit"/> tasks of any job in <paramref name="state"/>, in a fixed order of (job, index) that
+    /// starts after <paramref name="after"/> (from the start when null): pages for a sweep, read through an index.
+    /// </summary>
+    Task<IReadOnlyList<TaskRecord>> ListTasksInStateAsync(
+        FarmTaskState state, (Guid JobId, int Index)? after, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Up to <paramref name="limit"/> Leased tasks whose lease ended at or before <paramref name="now"/>, earliest end first.</summary>
+    Task<IReadOnlyList<TaskRecord>> ListLapsedLeasesAsync(DateTimeOffset now, int limit, CancellationToken cancellationToken = default);
 
     /// <summary>
     /// Creates or replaces a provider's address, registration, last-seen time and device. A new provider starts with the
