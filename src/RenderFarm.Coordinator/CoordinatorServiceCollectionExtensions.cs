@@ -88,6 +88,10 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton<ProviderStanding>();
         services.AddSingleton<RateWindow>();
         services.AddSingleton<LeaseService>();
+        services.AddSingleton(sp => new InvariantSweep(
+            sp.GetRequiredService<Core.Farm.IFarmStore>(),
+            sp.GetRequiredService<LeaseService>().Transitions,
+            sp.GetRequiredService<ILogger<InvariantSweep>>()));
         services.AddSingleton<SignInTokens>();
         services.AddSingleton<ProviderAuthenticator>();
         services.AddSingleton<ClientAuthenticator>();
@@ -107,6 +111,7 @@ public static class CoordinatorServiceCollectionExtensions
             sp.GetRequiredService<ILogger<SettlementJob>>()));
         services.AddTransient(sp => new FarmMaintenance(
             sp.GetRequiredService<LeaseService>(),
+            sp.GetRequiredService<InvariantSweep>(),
             sp.GetRequiredService<JobStorage>(),
             sp.GetRequiredService<IOptions<CoordinatorOptions>>(),
             sp.GetRequiredService<ILogger<FarmMaintenance>>()));

@@ -101,6 +101,12 @@ public sealed class CoordinatorBackends
                 // Locks are rows: one left by a killed coordinator blocks its successor until it times out
                 // (10 minutes by default). Every lock here is held for milliseconds, so a minute is ample.
                 DistributedLockTimeout = TimeSpan.FromMinutes(1),
+
+                // An entry a lease request fetched is invisible to others while the request holds it. Sliding: the
+                // holder's coordinator refreshes it every few seconds (a Hangfire server component), so one killed
+                // mid-lease frees its entries within InvisibilityTimeout instead of the default 30 minutes.
+                UseSlidingInvisibilityTimeout = true,
+                InvisibilityTimeout = TimeSpan.FromSeconds(15),
             };
             return new CoordinatorBackends(
                 new PostgresFarmStore(connectionString, timeProvider),

@@ -54,9 +54,9 @@ internal sealed class Canaries
             return [];
         }
 
-        IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(job.Id, cancellationToken);
-        bool first = !tasks.Any(t => t.Index != verified.Index && t.Checks.Any(c => c.Canary)) && !verified.Checks.Any(c => c.Canary);
-        string[] blocked = [.. tasks.SelectMany(t => t.RejectedBy).Concat(verified.RejectedBy)];
+        // Checks are only ever added, so a task that had a canary when stored still has one now.
+        bool first = (await _store.GetJobTallyAsync(job.Id, cancellationToken)).Canaried == 0 && !verified.Checks.Any(c => c.Canary);
+        string[] blocked = [.. (await _store.ListRejectedProvidersAsync(job.Id, cancellationToken)).Concat(verified.RejectedBy)];
         string[] workers = [.. _presence.SignedIn().Where(p => !blocked.Contains(p, StringComparer.OrdinalIgnoreCase))];
 
         var canaries = new List<SpotCheckRecord>();

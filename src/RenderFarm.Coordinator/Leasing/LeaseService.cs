@@ -27,6 +27,9 @@ internal sealed partial class LeaseService
     private static readonly TimeSpan s_minimumFetchWait = TimeSpan.FromMilliseconds(200);
     private static readonly TimeSpan s_skippedTaskBackoff = TimeSpan.FromMilliseconds(500);
 
+    // How long an ended job may stay unsettled before its settlement is requested again (settling takes seconds).
+    private static readonly TimeSpan s_settlementGrace = TimeSpan.FromMinutes(2);
+
     private readonly IWorkQueue _queue;
     private readonly IFarmStore _store;
     private readonly TimeProvider _time;
@@ -39,6 +42,7 @@ internal sealed partial class LeaseService
     private readonly UploadVerifier _uploads;
     private readonly LeaseGrants _grants;
     private readonly SpotChecks _checks;
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Guid, DateTimeOffset> _settlementRequests = new();
 
     public LeaseService(
         JobStorage storage,
@@ -202,6 +206,7 @@ internal sealed partial class LeaseService
             if (await _store.GetJobAsync(completed.JobId, cancellationToken) is { } owner)
             {
                 await _checks.EnqueueChecksAsync(owner, completed.Index, [.. completed.Checks.Where(c => c.State == SpotCheckState.Queued && c.HangfireJobId is null)], cancellationToken);
+                await _transitions.TryCompleteJobAsync(completed.JobId, cancellationToken);
             }
 
             return;
@@ -304,31 +309,82 @@ internal sealed partial class LeaseService
         }
     }
 
-    /// <summary>Puts back every lease past its end among the newest jobs, counting the lapse against its provider.</summary>
+    /// <summary>
+    /// Puts back every task lease past its end (found through an index, whatever the job), counting the lapse against its
+    /// provider; then the lapsed check leases of verifying tasks and, among the newest running jobs, of canaries; and
+    /// completes those jobs whose last completion raced.
+    /// </summary>
     /// <returns>How many leases were put back.</returns>
     public async Task<int> ExpireLapsedLeasesAsync(CancellationToken cancellationToken)
     {
         int expired = 0;
+        var jobs = new Dictionary<Guid, JobRecord?>();
+        async Task<JobRecord?> JobAsync(Guid id) => jobs.TryGetValue(id, out JobRecord? known)
+            ? known
+            : jobs[id] = await _store.GetJobAsync(id, cancellationToken);
+
+        foreach (TaskRecord task in await _store.ListLapsedLeasesAsync(_time.GetUtcNow(), _options.MaintenanceJobScanLimit, cancellationToken))
+        {
+            if (await JobAsync(task.JobId) is { State: JobState.Running } job
+                && await _transitions.ReleaseAsync(task, job, task.Provider, $"Lease of {task.Provider} lapsed", cancellationToken))
+            {
+                // A conflicting update means the provider acted first; the next pass looks again.
+                LogExpired(job.Id, task.Index, task.Provider);
+                expired++;
+            }
+        }
+
+        (Guid JobId, int Index)? cursor = null;
+        for (int looked = 0; looked < InvariantSweep.TasksPerPass;)
+        {
+            IReadOnlyList<TaskRecord> verifying = await _store.ListTasksInStateAsync(FarmTaskState.Verifying, cursor, 500, cancellationToken);
+            if (verifying.Count == 0)
+            {
+                break;
+            }
+
+            foreach (TaskRecord task in verifying)
+            {
+                looked++;
+                cursor = (task.JobId, task.Index);
+                if (task.Checks.Any(c => c.State == SpotCheckState.Leased) && await JobAsync(task.JobId) is { State: JobState.Running } job)
+                {
+                    expired += await _checks.ExpireLapsedChecksAsync(job, task, cancellationToken);
+                }
+            }
+        }
+
+        DateTimeOffset now = _time.GetUtcNow();
         foreach (JobRecord job in await _store.ListJobsAsync(_options.MaintenanceJobScanLimit, cancellationToken))
         {
+            if (job is { State: JobState.Completed or JobState.Failed or JobState.Cancelled, Settlement: null } && job.FinishedAt <= now - s_settlementGrace
+                && _settlementRequests.GetValueOrDefault(job.Id) <= now - s_settlementGrace)
+            {
+                // Ended a while ago and still unsettled: the request may have been lost with the coordinator that made it.
+                if (_settlementRequests.Count > _options.MaintenanceJobScanLimit)
+                {
+                    _settlementRequests.Clear();
+                }
+
+                _settlementRequests[job.Id] = now;
+                _transitions.RequestSettlement(job.Id);
+                continue;
+            }
+
             if (job.State != JobState.Running)
             {
                 continue;
             }
 
-            foreach (TaskRecord task in await _store.GetTasksAsync(job.Id, cancellationToken))
+            // Canaries sit on succeeded tasks; only a job that has some needs its tasks read.
+            if ((await _store.GetJobTallyAsync(job.Id, cancellationToken)).Canaried > 0)
             {
-                if (task.State == FarmTaskState.Leased && task.LeaseExpiresAt <= _time.GetUtcNow()
-                    && await _transitions.ReleaseAsync(task, job, task.Provider, $"Lease of {task.Provider} lapsed", cancellationToken))
+                foreach (TaskRecord task in await _store.GetTasksAsync(job.Id, cancellationToken))
                 {
-                    // A conflicting update means the provider acted first; the next pass looks again.
-                    LogExpired(job.Id, task.Index, task.Provider);
-                    expired++;
-                }
-
-                if (task.State is FarmTaskState.Verifying or FarmTaskState.Succeeded)
-                {
-                    expired += await _checks.ExpireLapsedChecksAsync(job, task, cancellationToken);
+                    if (task.State == FarmTaskState.Succeeded && task.Checks.Any(c => c.Canary && c.State == SpotCheckState.Leased))
+                    {
+                        expired += await _checks.ExpireLapsedChecksAsync(job, task, cancellationToken);
+                    }
                 }
             }
 
@@ -354,7 +410,7 @@ internal sealed partial class LeaseService
             || hangfireJob.Args is not [Guid jobId, int index])
         {
             LogForeignJob(fetched.JobId);
-            _queue.Remove(fetched);
+            _transitions.DropStale(fetched, fetched.JobId);
             return (null, false);
         }
 
@@ -365,7 +421,7 @@ internal sealed partial class LeaseService
         {
             // A Hangfire job its task record does not name (a split retried after a crash), or a task
             // that ended while its Hangfire job was queued.
-            _transitions.DropStale(fetched);
+            _transitions.DropStale(fetched, task?.HangfireJobId);
             return (null, false);
         }
 

@@ -86,8 +86,7 @@ internal sealed partial class SpotChecks
         }
 
         ProviderRecord? record = await _store.GetProviderAsync(provider, cancellationToken);
-        bool first = !(await _store.GetTasksAsync(job.Id, cancellationToken)).Any(t => t.Checks.Any(c =>
-            c.WholeFrame && !c.Canary && c.State != SpotCheckState.Cancelled && string.Equals(c.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)));
+        bool first = (await _store.GetProviderTallyAsync(job.Id, provider, cancellationToken)).Sampled == 0;
         foreach (FrameOutput output in outputs.OrderBy(o => o.Frame))
         {
             decisions[output.Frame] = _sampling.Decide(job.Id, output.Frame, provider, record?.VerifiedFrames ?? 0, record?.TimesCaught ?? 0, first);
@@ -191,7 +190,7 @@ internal sealed partial class SpotChecks
         if (task is null || job is null || check is null || task.State != Arbitration.CheckedTaskState(check)
             || check.State != SpotCheckState.Queued || job.State != JobState.Running)
         {
-            _transitions.DropStale(fetched);
+            _transitions.DropStale(fetched, check?.HangfireJobId);
             return (null, false);
         }
 

@@ -40,25 +40,30 @@ internal sealed partial class TaskTransitions
     /// <summary>The work queue the transitions mirror their records to.</summary>
     public IWorkQueue Queue => _queue;
 
-    /// <summary>Drops a fetched entry whose task or check no longer wants it (ended, or named another Hangfire job).</summary>
-    public void DropStale(IFetchedJob fetched)
+    /// <summary>
+    /// Removes a fetched entry that no task or check may take now (ended, taken through another entry, or named by no
+    /// record). Its Hangfire job is deleted only when no record names it: a live record's job keeps mirroring it.
+    /// </summary>
+    /// <param name="fetched">The entry.</param>
+    /// <param name="owner">The Hangfire job id the record names (the task's or the check's), or null.</param>
+    public void DropStale(IFetchedJob fetched, string? owner)
     {
-        _queue.Delete(fetched.JobId);
-        _queue.Remove(fetched);
+        if (owner != fetched.JobId)
+        {
+            Mirror(Guid.Empty, -1, "delete an orphan Hangfire job", () => _queue.Delete(fetched.JobId));
+        }
+
+        RemoveEntry(fetched);
     }
 
-    /// <summary>Queued → Leased for a fetched task.</summary>
+    /// <summary>
+    /// Queued → Leased for a fetched task. The record is written first and decides; the Hangfire state follows and the
+    /// entry is removed, both best effort (an entry left behind is dropped by the next fetch, a state by the sweep).
+    /// </summary>
     /// <returns>The leased record, or null when the task was taken or ended meanwhile (the entry is then removed).</returns>
     public async Task<TaskRecord?> LeaseAsync(
         IFetchedJob fetched, TaskRecord task, string provider, string leaseId, DateTimeOffset now, DateTimeOffset expires, CancellationToken cancellationToken)
     {
-        if (!_queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), EnqueuedState.StateName))
-        {
-            // No longer Enqueued (deleted by a cancellation): the queue entry is stale.
-            _queue.Remove(fetched);
-            return null;
-        }
-
         while (true)
         {
             TaskRecord leased = task with
@@ -71,17 +76,30 @@ internal sealed partial class TaskTransitions
                 StartedAt = now,
                 FinishedAt = null,
             };
-            if (await _store.TryUpdateTaskAsync(leased, cancellationToken))
+            bool stored;
+            try
             {
-                _queue.Remove(fetched);
-                return leased;
+                stored = await _store.TryUpdateTaskAsync(leased, cancellationToken);
+            }
+            catch (Exception ex) when (ex is not OperationCanceledException)
+            {
+                // The write may have applied although it failed: a lease nobody was granted must not lapse against the
+                // provider, so it is taken back uncharged. The entry goes back to the queue when the caller disposes it.
+                await UndoLeaseAsync(task.JobId, task.Index, leaseId, cancellationToken);
+                throw;
+            }
+
+            if (stored)
+            {
+                Mirror(task.JobId, task.Index, "mark the Hangfire job leased", () => _queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), null));
+                RemoveEntry(fetched);
+                return leased with { Version = leased.Version + 1 };
             }
 
             TaskRecord? current = await _store.GetTaskAsync(task.JobId, task.Index, cancellationToken);
-            if (current?.State != FarmTaskState.Queued)
+            if (current is not { State: FarmTaskState.Queued } || current.HangfireJobId != fetched.JobId)
             {
-                _queue.Delete(fetched.JobId, LeasedState.StateName);
-                _queue.Remove(fetched);
+                DropStale(fetched, current?.HangfireJobId);
                 return null;
             }
 
@@ -98,7 +116,8 @@ internal sealed partial class TaskTransitions
         }
 
         // Leased → Leased keeps the dashboard's view of the lease current (one history entry per heartbeat).
-        _queue.MarkLeased(task.HangfireJobId!, new LeasedState(provider, task.LeaseId!, task.StartedAt ?? expires, expires), LeasedState.StateName);
+        Mirror(task.JobId, task.Index, "extend the Hangfire lease", () => _queue.MarkLeased(
+            task.HangfireJobId!, new LeasedState(provider, task.LeaseId!, task.StartedAt ?? expires, expires), null));
         return true;
     }
 
@@ -123,8 +142,8 @@ internal sealed partial class TaskTransitions
         }
 
         long milliseconds = (long)(now - (task.StartedAt ?? now)).TotalMilliseconds;
-        _queue.MarkSucceeded(task.HangfireJobId!, milliseconds);
-        return succeeded;
+        Mirror(task.JobId, task.Index, "mark the Hangfire job succeeded", () => _queue.MarkSucceeded(task.HangfireJobId!, milliseconds));
+        return succeeded with { Version = succeeded.Version + 1 };
     }
 
     /// <summary>
@@ -159,12 +178,12 @@ internal sealed partial class TaskTransitions
 
         if (!exhausted)
         {
-            _queue.Enqueue(task.HangfireJobId!, FarmQueues.For(job.Spec), reason, LeasedState.StateName);
+            await EnqueueAsync(released with { Version = released.Version + 1 }, job, reason, cancellationToken);
             return true;
         }
 
         string error = $"Task {task.Index} (frames {task.FirstFrame}-{task.LastFrame}) failed on {failed.Count} providers ({failures.Count(f => f.Standing)} with standing); last: {reason}";
-        _queue.MarkFailed(task.HangfireJobId!, error);
+        Mirror(task.JobId, task.Index, "mark the Hangfire job failed", () => _queue.MarkFailed(task.HangfireJobId!, error));
         await FailJobAsync(job.Id, error, cancellationToken);
         return true;
     }
@@ -184,7 +203,7 @@ internal sealed partial class TaskTransitions
         }
 
         DeleteOpenCheckJobs(task.Checks);
-        _queue.Enqueue(task.HangfireJobId!, FarmQueues.For(job.Spec), reason);
+        await EnqueueAsync(redo with { Version = redo.Version + 1 }, job, reason, cancellationToken);
         return true;
     }
 
@@ -206,10 +225,10 @@ internal sealed partial class TaskTransitions
                 if (await _store.TryUpdateTaskAsync(cancelled, cancellationToken))
                 {
                     DeleteOpenCheckJobs(task.Checks);
-                    if (task.HangfireJobId is not null)
+                    if (task.HangfireJobId is { } hangfireJobId)
                     {
                         // Deleted from any state; a stale queue entry is dropped when a lease fetches it.
-                        _queue.Delete(task.HangfireJobId);
+                        Mirror(task.JobId, task.Index, "delete the Hangfire job", () => _queue.Delete(hangfireJobId));
                     }
 
                     break;
@@ -223,14 +242,15 @@ internal sealed partial class TaskTransitions
     /// <summary>Running → Completed once every task succeeded; settles it.</summary>
     public async Task TryCompleteJobAsync(Guid jobId, CancellationToken cancellationToken)
     {
-        // Every completion looks after its own update, so the last of two racing ones sees both.
-        IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
-        if (tasks.Count > 0 && tasks.All(t => t.State == FarmTaskState.Succeeded)
+        // Every completion looks after its own update, so the last of two racing ones sees both; the store counts the
+        // job's unfinished tasks with every task write, so this is one lookup, not a read of every task.
+        JobTally tally = await _store.GetJobTallyAsync(jobId, cancellationToken);
+        if (tally.Tasks > 0 && tally.Unfinished == 0
             && await _store.TryUpdateJobStateAsync(jobId, JobState.Running, JobState.Completed, null, cancellationToken))
         {
             LogJobCompleted(jobId);
             await CancelOpenCanariesAsync(jobId, "The job completed before the canary was answered.", cancellationToken);
-            _queue.EnqueueSettlement(jobId);
+            RequestSettlement(jobId);
         }
     }
 
@@ -241,9 +261,15 @@ internal sealed partial class TaskTransitions
         {
             LogJobFailed(jobId, error);
             await StopTasksAsync(jobId, "The job failed.", cancellationToken);
-            _queue.EnqueueSettlement(jobId);
+            RequestSettlement(jobId);
         }
     }
+
+    /// <summary>
+    /// Enqueues the settlement of an ended job. Best effort: settlement is idempotent, and the maintenance sweep requests
+    /// it again for an ended job that stays unsettled (see <see cref="LeaseService.ExpireLapsedLeasesAsync"/>).
+    /// </summary>
+    public void RequestSettlement(Guid jobId) => Mirror(jobId, -1, "enqueue the job's settlement", () => _queue.EnqueueSettlement(jobId));
 
     /// <summary>
     /// New checks of a task's output: one Hangfire job each on <paramref name="queueOf"/>'s queue, whose id is then
@@ -290,12 +316,6 @@ internal sealed partial class TaskTransitions
         Func<TaskRecord, SpotCheckRecord, bool> stillOpen,
         CancellationToken cancellationToken)
     {
-        if (!_queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), EnqueuedState.StateName))
-        {
-            _queue.Remove(fetched);
-            return null;
-        }
-
         while (true)
         {
             SpotCheckRecord leased = check with
@@ -309,20 +329,20 @@ internal sealed partial class TaskTransitions
             TaskRecord updated = task with { Checks = Arbitration.Replace(task.Checks, leased) };
             if (await _store.TryUpdateTaskAsync(updated, cancellationToken))
             {
-                _queue.Remove(fetched);
-                return (updated, leased);
+                Mirror(task.JobId, task.Index, "mark the check's Hangfire job leased", () => _queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), null));
+                RemoveEntry(fetched);
+                return (updated with { Version = updated.Version + 1 }, leased);
             }
 
             TaskRecord? current = await _store.GetTaskAsync(task.JobId, task.Index, cancellationToken);
-            SpotCheckRecord? now2 = current?.Checks.FirstOrDefault(c => c.Number == check.Number);
-            if (current is null || now2 is null || !stillOpen(current, now2))
+            SpotCheckRecord? reloaded = current?.Checks.FirstOrDefault(c => c.Number == check.Number);
+            if (current is null || reloaded is null || !stillOpen(current, reloaded))
             {
-                _queue.Delete(fetched.JobId, LeasedState.StateName);
-                _queue.Remove(fetched);
+                DropStale(fetched, reloaded?.HangfireJobId ?? fetched.JobId);
                 return null;
             }
 
-            (task, check) = (current, now2);
+            (task, check) = (current, reloaded);
         }
     }
 
@@ -341,9 +361,9 @@ internal sealed partial class TaskTransitions
         }
 
         await DeleteCheckUploadAsync(task, check, cancellationToken);
-        if (check.HangfireJobId is not null)
+        if (check.HangfireJobId is { } hangfireJobId)
         {
-            _queue.Enqueue(check.HangfireJobId, queue, reason, LeasedState.StateName);
+            Mirror(task.JobId, task.Index, "enqueue the check's Hangfire job", () => _queue.Enqueue(hangfireJobId, queue, reason));
         }
 
         return true;
@@ -358,9 +378,9 @@ internal sealed partial class TaskTransitions
             return false;
         }
 
-        if (check.HangfireJobId is not null)
+        if (check.HangfireJobId is { } hangfireJobId)
         {
-            _queue.MarkSucceeded(check.HangfireJobId, 0);
+            Mirror(updated.JobId, updated.Index, "mark the check's Hangfire job succeeded", () => _queue.MarkSucceeded(hangfireJobId, 0));
         }
 
         return true;
@@ -405,12 +425,94 @@ internal sealed partial class TaskTransitions
     {
         foreach (SpotCheckRecord check in checks)
         {
-            if (check.State is SpotCheckState.Queued or SpotCheckState.Leased && check.HangfireJobId is not null)
+            if (check.State is SpotCheckState.Queued or SpotCheckState.Leased && check.HangfireJobId is { } hangfireJobId)
             {
-                _queue.Delete(check.HangfireJobId);
+                Mirror(Guid.Empty, check.Number, "delete a check's Hangfire job", () => _queue.Delete(hangfireJobId));
             }
         }
     }
+
+    /// <summary>
+    /// Puts a task's stored Queued record in its queue: one entry for its Hangfire job, or, when that job is gone (expired
+    /// after a day in a final state), a new one linked to the record first. Best effort: the sweep repairs what fails.
+    /// </summary>
+    public async Task EnqueueAsync(TaskRecord queued, JobRecord job, string? reason, CancellationToken cancellationToken)
+    {
+        bool? enqueued = null;
+        Mirror(queued.JobId, queued.Index, "enqueue the Hangfire job", () => enqueued = _queue.Enqueue(queued.HangfireJobId!, FarmQueues.For(job.Spec), reason));
+        if (enqueued == false)
+        {
+            await RelinkAsync(queued, job, cancellationToken);
+        }
+    }
+
+    /// <summary>Gives a Queued task whose Hangfire job is gone a new one: created outside any queue, linked to the record, then enqueued.</summary>
+    /// <returns>Whether the task is now linked and enqueued.</returns>
+    public async Task<bool> RelinkAsync(TaskRecord queued, JobRecord job, CancellationToken cancellationToken)
+    {
+        string hangfireJobId = _queue.CreateTask(queued.JobId, queued.Index);
+        for (TaskRecord? task = queued; task is { State: FarmTaskState.Queued }; task = await _store.GetTaskAsync(queued.JobId, queued.Index, cancellationToken))
+        {
+            if (task.HangfireJobId != queued.HangfireJobId)
+            {
+                break;
+            }
+
+            if (await _store.TryUpdateTaskAsync(task with { HangfireJobId = hangfireJobId }, cancellationToken))
+            {
+                LogRelinked(queued.JobId, queued.Index, queued.HangfireJobId, hangfireJobId);
+                return _queue.Enqueue(hangfireJobId, FarmQueues.For(job.Spec), "Its previous Hangfire job was gone", Jobs.PreparedState.StateName);
+            }
+        }
+
+        _queue.Delete(hangfireJobId);
+        return false;
+    }
+
+    // Takes back a lease whose grant failed: back to Queued, uncharged. The Hangfire job was not marked yet and its entry
+    // goes back to the queue, so nothing is enqueued here. Best effort: the store may be what failed.
+    private async Task UndoLeaseAsync(Guid jobId, int index, string leaseId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            for (TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+                task is { State: FarmTaskState.Leased } && task.LeaseId == leaseId;
+                task = await _store.GetTaskAsync(jobId, index, cancellationToken))
+            {
+                if (await _store.TryUpdateTaskAsync(task with { State = FarmTaskState.Queued, LeaseId = null, LeaseExpiresAt = null, Provider = null }, cancellationToken))
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogMirrorFailed(jobId, index, "take back a lease whose grant failed", ex.Message);
+        }
+    }
+
+    // Removes a fetched entry; when that fails the entry goes back to the queue on dispose and the next fetch drops it.
+    private void RemoveEntry(IFetchedJob fetched) => Mirror(Guid.Empty, -1, "remove a fetched queue entry", () => _queue.Remove(fetched));
+
+    // A Hangfire write after the record it mirrors was stored: the record has decided, so a failure here never fails the
+    // caller's call; the maintenance sweep repairs what it left (see FarmMaintenance).
+    private void Mirror(Guid jobId, int index, string what, Action write)
+    {
+        try
+        {
+            write();
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogMirrorFailed(jobId, index, what, ex.Message);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskIndex} of job {JobId}: could not {What}; the maintenance sweep repairs it: {Reason}")]
+    private partial void LogMirrorFailed(Guid jobId, int taskIndex, string what, string reason);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskIndex} of job {JobId}: Hangfire job {Old} was gone; linked to new job {New}.")]
+    private partial void LogRelinked(Guid jobId, int taskIndex, string? old, string @new);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Job {JobId} failed: {Error}")]
     private partial void LogJobFailed(Guid jobId, string error);

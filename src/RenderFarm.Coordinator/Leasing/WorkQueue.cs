@@ -34,6 +34,9 @@ internal interface IWorkQueue
     /// <summary>Creates a spot check's Hangfire job, enqueued on <paramref name="queue"/>.</summary>
     string CreateCheck(Guid jobId, int index, int number, string queue);
 
+    /// <summary>Creates a frame task's Hangfire job in no queue (<see cref="PreparedState"/>), to be linked to its record, then enqueued.</summary>
+    string CreateTask(Guid jobId, int index);
+
     /// <summary>
     /// Moves a Hangfire job to Enqueued on <paramref name="queue"/>, which adds one entry to that queue; when
     /// <paramref name="expectedState"/> is given, only from that state.
@@ -44,10 +47,10 @@ internal interface IWorkQueue
     /// <summary>Marks a Hangfire job as leased; when <paramref name="expectedState"/> is given, only from that state.</summary>
     bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState);
 
-    /// <summary>Marks a leased Hangfire job as succeeded.</summary>
+    /// <summary>Marks a Hangfire job as succeeded, from any state: the farm record has decided.</summary>
     void MarkSucceeded(string hangfireJobId, long milliseconds);
 
-    /// <summary>Marks a leased Hangfire job as failed for good.</summary>
+    /// <summary>Marks a Hangfire job as failed for good, from any state: the farm record has decided.</summary>
     void MarkFailed(string hangfireJobId, string error);
 
     /// <summary>Deletes a Hangfire job from any state; a queue entry left behind is dropped when a lease fetches it.</summary>
@@ -86,6 +89,10 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
         client.Create(Job.FromExpression(() => SpotCheckJob.Validate(jobId, index, number)), new EnqueuedState(queue));
 
     /// <inheritdoc/>
+    public string CreateTask(Guid jobId, int index) =>
+        client.Create(Job.FromExpression(() => FrameTaskJob.Render(jobId, index)), new PreparedState());
+
+    /// <inheritdoc/>
     public bool Enqueue(string hangfireJobId, string queue, string? reason, string? expectedState = null) =>
         client.ChangeState(hangfireJobId, new EnqueuedState(queue) { Reason = reason }, expectedState);
 
@@ -95,11 +102,11 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
 
     /// <inheritdoc/>
     public void MarkSucceeded(string hangfireJobId, long milliseconds) =>
-        client.ChangeState(hangfireJobId, new SucceededState(null, 0, milliseconds), LeasedState.StateName);
+        client.ChangeState(hangfireJobId, new SucceededState(null, 0, milliseconds), null);
 
     /// <inheritdoc/>
     public void MarkFailed(string hangfireJobId, string error) =>
-        client.ChangeState(hangfireJobId, new FailedState(new FrameTaskFailedException(error)), LeasedState.StateName);
+        client.ChangeState(hangfireJobId, new FailedState(new FrameTaskFailedException(error)), null);
 
     /// <inheritdoc/>
     public void Delete(string hangfireJobId, string? expectedState = null)
