@@ -130,7 +130,8 @@ internal sealed partial class LeaseService
                 }
                 catch
                 {
-                    fetched.Dispose();
+                    // Not taken: back in its queue. Hangfire.InMemory drops a fetched entry that is only disposed.
+                    PutBack(fetched);
                     throw;
                 }
 
@@ -151,8 +152,7 @@ internal sealed partial class LeaseService
         {
             foreach (IFetchedJob held in skipped)
             {
-                _queue.PutBack(held);
-                held.Dispose();
+                PutBack(held);
             }
         }
 
@@ -163,6 +163,23 @@ internal sealed partial class LeaseService
         }
 
         return null;
+    }
+
+    // Best effort: on PostgreSQL an entry that was not put back becomes visible again after the invisibility timeout.
+    private void PutBack(IFetchedJob fetched)
+    {
+        try
+        {
+            _queue.PutBack(fetched);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            LogPutBackFailed(fetched.JobId, ex.Message);
+        }
+        finally
+        {
+            fetched.Dispose();
+        }
     }
 
     /// <summary>Extends a lease.</summary>
@@ -538,6 +555,9 @@ internal sealed partial class LeaseService
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Lease on task {TaskIndex} of job {JobId} held by {Provider} lapsed; re-queued.")]
     private partial void LogExpired(Guid jobId, int taskIndex, string? provider);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} could not be put back in its queue: {Reason}")]
+    private partial void LogPutBackFailed(string hangfireJobId, string reason);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} in a provider queue is not a frame task; dropped.")]
     private partial void LogForeignJob(string hangfireJobId);
