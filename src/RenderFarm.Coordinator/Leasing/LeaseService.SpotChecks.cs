@@ -59,9 +59,10 @@ internal sealed partial class LeaseService
         ProviderRecord? record = await _store.GetProviderAsync(provider, cancellationToken);
         bool first = !(await _store.GetTasksAsync(job.Id, cancellationToken)).Any(t => t.Checks.Any(c =>
             c.WholeFrame && !c.Canary && c.State != SpotCheckState.Cancelled && string.Equals(c.RenderedBy, provider, StringComparison.OrdinalIgnoreCase)));
+        bool biased = await IsBiasedAsync(provider, cancellationToken);
         foreach (FrameOutput output in outputs.OrderBy(o => o.Frame))
         {
-            decisions[output.Frame] = Sampling.Decide(job.Id, output.Frame, provider, record?.VerifiedFrames ?? 0, record?.TimesCaught ?? 0, first);
+            decisions[output.Frame] = Sampling.Decide(job.Id, output.Frame, provider, record?.VerifiedFrames ?? 0, record?.TimesCaught ?? 0, first, biased);
             first = false;
         }
 
@@ -496,6 +497,8 @@ internal sealed partial class LeaseService
         {
             (task, job, check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
         }
+
+        await RecordBiasEvidenceAsync(check, verdict.BiasZ, task.Outputs.FirstOrDefault(o => o.Frame == check.Frame)?.Sha256 != check.OutputSha256, cancellationToken);
     }
 
     private sealed record Verdict(
@@ -508,7 +511,8 @@ internal sealed partial class LeaseService
         int? PHashDistance,
         bool? AgreesWithArbitrated,
         bool OutputUnusable,
-        string Text);
+        string Text,
+        double? BiasZ = null);
 
     // For a tile check `rendered` is the validator's strip of tiles; for a whole-frame check the validator's frame.
     private async Task<Verdict> JudgeAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, Image rendered, CancellationToken cancellationToken)
@@ -529,26 +533,27 @@ internal sealed partial class LeaseService
 
         int compared, failed;
         double? minPsnr;
-        double maxDiff, maxShare;
+        double maxDiff, maxShare, biasZ;
         int? distance = null;
         string kind = "tiles";
         if (check.WholeFrame)
         {
             WholeFrameDifference whole = WholeFrameCheck.Compare(rendered, frame);
-            (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.BlocksFailed, whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
+            (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.Pixels.Pass ? 0 : Math.Max(1, whole.BlocksFailed), whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
+            biasZ = whole.Pixels.Statistics.BiasZ;
             minPsnr = double.IsFinite(whole.MinPsnr) ? whole.MinPsnr : null;
         }
         else
         {
             compared = check.Tiles.Count;
-            (failed, minPsnr, maxDiff, maxShare) = Compare(rendered, frame, check.Tiles, offsetTiles: true);
+            (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(rendered, frame, check.Tiles, offsetTiles: true);
         }
 
         bool pass = failed == 0 && (distance ?? 0) <= _options.MaxWholeFramePHashDistance;
         bool? agrees = null;
         string text = string.Create(
             CultureInfo.InvariantCulture,
-            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}");
+            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z {biasZ:0.0}");
         if (distance is { } d)
         {
             text += string.Create(CultureInfo.InvariantCulture, $", pHash distance {d} (at most {_options.MaxWholeFramePHashDistance})");
@@ -564,12 +569,12 @@ internal sealed partial class LeaseService
                 bool sameSize = first.Width == rendered.Width && first.Height == rendered.Height;
                 agrees = sameSize && (check.WholeFrame
                     ? WholeFrameCheck.Compare(rendered, first).IsMatch
-                    : Compare(rendered, first, check.Tiles, offsetTiles: false).Failed == 0);
+                    : JudgeTiles(rendered, first, check.Tiles, offsetTiles: false).Failed == 0);
                 text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
             }
         }
 
-        return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text);
+        return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text, biasZ);
     }
 
     // An inference item: the validator's output tensor against the delivered one, and for a third execution against the
@@ -622,27 +627,6 @@ internal sealed partial class LeaseService
         {
             return null;
         }
-    }
-
-    // Compares the strip's tiles with the same tiles of the frame (offsetTiles) or with the same strip positions of another strip.
-    private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare) Compare(
-        Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles)
-    {
-        int failed = 0, left = 0;
-        double minPsnr = double.PositiveInfinity, maxDiff = 0, maxShare = 0;
-        foreach (PixelTile tile in tiles)
-        {
-            var inStrip = new Rectangle(left, 0, tile.Width, tile.Height);
-            var inOther = offsetTiles ? new Rectangle(tile.X, tile.Y, tile.Width, tile.Height) : inStrip;
-            PixelDifference difference = s_comparison.Compare(strip, inStrip, other, inOther);
-            failed += difference.IsMatch ? 0 : 1;
-            minPsnr = Math.Min(minPsnr, difference.Psnr);
-            maxDiff = Math.Max(maxDiff, difference.MaxAbsoluteDifference);
-            maxShare = Math.Max(maxShare, difference.ShareBeyondTolerance);
-            left += tile.Width;
-        }
-
-        return (failed, double.IsFinite(minPsnr) ? minPsnr : null, maxDiff, maxShare);
     }
 
     /// <returns>False when another update came first.</returns>
