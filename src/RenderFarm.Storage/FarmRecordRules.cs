@@ -62,6 +62,15 @@ internal static class FarmRecordRules
         ArgumentOutOfRangeException.ThrowIfNegative(timesCaught);
     }
 
+    /// <summary>Checks a provider's new bias evidence: more frames than before, finite non-negative sums.</summary>
+    public static void ValidateEvidence(long storedFrames, (long Frames, double Upper, double Lower) updated)
+    {
+        if (updated.Frames <= storedFrames || !double.IsFinite(updated.Upper) || !double.IsFinite(updated.Lower) || updated.Upper < 0 || updated.Lower < 0)
+        {
+            throw new ArgumentException("Evidence must count more frames than before and hold finite, non-negative sums.", nameof(updated));
+        }
+    }
+
     /// <summary>The job after a state change at <paramref name="now"/>: finished exactly while in a final state.</summary>
     public static JobRecord WithState(JobRecord job, JobState to, string? error, DateTimeOffset now) => job with
     {

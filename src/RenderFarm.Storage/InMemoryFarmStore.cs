@@ -15,6 +15,7 @@ public sealed class InMemoryFarmStore : IFarmStore
     private readonly Dictionary<Guid, JobRecord> _jobs = [];
     private readonly Dictionary<Guid, TaskRecord[]> _tasks = [];
     private readonly Dictionary<string, ProviderRecord> _providers = new(StringComparer.OrdinalIgnoreCase);
+    private readonly Dictionary<string, (long Frames, double Upper, double Lower)> _evidence = new(StringComparer.Ordinal);
     private readonly Dictionary<string, DateTimeOffset> _onceValues = new(StringComparer.Ordinal);
     private readonly Dictionary<string, ApiKeyRecord> _apiKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _secrets = new(StringComparer.Ordinal);
@@ -286,6 +287,37 @@ public sealed class InMemoryFarmStore : IFarmStore
                 TimesCaught = stored.TimesCaught + timesCaught,
             };
             _providers[stored.Address] = updated;
+            return Task.FromResult(updated);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<(long Frames, double Upper, double Lower)> GetProviderEvidenceAsync(string address, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(address);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            return Task.FromResult(_evidence.GetValueOrDefault(address.ToLowerInvariant()));
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<(long Frames, double Upper, double Lower)> UpdateProviderEvidenceAsync(
+        string address,
+        Func<(long Frames, double Upper, double Lower), (long Frames, double Upper, double Lower)> update,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(address);
+        ArgumentNullException.ThrowIfNull(update);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            string key = address.ToLowerInvariant();
+            (long Frames, double Upper, double Lower) stored = _evidence.GetValueOrDefault(key);
+            (long Frames, double Upper, double Lower) updated = update(stored);
+            FarmRecordRules.ValidateEvidence(stored.Frames, updated);
+            _evidence[key] = updated;
             return Task.FromResult(updated);
         }
     }

@@ -482,6 +482,53 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         return providers.Count == 0 ? null : providers[0];
     }
 
+    /// <inheritdoc/>
+    public async Task<(long Frames, double Upper, double Lower)> GetProviderEvidenceAsync(string address, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(address);
+        IReadOnlyList<(long, double, double)> rows = await QueryAsync(
+            $"SELECT frames, upper_sum, lower_sum FROM {Schema}.provider_evidence WHERE address_key = @key",
+            reader => (reader.GetInt64(0), reader.GetDouble(1), reader.GetDouble(2)),
+            cancellationToken,
+            ("key", address.ToLowerInvariant())).ConfigureAwait(false);
+        return rows.Count == 0 ? default : rows[0];
+    }
+
+    /// <inheritdoc/>
+    public async Task<(long Frames, double Upper, double Lower)> UpdateProviderEvidenceAsync(
+        string address,
+        Func<(long Frames, double Upper, double Lower), (long Frames, double Upper, double Lower)> update,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(address);
+        ArgumentNullException.ThrowIfNull(update);
+        string key = address.ToLowerInvariant();
+        while (true)
+        {
+            // The frame count is the row's version: an update applies only to the evidence it was computed from.
+            (long Frames, double Upper, double Lower) stored = await GetProviderEvidenceAsync(address, cancellationToken).ConfigureAwait(false);
+            (long Frames, double Upper, double Lower) updated = update(stored);
+            FarmRecordRules.ValidateEvidence(stored.Frames, updated);
+            int changed = await ExecuteAsync(
+                $"""
+                INSERT INTO {Schema}.provider_evidence AS e (address_key, frames, upper_sum, lower_sum)
+                VALUES (@key, @frames, @upper, @lower)
+                ON CONFLICT (address_key) DO UPDATE SET frames = EXCLUDED.frames, upper_sum = EXCLUDED.upper_sum, lower_sum = EXCLUDED.lower_sum
+                WHERE e.frames = @stored
+                """,
+                cancellationToken,
+                ("key", key),
+                ("frames", updated.Frames),
+                ("upper", updated.Upper),
+                ("lower", updated.Lower),
+                ("stored", stored.Frames)).ConfigureAwait(false);
+            if (changed == 1)
+            {
+                return updated;
+            }
+        }
+    }
+
     private static ProviderRecord ReadProvider(NpgsqlDataReader reader) => new()
     {
         Address = reader.GetString(0),

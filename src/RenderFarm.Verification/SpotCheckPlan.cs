@@ -12,10 +12,12 @@ namespace RenderFarm.Verification;
 /// <remarks>
 /// A key is derived as <c>HMAC-SHA256(secret, context)</c>; the random numbers are the blocks
 /// <c>HMAC-SHA256(key, counter)</c>, read as unsigned 64-bit integers and turned into uniform integers by
-/// rejection. They pick an offset of the tile grid in [0, tileSize)² (so tile edges fall anywhere), then
-/// <see cref="TileCount"/> distinct cells of the shifted grid that lie wholly inside the frame (Floyd's
-/// sampling without replacement), so tiles never overlap. The number of tiles is the most whose pixels stay
-/// within the cost share. Pixels closer to the frame's edge than one tile are covered only for some offsets.
+/// rejection. They pick an offset of the tile grid in [0, tileSize)² (so tile edges fall anywhere), which cuts
+/// the frame into cells (whole tiles inside, narrower cells along the edges), then <see cref="TileCount"/>
+/// distinct cells (Floyd's sampling without replacement), so tiles never overlap and every pixel, at the edge
+/// or in the middle, is checked with the same probability. The number of tiles is the most whole tiles whose
+/// pixels stay within the cost share, but at least <see cref="MinTiles"/>: a small frame is checked in as many
+/// places as a large one, at a higher share of its pixels.
 /// </remarks>
 public sealed class SpotCheckPlan
 {
@@ -25,10 +27,13 @@ public sealed class SpotCheckPlan
     /// <summary>Default largest share of the frame's pixels re-rendered.</summary>
     public const double DefaultMaxCostShare = 0.03;
 
+    /// <summary>Fewest tiles a plan holds whatever the frame's size (fewer only when the frame has fewer cells).</summary>
+    public const int MinTiles = 8;
+
     /// <summary>Fewest secret bytes accepted.</summary>
     public const int MinSecretLength = 16;
 
-    private static readonly byte[] s_context = "RenderFarm.SpotCheckPlan/1"u8.ToArray();
+    private static readonly byte[] s_context = "RenderFarm.SpotCheckPlan/2"u8.ToArray();
 
     private SpotCheckPlan(int frameWidth, int frameHeight, int tileSize, IReadOnlyList<Rectangle> tiles)
     {
@@ -47,14 +52,17 @@ public sealed class SpotCheckPlan
     /// <summary>Tile side in pixels.</summary>
     public int TileSize { get; }
 
-    /// <summary>The tiles, ordered by row then column; they lie inside the frame and do not overlap.</summary>
+    /// <summary>
+    /// The tiles, ordered by row then column; they lie inside the frame and do not overlap. Tiles are
+    /// <see cref="TileSize"/> square, or narrower where a cell meets the frame's edge.
+    /// </summary>
     public IReadOnlyList<Rectangle> Tiles { get; }
 
     /// <summary>The number of tiles.</summary>
     public int TileCount => Tiles.Count;
 
     /// <summary>The share of the frame's pixels the tiles cover.</summary>
-    public double CostShare => (double)Tiles.Count * TileSize * TileSize / ((double)FrameWidth * FrameHeight);
+    public double CostShare => Tiles.Sum(t => (double)t.Width * t.Height) / ((double)FrameWidth * FrameHeight);
 
     /// <summary>A fresh 32-byte secret from the operating system's cryptographic generator.</summary>
     public static byte[] CreateSecret() => RandomNumberGenerator.GetBytes(32);
@@ -67,7 +75,6 @@ public sealed class SpotCheckPlan
     /// <param name="frameHeight">Frame height in pixels.</param>
     /// <param name="tileSize">Tile side in pixels.</param>
     /// <param name="maxCostShare">Largest share of the frame's pixels the tiles may cover, in (0, 1].</param>
-    /// <exception cref="ArgumentException">Not even one tile fits in the frame within the cost share.</exception>
     public static SpotCheckPlan Create(
         ReadOnlySpan<byte> secret,
         Guid jobId,
@@ -93,13 +100,6 @@ public sealed class SpotCheckPlan
         // The small allowance keeps a share that is exactly a whole number of tiles (0.03 · 1920 · 1080 / 64 = 972)
         // from losing a tile to binary rounding.
         long budget = (long)Math.Floor((maxCostShare * frameWidth * frameHeight / ((double)tileSize * tileSize)) + 1e-9);
-        if (budget < 1)
-        {
-            throw new ArgumentException(
-                $"No {tileSize}x{tileSize} tile fits within {maxCostShare:P1} of a {frameWidth}x{frameHeight} frame; use smaller tiles.",
-                nameof(tileSize));
-        }
-
         Span<byte> context = stackalloc byte[s_context.Length + 16 + (5 * sizeof(long))];
         s_context.CopyTo(context);
         Span<byte> rest = context[s_context.Length..];
@@ -112,13 +112,16 @@ public sealed class SpotCheckPlan
         BinaryPrimitives.WriteInt64LittleEndian(rest[32..], BitConverter.DoubleToInt64Bits(maxCostShare));
         var random = new KeyedRandom(HMACSHA256.HashData(secret, context));
 
-        // The offset leaves at least one whole cell in each direction.
-        int offsetX = (int)random.Below((ulong)Math.Min(tileSize, frameWidth - tileSize + 1));
-        int offsetY = (int)random.Below((ulong)Math.Min(tileSize, frameHeight - tileSize + 1));
-        int columns = (frameWidth - offsetX) / tileSize;
-        int rows = (frameHeight - offsetY) / tileSize;
-        long cells = (long)columns * rows;
-        int count = (int)Math.Min(budget, cells);
+        // The grid's offset cuts the frame into cells of at most tileSize: whole cells inside, narrower ones along the
+        // edges. Every pixel lies in exactly one cell whatever the offset, so drawing cells uniformly covers a pixel at
+        // the frame's edge as often as one in its middle.
+        int offsetX = (int)random.Below((ulong)tileSize);
+        int offsetY = (int)random.Below((ulong)tileSize);
+        int[] columnStarts = CellStarts(frameWidth, tileSize, offsetX);
+        int[] rowStarts = CellStarts(frameHeight, tileSize, offsetY);
+        int columns = columnStarts.Length - 1;
+        long cells = (long)columns * (rowStarts.Length - 1);
+        int count = (int)Math.Min(Math.Max(budget, MinTiles), cells);
 
         // Floyd's algorithm: a uniform subset of `count` cells out of `cells`.
         var chosen = new HashSet<long>(count);
@@ -134,10 +137,29 @@ public sealed class SpotCheckPlan
         for (int i = 0; i < sorted.Length; i++)
         {
             int column = (int)(sorted[i] % columns), row = (int)(sorted[i] / columns);
-            tiles[i] = new Rectangle(offsetX + (column * tileSize), offsetY + (row * tileSize), tileSize, tileSize);
+            tiles[i] = Rectangle.FromLTRB(columnStarts[column], rowStarts[row], columnStarts[column + 1], rowStarts[row + 1]);
         }
 
         return new SpotCheckPlan(frameWidth, frameHeight, tileSize, tiles);
+    }
+
+    // The starts of the cells along one axis, then its length: a first cell [0, offset) when the offset is not zero,
+    // then cells of tileSize, the last one cut at the edge.
+    private static int[] CellStarts(int length, int tileSize, int offset)
+    {
+        var starts = new List<int>();
+        if (offset > 0)
+        {
+            starts.Add(0);
+        }
+
+        for (int start = offset; start < length; start += tileSize)
+        {
+            starts.Add(start);
+        }
+
+        starts.Add(length);
+        return [.. starts];
     }
 
     /// <summary>Uniform integers from HMAC-SHA256 blocks in counter mode.</summary>

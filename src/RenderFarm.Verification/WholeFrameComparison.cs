@@ -4,12 +4,13 @@ namespace RenderFarm.Verification;
 
 /// <summary>The result of comparing a whole re-rendered frame with a delivered one.</summary>
 /// <param name="Blocks">Blocks compared.</param>
-/// <param name="BlocksFailed">Blocks with more pixels beyond the tolerance than allowed.</param>
+/// <param name="BlocksFailed">Blocks with more pixels beyond the tolerance than honest divergence produces.</param>
 /// <param name="MinPsnr">Lowest PSNR of any block in dB; positive infinity when the frames are identical.</param>
 /// <param name="MaxAbsoluteDifference">Largest difference of any channel of any pixel, linear light.</param>
 /// <param name="MaxShareBeyondTolerance">Largest share of a block's pixels beyond the tolerance.</param>
 /// <param name="PHashDistance">Hamming distance between the frames' pHashes.</param>
 /// <param name="MaxPHashDistance">The largest pHash distance that still matched.</param>
+/// <param name="Pixels">The pixel decision over all blocks (<see cref="SpotCheckDecision"/>): blocks, share beyond the tolerance and bias.</param>
 public sealed record WholeFrameDifference(
     int Blocks,
     int BlocksFailed,
@@ -17,16 +18,18 @@ public sealed record WholeFrameDifference(
     double MaxAbsoluteDifference,
     double MaxShareBeyondTolerance,
     int PHashDistance,
-    int MaxPHashDistance)
+    int MaxPHashDistance,
+    SpotCheckOutcome Pixels)
 {
-    /// <summary>Whether the pixels match in every block and the pHashes lie within the threshold.</summary>
-    public bool IsMatch => BlocksFailed == 0 && PHashDistance <= MaxPHashDistance;
+    /// <summary>Whether the pixels match (no block failed, no excess share, no bias) and the pHashes lie within the threshold.</summary>
+    public bool IsMatch => Pixels.Pass && PHashDistance <= MaxPHashDistance;
 }
 
 /// <summary>
-/// The check of a whole-frame re-render: the frame is cut into square blocks of the spot-check tile size and every
-/// block must match under the pixel comparison used for spot-check tiles, and the two frames' pHashes must lie within
-/// a Hamming distance. The pixel blocks carry the weight: a pHash is blind to cheap renders and to the neighbouring
+/// The check of a whole-frame re-render: the frame is cut into square blocks of the spot-check tile size, judged by the
+/// statistical decision used for spot-check tiles (<see cref="SpotCheckDecision"/>: no block beyond what honest divergence
+/// produces, nor all blocks together, and no bias of the signed mean over every pixel), and the two frames' pHashes must
+/// lie within a Hamming distance. The pixel blocks carry the weight: a pHash is blind to cheap renders and to the neighbouring
 /// frame (distances 0–6, as honest noise), and catches only a wrong picture (mirrored, blank: 20 and more).
 /// </summary>
 public sealed class WholeFrameComparison
@@ -41,18 +44,24 @@ public sealed class WholeFrameComparison
     /// <param name="pixels">The per-block pixel comparison.</param>
     /// <param name="blockSize">Block side in pixels; blocks at the right and bottom edges may be smaller.</param>
     /// <param name="maxPHashDistance">Largest pHash distance, in [0, 64], that still matches.</param>
-    public WholeFrameComparison(PixelComparison? pixels = null, int blockSize = DefaultBlockSize, int maxPHashDistance = DefaultMaxPHashDistance)
+    /// <param name="decision">The statistical decision; by default one at <paramref name="pixels"/>' tolerance.</param>
+    public WholeFrameComparison(
+        PixelComparison? pixels = null, int blockSize = DefaultBlockSize, int maxPHashDistance = DefaultMaxPHashDistance, SpotCheckDecision? decision = null)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(blockSize, 1);
         ArgumentOutOfRangeException.ThrowIfNegative(maxPHashDistance);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(maxPHashDistance, 64);
         Pixels = pixels ?? new PixelComparison();
+        Decision = decision ?? new SpotCheckDecision(Pixels.Tolerance);
         BlockSize = blockSize;
         MaxPHashDistance = maxPHashDistance;
     }
 
     /// <summary>The per-block pixel comparison.</summary>
     public PixelComparison Pixels { get; }
+
+    /// <summary>The statistical decision over the blocks.</summary>
+    public SpotCheckDecision Decision { get; }
 
     /// <summary>Block side in pixels.</summary>
     public int BlockSize { get; }
@@ -78,18 +87,23 @@ public sealed class WholeFrameComparison
     {
         ArgumentNullException.ThrowIfNull(expected);
         ArgumentNullException.ThrowIfNull(actual);
-        int blocks = 0, failed = 0;
-        double minPsnr = double.PositiveInfinity, maxDifference = 0, maxShare = 0;
-        foreach (PixelDifference block in Pixels.CompareTiles(expected, actual, Blocks(expected.Width, expected.Height)))
+        if (expected.Size() != actual.Size())
         {
-            blocks++;
-            failed += block.IsMatch ? 0 : 1;
-            minPsnr = Math.Min(minPsnr, block.Psnr);
-            maxDifference = Math.Max(maxDifference, block.MaxAbsoluteDifference);
-            maxShare = Math.Max(maxShare, block.ShareBeyondTolerance);
+            throw new ArgumentException($"Image sizes differ: {expected.Size()} and {actual.Size()}.", nameof(actual));
         }
 
+        Rectangle[] blocks = [.. Blocks(expected.Width, expected.Height)];
+        SpotCheckOutcome outcome = Decision.Judge(expected, blocks, actual, blocks);
+        DifferenceStatistics statistics = outcome.Statistics;
         int distance = PerceptualHash.HammingDistance(PerceptualHash.Compute(expected).PHash, PerceptualHash.Compute(actual).PHash);
-        return new WholeFrameDifference(blocks, failed, minPsnr, maxDifference, maxShare, distance, MaxPHashDistance);
+        return new WholeFrameDifference(
+            statistics.Regions,
+            outcome.TilesFailed,
+            statistics.MinPsnr,
+            statistics.MaxAbsoluteDifference,
+            statistics.MaxRegionShareBeyond,
+            distance,
+            MaxPHashDistance,
+            outcome);
     }
 }

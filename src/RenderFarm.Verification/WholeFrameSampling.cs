@@ -94,9 +94,9 @@ public sealed class WholeFrameSampling
     /// <summary>Verified frames below which a provider is new.</summary>
     public long NewProviderFrames { get; }
 
-    /// <summary>A provider's standing from its counters.</summary>
-    public ProviderStanding StandingOf(long verifiedFrames, int timesCaught) =>
-        timesCaught > 0 ? ProviderStanding.Suspect
+    /// <summary>A provider's standing from its counters and whether its bias evidence crossed the threshold (<see cref="ProviderEvidence"/>).</summary>
+    public ProviderStanding StandingOf(long verifiedFrames, int timesCaught, bool biased = false) =>
+        timesCaught > 0 || biased ? ProviderStanding.Suspect
         : verifiedFrames < NewProviderFrames ? ProviderStanding.New
         : ProviderStanding.Established;
 
@@ -115,9 +115,10 @@ public sealed class WholeFrameSampling
     /// <param name="verifiedFrames">The provider's verified frames so far, all jobs.</param>
     /// <param name="timesCaught">How often the provider was proven wrong so far, all jobs.</param>
     /// <param name="firstInJob">Whether no whole-frame sample of this provider exists in the job yet.</param>
-    public WholeFrameSampleDecision Decide(Guid jobId, int frame, string provider, long verifiedFrames, int timesCaught, bool firstInJob)
+    /// <param name="biased">Whether the provider's bias evidence crossed the threshold (<see cref="ProviderEvidence.IsBiased"/>): sampled as a suspect.</param>
+    public WholeFrameSampleDecision Decide(Guid jobId, int frame, string provider, long verifiedFrames, int timesCaught, bool firstInJob, bool biased = false)
     {
-        ProviderStanding standing = StandingOf(verifiedFrames, timesCaught);
+        ProviderStanding standing = StandingOf(verifiedFrames, timesCaught, biased);
         double rate = RateOf(standing);
         double draw = Draw(_secret, jobId, frame, provider);
         return new WholeFrameSampleDecision(firstInJob || draw < rate, rate, standing, firstInJob, draw);

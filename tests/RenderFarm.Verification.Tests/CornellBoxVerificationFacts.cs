@@ -28,6 +28,7 @@ public class CornellBoxVerificationFacts(CornellBoxRenders renders, ITestOutputH
     public void HonestRerenders_PassHashAndPixelChecks()
     {
         var comparison = new PixelComparison();
+        var decision = new SpotCheckDecision();
         var hashes = new HashComparison();
         ImageHashes reference = PerceptualHash.Compute(renders.Honest);
         foreach ((string name, Image<Rgb24> image) in new[] { ("same seed again", renders.HonestAgain), ("perturbed 1e-5", renders.HonestPerturbed) })
@@ -52,6 +53,7 @@ public class CornellBoxVerificationFacts(CornellBoxRenders renders, ITestOutputH
     public void EveryCheat_FailsAPixelSpotCheckOfEveryPlan()
     {
         var comparison = new PixelComparison();
+        var decision = new SpotCheckDecision();
         var hashes = new HashComparison();
         ImageHashes reference = PerceptualHash.Compute(renders.Honest);
         output.WriteLine("cheat | pHash | dHash | frame PSNR dB | frame max | frame beyond tol | tile PSNR dB (closest, median) | tile max (closest, median) | tiles failed");
@@ -64,11 +66,12 @@ public class CornellBoxVerificationFacts(CornellBoxRenders renders, ITestOutputH
             var tileMaxima = new List<double>();
             foreach (SpotCheckPlan plan in SpotCheckPlans())
             {
-                Assert.True(plan.CostShare <= CostShare);
+                Assert.True(plan.CostShare <= CostShare || plan.TileCount == SpotCheckPlan.MinTiles);
                 IReadOnlyList<PixelDifference> results = comparison.CompareTiles(renders.Honest, cheat, plan.Tiles);
                 if (!subtle)
                 {
                     Assert.Contains(results, tile => !tile.IsMatch);
+                    Assert.False(decision.Judge(renders.Honest, plan.Tiles, cheat, plan.Tiles).Pass, name);
                 }
 
                 tiles += results.Count;

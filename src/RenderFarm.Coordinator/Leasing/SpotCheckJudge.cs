@@ -18,6 +18,7 @@ namespace RenderFarm.Coordinator.Leasing;
 /// <param name="AgreesWithArbitrated">For a third execution: whether it agrees with the first validator's.</param>
 /// <param name="OutputUnusable">The delivered output itself cannot be read: the provider is wrong without a vote.</param>
 /// <param name="Text">One line for the record.</param>
+/// <param name="BiasZ">For a render check: the signed-mean bias statistic of the compared pixels, or null.</param>
 internal sealed record Verdict(
     bool Pass,
     int TilesCompared,
@@ -28,7 +29,8 @@ internal sealed record Verdict(
     int? PHashDistance,
     bool? AgreesWithArbitrated,
     bool OutputUnusable,
-    string Text);
+    string Text,
+    double? BiasZ = null);
 
 /// <summary>
 /// Judges a check's execution: a validator's tiles or whole frame against the same pixels of the delivered PNG (and,
@@ -38,6 +40,7 @@ internal sealed record Verdict(
 internal sealed class SpotCheckJudge
 {
     private static readonly PixelComparison s_comparison = new();
+    private static readonly SpotCheckDecision s_decision = new(PixelComparison.DefaultTolerance);
     private static readonly TensorComparison s_tensors = new();
 
     private readonly IObjectStore _objects;
@@ -70,26 +73,27 @@ internal sealed class SpotCheckJudge
 
         int compared, failed;
         double? minPsnr;
-        double maxDiff, maxShare;
+        double maxDiff, maxShare, biasZ;
         int? distance = null;
         string kind = "tiles";
         if (check.WholeFrame)
         {
             WholeFrameDifference whole = _wholeFrame.Compare(rendered, frame);
-            (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.BlocksFailed, whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
+            (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.Pixels.Pass ? 0 : Math.Max(1, whole.BlocksFailed), whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
+            biasZ = whole.Pixels.Statistics.BiasZ;
             minPsnr = double.IsFinite(whole.MinPsnr) ? whole.MinPsnr : null;
         }
         else
         {
             compared = check.Tiles.Count;
-            (failed, minPsnr, maxDiff, maxShare) = Compare(rendered, frame, check.Tiles, offsetTiles: true);
+            (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(rendered, frame, check.Tiles, offsetTiles: true);
         }
 
         bool pass = failed == 0 && (distance ?? 0) <= _options.MaxWholeFramePHashDistance;
         bool? agrees = null;
         string text = string.Create(
             CultureInfo.InvariantCulture,
-            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}");
+            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z {biasZ:0.0}");
         if (distance is { } d)
         {
             text += string.Create(CultureInfo.InvariantCulture, $", pHash distance {d} (at most {_options.MaxWholeFramePHashDistance})");
@@ -105,12 +109,12 @@ internal sealed class SpotCheckJudge
                 bool sameSize = first.Width == rendered.Width && first.Height == rendered.Height;
                 agrees = sameSize && (check.WholeFrame
                     ? _wholeFrame.Compare(rendered, first).IsMatch
-                    : Compare(rendered, first, check.Tiles, offsetTiles: false).Failed == 0);
+                    : JudgeTiles(rendered, first, check.Tiles, offsetTiles: false).Failed == 0);
                 text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
             }
         }
 
-        return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text);
+        return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text, biasZ);
     }
 
     // An inference item: the validator's output tensor against the delivered one, and for a third execution against the
@@ -165,25 +169,25 @@ internal sealed class SpotCheckJudge
         }
     }
 
-    // Compares the strip's tiles with the same tiles of the frame (offsetTiles) or with the same strip positions of another strip.
-    private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare) Compare(
+    // The strip's tiles against the same tiles of the frame (offsetTiles) or the same strip positions of another strip,
+    // judged together; Failed is at least 1 when the check fails on share or bias alone.
+    private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare, double BiasZ) JudgeTiles(
         Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles)
     {
-        int failed = 0, left = 0;
-        double minPsnr = double.PositiveInfinity, maxDiff = 0, maxShare = 0;
+        var inStrip = new List<Rectangle>(tiles.Count);
+        var inOther = new List<Rectangle>(tiles.Count);
+        int left = 0;
         foreach (PixelTile tile in tiles)
         {
-            var inStrip = new Rectangle(left, 0, tile.Width, tile.Height);
-            var inOther = offsetTiles ? new Rectangle(tile.X, tile.Y, tile.Width, tile.Height) : inStrip;
-            PixelDifference difference = s_comparison.Compare(strip, inStrip, other, inOther);
-            failed += difference.IsMatch ? 0 : 1;
-            minPsnr = Math.Min(minPsnr, difference.Psnr);
-            maxDiff = Math.Max(maxDiff, difference.MaxAbsoluteDifference);
-            maxShare = Math.Max(maxShare, difference.ShareBeyondTolerance);
+            inStrip.Add(new Rectangle(left, 0, tile.Width, tile.Height));
+            inOther.Add(offsetTiles ? new Rectangle(tile.X, tile.Y, tile.Width, tile.Height) : inStrip[^1]);
             left += tile.Width;
         }
 
-        return (failed, double.IsFinite(minPsnr) ? minPsnr : null, maxDiff, maxShare);
+        SpotCheckOutcome outcome = s_decision.Judge(strip, inStrip, other, inOther);
+        DifferenceStatistics s = outcome.Statistics;
+        int failed = outcome.Pass ? 0 : Math.Max(1, outcome.TilesFailed);
+        return (failed, double.IsFinite(s.MinPsnr) ? s.MinPsnr : null, s.MaxAbsoluteDifference, s.MaxRegionShareBeyond, s.BiasZ);
     }
 
     public static Image? LoadImage(byte[] bytes)

@@ -87,9 +87,10 @@ internal sealed partial class SpotChecks
 
         ProviderRecord? record = await _store.GetProviderAsync(provider, cancellationToken);
         bool first = (await _store.GetProviderTallyAsync(job.Id, provider, cancellationToken)).Sampled == 0;
+        bool biased = await IsBiasedAsync(provider, cancellationToken);
         foreach (FrameOutput output in outputs.OrderBy(o => o.Frame))
         {
-            decisions[output.Frame] = _sampling.Decide(job.Id, output.Frame, provider, record?.VerifiedFrames ?? 0, record?.TimesCaught ?? 0, first);
+            decisions[output.Frame] = _sampling.Decide(job.Id, output.Frame, provider, record?.VerifiedFrames ?? 0, record?.TimesCaught ?? 0, first, biased);
             first = false;
         }
 
@@ -433,6 +434,8 @@ internal sealed partial class SpotChecks
         {
             (task, job, check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
         }
+
+        await RecordBiasEvidenceAsync(check, verdict.BiasZ, task.Outputs.FirstOrDefault(o => o.Frame == check.Frame)?.Sha256 != check.OutputSha256, cancellationToken);
     }
 
 

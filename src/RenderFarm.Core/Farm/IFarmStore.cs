@@ -82,6 +82,24 @@ public interface IFarmStore
     /// <summary>A provider by address (case-insensitive), or null.</summary>
     Task<ProviderRecord?> GetProviderAsync(string address, CancellationToken cancellationToken = default);
 
+    /// <summary>A provider's bias evidence (the state of a sequential test across its jobs), or zeros when none is stored.</summary>
+    /// <param name="address">The provider (case-insensitive).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    Task<(long Frames, double Upper, double Lower)> GetProviderEvidenceAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Replaces a provider's bias evidence with <paramref name="update"/> of the stored one (zeros when none), atomically:
+    /// concurrent updates are applied one after the other. The update must count more frames than it was given.
+    /// </summary>
+    /// <param name="address">The provider (case-insensitive).</param>
+    /// <param name="update">The new evidence from the stored one; called again when another update came first.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The evidence as stored afterwards.</returns>
+    Task<(long Frames, double Upper, double Lower)> UpdateProviderEvidenceAsync(
+        string address,
+        Func<(long Frames, double Upper, double Lower), (long Frames, double Upper, double Lower)> update,
+        CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Records that a one-time value (a login challenge) was used; false when it was used before.
     /// Entries past <paramref name="expiresAt"/> may be forgotten.

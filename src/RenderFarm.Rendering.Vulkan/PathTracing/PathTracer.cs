@@ -53,6 +53,7 @@ public sealed class PathTracer : IDisposable
     private const int TileSize = 256;
     private const int WorkgroupSize = 8;
     private const string ShaderResource = "shaders/pathtrace.spv";
+    private const string OtherDeviceShaderResource = "shaders/pathtrace_other_device.spv";
 
     private readonly ComputeDevice _device;
     private readonly ComputePipeline _pipeline;
@@ -64,10 +65,25 @@ public sealed class PathTracer : IDisposable
 
     /// <summary>Creates the path tracer's pipeline on <paramref name="device"/>; the caller keeps ownership of the device.</summary>
     public PathTracer(ComputeDevice device)
+        : this(device, PathTracerArithmetic.Device)
+    {
+    }
+
+    /// <summary>
+    /// Creates a path tracer whose shader computes as <paramref name="arithmetic"/> says: the device's own, or that of a
+    /// simulated other conforming device, which measures how far honest renders on different hardware drift apart.
+    /// </summary>
+    public PathTracer(ComputeDevice device, PathTracerArithmetic arithmetic)
     {
         ArgumentNullException.ThrowIfNull(device);
+        string resource = arithmetic switch
+        {
+            PathTracerArithmetic.Device => ShaderResource,
+            PathTracerArithmetic.OtherConformingDevice => OtherDeviceShaderResource,
+            _ => throw new ArgumentOutOfRangeException(nameof(arithmetic), arithmetic, "Unknown arithmetic."),
+        };
         _device = device;
-        _pipeline = device.CreatePipeline(LoadShader(), storageBufferCount: 11, pushConstantBytes: Unsafe.SizeOf<GpuTilePush>());
+        _pipeline = device.CreatePipeline(LoadShader(resource), storageBufferCount: 11, pushConstantBytes: Unsafe.SizeOf<GpuTilePush>());
     }
 
     /// <summary>The device frames are rendered on.</summary>
@@ -327,10 +343,10 @@ public sealed class PathTracer : IDisposable
         _pipeline.Dispose();
     }
 
-    private static byte[] LoadShader()
+    private static byte[] LoadShader(string resource)
     {
-        using Stream stream = typeof(PathTracer).Assembly.GetManifestResourceStream(ShaderResource)
-            ?? throw new InvalidOperationException($"The build did not embed {ShaderResource}; run scripts/compile-shaders.sh.");
+        using Stream stream = typeof(PathTracer).Assembly.GetManifestResourceStream(resource)
+            ?? throw new InvalidOperationException($"The build did not embed {resource}; run scripts/compile-shaders.sh.");
         var bytes = new byte[stream.Length];
         stream.ReadExactly(bytes);
         return bytes;

@@ -1,0 +1,206 @@
+using System.Diagnostics;
+using RenderFarm.Core;
+using RenderFarm.Gpu;
+using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.PathTracing;
+using RenderFarm.Rendering.Scene;
+using RenderFarm.Testing;
+using RenderFarm.Verification;
+using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.PixelFormats;
+
+namespace RenderFarm.Benchmarks;
+
+/// <summary>
+/// Honest divergence and catch rates of the spot checks. Each frame of a sample scene is rendered by the provider (the
+/// device's arithmetic) and re-rendered by a validator on a simulated other conforming device
+/// (<see cref="PathTracerArithmetic.OtherConformingDevice"/>); many keyed plans per frame check tiles of the honest frame
+/// and of each cheat against the validator's render, and every decision of <see cref="SpotCheckDecision"/> is counted:
+/// per tile, per frame (one plan), and for the sequential test per provider over a job of frames.
+/// </summary>
+internal static class DivergenceBenchmark
+{
+    private static readonly (string Name, string Scene)[] s_scenes =
+    [
+        ("cornell", "samples/cornell-box/cornell-box.glb"),
+        ("cube", "samples/textured-cube/textured-cube.glb"),
+    ];
+
+    public static Task<int> RunAsync(BenchOptions options)
+    {
+        string sceneNames = options.String("scenes", "cornell,cube");
+        string sppList = options.String("spp", "64,256");
+        int size = options.Int("size", 64, min: 16);
+        int frames = options.Int("frames", 4);
+        int plans = options.Int("plans", 200);
+        bool raw = options.Bool("raw", false);
+        var decision = new SpotCheckDecision();
+
+        Console.WriteLine(Stats.Machine());
+        Stats.Print($"divergence: {size}x{size} frames, {frames} frames per scene and spp, {plans} keyed plans per frame; validator on the simulated other device, provider on this one");
+        Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate {decision.HonestBeyondRate:0.####}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}");
+        Console.WriteLine();
+        Console.WriteLine("| scene | spp | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | max tile share | mean bias z | max abs bias z |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+
+        using ComputeDevice device = ComputeDevice.Open();
+        using var tracer = new PathTracer(device);
+        using var other = new PathTracer(device, PathTracerArithmetic.OtherConformingDevice);
+        var renderWatch = new Stopwatch();
+        foreach (string sceneName in sceneNames.Split(','))
+        {
+            string path = s_scenes.FirstOrDefault(s => s.Name == sceneName).Scene
+                ?? throw new ArgumentException($"Unknown scene '{sceneName}'; use cornell or cube.");
+            SceneAsset scene = SceneAsset.Load(RepositoryPaths.Combine(path));
+            foreach (int spp in sppList.Split(',').Select(int.Parse))
+            {
+                var settings = new RenderSettings { Size = new ImageSize(size, size), SamplesPerPixel = spp, Seed = 1 };
+                var tallies = new Dictionary<string, Tally>();
+                for (int frame = 1; frame <= frames; frame++)
+                {
+                    renderWatch.Start();
+                    using Image<Rgb24> validator = Encode(other.Render(scene, frame, settings).Image, settings);
+                    HdrImage honestHdr = tracer.Render(scene, frame, settings).Image;
+                    HdrImage cheap = tracer.Render(scene, frame, settings with { SamplesPerPixel = Math.Max(1, spp / 4) }).Image;
+                    var delivered = new List<(string Name, Image<Rgb24> Image)>
+                    {
+                        ("honest, same device", Encode(tracer.Render(scene, frame, settings).Image, settings)),
+                        ("honest, other device", Encode(honestHdr, settings)),
+                        ("exposure +0.05 stop", Encode(honestHdr, settings with { ExposureStops = 0.05f })),
+                        ("exposure -0.05 stop", Encode(honestHdr, settings with { ExposureStops = -0.05f })),
+                        ($"{spp - 1} spp (N-1)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = spp - 1 }).Image, settings)),
+                        ($"{(int)Math.Round(spp * 0.94)} spp (6% fewer)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = (int)Math.Round(spp * 0.94) }).Image, settings)),
+                        ($"{2 * spp} spp (generous 2x)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = 2 * spp }).Image, settings)),
+                        ("bounces 8 -> 4", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 4 }).Image, settings)),
+                        ("bounces 8 -> 1", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 1 }).Image, settings)),
+                        ("band 10% rows at spp/4", Encode(Composite(honestHdr, cheap, (x, y) => y >= size * 45 / 100 && y < size * 55 / 100), settings)),
+                        ("2-px border at spp/4", Encode(Composite(honestHdr, cheap, (x, y) => x < 2 || y < 2 || x >= size - 2 || y >= size - 2), settings)),
+                    };
+                    renderWatch.Stop();
+
+                    // The "same device" row compares the provider's honest frame with the provider's own re-render; every
+                    // other row with the validator's render on the simulated other device.
+                    using Image<Rgb24> sameDevice = Encode(honestHdr, settings);
+                    for (int p = 0; p < plans; p++)
+                    {
+                        SpotCheckPlan plan = SpotCheckPlan.Create(Secret(frame, p), s_job, frame, size, size);
+                        foreach ((string name, Image<Rgb24> image) in delivered)
+                        {
+                            Image<Rgb24> expected = name == "honest, same device" ? sameDevice : validator;
+                            SpotCheckOutcome outcome = decision.Judge(expected, plan.Tiles, image, plan.Tiles);
+                            if (!tallies.TryGetValue(name, out Tally? tally))
+                            {
+                                tallies[name] = tally = new Tally();
+                            }
+
+                            tally.Add(outcome);
+                        }
+                    }
+
+                    delivered.ForEach(d => d.Image.Dispose());
+                }
+
+                foreach ((string name, Tally t) in tallies)
+                {
+                    Stats.Print($"| {sceneName} | {spp} | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} |");
+                    if (raw)
+                    {
+                        Stats.Print($"|   raw | | {name} | beyond {t.Beyond}/{t.Pixels} px ({(double)t.Beyond / t.Pixels:0.00000}), rms mean {t.SumRms / t.Frames:0.000000}, max {t.MaxRms:0.000000}, |mean| max {t.MaxAbsMean:0.000000} | | | | | | | | | |");
+                    }
+                }
+            }
+        }
+
+        Console.WriteLine();
+        Stats.Print($"render time {renderWatch.Elapsed.TotalSeconds:0.0} s");
+        return Task.FromResult(0);
+    }
+
+    private static readonly Guid s_job = Guid.Parse("5d0c1c52-6f3a-4d6e-9a55-0e1b8d7f2c11");
+
+    private static byte[] Secret(int frame, int plan)
+    {
+        var secret = new byte[32];
+        BitConverter.TryWriteBytes(secret, frame);
+        BitConverter.TryWriteBytes(secret.AsSpan(4), plan);
+        return secret;
+    }
+
+    private static HdrImage Composite(HdrImage honest, HdrImage cheat, Func<int, int, bool> cheated)
+    {
+        var result = new HdrImage(honest.Width, honest.Height);
+        for (int y = 0; y < honest.Height; y++)
+        {
+            for (int x = 0; x < honest.Width; x++)
+            {
+                int i = 3 * ((y * honest.Width) + x);
+                HdrImage source = cheated(x, y) ? cheat : honest;
+                source.Pixels.AsSpan(i, 3).CopyTo(result.Pixels.AsSpan(i, 3));
+            }
+        }
+
+        return result;
+    }
+
+    private static Image<Rgb24> Encode(HdrImage image, RenderSettings settings)
+    {
+        using var png = new MemoryStream();
+        PngFrameWriter.Write(image, png, settings.ToneMapping, settings.ExposureStops, settings.SixteenBit);
+        png.Position = 0;
+        return Image.Load<Rgb24>(png);
+    }
+
+    private sealed class Tally
+    {
+        public int Tiles { get; private set; }
+
+        public int TilesFailed { get; private set; }
+
+        public int Frames { get; private set; }
+
+        public int Rejected { get; private set; }
+
+        public int ByTiles { get; private set; }
+
+        public int ByShare { get; private set; }
+
+        public int ByBias { get; private set; }
+
+        public double MaxTileShare { get; private set; }
+
+        public double SumZ { get; private set; }
+
+        public double MaxAbsZ { get; private set; }
+
+        public long Beyond { get; private set; }
+
+        public long Pixels { get; private set; }
+
+        public double SumRms { get; private set; }
+
+        public double MaxRms { get; private set; }
+
+        public double MaxAbsMean { get; private set; }
+
+        public void Add(SpotCheckOutcome outcome)
+        {
+            DifferenceStatistics s = outcome.Statistics;
+            Tiles += s.Regions;
+            TilesFailed += outcome.TilesFailed;
+            Frames++;
+            Rejected += outcome.Pass ? 0 : 1;
+            ByTiles += outcome.TilesFailed > 0 ? 1 : 0;
+            ByShare += outcome.ShareExceeded ? 1 : 0;
+            ByBias += outcome.BiasExceeded ? 1 : 0;
+            MaxTileShare = Math.Max(MaxTileShare, s.MaxRegionShareBeyond);
+            double z = double.IsFinite(s.BiasZ) ? s.BiasZ : Math.CopySign(1e9, s.BiasZ);
+            SumZ += z;
+            MaxAbsZ = Math.Max(MaxAbsZ, Math.Abs(z));
+            Beyond += s.PixelsBeyondTolerance;
+            Pixels += s.Pixels;
+            SumRms += s.RootMeanSquare;
+            MaxRms = Math.Max(MaxRms, s.RootMeanSquare);
+            MaxAbsMean = Math.Max(MaxAbsMean, Math.Abs(s.MeanSignedDifference));
+        }
+    }
+}

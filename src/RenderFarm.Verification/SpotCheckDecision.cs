@@ -1,0 +1,178 @@
+using System.Collections.Concurrent;
+using SixLabors.ImageSharp;
+
+namespace RenderFarm.Verification;
+
+/// <summary>The verdict of one tile check or whole-frame check under <see cref="SpotCheckDecision"/>.</summary>
+/// <param name="Statistics">The measured differences.</param>
+/// <param name="TilesFailed">Tiles (or blocks) with more pixels beyond the tolerance than honest divergence produces.</param>
+/// <param name="ShareExceeded">Whether the pixels beyond the tolerance over all tiles exceed what honest divergence produces.</param>
+/// <param name="BiasExceeded">Whether the signed mean difference lies further from zero than honest divergence puts it.</param>
+public sealed record SpotCheckOutcome(DifferenceStatistics Statistics, int TilesFailed, bool ShareExceeded, bool BiasExceeded)
+{
+    /// <summary>Whether the delivered pixels match: no tile failed, the share stayed within bounds and no bias showed.</summary>
+    public bool Pass => TilesFailed == 0 && !ShareExceeded && !BiasExceeded;
+}
+
+/// <summary>
+/// Decides whether re-rendered tiles match a delivered frame, statistically: honest renders on different conforming
+/// devices differ in a few pixels, scattered and of either sign (measured with the other-device build of the path
+/// tracer, docs/verification.md); a cheat differs in more pixels than that, or moves pixels one way.
+/// </summary>
+/// <remarks>
+/// <para>Three rules, each set to a false-alarm probability of at most <see cref="FalseAlarm"/> under the honest model:</para>
+/// <list type="bullet">
+/// <item><description>A tile fails when its pixels beyond <see cref="Tolerance"/> are more than the
+/// (1 − <see cref="FalseAlarm"/>) quantile of a binomial count at the honest rate <see cref="HonestBeyondRate"/> — a
+/// band or border cheat caught in one tile.</description></item>
+/// <item><description>The check fails when all its tiles together hold more such pixels than that quantile for their
+/// total — a cheat spread thinly over the frame.</description></item>
+/// <item><description>The check fails on bias when the signed mean difference (delivered minus re-rendered, mean of a
+/// pixel's channels) is more than <see cref="MaxBiasZ"/> standard errors from zero and at least
+/// <see cref="MinBiasEffect"/> — a brighter or darker render or one with fewer bounces, even when every pixel lies
+/// within the tolerance.</description></item>
+/// </list>
+/// </remarks>
+public sealed class SpotCheckDecision
+{
+    /// <summary>Default per-pixel rate of honest pixels beyond the tolerance across devices, with margin over the measured rate.</summary>
+    public const double DefaultHonestBeyondRate = 0.01;
+
+    /// <summary>Default false-alarm probability of each rule per check.</summary>
+    public const double DefaultFalseAlarm = 1e-7;
+
+    /// <summary>Default largest honest bias statistic, in standard errors.</summary>
+    public const double DefaultMaxBiasZ = 6;
+
+    /// <summary>Default smallest signed mean difference, linear light, that counts as bias.</summary>
+    public const double DefaultMinBiasEffect = 5e-4;
+
+    private readonly ConcurrentDictionary<int, int> _limits = new();
+
+    /// <summary>Creates a decision with the given thresholds.</summary>
+    /// <param name="tolerance">Per-channel difference in linear light above which a pixel counts as beyond, in [0, 1].</param>
+    /// <param name="honestBeyondRate">Per-pixel rate of honest pixels beyond the tolerance, in (0, 1).</param>
+    /// <param name="falseAlarm">Largest false-alarm probability of the tile and share rules, in (0, 0.5).</param>
+    /// <param name="maxBiasZ">Largest honest |bias z|, positive.</param>
+    /// <param name="minBiasEffect">Smallest |signed mean difference| that counts as bias, non-negative.</param>
+    public SpotCheckDecision(
+        float tolerance = PixelComparison.DefaultTolerance,
+        double honestBeyondRate = DefaultHonestBeyondRate,
+        double falseAlarm = DefaultFalseAlarm,
+        double maxBiasZ = DefaultMaxBiasZ,
+        double minBiasEffect = DefaultMinBiasEffect)
+    {
+        if (!(tolerance >= 0f && tolerance <= 1f))
+        {
+            throw new ArgumentOutOfRangeException(nameof(tolerance), tolerance, "The tolerance must lie in [0, 1].");
+        }
+
+        if (!(honestBeyondRate > 0 && honestBeyondRate < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(honestBeyondRate), honestBeyondRate, "The rate must lie in (0, 1).");
+        }
+
+        if (!(falseAlarm > 0 && falseAlarm < 0.5))
+        {
+            throw new ArgumentOutOfRangeException(nameof(falseAlarm), falseAlarm, "The false-alarm probability must lie in (0, 0.5).");
+        }
+
+        if (!(maxBiasZ > 0) || double.IsInfinity(maxBiasZ))
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxBiasZ), maxBiasZ, "The bias threshold must be positive and finite.");
+        }
+
+        if (!(minBiasEffect >= 0) || double.IsInfinity(minBiasEffect))
+        {
+            throw new ArgumentOutOfRangeException(nameof(minBiasEffect), minBiasEffect, "The bias effect must be non-negative and finite.");
+        }
+
+        Tolerance = tolerance;
+        HonestBeyondRate = honestBeyondRate;
+        FalseAlarm = falseAlarm;
+        MaxBiasZ = maxBiasZ;
+        MinBiasEffect = minBiasEffect;
+    }
+
+    /// <summary>Per-channel difference in linear light above which a pixel counts as beyond.</summary>
+    public float Tolerance { get; }
+
+    /// <summary>Per-pixel rate of honest pixels beyond the tolerance.</summary>
+    public double HonestBeyondRate { get; }
+
+    /// <summary>False-alarm probability of the tile and share rules.</summary>
+    public double FalseAlarm { get; }
+
+    /// <summary>Largest honest |bias z|.</summary>
+    public double MaxBiasZ { get; }
+
+    /// <summary>Smallest |signed mean difference| that counts as bias.</summary>
+    public double MinBiasEffect { get; }
+
+    /// <summary>
+    /// The most pixels of <paramref name="pixels"/> that may lie beyond the tolerance before they are more than honest
+    /// divergence produces: the smallest k with P(X &gt; k) ≤ <see cref="FalseAlarm"/> for X ~ Binomial(pixels, rate).
+    /// </summary>
+    public int MaxBeyond(int pixels)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pixels, 1);
+        return _limits.GetOrAdd(pixels, n => BinomialUpperQuantile(n, HonestBeyondRate, FalseAlarm));
+    }
+
+    /// <summary>Judges measured differences.</summary>
+    public SpotCheckOutcome Judge(DifferenceStatistics statistics)
+    {
+        ArgumentNullException.ThrowIfNull(statistics);
+        int failed = 0;
+        for (int i = 0; i < statistics.Regions; i++)
+        {
+            failed += statistics.BeyondPerRegion[i] > MaxBeyond(statistics.PixelsPerRegion[i]) ? 1 : 0;
+        }
+
+        bool share = statistics.PixelsBeyondTolerance > MaxBeyond(statistics.Pixels);
+        bool bias = Math.Abs(statistics.BiasZ) > MaxBiasZ && Math.Abs(statistics.MeanSignedDifference) >= MinBiasEffect;
+        return new SpotCheckOutcome(statistics, failed, share, bias);
+    }
+
+    /// <summary>Measures and judges regions of a re-render (<paramref name="expected"/>) against the same-sized regions of a delivered frame.</summary>
+    public SpotCheckOutcome Judge(
+        Image expected, IReadOnlyList<Rectangle> expectedRegions, Image actual, IReadOnlyList<Rectangle> actualRegions) =>
+        Judge(DifferenceStatistics.Measure(expected, expectedRegions, actual, actualRegions, Tolerance));
+
+    // Smallest k with P(X > k) ≤ alpha for X ~ Binomial(n, p), from the pmf in log space (no underflow at large n·p).
+    internal static int BinomialUpperQuantile(int n, double p, double alpha)
+    {
+        double mean = n * p, sd = Math.Sqrt(n * p * (1 - p));
+        int top = (int)Math.Min(n, Math.Ceiling(mean + (40 * sd) + 60));
+        var log = new double[top + 1];
+        log[0] = n * Math.Log(1 - p);
+        double odds = Math.Log(p / (1 - p));
+        double max = log[0];
+        for (int j = 0; j < top; j++)
+        {
+            log[j + 1] = log[j] + Math.Log((double)(n - j) / (j + 1)) + odds;
+            max = Math.Max(max, log[j + 1]);
+        }
+
+        double total = 0;
+        for (int j = 0; j <= top; j++)
+        {
+            total += Math.Exp(log[j] - max);
+        }
+
+        // Walk down from the top while the tail above k stays within alpha.
+        double tail = 0;
+        for (int k = top; k >= 0; k--)
+        {
+            // tail = P(X > k) before adding pmf(k).
+            if (tail / total > alpha)
+            {
+                return k + 1;
+            }
+
+            tail += Math.Exp(log[k] - max);
+        }
+
+        return 0;
+    }
+}
