@@ -227,11 +227,11 @@ internal static class LeaseBenchmark
         return result;
     }
 
-    // A real 4×4 PNG (the coordinator checks the signature; verification may decode it one day).
+    // A real PNG of the jobs' frame size (16×16): the coordinator checks the signature and the dimensions.
     private static (string Path, string Sha256, long Size) WritePng(string directory)
     {
         string path = Path.Combine(directory, "frame.png");
-        using (var image = new Image<Rgba32>(4, 4, new Rgba32(200, 120, 40, 255)))
+        using (var image = new Image<Rgba32>(16, 16, new Rgba32(200, 120, 40, 255)))
         {
             image.SaveAsPng(path);
         }

@@ -1,6 +1,7 @@
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
+using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
 using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core;
@@ -12,16 +13,33 @@ namespace RenderFarm.Coordinator.Jobs;
 /// The Hangfire job (queue <c>split</c>) that turns an accepted job's task records into one Hangfire
 /// job per task on the job's render queue. Idempotent, so Hangfire's retries are safe.
 /// </summary>
+/// <remarks>
+/// Tasks go in batches of <see cref="BatchSize"/>: their Hangfire jobs are created without a state (invisible to every
+/// queue), linked to their farm records in one store call, then enqueued together in one Hangfire transaction and
+/// announced to waiting polls once. One task at a time (a job created in a state, a record update, a state change under
+/// Hangfire's distributed lock) cost about 13 ms per task on PostgreSQL.
+/// </remarks>
 public sealed partial class JobSplitter
 {
+    /// <summary>Tasks per batch: one store statement and one Hangfire transaction each.</summary>
+    internal const int BatchSize = 500;
+
+    // A created job stays without a state only until its batch is enqueued. Should the split die between linking and
+    // enqueueing, its retry enqueues the linked job, so the job must outlive Hangfire's retries of the split.
+    private static readonly TimeSpan s_unqueuedExpiry = TimeSpan.FromDays(7);
+
     private readonly IFarmStore _store;
     private readonly IBackgroundJobClient _client;
+    private readonly JobStorage _storage;
+    private readonly QueueFetcher _fetcher;
     private readonly ILogger<JobSplitter> _logger;
 
-    internal JobSplitter(IFarmStore store, IBackgroundJobClient client, ILogger<JobSplitter> logger)
+    internal JobSplitter(IFarmStore store, IBackgroundJobClient client, JobStorage storage, QueueFetcher fetcher, ILogger<JobSplitter> logger)
     {
         _store = store;
         _client = client;
+        _storage = fetcher.FetchStorage ?? storage;
+        _fetcher = fetcher;
         _logger = logger;
     }
 
@@ -50,30 +68,31 @@ public sealed partial class JobSplitter
 
         string queue = FarmQueues.For(job.Spec);
         int created = 0;
-        foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
+        var fresh = new List<int>();
+        using (IStorageConnection connection = _storage.GetConnection())
         {
-            if (task.State != FarmTaskState.Queued)
+            foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
             {
-                continue;
-            }
-
-            string? hangfireJobId = task.HangfireJobId;
-            if (hangfireJobId is null)
-            {
-                // Created outside any queue and linked before it is enqueued, so a lease never
-                // fetches a Hangfire job whose farm record does not name it yet.
-                int index = task.Index;
-                hangfireJobId = _client.Create(Job.FromExpression(() => FrameTaskJob.Render(jobId, index)), new PreparedState());
-                if (!await LinkAsync(task, hangfireJobId, cancellationToken))
+                if (task.State != FarmTaskState.Queued)
                 {
                     continue;
                 }
+
+                if (task.HangfireJobId is null)
+                {
+                    fresh.Add(task.Index);
+                }
+                else if (EnqueueLinked(connection, task.HangfireJobId, queue))
+                {
+                    // Linked by an earlier attempt that died before enqueueing it.
+                    created++;
+                }
             }
 
-            // False when a previous attempt already enqueued it: the retry is a no-op.
-            if (_client.ChangeState(hangfireJobId, new EnqueuedState(queue), PreparedState.StateName))
+            for (int start = 0; start < fresh.Count; start += BatchSize)
             {
-                created++;
+                cancellationToken.ThrowIfCancellationRequested();
+                created += await SplitBatchAsync(connection, jobId, fresh.GetRange(start, Math.Min(BatchSize, fresh.Count - start)), queue, cancellationToken);
             }
         }
 
@@ -106,24 +125,61 @@ public sealed partial class JobSplitter
         return chunks;
     }
 
-    private async Task<bool> LinkAsync(TaskRecord task, string hangfireJobId, CancellationToken cancellationToken)
+    private async Task<int> SplitBatchAsync(IStorageConnection connection, Guid jobId, List<int> indexes, string queue, CancellationToken cancellationToken)
     {
-        for (TaskRecord? current = task; current is not null; current = await _store.GetTaskAsync(task.JobId, task.Index, cancellationToken))
+        // Created without a state and outside any queue, and linked before it is enqueued, so a lease never fetches a
+        // Hangfire job whose farm record does not name it yet.
+        var links = new List<(int Index, string HangfireJobId)>(indexes.Count);
+        var parameters = new Dictionary<string, string?>();
+        DateTime createdAt = DateTime.UtcNow;
+        foreach (int index in indexes)
         {
-            if (current.State != FarmTaskState.Queued || current.HangfireJobId is not null)
-            {
-                _client.Delete(hangfireJobId);
-                return false;
-            }
-
-            if (await _store.TryUpdateTaskAsync(current with { HangfireJobId = hangfireJobId }, cancellationToken))
-            {
-                return true;
-            }
+            int taskIndex = index;
+            links.Add((index, connection.CreateExpiredJob(Job.FromExpression(() => FrameTaskJob.Render(jobId, taskIndex)), parameters, createdAt, s_unqueuedExpiry)));
         }
 
-        return false;
+        var linked = new HashSet<int>(await _store.LinkHangfireJobsAsync(jobId, links, cancellationToken));
+        using (IWriteOnlyTransaction transaction = connection.CreateWriteTransaction())
+        {
+            foreach ((int index, string hangfireJobId) in links)
+            {
+                // A task that changed meanwhile (cancelled, linked by a concurrent attempt) keeps its own; the job
+                // created for it here never enters a queue and expires.
+                if (linked.Contains(index))
+                {
+                    transaction.SetJobState(hangfireJobId, new EnqueuedState(queue));
+                    transaction.AddToQueue(queue, hangfireJobId);
+                    transaction.PersistJob(hangfireJobId);
+                }
+            }
+
+            transaction.Commit();
+        }
+
+        _fetcher.AnnounceEnqueued(queue);
+        return linked.Count;
     }
+
+    // A task linked to a Hangfire job that never reached a queue: one without a state (a batch whose enqueue did not
+    // happen) or Prepared (a split from before batches). False when it is queued or beyond already.
+    private bool EnqueueLinked(IStorageConnection connection, string hangfireJobId, string queue)
+    {
+        if (connection.GetJobData(hangfireJobId) is not { } data)
+        {
+            LogLinkedJobMissing(hangfireJobId);
+            return false;
+        }
+
+        return data.State switch
+        {
+            null => _client.ChangeState(hangfireJobId, new EnqueuedState(queue)),
+            PreparedState.StateName => _client.ChangeState(hangfireJobId, new EnqueuedState(queue), PreparedState.StateName),
+            _ => false,
+        };
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} of a Queued task is gone; the maintenance sweep repairs the task.")]
+    private partial void LogLinkedJobMissing(string hangfireJobId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Split of job {JobId} skipped: no such job.")]
     private partial void LogMissingJob(Guid jobId);

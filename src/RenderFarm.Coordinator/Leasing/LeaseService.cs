@@ -43,7 +43,7 @@ internal sealed partial class LeaseService
     private readonly byte[] _spotCheckSecret;
     private readonly LeaseId _leaseIds;
     private readonly ProviderStanding _standing;
-    private readonly QueueFetcher _fetcher = new();
+    private readonly QueueFetcher _fetcher;
 
     public LeaseService(
         JobStorage storage,
@@ -53,8 +53,10 @@ internal sealed partial class LeaseService
         TimeProvider time,
         IOptions<CoordinatorOptions> options,
         ProviderStanding standing,
-        ILogger<LeaseService> logger)
+        ILogger<LeaseService> logger,
+        QueueFetcher fetcher)
     {
+        _fetcher = fetcher;
         _standing = standing;
         _storage = storage;
         _client = client;
