@@ -107,6 +107,9 @@ internal sealed class BenchFarm : IAsyncDisposable
                     builder.Logging.ClearProviders();
                     builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
                     builder.Logging.SetMinimumLevel(LogLevel.Warning);
+
+                    // One line per split, with where its time went.
+                    builder.Logging.AddFilter("RenderFarm.Coordinator.Jobs.JobSplitter", LogLevel.Information);
                 });
             return new BenchFarm(backend, directory, postgres, backends, host) { ConnectionString = settings.GetValueOrDefault("ConnectionStrings:Postgres") };
         }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
@@ -16,13 +17,16 @@ namespace RenderFarm.Coordinator.Jobs;
 /// <remarks>
 /// Tasks go in batches of <see cref="BatchSize"/>: their Hangfire jobs are created without a state (invisible to every
 /// queue), linked to their farm records in one store call, then enqueued together in one Hangfire transaction and
-/// announced to waiting polls once. One task at a time (a job created in a state, a record update, a state change under
-/// Hangfire's distributed lock) cost about 13 ms per task on PostgreSQL.
+/// announced to waiting polls once; <see cref="ConcurrentBatches"/> batches run at once. One task at a time (a job created
+/// in a state, a record update, a state change under Hangfire's distributed lock) cost about 13 ms per task on PostgreSQL.
 /// </remarks>
 public sealed partial class JobSplitter
 {
     /// <summary>Tasks per batch: one store statement and one Hangfire transaction each.</summary>
-    internal const int BatchSize = 500;
+    internal const int BatchSize = 250;
+
+    /// <summary>Batches in flight at once, each on its own connections.</summary>
+    internal const int ConcurrentBatches = 4;
 
     // A created job stays without a state only until its batch is enqueued. Should the split die between linking and
     // enqueueing, its retry enqueues the linked job, so the job must outlive Hangfire's retries of the split.
@@ -69,6 +73,7 @@ public sealed partial class JobSplitter
         string queue = FarmQueues.For(job.Spec);
         int created = 0;
         var fresh = new List<int>();
+        long started = Stopwatch.GetTimestamp();
         using (IStorageConnection connection = _storage.GetConnection())
         {
             foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
@@ -88,15 +93,17 @@ public sealed partial class JobSplitter
                     created++;
                 }
             }
-
-            for (int start = 0; start < fresh.Count; start += BatchSize)
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                created += await SplitBatchAsync(connection, jobId, fresh.GetRange(start, Math.Min(BatchSize, fresh.Count - start)), queue, cancellationToken);
-            }
         }
 
-        LogSplit(jobId, created, queue);
+        // Each batch is a few round trips per task; several at once keep the database busy while one waits on the wire.
+        var timings = new SplitTimings();
+        List<List<int>> batches = [.. fresh.Chunk(BatchSize).Select(chunk => chunk.ToList())];
+        await Parallel.ForEachAsync(
+            batches,
+            new ParallelOptions { MaxDegreeOfParallelism = ConcurrentBatches, CancellationToken = cancellationToken },
+            async (batch, token) => Interlocked.Add(ref created, await SplitBatchAsync(jobId, batch, queue, timings, token)));
+
+        LogSplit(jobId, created, queue, Stopwatch.GetElapsedTime(started).TotalMilliseconds, timings.CreateMs, timings.LinkMs, timings.EnqueueMs);
     }
 
     /// <summary>How many tasks <paramref name="frames"/> make in chunks of <paramref name="chunkSize"/>.</summary>
@@ -125,10 +132,13 @@ public sealed partial class JobSplitter
         return chunks;
     }
 
-    private async Task<int> SplitBatchAsync(IStorageConnection connection, Guid jobId, List<int> indexes, string queue, CancellationToken cancellationToken)
+    private async Task<int> SplitBatchAsync(Guid jobId, List<int> indexes, string queue, SplitTimings timings, CancellationToken cancellationToken)
     {
+        using IStorageConnection connection = _storage.GetConnection();
+
         // Created without a state and outside any queue, and linked before it is enqueued, so a lease never fetches a
         // Hangfire job whose farm record does not name it yet.
+        long phase = Stopwatch.GetTimestamp();
         var links = new List<(int Index, string HangfireJobId)>(indexes.Count);
         var parameters = new Dictionary<string, string?>();
         DateTime createdAt = DateTime.UtcNow;
@@ -138,7 +148,9 @@ public sealed partial class JobSplitter
             links.Add((index, connection.CreateExpiredJob(Job.FromExpression(() => FrameTaskJob.Render(jobId, taskIndex)), parameters, createdAt, s_unqueuedExpiry)));
         }
 
+        phase = timings.AddCreate(phase);
         var linked = new HashSet<int>(await _store.LinkHangfireJobsAsync(jobId, links, cancellationToken));
+        phase = timings.AddLink(phase);
         using (IWriteOnlyTransaction transaction = connection.CreateWriteTransaction())
         {
             foreach ((int index, string hangfireJobId) in links)
@@ -156,6 +168,7 @@ public sealed partial class JobSplitter
             transaction.Commit();
         }
 
+        timings.AddEnqueue(phase);
         _fetcher.AnnounceEnqueued(queue);
         return linked.Count;
     }
@@ -184,6 +197,33 @@ public sealed partial class JobSplitter
     [LoggerMessage(Level = LogLevel.Warning, Message = "Split of job {JobId} skipped: no such job.")]
     private partial void LogMissingJob(Guid jobId);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} split: {Count} tasks enqueued on {Queue}.")]
-    private partial void LogSplit(Guid jobId, int count, string queue);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} split: {Count} tasks enqueued on {Queue} in {Milliseconds:0} ms (batches summed: create {CreateMs:0} ms, link {LinkMs:0} ms, enqueue {EnqueueMs:0} ms).")]
+    private partial void LogSplit(Guid jobId, int count, string queue, double milliseconds, double createMs, double linkMs, double enqueueMs);
+
+    // Where a split's time goes, summed over its batches (which overlap, so the sum may exceed the wall time).
+    private sealed class SplitTimings
+    {
+        private long _create;
+        private long _link;
+        private long _enqueue;
+
+        public double CreateMs => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _create)).TotalMilliseconds;
+
+        public double LinkMs => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _link)).TotalMilliseconds;
+
+        public double EnqueueMs => Stopwatch.GetElapsedTime(0, Interlocked.Read(ref _enqueue)).TotalMilliseconds;
+
+        public long AddCreate(long since) => Add(ref _create, since);
+
+        public long AddLink(long since) => Add(ref _link, since);
+
+        public long AddEnqueue(long since) => Add(ref _enqueue, since);
+
+        private static long Add(ref long total, long since)
+        {
+            long now = Stopwatch.GetTimestamp();
+            Interlocked.Add(ref total, now - since);
+            return now;
+        }
+    }
 }
