@@ -45,6 +45,9 @@ internal sealed class BenchFarm : IAsyncDisposable
 
     public string Directory { get; }
 
+    /// <summary>The PostgreSQL database's connection string; null on the in-memory backend.</summary>
+    public string? ConnectionString { get; private init; }
+
     public CoordinatorBackends Backends { get; }
 
     public CoordinatorHost Host { get; }
@@ -63,6 +66,9 @@ internal sealed class BenchFarm : IAsyncDisposable
         var settings = new Dictionary<string, string?>
         {
             ["Storage:Directory"] = Path.Combine(directory, "objects"),
+
+            // Every simulated provider signs in from loopback; the per-address login limit is not what is measured.
+            ["Coordinator:Providers:MaxLoginsPerAddressPerMinute"] = "0",
         };
         if (!spotChecks)
         {
@@ -101,8 +107,11 @@ internal sealed class BenchFarm : IAsyncDisposable
                     builder.Logging.ClearProviders();
                     builder.Logging.AddSimpleConsole(o => o.SingleLine = true);
                     builder.Logging.SetMinimumLevel(LogLevel.Warning);
+
+                    // One line per split, with where its time went.
+                    builder.Logging.AddFilter("RenderFarm.Coordinator.Jobs.JobSplitter", LogLevel.Information);
                 });
-            return new BenchFarm(backend, directory, postgres, backends, host);
+            return new BenchFarm(backend, directory, postgres, backends, host) { ConnectionString = settings.GetValueOrDefault("ConnectionStrings:Postgres") };
         }
         catch
         {

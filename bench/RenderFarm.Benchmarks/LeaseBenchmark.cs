@@ -24,7 +24,15 @@ internal static class LeaseBenchmark
         int jobSize = options.Int("job-size", 100);
         int wait = options.Int("wait", 20, min: 0);
         int wakeups = options.Int("wakeups", 5, min: 0);
+        int idle = options.Int("idle", 0, min: 0);
+        int split = options.Int("split", 0, min: 0);
+        int chaos = options.Int("chaos", 0, min: 0);
         string backend = options.String("backend", "both");
+        if (chaos > 0)
+        {
+            return await ChaosBenchmark.RunAsync(options, providers, tasks, jobSize, chaos);
+        }
+
         string[] backends = backend == "both" ? ["memory", "postgres"] : [backend];
 
         Console.WriteLine(Stats.Machine());
@@ -35,7 +43,7 @@ internal static class LeaseBenchmark
         var results = new List<Result>();
         foreach (string name in backends)
         {
-            results.Add(await RunOneAsync(name, providers, tasks, jobSize, wait, wakeups));
+            results.Add(await RunOneAsync(name, providers, tasks, jobSize, wait, wakeups, idle, split));
         }
 
         Console.WriteLine();
@@ -46,6 +54,19 @@ internal static class LeaseBenchmark
             Console.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
                 $"| {r.Backend} | {providers} | {tasks} | {r.TasksPerSecond:0.0} | {Stats.Ms(r.Lease.Percentile(50))} ms | {Stats.Ms(r.Lease.Percentile(90))} ms | {Stats.Ms(r.Lease.Percentile(99))} ms | {Stats.Ms(r.Lease.Max)} ms | {Stats.Ms(r.Complete.Percentile(50))} ms | {Stats.Ms(r.Complete.Percentile(99))} ms | {Stats.Ms(r.Upload.Percentile(50))} ms | {r.CpuCores:0.00} cores | {(r.WakeUp is null ? "-" : Stats.Ms(r.WakeUp.Percentile(50)) + " ms")} |"));
+        }
+
+        if (idle > 0 || split > 0)
+        {
+            Console.WriteLine();
+            Console.WriteLine("| backend | answers by status (providers) | /health p99 under load | DB connections open (running) under load | idle pollers | their errors | /health p99 idle | DB connections open idle | wake-up p50 | wake-up max | split |");
+            Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+            foreach (Result r in results)
+            {
+                Console.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"| {r.Backend} | {r.Answers} | {Stats.Ms(r.Health?.Percentile(99) ?? double.NaN)} ms | {r.Connections} | {idle} | {r.Idle?.Errors.ToString(CultureInfo.InvariantCulture) ?? "-"} | {Stats.Ms(r.Idle?.Health.Percentile(99) ?? double.NaN)} ms | {r.Idle?.Connections ?? "-"} | {Stats.Ms(r.Idle?.WakeUp.Percentile(50) ?? double.NaN)} ms | {Stats.Ms(r.Idle?.WakeUp.Max ?? double.NaN)} ms | {(r.SplitSeconds is { } sec ? sec.ToString("0.00", CultureInfo.InvariantCulture) + $" s for {split} tasks" : "-")} |"));
+            }
         }
 
         if (results.Count == 2)
@@ -61,7 +82,7 @@ internal static class LeaseBenchmark
         return results.All(r => r.Verified) ? 0 : 1;
     }
 
-    private static async Task<Result> RunOneAsync(string backend, int providerCount, int tasks, int jobSize, int wait, int wakeups)
+    private static async Task<Result> RunOneAsync(string backend, int providerCount, int tasks, int jobSize, int wait, int wakeups, int idle, int split)
     {
         Console.WriteLine();
         Console.WriteLine($"== backend {backend} ==");
@@ -99,10 +120,11 @@ internal static class LeaseBenchmark
             $"{jobIds.Count} jobs submitted in {submitMs:0} ms; all {tasks} tasks queued {Stats.Since(submit):0} ms after the first submit"));
 
         string keys = Path.Combine(farm.Directory, "keys");
+        var answers = new StatusCounter();
         var providers = new Provider[providerCount];
         for (int i = 0; i < providerCount; i++)
         {
-            var http = new HttpClient(new SocketsHttpHandler()) { BaseAddress = farm.Host.Address, Timeout = Timeout.InfiniteTimeSpan };
+            var http = new HttpClient(answers.Handler()) { BaseAddress = farm.Host.Address, Timeout = Timeout.InfiniteTimeSpan };
             var client = new FarmClient(http, ProviderKey.LoadOrCreate(Path.Combine(keys, $"provider-{i}.key")), "bench, no GPU");
             providers[i] = new Provider(http, client);
         }
@@ -114,6 +136,8 @@ internal static class LeaseBenchmark
         int nextReport = 1;
         var progressLock = new Lock();
         TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        var health = new HealthProbe(farm.Host.Address, TimeSpan.FromMilliseconds(100));
+        var sampler = new ConnectionSampler(farm.ConnectionString);
         long start = Stopwatch.GetTimestamp();
 
         async Task LoopAsync(Provider provider)
@@ -183,6 +207,8 @@ internal static class LeaseBenchmark
 
         await Task.WhenAll(providers.Select(p => Task.Run(() => LoopAsync(p))));
         TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        await health.DisposeAsync();
+        await sampler.DisposeAsync();
         double cpuCores = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / elapsed.TotalSeconds;
 
         bool verified = completed == tasks;
@@ -213,6 +239,10 @@ internal static class LeaseBenchmark
             CultureInfo.InvariantCulture,
             $"  complete: p50 {Stats.Ms(result.Complete.Percentile(50))} ms, p99 {Stats.Ms(result.Complete.Percentile(99))} ms, max {Stats.Ms(result.Complete.Max)} ms; upload p50 {Stats.Ms(result.Upload.Percentile(50))} ms, p99 {Stats.Ms(result.Upload.Percentile(99))} ms"));
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  this process used {cpuCores:0.00} cores on average (coordinator + providers; PostgreSQL runs in its own processes)"));
+        Console.WriteLine($"  answers to the providers by status: {answers}");
+        Console.WriteLine($"  {health.Summary()}");
+        Console.WriteLine($"  {sampler.Summary()}");
+        result = result with { Answers = answers.ToString(), Health = health.Latencies(), Connections = ConnectionsCell(sampler) };
 
         if (wakeups > 0)
         {
@@ -224,14 +254,87 @@ internal static class LeaseBenchmark
             provider.Http.Dispose();
         }
 
+        if (idle > 0)
+        {
+            result = result with { Idle = await MeasureIdleAsync(farm, scene, idle, (pngPath, pngSha256, pngSize), Math.Max(wakeups, 1)) };
+        }
+
+        if (split > 0)
+        {
+            result = result with { SplitSeconds = await MeasureSplitAsync(farm, scene, split) };
+        }
+
         return result;
     }
 
-    // A real 4×4 PNG (the coordinator checks the signature; verification may decode it one day).
+    private static string ConnectionsCell(ConnectionSampler sampler) => sampler.Enabled ? sampler.Summary().Split(": ", 2)[1].Split(';')[0] : "-";
+
+    // N providers signed in and long-polling an idle farm: errors, /health latency and database connections while they
+    // wait, then submit → grant of one-task jobs (the wake-up of one of N waiting polls).
+    private static async Task<IdleResult> MeasureIdleAsync(BenchFarm farm, SceneUploaded scene, int count, (string Path, string Sha256, long Size) png, int rounds)
+    {
+        long setup = Stopwatch.GetTimestamp();
+        await using var sampler = new ConnectionSampler(farm.ConnectionString);
+        await using IdlePollers pollers = await IdlePollers.StartAsync(farm.Host.Address, Path.Combine(farm.Directory, "keys"), count, 20, png);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  idle: {count} providers signed in and long-polling ({Stats.Ms(Stats.Since(setup))} ms to sign in)"));
+
+        // Every poll gets past its first look and waits; then /health is probed while they wait.
+        await Task.Delay(TimeSpan.FromSeconds(3));
+        var health = new HealthProbe(farm.Host.Address, TimeSpan.FromMilliseconds(50));
+        await Task.Delay(TimeSpan.FromSeconds(5));
+        var latencies = new List<double>();
+        for (int round = 0; round < rounds; round++)
+        {
+            Task<long> granted = pollers.NextGrantAsync();
+            long submit = Stopwatch.GetTimestamp();
+            await farm.SubmitAsync(new SubmitJobRequest(scene.Sha256, "1", ChunkSize: 1, Size: "16x16", SamplesPerPixel: 1));
+            long at = await granted.WaitAsync(TimeSpan.FromSeconds(60));
+            latencies.Add(Stopwatch.GetElapsedTime(submit, at).TotalMilliseconds);
+            await Task.Delay(500);
+        }
+
+        await health.DisposeAsync();
+        var wake = new Stats(latencies);
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"  idle wake-up (submit of a 1-task job → grant to one of {count} waiting providers), ms: {string.Join(" ", latencies.Select(l => l.ToString("0", CultureInfo.InvariantCulture)))}; median {Stats.Ms(wake.Percentile(50))} ms"));
+        Console.WriteLine($"  idle: {health.Summary()}");
+        Console.WriteLine($"  idle: {sampler.Summary()}");
+        Console.WriteLine($"  idle: answers to the {count} providers by status: {pollers.Answers}; {pollers.Failures} failed calls{(pollers.FirstFailure is { } first ? $", e.g. {first}" : "")}");
+        return new IdleResult(pollers.Answers.Errors + pollers.Failures, health.Latencies(), ConnectionsCell(sampler), wake);
+    }
+
+    // Submit of one job of N tasks → all N in the provider queues: the split alone, after the submit's own insert.
+    private static async Task<double> MeasureSplitAsync(BenchFarm farm, SceneUploaded scene, int tasks)
+    {
+        long before = farm.EnqueuedRenderTasks();
+        long submit = Stopwatch.GetTimestamp();
+        await farm.SubmitAsync(new SubmitJobRequest(scene.Sha256, $"1-{tasks}", ChunkSize: 1, Size: "16x16", SamplesPerPixel: 1));
+        double submitted = Stats.Since(submit);
+        while (farm.EnqueuedRenderTasks() < before + tasks)
+        {
+            if (Stopwatch.GetElapsedTime(submit) > TimeSpan.FromMinutes(5))
+            {
+                throw new TimeoutException($"Only {farm.EnqueuedRenderTasks() - before} of {tasks} tasks were queued after 5 minutes.");
+            }
+
+            await Task.Delay(10);
+        }
+
+        double seconds = Stopwatch.GetElapsedTime(submit).TotalSeconds;
+        Console.WriteLine(string.Create(
+            CultureInfo.InvariantCulture,
+            $"  split: a job of {tasks} tasks submitted in {submitted:0} ms (task records written), all {tasks} queued {seconds:0.00} s after the submit ({seconds * 1000 / tasks:0.000} ms per task)"));
+        return seconds;
+    }
+
+    private sealed record IdleResult(long Errors, Stats Health, string Connections, Stats WakeUp);
+
+    // A real PNG of the jobs' frame size (16×16): the coordinator checks the signature and the dimensions.
     private static (string Path, string Sha256, long Size) WritePng(string directory)
     {
         string path = Path.Combine(directory, "frame.png");
-        using (var image = new Image<Rgba32>(4, 4, new Rgba32(200, 120, 40, 255)))
+        using (var image = new Image<Rgba32>(16, 16, new Rgba32(200, 120, 40, 255)))
         {
             image.SaveAsPng(path);
         }
@@ -317,5 +420,15 @@ internal static class LeaseBenchmark
     private sealed record Result(string Backend, double TasksPerSecond, Stats Lease, Stats Complete, Stats Upload, double CpuCores, bool Verified)
     {
         public Stats? WakeUp { get; init; }
+
+        public string Answers { get; init; } = "-";
+
+        public Stats? Health { get; init; }
+
+        public string Connections { get; init; } = "-";
+
+        public IdleResult? Idle { get; init; }
+
+        public double? SplitSeconds { get; init; }
     }
 }

@@ -10,7 +10,10 @@ internal static class Program
         usage: dotnet run -c Release --project bench/RenderFarm.Benchmarks -- COMMAND [options]
 
           leases    [--providers 16] [--tasks 400] [--job-size 100] [--backend postgres|memory|both] [--wait 20] [--wakeups 5]
-                    simulated providers (no GPU work) lease, upload a small PNG and complete every task
+                    [--idle 1000] [--split 10000] [--chaos SECONDS [--chaos-minutes 3]]
+                    simulated providers (no GPU work) lease, upload a small PNG and complete every task; --idle adds N
+                    providers long-polling an idle farm (errors, /health, DB connections, wake-up), --split times the
+                    split of one job of N tasks, --chaos kills one of two coordinator processes every N seconds
           overhead  [--workers 2] [--frames 8] [--size 64x64] [--spp 4] [--compare-single true]
                     a real job on the embedded farm with in-process Vulkan workers: wall time over pure render time
           check-cost [--workers 2] [--frames 24] [--size 128x128] [--spp 8]
@@ -36,6 +39,7 @@ internal static class Program
             var options = BenchOptions.Parse(args.AsSpan(1));
             int result = args[0] switch
             {
+                _ when ChaosBenchmark.IsChild(args[0]) => await ChaosBenchmark.RunChildAsync(options),
                 "leases" => await LeaseBenchmark.RunAsync(options),
                 "overhead" => await OverheadBenchmark.RunAsync(options),
                 "check-cost" => await CheckCostBenchmark.RunAsync(options),

@@ -1,6 +1,7 @@
 using System.Text.Json.Serialization;
 using Hangfire;
 using Hangfire.AspNetCore;
+using Hangfire.Common;
 using Microsoft.AspNetCore.Http.Json;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
@@ -70,6 +71,12 @@ public static class CoordinatorServiceCollectionExtensions
         // Registered before AddHangfire, whose TryAdd defaults would read the process-global
         // JobStorage.Current and JobActivator.Current: each host keeps its own.
         services.AddSingleton(backends.JobStorage);
+        services.AddSingleton(sp => QueueFetcher.For(backends, sp.GetRequiredService<ILoggerFactory>()));
+        if (backends.QueueNotifications is null)
+        {
+            services.AddSingleton<IJobFilterProvider>(sp => new InProcessEnqueueSignal(sp.GetRequiredService<QueueFetcher>().Signals));
+        }
+
         services.AddSingleton<JobActivator>(sp => new AspNetCoreJobActivator(sp.GetRequiredService<IServiceScopeFactory>()));
         services.AddHostedService<CoordinatorStartup>();
         services.AddHangfire((sp, config) => config
@@ -102,6 +109,8 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddTransient(sp => new JobSplitter(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),
             sp.GetRequiredService<IBackgroundJobClient>(),
+            sp.GetRequiredService<JobStorage>(),
+            sp.GetRequiredService<QueueFetcher>(),
             sp.GetRequiredService<ILogger<JobSplitter>>()));
         services.AddTransient(sp => new SettlementJob(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),

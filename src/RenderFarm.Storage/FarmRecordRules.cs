@@ -81,4 +81,22 @@ internal static class FarmRecordRules
 
     public static DateTimeOffset? FinishedAt(JobState state, DateTimeOffset now) =>
         state is JobState.Completed or JobState.Failed or JobState.Cancelled ? now : null;
+
+    public static void ValidateLinks(IReadOnlyList<(int Index, string HangfireJobId)> links)
+    {
+        ArgumentNullException.ThrowIfNull(links);
+        var seen = new HashSet<int>();
+        foreach ((int index, string hangfireJobId) in links)
+        {
+            if (string.IsNullOrEmpty(hangfireJobId) || hangfireJobId.Length > 100)
+            {
+                throw new ArgumentException($"Task {index}: a Hangfire job id must be 1 to 100 characters.", nameof(links));
+            }
+
+            if (!seen.Add(index))
+            {
+                throw new ArgumentException($"Task {index} is linked twice.", nameof(links));
+            }
+        }
+    }
 }

@@ -467,6 +467,32 @@ public sealed class InMemoryFarmStore : IFarmStore
         FinishedAt = Truncate(task.FinishedAt),
     };
 
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<int>> LinkHangfireJobsAsync(Guid jobId, IReadOnlyList<(int Index, string HangfireJobId)> links, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateLinks(links);
+        cancellationToken.ThrowIfCancellationRequested();
+        var linked = new List<int>(links.Count);
+        lock (_lock)
+        {
+            if (!_tasks.TryGetValue(jobId, out TaskRecord[]? stored))
+            {
+                return Task.FromResult<IReadOnlyList<int>>(linked);
+            }
+
+            foreach ((int index, string hangfireJobId) in links)
+            {
+                if ((uint)index < (uint)stored.Length && stored[index] is { State: FarmTaskState.Queued, HangfireJobId: null } task)
+                {
+                    stored[index] = task with { HangfireJobId = hangfireJobId, Version = task.Version + 1 };
+                    linked.Add(index);
+                }
+            }
+        }
+
+        return Task.FromResult<IReadOnlyList<int>>(linked);
+    }
+
     private static DateTimeOffset Truncate(DateTimeOffset time) => time.AddTicks(-(time.Ticks % TimeSpan.TicksPerMicrosecond));
 
     private static DateTimeOffset? Truncate(DateTimeOffset? time) => time is { } value ? Truncate(value) : null;

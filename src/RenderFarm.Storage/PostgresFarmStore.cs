@@ -622,6 +622,31 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         return stored[0];
     }
 
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<int>> LinkHangfireJobsAsync(Guid jobId, IReadOnlyList<(int Index, string HangfireJobId)> links, CancellationToken cancellationToken = default)
+    {
+        FarmRecordRules.ValidateLinks(links);
+        if (links.Count == 0)
+        {
+            return [];
+        }
+
+        // One statement for the whole batch; the state and the missing link are checked per row, as TryUpdateTaskAsync's
+        // version check would.
+        return await QueryAsync(
+            $"""
+            UPDATE {Schema}.tasks AS t SET hangfire_job_id = l.hangfire, version = t.version + 1
+            FROM unnest(@indexes, @hangfire) AS l(task_index, hangfire)
+            WHERE t.job_id = @job AND t.task_index = l.task_index AND t.state = 'Queued' AND t.hangfire_job_id IS NULL
+            RETURNING t.task_index
+            """,
+            reader => reader.GetInt32(0),
+            cancellationToken,
+            ("job", jobId),
+            ("indexes", links.Select(l => l.Index).ToArray()),
+            ("hangfire", links.Select(l => l.HangfireJobId).ToArray())).ConfigureAwait(false);
+    }
+
     /// <summary>Deletes one-time values past their expiry; a maintenance job calls it now and then.</summary>
     /// <returns>How many were deleted.</returns>
     public Task<int> DeleteExpiredOnceValuesAsync(CancellationToken cancellationToken = default) =>

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Json;
 using Nethereum.Signer;
+using Npgsql;
 using Xunit.Abstractions;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
@@ -15,20 +16,24 @@ public sealed class LongPollLoadFacts(ITestOutputHelper output)
     private const int Providers = 200;
     private const int WaitSeconds = 8;
 
+    // The coordinator's Hangfire server runs at most 8 workers (CoordinatorServiceCollectionExtensions).
+    private const int MaxHangfireWorkers = 8;
+
     // Guards availability: 200 waiting lease long-polls each held a PostgreSQL connection and a thread, so Npgsql's
     // pool ran dry ("Max Pool Size 100"): 181 of 200 polls answered 500 and /health took 17 s. Waiting polls now hold
-    // neither, and fetches share a few connections.
+    // neither (counted in pg_stat_activity), and fetches share a few connections.
     [Fact]
     public async Task Two_hundred_waiting_long_polls_answer_without_errors_and_health_stays_up()
     {
         await using PostgresServer server = await PostgresServer.StartAsync();
+        string connectionString = await server.CreateDatabaseAsync();
         string objects = Directory.CreateTempSubdirectory("renderfarm-load-").FullName;
         try
         {
             await using TestFarm farm = await TestFarm.StartAsync(
                 new()
                 {
-                    ["ConnectionStrings:Postgres"] = await server.CreateDatabaseAsync(),
+                    ["ConnectionStrings:Postgres"] = connectionString,
                     ["Storage:Directory"] = objects,
 
                     // The 200 providers all sign in from loopback; the per-address login limit is not what is measured.
@@ -56,6 +61,22 @@ public sealed class LongPollLoadFacts(ITestOutputHelper output)
                 output.WriteLine($"/health answered in {clock.ElapsedMilliseconds} ms with {Providers} polls waiting.");
             }
 
+            // While they wait they hold no Hangfire connection (the one a poll used to sit in): with the pool's idle
+            // connections closed, what stays open is the coordinator's own Hangfire server workers, each of which
+            // Hangfire.PostgreSql keeps in a LISTEN while it waits for a split, settle or maintenance job, and the one
+            // listening session. (The farm store's pool is a data source of its own, which ClearAllPools leaves alone.)
+            NpgsqlConnection.ClearAllPools();
+            int held = int.MaxValue;
+            for (int i = 0; i < 100 && held > MaxHangfireWorkers; i++)
+            {
+                await Task.Delay(100);
+                held = await CountAsync(connectionString, "renderfarm-hangfire");
+            }
+
+            output.WriteLine($"{held} Hangfire connections open with {Providers} polls waiting.");
+            Assert.InRange(held, 0, MaxHangfireWorkers);
+            Assert.Equal(1, await CountAsync(connectionString, "renderfarm-listen"));
+
             JobSummary job = await farm.SubmitAsync("1-3");
             HttpResponseMessage[] answers = await Task.WhenAll(waiting);
             try
@@ -82,6 +103,16 @@ public sealed class LongPollLoadFacts(ITestOutputHelper output)
         {
             Directory.Delete(objects, recursive: true);
         }
+    }
+
+    private static async Task<int> CountAsync(string connectionString, string applicationName)
+    {
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, ApplicationName = "renderfarm-test" }.ConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = @name", connection);
+        command.Parameters.AddWithValue("name", applicationName);
+        return Convert.ToInt32(await command.ExecuteScalarAsync(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static async Task<HttpResponseMessage> PollAsync(HttpClient http, string token)

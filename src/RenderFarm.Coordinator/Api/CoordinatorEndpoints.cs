@@ -38,6 +38,7 @@ public static partial class CoordinatorApplicationExtensions
         CoordinatorOptions options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
         app.UseExceptionHandler();
         app.UseStatusCodePages(CoordinatorExceptionHandler.WriteStatusProblemAsync);
+        AdmissionControl.Use(app);
         app.MapOpenApi();
         app.MapHealthChecks("/health");
         app.MapHangfireDashboard(

@@ -94,7 +94,8 @@ public sealed class CoordinatorBackends
                 SchemaName = "hangfire",
                 PrepareSchemaIfNecessary = true,
 
-                // NOTIFY wakes lease long-polls at once; the poll interval is only the fallback.
+                // Every enqueue NOTIFYs new_job inside its transaction; one listening connection per coordinator turns
+                // that into in-process wake-ups of waiting lease polls (PostgresQueueNotifications).
                 EnableLongPolling = true,
                 QueuePollInterval = TimeSpan.FromSeconds(2),
 
@@ -108,10 +109,26 @@ public sealed class CoordinatorBackends
                 UseSlidingInvisibilityTimeout = true,
                 InvisibilityTimeout = TimeSpan.FromSeconds(15),
             };
+
+            // Lease looks run on a second storage over the same database and pool without long polling: with it, every
+            // FetchNextJob opens a LISTEN connection of its own for the length of the call.
+            var fetchOptions = new PostgreSqlStorageOptions
+            {
+                SchemaName = hangfireOptions.SchemaName,
+                PrepareSchemaIfNecessary = false,
+                EnableLongPolling = false,
+                QueuePollInterval = hangfireOptions.QueuePollInterval,
+                DistributedLockTimeout = hangfireOptions.DistributedLockTimeout,
+            };
+            (string farmConnection, string hangfireConnection) = ConnectionBudget.Apply(connectionString, configuration);
             return new CoordinatorBackends(
-                new PostgresFarmStore(connectionString, timeProvider),
+                new PostgresFarmStore(farmConnection, timeProvider),
                 objects,
-                new PostgreSqlStorage(new NpgsqlConnectionFactory(connectionString, hangfireOptions), hangfireOptions));
+                new PostgreSqlStorage(new NpgsqlConnectionFactory(hangfireConnection, hangfireOptions), hangfireOptions))
+            {
+                FetchStorage = new PostgreSqlStorage(new NpgsqlConnectionFactory(hangfireConnection, fetchOptions), fetchOptions),
+                QueueNotifications = hangfireConnection,
+            };
         }
 
         return new CoordinatorBackends(new InMemoryFarmStore(timeProvider), objects, new InMemoryStorage());
@@ -133,9 +150,17 @@ public sealed class CoordinatorBackends
         CoordinatorBackends stores = FromConfiguration(configuration, timeProvider);
         return new CoordinatorBackends(stores.FarmStore, stores.ObjectStore, stores.JobStorage)
         {
+            FetchStorage = stores.FetchStorage,
+            QueueNotifications = stores.QueueNotifications,
             Ledger = await LedgerConfiguration.OpenAsync(configuration, cancellationToken).ConfigureAwait(false),
         };
     }
+
+    /// <summary>Storage that lease polls fetch from, when it differs from <see cref="JobStorage"/> (see <see cref="Leasing.QueueFetcher"/>).</summary>
+    internal JobStorage? FetchStorage { get; init; }
+
+    /// <summary>The Hangfire database's connection string where waiting polls are woken by LISTEN/NOTIFY; null: in-process signals.</summary>
+    internal string? QueueNotifications { get; init; }
 
     /// <summary>The token ledger settlements pay through, or null when none is configured (settlements then pay nothing).</summary>
     public ILedger? Ledger { get; init; }

@@ -52,8 +52,9 @@ internal sealed partial class LeaseService
         TimeProvider time,
         IOptions<CoordinatorOptions> options,
         ProviderStanding standing,
-        ILoggerFactory loggers)
-        : this(new HangfireWorkQueue(storage, client), new ProviderPresence(storage), store, objects, time, options.Value, standing, loggers)
+        ILoggerFactory loggers,
+        QueueFetcher fetcher)
+        : this(new HangfireWorkQueue(storage, client, fetcher), new ProviderPresence(storage), store, objects, time, options.Value, standing, loggers)
     {
     }
 

@@ -60,10 +60,16 @@ internal interface IWorkQueue
     void EnqueueSettlement(Guid jobId);
 }
 
-/// <summary>The work queue over Hangfire's public storage and client API.</summary>
-internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient client) : IWorkQueue
+/// <summary>The work queue over Hangfire's public storage and client API; lease polls wait through <paramref name="fetcher"/>.</summary>
+internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient client, QueueFetcher fetcher) : IWorkQueue
 {
-    private readonly QueueFetcher _fetcher = new();
+    private readonly QueueFetcher _fetcher = fetcher;
+
+    /// <summary>A work queue whose polls wait on in-process signals only (tests over one storage).</summary>
+    public HangfireWorkQueue(JobStorage storage, IBackgroundJobClient client)
+        : this(storage, client, new QueueFetcher())
+    {
+    }
 
     /// <inheritdoc/>
     public IStorageConnection Connect() => storage.GetConnection();

@@ -126,4 +126,16 @@ public interface IFarmStore
     /// <param name="cancellationToken">Cancels the call.</param>
     /// <returns>The stored value.</returns>
     Task<string> GetOrAddSecretAsync(string name, string candidate, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Links Hangfire jobs to tasks of one job in one step: each task of <paramref name="links"/> that is still Queued
+    /// and has no Hangfire job yet gets the one named (and a new version); any other is left as it is. The split of a
+    /// large job links thousands of tasks this way instead of one update each.
+    /// </summary>
+    /// <param name="jobId">The farm job.</param>
+    /// <param name="links">Task index and Hangfire job id; indexes distinct.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    /// <returns>The indexes that were linked.</returns>
+    /// <exception cref="ArgumentException">An index repeats, or a Hangfire job id is empty or longer than 100 characters.</exception>
+    Task<IReadOnlyList<int>> LinkHangfireJobsAsync(Guid jobId, IReadOnlyList<(int Index, string HangfireJobId)> links, CancellationToken cancellationToken = default);
 }
