@@ -424,6 +424,45 @@ internal sealed partial class JobService
         return Summary(cancelled, await _store.GetTasksAsync(jobId, cancellationToken));
     }
 
+    /// <summary>
+    /// Submits, as a new job of the same owner with the same scene and settings, the frames a failed or cancelled job
+    /// did not finish.
+    /// </summary>
+    public async Task<JobSummary> RequeueAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
+    {
+        // The new job is the owner's and may cost it escrow: only the owner asks for it, not the operator.
+        string owner = caller.RequireAccount();
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
+        if (!string.Equals(job.Owner, owner, StringComparison.Ordinal))
+        {
+            throw new CoordinatorException(404, $"Job {jobId} was not found.");
+        }
+
+        if (job.State is not (JobState.Failed or JobState.Cancelled))
+        {
+            throw new CoordinatorException(409, $"Job {jobId} is {job.State}; only a failed or cancelled job can be requeued.");
+        }
+
+        IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
+        FrameRange? left = job.Spec.Frames.Except(tasks.Where(t => t.State == FarmTaskState.Succeeded).SelectMany(t => t.Outputs).Select(o => o.Frame));
+        if (left is not { } frames)
+        {
+            throw new CoordinatorException(409, $"Every frame of job {jobId} is finished; nothing is left to requeue.");
+        }
+
+        RenderJobSpec spec = job.Spec with { Frames = frames };
+        if (spec.Inference is null)
+        {
+            await CheckAccountBudgetAsync(owner, JobBudget.TotalSamples(frames, spec.Settings) ?? long.MaxValue, cancellationToken);
+        }
+        else
+        {
+            await CheckAccountBudgetAsync(owner, 0, cancellationToken);
+        }
+
+        return await CreateAsync(spec, owner, frames.ToString(), cancellationToken);
+    }
+
     public async Task<Stream> OpenFrameAsync(Guid jobId, int frame, ClientIdentity caller, CancellationToken cancellationToken)
     {
         await GetOwnJobAsync(jobId, caller, cancellationToken);
