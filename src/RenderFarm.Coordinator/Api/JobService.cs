@@ -35,6 +35,7 @@ internal sealed partial class JobService
     private readonly JobLimits _limits;
     private readonly ILogger<JobService> _logger;
     private readonly ILedger? _ledger;
+    private readonly JobStorage? _storage;
 
     public JobService(
         IFarmStore store,
@@ -45,8 +46,10 @@ internal sealed partial class JobService
         IOptions<CoordinatorOptions> options,
         IOptions<JobLimits> limits,
         ILogger<JobService> logger,
-        ILedger? ledger = null)
+        ILedger? ledger = null,
+        JobStorage? storage = null)
     {
+        _storage = storage;
         _limits = limits.Value;
         _ledger = ledger;
         _store = store;
@@ -238,7 +241,7 @@ internal sealed partial class JobService
         }
 
         LogSubmitted(job.Id, range, tasks.Count, spec.Priority, job.State);
-        return Summary(job, tasks);
+        return Summary(job, tasks) with { Warning = WaitingWarning(job) };
     }
 
     // One account cannot fill the farm: its open jobs are counted, and their render work summed, before another is
@@ -394,7 +397,7 @@ internal sealed partial class JobService
             t.RejectedBy,
             // A provider's network address is not the client's to see.
             [.. t.Failures.Select(f => f with { Origin = null })]));
-        return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
+        return new JobDetails(Summary(job, tasks) with { Warning = WaitingWarning(job) }, job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
     }
 
     public async Task<JobSummary> CancelAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
@@ -527,6 +530,12 @@ internal sealed partial class JobService
         throw new CoordinatorException(404, missing);
     }
 
+    // An open job on a farm that cannot cross-check its frames says so (ProviderTrust).
+    private string? WaitingWarning(JobRecord job) =>
+        _storage is not null && job.State is JobState.Queued or JobState.AwaitingEscrow or JobState.Running
+            ? ProviderTrust.WaitingWarning(_options, ProviderTrust.SignedInProviders(_storage))
+            : null;
+
     private static JobSummary Summary(JobRecord job, IReadOnlyList<TaskRecord> tasks) => new(
         job.Id,
         job.State,
@@ -536,7 +545,8 @@ internal sealed partial class JobService
         tasks.Count(t => t.State == FarmTaskState.Succeeded),
         job.CreatedAt,
         job.FinishedAt,
-        job.Error);
+        job.Error,
+        Priority: job.Spec.Priority);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} accepted: frames {Frames}, {TaskCount} tasks, priority {Priority}; {State}.")]
     private partial void LogSubmitted(Guid jobId, string frames, int taskCount, int priority, JobState state);

@@ -219,13 +219,13 @@ internal sealed partial class LeaseService
             }
         }
 
-        IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = _options.SpotChecks
+        IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = ProviderTrust.NeedsChecks(_options, provider)
             ? await DecideSamplesAsync(job, provider, outputs, cancellationToken)
             : new Dictionary<int, WholeFrameSampleDecision>();
         while (true)
         {
             DateTimeOffset now = _time.GetUtcNow();
-            IReadOnlyList<SpotCheckRecord> checks = _options.SpotChecks ? PlanChecks(job, task, provider, outputs, samples) : [];
+            IReadOnlyList<SpotCheckRecord> checks = ProviderTrust.NeedsChecks(_options, provider) ? PlanChecks(job, task, provider, outputs, samples) : [];
             TaskRecord succeeded = task with
             {
                 State = checks.Count > 0 ? FarmTaskState.Verifying : FarmTaskState.Succeeded,
