@@ -104,7 +104,7 @@ public sealed class SceneAsset
     /// its camera does not say; an image of this aspect shows exactly the camera's view.
     /// </summary>
     public float? CameraAspectRatio(int cameraIndex = 0) =>
-        cameraIndex >= 0 && cameraIndex < _cameras.Length && _cameras[cameraIndex].AspectRatio is { } aspect && aspect > 0 && float.IsFinite(aspect) ? aspect : null;
+        cameraIndex >= 0 && cameraIndex < _cameras.Length && _cameras[cameraIndex].AspectRatio is { } aspect && CameraFit.IsUsableAspect(aspect) ? aspect : null;
 
     /// <summary>Loads a .glb or .gltf file (buffers and images external or embedded as data URIs).</summary>
     /// <param name="path">The file.</param>
