@@ -16,8 +16,9 @@ internal sealed class CliFarm : IAsyncDisposable
     private readonly List<(WorkerAgent Agent, Task Running)> _workers = [];
     private readonly CancellationTokenSource _stop = new();
 
-    private CliFarm(CoordinatorHost host, string folder)
+    private CliFarm(CoordinatorHost host, string folder, string operatorKey)
     {
+        OperatorKey = operatorKey;
         Host = host;
         Folder = folder;
         ConfigPath = Path.Combine(folder, "config.json");
@@ -25,6 +26,9 @@ internal sealed class CliFarm : IAsyncDisposable
     }
 
     public CoordinatorHost Host { get; }
+
+    /// <summary>The operator's key (X-Operator-Key), e.g. to issue API keys.</summary>
+    public string OperatorKey { get; }
 
     public string Folder { get; }
 
@@ -62,7 +66,7 @@ internal sealed class CliFarm : IAsyncDisposable
             CoordinatorBackends.CreateEmbedded(Path.Combine(folder, "objects")),
             configuration,
             builder => builder.Logging.ClearProviders());
-        return new CliFarm(host, folder);
+        return new CliFarm(host, folder, values["Coordinator:OperatorKey"]!);
     }
 
     /// <summary>Starts a worker with a key of its own: a provider of its own.</summary>

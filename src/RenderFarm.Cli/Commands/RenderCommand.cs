@@ -83,7 +83,7 @@ internal static class RenderCommand
                         settings,
                         result.GetValue(chunk),
                         result.GetValue(output)!,
-                        SizeText: result.GetValue(options.Size),
+                        SizeText: result.GetValue(options.Size) ?? export?.SizeText,
                         SizeFromCamera: true,
                         Priority: result.GetValue(priority),
                         Detach: result.GetValue(detach),

@@ -26,6 +26,7 @@ internal sealed class BlenderExport : IAsyncDisposable
         FramesPerSecond = manifest.FramesPerSecond;
         Warnings = manifest.Warnings;
         Frames = frames;
+        SizeText = manifest.Width > 0 && manifest.Height > 0 ? string.Create(CultureInfo.InvariantCulture, $"{manifest.Width}x{manifest.Height}") : null;
         int start = manifest.FrameStart;
         FarmToBlender = farm => farm + start - 1;
     }
@@ -44,6 +45,9 @@ internal sealed class BlenderExport : IAsyncDisposable
 
     /// <summary>The farm frames to render (frame 1 is the scene's frame_start).</summary>
     public FrameRange Frames { get; }
+
+    /// <summary>The scene's render size (resolution × percentage) as WIDTHxHEIGHT, or null when it does not say.</summary>
+    public string? SizeText { get; }
 
     /// <summary>The scene's own number of a farm frame.</summary>
     public Func<int, int> FarmToBlender { get; }
@@ -189,5 +193,5 @@ internal sealed class BlenderExport : IAsyncDisposable
 
     /// <summary>What the export script reports.</summary>
     internal sealed record Manifest(
-        string BlenderVersion, int FrameStart, int FrameEnd, int FrameStep, double FramesPerSecond, bool Animated, IReadOnlyList<string> Warnings);
+        string BlenderVersion, int FrameStart, int FrameEnd, int FrameStep, double FramesPerSecond, bool Animated, IReadOnlyList<string> Warnings, int Width = 0, int Height = 0);
 }
