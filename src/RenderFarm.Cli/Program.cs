@@ -4,6 +4,8 @@ using RenderFarm.Cli.Commands;
 var root = new RootCommand("RenderFarm: render glTF scenes on Vulkan compute devices, alone or as a farm.")
 {
     RenderCommand.Create(),
+    JobCommands.CreateList(),
+    JobCommands.CreateJob(),
     InferCommand.Create(),
     DemoCommand.Create(),
     DevicesCommand.Create(),

@@ -77,6 +77,9 @@ public sealed class CoordinatorOptions
     /// </summary>
     public bool SpotChecks { get; set; } = true;
 
+    /// <summary>Providers the operator trusts: their frames skip cross-checks (<see cref="Leasing.ProviderTrustOptions"/>).</summary>
+    public Leasing.ProviderTrustOptions Providers { get; } = new();
+
     /// <summary>
     /// Secret (at least 16 characters) that decides which tiles of a frame are spot-checked and seals lease ids; never
     /// shown to providers. Required outside Development; in Development an empty one is generated once and kept in the
@@ -139,6 +142,7 @@ public sealed class CoordinatorOptions
     internal void Validate(bool isDevelopment)
     {
         CoordinatorSecrets.Validate(this, isDevelopment);
+        Providers.Validate();
         static void Positive(TimeSpan value, string name)
         {
             if (value <= TimeSpan.Zero)

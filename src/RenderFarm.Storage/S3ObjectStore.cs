@@ -13,7 +13,12 @@ namespace RenderFarm.Storage;
 /// <param name="AccessKey">Access key id.</param>
 /// <param name="SecretKey">Secret access key.</param>
 /// <param name="Region">Signing region; S3-compatible stores usually accept any.</param>
-public sealed record S3StorageOptions(Uri ServiceUrl, string Bucket, string AccessKey, string SecretKey, string Region = "us-east-1");
+/// <param name="PublicServiceUrl">
+/// The same service as providers and clients reach it (e.g. <c>https://s3.farm.example</c>), named in presigned URLs;
+/// null when <paramref name="ServiceUrl"/> is reachable by them too. A SigV4 signature covers the host, so the URL is
+/// signed for this address rather than rewritten.
+/// </param>
+public sealed record S3StorageOptions(Uri ServiceUrl, string Bucket, string AccessKey, string SecretKey, string Region = "us-east-1", Uri? PublicServiceUrl = null);
 
 /// <summary>
 /// Objects in a bucket of any S3-compatible store (AWS S3, MinIO, s3rver) through AWSSDK.S3, with
@@ -30,6 +35,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     private static readonly TimeSpan s_maxPresignLifetime = TimeSpan.FromDays(7);
 
     private readonly AmazonS3Client _client;
+    private readonly AmazonS3Client _presigner;
     private readonly string _bucket;
     private readonly Protocol _protocol;
 
@@ -41,15 +47,33 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(options.Bucket);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.AccessKey);
         ArgumentException.ThrowIfNullOrWhiteSpace(options.SecretKey);
-        if (!options.ServiceUrl.IsAbsoluteUri
-            || (options.ServiceUrl.Scheme != Uri.UriSchemeHttp && options.ServiceUrl.Scheme != Uri.UriSchemeHttps))
+        CheckHttpUrl(options.ServiceUrl);
+        if (options.PublicServiceUrl is not null)
         {
-            throw new ArgumentException($"'{options.ServiceUrl}' is not an absolute http(s) URL.", nameof(options));
+            CheckHttpUrl(options.PublicServiceUrl);
         }
 
+        _client = CreateClient(options, options.ServiceUrl);
+
+        // Presigning is local arithmetic: a second client only decides the address the URLs name.
+        _presigner = options.PublicServiceUrl is null ? _client : CreateClient(options, options.PublicServiceUrl);
+        _bucket = options.Bucket;
+        _protocol = (options.PublicServiceUrl ?? options.ServiceUrl).Scheme == Uri.UriSchemeHttps ? Protocol.HTTPS : Protocol.HTTP;
+    }
+
+    private static void CheckHttpUrl(Uri url)
+    {
+        if (!url.IsAbsoluteUri || (url.Scheme != Uri.UriSchemeHttp && url.Scheme != Uri.UriSchemeHttps))
+        {
+            throw new ArgumentException($"'{url}' is not an absolute http(s) URL.", nameof(url));
+        }
+    }
+
+    private static AmazonS3Client CreateClient(S3StorageOptions options, Uri serviceUrl)
+    {
         var config = new AmazonS3Config
         {
-            ServiceURL = options.ServiceUrl.AbsoluteUri,
+            ServiceURL = serviceUrl.AbsoluteUri,
             AuthenticationRegion = options.Region,
             ForcePathStyle = true,
 
@@ -58,9 +82,7 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
             RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
             ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
         };
-        _client = new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), config);
-        _bucket = options.Bucket;
-        _protocol = options.ServiceUrl.Scheme == Uri.UriSchemeHttps ? Protocol.HTTPS : Protocol.HTTP;
+        return new AmazonS3Client(new BasicAWSCredentials(options.AccessKey, options.SecretKey), config);
     }
 
     /// <summary>The bucket holding the objects.</summary>
@@ -152,14 +174,22 @@ public sealed class S3ObjectStore : IObjectStore, IDisposable
     public Uri PresignPut(string key, TimeSpan lifetime) => Presign(key, HttpVerb.PUT, lifetime);
 
     /// <inheritdoc/>
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        if (!ReferenceEquals(_presigner, _client))
+        {
+            _presigner.Dispose();
+        }
+
+        _client.Dispose();
+    }
 
     private Uri Presign(string key, HttpVerb verb, TimeSpan lifetime)
     {
         ObjectKeys.Validate(key);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(lifetime, TimeSpan.Zero);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(lifetime, s_maxPresignLifetime);
-        string url = _client.GetPreSignedURL(new GetPreSignedUrlRequest
+        string url = _presigner.GetPreSignedURL(new GetPreSignedUrlRequest
         {
             BucketName = _bucket,
             Key = key,

@@ -3,9 +3,9 @@ using RenderFarm.Testing;
 namespace RenderFarm.Cli.Tests;
 
 /// <summary>
-/// The command line's failures the user can act on are one line on standard error and exit code 2, never a stack
-/// trace: a coordinator that cannot be reached, and a coordinator that cannot start (a missing or placeholder secret,
-/// a database that is down).
+/// The command line's failures the user can act on are one line on standard error and a documented exit code, never a
+/// stack trace: a coordinator that cannot be reached (3), one that answers nonsense (4), and a coordinator that cannot
+/// start (2: a missing or placeholder secret, a database that is down).
 /// </summary>
 public sealed class ErrorOutputFacts
 {
@@ -37,9 +37,9 @@ public sealed class ErrorOutputFacts
         ("Coordinator__OperatorKey", "1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f809"),
     ];
 
-    private static void AssertOneLine(CliResult result, string mustContain)
+    private static void AssertOneLine(CliResult result, string mustContain, int exitCode = 2)
     {
-        Assert.True(result.ExitCode == 2, $"exit code {result.ExitCode}; stderr: {result.Error}");
+        Assert.True(result.ExitCode == exitCode, $"exit code {result.ExitCode}; stderr: {result.Error}");
         string[] lines = result.Error.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         Assert.True(lines.Length == 1, $"Expected one line on stderr, got {lines.Length}:\n{result.Error}");
         Assert.StartsWith("renderfarm: error: ", lines[0], StringComparison.Ordinal);
@@ -58,7 +58,7 @@ public sealed class ErrorOutputFacts
             CliResult result = await CliRunner.RunAsync(
                 "render", "samples/cornell-box/cornell-box.glb", "--coordinator", $"http://127.0.0.1:{port}", "--out", output);
 
-            AssertOneLine(result, "cannot reach the coordinator");
+            AssertOneLine(result, "cannot reach the coordinator", exitCode: 3);
         }
         finally
         {
@@ -111,7 +111,7 @@ public sealed class ErrorOutputFacts
             CliResult result = await CliRunner.RunAsync(
                 "render", "samples/cornell-box/cornell-box.glb", "--coordinator", $"http://127.0.0.1:{port}", "--out", output);
 
-            AssertOneLine(result, "not the JSON expected");
+            AssertOneLine(result, "not the JSON expected", exitCode: 4);
         }
         finally
         {

@@ -56,6 +56,25 @@ public sealed class S3ObjectStoreFacts(S3Fixture fixture) : ObjectStoreContract
         Assert.Throws<ArgumentOutOfRangeException>(() => store.PresignGet("a", TimeSpan.FromDays(8)));
     }
 
+    // Guards: presigned URLs named the address the coordinator reaches the store at (http://minio:9000 inside a compose
+    // network), which providers outside that network cannot reach; a public address is now signed for instead.
+    [Fact]
+    public async Task Presigned_urls_name_the_public_address_and_work_there()
+    {
+        var internalUrl = new UriBuilder(fixture.Server.ServiceUrl) { Host = "127.0.0.1" }.Uri;
+        var publicUrl = new UriBuilder(fixture.Server.ServiceUrl) { Host = "localhost" }.Uri;
+        using var store = new S3ObjectStore(new S3StorageOptions(
+            internalUrl, $"test-{Guid.NewGuid():N}", Testing.S3Server.AccessKey, Testing.S3Server.SecretKey, PublicServiceUrl: publicUrl));
+        await store.EnsureBucketAsync();
+        await store.PutAsync("frames/a.png", new MemoryStream([1, 2, 3]));
+
+        Uri url = store.PresignGet("frames/a.png", TimeSpan.FromMinutes(5));
+
+        Assert.Equal(publicUrl.GetLeftPart(UriPartial.Authority), url.GetLeftPart(UriPartial.Authority));
+        Assert.Equal([1, 2, 3], await GetWithPresignedUrlAsync(url));
+        Assert.Throws<ArgumentException>(() => new S3StorageOptions(internalUrl, "b", "k", "s", PublicServiceUrl: new Uri("ftp://x/")) is var o ? new S3ObjectStore(o) : null);
+    }
+
     protected override async Task<IObjectStore> CreateStoreAsync() => await CreateS3StoreAsync();
 
     protected override async Task<byte[]?> GetWithPresignedUrlAsync(Uri url)

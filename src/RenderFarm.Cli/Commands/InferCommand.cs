@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RenderFarm.Cli.Farm;
 using RenderFarm.Cli.Terminal;
+using RenderFarm.Client;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Gpu;
@@ -36,16 +37,16 @@ internal static class InferCommand
         var std = new Option<string?>(ImagePreprocessing.StdOption) { Description = "Images: divide by this after the mean, one value or one per channel, e.g. 0.229,0.224,0.225; default 1." };
         var outputScale = new Option<string?>(ImagePostprocessing.ScaleOption) { Description = "PNG outputs: pixel = clamp(round(value × scale + offset), 0, 255); default scale 255." };
         var outputOffset = new Option<string?>(ImagePostprocessing.OffsetOption) { Description = "PNG outputs: added after --output-scale; default 0." };
-        var coordinator = new Option<string?>("--coordinator") { Description = "Run the batch as a job on this running coordinator's farm instead of the local device." };
+        var local = new Option<bool>("--local") { Description = "Run on the local device even when a coordinator is set in the environment or the settings file." };
         var itemsPerTask = new Option<int>("--items-per-task") { Description = "With --coordinator: items per task of the job.", DefaultValueFactory = _ => 1 };
-        Option<string?> key = ClientSignIn.CreateKeyOption();
-        Option<string?> apiKey = ClientSignIn.CreateApiKeyOption();
+        var client = new ClientSettings();
         var command = new Command(
             "infer",
             "Run an ONNX model over a batch of .npy arrays and images on the local Vulkan device (or a farm, with --coordinator), writing each item's outputs as .npy (and PNG where an output is image-shaped).")
         {
-            model, inputs, output, device, batchSize, imageSize, channels, scale, mean, std, outputScale, outputOffset, coordinator, itemsPerTask, key, apiKey,
+            model, inputs, output, device, batchSize, imageSize, channels, scale, mean, std, outputScale, outputOffset, itemsPerTask, local,
         };
+        client.AddTo(command);
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => RunAsync(
                 new InferRequest(
@@ -57,8 +58,8 @@ internal static class InferCommand
                         result.GetValue(imageSize), result.GetValue(channels), result.GetValue(scale), result.GetValue(mean), result.GetValue(std)),
                     ImagePostprocessing.FromOptions(result.GetValue(outputScale), result.GetValue(outputOffset))),
                 result.GetValue(device),
-                result.GetValue(coordinator) is string url
-                    ? new FarmTarget(WorkerCommand.ParseUrl(url), result.GetValue(itemsPerTask), new ClientSignIn(result.GetValue(key), result.GetValue(apiKey)))
+                !result.GetValue(local) && client.Read(result) is { Coordinator: { } url } signIn
+                    ? new FarmTarget(url, result.GetValue(itemsPerTask), signIn)
                     : null,
                 cancellationToken),
             cancellationToken));
@@ -179,7 +180,7 @@ internal static class InferCommand
         }
 
         using var bar = new ProgressBar(Console.Error);
-        using HttpClient http = (farm.SignIn ?? new ClientSignIn(null, null)).CreateHttpClient(farm.Coordinator, TimeSpan.FromMinutes(10));
+        using CoordinatorClient http = (farm.SignIn ?? new ClientSettings.Resolved(null, null, null)).CreateClient(farm.Coordinator, TimeSpan.FromMinutes(10));
         var runner = new InferenceJobRunner(http, bar);
         var totals = new InferTotals([output.Name]);
         var clock = Stopwatch.StartNew();
@@ -194,13 +195,9 @@ internal static class InferCommand
                 (item, npy) => WriteOutputs(request, item.Stem, output.Name, NpyFile.Parse(npy, $"output '{output.Name}' of {item.Path}"), npy, totals),
                 cancellationToken).ConfigureAwait(false);
         }
-        catch (HttpRequestException unreachable) when (unreachable.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
+        catch (JobFailedException failed)
         {
-            throw new UserInputException($"Cannot reach the coordinator at {farm.Coordinator}: {unreachable.Message}", unreachable);
-        }
-        catch (Exception failed) when (failed is FarmJobFailedException or HttpRequestException)
-        {
-            // The job failed or was cancelled on the farm, or the coordinator failed: one line, exit code 1.
+            // The job failed or was cancelled on the farm: one line, exit code 1.
             bar.Clear();
             await Console.Error.WriteLineAsync($"renderfarm: {failed.Message}").ConfigureAwait(false);
             return 1;
@@ -309,4 +306,4 @@ internal sealed record InferRequest(
 /// <param name="Coordinator">The coordinator's address.</param>
 /// <param name="ItemsPerTask">Items per task of the job.</param>
 /// <param name="SignIn">How to sign in to it; null for the default client key file.</param>
-internal sealed record FarmTarget(Uri Coordinator, int ItemsPerTask, ClientSignIn? SignIn = null);
+internal sealed record FarmTarget(Uri Coordinator, int ItemsPerTask, ClientSettings.Resolved? SignIn = null);

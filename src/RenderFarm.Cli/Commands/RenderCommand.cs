@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.Globalization;
 using RenderFarm.Cli.Farm;
 using RenderFarm.Cli.Terminal;
+using RenderFarm.Client;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
@@ -21,52 +22,86 @@ internal static class RenderCommand
 {
     public static Command Create()
     {
-        var scene = new Argument<string>("scene") { Description = "The glTF 2.0 scene: a .glb, or a .gltf with the files it names beside it (packed into one .glb for the farm)." };
-        var frames = new Option<string>("--frames") { Description = "Frames to render, N or FIRST-LAST; frame 1 is at time 0.", DefaultValueFactory = _ => "1" };
+        var scene = new Argument<string>("scene") { Description = "The scene: a .glb, a .gltf with the files it names beside it (packed into one .glb for the farm), or a .blend (exported through Blender)." };
+        var frames = new Option<string?>("--frames") { Description = "Frames to render: N, FIRST-LAST, FIRST-LASTxSTEP or a list of them, e.g. 1,3,5-9,10-20x2; frame 1 is at time 0. Default 1 (a .blend: its scene's frame range)." };
         var output = new Option<string>("--out") { Description = "Folder for the PNG frames (created if missing).", DefaultValueFactory = _ => "frames" };
         var chunk = new Option<int>("--chunk") { Description = "Frames per farm task.", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--workers") { Description = "Workers of the embedded farm.", DefaultValueFactory = _ => 1 };
-        var coordinator = new Option<string?>("--coordinator") { Description = "Submit to this running coordinator instead of the embedded farm." };
-        var budget = new Option<long?>("--budget") { Description = "With --coordinator: the most tokens to pay, locked in the job's escrow before any work starts." };
+        var local = new Option<bool>("--local") { Description = "Render on the embedded farm even when a coordinator is set in the environment or the settings file." };
+        var priority = new Option<int>("--priority") { Description = "With a coordinator: queue priority, -10 to 10; higher is served first." };
+        var detach = new Option<bool>("--detach") { Description = "With a coordinator: submit, print the job id and return; fetch the frames later with 'renderfarm job download'." };
+        var budget = new Option<long?>("--budget") { Description = "With a coordinator: the most tokens to pay, locked in the job's escrow before any work starts." };
         var ledgerKey = new Option<string?>("--ledger-key") { Description = "With --budget: the key file of the account that pays." };
         var rpc = new Option<string?>("--rpc") { Description = "With --budget: a JSON-RPC endpoint of the coordinator's chain." };
-        Option<string?> key = ClientSignIn.CreateKeyOption();
-        Option<string?> apiKey = ClientSignIn.CreateApiKeyOption();
+        var client = new ClientSettings();
         var options = new RenderOptions();
-        var command = new Command("render", "Render frames of a glTF scene to PNG files on a farm (by default one in this process, on the local Vulkan device).");
+        var command = new Command("render", "Render frames of a scene to PNG files on a farm: one in this process on the local Vulkan device, or a coordinator's (--coordinator, RENDERFARM_COORDINATOR or the settings file).");
         command.Arguments.Add(scene);
         command.Options.Add(frames);
         command.Options.Add(output);
         command.Options.Add(chunk);
         command.Options.Add(workers);
-        command.Options.Add(coordinator);
+        command.Options.Add(local);
+        command.Options.Add(priority);
+        command.Options.Add(detach);
         command.Options.Add(budget);
         command.Options.Add(ledgerKey);
         command.Options.Add(rpc);
-        command.Options.Add(key);
-        command.Options.Add(apiKey);
+        client.AddTo(command);
         options.AddTo(command);
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
-            () => RunAsync(
-                new RenderRequest(
-                    result.GetValue(scene)!,
-                    FrameRange.Parse(result.GetValue(frames)!),
-                    options.Read(result),
-                    result.GetValue(chunk),
-                    result.GetValue(output)!),
-                result.GetValue(coordinator) is string url ? WorkerCommand.ParseUrl(url) : null,
-                result.GetValue(workers),
-                result.GetValue(options.Device),
-                demoEconomy: false,
-                cancellationToken,
-                result.GetValue(budget) is long tokens ? new PaymentRequest(tokens, result.GetValue(ledgerKey), result.GetValue(rpc)) : null,
-                new ClientSignIn(result.GetValue(key), result.GetValue(apiKey))),
+            async () =>
+            {
+                ClientSettings.Resolved signIn = client.Read(result);
+                Uri? coordinator = result.GetValue(local) ? null : signIn.Coordinator;
+                if (result.GetValue(local) && result.GetValue(client.Coordinator) is not null)
+                {
+                    throw new UserInputException("Give --coordinator or --local, not both.");
+                }
+
+                string scenePath = result.GetValue(scene)!;
+                string? framesText = result.GetValue(frames);
+                RenderSettings settings = options.Read(result);
+                await using BlenderExport? export = BlenderExport.IsBlendFile(scenePath)
+                    ? await BlenderExport.RunAsync(scenePath, framesText, cancellationToken).ConfigureAwait(false)
+                    : null;
+                if (export is not null)
+                {
+                    Print($"Exported {Path.GetFileName(scenePath)} through Blender {export.BlenderVersion}: frames {export.Frames}, {export.FramesPerSecond:0.###} fps");
+                    foreach (string warning in export.Warnings)
+                    {
+                        await Console.Error.WriteLineAsync($"renderfarm: warning: {warning}").ConfigureAwait(false);
+                    }
+
+                    settings = settings with { FramesPerSecond = export.FramesPerSecond };
+                }
+
+                return await RunAsync(
+                    new RenderRequest(
+                        export?.GlbPath ?? scenePath,
+                        export?.Frames ?? FrameRange.Parse(framesText ?? "1"),
+                        settings,
+                        result.GetValue(chunk),
+                        result.GetValue(output)!,
+                        SizeText: result.GetValue(options.Size) ?? export?.SizeText,
+                        SizeFromCamera: true,
+                        Priority: result.GetValue(priority),
+                        Detach: result.GetValue(detach),
+                        FrameNumbers: export?.FarmToBlender),
+                    coordinator,
+                    result.GetValue(workers),
+                    result.GetValue(options.Device),
+                    demoEconomy: false,
+                    cancellationToken,
+                    result.GetValue(budget) is long tokens ? new PaymentRequest(tokens, result.GetValue(ledgerKey), result.GetValue(rpc)) : null,
+                    signIn).ConfigureAwait(false);
+            },
             cancellationToken));
         return command;
     }
 
     /// <summary>The file name of a frame: <c>frame_0001.png</c>.</summary>
-    public static string FrameFileName(int frame) => string.Create(CultureInfo.InvariantCulture, $"frame_{frame:D4}.png");
+    public static string FrameFileName(int frame) => FrameDownloader.FrameFileName(frame);
 
     /// <summary>Renders through the embedded farm (or a remote one) and prints per-frame lines and a summary.</summary>
     /// <param name="request">What to render.</param>
@@ -77,7 +112,7 @@ internal static class RenderCommand
     /// Run the embedded farm as a public one: demo tokens on its offline ledger, the budget locked in escrow, every
     /// frame spot-checked by another worker, verified frames paid and the rest refunded — printed step by step.
     /// </param>
-    /// <param name="cancellationToken">Ctrl-C.</param>
+    /// <param name="cancellationToken">Ctrl-C: stops the embedded farm; with a coordinator, stops following (the job keeps running).</param>
     /// <param name="paying">For a remote coordinator: the budget and the account that locks it; null for an unpaid job.</param>
     /// <param name="signIn">For a remote coordinator: how to sign in; null for the default key file.</param>
     public static async Task<int> RunAsync(
@@ -88,11 +123,16 @@ internal static class RenderCommand
         bool demoEconomy,
         CancellationToken cancellationToken,
         PaymentRequest? paying = null,
-        ClientSignIn? signIn = null)
+        ClientSettings.Resolved? signIn = null)
     {
         if (request.ChunkSize < 1 || workers < 1 || workers > 64)
         {
             throw new UserInputException($"--chunk must be at least 1 and --workers between 1 and 64; got {request.ChunkSize} and {workers}.");
+        }
+
+        if (request.Priority is < -10 or > 10)
+        {
+            throw new UserInputException($"--priority must be between -10 and 10; got {request.Priority}.");
         }
 
         if (paying is not null && coordinator is null)
@@ -100,16 +140,30 @@ internal static class RenderCommand
             throw new UserInputException("--budget needs --coordinator: the embedded farm does not charge (`renderfarm demo` shows a paid job on it).");
         }
 
-        signIn ??= new ClientSignIn(null, null);
-        if (coordinator is null && (signIn.KeyFile is not null || signIn.ApiKey is not null))
+        signIn ??= new ClientSettings.Resolved(null, null, null);
+        if (coordinator is null && signIn.NamesSignIn)
         {
             throw new UserInputException("--key and --api-key need --coordinator: the embedded farm signs in with a key of its own.");
         }
 
+        if (coordinator is null && request.Detach)
+        {
+            throw new UserInputException("--detach needs --coordinator: the embedded farm lives in this process and ends with it.");
+        }
+
         // Load once here so a broken scene is reported before any farm starts.
         SceneAsset scene = SceneAsset.Load(request.ScenePath);
+        RenderSettings settings = request.SizeFromCamera
+            ? request.Settings with { Size = RenderOptions.ResolveSize(request.SizeText, scene.CameraAspectRatio()) }
+            : request.Settings;
+        settings.Validate();
+        foreach (string warning in SceneWarnings(scene, request.Frames, settings))
+        {
+            await Console.Error.WriteLineAsync($"renderfarm: warning: {warning}").ConfigureAwait(false);
+        }
+
         CreateOutputFolder(request.OutputFolder);
-        Print($"Rendering {scene.Name}: frames {request.Frames}, {request.Settings.Size}, {request.Settings.SamplesPerPixel} spp, {scene.TriangleCount} triangles");
+        Print($"Rendering {scene.Name}: frames {request.Frames}, {settings.Size}, {settings.SamplesPerPixel} spp, {scene.TriangleCount} triangles");
 
         using var bar = new ProgressBar(Console.Error);
         var events = new SynchronousProgress<WorkerEvent>(e => ReportWorkerEvent(bar, e));
@@ -117,45 +171,118 @@ internal static class RenderCommand
         await using EmbeddedFarm? farm = coordinator is null
             ? await EmbeddedFarm.StartAsync(workers, deviceIndex, demoEconomy, events, cancellationToken).ConfigureAwait(false)
             : null;
-        using HttpClient http = farm?.CreateHttpClient(TimeSpan.FromMinutes(10))
-            ?? signIn.CreateHttpClient(coordinator!, TimeSpan.FromMinutes(10), paying?.KeyFile);
-        var runner = new FarmJobRunner(http, bar);
+        using CoordinatorClient client = farm is not null
+            ? new CoordinatorClient(farm.CreateHttpClient(TimeSpan.FromMinutes(10)), ownsHttp: true)
+            : signIn.CreateClient(coordinator!, TimeSpan.FromMinutes(10), paying?.KeyFile);
+        var runner = new FarmJobRunner(client, bar);
         if (paying is not null && paying.BudgetTokens <= 0)
         {
             throw new UserInputException($"--budget must be a positive number of tokens; got {paying.BudgetTokens}.");
         }
 
-        using EvmLedger? client = paying is not null
-            ? await ChainAccount.ConnectAsync(http, "--budget", paying.KeyFile, paying.RpcUrl, cancellationToken).ConfigureAwait(false)
+        using EvmLedger? ledgerAccount = paying is not null
+            ? await ChainAccount.ConnectAsync(client, "--budget", paying.KeyFile, paying.RpcUrl, cancellationToken).ConfigureAwait(false)
             : null;
         JobPayment? payment = farm is not null && demoEconomy
             ? await DemoEconomy.FundAsync(farm, request.Frames.Count, cancellationToken).ConfigureAwait(false)
-            : client is not null ? new JobPayment(paying!.BudgetTokens, client.Address, client.LockAsync) : null;
+            : ledgerAccount is not null ? new JobPayment(paying!.BudgetTokens, ledgerAccount.Address, ledgerAccount.LockAsync) : null;
+        JobSummary submitted = await runner.SubmitAsync(request.ScenePath, ToSubmitRequest(request, settings), payment, cancellationToken).ConfigureAwait(false);
+        if (farm is null)
+        {
+            Print($"job {submitted.Id}: {client.JobPage(submitted.Id)}");
+            if (submitted.Warning is { } notice)
+            {
+                await Console.Error.WriteLineAsync($"renderfarm: warning: {notice}").ConfigureAwait(false);
+            }
+
+            if (request.Detach)
+            {
+                Print($"detached; follow it with 'renderfarm job show {submitted.Id}', fetch its frames with 'renderfarm job download {submitted.Id} --out {request.OutputFolder}'");
+                return 0;
+            }
+        }
+
         JobDetails job;
         try
         {
-            job = await runner.RunAsync(
-                request.ScenePath, request.Frames, request.Settings, request.ChunkSize, request.OutputFolder, payment, cancellationToken).ConfigureAwait(false);
+            job = await runner.FollowAsync(submitted.Id, request.Frames.Count, request.OutputFolder, cancellationToken).ConfigureAwait(false);
         }
-        catch (FarmJobFailedException failed)
+        catch (JobFailedException failed)
         {
             bar.Clear();
             await Console.Error.WriteLineAsync($"renderfarm: {failed.Message}").ConfigureAwait(false);
-            return 1;
+            return CommandRunner.JobFailedExitCode;
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested && farm is null)
+        {
+            // Ctrl-C or a closed terminal ends this process, not the job: it keeps running on the farm.
+            bar.Clear();
+            await Console.Error.WriteLineAsync(
+                $"renderfarm: detached; job {submitted.Id} keeps running. 'renderfarm job download {submitted.Id} --out {request.OutputFolder}' fetches its frames, 'renderfarm job cancel {submitted.Id}' stops it.").ConfigureAwait(false);
+            return CommandRunner.CancelledExitCode;
         }
 
         bar.Clear();
+        RenameToSceneFrames(request);
         double renderSeconds = job.Tasks.SelectMany(t => t.Frames).Sum(f => f.RenderSeconds);
-        long samples = request.Settings.Size.PixelCount * request.Settings.SamplesPerPixel * request.Frames.Count;
+        long samples = settings.Size.PixelCount * settings.SamplesPerPixel * request.Frames.Count;
         Print($"{request.Frames.Count} frame(s) in {clock.Elapsed.TotalSeconds:F2} s ({renderSeconds / request.Frames.Count:F2} s/frame of rendering, {samples / renderSeconds / 1e6:F2} Msamples/s) -> {request.OutputFolder}");
         if (payment is not null)
         {
             bar.WriteLine("settlement: waiting for the coordinator to pay the verified frames");
-            JobDetails settled = await runner.WaitForSettlementAsync(job.Job.Id, cancellationToken).ConfigureAwait(false);
-            await SettlementReport.PrintAsync(farm?.Ledger ?? (ILedger)client!, payment.Payer, settled, cancellationToken).ConfigureAwait(false);
+            JobDetails settled = await JobFollower.WaitForSettlementAsync(client, job.Job.Id, cancellationToken).ConfigureAwait(false);
+            await SettlementReport.PrintAsync(farm?.Ledger ?? (ILedger)ledgerAccount!, payment.Payer, settled, cancellationToken).ConfigureAwait(false);
         }
 
         return 0;
+    }
+
+    /// <summary>What is worth saying about a scene before it is rendered: a frame range asked of a still scene.</summary>
+    internal static IEnumerable<string> SceneWarnings(SceneAsset scene, FrameRange frames, RenderSettings settings)
+    {
+        if (frames.Count > 1 && scene.AnimationDurationSeconds <= 0)
+        {
+            yield return $"{scene.Name} has no animation: all {frames.Count} frames will be the same picture.";
+        }
+        else if (frames.Count > 1 && settings.TimeOfFrame(frames.Last) > scene.AnimationDurationSeconds + (1 / settings.FramesPerSecond))
+        {
+            yield return string.Create(
+                CultureInfo.InvariantCulture,
+                $"{scene.Name}'s animation ends at {scene.AnimationDurationSeconds:0.###} s (frame {(int)Math.Floor(scene.AnimationDurationSeconds * settings.FramesPerSecond) + 1} at {settings.FramesPerSecond:0.###} fps); later frames hold its last pose.");
+        }
+    }
+
+    private static SubmitJobRequest ToSubmitRequest(RenderRequest request, RenderSettings settings) => new(
+        SceneSha256: "",
+        request.Frames.ToString(),
+        request.ChunkSize,
+        settings.Size.ToString(),
+        settings.SamplesPerPixel,
+        settings.Seed,
+        settings.MaxBounces,
+        settings.ToneMapping.ToString().ToLowerInvariant(),
+        Priority: request.Priority,
+        ExposureStops: settings.ExposureStops,
+        Background: string.Create(CultureInfo.InvariantCulture, $"{settings.Background.R},{settings.Background.G},{settings.Background.B}"),
+        FramesPerSecond: settings.FramesPerSecond,
+        SixteenBit: settings.SixteenBit);
+
+    // A .blend's frames travel as farm frames 1..N from its frame_start; its output is named by the scene's own numbers.
+    private static void RenameToSceneFrames(RenderRequest request)
+    {
+        if (request.FrameNumbers is not { } toScene)
+        {
+            return;
+        }
+
+        foreach (int frame in request.Frames.Frames)
+        {
+            string from = Path.Combine(request.OutputFolder, FrameFileName(frame));
+            if (File.Exists(from))
+            {
+                File.Move(from, Path.Combine(request.OutputFolder, FrameFileName(toScene(frame))), overwrite: true);
+            }
+        }
     }
 
     private static void ReportWorkerEvent(ProgressBar bar, WorkerEvent e)
@@ -200,4 +327,19 @@ internal sealed record PaymentRequest(long BudgetTokens, string? KeyFile, string
 /// <param name="Settings">Render settings.</param>
 /// <param name="ChunkSize">Frames per farm task.</param>
 /// <param name="OutputFolder">Folder for the PNG frames.</param>
-internal sealed record RenderRequest(string ScenePath, FrameRange Frames, RenderSettings Settings, int ChunkSize, string OutputFolder);
+/// <param name="SizeText">The <c>--size</c> as written (null when not given), resolved against the camera's aspect.</param>
+/// <param name="SizeFromCamera">Whether the size comes from <paramref name="SizeText"/> and the camera rather than <paramref name="Settings"/>.</param>
+/// <param name="Priority">Queue priority on a coordinator.</param>
+/// <param name="Detach">Submit and return without following the job.</param>
+/// <param name="FrameNumbers">Maps a farm frame to the number its file gets (a .blend's own frame numbers); null keeps it.</param>
+internal sealed record RenderRequest(
+    string ScenePath,
+    FrameRange Frames,
+    RenderSettings Settings,
+    int ChunkSize,
+    string OutputFolder,
+    string? SizeText = null,
+    bool SizeFromCamera = false,
+    int Priority = 0,
+    bool Detach = false,
+    Func<int, int>? FrameNumbers = null);

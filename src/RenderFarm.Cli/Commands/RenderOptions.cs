@@ -6,7 +6,13 @@ namespace RenderFarm.Cli.Commands;
 /// <summary>The options every rendering command shares, and how they become <see cref="RenderSettings"/>.</summary>
 internal sealed class RenderOptions
 {
-    public Option<string> Size { get; } = new("--size") { Description = "Frame size WIDTHxHEIGHT.", DefaultValueFactory = _ => "512x512" };
+    /// <summary>The long side of a frame when <c>--size</c> is not given and the camera says its aspect, as Blender's 1920×1080 default.</summary>
+    public const int DefaultLongSide = 1920;
+
+    public Option<string?> Size { get; } = new("--size")
+    {
+        Description = $"Frame size WIDTHxHEIGHT, or WIDTH alone for the camera's aspect; default {DefaultLongSide} on the long side at the camera's aspect (512x512 when the camera does not say).",
+    };
 
     public Option<int> Samples { get; } = new("--spp") { Description = "Samples per pixel.", DefaultValueFactory = _ => 64 };
 
@@ -40,11 +46,41 @@ internal sealed class RenderOptions
         command.Options.Add(Device);
     }
 
+    /// <summary>
+    /// The frame size asked for: <c>WIDTHxHEIGHT</c> as written; <c>WIDTH</c> alone, or nothing, at the camera's
+    /// aspect (<paramref name="cameraAspect"/>; square when it is null), nothing meaning <see cref="DefaultLongSide"/>
+    /// on the long side (512x512 without an aspect).
+    /// </summary>
+    public static ImageSize ResolveSize(string? text, float? cameraAspect)
+    {
+        if (text is not null && text.Contains('x', StringComparison.OrdinalIgnoreCase))
+        {
+            return ImageSize.Parse(text);
+        }
+
+        if (text is null)
+        {
+            return cameraAspect is not { } aspect ? new ImageSize(512, 512)
+                : aspect >= 1 ? new ImageSize(DefaultLongSide, Side(DefaultLongSide / aspect))
+                : new ImageSize(Side(DefaultLongSide * aspect), DefaultLongSide);
+        }
+
+        if (!int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out int width))
+        {
+            return ImageSize.Parse(text);
+        }
+
+        return new ImageSize(width, cameraAspect is { } a ? Side(width / a) : width);
+    }
+
+    // A side from an aspect: rounded, at least 1 and at most the largest side (ImageSize refuses past it with one line).
+    private static int Side(double value) => (int)Math.Clamp(Math.Round(value), 1, ImageSize.MaxDimension + 1);
+
     public RenderSettings Read(ParseResult result)
     {
         var settings = new RenderSettings
         {
-            Size = ImageSize.Parse(result.GetValue(Size)!),
+            Size = ResolveSize(result.GetValue(Size), null),
             SamplesPerPixel = result.GetValue(Samples),
             Seed = result.GetValue(Seed),
             MaxBounces = result.GetValue(Bounces),

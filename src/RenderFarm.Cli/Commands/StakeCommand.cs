@@ -2,6 +2,7 @@ using System.CommandLine;
 using System.Globalization;
 using System.Numerics;
 using RenderFarm.Cli.Farm;
+using RenderFarm.Client;
 using RenderFarm.Core;
 using RenderFarm.Core.Ledger;
 using RenderFarm.Ledger;
@@ -52,7 +53,7 @@ internal static class StakeCommand
                         : $"{(withdrawing ? "Withdraw" : "Stake")} a positive number of tokens; got {amount}.");
                 }
 
-                using var http = new HttpClient { BaseAddress = WorkerCommand.ParseUrl(result.GetValue(coordinator)!), Timeout = TimeSpan.FromMinutes(2) };
+                using var http = new CoordinatorClient(new HttpClient { BaseAddress = WorkerCommand.ParseUrl(result.GetValue(coordinator)!), Timeout = TimeSpan.FromMinutes(2) }, ownsHttp: true);
                 using EvmLedger account = await ChainAccount.ConnectAsync(http, "staking", result.GetValue(key), result.GetValue(rpc), cancellationToken).ConfigureAwait(false);
                 try
                 {

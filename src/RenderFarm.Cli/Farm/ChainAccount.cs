@@ -1,3 +1,4 @@
+using RenderFarm.Client;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
@@ -19,15 +20,15 @@ internal static class ChainAccount
     /// <param name="rpc">A JSON-RPC endpoint of the chain.</param>
     /// <param name="cancellationToken">Stops connecting.</param>
     /// <exception cref="UserInputException">The options do not fit the coordinator's ledger, or the chain refuses them.</exception>
-    public static async Task<EvmLedger> ConnectAsync(HttpClient http, string purpose, string? keyFile, string? rpc, CancellationToken cancellationToken)
+    public static async Task<EvmLedger> ConnectAsync(CoordinatorClient http, string purpose, string? keyFile, string? rpc, CancellationToken cancellationToken)
     {
-        LedgerInfo ledger = await CoordinatorHttp.GetLedgerAsync(http, cancellationToken).ConfigureAwait(false);
+        LedgerInfo ledger = await http.GetLedgerAsync(cancellationToken).ConfigureAwait(false);
         switch (ledger.Kind)
         {
             case "none":
-                throw new UserInputException($"The coordinator at {http.BaseAddress} has no ledger, so nothing is paid or staked there; leave out {purpose}.");
+                throw new UserInputException($"The coordinator at {http.Coordinator} has no ledger, so nothing is paid or staked there; leave out {purpose}.");
             case not "evm":
-                throw new UserInputException($"The coordinator at {http.BaseAddress} keeps a '{ledger.Kind}' ledger that only it can write; {purpose} needs a coordinator on an EVM chain.");
+                throw new UserInputException($"The coordinator at {http.Coordinator} keeps a '{ledger.Kind}' ledger that only it can write; {purpose} needs a coordinator on an EVM chain.");
         }
 
         if (keyFile is null || rpc is null)

@@ -1,9 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Headers;
-using System.Net.Http.Json;
-using System.Text.Json;
 using RenderFarm.Cli.Terminal;
+using RenderFarm.Client;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
@@ -15,9 +13,8 @@ namespace RenderFarm.Cli.Farm;
 /// The client side of a batch-inference job on a farm: uploads the model and one .npy tensor per item, submits
 /// the job, follows it with a progress bar and hands every verified output to the caller as soon as it is listed.
 /// </summary>
-internal sealed class InferenceJobRunner(HttpClient http, ProgressBar bar)
+internal sealed class InferenceJobRunner(CoordinatorClient http, ProgressBar bar)
 {
-    private static readonly JsonSerializerOptions s_json = new(JsonSerializerDefaults.Web);
     private static readonly TimeSpan s_pollInterval = TimeSpan.FromMilliseconds(250);
 
     /// <summary>Runs the model over <paramref name="items"/> on the farm and returns the finished job.</summary>
@@ -27,7 +24,7 @@ internal sealed class InferenceJobRunner(HttpClient http, ProgressBar bar)
     /// <param name="itemsPerTask">Items per task.</param>
     /// <param name="received">Called once per verified output with its item and the output's .npy bytes.</param>
     /// <param name="cancellationToken">Cancels the job on the farm too.</param>
-    /// <exception cref="FarmJobFailedException">The job failed or was cancelled on the farm.</exception>
+    /// <exception cref="JobFailedException">The job failed or was cancelled on the farm.</exception>
     public async Task<JobDetails> RunAsync(
         string modelPath,
         InputBatching batching,
@@ -52,8 +49,7 @@ internal sealed class InferenceJobRunner(HttpClient http, ProgressBar bar)
         }
 
         var request = new SubmitInferenceJobRequest(model.Sha256, inputs, itemsPerTask);
-        JobSummary job = await CoordinatorHttp.SendAsync<JobSummary>(
-            http, HttpMethod.Post, "api/inference-jobs", JsonContent.Create(request, options: s_json), cancellationToken).ConfigureAwait(false);
+        JobSummary job = await http.SubmitInferenceAsync(request, cancellationToken).ConfigureAwait(false);
         bar.WriteLine(string.Create(CultureInfo.InvariantCulture, $"job {job.Id}: {items.Count} item(s) in {job.TasksTotal} task(s)"));
         try
         {
@@ -78,23 +74,24 @@ internal sealed class InferenceJobRunner(HttpClient http, ProgressBar bar)
         var clock = Stopwatch.StartNew();
         while (true)
         {
-            JobDetails details = await CoordinatorHttp.SendAsync<JobDetails>(http, HttpMethod.Get, $"api/jobs/{jobId}", null, cancellationToken).ConfigureAwait(false);
+            JobDetails details = await http.GetJobAsync(jobId, cancellationToken).ConfigureAwait(false);
             foreach (FrameLink output in details.Tasks.SelectMany(t => t.Frames))
             {
                 if (output.Frame < 1 || output.Frame > items.Count)
                 {
-                    throw new HttpRequestException(string.Create(CultureInfo.InvariantCulture, $"The coordinator listed output {output.Frame} of job {jobId}, which has {items.Count} item(s)."));
+                    throw new CoordinatorRequestException(
+                        CoordinatorFailure.ServerError, null, string.Create(CultureInfo.InvariantCulture, $"The coordinator listed output {output.Frame} of job {jobId}, which has {items.Count} item(s)."));
                 }
 
                 if (written.Add(output.Frame))
                 {
-                    received(items[output.Frame - 1], await DownloadAsync(output.Url, cancellationToken).ConfigureAwait(false));
+                    received(items[output.Frame - 1], await http.DownloadAsync(output.Url, cancellationToken).ConfigureAwait(false));
                 }
             }
 
             double rate = written.Count / clock.Elapsed.TotalSeconds;
             bar.Update((double)written.Count / items.Count, string.Create(CultureInfo.InvariantCulture, $"{written.Count}/{items.Count} items  {rate:F1} items/s"));
-            if (CoordinatorHttp.IsCompleted(details))
+            if (CoordinatorClient.IsCompleted(details))
             {
                 return details;
             }
@@ -103,7 +100,7 @@ internal sealed class InferenceJobRunner(HttpClient http, ProgressBar bar)
         }
     }
 
-    private Task CancelAsync(Guid jobId) => CoordinatorHttp.CancelJobAsync(http, jobId);
+    private Task CancelAsync(Guid jobId) => http.TryCancelAsync(jobId);
 
     private async Task<ModelUploaded> UploadModelAsync(string modelPath, CancellationToken cancellationToken)
     {
@@ -128,15 +125,7 @@ internal sealed class InferenceJobRunner(HttpClient http, ProgressBar bar)
     {
         using (content)
         {
-            content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
-            return await CoordinatorHttp.SendAsync<T>(http, HttpMethod.Post, path, content, cancellationToken).ConfigureAwait(false);
+            return await http.UploadAsync<T>(path, content, cancellationToken).ConfigureAwait(false);
         }
-    }
-
-    private async Task<byte[]> DownloadAsync(Uri url, CancellationToken cancellationToken)
-    {
-        using HttpResponseMessage response = await http.GetAsync(url, cancellationToken).ConfigureAwait(false);
-        await CoordinatorHttp.EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
-        return await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
     }
 }

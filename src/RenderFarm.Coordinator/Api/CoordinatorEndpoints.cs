@@ -137,6 +137,12 @@ public static partial class CoordinatorApplicationExtensions
         api.MapPost("/jobs/{id:guid}/cancel", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.CancelAsync(id, caller, cancellationToken))
             .WithSummary("Cancels a job; leased tasks' completions are refused.");
 
+        api.MapPost("/jobs/{id:guid}/requeue", async (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
+        {
+            JobSummary job = await jobs.RequeueAsync(id, caller, cancellationToken);
+            return TypedResults.Created($"/api/jobs/{job.Id}", job);
+        }).WithSummary("Submits the frames a failed or cancelled job did not finish as a new job with the same scene and settings.");
+
         api.MapGet("/jobs/{id:guid}/frames/{frame:int}", async (Guid id, int frame, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
             TypedResults.Stream(await jobs.OpenFrameAsync(id, frame, caller, cancellationToken), "image/png"))
             .Produces(StatusCodes.Status200OK, contentType: "image/png")

@@ -35,6 +35,7 @@ internal sealed partial class JobService
     private readonly JobLimits _limits;
     private readonly ILogger<JobService> _logger;
     private readonly ILedger? _ledger;
+    private readonly JobStorage? _storage;
 
     public JobService(
         IFarmStore store,
@@ -45,8 +46,10 @@ internal sealed partial class JobService
         IOptions<CoordinatorOptions> options,
         IOptions<JobLimits> limits,
         ILogger<JobService> logger,
-        ILedger? ledger = null)
+        ILedger? ledger = null,
+        JobStorage? storage = null)
     {
+        _storage = storage;
         _limits = limits.Value;
         _ledger = ledger;
         _store = store;
@@ -238,7 +241,7 @@ internal sealed partial class JobService
         }
 
         LogSubmitted(job.Id, range, tasks.Count, spec.Priority, job.State);
-        return Summary(job, tasks);
+        return Summary(job, tasks) with { Warning = WaitingWarning(job) };
     }
 
     // One account cannot fill the farm: its open jobs are counted, and their render work summed, before another is
@@ -394,7 +397,7 @@ internal sealed partial class JobService
             t.RejectedBy,
             // A provider's network address is not the client's to see.
             [.. t.Failures.Select(f => f with { Origin = null })]));
-        return new JobDetails(Summary(job, tasks), job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
+        return new JobDetails(Summary(job, tasks) with { Warning = WaitingWarning(job) }, job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
     }
 
     public async Task<JobSummary> CancelAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
@@ -422,6 +425,45 @@ internal sealed partial class JobService
         SettlementJob.Enqueue(_client, jobId);
         JobRecord cancelled = await GetJobAsync(jobId, cancellationToken);
         return Summary(cancelled, await _store.GetTasksAsync(jobId, cancellationToken));
+    }
+
+    /// <summary>
+    /// Submits, as a new job of the same owner with the same scene and settings, the frames a failed or cancelled job
+    /// did not finish.
+    /// </summary>
+    public async Task<JobSummary> RequeueAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
+    {
+        // The new job is the owner's and may cost it escrow: only the owner asks for it, not the operator.
+        string owner = caller.RequireAccount();
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
+        if (!string.Equals(job.Owner, owner, StringComparison.Ordinal))
+        {
+            throw new CoordinatorException(404, $"Job {jobId} was not found.");
+        }
+
+        if (job.State is not (JobState.Failed or JobState.Cancelled))
+        {
+            throw new CoordinatorException(409, $"Job {jobId} is {job.State}; only a failed or cancelled job can be requeued.");
+        }
+
+        IReadOnlyList<TaskRecord> tasks = await _store.GetTasksAsync(jobId, cancellationToken);
+        FrameRange? left = job.Spec.Frames.Except(tasks.Where(t => t.State == FarmTaskState.Succeeded).SelectMany(t => t.Outputs).Select(o => o.Frame));
+        if (left is not { } frames)
+        {
+            throw new CoordinatorException(409, $"Every frame of job {jobId} is finished; nothing is left to requeue.");
+        }
+
+        RenderJobSpec spec = job.Spec with { Frames = frames };
+        if (spec.Inference is null)
+        {
+            await CheckAccountBudgetAsync(owner, JobBudget.TotalSamples(frames, spec.Settings) ?? long.MaxValue, cancellationToken);
+        }
+        else
+        {
+            await CheckAccountBudgetAsync(owner, 0, cancellationToken);
+        }
+
+        return await CreateAsync(spec, owner, frames.ToString(), cancellationToken);
     }
 
     public async Task<Stream> OpenFrameAsync(Guid jobId, int frame, ClientIdentity caller, CancellationToken cancellationToken)
@@ -488,6 +530,12 @@ internal sealed partial class JobService
         throw new CoordinatorException(404, missing);
     }
 
+    // An open job on a farm that cannot cross-check its frames says so (ProviderTrust).
+    private string? WaitingWarning(JobRecord job) =>
+        _storage is not null && job.State is JobState.Queued or JobState.AwaitingEscrow or JobState.Running
+            ? ProviderTrust.WaitingWarning(_options, ProviderTrust.SignedInProviders(_storage))
+            : null;
+
     private static JobSummary Summary(JobRecord job, IReadOnlyList<TaskRecord> tasks) => new(
         job.Id,
         job.State,
@@ -497,7 +545,8 @@ internal sealed partial class JobService
         tasks.Count(t => t.State == FarmTaskState.Succeeded),
         job.CreatedAt,
         job.FinishedAt,
-        job.Error);
+        job.Error,
+        Priority: job.Spec.Priority);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} accepted: frames {Frames}, {TaskCount} tasks, priority {Priority}; {State}.")]
     private partial void LogSubmitted(Guid jobId, string frames, int taskCount, int priority, JobState state);

@@ -58,7 +58,8 @@ public sealed class CoordinatorBackends
     /// <summary>
     /// Stores chosen by configuration: with <c>ConnectionStrings:Postgres</c> Hangfire.PostgreSql and
     /// the PostgreSQL farm store, otherwise the in-memory ones; with <c>Storage:S3:ServiceUrl</c> (plus
-    /// <c>Bucket</c>, <c>AccessKey</c>, <c>SecretKey</c>, <c>Region</c>) an S3-compatible store,
+    /// <c>Bucket</c>, <c>AccessKey</c>, <c>SecretKey</c>, <c>Region</c>, and <c>PublicServiceUrl</c> for the address
+    /// presigned URLs name when providers reach the store elsewhere) an S3-compatible store,
     /// otherwise a local-directory store under <c>Storage:Directory</c> (default: renderfarm-data in
     /// the temporary folder). Call <see cref="InitializeAsync"/> before serving (the host does). No ledger:
     /// <see cref="FromConfigurationAsync"/> adds the configured one.
@@ -77,7 +78,8 @@ public sealed class CoordinatorBackends
                 s3["Bucket"] ?? "renderfarm",
                 s3["AccessKey"] ?? throw new InvalidOperationException("Storage:S3:AccessKey is required with Storage:S3:ServiceUrl."),
                 s3["SecretKey"] ?? throw new InvalidOperationException("Storage:S3:SecretKey is required with Storage:S3:ServiceUrl."),
-                s3["Region"] ?? "us-east-1"));
+                s3["Region"] ?? "us-east-1",
+                s3["PublicServiceUrl"] is { Length: > 0 } publicUrl ? new Uri(publicUrl) : null));
         }
         else
         {

@@ -108,29 +108,13 @@ public sealed partial class JobSplitter
 
     /// <summary>How many tasks <paramref name="frames"/> make in chunks of <paramref name="chunkSize"/>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="chunkSize"/> is below 1.</exception>
-    internal static int TaskCount(FrameRange frames, int chunkSize)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(chunkSize, 1);
-        return checked((int)(((long)frames.Count + chunkSize - 1) / chunkSize));
-    }
+    internal static int TaskCount(FrameRange frames, int chunkSize) => frames.ChunkCount(chunkSize);
 
     /// <summary>
-    /// The first and last frame (or item) of each task: <paramref name="chunkSize"/> consecutive frames, the last chunk
-    /// shorter. Checked arithmetic throughout, so a range near <see cref="int.MaxValue"/> cannot wrap a task's last frame.
+    /// The first and last frame (or item) of each task: up to <paramref name="chunkSize"/> consecutive frames of the
+    /// range (a frame list's gaps end a chunk early).
     /// </summary>
-    internal static IReadOnlyList<(int First, int Last)> Chunks(FrameRange frames, int chunkSize)
-    {
-        int count = TaskCount(frames, chunkSize);
-        var chunks = new List<(int First, int Last)>(count);
-        for (int index = 0; index < count; index++)
-        {
-            long first = checked(frames.First + ((long)index * chunkSize));
-            long last = Math.Min(checked(first + chunkSize - 1), frames.Last);
-            chunks.Add((checked((int)first), checked((int)last)));
-        }
-
-        return chunks;
-    }
+    internal static IReadOnlyList<(int First, int Last)> Chunks(FrameRange frames, int chunkSize) => frames.Chunks(chunkSize);
 
     private async Task<int> SplitBatchAsync(Guid jobId, List<int> indexes, string queue, SplitTimings timings, CancellationToken cancellationToken)
     {

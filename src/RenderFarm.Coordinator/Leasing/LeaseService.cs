@@ -249,12 +249,12 @@ internal sealed partial class LeaseService
             }
         }
 
-        IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = _options.SpotChecks
+        IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = ProviderTrust.NeedsChecks(_options, provider)
             ? await _checks.DecideSamplesAsync(job, provider, outputs, cancellationToken)
             : new Dictionary<int, WholeFrameSampleDecision>();
         while (true)
         {
-            IReadOnlyList<SpotCheckRecord> checks = _options.SpotChecks ? _checks.PlanChecks(job, task, provider, outputs, samples) : [];
+            IReadOnlyList<SpotCheckRecord> checks = ProviderTrust.NeedsChecks(_options, provider) ? _checks.PlanChecks(job, task, provider, outputs, samples) : [];
             if (await _transitions.CompleteAsync(task, outputs, checks, cancellationToken) is not null)
             {
                 LogCompleted(task.JobId, task.Index, provider);

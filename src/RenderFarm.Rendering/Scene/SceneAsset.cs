@@ -99,6 +99,13 @@ public sealed class SceneAsset
     /// </summary>
     public IReadOnlyList<string> CameraNames { get; }
 
+    /// <summary>
+    /// The width over height the camera was made for (glTF <c>aspectRatio</c>), or null when the scene has no camera or
+    /// its camera does not say; an image of this aspect shows exactly the camera's view.
+    /// </summary>
+    public float? CameraAspectRatio(int cameraIndex = 0) =>
+        cameraIndex >= 0 && cameraIndex < _cameras.Length && _cameras[cameraIndex].AspectRatio is { } aspect && CameraFit.IsUsableAspect(aspect) ? aspect : null;
+
     /// <summary>Loads a .glb or .gltf file (buffers and images external or embedded as data URIs).</summary>
     /// <param name="path">The file.</param>
     /// <param name="access">
@@ -510,7 +517,7 @@ public sealed class SceneAsset
         return camera.Settings switch
         {
             CameraOrthographic orthographic => new CameraInfo(name, nodeIndex, true, 0, orthographic.YMag),
-            CameraPerspective perspective => new CameraInfo(name, nodeIndex, false, perspective.VerticalFOV, 0),
+            CameraPerspective perspective => new CameraInfo(name, nodeIndex, false, perspective.VerticalFOV, 0, perspective.AspectRatio),
             _ => new CameraInfo(name, nodeIndex, false, DefaultVerticalFov, 0),
         };
     }
@@ -858,9 +865,9 @@ public sealed class SceneAsset
         }
         else
         {
-            float tanHalf = MathF.Tan(camera.YFov / 2);
-            frame.CameraRight = new Vector4(right * tanHalf * aspect, 0);
-            frame.CameraUp = new Vector4(up * tanHalf, 0);
+            (float tanHalfX, float tanHalfY) = CameraFit.TanHalfAngles(camera.YFov, camera.AspectRatio, aspect);
+            frame.CameraRight = new Vector4(right * tanHalfX, 0);
+            frame.CameraUp = new Vector4(up * tanHalfY, 0);
         }
 
         return frame;
@@ -871,7 +878,7 @@ public sealed class SceneAsset
     private sealed record MeshPart(
         int[] Indices, Vector3[] Positions, Vector3[]? Normals, Vector4[]? Tangents, Vector2[]? Uvs, uint Material, bool GenerateTangents);
 
-    private sealed record CameraInfo(string Name, int Node, bool Orthographic, float YFov, float YMag);
+    private sealed record CameraInfo(string Name, int Node, bool Orthographic, float YFov, float YMag, float? AspectRatio = null);
 
     private sealed record LightInfo(int Node, PunctualLightType Type, Vector3 Intensity, float Range, float InnerConeCos, float OuterConeCos);
 

@@ -66,11 +66,12 @@ public sealed class SceneLightAndCameraFacts : IDisposable
         Assert.Equal(["Main"], scene.CameraNames);
         float tanHalf = MathF.Tan(0.4f);
 
-        // Turned +90° about Y the camera looks along -X, right is -Z.
+        // Turned +90° about Y the camera looks along -X, right is -Z. A square camera (aspectRatio 1) rendered 2:1
+        // keeps its field of view on the image's larger side, the width, as Blender's sensor fit AUTO does.
         AssertNear(new Vector3(1, 2, 3), Xyz(p.CameraOrigin));
         AssertNear(new Vector3(-1, 0, 0), Xyz(p.CameraForward));
-        AssertNear(new Vector3(0, 0, -2 * tanHalf), Xyz(p.CameraRight));
-        AssertNear(new Vector3(0, tanHalf, 0), Xyz(p.CameraUp));
+        AssertNear(new Vector3(0, 0, -tanHalf), Xyz(p.CameraRight));
+        AssertNear(new Vector3(0, tanHalf / 2, 0), Xyz(p.CameraUp));
         Assert.Equal(0u, p.Flags);
         Assert.Equal((0u, 0u, 0u, 0u, 0u), (p.Width, p.Height, p.Seed, p.Frame, p.MaxBounces));
         Assert.Equal(Vector4.Zero, p.Environment);

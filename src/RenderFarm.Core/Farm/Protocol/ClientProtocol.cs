@@ -20,6 +20,7 @@ namespace RenderFarm.Core.Farm.Protocol;
 //   GET  /api/ledger                                          -> LedgerInfo
 //   POST /api/jobs/{id}/escrow                                -> JobSummary (after the client locked the budget)
 //   POST /api/jobs/{id}/cancel                                -> JobSummary
+//   POST /api/jobs/{id}/requeue                               -> 201 JobSummary (a new job of the frames a failed or cancelled one did not finish)
 //   GET  /api/jobs/{id}/frames/{frame}                        -> image/png
 //   GET  /api/jobs/{id}/frames.zip                            -> application/zip of every finished frame
 
@@ -111,8 +112,20 @@ public sealed record LedgerInfo(string Kind, long? ChainId = null, string? Escro
 /// <param name="CreatedAt">Accepted at.</param>
 /// <param name="FinishedAt">Finished at.</param>
 /// <param name="Error">Why it failed.</param>
+/// <param name="Warning">What may keep the job from finishing as the client expects, e.g. a farm waiting for a second provider to check frames.</param>
+/// <param name="Priority">Queue priority: higher is served first.</param>
 public sealed record JobSummary(
-    Guid Id, JobState State, string SceneFileName, string Frames, int TasksTotal, int TasksDone, DateTimeOffset CreatedAt, DateTimeOffset? FinishedAt, string? Error);
+    Guid Id,
+    JobState State,
+    string SceneFileName,
+    string Frames,
+    int TasksTotal,
+    int TasksDone,
+    DateTimeOffset CreatedAt,
+    DateTimeOffset? FinishedAt,
+    string? Error,
+    string? Warning = null,
+    int Priority = 0);
 
 /// <summary>One task of a job, as clients see it.</summary>
 /// <param name="Index">Task index.</param>
