@@ -7,7 +7,7 @@ namespace RenderFarm.Storage.Tests;
 /// What every <see cref="IFarmStore"/> must do. Each implementation runs this suite through one
 /// concrete subclass that says how to create an empty store on a given clock.
 /// </summary>
-public abstract class FarmStoreContract : IAsyncLifetime
+public abstract partial class FarmStoreContract : IAsyncLifetime
 {
     // Whole microseconds and a non-UTC offset: stores keep instants to the microsecond, not offsets.
     private static readonly DateTimeOffset s_start = new DateTimeOffset(2025, 3, 1, 12, 0, 0, TimeSpan.FromHours(2)).AddTicks(1_234_560);
