@@ -72,7 +72,7 @@ public sealed class TaskTimelineFacts
         TaskRecord passed = leased with
         {
             State = FarmTaskState.Succeeded,
-            Checks = [check with { State = SpotCheckState.Passed, Validator = Bob, TilesCompared = 2, MinPsnr = 48.25, Verdict = "Tiles match." }],
+            Checks = [check with { State = SpotCheckState.Passed, Validator = Bob, TilesCompared = 2, MinPsnr = 48.24, Verdict = "Tiles match." }],
         };
         IReadOnlyList<TaskEventRecord> decided = TaskTimeline.Diff(leased, passed, s_now);
         Assert.Equal([TaskEventKind.CheckDecided, TaskEventKind.Succeeded], decided.Select(d => d.Kind));

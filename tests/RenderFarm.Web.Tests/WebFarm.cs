@@ -112,7 +112,7 @@ public sealed class WebFarm : IAsyncLifetime
     {
         IPage page = await NewPageAsync();
         await page.GotoAsync("/signin");
-        await page.GetByLabel("API key").FillAsync(apiKey);
+        await page.GetByLabel("API key", new() { Exact = true }).FillAsync(apiKey);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with the API key" }).ClickAsync();
         await page.WaitForURLAsync("**/jobs");
         return page;

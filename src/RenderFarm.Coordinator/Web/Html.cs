@@ -58,6 +58,13 @@ internal ref struct HtmlBuilder
 
     public readonly void AppendFormatted<T>(T value, string? format)
     {
+        // Lists and arrays of HTML bind here rather than to the IEnumerable overload.
+        if (value is IEnumerable<Html> pieces)
+        {
+            AppendFormatted(pieces);
+            return;
+        }
+
         string text = value switch
         {
             null => "",
