@@ -1,9 +1,12 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Nethereum.Signer;
+using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Storage;
 using RenderFarm.Testing;
 using static Microsoft.Playwright.Assertions;
 
@@ -46,6 +49,19 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         await Expect(page.GetByRole(AriaRole.Img, new() { Name = "Frame 3" })).ToBeVisibleAsync();
         await Expect(page.Locator("td.words").First).ToContainTextAsync("verified: rendered by 0x");
         await WebFarm.ScreenshotAsync(page, "job");
+
+        // Each thumbnail was made once at acceptance and stored beside its frame, a JPEG at most 256 pixels on a side.
+        var jobId = Guid.Parse(jobPath["/jobs/".Length..]);
+        IReadOnlyList<TaskRecord> tasks = await farm.Host.Services.GetRequiredService<IFarmStore>().GetTasksAsync(jobId);
+        IObjectStore objects = farm.Host.Services.GetRequiredService<IObjectStore>();
+        FrameOutput[] outputs = [.. tasks.SelectMany(t => t.Outputs)];
+        Assert.Equal(4, outputs.Length);
+        foreach (FrameOutput output in outputs)
+        {
+            await using Stream thumbnail = await objects.OpenReadAsync(output.Key[..^".png".Length] + ".thumb.jpg");
+            using var image = await SixLabors.ImageSharp.Image.LoadAsync(thumbnail);
+            Assert.Equal((48, 48), (image.Width, image.Height));
+        }
 
         // A frame downloads as the PNG the farm verified.
         IDownload download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link).Filter(new() { Has = page.GetByRole(AriaRole.Img, new() { Name = "Frame 2" }) }).ClickAsync());
@@ -137,6 +153,16 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
         await page.WaitForURLAsync("**/jobs");
         await Expect(page.Locator("header .who")).ToContainTextAsync($"Signed in as {key.GetPublicAddress()[..6]}…");
+    }
+
+    [Fact]
+    public async Task A_sign_in_link_with_the_key_in_its_fragment_signs_in()
+    {
+        // The link `renderfarm render` prints for its embedded farm.
+        IPage page = await farm.NewPageAsync();
+        await page.GotoAsync($"/signin#key={farm.OtherApiKey}");
+        await page.WaitForURLAsync("**/jobs");
+        await Expect(page.Locator("header .who")).ToContainTextAsync($"Signed in as {farm.Other.GetPublicAddress()[..6]}…");
     }
 
     [Fact]

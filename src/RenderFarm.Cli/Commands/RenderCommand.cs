@@ -117,6 +117,11 @@ internal static class RenderCommand
         await using EmbeddedFarm? farm = coordinator is null
             ? await EmbeddedFarm.StartAsync(workers, deviceIndex, demoEconomy, events, cancellationToken).ConfigureAwait(false)
             : null;
+        if (farm is not null)
+        {
+            Print($"Watch it in a browser: {await farm.CreateWebLinkAsync(cancellationToken).ConfigureAwait(false)}");
+        }
+
         using HttpClient http = farm?.CreateHttpClient(TimeSpan.FromMinutes(10))
             ?? signIn.CreateHttpClient(coordinator!, TimeSpan.FromMinutes(10), paying?.KeyFile);
         var runner = new FarmJobRunner(http, bar);

@@ -76,7 +76,21 @@
     });
   }
 
+  // A sign-in link from the command line carries an API key in its fragment, which never reaches the server's logs.
+  function linkSignIn() {
+    var input = document.getElementById('api_key');
+    var match = /^#key=(rfk_[0-9a-f_]+)$/.exec(window.location.hash);
+    if (!input || !match) {
+      return;
+    }
+
+    history.replaceState(null, '', window.location.pathname + window.location.search);
+    input.value = match[1];
+    input.form.submit();
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
+    linkSignIn();
     live();
     dropZone();
     wallet();
