@@ -271,13 +271,29 @@ internal static class JobPages
               <td>{p.Canaries}</td>
               <td>{p.ChecksFailed}</td>
               <td>{(p.Caught ? Html.Of($"<strong class=\"bad\">caught cheating</strong>") : Html.Text("no"))}</td>
-              <td><ul class="odds">{p.Escape.Select(e => Html.Of($"<li>cheating on {e.CheatedShare:P0} of frames, {e.CheatedArea:P0} of each: {e.Probability:P2} chance to escape</li>"))}</ul></td>
+              <td>{EscapeOdds(p)}</td>
             </tr>
             """));
         return Html.Of($"""
             <table>
               <caption>Per provider: what was checked, and the odds that cheating would have escaped these checks</caption>
               <thead><tr><th scope="col">Provider</th><th scope="col">Delivered</th><th scope="col">Tile checks</th><th scope="col">Whole-frame checks</th><th scope="col">Canaries</th><th scope="col">Failed checks</th><th scope="col">Caught</th><th scope="col">Escape odds</th></tr></thead>
+              <tbody>{rows}</tbody>
+            </table>
+            """);
+    }
+
+    // Rows: the share of frames cheated; columns: the share of each cheated frame that is wrong.
+    private static Html EscapeOdds(ProviderVerification provider)
+    {
+        double[] areas = [.. provider.Escape.Select(e => e.CheatedArea).Distinct().Order()];
+        var rows = provider.Escape.GroupBy(e => e.CheatedShare).OrderBy(g => g.Key).Select(g => Html.Of($"""
+            <tr><th scope="row">{g.Key:P0}</th>{areas.Select(a => g.FirstOrDefault(e => e.CheatedArea == a) is { } odds ? Html.Of($"<td>{odds.Probability:P2}</td>") : Html.Of($"<td>—</td>"))}</tr>
+            """));
+        return Html.Of($"""
+            <table class="odds">
+              <caption>Chance that cheating escaped, {TaskWords.Short(provider.Provider)}</caption>
+              <thead><tr><th scope="col">Frames cheated</th>{areas.Select(a => Html.Of($"<th scope=\"col\">{a:P0} of each</th>"))}</tr></thead>
               <tbody>{rows}</tbody>
             </table>
             """);

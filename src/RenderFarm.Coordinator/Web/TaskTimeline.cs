@@ -107,7 +107,7 @@ internal static class TaskTimeline
         { Canary: true } => "a known-answer canary",
         { Arbitrates: { } first } => Invariant($"a third execution settling check #{first}"),
         { WholeFrame: true } => "the whole frame re-rendered by another provider",
-        _ => Invariant($"{check.Tiles.Count} tiles re-rendered by another provider"),
+        _ => Invariant($"{check.Tiles.Count} tile{(check.Tiles.Count == 1 ? "" : "s")} re-rendered by another provider"),
     };
 
     /// <summary>A decided check's numbers and verdict, in words.</summary>
