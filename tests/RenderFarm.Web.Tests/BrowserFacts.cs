@@ -156,6 +156,43 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
     }
 
     [Fact]
+    public async Task A_gltf_dropped_with_its_files_is_packed_and_submitted_and_a_bad_form_says_why()
+    {
+        DirectoryInfo folder = Directory.CreateTempSubdirectory("renderfarm-web-gltf-");
+        try
+        {
+            // Blender's "glTF Separate" export with its texture beside the .gltf (the helper's export puts it in a
+            // folder, which a browser's file list does not carry).
+            byte[] png = TestGltf.BlankPng(4, 4);
+            TestGltf.WriteSeparateFiles(Path.Combine(folder.FullName, "export"), png);
+            File.Move(Path.Combine(folder.FullName, "export", "scene.bin"), Path.Combine(folder.FullName, "scene.bin"));
+            Directory.Delete(Path.Combine(folder.FullName, "export"), recursive: true);
+            File.WriteAllBytes(Path.Combine(folder.FullName, "base colour.png"), png);
+            File.WriteAllBytes(Path.Combine(folder.FullName, "scene.gltf"), TestGltf.Triangle(bufferUri: "scene.bin", imageUri: "base%20colour.png"));
+            IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+            await page.GotoAsync("/submit");
+            ILocator scene = page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files");
+
+            // The .gltf alone: the packer cannot find its buffer, and the form says so with the values kept.
+            await scene.SetInputFilesAsync(Path.Combine(folder.FullName, "scene.gltf"));
+            await page.GetByLabel("Frames", new() { Exact = true }).FillAsync("1");
+            await page.GetByLabel("Size (width x height)").FillAsync("16x16");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("scene.bin");
+            await Expect(page.GetByLabel("Size (width x height)")).ToHaveValueAsync("16x16");
+
+            await scene.SetInputFilesAsync(folder.GetFiles().Select(f => f.FullName));
+            await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
+            await page.WaitForURLAsync(new Regex("/jobs/[0-9a-f-]{36}$"));
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Job scene.glb");
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_sign_in_link_with_the_key_in_its_fragment_signs_in()
     {
         // The link `renderfarm render` prints for its embedded farm.

@@ -112,6 +112,7 @@ internal static class WebApp
                 if (caller is null)
                 {
                     await response.WriteAsync("event: end\ndata: signed out\n\n", cancellationToken);
+                    await response.Body.FlushAsync(cancellationToken);
                     return;
                 }
 
