@@ -3,7 +3,7 @@
 #   scripts/install-deps.sh            runtime: Vulkan loader + Mesa lavapipe (CPU Vulkan device)
 #   scripts/install-deps.sh --dev      also glslc (shader compiler), Blender + numpy (Cycles reference),
 #                                      PostgreSQL 15 and Node.js with the npm packages of tests/services
-#                                      (s3rver, hardhat, solc)
+#                                      (s3rver, hardhat, solc), and Chromium for the web app's browser tests
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,7 +12,7 @@ dev=false
 
 packages=(libvulkan1 mesa-vulkan-drivers)
 if $dev; then
-    packages+=(glslc spirv-tools blender python3-numpy postgresql)
+    packages+=(glslc spirv-tools blender python3-numpy postgresql chromium)
     # Keep a Node.js that is already there (e.g. Node 20 from NodeSource) rather than Debian's.
     command -v node >/dev/null || packages+=(nodejs)
     command -v npm >/dev/null || packages+=(npm)

@@ -16,6 +16,7 @@ using RenderFarm.Coordinator.Auth;
 using RenderFarm.Coordinator.Hosting;
 using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Coordinator.Leasing;
+using RenderFarm.Coordinator.Web;
 
 namespace RenderFarm.Coordinator;
 
@@ -60,7 +61,8 @@ public static class CoordinatorServiceCollectionExtensions
             .ValidateOnStart();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(backends);
-        services.AddSingleton(backends.FarmStore);
+        // Every change through the store also feeds task timelines, metrics, thumbnails and the web app's live pages.
+        services.AddSingleton(sp => Web.ObservedFarmStore.Wrap(backends.FarmStore, sp.GetRequiredService<Web.FarmActivity>()));
         services.AddSingleton(backends.ObjectStore);
         if (backends.Ledger is not null)
         {
@@ -104,6 +106,7 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddSingleton<ClientAuthenticator>();
         services.AddSingleton<JobService>();
         services.AddSingleton<Uploads>();
+        services.AddRenderFarmWeb();
 
         // Hangfire jobs must be public types; their constructors stay internal, so they are built here.
         services.AddTransient(sp => new JobSplitter(

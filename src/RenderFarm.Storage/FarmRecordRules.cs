@@ -99,4 +99,15 @@ internal static class FarmRecordRules
             }
         }
     }
+
+    /// <summary>Checks a timeline entry and cuts its detail to <see cref="TaskEventRecord.MaxDetailLength"/>.</summary>
+    public static TaskEventRecord ValidateTaskEvent(TaskEventRecord taskEvent)
+    {
+        ArgumentNullException.ThrowIfNull(taskEvent);
+        ArgumentNullException.ThrowIfNull(taskEvent.Detail, nameof(taskEvent));
+        ArgumentOutOfRangeException.ThrowIfNegative(taskEvent.TaskIndex, nameof(taskEvent));
+        return taskEvent.Detail.Length <= TaskEventRecord.MaxDetailLength
+            ? taskEvent
+            : taskEvent with { Detail = taskEvent.Detail[..TaskEventRecord.MaxDetailLength] };
+    }
 }

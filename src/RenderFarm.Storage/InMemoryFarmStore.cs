@@ -11,6 +11,9 @@ public sealed class InMemoryFarmStore : IFarmStore
     // Expired one-time values are swept after this many inserts, so memory tracks the live ones.
     private const int OnceSweepInterval = 1024;
 
+    // A task's timeline keeps at most this many entries in memory.
+    private const int MaxTaskEventsInMemory = 10_000;
+
     private readonly Lock _lock = new();
     private readonly Dictionary<Guid, JobRecord> _jobs = [];
     private readonly Dictionary<Guid, TaskRecord[]> _tasks = [];
@@ -20,6 +23,7 @@ public sealed class InMemoryFarmStore : IFarmStore
     private readonly Dictionary<string, ApiKeyRecord> _apiKeys = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _secrets = new(StringComparer.Ordinal);
     private readonly Dictionary<(Guid JobId, string Provider, JobTallyKind Kind), int> _tallies = [];
+    private readonly Dictionary<(Guid JobId, int TaskIndex), List<TaskEventRecord>> _taskEvents = [];
     private readonly TimeProvider _timeProvider;
     private int _onceInsertsSinceSweep;
 
@@ -437,6 +441,63 @@ public sealed class InMemoryFarmStore : IFarmStore
             {
                 _tallies[key] = value;
             }
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task AppendTaskEventsAsync(IReadOnlyList<TaskEventRecord> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        cancellationToken.ThrowIfCancellationRequested();
+        TaskEventRecord[] stored = [.. events.Select(FarmRecordRules.ValidateTaskEvent)];
+        lock (_lock)
+        {
+            foreach (TaskEventRecord taskEvent in stored)
+            {
+                if (!_taskEvents.TryGetValue((taskEvent.JobId, taskEvent.TaskIndex), out List<TaskEventRecord>? list))
+                {
+                    _taskEvents.Add((taskEvent.JobId, taskEvent.TaskIndex), list = []);
+                }
+
+                // Memory is bounded per task: a provider heartbeating one lease for days drops its oldest entries.
+                if (list.Count >= MaxTaskEventsInMemory)
+                {
+                    list.RemoveAt(0);
+                }
+
+                list.Add(taskEvent with { At = Truncate(taskEvent.At) });
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<TaskEventRecord>> GetTaskEventsAsync(Guid jobId, int taskIndex, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            IReadOnlyList<TaskEventRecord> events = _taskEvents.TryGetValue((jobId, taskIndex), out List<TaskEventRecord>? list)
+                ? [.. list.Skip(Math.Max(0, list.Count - limit))]
+                : [];
+            return Task.FromResult(events);
+        }
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ProviderRecord>> ListProvidersAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            IReadOnlyList<ProviderRecord> providers = [.. _providers.Values
+                .OrderByDescending(p => p.LastSeenAt)
+                .ThenBy(p => p.Address.ToLowerInvariant(), StringComparer.Ordinal)
+                .Take(limit)];
+            return Task.FromResult(providers);
         }
     }
 

@@ -647,6 +647,67 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
             ("hangfire", links.Select(l => l.HangfireJobId).ToArray())).ConfigureAwait(false);
     }
 
+    /// <inheritdoc/>
+    public async Task AppendTaskEventsAsync(IReadOnlyList<TaskEventRecord> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        TaskEventRecord[] rows = [.. events.Select(FarmRecordRules.ValidateTaskEvent)];
+        if (rows.Length == 0)
+        {
+            return;
+        }
+
+        // One statement for the batch; unnest keeps the given order, which the serial id then records.
+        await ExecuteAsync(
+            $"""
+            INSERT INTO {Schema}.task_events (job_id, task_index, at, kind, provider, detail)
+            SELECT * FROM unnest(@jobs::uuid[], @indexes::integer[], @ats::timestamptz[], @kinds::text[], @providers::text[], @details::text[])
+            """,
+            cancellationToken,
+            ("jobs", rows.Select(e => e.JobId).ToArray()),
+            ("indexes", rows.Select(e => e.TaskIndex).ToArray()),
+            ("ats", rows.Select(e => e.At.ToUniversalTime()).ToArray()),
+            ("kinds", rows.Select(e => e.Kind.ToString()).ToArray()),
+            ("providers", rows.Select(e => e.Provider).ToArray()),
+            ("details", rows.Select(e => e.Detail).ToArray())).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc/>
+    public async Task<IReadOnlyList<TaskEventRecord>> GetTaskEventsAsync(Guid jobId, int taskIndex, int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        IReadOnlyList<TaskEventRecord> newest = await QueryAsync(
+            $"""
+            SELECT job_id, task_index, at, kind, provider, detail FROM {Schema}.task_events
+            WHERE job_id = @job AND task_index = @index ORDER BY id DESC LIMIT @limit
+            """,
+            reader => new TaskEventRecord
+            {
+                JobId = reader.GetGuid(0),
+                TaskIndex = reader.GetInt32(1),
+                At = reader.GetFieldValue<DateTimeOffset>(2),
+                Kind = Enum.Parse<TaskEventKind>(reader.GetString(3)),
+                Provider = NullableString(reader, 4),
+                Detail = reader.GetString(5),
+            },
+            cancellationToken,
+            ("job", jobId),
+            ("index", taskIndex),
+            ("limit", limit)).ConfigureAwait(false);
+        return [.. newest.Reverse()];
+    }
+
+    /// <inheritdoc/>
+    public Task<IReadOnlyList<ProviderRecord>> ListProvidersAsync(int limit, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(limit);
+        return QueryAsync(
+            $"SELECT {ProviderColumns} FROM {Schema}.providers ORDER BY last_seen_at DESC, address_key LIMIT @limit",
+            ReadProvider,
+            cancellationToken,
+            ("limit", limit));
+    }
+
     /// <summary>Deletes one-time values past their expiry; a maintenance job calls it now and then.</summary>
     /// <returns>How many were deleted.</returns>
     public Task<int> DeleteExpiredOnceValuesAsync(CancellationToken cancellationToken = default) =>

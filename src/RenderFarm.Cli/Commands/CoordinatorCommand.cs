@@ -37,7 +37,7 @@ internal static class CoordinatorCommand
 
                 IConfiguration configuration = builder.AddEnvironmentVariables().Build();
                 await using CoordinatorHost host = await CoordinatorHost.StartFromConfigurationAsync(result.GetValue(urls)!, configuration, cancellationToken: cancellationToken).ConfigureAwait(false);
-                Console.WriteLine($"Coordinator listening on {host.Address} (dashboard: {host.Address}hangfire, API description: {host.Address}openapi/v1.json)");
+                Console.WriteLine($"Coordinator listening on {host.Address} (web app: {host.Address}, dashboard: {host.Address}hangfire, metrics: {host.Address}metrics, API description: {host.Address}openapi/v1.json)");
                 await host.WaitForShutdownAsync(cancellationToken).ConfigureAwait(false);
                 return 0;
             },

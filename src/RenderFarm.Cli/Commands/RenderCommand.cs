@@ -171,6 +171,11 @@ internal static class RenderCommand
         await using EmbeddedFarm? farm = coordinator is null
             ? await EmbeddedFarm.StartAsync(workers, deviceIndex, demoEconomy, events, cancellationToken).ConfigureAwait(false)
             : null;
+        if (farm is not null)
+        {
+            Print($"Watch it in a browser: {await farm.CreateWebLinkAsync(cancellationToken).ConfigureAwait(false)}");
+        }
+
         using CoordinatorClient client = farm is not null
             ? new CoordinatorClient(farm.CreateHttpClient(TimeSpan.FromMinutes(10)), ownsHttp: true)
             : signIn.CreateClient(coordinator!, TimeSpan.FromMinutes(10), paying?.KeyFile);

@@ -45,6 +45,19 @@ internal sealed class EmbeddedFarm : IAsyncDisposable
     /// <summary>The local client account this farm's jobs are submitted (and paid) from.</summary>
     public string ClientAddress => _client.Address;
 
+    /// <summary>
+    /// A link that signs a browser in to the farm's web app as the local client account: an API key issued for it, in the
+    /// link's fragment, which the browser never sends to the server (the sign-in page reads it and posts it).
+    /// </summary>
+    public async Task<Uri> CreateWebLinkAsync(CancellationToken cancellationToken)
+    {
+        using HttpClient http = CreateHttpClient(TimeSpan.FromSeconds(30));
+        using HttpResponseMessage response = await http.PostAsync(new Uri("api/keys", UriKind.Relative), System.Net.Http.Json.JsonContent.Create(new { }), cancellationToken).ConfigureAwait(false);
+        response.EnsureSuccessStatusCode();
+        using var body = System.Text.Json.JsonDocument.Parse(await response.Content.ReadAsStringAsync(cancellationToken).ConfigureAwait(false));
+        return new Uri(Address, $"signin#key={body.RootElement.GetProperty("key").GetString()}");
+    }
+
     /// <summary>A client of the farm's coordinator, signed in with the local client key.</summary>
     public HttpClient CreateHttpClient(TimeSpan timeout) =>
         new(CoordinatorSignIn.WithKey(Address, _client.Address, _client.Sign)) { BaseAddress = Address, Timeout = timeout };

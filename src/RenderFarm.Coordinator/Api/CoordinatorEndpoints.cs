@@ -36,6 +36,7 @@ public static partial class CoordinatorApplicationExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         CoordinatorOptions options = app.Services.GetRequiredService<IOptions<CoordinatorOptions>>().Value;
+        Web.WebApp.MapRenderFarmWeb(app);
         app.UseExceptionHandler();
         app.UseStatusCodePages(CoordinatorExceptionHandler.WriteStatusProblemAsync);
         AdmissionControl.Use(app);

@@ -29,7 +29,7 @@ internal sealed class OperatorDashboardAuthorization(bool isDevelopment, string 
         return false;
     }
 
-    private static string? BasicPassword(string authorization)
+    internal static string? BasicPassword(string authorization)
     {
         const string Scheme = "Basic ";
         if (!authorization.StartsWith(Scheme, StringComparison.OrdinalIgnoreCase))

@@ -74,6 +74,7 @@ public sealed class CoordinatorHost : IAsyncDisposable
 
         builder.WebHost.UseUrls(url);
         builder.Services.AddRenderFarmCoordinator(builder.Configuration, backends);
+        Observability.CoordinatorObservability.ConfigureLogging(builder);
         configure?.Invoke(builder);
 
         // The stores and the settings are checked before the host starts, so that a database that cannot be reached

@@ -138,4 +138,13 @@ public interface IFarmStore
     /// <returns>The indexes that were linked.</returns>
     /// <exception cref="ArgumentException">An index repeats, or a Hangfire job id is empty or longer than 100 characters.</exception>
     Task<IReadOnlyList<int>> LinkHangfireJobsAsync(Guid jobId, IReadOnlyList<(int Index, string HangfireJobId)> links, CancellationToken cancellationToken = default);
+
+    /// <summary>Appends entries to tasks' timelines, in the given order (<see cref="TaskEventRecord.Detail"/> cut to its limit).</summary>
+    Task AppendTaskEventsAsync(IReadOnlyList<TaskEventRecord> events, CancellationToken cancellationToken = default);
+
+    /// <summary>A task's timeline, oldest first: at most <paramref name="limit"/> entries, the newest ones when there are more.</summary>
+    Task<IReadOnlyList<TaskEventRecord>> GetTaskEventsAsync(Guid jobId, int taskIndex, int limit, CancellationToken cancellationToken = default);
+
+    /// <summary>Known providers, the most recently seen first, at most <paramref name="limit"/>.</summary>
+    Task<IReadOnlyList<ProviderRecord>> ListProvidersAsync(int limit, CancellationToken cancellationToken = default);
 }

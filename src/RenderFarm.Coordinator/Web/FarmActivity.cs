@@ -1,0 +1,167 @@
+using System.Reflection;
+using System.Runtime.ExceptionServices;
+using Microsoft.Extensions.Logging;
+using RenderFarm.Coordinator.Observability;
+using RenderFarm.Core.Farm;
+
+namespace RenderFarm.Coordinator.Web;
+
+/// <summary>
+/// What follows a change of the farm's records: the task's timeline entries, the metrics, the thumbnails of newly
+/// accepted frames, and a wake-up for the web app's live streams. Fed by <see cref="ObservedFarmStore"/>, so the code
+/// that changes tasks needs no hook.
+/// </summary>
+internal sealed partial class FarmActivity(FarmChanges changes, FarmMetrics metrics, Thumbnails thumbnails, TimeProvider time, ILogger<FarmActivity> logger)
+{
+    /// <summary>Records a task change that the store accepted.</summary>
+    public async Task TaskChangedAsync(IFarmStore store, TaskRecord before, TaskRecord after, CancellationToken cancellationToken)
+    {
+        try
+        {
+            IReadOnlyList<TaskEventRecord> events = TaskTimeline.Diff(before, after, time.GetUtcNow());
+            if (events.Count > 0)
+            {
+                await store.AppendTaskEventsAsync(events, CancellationToken.None).ConfigureAwait(false);
+            }
+
+            foreach (TaskEventRecord taskEvent in events)
+            {
+                Count(taskEvent, after);
+            }
+
+            if (events.Any(e => e.Kind == TaskEventKind.Uploaded))
+            {
+                thumbnails.Enqueue(after.Outputs);
+            }
+        }
+        catch (Exception exception) when (exception is not OutOfMemoryException)
+        {
+            // The task changed whatever happens here: a timeline entry lost is no reason to fail a lease or an upload.
+            LogTimelineFailed(after.JobId, after.Index, exception);
+        }
+        finally
+        {
+            changes.Signal();
+        }
+    }
+
+    /// <summary>A job or provider changed.</summary>
+    public void Changed() => changes.Signal();
+
+    private void Count(TaskEventRecord taskEvent, TaskRecord after)
+    {
+        switch (taskEvent.Kind)
+        {
+            case TaskEventKind.Leased:
+                metrics.Leased("task");
+                break;
+            case TaskEventKind.CheckLeased:
+                metrics.Leased("check");
+                break;
+            case TaskEventKind.Uploaded:
+                metrics.Uploaded(after.Outputs.Count);
+                break;
+            case TaskEventKind.Failed:
+                metrics.Failed(taskEvent.Detail.StartsWith("Failed on", StringComparison.Ordinal) ? "reported" : "handed_back");
+                break;
+            case TaskEventKind.Succeeded:
+                metrics.Verified(after.LastFrame - after.FirstFrame + 1);
+                break;
+            case TaskEventKind.CheckDecided:
+                SpotCheckRecord? check = after.Checks.FirstOrDefault(c => taskEvent.Detail.StartsWith($"Check #{c.Number} ", StringComparison.Ordinal));
+                if (check is not null)
+                {
+                    metrics.Verdict(
+                        check.Canary ? "canary" : check.Arbitrates is not null ? "third" : check.WholeFrame ? "whole_frame" : "tiles",
+                        check.State.ToString().ToLowerInvariant());
+                }
+
+                break;
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {JobId}/{TaskIndex}: its timeline entry could not be recorded.")]
+    private partial void LogTimelineFailed(Guid jobId, int taskIndex, Exception exception);
+}
+
+/// <summary>
+/// The farm store as the coordinator's services see it: every call goes to the real store, and changes that succeed are
+/// reported to <see cref="FarmActivity"/>. A dispatch proxy rather than a hand-written decorator, so a member added to
+/// <see cref="IFarmStore"/> passes through without a change here; only the changing calls named below are observed.
+/// </summary>
+internal class ObservedFarmStore : DispatchProxy
+{
+    private IFarmStore _inner = null!;
+    private FarmActivity _activity = null!;
+
+    /// <summary>Wraps <paramref name="inner"/>.</summary>
+    public static IFarmStore Wrap(IFarmStore inner, FarmActivity activity)
+    {
+        IFarmStore proxy = Create<IFarmStore, ObservedFarmStore>();
+        var observed = (ObservedFarmStore)(object)proxy;
+        observed._inner = inner;
+        observed._activity = activity;
+        return proxy;
+    }
+
+    /// <inheritdoc/>
+    protected override object? Invoke(MethodInfo? targetMethod, object?[]? args)
+    {
+        ArgumentNullException.ThrowIfNull(targetMethod);
+        switch (targetMethod.Name)
+        {
+            case nameof(IFarmStore.TryUpdateTaskAsync):
+                return UpdateTaskAsync((TaskRecord)args![0]!, (CancellationToken)args[1]!);
+            case nameof(IFarmStore.CreateJobAsync):
+            case nameof(IFarmStore.UpsertProviderAsync):
+                return SignalAfter((Task)Forward(targetMethod, args)!);
+            case nameof(IFarmStore.TryUpdateJobStateAsync):
+            case nameof(IFarmStore.TrySetJobSettlementAsync):
+                return SignalAfter((Task<bool>)Forward(targetMethod, args)!);
+            case nameof(IFarmStore.AddProviderCountsAsync):
+                return SignalAfter((Task<ProviderRecord>)Forward(targetMethod, args)!);
+            default:
+                return Forward(targetMethod, args);
+        }
+    }
+
+    private object? Forward(MethodInfo method, object?[]? args)
+    {
+        try
+        {
+            return method.Invoke(_inner, args);
+        }
+        catch (TargetInvocationException exception) when (exception.InnerException is not null)
+        {
+            ExceptionDispatchInfo.Throw(exception.InnerException);
+            throw;
+        }
+    }
+
+    // The record replaced is read first: when its version is the one the update names and the update succeeds, it is
+    // exactly the record the update replaced, so the change is known without a hook in the caller.
+    private async Task<bool> UpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken)
+    {
+        TaskRecord? before = await _inner.GetTaskAsync(updated.JobId, updated.Index, cancellationToken).ConfigureAwait(false);
+        bool applied = await _inner.TryUpdateTaskAsync(updated, cancellationToken).ConfigureAwait(false);
+        if (applied && before is not null && before.Version == updated.Version)
+        {
+            await _activity.TaskChangedAsync(_inner, before, updated with { Version = updated.Version + 1 }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return applied;
+    }
+
+    private async Task SignalAfter(Task call)
+    {
+        await call.ConfigureAwait(false);
+        _activity.Changed();
+    }
+
+    private async Task<T> SignalAfter<T>(Task<T> call)
+    {
+        T result = await call.ConfigureAwait(false);
+        _activity.Changed();
+        return result;
+    }
+}

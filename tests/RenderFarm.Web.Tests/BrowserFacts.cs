@@ -1,0 +1,306 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using Nethereum.Signer;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Storage;
+using RenderFarm.Testing;
+using static Microsoft.Playwright.Assertions;
+
+namespace RenderFarm.Web.Tests;
+
+/// <summary>
+/// The web app in a real browser (headless Debian chromium through Playwright) against a real coordinator with two
+/// Vulkan workers: what an artist, another account and the operator can do without a terminal.
+/// </summary>
+[Trait("Category", "Gpu")]
+[Trait("Category", "Browser")]
+public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
+{
+    // Deadlines for the farm to render and verify, not timings: a slow machine only waits longer.
+    private static readonly LocatorAssertionsToHaveCountOptions s_renderDeadline = new() { Timeout = 150_000 };
+
+    private static string Scene => RepositoryPaths.Combine("samples/cornell-box/cornell-box.glb");
+
+    [Fact]
+    public async Task An_artist_submits_watches_frames_verify_reads_a_timeline_downloads_and_cancels()
+    {
+        IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+        await Expect(page.GetByText("No jobs yet.")).ToBeVisibleAsync();
+
+        // Submit: the scene dropped on (here: chosen in) the file input, frames, size and samples.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Submit a render" }).First.ClickAsync();
+        await page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files").SetInputFilesAsync(Scene);
+        await page.GetByLabel("Frames", new() { Exact = true }).FillAsync("1-4");
+        await page.GetByLabel("Size (width x height)").FillAsync("48x48");
+        await page.GetByLabel("Samples per pixel").FillAsync("4");
+        await WebFarm.ScreenshotAsync(page, "submit");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
+        await page.WaitForURLAsync(new Regex("/jobs/[0-9a-f-]{36}$"));
+        string jobPath = new Uri(page.Url).AbsolutePath;
+
+        // Thumbnails fill in as frames are verified (each checked by the other provider), pushed over the page's stream.
+        await Expect(page.Locator(".grid img")).ToHaveCountAsync(4, s_renderDeadline);
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.grid img')].every(i => i.complete && i.naturalWidth > 0)");
+        await Expect(page.GetByText("completed").First).ToBeVisibleAsync(new() { Timeout = 60_000 });
+        await Expect(page.GetByRole(AriaRole.Img, new() { Name = "Frame 3" })).ToBeVisibleAsync();
+        await Expect(page.Locator("td.words").First).ToContainTextAsync("verified: rendered by 0x");
+        await WebFarm.ScreenshotAsync(page, "job");
+
+        // Each thumbnail was made once at acceptance and stored beside its frame, a JPEG at most 256 pixels on a side.
+        var jobId = Guid.Parse(jobPath["/jobs/".Length..]);
+        IReadOnlyList<TaskRecord> tasks = await farm.Host.Services.GetRequiredService<IFarmStore>().GetTasksAsync(jobId);
+        IObjectStore objects = farm.Host.Services.GetRequiredService<IObjectStore>();
+        FrameOutput[] outputs = [.. tasks.SelectMany(t => t.Outputs)];
+        Assert.Equal(4, outputs.Length);
+        foreach (FrameOutput output in outputs)
+        {
+            await using Stream thumbnail = await objects.OpenReadAsync(output.Key[..^".png".Length] + ".thumb.jpg");
+            using var image = await SixLabors.ImageSharp.Image.LoadAsync(thumbnail);
+            Assert.Equal((48, 48), (image.Width, image.Height));
+        }
+
+        // A frame downloads as the PNG the farm verified.
+        IDownload download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link).Filter(new() { Has = page.GetByRole(AriaRole.Img, new() { Name = "Frame 2" }) }).ClickAsync());
+        string saved = Path.Combine(WebFarm.Screenshots, "frame_0002.png");
+        await download.SaveAsAsync(saved);
+        Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], File.ReadAllBytes(saved)[..4]);
+
+        // A task's timeline: its lease, upload and checks with their numbers.
+        await page.GetByRole(AriaRole.Link, new() { Name = "Task 0", Exact = true }).ClickAsync();
+        ILocator timeline = page.GetByRole(AriaRole.List, new() { Name = "Timeline of task 0" });
+        await Expect(timeline).ToContainTextAsync("Leased by 0x");
+        await Expect(timeline).ToContainTextAsync("uploaded its output, accepted");
+        await Expect(timeline).ToContainTextAsync(new Regex("Check #1 by 0x[0-9a-fA-F]+: passed — [0-9]+ tiles compared, 0 failed"));
+        await Expect(timeline).ToContainTextAsync("Verified: frames 1-1");
+        await WebFarm.ScreenshotAsync(page, "task-timeline");
+
+        // The jobs list shows the job with its progress.
+        await page.GotoAsync("/jobs");
+        await Expect(page.GetByRole(AriaRole.Progressbar, new() { Name = "4 of 4 frames verified" })).ToBeVisibleAsync();
+        await WebFarm.ScreenshotAsync(page, "jobs");
+
+        // A long job, cancelled from its page: its tasks stop and the page says so.
+        await page.GotoAsync("/submit");
+        await page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files").SetInputFilesAsync(Scene);
+        await page.GetByLabel("Frames", new() { Exact = true }).FillAsync("1-300");
+        await page.GetByLabel("Size (width x height)").FillAsync("96x96");
+        await page.GetByLabel("Samples per pixel").FillAsync("16");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
+        await page.WaitForURLAsync(new Regex("/jobs/[0-9a-f-]{36}$"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Cancel the job" }).ClickAsync();
+        await Expect(page.Locator(".facts .state")).ToHaveTextAsync("cancelled");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Cancel the job" })).ToHaveCountAsync(0);
+        await WebFarm.ScreenshotAsync(page, "job-cancelled");
+
+        // The first job is still there, completed.
+        await page.GotoAsync(jobPath);
+        await Expect(page.Locator(".facts .state")).ToHaveTextAsync("completed");
+    }
+
+    [Fact]
+    public async Task Another_account_gets_404_for_a_job_its_frames_and_its_timeline()
+    {
+        string jobId = await SubmitThroughApiAsync(farm.ArtistApiKey);
+        IPage page = await farm.SignInAsync(farm.OtherApiKey);
+
+        // Guards the web app's authorization: the same answer as the API's for another account's job (404, nothing shown).
+        foreach (string path in new[] { $"/jobs/{jobId}", $"/jobs/{jobId}/tasks/0", $"/jobs/{jobId}/frames/1", $"/jobs/{jobId}/thumbs/1", $"/jobs/{jobId}/frames.zip" })
+        {
+            IAPIResponse response = await page.Context.APIRequest.GetAsync(path);
+            Assert.True(response.Status == 404, $"{path} answered {response.Status}");
+            Assert.DoesNotContain("cornell-box", await response.TextAsync(), StringComparison.Ordinal);
+        }
+
+        IResponse? denied = await page.GotoAsync($"/jobs/{jobId}");
+        Assert.Equal(404, denied!.Status);
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Not found" })).ToBeVisibleAsync();
+        await WebFarm.ScreenshotAsync(page, "other-account-404");
+        await page.GotoAsync("/jobs");
+        await Expect(page.GetByText("No jobs yet.")).ToBeVisibleAsync();
+
+        // A cancel posted without the session's form token is refused, and one for another's job is a 404.
+        IAPIResponse forged = await page.Context.APIRequest.PostAsync($"/jobs/{jobId}/cancel", new() { Form = FormOf(page, ("form_token", "nope")) });
+        Assert.Equal(403, forged.Status);
+
+        // Signed out, pages send the visitor to the sign-in page.
+        IPage anonymous = await farm.NewPageAsync();
+        await anonymous.GotoAsync($"/jobs/{jobId}");
+        Assert.EndsWith($"/signin?next=%2Fjobs%2F{jobId}", anonymous.Url, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_account_signs_in_by_signing_the_challenge_with_its_key()
+    {
+        var key = EthECKey.GenerateKey();
+        IPage page = await farm.NewPageAsync();
+        await page.GotoAsync("/signin");
+        await page.GetByLabel("Account address").FillAsync(key.GetPublicAddress());
+        await page.GetByRole(AriaRole.Button, new() { Name = "Get a message to sign" }).ClickAsync();
+        string challenge = await page.GetByLabel("Message to sign").InputValueAsync();
+        Assert.StartsWith("Sign in to the RenderFarm coordinator as a client.", challenge, StringComparison.Ordinal);
+        await WebFarm.ScreenshotAsync(page, "signin-challenge");
+
+        // A signature by another key is refused with the API's reason.
+        await page.GetByLabel("Signature").FillAsync(new EthereumMessageSigner().EncodeUTF8AndSign(challenge, EthECKey.GenerateKey()));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("The signature was not made by the address's key.");
+
+        await page.GetByLabel("Signature").FillAsync(new EthereumMessageSigner().EncodeUTF8AndSign(challenge, key));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in", Exact = true }).ClickAsync();
+        await page.WaitForURLAsync("**/jobs");
+        await Expect(page.Locator("header .who")).ToContainTextAsync($"Signed in as {key.GetPublicAddress()[..6]}…");
+    }
+
+    [Fact]
+    public async Task A_gltf_dropped_with_its_files_is_packed_and_submitted_and_a_bad_form_says_why()
+    {
+        DirectoryInfo folder = Directory.CreateTempSubdirectory("renderfarm-web-gltf-");
+        try
+        {
+            // Blender's "glTF Separate" export with its texture beside the .gltf (the helper's export puts it in a
+            // folder, which a browser's file list does not carry).
+            byte[] png = TestGltf.BlankPng(4, 4);
+            TestGltf.WriteSeparateFiles(Path.Combine(folder.FullName, "export"), png);
+            File.Move(Path.Combine(folder.FullName, "export", "scene.bin"), Path.Combine(folder.FullName, "scene.bin"));
+            Directory.Delete(Path.Combine(folder.FullName, "export"), recursive: true);
+            File.WriteAllBytes(Path.Combine(folder.FullName, "base colour.png"), png);
+            File.WriteAllBytes(Path.Combine(folder.FullName, "scene.gltf"), TestGltf.Triangle(bufferUri: "scene.bin", imageUri: "base%20colour.png"));
+            IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+            await page.GotoAsync("/submit");
+            ILocator scene = page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files");
+
+            // The .gltf alone: the packer cannot find its buffer, and the form says so with the values kept.
+            await scene.SetInputFilesAsync(Path.Combine(folder.FullName, "scene.gltf"));
+            await page.GetByLabel("Frames", new() { Exact = true }).FillAsync("1");
+            await page.GetByLabel("Size (width x height)").FillAsync("16x16");
+            await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
+            await Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("scene.bin");
+            await Expect(page.GetByLabel("Size (width x height)")).ToHaveValueAsync("16x16");
+
+            await scene.SetInputFilesAsync(folder.GetFiles().Select(f => f.FullName));
+            await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
+            await page.WaitForURLAsync(new Regex("/jobs/[0-9a-f-]{36}$"));
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Job scene.glb");
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
+    public async Task A_sign_in_link_with_the_key_in_its_fragment_signs_in()
+    {
+        // The link `renderfarm render` prints for its embedded farm.
+        IPage page = await farm.NewPageAsync();
+        await page.GotoAsync($"/signin#key={farm.OtherApiKey}");
+        await page.WaitForURLAsync("**/jobs");
+        await Expect(page.Locator("header .who")).ToContainTextAsync($"Signed in as {farm.Other.GetPublicAddress()[..6]}…");
+    }
+
+    [Fact]
+    public async Task The_operator_sees_queues_leases_and_providers()
+    {
+        await SubmitThroughApiAsync(farm.ArtistApiKey);
+        IPage page = await farm.NewPageAsync();
+        await page.GotoAsync("/signin");
+        await page.GetByText("Operator", new() { Exact = true }).ClickAsync();
+        await page.GetByLabel("Operator key").FillAsync(WebFarm.OperatorKey);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in as the operator" }).ClickAsync();
+        await page.WaitForURLAsync("**/jobs");
+        await Expect(page.GetByRole(AriaRole.Table)).ToContainTextAsync("cornell-box.glb");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Operator" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Hangfire jobs waiting per queue" })).ToContainTextAsync("render_1_normal");
+        await Expect(page.GetByRole(AriaRole.Img, new() { NameRegex = new Regex("^Leases granted per minute") })).ToBeVisibleAsync();
+        await WebFarm.ScreenshotAsync(page, "operator");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Providers" }).ClickAsync();
+        ILocator providers = page.GetByRole(AriaRole.Table, new() { NameRegex = new Regex("^Providers, most recently seen first") });
+        foreach (string address in farm.Providers)
+        {
+            await Expect(providers.GetByRole(AriaRole.Link, new() { Name = $"{address[..6]}…{address[^4..]}" })).ToBeVisibleAsync();
+        }
+
+        await WebFarm.ScreenshotAsync(page, "providers");
+        await providers.GetByRole(AriaRole.Link).First.ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("Provider 0x");
+        await WebFarm.ScreenshotAsync(page, "provider");
+
+        // Metrics for Prometheus, with the farm's own instruments.
+        IAPIResponse metrics = await page.Context.APIRequest.GetAsync("/metrics");
+        Assert.Equal(200, metrics.Status);
+        Assert.Contains("renderfarm_queue_depth", await metrics.TextAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Every_control_is_labelled_and_reachable_by_keyboard()
+    {
+        IPage page = await farm.NewPageAsync();
+        await page.GotoAsync("/signin");
+        await ExpectLabelledAndReachableAsync(page, "signin");
+
+        page = await farm.SignInAsync(farm.ArtistApiKey);
+        await ExpectLabelledAndReachableAsync(page, null);
+        await page.GotoAsync("/submit");
+        await ExpectLabelledAndReachableAsync(page, null);
+    }
+
+    // Every visible control has an accessible name, and Tab reaches each one (no focus trap, no mouse-only control).
+    private static async Task ExpectLabelledAndReachableAsync(IPage page, string? screenshot)
+    {
+        ILocator controls = page.Locator("main input:not([type=hidden]):visible, main button:visible, main textarea:visible, main select:visible, main a[href]:visible, header button:visible, header a[href]:visible");
+        int count = await controls.CountAsync();
+        Assert.True(count > 0, $"{page.Url} has no controls to check.");
+        var expected = new List<string>();
+        for (int i = 0; i < count; i++)
+        {
+            ILocator control = controls.Nth(i);
+            await Expect(control).ToHaveAccessibleNameAsync(new Regex(@"\S"));
+            expected.Add(await control.EvaluateAsync<string>("e => e.outerHTML"));
+        }
+
+        var reached = new HashSet<string>(StringComparer.Ordinal);
+        await page.Locator("body").FocusAsync();
+        for (int i = 0; i < count + 5; i++)
+        {
+            await page.Keyboard.PressAsync("Tab");
+            reached.Add(await page.EvaluateAsync<string>("() => document.activeElement ? document.activeElement.outerHTML : ''"));
+        }
+
+        Assert.All(expected, html => Assert.Contains(html, reached));
+        if (screenshot is not null)
+        {
+            await WebFarm.ScreenshotAsync(page, screenshot);
+        }
+    }
+
+    private async Task<string> SubmitThroughApiAsync(string apiKey)
+    {
+        using HttpClient client = farm.ApiClient(apiKey);
+        var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        using var content = new ByteArrayContent(File.ReadAllBytes(Scene));
+        content.Headers.ContentType = new("application/octet-stream");
+        using HttpResponseMessage uploaded = await client.PostAsync("api/scenes?name=cornell-box.glb", content);
+        uploaded.EnsureSuccessStatusCode();
+        SceneUploaded scene = (await uploaded.Content.ReadFromJsonAsync<SceneUploaded>(json))!;
+        using HttpResponseMessage submitted = await client.PostAsJsonAsync("api/jobs", new { sceneSha256 = scene.Sha256, frames = "1-2", size = "32x32", samplesPerPixel = 2 });
+        submitted.EnsureSuccessStatusCode();
+        return (await submitted.Content.ReadFromJsonAsync<JobSummary>(json))!.Id.ToString();
+    }
+
+    private static IFormData FormOf(IPage page, params (string Name, string Value)[] fields)
+    {
+        IFormData form = page.Context.APIRequest.CreateFormData();
+        foreach ((string name, string value) in fields)
+        {
+            form.Set(name, value);
+        }
+
+        return form;
+    }
+}
