@@ -7,234 +7,50 @@ internal sealed partial class PlanBuilder
 {
     private int Opset => _model.Opset;
 
-    private void PlanNode(NodeProto node)
+    private PlanValue Variadic(NodeProto node, BinaryOp op, bool mean)
     {
-        switch (node.OpType)
+        PlanValue result = Input(node, 0);
+        for (int i = 1; i < node.Input.Count; i++)
         {
-            case "Constant":
-                SetOutput(node, PlanValue.Of(_memo.Get(node, () => ConstantAttribute(node))));
-                return;
-            case "Identity" or "Dropout":
-                SetOutput(node, Input(node, 0));
-                return;
-            case "Cast":
-                SetOutput(node, Cast(Input(node, 0), node.Int("to", 1)));
-                return;
-            case "Shape":
-                SetOutput(node, ShapeOf(node));
-                return;
-            case "ConstantOfShape":
-                SetOutput(node, ConstantOfShape(node));
-                return;
-            case "Range":
-                SetOutput(node, Range(node));
-                return;
-            case "Relu":
-                SetOutput(node, Unary(UnaryOp.Relu, Input(node, 0)));
-                return;
-            case "LeakyRelu":
-                SetOutput(node, Unary(UnaryOp.LeakyRelu, Input(node, 0), node.Float("alpha", 0.01f)));
-                return;
-            case "Elu":
-                SetOutput(node, Unary(UnaryOp.Elu, Input(node, 0), node.Float("alpha", 1f)));
-                return;
-            case "Sigmoid":
-                SetOutput(node, Unary(UnaryOp.Sigmoid, Input(node, 0)));
-                return;
-            case "Tanh":
-                SetOutput(node, Unary(UnaryOp.Tanh, Input(node, 0)));
-                return;
-            case "HardSigmoid":
-                SetOutput(node, Unary(UnaryOp.HardSigmoid, Input(node, 0), node.Float("alpha", 0.2f), node.Float("beta", 0.5f)));
-                return;
-            case "HardSwish":
-                SetOutput(node, Unary(UnaryOp.HardSwish, Input(node, 0)));
-                return;
-            case "Sqrt":
-                SetOutput(node, Unary(UnaryOp.Sqrt, Input(node, 0)));
-                return;
-            case "Exp":
-                SetOutput(node, Unary(UnaryOp.Exp, Input(node, 0)));
-                return;
-            case "Log":
-                SetOutput(node, Unary(UnaryOp.Log, Input(node, 0)));
-                return;
-            case "Neg":
-                SetOutput(node, Unary(UnaryOp.Neg, Input(node, 0)));
-                return;
-            case "Abs":
-                SetOutput(node, Unary(UnaryOp.Abs, Input(node, 0)));
-                return;
-            case "Erf":
-                SetOutput(node, Unary(UnaryOp.Erf, Input(node, 0)));
-                return;
-            case "Gelu":
-                SetOutput(node, Unary(node.String("approximate", "none") == "tanh" ? UnaryOp.GeluTanh : UnaryOp.Gelu, Input(node, 0)));
-                return;
-            case "Softplus":
-                SetOutput(node, Unary(UnaryOp.Softplus, Input(node, 0)));
-                return;
-            case "PRelu":
-                SetOutput(node, Binary(BinaryOp.PRelu, Input(node, 0), Input(node, 1)));
-                return;
-            case "LayerNormalization":
-                SetOutput(node, LayerNormalization(node));
-                return;
-            case "Reciprocal":
-                SetOutput(node, Unary(UnaryOp.Reciprocal, Input(node, 0)));
-                return;
-            case "Clip":
-                SetOutput(node, Clip(node));
-                return;
-            case "Add":
-                SetOutput(node, Binary(BinaryOp.Add, Input(node, 0), Input(node, 1)));
-                return;
-            case "Sub":
-                SetOutput(node, Binary(BinaryOp.Sub, Input(node, 0), Input(node, 1)));
-                return;
-            case "Mul":
-                SetOutput(node, Binary(BinaryOp.Mul, Input(node, 0), Input(node, 1)));
-                return;
-            case "Div":
-                SetOutput(node, Binary(BinaryOp.Div, Input(node, 0), Input(node, 1)));
-                return;
-            case "Pow":
-                SetOutput(node, Binary(BinaryOp.Pow, Input(node, 0), Input(node, 1)));
-                return;
-            case "Sum" or "Mean":
-            {
-                PlanValue result = Input(node, 0);
-                for (int i = 1; i < node.Input.Count; i++)
-                {
-                    result = Binary(BinaryOp.Add, result, Input(node, i));
-                }
-
-                if (node.OpType == "Mean" && node.Input.Count > 1)
-                {
-                    result = Unary(UnaryOp.Affine, result, 1f / node.Input.Count, 0f);
-                }
-
-                SetOutput(node, result);
-                return;
-            }
-
-            case "Split":
-                Split(node);
-                return;
-            case "Equal" or "Less" or "Greater" or "Where" or "Not" or "Floor" or "Ceil":
-                SetOutput(node, FoldLogic(node));
-                return;
-            case "Max" or "Min":
-            {
-                BinaryOp op = node.OpType == "Max" ? BinaryOp.Max : BinaryOp.Min;
-                PlanValue result = Input(node, 0);
-                for (int i = 1; i < node.Input.Count; i++)
-                {
-                    result = Binary(op, result, Input(node, i));
-                }
-
-                SetOutput(node, result);
-                return;
-            }
-
-            case "Conv":
-                Conv(node);
-                return;
-            case "ConvTranspose":
-                SetOutput(node, ConvTranspose(node));
-                return;
-            case "Gemm":
-                SetOutput(node, Gemm(node));
-                return;
-            case "MatMul":
-                SetOutput(node, MatMul(Input(node, 0), Input(node, 1)));
-                return;
-            case "BatchNormalization":
-                SetOutput(node, BatchNormalization(node));
-                return;
-            case "InstanceNormalization":
-                SetOutput(node, InstanceNormalization(node));
-                return;
-            case "MaxPool" or "AveragePool":
-                SetOutput(node, Pool(node, global: false));
-                return;
-            case "GlobalAveragePool" or "GlobalMaxPool":
-                SetOutput(node, Pool(node, global: true));
-                return;
-            case "Softmax" or "LogSoftmax":
-                SetOutput(node, Softmax(node));
-                return;
-            case "ReduceMean" or "ReduceSum" or "ReduceMax" or "ReduceMin":
-                SetOutput(node, Reduce(node));
-                return;
-            case "Reshape":
-                SetOutput(node, Reshape(node));
-                return;
-            case "Flatten":
-            {
-                PlanValue x = Input(node, 0);
-                int axis = (int)node.Int("axis", 1);
-                axis = axis < 0 ? axis + x.Shape.Length : axis;
-                if (axis < 0 || axis > x.Shape.Length)
-                {
-                    throw new PlanException($"axis {node.Int("axis", 1)} is out of range for rank {x.Shape.Length}.");
-                }
-
-                SetOutput(node, Alias(x, [ShapeMath.Product(x.Shape, 0, axis), ShapeMath.Product(x.Shape, axis, x.Shape.Length)]));
-                return;
-            }
-
-            case "Squeeze":
-                SetOutput(node, Squeeze(node));
-                return;
-            case "Unsqueeze":
-                SetOutput(node, Unsqueeze(node));
-                return;
-            case "Transpose":
-            {
-                PlanValue x = Input(node, 0);
-                int rank = x.Shape.Length;
-                int[] perm = node.Ints("perm")?.Select(p => ShapeMath.Axis(p, rank, "Transpose")).ToArray()
-                    ?? Enumerable.Range(0, rank).Reverse().ToArray();
-                if (perm.Length != rank || perm.Distinct().Count() != rank)
-                {
-                    throw new PlanException($"perm [{string.Join(", ", perm)}] is not a permutation of {rank} axes.");
-                }
-
-                SetOutput(node, Permute(x, x.Shape, perm, perm.Select(p => x.Shape[p]).ToArray()));
-                return;
-            }
-
-            case "Concat":
-                SetOutput(node, Concat(node));
-                return;
-            case "Slice":
-                SetOutput(node, Slice(node));
-                return;
-            case "Gather":
-                SetOutput(node, Gather(node));
-                return;
-            case "Expand":
-            {
-                PlanValue x = Input(node, 0);
-                int[] target = ToShape(ConstantInput(node, 1));
-                int[] shape = ShapeMath.Broadcast(x.Shape, target, "Expand");
-                SetOutput(node, StridedCopy(x, shape, shape, 0, ShapeMath.BroadcastStrides(x.Shape, shape.Length)));
-                return;
-            }
-
-            case "DepthToSpace" or "SpaceToDepth":
-                SetOutput(node, DepthSpace(node));
-                return;
-            case "Pad":
-                SetOutput(node, Pad(node));
-                return;
-            case "Resize":
-                SetOutput(node, Resize(node));
-                return;
-            default:
-                throw new PlanException("the operator is not supported.");
+            result = Binary(op, result, Input(node, i));
         }
+
+        return mean && node.Input.Count > 1 ? Unary(UnaryOp.Affine, result, 1f / node.Input.Count, 0f) : result;
+    }
+
+    private PlanValue Flatten(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int axis = (int)node.Int("axis", 1);
+        axis = axis < 0 ? axis + x.Shape.Length : axis;
+        if (axis < 0 || axis > x.Shape.Length)
+        {
+            throw new PlanException($"axis {node.Int("axis", 1)} is out of range for rank {x.Shape.Length}.");
+        }
+
+        return Alias(x, [ShapeMath.Product(x.Shape, 0, axis), ShapeMath.Product(x.Shape, axis, x.Shape.Length)]);
+    }
+
+    private PlanValue Transpose(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int rank = x.Shape.Length;
+        int[] perm = node.Ints("perm")?.Select(p => ShapeMath.Axis(p, rank, "Transpose")).ToArray()
+            ?? Enumerable.Range(0, rank).Reverse().ToArray();
+        if (perm.Length != rank || perm.Distinct().Count() != rank)
+        {
+            throw new PlanException($"perm [{string.Join(", ", perm)}] is not a permutation of {rank} axes.");
+        }
+
+        return Permute(x, x.Shape, perm, perm.Select(p => x.Shape[p]).ToArray());
+    }
+
+    private PlanValue Expand(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int[] target = ToShape(ConstantInput(node, 1));
+        int[] shape = ShapeMath.Broadcast(x.Shape, target, "Expand");
+        return StridedCopy(x, shape, shape, 0, ShapeMath.BroadcastStrides(x.Shape, shape.Length));
     }
 
     private static CpuTensor ConstantAttribute(NodeProto node)
