@@ -10,8 +10,8 @@ namespace RenderFarm.Inference;
 /// </summary>
 public sealed class OnnxModel
 {
-    /// <summary>The oldest default-domain opset the engine runs.</summary>
-    public const int MinimumOpset = 11;
+    /// <summary>The oldest default-domain opset the engine runs (models before 11 are upgraded at load).</summary>
+    public const int MinimumOpset = 7;
 
     /// <summary>The newest default-domain opset the engine runs.</summary>
     public const int MaximumOpset = 21;
@@ -50,6 +50,14 @@ public sealed class OnnxModel
             initializers[tensor.Name] = CpuTensor.FromProto(tensor);
         }
 
+        DeclaredOpset = Opset;
+        List<string> upgradeProblems = [];
+        if (Opset is >= MinimumOpset and < OpsetUpgrade.Target)
+        {
+            upgradeProblems = OpsetUpgrade.Apply(graph, initializers, Opset);
+            Opset = OpsetUpgrade.Target;
+        }
+
         Initializers = initializers;
 
         // The tensors now live in Initializers; dropping the protobuf copies halves the model's host memory.
@@ -61,7 +69,9 @@ public sealed class OnnxModel
             throw new UserInputException("The ONNX model's graph declares no outputs.");
         }
 
-        (UnsupportedOperators, _problems) = OperatorSupport.Analyze(this);
+        (IReadOnlyList<string> unsupported, _problems) = OperatorSupport.Analyze(this);
+        _problems.AddRange(upgradeProblems);
+        UnsupportedOperators = [.. unsupported, .. upgradeProblems.Select(p => p["unsupported use of ".Length..])];
     }
 
     /// <summary>The graph inputs the caller must supply (inputs that are not initializers), in declaration order.</summary>
@@ -82,7 +92,11 @@ public sealed class OnnxModel
 
     internal GraphProto Graph => Proto.Graph;
 
+    /// <summary>The default-domain opset whose semantics the graph follows (after the upgrade of models before 11).</summary>
     internal int Opset { get; }
+
+    /// <summary>The default-domain opset the model was exported at.</summary>
+    internal int DeclaredOpset { get; }
 
     internal IReadOnlyDictionary<string, CpuTensor> Initializers { get; }
 

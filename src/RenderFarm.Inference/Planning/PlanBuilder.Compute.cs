@@ -645,8 +645,8 @@ internal sealed partial class PlanBuilder
         PlanValue x = Input(node, 0);
         int rank = x.Shape.Length;
         string mode = node.String("mode", "constant");
-        long[] raw = Opset >= 11 ? ConstantInput(node, 1).ToLongs() : node.Ints("pads") ?? [];
-        float value = Opset >= 11 ? (float)(OptionalConstant(node, 2)?.Data.FirstOrDefault() ?? 0) : node.Float("value", 0f);
+        long[] raw = ConstantInput(node, 1).ToLongs();
+        float value = (float)(OptionalConstant(node, 2)?.Data.FirstOrDefault() ?? 0);
         long[] axes = OptionalConstant(node, 3)?.ToLongs() ?? Enumerable.Range(0, rank).Select(a => (long)a).ToArray();
         if (raw.Length != 2 * axes.Length)
         {

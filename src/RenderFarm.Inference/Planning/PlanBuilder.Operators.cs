@@ -166,24 +166,16 @@ internal sealed partial class PlanBuilder
     {
         float min = float.NegativeInfinity;
         float max = float.PositiveInfinity;
-        if (Opset < 11)
+        CpuTensor? low = OptionalConstant(node, 1);
+        CpuTensor? high = OptionalConstant(node, 2);
+        if (low is not null && low.Length > 0)
         {
-            min = node.Float("min", min);
-            max = node.Float("max", max);
+            min = (float)low.Data[0];
         }
-        else
-        {
-            CpuTensor? low = OptionalConstant(node, 1);
-            CpuTensor? high = OptionalConstant(node, 2);
-            if (low is not null && low.Length > 0)
-            {
-                min = (float)low.Data[0];
-            }
 
-            if (high is not null && high.Length > 0)
-            {
-                max = (float)high.Data[0];
-            }
+        if (high is not null && high.Length > 0)
+        {
+            max = (float)high.Data[0];
         }
 
         return Unary(UnaryOp.Clip, Input(node, 0), min, max);
