@@ -83,8 +83,8 @@ public sealed class OnnxModel
     /// <summary>
     /// One entry per operator (op type and domain) the engine cannot run, naming the first node that uses it,
     /// per supported operator used in a way the engine cannot run (an attribute value, a computed shape input), and
-    /// per model-level problem (an opset outside <see cref="MinimumOpset"/>–<see cref="MaximumOpset"/>, a non-float32
-    /// input or output). Empty exactly when the model can run.
+    /// per model-level problem (an opset outside <see cref="MinimumOpset"/>–<see cref="MaximumOpset"/>, an input or
+    /// output of an element type other than float32, float16, int64, int32, uint8 and bool). Empty exactly when the model can run.
     /// </summary>
     public IReadOnlyList<string> UnsupportedOperators { get; }
 
@@ -168,10 +168,11 @@ public sealed class OnnxModel
 
     private static TensorInfo Describe(ValueInfoProto value)
     {
+        TensorElementType type = TensorTypes.FromOnnx(value.Type?.TensorType?.ElemType ?? (int)TensorProto.Types.DataType.Float) ?? TensorElementType.Float32;
         TensorShapeProto? shape = value.Type?.TensorType?.Shape;
         if (shape is null)
         {
-            return new TensorInfo(value.Name, []);
+            return new TensorInfo(value.Name, [], type);
         }
 
         var dims = new int?[shape.Dim.Count];
@@ -181,6 +182,6 @@ public sealed class OnnxModel
             dims[i] = dim.HasDimValue && dim.DimValue >= 0 && dim.DimValue <= int.MaxValue ? (int)dim.DimValue : null;
         }
 
-        return new TensorInfo(value.Name, dims);
+        return new TensorInfo(value.Name, dims, type);
     }
 }

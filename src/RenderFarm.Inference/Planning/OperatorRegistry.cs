@@ -96,8 +96,10 @@ internal sealed partial class PlanBuilder
         Add("Identity", (b, n) => b.SetOutput(n, b.Input(n, 0)));
         Add("Dropout", (b, n) => b.SetOutput(n, b.Input(n, 0)), q => q.OnlyFirstOutput("mask") ?? q.NeedKnown(2));
         Add("Cast", (b, n) => b.SetOutput(n, b.Cast(b.Input(n, 0), n.Int("to", 1))), q =>
-            !q.AllKnown && q.Node.Int("to", 0) != (long)TensorProto.Types.DataType.Float
-                ? "casting a computed tensor to a type other than float is not supported"
+            TensorTypes.FromOnnx((int)q.Node.Int("to", 0)) is null && q.Node.Int("to", 0) is not ((long)TensorProto.Types.DataType.Double or
+                (long)TensorProto.Types.DataType.Int8 or (long)TensorProto.Types.DataType.Int16 or (long)TensorProto.Types.DataType.Uint16 or
+                (long)TensorProto.Types.DataType.Uint32 or (long)TensorProto.Types.DataType.Uint64 or (long)TensorProto.Types.DataType.Bfloat16)
+                ? $"casting to element type {(TensorProto.Types.DataType)q.Node.Int("to", 0)} is not supported"
                 : null);
         Add("Shape", (b, n) => b.SetOutput(n, b.ShapeOf(n)));
         Add("ConstantOfShape", (b, n) => b.SetOutput(n, b.ConstantOfShape(n)), foldOnly: true);
@@ -110,7 +112,7 @@ internal sealed partial class PlanBuilder
         Add("Concat", (b, n) => b.SetOutput(n, b.Concat(n)));
         Add("Slice", (b, n) => b.SetOutput(n, b.Slice(n)), q => q.NeedKnown(1, 2, 3, 4));
         Add("Split", (b, n) => b.Split(n), q => q.NeedKnown(1));
-        Add("Gather", (b, n) => b.SetOutput(n, b.Gather(n)), q => q.NeedKnown(1));
+        Add("Gather", (b, n) => b.SetOutput(n, b.Gather(n)));
         Add("Expand", (b, n) => b.SetOutput(n, b.Expand(n)), q => q.NeedKnown(1));
         Add("DepthToSpace", (b, n) => b.SetOutput(n, b.DepthSpace(n)), q =>
             q.Node.String("mode", "DCR") is "DCR" or "CRD" ? null : $"mode '{q.Node.String("mode", "DCR")}' is not supported");
@@ -146,10 +148,23 @@ internal sealed partial class PlanBuilder
         Add("Mean", (b, n) => b.SetOutput(n, b.Variadic(n, BinaryOp.Add, mean: true)), CheckVariadic);
         Add("Max", (b, n) => b.SetOutput(n, b.Variadic(n, BinaryOp.Max, mean: false)), CheckVariadic);
         Add("Min", (b, n) => b.SetOutput(n, b.Variadic(n, BinaryOp.Min, mean: false)), CheckVariadic);
-        foreach (string op in new[] { "Equal", "Less", "Greater", "Where", "Not", "Floor", "Ceil" })
-        {
-            Add(op, (b, n) => b.SetOutput(n, b.FoldLogic(n)), foldOnly: true);
-        }
+        Unary("Not", UnaryOp.Not);
+        Unary("Floor", UnaryOp.Floor);
+        Unary("Ceil", UnaryOp.Ceil);
+        Unary("Round", UnaryOp.Round);
+        Unary("Sign", UnaryOp.Sign);
+        Unary("Sin", UnaryOp.Sin);
+        Unary("Cos", UnaryOp.Cos);
+        Binary("Equal", BinaryOp.Equal);
+        Binary("Less", BinaryOp.Less);
+        Binary("Greater", BinaryOp.Greater);
+        Binary("LessOrEqual", BinaryOp.LessOrEqual);
+        Binary("GreaterOrEqual", BinaryOp.GreaterOrEqual);
+        Binary("And", BinaryOp.And);
+        Binary("Or", BinaryOp.Or);
+        Binary("Xor", BinaryOp.Xor);
+        Add("Mod", (b, n) => b.SetOutput(n, b.Binary(n.Int("fmod", 0) != 0 ? BinaryOp.Fmod : BinaryOp.FloorMod, b.Input(n, 0), b.Input(n, 1))));
+        Add("Where", (b, n) => b.SetOutput(n, b.Where(n)));
 
         // Arithmetic-heavy operators.
         Add("Conv", (b, n) => b.Conv(n), CheckConv);

@@ -9,6 +9,8 @@ namespace RenderFarm.Inference.Planning;
 /// </summary>
 internal static class OperatorSupport
 {
+    private const string Supported = "float32, float16, int64, int32, uint8 or bool";
+
     public static (IReadOnlyList<string> Operators, List<string> Problems) Analyze(OnnxModel model)
     {
         var unsupported = new List<string>();
@@ -29,18 +31,18 @@ internal static class OperatorSupport
             }
 
             int type = input.Type?.TensorType?.ElemType ?? 0;
-            if (type != (int)TensorProto.Types.DataType.Float)
+            if (TensorTypes.FromOnnx(type) is null)
             {
-                problems.Add($"input '{input.Name}' has element type {(TensorProto.Types.DataType)type}; inputs must be float32");
+                problems.Add($"input '{input.Name}' has element type {(TensorProto.Types.DataType)type}; inputs must be {Supported}");
             }
         }
 
         foreach (ValueInfoProto output in model.Graph.Output)
         {
             int type = output.Type?.TensorType?.ElemType ?? (int)TensorProto.Types.DataType.Float;
-            if (type != (int)TensorProto.Types.DataType.Float)
+            if (TensorTypes.FromOnnx(type) is null)
             {
-                problems.Add($"output '{output.Name}' has element type {(TensorProto.Types.DataType)type}; outputs must be float32");
+                problems.Add($"output '{output.Name}' has element type {(TensorProto.Types.DataType)type}; outputs must be {Supported}");
             }
         }
 

@@ -96,14 +96,26 @@ internal sealed partial class PlanBuilder
 
     private PlanValue Cast(PlanValue x, long to)
     {
+        var type = (TensorProto.Types.DataType)to;
+        bool integer = type is not (TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Double or
+            TensorProto.Types.DataType.Float16 or TensorProto.Types.DataType.Bfloat16);
         if (x.Constant is not CpuTensor c)
         {
-            // Only float to float reaches here for computed tensors (OperatorSupport refuses the rest).
-            return x;
+            // Every tensor is float32 on the device: a cast to a float type keeps the values (float16 and bfloat16 are
+            // computed at single precision), one to an integer type truncates toward zero, one to bool tests for non-zero.
+            if (type == TensorProto.Types.DataType.Bool)
+            {
+                return Unary(UnaryOp.ToBool, x);
+            }
+
+            if (integer)
+            {
+                return x.IsInteger ? PlanValue.OnGpu(x.Shape, x.Slot!, isInteger: true) : Unary(UnaryOp.Trunc, x);
+            }
+
+            return PlanValue.OnGpu(x.Shape, x.Slot!, isInteger: false);
         }
 
-        var type = (TensorProto.Types.DataType)to;
-        bool integer = type is not (TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Double or TensorProto.Types.DataType.Float16);
         var data = new double[c.Length];
         for (int i = 0; i < data.Length; i++)
         {
@@ -112,6 +124,7 @@ internal sealed partial class PlanBuilder
             {
                 TensorProto.Types.DataType.Bool => v != 0 ? 1 : 0,
                 TensorProto.Types.DataType.Float => (float)v,
+                TensorProto.Types.DataType.Float16 => (double)(Half)v,
                 _ when integer => Math.Truncate(v),
                 _ => v,
             };
@@ -445,45 +458,34 @@ internal sealed partial class PlanBuilder
         }
     }
 
-    /// <summary>Comparisons, selection and rounding, evaluated only on constants (shape arithmetic of exporters).</summary>
-    private PlanValue FoldLogic(NodeProto node)
+    private PlanValue Where(NodeProto node)
     {
-        CpuTensor a = ConstantInput(node, 0);
-        switch (node.OpType)
+        PlanValue condition = Input(node, 0);
+        PlanValue x = Input(node, 1);
+        PlanValue y = Input(node, 2);
+        int[] shape = ShapeMath.Broadcast(ShapeMath.Broadcast(condition.Shape, x.Shape, "Where"), y.Shape, "Where");
+        bool integer = x.IsInteger && y.IsInteger;
+        if (condition.Constant is CpuTensor cc && x.Constant is CpuTensor cx && y.Constant is CpuTensor cy)
         {
-            case "Not" or "Floor" or "Ceil":
-            {
-                double[] data = a.Data.Select(v => node.OpType switch
-                {
-                    "Not" => v == 0 ? 1.0 : 0.0,
-                    "Floor" => Math.Floor((float)v),
-                    _ => Math.Ceiling((float)v),
-                }).ToArray();
-                return PlanValue.Of(new CpuTensor(a.Shape, data, a.IsInteger || node.OpType == "Not"));
-            }
-
-            case "Where":
-            {
-                CpuTensor x = ConstantInput(node, 1);
-                CpuTensor y = ConstantInput(node, 2);
-                int[] shape = ShapeMath.Broadcast(ShapeMath.Broadcast(a.Shape, x.Shape, "Where"), y.Shape, "Where");
-                double[] data = Broadcast3(shape, a, x, y, (c, u, v) => c != 0 ? u : v);
-                return PlanValue.Of(new CpuTensor(shape, data, x.IsInteger && y.IsInteger));
-            }
-
-            default:
-            {
-                CpuTensor b = ConstantInput(node, 1);
-                int[] shape = ShapeMath.Broadcast(a.Shape, b.Shape, node.OpType);
-                double[] data = Broadcast3(shape, a, b, b, (u, v, _) => node.OpType switch
-                {
-                    "Equal" => u == v ? 1 : 0,
-                    "Less" => u < v ? 1 : 0,
-                    _ => u > v ? 1 : 0,
-                });
-                return PlanValue.Of(new CpuTensor(shape, data, true));
-            }
+            return PlanValue.Of(new CpuTensor(shape, Broadcast3(shape, cc, cx, cy, (c, u, v) => c != 0 ? u : v), integer));
         }
+
+        // Size-1 dimensions carry no stride; dropping them lets ranks above 6 fit the kernel.
+        int rank = shape.Length;
+        int[] keep = Enumerable.Range(0, rank).Where(d => shape[d] != 1).ToArray();
+        int[] Strides(PlanValue v) => ShapeMath.BroadcastStrides(v.Shape, rank) is var all ? keep.Select(d => all[d]).ToArray() : [];
+        PlanValue output = NewGpu(shape, integer);
+        long count = output.Count;
+        if (count == 0)
+        {
+            return output;
+        }
+
+        int[] kept = keep.Select(d => shape[d]).ToArray();
+        var push = new PushConstants().U(count).Array(kept, 6, 1, signed: false)
+            .Array(Strides(condition), 6, 0, signed: false).Array(Strides(x), 6, 0, signed: false).Array(Strides(y), 6, 0, signed: false);
+        Emit1D(KernelKind.Where, [Gpu(condition), Gpu(x), Gpu(y), output.Slot!], push, count);
+        return output;
     }
 
     private static double[] Broadcast3(int[] shape, CpuTensor a, CpuTensor b, CpuTensor c, Func<double, double, double, double> f)
@@ -518,10 +520,24 @@ internal sealed partial class PlanBuilder
     private PlanValue Gather(NodeProto node)
     {
         PlanValue data = Input(node, 0);
-        CpuTensor indices = ConstantInput(node, 1);
         int rank = data.Shape.Length;
         int axis = ShapeMath.Axis(node.Int("axis", 0), rank, "Gather");
         int axisLength = data.Shape[axis];
+        if (Input(node, 1) is { Constant: null } computed)
+        {
+            // Indices computed at run time (token ids into an embedding table): checked on the device.
+            int[] outShape = [.. data.Shape.Take(axis), .. computed.Shape, .. data.Shape.Skip(axis + 1)];
+            PlanValue gathered = NewGpu(outShape, data.IsInteger);
+            if (gathered.Count > 0)
+            {
+                var push = new PushConstants().U(gathered.Count).U(axisLength).U(computed.Count).U(ShapeMath.Product(data.Shape, axis + 1, rank));
+                Emit1D(KernelKind.GatherIndices, [Gpu(data), Gpu(computed), gathered.Slot!], push, gathered.Count);
+            }
+
+            return gathered;
+        }
+
+        CpuTensor indices = ConstantInput(node, 1);
         long[] raw = indices.ToLongs();
         var normalized = new uint[raw.Length];
         for (int i = 0; i < raw.Length; i++)
@@ -554,7 +570,7 @@ internal sealed partial class PlanBuilder
             return PlanValue.Of(new CpuTensor(shape, values, c.IsInteger));
         }
 
-        PlanValue output = NewGpu(shape);
+        PlanValue output = NewGpu(shape, data.IsInteger);
         if (output.Count > 0)
         {
             var push = new PushConstants().U(output.Count).U(axisLength).U(normalized.Length).U(inner);
