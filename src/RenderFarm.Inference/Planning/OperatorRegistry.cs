@@ -188,7 +188,64 @@ internal sealed partial class PlanBuilder
             Add(op, (b, n) => b.SetOutput(n, b.Reduce(n)), q => q.NeedKnown(1));
         }
 
+        // Index-valued and scan operators of detector heads and decoders.
+        Add("ArgMax", (b, n) => b.SetOutput(n, b.ArgExtreme(n)));
+        Add("ArgMin", (b, n) => b.SetOutput(n, b.ArgExtreme(n)));
+        Add("TopK", (b, n) => b.TopK(n), q => q.NeedKnown(1));
+        Add("CumSum", (b, n) => b.SetOutput(n, b.CumSum(n)), q => q.NeedKnown(1));
+        Add("Einsum", (b, n) => b.SetOutput(n, b.Einsum(n)), q =>
+        {
+            try
+            {
+                ParseEinsum(q.Node.String("equation", string.Empty));
+                return null;
+            }
+            catch (PlanException e)
+            {
+                return e.Message.TrimEnd('.');
+            }
+        });
+
+        // ONNX Runtime's fused operators, as its transformer optimizer writes them.
+        Add("Attention", (b, n) => b.SetOutput(n, b.Attention(n)), CheckAttention, domain: MicrosoftDomain);
+        Add("SkipLayerNormalization", (b, n) => b.SkipLayerNormalization(n), q =>
+            q.Node.Output.Skip(1).Take(2).Any(o => o.Length > 0) ? "the mean and inv_std_var outputs are not supported" : null, domain: MicrosoftDomain);
+        Add("FastGelu", (b, n) => b.SetOutput(n, b.Unary(UnaryOp.GeluTanh, b.WithBias(n))), domain: MicrosoftDomain);
+        Add("BiasGelu", (b, n) => b.SetOutput(n, b.Unary(UnaryOp.Gelu, b.WithBias(n))), domain: MicrosoftDomain);
+        Add("Gelu", (b, n) => b.SetOutput(n, b.Unary(UnaryOp.Gelu, b.Input(n, 0))), domain: MicrosoftDomain);
+
         return all.ToFrozenDictionary(StringComparer.Ordinal);
+    }
+
+    /// <summary>Input 0 plus the optional bias of input 1.</summary>
+    private PlanValue WithBias(NodeProto node) =>
+        OptionalInput(node, 1) is PlanValue bias ? Binary(BinaryOp.Add, Input(node, 0), bias) : Input(node, 0);
+
+    private static string? CheckAttention(SupportQuery q)
+    {
+        NodeProto node = q.Node;
+        if (node.InputAt(4) is not null || node.InputAt(5) is not null || node.Input.Skip(6).Any(i => i.Length > 0))
+        {
+            return "past state and attention biases are not supported";
+        }
+
+        if (node.Output.Skip(1).Any(o => o.Length > 0))
+        {
+            return "the present output is not supported";
+        }
+
+        if (node.Int("unidirectional", 0) != 0)
+        {
+            return "unidirectional (causal) attention is not supported";
+        }
+
+        long[]? sizes = node.Ints("qkv_hidden_sizes");
+        if (sizes is not null && sizes.Distinct().Count() > 1)
+        {
+            return "unequal qkv_hidden_sizes are not supported";
+        }
+
+        return node.Attribute("do_rotary") is { I: not 0 } ? "rotary embeddings are not supported" : null;
     }
 
     private static string? CheckVariadic(SupportQuery q) => q.Node.Input.Count >= 1 ? null : "it has no inputs";

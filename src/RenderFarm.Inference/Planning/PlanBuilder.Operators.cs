@@ -458,11 +458,10 @@ internal sealed partial class PlanBuilder
         }
     }
 
-    private PlanValue Where(NodeProto node)
+    private PlanValue Where(NodeProto node) => WhereValues(Input(node, 0), Input(node, 1), Input(node, 2));
+
+    private PlanValue WhereValues(PlanValue condition, PlanValue x, PlanValue y)
     {
-        PlanValue condition = Input(node, 0);
-        PlanValue x = Input(node, 1);
-        PlanValue y = Input(node, 2);
         int[] shape = ShapeMath.Broadcast(ShapeMath.Broadcast(condition.Shape, x.Shape, "Where"), y.Shape, "Where");
         bool integer = x.IsInteger && y.IsInteger;
         if (condition.Constant is CpuTensor cc && x.Constant is CpuTensor cx && y.Constant is CpuTensor cy)
