@@ -12,19 +12,25 @@ using RenderFarm.Inference.IO;
 namespace RenderFarm.Cli.Commands;
 
 /// <summary>
-/// <c>renderfarm infer MODEL INPUTS... --out DIR</c>: runs an ONNX model over a batch of .npy arrays
-/// and images on the local Vulkan device (or, with <c>--coordinator</c>, as a job on a farm) and writes
-/// one set of outputs per input.
+/// <c>renderfarm infer MODEL INPUTS... --out DIR</c>: runs an ONNX model over a batch of .npy arrays,
+/// .npz archives and images on the local Vulkan device (or, with <c>--coordinator</c>, as a job on a farm)
+/// and writes every output of every item. Models with several inputs take .npz items or
+/// <c>--input NAME=FILES</c> lists.
 /// </summary>
 internal static class InferCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "The ONNX model (.onnx) with one input." };
+        var model = new Argument<string>("model") { Description = "The ONNX model (.onnx)." };
         var inputs = new Argument<string[]>("inputs")
         {
-            Description = "One batch item per file: .npy arrays (float32/64, int32/64, uint8) or .png/.jpg/.jpeg images.",
-            Arity = ArgumentArity.OneOrMore,
+            Description = "One batch item per file: .npz archives with one array per model input, or, for a model with one input, .npy arrays (float32/64/16, int32/64, uint8, bool) or .png/.jpg/.jpeg images.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var named = new Option<string[]>("--input")
+        {
+            Description = "Files of one model input, NAME=FILE[,FILE...], paired by position with the other inputs' files (repeat per input).",
+            Arity = ArgumentArity.ZeroOrMore,
         };
         var output = new Option<string>("--out") { Description = "Folder for the outputs: <input-stem>.<output-name>.npy, and .png for image-shaped outputs.", Required = true };
         var device = new Option<int?>("--device") { Description = "Vulkan device index (see 'renderfarm devices'); default: the first discrete GPU, else lavapipe." };
@@ -36,6 +42,7 @@ internal static class InferCommand
         var std = new Option<string?>(ImagePreprocessing.StdOption) { Description = "Images: divide by this after the mean, one value or one per channel, e.g. 0.229,0.224,0.225; default 1." };
         var outputScale = new Option<string?>(ImagePostprocessing.ScaleOption) { Description = "PNG outputs: pixel = clamp(round(value × scale + offset), 0, 255); default scale 255." };
         var outputOffset = new Option<string?>(ImagePostprocessing.OffsetOption) { Description = "PNG outputs: added after --output-scale; default 0." };
+        var layout = new Option<string?>(InputBatching.LayoutOption) { Description = "Images: nchw or nhwc, where the model's input keeps its channels; default: recognised from the input's shape (channels-last when its last dimension is 1 or 3 and its second is not)." };
         var coordinator = new Option<string?>("--coordinator") { Description = "Run the batch as a job on this running coordinator's farm instead of the local device." };
         var itemsPerTask = new Option<int>("--items-per-task") { Description = "With --coordinator: items per task of the job.", DefaultValueFactory = _ => 1 };
         Option<string?> key = ClientSignIn.CreateKeyOption();
@@ -44,18 +51,20 @@ internal static class InferCommand
             "infer",
             "Run an ONNX model over a batch of .npy arrays and images on the local Vulkan device (or a farm, with --coordinator), writing each item's outputs as .npy (and PNG where an output is image-shaped).")
         {
-            model, inputs, output, device, batchSize, imageSize, channels, scale, mean, std, outputScale, outputOffset, coordinator, itemsPerTask, key, apiKey,
+            model, inputs, named, output, device, batchSize, imageSize, channels, scale, mean, std, layout, outputScale, outputOffset, coordinator, itemsPerTask, key, apiKey,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => RunAsync(
                 new InferRequest(
                     result.GetValue(model)!,
-                    result.GetValue(inputs)!,
+                    result.GetValue(inputs) ?? [],
+                    result.GetValue(named) ?? [],
                     result.GetValue(output)!,
                     result.GetValue(batchSize),
                     ImagePreprocessing.FromOptions(
                         result.GetValue(imageSize), result.GetValue(channels), result.GetValue(scale), result.GetValue(mean), result.GetValue(std)),
-                    ImagePostprocessing.FromOptions(result.GetValue(outputScale), result.GetValue(outputOffset))),
+                    ImagePostprocessing.FromOptions(result.GetValue(outputScale), result.GetValue(outputOffset)),
+                    result.GetValue(layout) is string text ? InputBatching.ParseLayout(text) : null),
                 result.GetValue(device),
                 result.GetValue(coordinator) is string url
                     ? new FarmTarget(WorkerCommand.ParseUrl(url), result.GetValue(itemsPerTask), new ClientSignIn(result.GetValue(key), result.GetValue(apiKey)))
@@ -78,15 +87,15 @@ internal static class InferCommand
         Task.Run(
             async () =>
             {
-                (OnnxModel model, InputBatching batching, IReadOnlyList<InputItem> items) = Prepare(request, farm);
+                (OnnxModel model, ModelInputs batching, IReadOnlyList<ItemSet> items) = Prepare(request, farm);
                 return farm is null
                     ? RunLocally(request, model, batching, items, deviceIndex, cancellationToken)
-                    : await RunOnFarmAsync(request, model, batching, items, farm, cancellationToken).ConfigureAwait(false);
+                    : await RunOnFarmAsync(request, model, batching.Inputs[0], [.. items.Select(i => i.Inputs.Values.Single())], farm, cancellationToken).ConfigureAwait(false);
             },
             cancellationToken);
 
     /// <summary>Checks everything a user can get wrong before the device opens, anything is uploaded or any output is written.</summary>
-    private static (OnnxModel Model, InputBatching Batching, IReadOnlyList<InputItem> Items) Prepare(InferRequest request, FarmTarget? farm)
+    private static (OnnxModel Model, ModelInputs Batching, IReadOnlyList<ItemSet> Items) Prepare(InferRequest request, FarmTarget? farm)
     {
         if (request.BatchSize < 1 || request.BatchSize > 4096)
         {
@@ -98,35 +107,41 @@ internal static class InferCommand
             throw new UserInputException($"--items-per-task must be at least 1; got {farm.ItemsPerTask}.");
         }
 
+        if (request.InputPaths.Count == 0 && request.NamedInputs.Count == 0)
+        {
+            throw new UserInputException("Give the items to run: files, or --input NAME=FILE,FILE... per model input.");
+        }
+
         OnnxModel model = OnnxModel.Load(request.ModelPath);
         model.EnsureSupported();
-        if (model.Inputs.Count != 1)
+        if (farm is not null && (model.Inputs.Count != 1 || model.Outputs.Count != 1))
         {
             throw new UserInputException(
-                $"{request.ModelPath} has {model.Inputs.Count} inputs ({string.Join(", ", model.Inputs)}); 'renderfarm infer' feeds models with one input.");
+                $"{request.ModelPath} has {model.Inputs.Count} input(s) and {model.Outputs.Count} output(s); the farm runs models with one input and one output (run it without --coordinator).");
         }
 
-        if (farm is not null && model.Outputs.Count != 1)
+        var batching = new ModelInputs(model.Inputs, request.Preprocessing, request.Layout);
+        IReadOnlyList<ItemSet> items = batching.DescribeAll(request.InputPaths, request.NamedInputs);
+        if (farm is not null && items.Any(i => i.Inputs.Values.Any(v => v.Entry is not null)))
         {
-            throw new UserInputException(
-                $"{request.ModelPath} has {model.Outputs.Count} outputs ({string.Join(", ", model.Outputs)}); the farm runs models with one output (run it without --coordinator).");
+            throw new UserInputException("The farm takes .npy arrays and images as items, not .npz archives (run it without --coordinator).");
         }
-
-        var batching = new InputBatching(model.Inputs[0], request.Preprocessing);
-        IReadOnlyList<InputItem> items = batching.DescribeAll(request.InputPaths);
         CreateOutputFolder(request.OutputFolder);
         return (model, batching, items);
     }
 
     private static int RunLocally(
-        InferRequest request, OnnxModel model, InputBatching batching, IReadOnlyList<InputItem> items, int? deviceIndex, CancellationToken cancellationToken)
+        InferRequest request, OnnxModel model, ModelInputs batching, IReadOnlyList<ItemSet> items, int? deviceIndex, CancellationToken cancellationToken)
     {
         int batchLimit = batching.CanStack ? request.BatchSize : 1;
-        Print($"Running {Path.GetFileName(request.ModelPath)} on {items.Count} item(s): input {batching.Input}, outputs {string.Join(", ", model.Outputs)}; {BatchDescription(batching, request.BatchSize)}");
-        if (items.Any(i => ImageInput.IsImagePath(i.Path)))
+        Print($"Running {Path.GetFileName(request.ModelPath)} on {items.Count} item(s): input(s) {string.Join(", ", model.Inputs)}, outputs {string.Join(", ", model.Outputs)}; {BatchDescription(batching.CanStack, batching.HasBatchDimension, request.BatchSize)}");
+        if (items.Any(i => i.Inputs.Values.Any(v => v.Entry is null && ImageInput.IsImagePath(v.Path))))
         {
-            Print($"Images: {request.Preprocessing}");
+            Print($"Images: {request.Preprocessing}; {string.Join(", ", batching.Inputs.Select(i => $"{i.Input.Name} {i.Layout.ToString().ToUpperInvariant()}"))}");
         }
+
+        // Outputs are taken for images in the layout of the model's (first) input, else channels-first.
+        ImageLayout outputLayout = batching.Inputs[0].Layout;
 
         cancellationToken.ThrowIfCancellationRequested();
         using ComputeDevice device = ComputeDevice.Open(deviceIndex);
@@ -137,19 +152,19 @@ internal static class InferCommand
         var totals = new InferTotals(model.Outputs.Select(o => o.Name));
         var clock = Stopwatch.StartNew();
         int done = 0;
-        foreach (IReadOnlyList<InputItem> batch in batching.Batches(items, batchLimit))
+        foreach (IReadOnlyList<ItemSet> batch in batching.Batches(items, batchLimit))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Tensor stacked = InputBatching.Stack([.. batch.Select(batching.Load)]);
+            Dictionary<string, Tensor> stacked = batching.Load(batch);
             long start = Stopwatch.GetTimestamp();
-            IReadOnlyDictionary<string, Tensor> outputs = session.Run(new Dictionary<string, Tensor>(StringComparer.Ordinal) { [batching.Input.Name] = stacked });
+            IReadOnlyDictionary<string, Tensor> outputs = session.Run(stacked);
             totals.AddRun(Stopwatch.GetElapsedTime(start));
             for (int i = 0; i < batch.Count; i++)
             {
                 foreach (TensorInfo info in model.Outputs)
                 {
                     Tensor item = InputBatching.Slice(outputs[info.Name], info.Name, i, batch.Count);
-                    WriteOutputs(request, batch[i].Stem, info.Name, item, NpyFile.Format(item), totals);
+                    WriteOutputs(request, batch[i].Stem, info.Name, item, NpyFile.Format(item), totals, outputLayout);
                 }
             }
 
@@ -191,7 +206,7 @@ internal static class InferCommand
                 batching,
                 items,
                 farm.ItemsPerTask,
-                (item, npy) => WriteOutputs(request, item.Stem, output.Name, NpyFile.Parse(npy, $"output '{output.Name}' of {item.Path}"), npy, totals),
+                (item, npy) => WriteOutputs(request, item.Stem, output.Name, NpyFile.Parse(npy, $"output '{output.Name}' of {item.Path}"), npy, totals, batching.Layout),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (HttpRequestException unreachable) when (unreachable.HttpRequestError is HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError)
@@ -216,22 +231,28 @@ internal static class InferCommand
         return 0;
     }
 
-    private static void WriteOutputs(InferRequest request, string stem, string outputName, Tensor tensor, byte[] npy, InferTotals totals)
+    private static void WriteOutputs(InferRequest request, string stem, string outputName, Tensor tensor, byte[] npy, InferTotals totals, ImageLayout layout)
     {
         OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, OutputFiles.FileName(stem, outputName, NpyFile.Extension)), npy);
         totals.AddFile();
-        if (ImageOutput.IsImageShaped(tensor.Shape))
+
+        // Only floating-point [1, C, H, W] (or, for a channels-last model, [1, H, W, C]) outputs are images.
+        Tensor? image = tensor.ElementType is not (TensorElementType.Float32 or TensorElementType.Float16) ? null
+            : layout == ImageLayout.Nhwc && ImageOutput.IsImageShaped(tensor.Shape, ImageLayout.Nhwc) ? ImageOutput.ToChannelsFirst(tensor)
+            : ImageOutput.IsImageShaped(tensor.Shape) ? tensor
+            : null;
+        if (image is not null)
         {
-            (byte[] png, long clamped) = ImageOutput.EncodePng(tensor, request.Postprocessing);
+            (byte[] png, long clamped) = ImageOutput.EncodePng(image, request.Postprocessing);
             OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, OutputFiles.FileName(stem, outputName, ".png")), png);
             totals.AddPng(outputName, clamped, tensor.Length);
         }
     }
 
-    private static string BatchDescription(InputBatching batching, int requested) => batching switch
+    private static string BatchDescription(bool canStack, bool hasBatchDimension, int requested) => (canStack, hasBatchDimension) switch
     {
-        { CanStack: true } => string.Create(CultureInfo.InvariantCulture, $"batches of up to {requested}"),
-        { HasBatchDimension: true } when requested > 1 => "the model's batch dimension is fixed at 1, so items run one by one",
+        (true, _) => string.Create(CultureInfo.InvariantCulture, $"batches of up to {requested}"),
+        (_, true) when requested > 1 => "the model's batch dimension is fixed at 1, so items run one by one",
         _ => "one item per run",
     };
 
@@ -298,12 +319,15 @@ internal static class InferCommand
 /// <summary>What to run and where to put the outputs.</summary>
 /// <param name="ModelPath">The ONNX model.</param>
 /// <param name="InputPaths">One batch item per file.</param>
+/// <param name="NamedInputs">Files per model input, each <c>NAME=FILE[,FILE...]</c>.</param>
 /// <param name="OutputFolder">Folder for the outputs.</param>
 /// <param name="BatchSize">Most items per run where the model's batch dimension is dynamic.</param>
 /// <param name="Preprocessing">How images become tensors.</param>
 /// <param name="Postprocessing">How image-shaped outputs become PNG pixels.</param>
+/// <param name="Layout">Where images put their channels; null recognises it from each input's shape.</param>
 internal sealed record InferRequest(
-    string ModelPath, IReadOnlyList<string> InputPaths, string OutputFolder, int BatchSize, ImagePreprocessing Preprocessing, ImagePostprocessing Postprocessing);
+    string ModelPath, IReadOnlyList<string> InputPaths, IReadOnlyList<string> NamedInputs, string OutputFolder, int BatchSize, ImagePreprocessing Preprocessing, ImagePostprocessing Postprocessing,
+    ImageLayout? Layout = null);
 
 /// <summary>A farm to run an <c>infer</c> batch on.</summary>
 /// <param name="Coordinator">The coordinator's address.</param>
