@@ -43,6 +43,11 @@ internal static class InferCommand
         var outputScale = new Option<string?>(ImagePostprocessing.ScaleOption) { Description = "PNG outputs: pixel = clamp(round(value × scale + offset), 0, 255); default scale 255." };
         var outputOffset = new Option<string?>(ImagePostprocessing.OffsetOption) { Description = "PNG outputs: added after --output-scale; default 0." };
         var layout = new Option<string?>(InputBatching.LayoutOption) { Description = "Images: nchw or nhwc, where the model's input keeps its channels; default: recognised from the input's shape (channels-last when its last dimension is 1 or 3 and its second is not)." };
+        var text = new Option<string?>("--text") { Description = "Text in, embeddings out: a UTF-8 file with one text per line, for an encoder model with input_ids (and attention_mask, token_type_ids); needs --tokenizer. Writes embeddings.txt (one embedding per line) and embeddings.npy." };
+        var tokenizer = new Option<string?>(TextTokenizer.Option) { Description = "With --text: a WordPiece vocab.txt, or a tokenizer.json (WordPiece or byte-level BPE)." };
+        var maxLength = new Option<int>("--max-length") { Description = "With --text: most tokens per text, special tokens included; longer texts are truncated.", DefaultValueFactory = _ => 128 };
+        var pooling = new Option<string>("--pooling") { Description = "With --text: mean (over the text's tokens), cls (the first token) or none (the model pools itself).", DefaultValueFactory = _ => "mean" };
+        var normalize = new Option<bool>("--normalize") { Description = "With --text: scale each embedding to length 1." };
         var coordinator = new Option<string?>("--coordinator") { Description = "Run the batch as a job on this running coordinator's farm instead of the local device." };
         var itemsPerTask = new Option<int>("--items-per-task") { Description = "With --coordinator: items per task of the job.", DefaultValueFactory = _ => 1 };
         Option<string?> key = ClientSignIn.CreateKeyOption();
@@ -51,10 +56,25 @@ internal static class InferCommand
             "infer",
             "Run an ONNX model over a batch of .npy arrays and images on the local Vulkan device (or a farm, with --coordinator), writing each item's outputs as .npy (and PNG where an output is image-shaped).")
         {
-            model, inputs, named, output, device, batchSize, imageSize, channels, scale, mean, std, layout, outputScale, outputOffset, coordinator, itemsPerTask, key, apiKey,
+            model, inputs, named, text, tokenizer, maxLength, pooling, normalize, output, device, batchSize, imageSize, channels, scale, mean, std, layout, outputScale, outputOffset, coordinator, itemsPerTask, key, apiKey,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
-            () => RunAsync(
+            () => result.GetValue(text) is string textPath
+                ? RunTextAsync(
+                    new TextRequest(
+                        result.GetValue(model)!,
+                        textPath,
+                        result.GetValue(tokenizer) ?? throw new UserInputException($"--text needs {TextTokenizer.Option} (a vocab.txt or tokenizer.json)."),
+                        result.GetValue(output)!,
+                        result.GetValue(batchSize),
+                        result.GetValue(maxLength),
+                        ParsePooling(result.GetValue(pooling) ?? "mean"),
+                        result.GetValue(normalize),
+                        (result.GetValue(inputs)?.Length ?? 0) + (result.GetValue(named)?.Length ?? 0) > 0,
+                        result.GetValue(coordinator) is not null),
+                    result.GetValue(device),
+                    cancellationToken)
+                : RunAsync(
                 new InferRequest(
                     result.GetValue(model)!,
                     result.GetValue(inputs) ?? [],
@@ -64,7 +84,7 @@ internal static class InferCommand
                     ImagePreprocessing.FromOptions(
                         result.GetValue(imageSize), result.GetValue(channels), result.GetValue(scale), result.GetValue(mean), result.GetValue(std)),
                     ImagePostprocessing.FromOptions(result.GetValue(outputScale), result.GetValue(outputOffset)),
-                    result.GetValue(layout) is string text ? InputBatching.ParseLayout(text) : null),
+                    result.GetValue(layout) is string layoutText ? InputBatching.ParseLayout(layoutText) : null),
                 result.GetValue(device),
                 result.GetValue(coordinator) is string url
                     ? new FarmTarget(WorkerCommand.ParseUrl(url), result.GetValue(itemsPerTask), new ClientSignIn(result.GetValue(key), result.GetValue(apiKey)))
@@ -93,6 +113,106 @@ internal static class InferCommand
                     : await RunOnFarmAsync(request, model, batching.Inputs[0], [.. items.Select(i => i.Inputs.Values.Single())], farm, cancellationToken).ConfigureAwait(false);
             },
             cancellationToken);
+
+    /// <summary>Embeds each line of a text file with an encoder model and writes one embedding per line.</summary>
+    public static Task<int> RunTextAsync(TextRequest request, int? deviceIndex, CancellationToken cancellationToken) =>
+        Task.Run(() => RunText(request, deviceIndex, cancellationToken), cancellationToken);
+
+    private static TextPooling ParsePooling(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "mean" => TextPooling.Mean,
+        "cls" => TextPooling.Cls,
+        "none" => TextPooling.None,
+        _ => throw new UserInputException($"--pooling must be mean, cls or none; got '{text}'."),
+    };
+
+    private static int RunText(TextRequest request, int? deviceIndex, CancellationToken cancellationToken)
+    {
+        if (request.HasFiles)
+        {
+            throw new UserInputException("--text takes its items from the text file; leave out input files and --input.");
+        }
+
+        if (request.OnFarm)
+        {
+            throw new UserInputException("--text runs on the local device only; leave out --coordinator.");
+        }
+
+        if (request.BatchSize < 1 || request.BatchSize > 4096)
+        {
+            throw new UserInputException($"--batch-size must be between 1 and 4096; got {request.BatchSize}.");
+        }
+
+        if (request.MaxLength < 2 || request.MaxLength > 8192)
+        {
+            throw new UserInputException($"--max-length must be between 2 and 8192; got {request.MaxLength}.");
+        }
+
+        TextTokenizer tokenizer = TextTokenizer.Load(request.TokenizerPath);
+        string[] lines = ReadLines(request.TextPath);
+        OnnxModel model = OnnxModel.Load(request.ModelPath);
+        model.EnsureSupported();
+        CreateOutputFolder(request.OutputFolder);
+        Print($"Embedding {lines.Length} line(s) of {Path.GetFileName(request.TextPath)} with {Path.GetFileName(request.ModelPath)}: {tokenizer.Kind}, at most {request.MaxLength} tokens, {request.Pooling.ToString().ToLowerInvariant()} pooling{(request.Normalize ? ", normalized" : string.Empty)}");
+        cancellationToken.ThrowIfCancellationRequested();
+        using ComputeDevice device = ComputeDevice.Open(deviceIndex);
+        using var session = new InferenceSession(device, model);
+        Print($"Device: {device.Info}");
+        var embeddings = new List<float[]>(lines.Length);
+        var clock = Stopwatch.StartNew();
+        using var bar = new ProgressBar(Console.Error);
+        for (int start = 0; start < lines.Length; start += request.BatchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int[][] ids = [.. lines.Skip(start).Take(request.BatchSize).Select(line => tokenizer.Encode(line, request.MaxLength))];
+            IReadOnlyDictionary<string, Tensor> outputs = session.Run(TextEmbedding.Inputs(model.Inputs, ids, tokenizer.PadId));
+            embeddings.AddRange(TextEmbedding.Pool(outputs[model.Outputs[0].Name], [.. ids.Select(i => i.Length)], request.Pooling, request.Normalize));
+            bar.Update((double)embeddings.Count / lines.Length, string.Create(CultureInfo.InvariantCulture, $"{embeddings.Count}/{lines.Length} lines"));
+        }
+
+        bar.Clear();
+        int width = embeddings.Count == 0 ? 0 : embeddings[0].Length;
+        var text = new System.Text.StringBuilder();
+        foreach (float[] vector in embeddings)
+        {
+            text.AppendJoin(' ', vector.Select(v => v.ToString("R", CultureInfo.InvariantCulture))).Append('\n');
+        }
+
+        OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, "embeddings.txt"), System.Text.Encoding.UTF8.GetBytes(text.ToString()));
+        OutputFiles.WriteAtomically(
+            Path.Combine(request.OutputFolder, "embeddings" + NpyFile.Extension),
+            NpyFile.Format(new Tensor([embeddings.Count, width], [.. embeddings.SelectMany(v => v)])));
+        Print($"{embeddings.Count} embedding(s) of {width} values in {clock.Elapsed.TotalSeconds:F2} s -> {request.OutputFolder}");
+        return 0;
+    }
+
+    /// <summary>The lines of a UTF-8 text file (a final empty line left out), bounded in size.</summary>
+    private static string[] ReadLines(string path)
+    {
+        const long MaxBytes = 256L << 20;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                throw new UserInputException($"{path}: no such file.");
+            }
+
+            if (info.Length > MaxBytes)
+            {
+                throw new UserInputException($"{path}: {info.Length} bytes is more text than one run takes ({MaxBytes}).");
+            }
+
+            string[] lines = File.ReadAllLines(path);
+            return lines.Length == 0
+                ? throw new UserInputException($"{path}: has no lines to embed.")
+                : lines;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"{path}: cannot read it: {e.Message}", e);
+        }
+    }
 
     /// <summary>Checks everything a user can get wrong before the device opens, anything is uploaded or any output is written.</summary>
     private static (OnnxModel Model, ModelInputs Batching, IReadOnlyList<ItemSet> Items) Prepare(InferRequest request, FarmTarget? farm)
@@ -334,3 +454,17 @@ internal sealed record InferRequest(
 /// <param name="ItemsPerTask">Items per task of the job.</param>
 /// <param name="SignIn">How to sign in to it; null for the default client key file.</param>
 internal sealed record FarmTarget(Uri Coordinator, int ItemsPerTask, ClientSignIn? SignIn = null);
+
+/// <summary>Text in, embeddings out.</summary>
+/// <param name="ModelPath">The encoder model.</param>
+/// <param name="TextPath">One text per line.</param>
+/// <param name="TokenizerPath">A vocab.txt or tokenizer.json.</param>
+/// <param name="OutputFolder">Folder for embeddings.txt and embeddings.npy.</param>
+/// <param name="BatchSize">Most lines per run.</param>
+/// <param name="MaxLength">Most tokens per text.</param>
+/// <param name="Pooling">How token vectors become one embedding.</param>
+/// <param name="Normalize">Scale each embedding to length 1.</param>
+/// <param name="HasFiles">Input files or --input were given as well (refused).</param>
+/// <param name="OnFarm">--coordinator was given as well (refused).</param>
+internal sealed record TextRequest(
+    string ModelPath, string TextPath, string TokenizerPath, string OutputFolder, int BatchSize, int MaxLength, TextPooling Pooling, bool Normalize, bool HasFiles, bool OnFarm);
