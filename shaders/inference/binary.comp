@@ -22,6 +22,17 @@ const uint OpPow = 4u;
 const uint OpMax = 5u;
 const uint OpMin = 6u;
 const uint OpPRelu = 7u;
+const uint OpEqual = 8u;
+const uint OpLess = 9u;
+const uint OpGreater = 10u;
+const uint OpLessOrEqual = 11u;
+const uint OpGreaterOrEqual = 12u;
+const uint OpAnd = 13u;
+const uint OpOr = 14u;
+const uint OpXor = 15u;
+const uint OpFmod = 16u;
+const uint OpFloorMod = 17u;
+const uint OpIntDiv = 18u;
 
 float power(float base, float exponent)
 {
@@ -87,6 +98,20 @@ void main()
         case OpMax: r = max(u, v); break;
         case OpMin: r = min(u, v); break;
         case OpPRelu: r = u >= 0.0 ? u : u * v; break;
+        // Comparisons and logic give 1.0 or 0.0: booleans are carried as floats.
+        case OpEqual: r = u == v ? 1.0 : 0.0; break;
+        case OpLess: r = u < v ? 1.0 : 0.0; break;
+        case OpGreater: r = u > v ? 1.0 : 0.0; break;
+        case OpLessOrEqual: r = u <= v ? 1.0 : 0.0; break;
+        case OpGreaterOrEqual: r = u >= v ? 1.0 : 0.0; break;
+        case OpAnd: r = (u != 0.0 && v != 0.0) ? 1.0 : 0.0; break;
+        case OpOr: r = (u != 0.0 || v != 0.0) ? 1.0 : 0.0; break;
+        case OpXor: r = ((u != 0.0) != (v != 0.0)) ? 1.0 : 0.0; break;
+        // Mod with fmod=1 takes the dividend's sign; integer Mod (fmod=0) the divisor's.
+        case OpFmod: r = u - v * trunc(u / v); break;
+        case OpFloorMod: r = u - v * floor(u / v); break;
+        // Division of integer tensors truncates toward zero.
+        case OpIntDiv: r = trunc(u / v); break;
         default: r = u; break;
     }
 

@@ -9,7 +9,8 @@ layout(push_constant) uniform Params
     uint n;      // outer * inner
     uint axisLength;
     uint inner;
-    uint op;     // 0 mean, 1 sum, 2 max, 3 min, 10 softmax, 11 log-softmax
+    uint op;     // 0 mean, 1 sum, 2 max, 3 min, 4 argmax, 5 argmin (+2: last index), 10 softmax, 11 log-softmax,
+                 // 12 cumulative sum (+1 exclusive, +2 reverse)
 } p;
 
 void main()
@@ -23,6 +24,52 @@ void main()
     uint outer = i / p.inner;
     uint inner = i % p.inner;
     uint base = outer * p.axisLength * p.inner + inner;
+
+    if (p.op >= 12u && p.op <= 15u)
+    {
+        bool exclusive = (p.op & 1u) != 0u;
+        bool reverse = p.op >= 14u;
+        float total = 0.0;
+        for (uint t = 0u; t < p.axisLength; t++)
+        {
+            uint j = reverse ? p.axisLength - 1u - t : t;
+            float v = x[base + j * p.inner];
+            if (exclusive)
+            {
+                y[base + j * p.inner] = total;
+                total += v;
+            }
+            else
+            {
+                total += v;
+                y[base + j * p.inner] = total;
+            }
+        }
+
+        return;
+    }
+
+    if (p.op >= 4u && p.op <= 7u)
+    {
+        // The index of the first (or, +2, last) extreme value; written as a float like every integer.
+        bool largest = p.op == 4u || p.op == 6u;
+        bool last = p.op >= 6u;
+        uint best = 0u;
+        float bestValue = x[base];
+        for (uint j = 1u; j < p.axisLength; j++)
+        {
+            float v = x[base + j * p.inner];
+            bool better = largest ? (v > bestValue || (last && v == bestValue)) : (v < bestValue || (last && v == bestValue));
+            if (better)
+            {
+                best = j;
+                bestValue = v;
+            }
+        }
+
+        y[i] = float(best);
+        return;
+    }
 
     if (p.op >= 10u)
     {

@@ -31,6 +31,15 @@ const uint OpErf = 16u;
 const uint OpGelu = 17u;
 const uint OpGeluTanh = 18u;
 const uint OpSoftplus = 19u;
+const uint OpNot = 20u;
+const uint OpFloor = 21u;
+const uint OpCeil = 22u;
+const uint OpRound = 23u;
+const uint OpTrunc = 24u;
+const uint OpToBool = 25u;
+const uint OpSign = 26u;
+const uint OpSin = 27u;
+const uint OpCos = 28u;
 
 // erf with max abs error 1.5e-7 (Abramowitz and Stegun 7.1.26).
 float erfApprox(float v)
@@ -78,6 +87,15 @@ void main()
         case OpGelu: r = 0.5 * v * (1.0 + erfApprox(v * 0.70710678118654752)); break;
         case OpGeluTanh: r = 0.5 * v * (1.0 + tanhSafe(0.79788456080286536 * (v + 0.044715 * v * v * v))); break;
         case OpSoftplus: r = v > 20.0 ? v : log(1.0 + exp(v)); break;
+        case OpNot: r = v == 0.0 ? 1.0 : 0.0; break;
+        case OpFloor: r = floor(v); break;
+        case OpCeil: r = ceil(v); break;
+        case OpRound: r = roundEven(v); break;
+        case OpTrunc: r = trunc(v); break;
+        case OpToBool: r = v != 0.0 ? 1.0 : 0.0; break;
+        case OpSign: r = sign(v); break;
+        case OpSin: r = sin(v); break;
+        case OpCos: r = cos(v); break;
         default: r = v; break;
     }
 

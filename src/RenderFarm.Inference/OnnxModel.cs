@@ -10,8 +10,8 @@ namespace RenderFarm.Inference;
 /// </summary>
 public sealed class OnnxModel
 {
-    /// <summary>The oldest default-domain opset the engine runs.</summary>
-    public const int MinimumOpset = 11;
+    /// <summary>The oldest default-domain opset the engine runs (models before 11 are upgraded at load).</summary>
+    public const int MinimumOpset = 7;
 
     /// <summary>The newest default-domain opset the engine runs.</summary>
     public const int MaximumOpset = 21;
@@ -50,6 +50,14 @@ public sealed class OnnxModel
             initializers[tensor.Name] = CpuTensor.FromProto(tensor);
         }
 
+        DeclaredOpset = Opset;
+        List<string> upgradeProblems = [];
+        if (Opset is >= MinimumOpset and < OpsetUpgrade.Target)
+        {
+            upgradeProblems = OpsetUpgrade.Apply(graph, initializers, Opset);
+            Opset = OpsetUpgrade.Target;
+        }
+
         Initializers = initializers;
 
         // The tensors now live in Initializers; dropping the protobuf copies halves the model's host memory.
@@ -61,7 +69,9 @@ public sealed class OnnxModel
             throw new UserInputException("The ONNX model's graph declares no outputs.");
         }
 
-        (UnsupportedOperators, _problems) = OperatorSupport.Analyze(this);
+        (IReadOnlyList<string> unsupported, _problems) = OperatorSupport.Analyze(this);
+        _problems.AddRange(upgradeProblems);
+        UnsupportedOperators = [.. unsupported, .. upgradeProblems.Select(p => p["unsupported use of ".Length..])];
     }
 
     /// <summary>The graph inputs the caller must supply (inputs that are not initializers), in declaration order.</summary>
@@ -73,8 +83,8 @@ public sealed class OnnxModel
     /// <summary>
     /// One entry per operator (op type and domain) the engine cannot run, naming the first node that uses it,
     /// per supported operator used in a way the engine cannot run (an attribute value, a computed shape input), and
-    /// per model-level problem (an opset outside <see cref="MinimumOpset"/>–<see cref="MaximumOpset"/>, a non-float32
-    /// input or output). Empty exactly when the model can run.
+    /// per model-level problem (an opset outside <see cref="MinimumOpset"/>–<see cref="MaximumOpset"/>, an input or
+    /// output of an element type other than float32, float16, int64, int32, uint8 and bool). Empty exactly when the model can run.
     /// </summary>
     public IReadOnlyList<string> UnsupportedOperators { get; }
 
@@ -82,7 +92,11 @@ public sealed class OnnxModel
 
     internal GraphProto Graph => Proto.Graph;
 
+    /// <summary>The default-domain opset whose semantics the graph follows (after the upgrade of models before 11).</summary>
     internal int Opset { get; }
+
+    /// <summary>The default-domain opset the model was exported at.</summary>
+    internal int DeclaredOpset { get; }
 
     internal IReadOnlyDictionary<string, CpuTensor> Initializers { get; }
 
@@ -154,10 +168,11 @@ public sealed class OnnxModel
 
     private static TensorInfo Describe(ValueInfoProto value)
     {
+        TensorElementType type = TensorTypes.FromOnnx(value.Type?.TensorType?.ElemType ?? (int)TensorProto.Types.DataType.Float) ?? TensorElementType.Float32;
         TensorShapeProto? shape = value.Type?.TensorType?.Shape;
         if (shape is null)
         {
-            return new TensorInfo(value.Name, []);
+            return new TensorInfo(value.Name, [], type);
         }
 
         var dims = new int?[shape.Dim.Count];
@@ -167,6 +182,6 @@ public sealed class OnnxModel
             dims[i] = dim.HasDimValue && dim.DimValue >= 0 && dim.DimValue <= int.MaxValue ? (int)dim.DimValue : null;
         }
 
-        return new TensorInfo(value.Name, dims);
+        return new TensorInfo(value.Name, dims, type);
     }
 }

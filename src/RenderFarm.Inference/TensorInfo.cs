@@ -1,10 +1,14 @@
+using System.Globalization;
+
 namespace RenderFarm.Inference;
 
-/// <summary>The name and declared shape of a model input or output.</summary>
+/// <summary>The name, declared shape and element type of a model input or output.</summary>
 /// <param name="Name">The tensor's name in the graph.</param>
 /// <param name="Shape">The size of each dimension, outermost first; null where the model leaves it dynamic or symbolic.</param>
-public sealed record TensorInfo(string Name, IReadOnlyList<int?> Shape)
+/// <param name="ElementType">The element type the model declares.</param>
+public sealed record TensorInfo(string Name, IReadOnlyList<int?> Shape, TensorElementType ElementType = TensorElementType.Float32)
 {
     /// <inheritdoc />
-    public override string ToString() => $"{Name} [{string.Join(", ", Shape.Select(d => d?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "?"))}]";
+    public override string ToString() =>
+        $"{Name}{(ElementType == TensorElementType.Float32 ? string.Empty : " " + TensorTypes.Name(ElementType))} [{string.Join(", ", Shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?"))}]";
 }

@@ -1,3 +1,4 @@
+using System.IO.Compression;
 using RenderFarm.Inference;
 using RenderFarm.Inference.IO;
 using RenderFarm.Testing;
@@ -11,6 +12,7 @@ public sealed class InferCommandFacts : IDisposable
     private static readonly string s_cnnModel = RepositoryPaths.Combine("bench/RenderFarm.Benchmarks/Models/small-cnn.onnx");
     private static readonly string s_cornellBox = RepositoryPaths.Combine("samples/edge-detect/cornell-box.png");
     private static readonly string s_texturedCube = RepositoryPaths.Combine("samples/edge-detect/textured-cube.png");
+    private static readonly string s_tinyEncoder = RepositoryPaths.Combine("tests/RenderFarm.Inference.Tests/Samples/tiny-encoder.onnx");
 
     private readonly string _folder = Directory.CreateTempSubdirectory("renderfarm-infer-").FullName;
 
@@ -63,6 +65,70 @@ public sealed class InferCommandFacts : IDisposable
         }
 
         Assert.DoesNotContain(Directory.GetFiles(Path.Combine(_folder, "batched")), f => f.EndsWith(".png", StringComparison.Ordinal));
+    }
+
+    /// <summary>
+    /// A model with two int64 inputs (token ids and a mask) and two outputs: items given as NAME=FILES lists and as
+    /// .npz archives give the same files, every output is stored as .npy, and none is taken for an image (a
+    /// [1, 5, 16] hidden state used to be written as a PNG too). Such models were refused ("feeds models with one input").
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Gpu")]
+    public async Task A_text_encoder_with_two_int64_inputs_runs_from_named_lists_and_from_npz_archives_alike()
+    {
+        var items = new (string Stem, float[] Ids, float[] Mask)[]
+        {
+            ("first", [3, 14, 15, 9, 2], [1, 1, 1, 1, 1]),
+            ("second", [27, 18, 28, 0, 0], [1, 1, 1, 0, 0]),
+            ("third", [1, 6, 18], [1, 1, 1]),
+        };
+        string lists = Path.Combine(_folder, "lists");
+        string archives = Path.Combine(_folder, "archives");
+        Directory.CreateDirectory(lists);
+        Directory.CreateDirectory(archives);
+        var ids = new List<string>();
+        var masks = new List<string>();
+        var npz = new List<string>();
+        foreach ((string stem, float[] idValues, float[] maskValues) in items)
+        {
+            var idTensor = new Tensor([idValues.Length], idValues, TensorElementType.Int64);
+            var maskTensor = new Tensor([maskValues.Length], maskValues, TensorElementType.Int64);
+            ids.Add(Path.Combine(lists, $"{stem}.npy"));
+            masks.Add(Path.Combine(lists, $"{stem}-mask.npy"));
+            await File.WriteAllBytesAsync(ids[^1], NpyFile.Format(idTensor));
+            await File.WriteAllBytesAsync(masks[^1], NpyFile.Format(maskTensor));
+            npz.Add(Path.Combine(archives, $"{stem}.npz"));
+            using ZipArchive zip = ZipFile.Open(npz[^1], ZipArchiveMode.Create);
+            foreach ((string name, Tensor tensor) in new[] { ("input_ids", idTensor), ("attention_mask", maskTensor) })
+            {
+                await using Stream entry = await zip.CreateEntry(name + ".npy").OpenAsync();
+                await entry.WriteAsync(NpyFile.Format(tensor));
+            }
+        }
+
+        CliResult named = await CliRunner.RunAsync(
+            ["infer", s_tinyEncoder, "--input", $"input_ids={string.Join(',', ids)}", "--input", $"attention_mask={string.Join(',', masks)}", "--out", Path.Combine(_folder, "named")]);
+        CliResult archived = await CliRunner.RunAsync(["infer", s_tinyEncoder, .. npz, "--out", Path.Combine(_folder, "npz")]);
+
+        Assert.True(named.ExitCode == 0, named.Error);
+        Assert.True(archived.ExitCode == 0, archived.Error);
+        Assert.Contains("over 2 run(s)", named.Output, StringComparison.Ordinal);
+        Assert.Equal(6, Directory.GetFiles(Path.Combine(_folder, "named")).Length);
+        foreach ((string stem, float[] idValues, _) in items)
+        {
+            foreach (string output in new[] { "last_hidden_state", "sentence_embedding" })
+            {
+                Tensor a = NpyFile.Read(Path.Combine(_folder, "named", $"{stem}.{output}.npy"));
+                Tensor b = NpyFile.Read(Path.Combine(_folder, "npz", $"{stem}.{output}.npy"));
+                Assert.Equal(TensorElementType.Float32, a.ElementType);
+                Assert.Equal(a.Shape, b.Shape);
+                Assert.Equal(a.Data, b.Data, (x, y) => Math.Abs(x - y) <= 1e-6f);
+            }
+
+            Assert.Equal([1, idValues.Length, 16], NpyFile.Read(Path.Combine(_folder, "named", $"{stem}.last_hidden_state.npy")).Shape);
+        }
+
+        Assert.DoesNotContain(Directory.GetFiles(Path.Combine(_folder, "named")), f => f.EndsWith(".png", StringComparison.Ordinal));
     }
 
     [Theory]

@@ -11,8 +11,9 @@ public sealed class ImageOutputFacts
     [Theory]
     [InlineData(new[] { 1, 3, 4, 5 }, true)]
     [InlineData(new[] { 1, 1, 4, 5 }, true)]
-    [InlineData(new[] { 3, 4, 5 }, true)]
-    [InlineData(new[] { 1, 2, 2 }, true)]
+    [InlineData(new[] { 3, 4, 5 }, false)] // rank 3: a sequence as often as an image
+    [InlineData(new[] { 1, 2, 2 }, false)]
+    [InlineData(new[] { 1, 40, 6625 }, false)] // an OCR recogniser's per-step class scores
     [InlineData(new[] { 2, 3, 4, 5 }, false)] // a batch of two
     [InlineData(new[] { 1, 4, 4, 5 }, false)] // four channels
     [InlineData(new[] { 1, 3, 1, 1 }, false)] // three scores
@@ -43,8 +44,8 @@ public sealed class ImageOutputFacts
     [Fact]
     public void Three_channels_are_red_green_and_blue_planes()
     {
-        // [3, 2, 2]: the R plane, then G, then B; each row-major.
-        var tensor = new Tensor([3, 2, 2], [0.2f, 1f, 0f, 0f, 0.4f, 0f, 0f, 1f, 0.6f, 0.5f, 0f, 0f]);
+        // [1, 3, 2, 2]: the R plane, then G, then B; each row-major.
+        var tensor = new Tensor([1, 3, 2, 2], [0.2f, 1f, 0f, 0f, 0.4f, 0f, 0f, 1f, 0.6f, 0.5f, 0f, 0f]);
 
         (byte[] png, long clamped) = ImageOutput.EncodePng(tensor, ImagePostprocessing.Default);
 

@@ -11,16 +11,51 @@ internal static class Oracle
     {
         using var options = new SessionOptions { IntraOpNumThreads = 1, InterOpNumThreads = 1 };
         using var session = new Microsoft.ML.OnnxRuntime.InferenceSession(model, options);
-        var values = inputs.Select(i => NamedOnnxValue.CreateFromTensor(i.Key, new DenseTensor<float>(i.Value.Data, i.Value.Shape.ToArray()))).ToList();
+        var values = inputs.Select(i => ToOrt(i.Key, session.InputMetadata[i.Key].ElementDataType, i.Value)).ToList();
         using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> results = session.Run(values);
         var outputs = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         foreach (DisposableNamedOnnxValue result in results)
         {
-            Tensor<float> tensor = result.AsTensor<float>();
-            outputs[result.Name] = new Tensor(tensor.Dimensions.ToArray(), tensor.ToArray());
+            outputs[result.Name] = FromOrt(result);
         }
 
         return outputs;
+    }
+
+    private static NamedOnnxValue ToOrt(string name, Microsoft.ML.OnnxRuntime.Tensors.TensorElementType type, Tensor tensor)
+    {
+        int[] shape = [.. tensor.Shape];
+        return type switch
+        {
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64 =>
+                NamedOnnxValue.CreateFromTensor(name, new DenseTensor<long>(tensor.Data.Select(v => (long)v).ToArray(), shape)),
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32 =>
+                NamedOnnxValue.CreateFromTensor(name, new DenseTensor<int>(tensor.Data.Select(v => (int)v).ToArray(), shape)),
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt8 =>
+                NamedOnnxValue.CreateFromTensor(name, new DenseTensor<byte>(tensor.Data.Select(v => (byte)v).ToArray(), shape)),
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Bool =>
+                NamedOnnxValue.CreateFromTensor(name, new DenseTensor<bool>(tensor.Data.Select(v => v != 0).ToArray(), shape)),
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float16 =>
+                NamedOnnxValue.CreateFromTensor(name, new DenseTensor<Float16>(tensor.Data.Select(v => (Float16)v).ToArray(), shape)),
+            _ => NamedOnnxValue.CreateFromTensor(name, new DenseTensor<float>(tensor.Data, shape)),
+        };
+    }
+
+    private static Tensor FromOrt(DisposableNamedOnnxValue result)
+    {
+        int[] Shape<T>(Tensor<T> t) => t.Dimensions.ToArray();
+        return result.ElementType switch
+        {
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int64 => From(result.AsTensor<long>(), v => v, TensorElementType.Int64),
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Int32 => From(result.AsTensor<int>(), v => v, TensorElementType.Int32),
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.UInt8 => From(result.AsTensor<byte>(), v => v, TensorElementType.UInt8),
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Bool => From(result.AsTensor<bool>(), v => v ? 1f : 0f, TensorElementType.Bool),
+            Microsoft.ML.OnnxRuntime.Tensors.TensorElementType.Float16 => From(result.AsTensor<Float16>(), v => (float)v, TensorElementType.Float16),
+            _ => new Tensor(Shape(result.AsTensor<float>()), result.AsTensor<float>().ToArray()),
+        };
+
+        static Tensor From<T>(Tensor<T> t, Func<T, float> convert, TensorElementType type) =>
+            new(t.Dimensions.ToArray(), t.ToArray().Select(convert).ToArray(), type);
     }
 
     /// <summary>

@@ -11,7 +11,10 @@ public sealed class SampleModelFacts
     /// <summary>Set to 1 to write the generated models over the committed files instead of comparing.</summary>
     public const string WriteVariable = "RENDERFARM_WRITE_SAMPLES";
 
-    public static TheoryData<string> Samples() => [EdgeDetectModel.RelativePath, SmallCnnModel.RelativePath];
+    /// <summary>The small BERT-style encoder the command-line tests feed int64 token ids and masks.</summary>
+    public const string TinyEncoderPath = "tests/RenderFarm.Inference.Tests/Samples/tiny-encoder.onnx";
+
+    public static TheoryData<string> Samples() => [EdgeDetectModel.RelativePath, SmallCnnModel.RelativePath, TinyEncoderPath];
 
     [Theory]
     [MemberData(nameof(Samples))]
@@ -36,6 +39,7 @@ public sealed class SampleModelFacts
     {
         EdgeDetectModel.RelativePath => EdgeDetectModel.Create(),
         SmallCnnModel.RelativePath => SmallCnnModel.Create(),
+        TinyEncoderPath => TransformerNetworks.Encoder(seed: 5, layers: 2),
         _ => throw new ArgumentOutOfRangeException(nameof(relativePath), relativePath, null),
     };
 }

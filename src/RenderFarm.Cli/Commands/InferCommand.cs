@@ -13,19 +13,25 @@ using RenderFarm.Inference.IO;
 namespace RenderFarm.Cli.Commands;
 
 /// <summary>
-/// <c>renderfarm infer MODEL INPUTS... --out DIR</c>: runs an ONNX model over a batch of .npy arrays
-/// and images on the local Vulkan device (or, with <c>--coordinator</c>, as a job on a farm) and writes
-/// one set of outputs per input.
+/// <c>renderfarm infer MODEL INPUTS... --out DIR</c>: runs an ONNX model over a batch of .npy arrays,
+/// .npz archives and images on the local Vulkan device (or, with <c>--coordinator</c>, as a job on a farm)
+/// and writes every output of every item. Models with several inputs take .npz items or
+/// <c>--input NAME=FILES</c> lists.
 /// </summary>
 internal static class InferCommand
 {
     public static Command Create()
     {
-        var model = new Argument<string>("model") { Description = "The ONNX model (.onnx) with one input." };
+        var model = new Argument<string>("model") { Description = "The ONNX model (.onnx)." };
         var inputs = new Argument<string[]>("inputs")
         {
-            Description = "One batch item per file: .npy arrays (float32/64, int32/64, uint8) or .png/.jpg/.jpeg images.",
-            Arity = ArgumentArity.OneOrMore,
+            Description = "One batch item per file: .npz archives with one array per model input, or, for a model with one input, .npy arrays (float32/64/16, int32/64, uint8, bool) or .png/.jpg/.jpeg images.",
+            Arity = ArgumentArity.ZeroOrMore,
+        };
+        var named = new Option<string[]>("--input")
+        {
+            Description = "Files of one model input, NAME=FILE[,FILE...], paired by position with the other inputs' files (repeat per input).",
+            Arity = ArgumentArity.ZeroOrMore,
         };
         var output = new Option<string>("--out") { Description = "Folder for the outputs: <input-stem>.<output-name>.npy, and .png for image-shaped outputs.", Required = true };
         var device = new Option<int?>("--device") { Description = "Vulkan device index (see 'renderfarm devices'); default: the first discrete GPU, else lavapipe." };
@@ -38,25 +44,48 @@ internal static class InferCommand
         var outputScale = new Option<string?>(ImagePostprocessing.ScaleOption) { Description = "PNG outputs: pixel = clamp(round(value × scale + offset), 0, 255); default scale 255." };
         var outputOffset = new Option<string?>(ImagePostprocessing.OffsetOption) { Description = "PNG outputs: added after --output-scale; default 0." };
         var local = new Option<bool>("--local") { Description = "Run on the local device even when a coordinator is set in the environment or the settings file." };
+        var layout = new Option<string?>(InputBatching.LayoutOption) { Description = "Images: nchw or nhwc, where the model's input keeps its channels; default: recognised from the input's shape (channels-last when its last dimension is 1 or 3 and its second is not)." };
+        var text = new Option<string?>("--text") { Description = "Text in, embeddings out: a UTF-8 file with one text per line, for an encoder model with input_ids (and attention_mask, token_type_ids); needs --tokenizer. Writes embeddings.txt (one embedding per line) and embeddings.npy." };
+        var tokenizer = new Option<string?>(TextTokenizer.Option) { Description = "With --text: a WordPiece vocab.txt, or a tokenizer.json (WordPiece or byte-level BPE)." };
+        var maxLength = new Option<int>("--max-length") { Description = "With --text: most tokens per text, special tokens included; longer texts are truncated.", DefaultValueFactory = _ => 128 };
+        var pooling = new Option<string>("--pooling") { Description = "With --text: mean (over the text's tokens), cls (the first token) or none (the model pools itself).", DefaultValueFactory = _ => "mean" };
+        var normalize = new Option<bool>("--normalize") { Description = "With --text: scale each embedding to length 1." };
         var itemsPerTask = new Option<int>("--items-per-task") { Description = "With --coordinator: items per task of the job.", DefaultValueFactory = _ => 1 };
         var client = new ClientSettings();
         var command = new Command(
             "infer",
             "Run an ONNX model over a batch of .npy arrays and images on the local Vulkan device (or a farm, with --coordinator), writing each item's outputs as .npy (and PNG where an output is image-shaped).")
         {
-            model, inputs, output, device, batchSize, imageSize, channels, scale, mean, std, outputScale, outputOffset, itemsPerTask, local,
+            model, inputs, named, text, tokenizer, maxLength, pooling, normalize, output, device, batchSize, imageSize, channels, scale, mean, std, layout, outputScale, outputOffset, itemsPerTask, local,
         };
         client.AddTo(command);
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
-            () => RunAsync(
+            () => result.GetValue(text) is string textPath
+                ? RunTextAsync(
+                    new TextRequest(
+                        result.GetValue(model)!,
+                        textPath,
+                        result.GetValue(tokenizer) ?? throw new UserInputException($"--text needs {TextTokenizer.Option} (a vocab.txt or tokenizer.json)."),
+                        result.GetValue(output)!,
+                        result.GetValue(batchSize),
+                        result.GetValue(maxLength),
+                        ParsePooling(result.GetValue(pooling) ?? "mean"),
+                        result.GetValue(normalize),
+                        (result.GetValue(inputs)?.Length ?? 0) + (result.GetValue(named)?.Length ?? 0) > 0,
+                        !result.GetValue(local) && client.Read(result).Coordinator is not null),
+                    result.GetValue(device),
+                    cancellationToken)
+                : RunAsync(
                 new InferRequest(
                     result.GetValue(model)!,
-                    result.GetValue(inputs)!,
+                    result.GetValue(inputs) ?? [],
+                    result.GetValue(named) ?? [],
                     result.GetValue(output)!,
                     result.GetValue(batchSize),
                     ImagePreprocessing.FromOptions(
                         result.GetValue(imageSize), result.GetValue(channels), result.GetValue(scale), result.GetValue(mean), result.GetValue(std)),
-                    ImagePostprocessing.FromOptions(result.GetValue(outputScale), result.GetValue(outputOffset))),
+                    ImagePostprocessing.FromOptions(result.GetValue(outputScale), result.GetValue(outputOffset)),
+                    result.GetValue(layout) is string layoutText ? InputBatching.ParseLayout(layoutText) : null),
                 result.GetValue(device),
                 !result.GetValue(local) && client.Read(result) is { Coordinator: { } url } signIn
                     ? new FarmTarget(url, result.GetValue(itemsPerTask), signIn)
@@ -79,15 +108,115 @@ internal static class InferCommand
         Task.Run(
             async () =>
             {
-                (OnnxModel model, InputBatching batching, IReadOnlyList<InputItem> items) = Prepare(request, farm);
+                (OnnxModel model, ModelInputs batching, IReadOnlyList<ItemSet> items) = Prepare(request, farm);
                 return farm is null
                     ? RunLocally(request, model, batching, items, deviceIndex, cancellationToken)
-                    : await RunOnFarmAsync(request, model, batching, items, farm, cancellationToken).ConfigureAwait(false);
+                    : await RunOnFarmAsync(request, model, batching.Inputs[0], [.. items.Select(i => i.Inputs.Values.Single())], farm, cancellationToken).ConfigureAwait(false);
             },
             cancellationToken);
 
+    /// <summary>Embeds each line of a text file with an encoder model and writes one embedding per line.</summary>
+    public static Task<int> RunTextAsync(TextRequest request, int? deviceIndex, CancellationToken cancellationToken) =>
+        Task.Run(() => RunText(request, deviceIndex, cancellationToken), cancellationToken);
+
+    private static TextPooling ParsePooling(string text) => text.Trim().ToLowerInvariant() switch
+    {
+        "mean" => TextPooling.Mean,
+        "cls" => TextPooling.Cls,
+        "none" => TextPooling.None,
+        _ => throw new UserInputException($"--pooling must be mean, cls or none; got '{text}'."),
+    };
+
+    private static int RunText(TextRequest request, int? deviceIndex, CancellationToken cancellationToken)
+    {
+        if (request.HasFiles)
+        {
+            throw new UserInputException("--text takes its items from the text file; leave out input files and --input.");
+        }
+
+        if (request.OnFarm)
+        {
+            throw new UserInputException("--text runs on the local device only; leave out --coordinator.");
+        }
+
+        if (request.BatchSize < 1 || request.BatchSize > 4096)
+        {
+            throw new UserInputException($"--batch-size must be between 1 and 4096; got {request.BatchSize}.");
+        }
+
+        if (request.MaxLength < 2 || request.MaxLength > 8192)
+        {
+            throw new UserInputException($"--max-length must be between 2 and 8192; got {request.MaxLength}.");
+        }
+
+        TextTokenizer tokenizer = TextTokenizer.Load(request.TokenizerPath);
+        string[] lines = ReadLines(request.TextPath);
+        OnnxModel model = OnnxModel.Load(request.ModelPath);
+        model.EnsureSupported();
+        CreateOutputFolder(request.OutputFolder);
+        Print($"Embedding {lines.Length} line(s) of {Path.GetFileName(request.TextPath)} with {Path.GetFileName(request.ModelPath)}: {tokenizer.Kind}, at most {request.MaxLength} tokens, {request.Pooling.ToString().ToLowerInvariant()} pooling{(request.Normalize ? ", normalized" : string.Empty)}");
+        cancellationToken.ThrowIfCancellationRequested();
+        using ComputeDevice device = ComputeDevice.Open(deviceIndex);
+        using var session = new InferenceSession(device, model);
+        Print($"Device: {device.Info}");
+        var embeddings = new List<float[]>(lines.Length);
+        var clock = Stopwatch.StartNew();
+        using var bar = new ProgressBar(Console.Error);
+        for (int start = 0; start < lines.Length; start += request.BatchSize)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            int[][] ids = [.. lines.Skip(start).Take(request.BatchSize).Select(line => tokenizer.Encode(line, request.MaxLength))];
+            IReadOnlyDictionary<string, Tensor> outputs = session.Run(TextEmbedding.Inputs(model.Inputs, ids, tokenizer.PadId));
+            embeddings.AddRange(TextEmbedding.Pool(outputs[model.Outputs[0].Name], [.. ids.Select(i => i.Length)], request.Pooling, request.Normalize));
+            bar.Update((double)embeddings.Count / lines.Length, string.Create(CultureInfo.InvariantCulture, $"{embeddings.Count}/{lines.Length} lines"));
+        }
+
+        bar.Clear();
+        int width = embeddings.Count == 0 ? 0 : embeddings[0].Length;
+        var text = new System.Text.StringBuilder();
+        foreach (float[] vector in embeddings)
+        {
+            text.AppendJoin(' ', vector.Select(v => v.ToString("R", CultureInfo.InvariantCulture))).Append('\n');
+        }
+
+        OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, "embeddings.txt"), System.Text.Encoding.UTF8.GetBytes(text.ToString()));
+        OutputFiles.WriteAtomically(
+            Path.Combine(request.OutputFolder, "embeddings" + NpyFile.Extension),
+            NpyFile.Format(new Tensor([embeddings.Count, width], [.. embeddings.SelectMany(v => v)])));
+        Print($"{embeddings.Count} embedding(s) of {width} values in {clock.Elapsed.TotalSeconds:F2} s -> {request.OutputFolder}");
+        return 0;
+    }
+
+    /// <summary>The lines of a UTF-8 text file (a final empty line left out), bounded in size.</summary>
+    private static string[] ReadLines(string path)
+    {
+        const long MaxBytes = 256L << 20;
+        try
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists)
+            {
+                throw new UserInputException($"{path}: no such file.");
+            }
+
+            if (info.Length > MaxBytes)
+            {
+                throw new UserInputException($"{path}: {info.Length} bytes is more text than one run takes ({MaxBytes}).");
+            }
+
+            string[] lines = File.ReadAllLines(path);
+            return lines.Length == 0
+                ? throw new UserInputException($"{path}: has no lines to embed.")
+                : lines;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"{path}: cannot read it: {e.Message}", e);
+        }
+    }
+
     /// <summary>Checks everything a user can get wrong before the device opens, anything is uploaded or any output is written.</summary>
-    private static (OnnxModel Model, InputBatching Batching, IReadOnlyList<InputItem> Items) Prepare(InferRequest request, FarmTarget? farm)
+    private static (OnnxModel Model, ModelInputs Batching, IReadOnlyList<ItemSet> Items) Prepare(InferRequest request, FarmTarget? farm)
     {
         if (request.BatchSize < 1 || request.BatchSize > 4096)
         {
@@ -99,35 +228,41 @@ internal static class InferCommand
             throw new UserInputException($"--items-per-task must be at least 1; got {farm.ItemsPerTask}.");
         }
 
+        if (request.InputPaths.Count == 0 && request.NamedInputs.Count == 0)
+        {
+            throw new UserInputException("Give the items to run: files, or --input NAME=FILE,FILE... per model input.");
+        }
+
         OnnxModel model = OnnxModel.Load(request.ModelPath);
         model.EnsureSupported();
-        if (model.Inputs.Count != 1)
+        if (farm is not null && (model.Inputs.Count != 1 || model.Outputs.Count != 1))
         {
             throw new UserInputException(
-                $"{request.ModelPath} has {model.Inputs.Count} inputs ({string.Join(", ", model.Inputs)}); 'renderfarm infer' feeds models with one input.");
+                $"{request.ModelPath} has {model.Inputs.Count} input(s) and {model.Outputs.Count} output(s); the farm runs models with one input and one output (run it without --coordinator).");
         }
 
-        if (farm is not null && model.Outputs.Count != 1)
+        var batching = new ModelInputs(model.Inputs, request.Preprocessing, request.Layout);
+        IReadOnlyList<ItemSet> items = batching.DescribeAll(request.InputPaths, request.NamedInputs);
+        if (farm is not null && items.Any(i => i.Inputs.Values.Any(v => v.Entry is not null)))
         {
-            throw new UserInputException(
-                $"{request.ModelPath} has {model.Outputs.Count} outputs ({string.Join(", ", model.Outputs)}); the farm runs models with one output (run it without --coordinator).");
+            throw new UserInputException("The farm takes .npy arrays and images as items, not .npz archives (run it without --coordinator).");
         }
-
-        var batching = new InputBatching(model.Inputs[0], request.Preprocessing);
-        IReadOnlyList<InputItem> items = batching.DescribeAll(request.InputPaths);
         CreateOutputFolder(request.OutputFolder);
         return (model, batching, items);
     }
 
     private static int RunLocally(
-        InferRequest request, OnnxModel model, InputBatching batching, IReadOnlyList<InputItem> items, int? deviceIndex, CancellationToken cancellationToken)
+        InferRequest request, OnnxModel model, ModelInputs batching, IReadOnlyList<ItemSet> items, int? deviceIndex, CancellationToken cancellationToken)
     {
         int batchLimit = batching.CanStack ? request.BatchSize : 1;
-        Print($"Running {Path.GetFileName(request.ModelPath)} on {items.Count} item(s): input {batching.Input}, outputs {string.Join(", ", model.Outputs)}; {BatchDescription(batching, request.BatchSize)}");
-        if (items.Any(i => ImageInput.IsImagePath(i.Path)))
+        Print($"Running {Path.GetFileName(request.ModelPath)} on {items.Count} item(s): input(s) {string.Join(", ", model.Inputs)}, outputs {string.Join(", ", model.Outputs)}; {BatchDescription(batching.CanStack, batching.HasBatchDimension, request.BatchSize)}");
+        if (items.Any(i => i.Inputs.Values.Any(v => v.Entry is null && ImageInput.IsImagePath(v.Path))))
         {
-            Print($"Images: {request.Preprocessing}");
+            Print($"Images: {request.Preprocessing}; {string.Join(", ", batching.Inputs.Select(i => $"{i.Input.Name} {i.Layout.ToString().ToUpperInvariant()}"))}");
         }
+
+        // Outputs are taken for images in the layout of the model's (first) input, else channels-first.
+        ImageLayout outputLayout = batching.Inputs[0].Layout;
 
         cancellationToken.ThrowIfCancellationRequested();
         using ComputeDevice device = ComputeDevice.Open(deviceIndex);
@@ -138,19 +273,19 @@ internal static class InferCommand
         var totals = new InferTotals(model.Outputs.Select(o => o.Name));
         var clock = Stopwatch.StartNew();
         int done = 0;
-        foreach (IReadOnlyList<InputItem> batch in batching.Batches(items, batchLimit))
+        foreach (IReadOnlyList<ItemSet> batch in batching.Batches(items, batchLimit))
         {
             cancellationToken.ThrowIfCancellationRequested();
-            Tensor stacked = InputBatching.Stack([.. batch.Select(batching.Load)]);
+            Dictionary<string, Tensor> stacked = batching.Load(batch);
             long start = Stopwatch.GetTimestamp();
-            IReadOnlyDictionary<string, Tensor> outputs = session.Run(new Dictionary<string, Tensor>(StringComparer.Ordinal) { [batching.Input.Name] = stacked });
+            IReadOnlyDictionary<string, Tensor> outputs = session.Run(stacked);
             totals.AddRun(Stopwatch.GetElapsedTime(start));
             for (int i = 0; i < batch.Count; i++)
             {
                 foreach (TensorInfo info in model.Outputs)
                 {
                     Tensor item = InputBatching.Slice(outputs[info.Name], info.Name, i, batch.Count);
-                    WriteOutputs(request, batch[i].Stem, info.Name, item, NpyFile.Format(item), totals);
+                    WriteOutputs(request, batch[i].Stem, info.Name, item, NpyFile.Format(item), totals, outputLayout);
                 }
             }
 
@@ -192,7 +327,7 @@ internal static class InferCommand
                 batching,
                 items,
                 farm.ItemsPerTask,
-                (item, npy) => WriteOutputs(request, item.Stem, output.Name, NpyFile.Parse(npy, $"output '{output.Name}' of {item.Path}"), npy, totals),
+                (item, npy) => WriteOutputs(request, item.Stem, output.Name, NpyFile.Parse(npy, $"output '{output.Name}' of {item.Path}"), npy, totals, batching.Layout),
                 cancellationToken).ConfigureAwait(false);
         }
         catch (JobFailedException failed)
@@ -213,22 +348,28 @@ internal static class InferCommand
         return 0;
     }
 
-    private static void WriteOutputs(InferRequest request, string stem, string outputName, Tensor tensor, byte[] npy, InferTotals totals)
+    private static void WriteOutputs(InferRequest request, string stem, string outputName, Tensor tensor, byte[] npy, InferTotals totals, ImageLayout layout)
     {
         OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, OutputFiles.FileName(stem, outputName, NpyFile.Extension)), npy);
         totals.AddFile();
-        if (ImageOutput.IsImageShaped(tensor.Shape))
+
+        // Only floating-point [1, C, H, W] (or, for a channels-last model, [1, H, W, C]) outputs are images.
+        Tensor? image = tensor.ElementType is not (TensorElementType.Float32 or TensorElementType.Float16) ? null
+            : layout == ImageLayout.Nhwc && ImageOutput.IsImageShaped(tensor.Shape, ImageLayout.Nhwc) ? ImageOutput.ToChannelsFirst(tensor)
+            : ImageOutput.IsImageShaped(tensor.Shape) ? tensor
+            : null;
+        if (image is not null)
         {
-            (byte[] png, long clamped) = ImageOutput.EncodePng(tensor, request.Postprocessing);
+            (byte[] png, long clamped) = ImageOutput.EncodePng(image, request.Postprocessing);
             OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, OutputFiles.FileName(stem, outputName, ".png")), png);
             totals.AddPng(outputName, clamped, tensor.Length);
         }
     }
 
-    private static string BatchDescription(InputBatching batching, int requested) => batching switch
+    private static string BatchDescription(bool canStack, bool hasBatchDimension, int requested) => (canStack, hasBatchDimension) switch
     {
-        { CanStack: true } => string.Create(CultureInfo.InvariantCulture, $"batches of up to {requested}"),
-        { HasBatchDimension: true } when requested > 1 => "the model's batch dimension is fixed at 1, so items run one by one",
+        (true, _) => string.Create(CultureInfo.InvariantCulture, $"batches of up to {requested}"),
+        (_, true) when requested > 1 => "the model's batch dimension is fixed at 1, so items run one by one",
         _ => "one item per run",
     };
 
@@ -295,15 +436,32 @@ internal static class InferCommand
 /// <summary>What to run and where to put the outputs.</summary>
 /// <param name="ModelPath">The ONNX model.</param>
 /// <param name="InputPaths">One batch item per file.</param>
+/// <param name="NamedInputs">Files per model input, each <c>NAME=FILE[,FILE...]</c>.</param>
 /// <param name="OutputFolder">Folder for the outputs.</param>
 /// <param name="BatchSize">Most items per run where the model's batch dimension is dynamic.</param>
 /// <param name="Preprocessing">How images become tensors.</param>
 /// <param name="Postprocessing">How image-shaped outputs become PNG pixels.</param>
+/// <param name="Layout">Where images put their channels; null recognises it from each input's shape.</param>
 internal sealed record InferRequest(
-    string ModelPath, IReadOnlyList<string> InputPaths, string OutputFolder, int BatchSize, ImagePreprocessing Preprocessing, ImagePostprocessing Postprocessing);
+    string ModelPath, IReadOnlyList<string> InputPaths, IReadOnlyList<string> NamedInputs, string OutputFolder, int BatchSize, ImagePreprocessing Preprocessing, ImagePostprocessing Postprocessing,
+    ImageLayout? Layout = null);
 
 /// <summary>A farm to run an <c>infer</c> batch on.</summary>
 /// <param name="Coordinator">The coordinator's address.</param>
 /// <param name="ItemsPerTask">Items per task of the job.</param>
 /// <param name="SignIn">How to sign in to it; null for the default client key file.</param>
 internal sealed record FarmTarget(Uri Coordinator, int ItemsPerTask, ClientSettings.Resolved? SignIn = null);
+
+/// <summary>Text in, embeddings out.</summary>
+/// <param name="ModelPath">The encoder model.</param>
+/// <param name="TextPath">One text per line.</param>
+/// <param name="TokenizerPath">A vocab.txt or tokenizer.json.</param>
+/// <param name="OutputFolder">Folder for embeddings.txt and embeddings.npy.</param>
+/// <param name="BatchSize">Most lines per run.</param>
+/// <param name="MaxLength">Most tokens per text.</param>
+/// <param name="Pooling">How token vectors become one embedding.</param>
+/// <param name="Normalize">Scale each embedding to length 1.</param>
+/// <param name="HasFiles">Input files or --input were given as well (refused).</param>
+/// <param name="OnFarm">--coordinator was given as well (refused).</param>
+internal sealed record TextRequest(
+    string ModelPath, string TextPath, string TokenizerPath, string OutputFolder, int BatchSize, int MaxLength, TextPooling Pooling, bool Normalize, bool HasFiles, bool OnFarm);

@@ -11,8 +11,8 @@ internal sealed class ExecutionPlan : IDisposable
 {
     private readonly ComputeDevice _device;
     private readonly List<GpuBuffer> _buffers = [];
-    private readonly Dictionary<string, GpuBuffer> _inputs = new(StringComparer.Ordinal);
-    private readonly List<(string Name, PlanValue Value, GpuBuffer? Buffer)> _outputs = [];
+    private readonly Dictionary<string, (GpuBuffer Buffer, TensorElementType Type)> _inputs = new(StringComparer.Ordinal);
+    private readonly List<(string Name, PlanValue Value, GpuBuffer? Buffer, TensorElementType Type)> _outputs = [];
     private readonly List<ComputeDispatch> _dispatches = [];
 
     /// <param name="device">The device to run on.</param>
@@ -58,12 +58,13 @@ internal sealed class ExecutionPlan : IDisposable
 
             foreach ((string name, Slot slot) in builder.InputSlots)
             {
-                _inputs[name] = Resolve(slot);
+                _inputs[name] = (Resolve(slot), builder.Model.Inputs.First(i => i.Name == name).ElementType);
             }
 
             foreach ((string name, PlanValue value) in builder.OutputValues)
             {
-                _outputs.Add((name, value, value.Slot is null ? null : Resolve(value.Slot)));
+                TensorElementType type = builder.Model.Outputs.First(o => o.Name == name).ElementType;
+                _outputs.Add((name, value, value.Slot is null ? null : Resolve(value.Slot), type));
             }
 
             foreach (PlanStep step in builder.Steps)
@@ -83,14 +84,14 @@ internal sealed class ExecutionPlan : IDisposable
 
     public IReadOnlyDictionary<string, Tensor> Run(IReadOnlyDictionary<string, Tensor> inputs)
     {
-        foreach ((string name, GpuBuffer buffer) in _inputs)
+        foreach ((string name, (GpuBuffer buffer, TensorElementType type)) in _inputs)
         {
-            _device.Upload<float>(buffer, inputs[name].Data);
+            _device.Upload<float>(buffer, TensorTypes.ToDevice(name, type, inputs[name]));
         }
 
         _device.DispatchSequence(_dispatches);
         var results = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        foreach ((string name, PlanValue value, GpuBuffer? buffer) in _outputs)
+        foreach ((string name, PlanValue value, GpuBuffer? buffer, TensorElementType type) in _outputs)
         {
             float[] data = value.Constant?.ToFloats() ?? new float[value.Count];
             if (buffer is not null && data.Length > 0)
@@ -98,7 +99,7 @@ internal sealed class ExecutionPlan : IDisposable
                 _device.Download<float>(buffer, data);
             }
 
-            results[name] = new Tensor(value.Shape, data);
+            results[name] = TensorTypes.FromDevice(value.Shape, data, type);
         }
 
         return results;

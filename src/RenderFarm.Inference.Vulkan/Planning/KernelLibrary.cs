@@ -40,6 +40,9 @@ internal sealed class KernelLibrary
         KernelKind.Pad => ("pad", 2, 84),
         KernelKind.Gather => ("gather", 3, 16),
         KernelKind.Resize => ("resize", 2, 40),
+        KernelKind.Where => ("where", 4, 100),
+        KernelKind.GatherIndices => ("gather_indices", 3, 16),
+        KernelKind.TopK => ("topk", 3, 20),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, null),
     };
 

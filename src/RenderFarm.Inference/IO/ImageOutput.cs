@@ -55,31 +55,52 @@ public sealed record ImagePostprocessing(float Scale = 255f, float Offset = 0f)
 public static class ImageOutput
 {
     /// <summary>
-    /// Whether a tensor of <paramref name="shape"/> is an image: <c>[1, C, H, W]</c> or <c>[C, H, W]</c>
-    /// with C of 1 or 3 and both sides at least 2 (a 1-pixel-wide "image" is more likely a vector of scores).
+    /// Whether a tensor of <paramref name="shape"/> is an image: <c>[1, C, H, W]</c> with C of 1 or 3 and both sides
+    /// at least 2 (a 1-pixel-wide "image" is more likely a vector of scores). Rank-3 tensors are not taken for images:
+    /// <c>[1, 40, 6625]</c> is a sequence of class scores, <c>[1, 5, 16]</c> a sequence of embeddings.
     /// </summary>
-    public static bool IsImageShaped(IReadOnlyList<int> shape)
+    public static bool IsImageShaped(IReadOnlyList<int> shape) => IsImageShaped(shape, ImageLayout.Nchw);
+
+    /// <summary>Whether a tensor of <paramref name="shape"/> is an image in <paramref name="layout"/> (<c>[1, H, W, C]</c> for channels-last).</summary>
+    public static bool IsImageShaped(IReadOnlyList<int> shape, ImageLayout layout)
     {
         ArgumentNullException.ThrowIfNull(shape);
-        int offset = shape.Count switch
+        if (shape.Count != 4 || shape[0] != 1)
         {
-            4 when shape[0] == 1 => 1,
-            3 => 0,
-            _ => -1,
-        };
-        return offset >= 0 && shape[offset] is 1 or 3 && shape[offset + 1] >= 2 && shape[offset + 2] >= 2;
+            return false;
+        }
+
+        (int c, int h, int w) = layout == ImageLayout.Nhwc ? (shape[3], shape[1], shape[2]) : (shape[1], shape[2], shape[3]);
+        return c is 1 or 3 && h >= 2 && w >= 2;
+    }
+
+    /// <summary>A channels-last <c>[1, H, W, C]</c> tensor as <c>[1, C, H, W]</c>, for <see cref="EncodePng"/>.</summary>
+    public static Tensor ToChannelsFirst(Tensor tensor)
+    {
+        ArgumentNullException.ThrowIfNull(tensor);
+        (int h, int w, int c) = (tensor.Shape[1], tensor.Shape[2], tensor.Shape[3]);
+        var data = new float[tensor.Length];
+        for (int i = 0; i < h * w; i++)
+        {
+            for (int ch = 0; ch < c; ch++)
+            {
+                data[(ch * h * w) + i] = tensor.Data[(i * c) + ch];
+            }
+        }
+
+        return new Tensor([1, c, h, w], data, tensor.ElementType);
     }
 
     /// <summary>Encodes <paramref name="tensor"/> as an 8-bit PNG (gray for one channel, RGB for three).</summary>
     /// <returns>The PNG's bytes and how many values were clamped to 0 or 255.</returns>
-    /// <exception cref="ArgumentException">The tensor is not image-shaped (see <see cref="IsImageShaped"/>).</exception>
+    /// <exception cref="ArgumentException">The tensor is not image-shaped (see <see cref="IsImageShaped(IReadOnlyList{int})"/>).</exception>
     public static (byte[] Png, long ClampedValues) EncodePng(Tensor tensor, ImagePostprocessing postprocessing)
     {
         ArgumentNullException.ThrowIfNull(tensor);
         ArgumentNullException.ThrowIfNull(postprocessing);
         if (!IsImageShaped(tensor.Shape))
         {
-            throw new ArgumentException($"A tensor of shape [{string.Join(", ", tensor.Shape)}] is not an image ([1, C, H, W] or [C, H, W], C = 1 or 3).", nameof(tensor));
+            throw new ArgumentException($"A tensor of shape [{string.Join(", ", tensor.Shape)}] is not an image ([1, C, H, W], C = 1 or 3).", nameof(tensor));
         }
 
         int rank = tensor.Shape.Count;

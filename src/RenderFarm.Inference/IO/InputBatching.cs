@@ -6,7 +6,8 @@ namespace RenderFarm.Inference.IO;
 /// <param name="Path">The file.</param>
 /// <param name="Stem">The file name without its extension: outputs are named after it.</param>
 /// <param name="Shape">The item's tensor shape as the model receives it (batch dimension of 1 included where the model has one).</param>
-public sealed record InputItem(string Path, string Stem, IReadOnlyList<int> Shape);
+/// <param name="Entry">The array's name inside a .npz archive; null for a .npy file or an image.</param>
+public sealed record InputItem(string Path, string Stem, IReadOnlyList<int> Shape, string? Entry = null);
 
 /// <summary>
 /// Fits files to a model's single input and groups them into batches. An item is a .npy array or a
@@ -21,19 +22,52 @@ public sealed record InputItem(string Path, string Stem, IReadOnlyList<int> Shap
 /// </remarks>
 public sealed class InputBatching
 {
+    /// <summary>The option that overrides <see cref="Layout"/>.</summary>
+    public const string LayoutOption = "--layout";
+
     private readonly ImagePreprocessing _preprocessing;
 
     /// <summary>Fits items to <paramref name="input"/>, reading images through <paramref name="preprocessing"/>.</summary>
-    public InputBatching(TensorInfo input, ImagePreprocessing preprocessing)
+    /// <param name="input">The model input.</param>
+    /// <param name="preprocessing">How images become tensors.</param>
+    /// <param name="layout">Where images put their channels; null recognises it from the input's shape (<see cref="DetectLayout"/>).</param>
+    public InputBatching(TensorInfo input, ImagePreprocessing preprocessing, ImageLayout? layout = null)
     {
         ArgumentNullException.ThrowIfNull(input);
         ArgumentNullException.ThrowIfNull(preprocessing);
         Input = input;
         _preprocessing = preprocessing;
+        Layout = layout ?? DetectLayout(input.Shape);
     }
 
     /// <summary>The model input the items are for.</summary>
     public TensorInfo Input { get; }
+
+    /// <summary>Where images fed to this input put their channels.</summary>
+    public ImageLayout Layout { get; }
+
+    /// <summary>
+    /// Channels-last for a rank-4 input whose last dimension is 1 or 3 and whose second is not (e.g.
+    /// <c>[?, 224, 224, 3]</c> or <c>[?, ?, ?, 3]</c>); channels-first otherwise, including when the shape says nothing.
+    /// </summary>
+    public static ImageLayout DetectLayout(IReadOnlyList<int?> shape)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        return shape.Count == 4 && shape[3] is 1 or 3 && shape[1] is not (1 or 3) ? ImageLayout.Nhwc : ImageLayout.Nchw;
+    }
+
+    /// <summary>Parses <c>nchw</c> or <c>nhwc</c>.</summary>
+    /// <exception cref="UserInputException">The text is neither.</exception>
+    public static ImageLayout ParseLayout(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        return text.Trim().ToLowerInvariant() switch
+        {
+            "nchw" => ImageLayout.Nchw,
+            "nhwc" => ImageLayout.Nhwc,
+            _ => throw new UserInputException($"{LayoutOption} must be nchw or nhwc; got '{text}'."),
+        };
+    }
 
     /// <summary>Whether the input's first dimension is a batch dimension (rank ≥ 2, first dimension 1 or dynamic).</summary>
     public bool HasBatchDimension => Input.Shape.Count >= 2 && Input.Shape[0] is null or 1;
@@ -74,7 +108,7 @@ public sealed class InputBatching
         bool image = ImageInput.IsImagePath(path);
         if (image)
         {
-            shape = ImageInput.IdentifyShape(path, _preprocessing);
+            shape = Arrange(ImageInput.IdentifyShape(path, _preprocessing));
         }
         else if (Path.GetExtension(path).Equals(NpyFile.Extension, StringComparison.OrdinalIgnoreCase))
         {
@@ -88,15 +122,28 @@ public sealed class InputBatching
         return new InputItem(path, Path.GetFileNameWithoutExtension(path), Fit(path, shape, image));
     }
 
-    /// <summary>Reads an item described by <see cref="Describe"/>, shaped as the model receives it.</summary>
+    /// <summary>Describes the array <paramref name="entry"/> of a .npz archive, from its header, and checks that it fits the input.</summary>
+    /// <exception cref="UserInputException">The array does not fit.</exception>
+    public InputItem Describe(string path, string entry, NpyHeader header)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(entry);
+        ArgumentNullException.ThrowIfNull(header);
+        return new InputItem(path, Path.GetFileNameWithoutExtension(path), Fit($"{path}:{entry}", header.Shape, false), entry);
+    }
+
+    /// <summary>Reads an item described by <see cref="Describe(string)"/>, shaped as the model receives it.</summary>
     /// <exception cref="UserInputException">The file is unreadable or has changed so that it no longer fits.</exception>
     public Tensor Load(InputItem item)
     {
         ArgumentNullException.ThrowIfNull(item);
-        Tensor tensor = ImageInput.IsImagePath(item.Path) ? ImageInput.Load(item.Path, _preprocessing) : NpyFile.Read(item.Path);
-        IReadOnlyList<int> shape = Fit(item.Path, tensor.Shape, ImageInput.IsImagePath(item.Path));
+        bool image = item.Entry is null && ImageInput.IsImagePath(item.Path);
+        Tensor tensor = item.Entry is not null ? NpzFile.ReadArray(item.Path, item.Entry)
+            : image ? ToLayout(ImageInput.Load(item.Path, _preprocessing), Layout)
+            : NpyFile.Read(item.Path);
+        IReadOnlyList<int> shape = Fit(item.Path, tensor.Shape, image);
         return shape.SequenceEqual(item.Shape)
-            ? new Tensor(shape, tensor.Data)
+            ? new Tensor(shape, tensor.Data, tensor.ElementType)
             : throw new UserInputException($"{item.Path}: changed while running; it was [{string.Join(", ", item.Shape)}] and is now [{string.Join(", ", shape)}].");
     }
 
@@ -153,7 +200,7 @@ public sealed class InputBatching
             items[i].Data.CopyTo(data, i * items[0].Length);
         }
 
-        return new Tensor([items.Count, .. shape.Skip(1)], data);
+        return new Tensor([items.Count, .. shape.Skip(1)], data, items[0].ElementType);
     }
 
     /// <summary>
@@ -178,8 +225,33 @@ public sealed class InputBatching
         }
 
         int length = output.Length / count;
-        return new Tensor([1, .. output.Shape.Skip(1)], output.Data.AsSpan(index * length, length).ToArray());
+        return new Tensor([1, .. output.Shape.Skip(1)], output.Data.AsSpan(index * length, length).ToArray(), output.ElementType);
     }
+
+    /// <summary>A <c>[1, C, H, W]</c> image tensor in <paramref name="layout"/>: as it is, or transposed to <c>[1, H, W, C]</c>.</summary>
+    public static Tensor ToLayout(Tensor image, ImageLayout layout)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        if (layout == ImageLayout.Nchw)
+        {
+            return image;
+        }
+
+        (int c, int h, int w) = (image.Shape[1], image.Shape[2], image.Shape[3]);
+        var data = new float[image.Length];
+        for (int ch = 0; ch < c; ch++)
+        {
+            for (int i = 0; i < h * w; i++)
+            {
+                data[(i * c) + ch] = image.Data[(ch * h * w) + i];
+            }
+        }
+
+        return new Tensor([image.Shape[0], h, w, c], data, image.ElementType);
+    }
+
+    private IReadOnlyList<int> Arrange(IReadOnlyList<int> nchw) =>
+        Layout == ImageLayout.Nhwc ? [nchw[0], nchw[2], nchw[3], nchw[1]] : nchw;
 
     private int[] Fit(string path, IReadOnlyList<int> shape, bool image)
     {
@@ -206,30 +278,41 @@ public sealed class InputBatching
         {
             message += "; give one item per file";
         }
-        else if (image && fitted.Length == wanted.Count && wanted.Count >= 3)
+        else if (image && fitted.Length == wanted.Count && wanted.Count == 4)
         {
-            message += ImageHint(fitted, wanted);
+            message += ImageHint(fitted, wanted, Layout);
         }
 
         throw new UserInputException(message + ".");
     }
 
-    private static string ImageHint(int[] fitted, IReadOnlyList<int?> wanted)
+    private static string ImageHint(int[] fitted, IReadOnlyList<int?> wanted, ImageLayout layout)
     {
-        int rank = wanted.Count;
+        // Axes of channels, height and width in the input's layout.
+        (int c, int h, int w) = layout == ImageLayout.Nhwc ? (3, 1, 2) : (1, 2, 3);
         var hints = new List<string>();
-        if (wanted[rank - 3] is int channels && channels != fitted[rank - 3])
+        if (wanted[c] is int channels && channels != fitted[c])
         {
             hints.Add(channels == 1 ? $"{ImagePreprocessing.ChannelsOption} gray" : $"{ImagePreprocessing.ChannelsOption} rgb (or bgr)");
         }
 
-        if ((wanted[rank - 2] is int h && h != fitted[rank - 2]) || (wanted[rank - 1] is int w && w != fitted[rank - 1]))
+        if ((wanted[h] is int height0 && height0 != fitted[h]) || (wanted[w] is int width0 && width0 != fitted[w]))
         {
-            int height = wanted[rank - 2] ?? fitted[rank - 2];
-            int width = wanted[rank - 1] ?? fitted[rank - 1];
+            int height = wanted[h] ?? fitted[h];
+            int width = wanted[w] ?? fitted[w];
             hints.Add($"{ImagePreprocessing.SizeOption} {width}x{height}");
         }
 
         return hints.Count == 0 ? "" : $"; use {string.Join(" and ", hints)}";
     }
+}
+
+/// <summary>Where an image tensor keeps its channels.</summary>
+public enum ImageLayout
+{
+    /// <summary>Channels first: <c>[N, C, H, W]</c> (PyTorch exports).</summary>
+    Nchw,
+
+    /// <summary>Channels last: <c>[N, H, W, C]</c> (TensorFlow and Keras exports).</summary>
+    Nhwc,
 }

@@ -6,9 +6,10 @@ using RenderFarm.Core;
 namespace RenderFarm.Inference.IO;
 
 /// <summary>
-/// NumPy's <c>.npy</c> format (versions 1.0, 2.0 and 3.0): reads float32, float64, int64, int32 and
-/// uint8 arrays of either byte order in C order into a float32 <see cref="Tensor"/>, and writes
-/// float32 tensors as version 1.0 little-endian files that <c>numpy.load</c> reads.
+/// NumPy's <c>.npy</c> format (versions 1.0, 2.0 and 3.0): reads float32, float64, float16, int64, int32,
+/// uint8 and bool arrays of either byte order in C order into a <see cref="Tensor"/> (elements held as
+/// float32, the element type kept), and writes tensors in their element type as version 1.0
+/// little-endian files that <c>numpy.load</c> reads.
 /// </summary>
 /// <remarks>
 /// The layout, from NumPy's <c>numpy/lib/format.py</c>: the magic <c>\x93NUMPY</c>, a major and a
@@ -81,7 +82,23 @@ public static class NpyFile
         CheckDataLength(header, data.Length, sourceName);
         var values = new float[header.ElementCount];
         Convert(data, header.DataType, header.LittleEndian, values);
-        return new Tensor(header.Shape, values);
+        return new Tensor(header.Shape, values, header.ElementType);
+    }
+
+    /// <summary>Reads only the header of a whole .npy file held in memory, checking that its data is all there.</summary>
+    /// <exception cref="UserInputException">The bytes are not a .npy file, or its header is malformed or refused.</exception>
+    public static NpyHeader ParseHeader(ReadOnlySpan<byte> bytes, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(sourceName);
+        (int headerStart, int headerLength) = ReadPreamble(bytes, sourceName);
+        if (bytes.Length - headerStart < headerLength)
+        {
+            throw Malformed(sourceName, $"the header says it is {headerLength} bytes long but the file ends before that");
+        }
+
+        NpyHeader header = ParseHeader(DecodeHeaderText(bytes.Slice(headerStart, headerLength), bytes[6], sourceName), sourceName);
+        CheckDataLength(header, bytes.Length - headerStart - headerLength, sourceName);
+        return header;
     }
 
     /// <summary>Writes <paramref name="tensor"/> to <paramref name="stream"/> as a little-endian float32 .npy file (version 1.0).</summary>
@@ -92,7 +109,7 @@ public static class NpyFile
         stream.Write(Format(tensor));
     }
 
-    /// <summary>The bytes of <paramref name="tensor"/> as a little-endian float32 .npy file (version 1.0).</summary>
+    /// <summary>The bytes of <paramref name="tensor"/> as a little-endian .npy file (version 1.0) of its element type.</summary>
     public static byte[] Format(Tensor tensor)
     {
         ArgumentNullException.ThrowIfNull(tensor);
@@ -102,7 +119,16 @@ public static class NpyFile
             1 => string.Create(CultureInfo.InvariantCulture, $"({tensor.Shape[0]},)"),
             _ => "(" + string.Join(", ", tensor.Shape.Select(d => d.ToString(CultureInfo.InvariantCulture))) + ")",
         };
-        string dictionary = $"{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}";
+        (string descr, int size) = tensor.ElementType switch
+        {
+            TensorElementType.Float16 => ("<f2", 2),
+            TensorElementType.Int64 => ("<i8", 8),
+            TensorElementType.Int32 => ("<i4", 4),
+            TensorElementType.UInt8 => ("|u1", 1),
+            TensorElementType.Bool => ("|b1", 1),
+            _ => ("<f4", 4),
+        };
+        string dictionary = $"{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}";
 
         // Pad with spaces so that magic + version + length + header + '\n' is a multiple of 64.
         int unpadded = PreambleLength + 2 + dictionary.Length + 1;
@@ -113,7 +139,7 @@ public static class NpyFile
             throw new ArgumentException($"A tensor of rank {tensor.Shape.Count} has too long a .npy header for version 1.0.", nameof(tensor));
         }
 
-        var bytes = new byte[PreambleLength + 2 + header.Length + ((long)tensor.Length * sizeof(float))];
+        var bytes = new byte[PreambleLength + 2 + header.Length + ((long)tensor.Length * size)];
         Magic.CopyTo(bytes);
         bytes[6] = 1;
         bytes[7] = 0;
@@ -122,7 +148,29 @@ public static class NpyFile
         Span<byte> data = bytes.AsSpan(PreambleLength + 2 + header.Length);
         for (int i = 0; i < tensor.Length; i++)
         {
-            BinaryPrimitives.WriteSingleLittleEndian(data[(i * sizeof(float))..], tensor.Data[i]);
+            float v = tensor.Data[i];
+            Span<byte> item = data.Slice(i * size, size);
+            switch (tensor.ElementType)
+            {
+                case TensorElementType.Float16:
+                    BinaryPrimitives.WriteHalfLittleEndian(item, (Half)v);
+                    break;
+                case TensorElementType.Int64:
+                    BinaryPrimitives.WriteInt64LittleEndian(item, (long)v);
+                    break;
+                case TensorElementType.Int32:
+                    BinaryPrimitives.WriteInt32LittleEndian(item, (int)Math.Clamp(v, int.MinValue, int.MaxValue));
+                    break;
+                case TensorElementType.UInt8:
+                    item[0] = (byte)Math.Clamp(v, 0, 255);
+                    break;
+                case TensorElementType.Bool:
+                    item[0] = v != 0 ? (byte)1 : (byte)0;
+                    break;
+                default:
+                    BinaryPrimitives.WriteSingleLittleEndian(item, v);
+                    break;
+            }
         }
 
         return bytes;
@@ -242,16 +290,18 @@ public static class NpyFile
                 "i8" => NpyDataType.Int64,
                 "i4" => NpyDataType.Int32,
                 "u1" => NpyDataType.UInt8,
+                "b1" => NpyDataType.Bool,
+                "f2" => NpyDataType.Float16,
                 _ => null,
             };
-            if (littleEndian is bool little && type is NpyDataType known && (order != '|' || known == NpyDataType.UInt8))
+            if (littleEndian is bool little && type is NpyDataType known && (order != '|' || known is NpyDataType.UInt8 or NpyDataType.Bool))
             {
                 return (known, little);
             }
         }
 
         throw new UserInputException(
-            $"{source}: the .npy dtype '{descr}' is not supported; use float32, float64, int64, int32 or uint8 (e.g. a.astype(np.float32)).");
+            $"{source}: the .npy dtype '{descr}' is not supported; use float32, float64, float16, int64, int32, uint8 or bool (e.g. a.astype(np.float32)).");
     }
 
     private static void CheckDataLength(NpyHeader header, long available, string source)
@@ -303,6 +353,21 @@ public static class NpyFile
                 for (int i = 0; i < values.Length; i++)
                 {
                     values[i] = data[i];
+                }
+
+                break;
+            case NpyDataType.Bool:
+                for (int i = 0; i < values.Length; i++)
+                {
+                    values[i] = data[i] != 0 ? 1f : 0f;
+                }
+
+                break;
+            case NpyDataType.Float16:
+                for (int i = 0; i < values.Length; i++)
+                {
+                    ReadOnlySpan<byte> item = data.Slice(i * 2, 2);
+                    values[i] = (float)(littleEndian ? BinaryPrimitives.ReadHalfLittleEndian(item) : BinaryPrimitives.ReadHalfBigEndian(item));
                 }
 
                 break;
@@ -484,6 +549,12 @@ public enum NpyDataType
 
     /// <summary>Unsigned byte, <c>u1</c>.</summary>
     UInt8,
+
+    /// <summary>Boolean, one byte, <c>b1</c>.</summary>
+    Bool,
+
+    /// <summary>IEEE 754 half precision, <c>f2</c>.</summary>
+    Float16,
 }
 
 /// <summary>What a .npy header says about its array.</summary>
@@ -500,6 +571,18 @@ public sealed record NpyHeader(NpyDataType DataType, bool LittleEndian, IReadOnl
     {
         NpyDataType.Float32 or NpyDataType.Int32 => 4,
         NpyDataType.Float64 or NpyDataType.Int64 => 8,
+        NpyDataType.Float16 => 2,
         _ => 1,
+    };
+
+    /// <summary>The tensor element type the array is read as (float64 becomes float32).</summary>
+    public TensorElementType ElementType => DataType switch
+    {
+        NpyDataType.Float16 => TensorElementType.Float16,
+        NpyDataType.Int64 => TensorElementType.Int64,
+        NpyDataType.Int32 => TensorElementType.Int32,
+        NpyDataType.UInt8 => TensorElementType.UInt8,
+        NpyDataType.Bool => TensorElementType.Bool,
+        _ => TensorElementType.Float32,
     };
 }

@@ -19,6 +19,9 @@ internal enum KernelKind
     Pad,
     Gather,
     Resize,
+    Where,
+    GatherIndices,
+    TopK,
 }
 
 /// <summary>Op codes of unary.comp.</summary>
@@ -44,6 +47,15 @@ internal enum UnaryOp : uint
     Gelu = 17,
     GeluTanh = 18,
     Softplus = 19,
+    Not = 20,
+    Floor = 21,
+    Ceil = 22,
+    Round = 23,
+    Trunc = 24,
+    ToBool = 25,
+    Sign = 26,
+    Sin = 27,
+    Cos = 28,
 }
 
 /// <summary>Op codes of binary.comp.</summary>
@@ -57,6 +69,17 @@ internal enum BinaryOp : uint
     Max = 5,
     Min = 6,
     PRelu = 7,
+    Equal = 8,
+    Less = 9,
+    Greater = 10,
+    LessOrEqual = 11,
+    GreaterOrEqual = 12,
+    And = 13,
+    Or = 14,
+    Xor = 15,
+    Fmod = 16,
+    FloorMod = 17,
+    IntDiv = 18,
 }
 
 /// <summary>

@@ -53,11 +53,14 @@ internal sealed record PlanStep(KernelKind Kernel, Slot[] Buffers, byte[] PushCo
 /// <summary>A value of the graph while planning: a CPU constant, or a GPU tensor in a slot.</summary>
 internal sealed class PlanValue
 {
-    private PlanValue(int[] shape, CpuTensor? constant, Slot? slot)
+    private readonly bool _integer;
+
+    private PlanValue(int[] shape, CpuTensor? constant, Slot? slot, bool integer)
     {
         Shape = shape;
         Constant = constant;
         Slot = slot;
+        _integer = integer;
     }
 
     public int[] Shape { get; }
@@ -68,9 +71,15 @@ internal sealed class PlanValue
 
     public long Count => ShapeMath.Count(Shape);
 
-    public static PlanValue Of(CpuTensor constant) => new(constant.Shape, constant, null);
+    /// <summary>
+    /// True for integer and boolean tensors. On the GPU every tensor is float32; integers are carried exactly up to
+    /// 2^24, and the flag makes division truncate and integer casts round as ONNX defines.
+    /// </summary>
+    public bool IsInteger => Constant?.IsInteger ?? _integer;
 
-    public static PlanValue OnGpu(int[] shape, Slot slot) => new(shape, null, slot);
+    public static PlanValue Of(CpuTensor constant) => new(constant.Shape, constant, null, constant.IsInteger);
+
+    public static PlanValue OnGpu(int[] shape, Slot slot, bool isInteger = false) => new(shape, null, slot, isInteger);
 }
 
 /// <summary>What the plan's memory planning achieved, for tests and diagnostics.</summary>

@@ -457,16 +457,18 @@ internal sealed partial class PlanBuilder
         return output;
     }
 
-    private PlanValue LayerNormalization(NodeProto node)
+    private PlanValue LayerNormalization(NodeProto node) =>
+        LayerNorm(Input(node, 0), Input(node, 1), OptionalInput(node, 2), node.Int("axis", -1), node.Float("epsilon", 1e-5f));
+
+    /// <summary>Normalizes <paramref name="x"/> over the axes from <paramref name="axisAttribute"/> on, then scales and shifts.</summary>
+    private PlanValue LayerNorm(PlanValue x, PlanValue scale, PlanValue? bias, long axisAttribute, float epsilon)
     {
-        PlanValue x = Input(node, 0);
-        PlanValue scale = Input(node, 1);
         int rank = x.Shape.Length;
-        int axis = ShapeMath.Axis(node.Int("axis", -1), rank, "LayerNormalization");
+        int axis = ShapeMath.Axis(axisAttribute, rank, "LayerNormalization");
         long planes = ShapeMath.Product(x.Shape, 0, axis);
         int size = ShapeMath.Product(x.Shape, axis, rank);
         int[] normalized = x.Shape[axis..];
-        PlanValue bias = OptionalInput(node, 2) ?? PlanValue.Of(new CpuTensor(normalized, new double[size], false));
+        bias ??= PlanValue.Of(new CpuTensor(normalized, new double[size], false));
         scale = ExpandTo(scale, normalized);
         bias = ExpandTo(bias, normalized);
         PlanValue output = NewGpu(x.Shape);
@@ -475,7 +477,7 @@ internal sealed partial class PlanBuilder
             return output;
         }
 
-        var push = new PushConstants().U(planes).U(1).U(size).F(node.Float("epsilon", 1e-5f)).U(1);
+        var push = new PushConstants().U(planes).U(1).U(size).F(epsilon).U(1);
         (uint gx, uint gy) = KernelGroups.Groups(planes, 1);
         Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy);
         return output;
@@ -645,8 +647,8 @@ internal sealed partial class PlanBuilder
         PlanValue x = Input(node, 0);
         int rank = x.Shape.Length;
         string mode = node.String("mode", "constant");
-        long[] raw = Opset >= 11 ? ConstantInput(node, 1).ToLongs() : node.Ints("pads") ?? [];
-        float value = Opset >= 11 ? (float)(OptionalConstant(node, 2)?.Data.FirstOrDefault() ?? 0) : node.Float("value", 0f);
+        long[] raw = ConstantInput(node, 1).ToLongs();
+        float value = (float)(OptionalConstant(node, 2)?.Data.FirstOrDefault() ?? 0);
         long[] axes = OptionalConstant(node, 3)?.ToLongs() ?? Enumerable.Range(0, rank).Select(a => (long)a).ToArray();
         if (raw.Length != 2 * axes.Length)
         {

@@ -7,234 +7,50 @@ internal sealed partial class PlanBuilder
 {
     private int Opset => _model.Opset;
 
-    private void PlanNode(NodeProto node)
+    private PlanValue Variadic(NodeProto node, BinaryOp op, bool mean)
     {
-        switch (node.OpType)
+        PlanValue result = Input(node, 0);
+        for (int i = 1; i < node.Input.Count; i++)
         {
-            case "Constant":
-                SetOutput(node, PlanValue.Of(_memo.Get(node, () => ConstantAttribute(node))));
-                return;
-            case "Identity" or "Dropout":
-                SetOutput(node, Input(node, 0));
-                return;
-            case "Cast":
-                SetOutput(node, Cast(Input(node, 0), node.Int("to", 1)));
-                return;
-            case "Shape":
-                SetOutput(node, ShapeOf(node));
-                return;
-            case "ConstantOfShape":
-                SetOutput(node, ConstantOfShape(node));
-                return;
-            case "Range":
-                SetOutput(node, Range(node));
-                return;
-            case "Relu":
-                SetOutput(node, Unary(UnaryOp.Relu, Input(node, 0)));
-                return;
-            case "LeakyRelu":
-                SetOutput(node, Unary(UnaryOp.LeakyRelu, Input(node, 0), node.Float("alpha", 0.01f)));
-                return;
-            case "Elu":
-                SetOutput(node, Unary(UnaryOp.Elu, Input(node, 0), node.Float("alpha", 1f)));
-                return;
-            case "Sigmoid":
-                SetOutput(node, Unary(UnaryOp.Sigmoid, Input(node, 0)));
-                return;
-            case "Tanh":
-                SetOutput(node, Unary(UnaryOp.Tanh, Input(node, 0)));
-                return;
-            case "HardSigmoid":
-                SetOutput(node, Unary(UnaryOp.HardSigmoid, Input(node, 0), node.Float("alpha", 0.2f), node.Float("beta", 0.5f)));
-                return;
-            case "HardSwish":
-                SetOutput(node, Unary(UnaryOp.HardSwish, Input(node, 0)));
-                return;
-            case "Sqrt":
-                SetOutput(node, Unary(UnaryOp.Sqrt, Input(node, 0)));
-                return;
-            case "Exp":
-                SetOutput(node, Unary(UnaryOp.Exp, Input(node, 0)));
-                return;
-            case "Log":
-                SetOutput(node, Unary(UnaryOp.Log, Input(node, 0)));
-                return;
-            case "Neg":
-                SetOutput(node, Unary(UnaryOp.Neg, Input(node, 0)));
-                return;
-            case "Abs":
-                SetOutput(node, Unary(UnaryOp.Abs, Input(node, 0)));
-                return;
-            case "Erf":
-                SetOutput(node, Unary(UnaryOp.Erf, Input(node, 0)));
-                return;
-            case "Gelu":
-                SetOutput(node, Unary(node.String("approximate", "none") == "tanh" ? UnaryOp.GeluTanh : UnaryOp.Gelu, Input(node, 0)));
-                return;
-            case "Softplus":
-                SetOutput(node, Unary(UnaryOp.Softplus, Input(node, 0)));
-                return;
-            case "PRelu":
-                SetOutput(node, Binary(BinaryOp.PRelu, Input(node, 0), Input(node, 1)));
-                return;
-            case "LayerNormalization":
-                SetOutput(node, LayerNormalization(node));
-                return;
-            case "Reciprocal":
-                SetOutput(node, Unary(UnaryOp.Reciprocal, Input(node, 0)));
-                return;
-            case "Clip":
-                SetOutput(node, Clip(node));
-                return;
-            case "Add":
-                SetOutput(node, Binary(BinaryOp.Add, Input(node, 0), Input(node, 1)));
-                return;
-            case "Sub":
-                SetOutput(node, Binary(BinaryOp.Sub, Input(node, 0), Input(node, 1)));
-                return;
-            case "Mul":
-                SetOutput(node, Binary(BinaryOp.Mul, Input(node, 0), Input(node, 1)));
-                return;
-            case "Div":
-                SetOutput(node, Binary(BinaryOp.Div, Input(node, 0), Input(node, 1)));
-                return;
-            case "Pow":
-                SetOutput(node, Binary(BinaryOp.Pow, Input(node, 0), Input(node, 1)));
-                return;
-            case "Sum" or "Mean":
-            {
-                PlanValue result = Input(node, 0);
-                for (int i = 1; i < node.Input.Count; i++)
-                {
-                    result = Binary(BinaryOp.Add, result, Input(node, i));
-                }
-
-                if (node.OpType == "Mean" && node.Input.Count > 1)
-                {
-                    result = Unary(UnaryOp.Affine, result, 1f / node.Input.Count, 0f);
-                }
-
-                SetOutput(node, result);
-                return;
-            }
-
-            case "Split":
-                Split(node);
-                return;
-            case "Equal" or "Less" or "Greater" or "Where" or "Not" or "Floor" or "Ceil":
-                SetOutput(node, FoldLogic(node));
-                return;
-            case "Max" or "Min":
-            {
-                BinaryOp op = node.OpType == "Max" ? BinaryOp.Max : BinaryOp.Min;
-                PlanValue result = Input(node, 0);
-                for (int i = 1; i < node.Input.Count; i++)
-                {
-                    result = Binary(op, result, Input(node, i));
-                }
-
-                SetOutput(node, result);
-                return;
-            }
-
-            case "Conv":
-                Conv(node);
-                return;
-            case "ConvTranspose":
-                SetOutput(node, ConvTranspose(node));
-                return;
-            case "Gemm":
-                SetOutput(node, Gemm(node));
-                return;
-            case "MatMul":
-                SetOutput(node, MatMul(Input(node, 0), Input(node, 1)));
-                return;
-            case "BatchNormalization":
-                SetOutput(node, BatchNormalization(node));
-                return;
-            case "InstanceNormalization":
-                SetOutput(node, InstanceNormalization(node));
-                return;
-            case "MaxPool" or "AveragePool":
-                SetOutput(node, Pool(node, global: false));
-                return;
-            case "GlobalAveragePool" or "GlobalMaxPool":
-                SetOutput(node, Pool(node, global: true));
-                return;
-            case "Softmax" or "LogSoftmax":
-                SetOutput(node, Softmax(node));
-                return;
-            case "ReduceMean" or "ReduceSum" or "ReduceMax" or "ReduceMin":
-                SetOutput(node, Reduce(node));
-                return;
-            case "Reshape":
-                SetOutput(node, Reshape(node));
-                return;
-            case "Flatten":
-            {
-                PlanValue x = Input(node, 0);
-                int axis = (int)node.Int("axis", 1);
-                axis = axis < 0 ? axis + x.Shape.Length : axis;
-                if (axis < 0 || axis > x.Shape.Length)
-                {
-                    throw new PlanException($"axis {node.Int("axis", 1)} is out of range for rank {x.Shape.Length}.");
-                }
-
-                SetOutput(node, Alias(x, [ShapeMath.Product(x.Shape, 0, axis), ShapeMath.Product(x.Shape, axis, x.Shape.Length)]));
-                return;
-            }
-
-            case "Squeeze":
-                SetOutput(node, Squeeze(node));
-                return;
-            case "Unsqueeze":
-                SetOutput(node, Unsqueeze(node));
-                return;
-            case "Transpose":
-            {
-                PlanValue x = Input(node, 0);
-                int rank = x.Shape.Length;
-                int[] perm = node.Ints("perm")?.Select(p => ShapeMath.Axis(p, rank, "Transpose")).ToArray()
-                    ?? Enumerable.Range(0, rank).Reverse().ToArray();
-                if (perm.Length != rank || perm.Distinct().Count() != rank)
-                {
-                    throw new PlanException($"perm [{string.Join(", ", perm)}] is not a permutation of {rank} axes.");
-                }
-
-                SetOutput(node, Permute(x, x.Shape, perm, perm.Select(p => x.Shape[p]).ToArray()));
-                return;
-            }
-
-            case "Concat":
-                SetOutput(node, Concat(node));
-                return;
-            case "Slice":
-                SetOutput(node, Slice(node));
-                return;
-            case "Gather":
-                SetOutput(node, Gather(node));
-                return;
-            case "Expand":
-            {
-                PlanValue x = Input(node, 0);
-                int[] target = ToShape(ConstantInput(node, 1));
-                int[] shape = ShapeMath.Broadcast(x.Shape, target, "Expand");
-                SetOutput(node, StridedCopy(x, shape, shape, 0, ShapeMath.BroadcastStrides(x.Shape, shape.Length)));
-                return;
-            }
-
-            case "DepthToSpace" or "SpaceToDepth":
-                SetOutput(node, DepthSpace(node));
-                return;
-            case "Pad":
-                SetOutput(node, Pad(node));
-                return;
-            case "Resize":
-                SetOutput(node, Resize(node));
-                return;
-            default:
-                throw new PlanException("the operator is not supported.");
+            result = Binary(op, result, Input(node, i));
         }
+
+        return mean && node.Input.Count > 1 ? Unary(UnaryOp.Affine, result, 1f / node.Input.Count, 0f) : result;
+    }
+
+    private PlanValue Flatten(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int axis = (int)node.Int("axis", 1);
+        axis = axis < 0 ? axis + x.Shape.Length : axis;
+        if (axis < 0 || axis > x.Shape.Length)
+        {
+            throw new PlanException($"axis {node.Int("axis", 1)} is out of range for rank {x.Shape.Length}.");
+        }
+
+        return Alias(x, [ShapeMath.Product(x.Shape, 0, axis), ShapeMath.Product(x.Shape, axis, x.Shape.Length)]);
+    }
+
+    private PlanValue Transpose(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int rank = x.Shape.Length;
+        int[] perm = node.Ints("perm")?.Select(p => ShapeMath.Axis(p, rank, "Transpose")).ToArray()
+            ?? Enumerable.Range(0, rank).Reverse().ToArray();
+        if (perm.Length != rank || perm.Distinct().Count() != rank)
+        {
+            throw new PlanException($"perm [{string.Join(", ", perm)}] is not a permutation of {rank} axes.");
+        }
+
+        return Permute(x, x.Shape, perm, perm.Select(p => x.Shape[p]).ToArray());
+    }
+
+    private PlanValue Expand(NodeProto node)
+    {
+        PlanValue x = Input(node, 0);
+        int[] target = ToShape(ConstantInput(node, 1));
+        int[] shape = ShapeMath.Broadcast(x.Shape, target, "Expand");
+        return StridedCopy(x, shape, shape, 0, ShapeMath.BroadcastStrides(x.Shape, shape.Length));
     }
 
     private static CpuTensor ConstantAttribute(NodeProto node)
@@ -280,14 +96,26 @@ internal sealed partial class PlanBuilder
 
     private PlanValue Cast(PlanValue x, long to)
     {
+        var type = (TensorProto.Types.DataType)to;
+        bool integer = type is not (TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Double or
+            TensorProto.Types.DataType.Float16 or TensorProto.Types.DataType.Bfloat16);
         if (x.Constant is not CpuTensor c)
         {
-            // Only float to float reaches here for computed tensors (OperatorSupport refuses the rest).
-            return x;
+            // Every tensor is float32 on the device: a cast to a float type keeps the values (float16 and bfloat16 are
+            // computed at single precision), one to an integer type truncates toward zero, one to bool tests for non-zero.
+            if (type == TensorProto.Types.DataType.Bool)
+            {
+                return Unary(UnaryOp.ToBool, x);
+            }
+
+            if (integer)
+            {
+                return x.IsInteger ? PlanValue.OnGpu(x.Shape, x.Slot!, isInteger: true) : Unary(UnaryOp.Trunc, x);
+            }
+
+            return PlanValue.OnGpu(x.Shape, x.Slot!, isInteger: false);
         }
 
-        var type = (TensorProto.Types.DataType)to;
-        bool integer = type is not (TensorProto.Types.DataType.Float or TensorProto.Types.DataType.Double or TensorProto.Types.DataType.Float16);
         var data = new double[c.Length];
         for (int i = 0; i < data.Length; i++)
         {
@@ -296,6 +124,7 @@ internal sealed partial class PlanBuilder
             {
                 TensorProto.Types.DataType.Bool => v != 0 ? 1 : 0,
                 TensorProto.Types.DataType.Float => (float)v,
+                TensorProto.Types.DataType.Float16 => (double)(Half)v,
                 _ when integer => Math.Truncate(v),
                 _ => v,
             };
@@ -350,24 +179,16 @@ internal sealed partial class PlanBuilder
     {
         float min = float.NegativeInfinity;
         float max = float.PositiveInfinity;
-        if (Opset < 11)
+        CpuTensor? low = OptionalConstant(node, 1);
+        CpuTensor? high = OptionalConstant(node, 2);
+        if (low is not null && low.Length > 0)
         {
-            min = node.Float("min", min);
-            max = node.Float("max", max);
+            min = (float)low.Data[0];
         }
-        else
-        {
-            CpuTensor? low = OptionalConstant(node, 1);
-            CpuTensor? high = OptionalConstant(node, 2);
-            if (low is not null && low.Length > 0)
-            {
-                min = (float)low.Data[0];
-            }
 
-            if (high is not null && high.Length > 0)
-            {
-                max = (float)high.Data[0];
-            }
+        if (high is not null && high.Length > 0)
+        {
+            max = (float)high.Data[0];
         }
 
         return Unary(UnaryOp.Clip, Input(node, 0), min, max);
@@ -637,45 +458,33 @@ internal sealed partial class PlanBuilder
         }
     }
 
-    /// <summary>Comparisons, selection and rounding, evaluated only on constants (shape arithmetic of exporters).</summary>
-    private PlanValue FoldLogic(NodeProto node)
+    private PlanValue Where(NodeProto node) => WhereValues(Input(node, 0), Input(node, 1), Input(node, 2));
+
+    private PlanValue WhereValues(PlanValue condition, PlanValue x, PlanValue y)
     {
-        CpuTensor a = ConstantInput(node, 0);
-        switch (node.OpType)
+        int[] shape = ShapeMath.Broadcast(ShapeMath.Broadcast(condition.Shape, x.Shape, "Where"), y.Shape, "Where");
+        bool integer = x.IsInteger && y.IsInteger;
+        if (condition.Constant is CpuTensor cc && x.Constant is CpuTensor cx && y.Constant is CpuTensor cy)
         {
-            case "Not" or "Floor" or "Ceil":
-            {
-                double[] data = a.Data.Select(v => node.OpType switch
-                {
-                    "Not" => v == 0 ? 1.0 : 0.0,
-                    "Floor" => Math.Floor((float)v),
-                    _ => Math.Ceiling((float)v),
-                }).ToArray();
-                return PlanValue.Of(new CpuTensor(a.Shape, data, a.IsInteger || node.OpType == "Not"));
-            }
-
-            case "Where":
-            {
-                CpuTensor x = ConstantInput(node, 1);
-                CpuTensor y = ConstantInput(node, 2);
-                int[] shape = ShapeMath.Broadcast(ShapeMath.Broadcast(a.Shape, x.Shape, "Where"), y.Shape, "Where");
-                double[] data = Broadcast3(shape, a, x, y, (c, u, v) => c != 0 ? u : v);
-                return PlanValue.Of(new CpuTensor(shape, data, x.IsInteger && y.IsInteger));
-            }
-
-            default:
-            {
-                CpuTensor b = ConstantInput(node, 1);
-                int[] shape = ShapeMath.Broadcast(a.Shape, b.Shape, node.OpType);
-                double[] data = Broadcast3(shape, a, b, b, (u, v, _) => node.OpType switch
-                {
-                    "Equal" => u == v ? 1 : 0,
-                    "Less" => u < v ? 1 : 0,
-                    _ => u > v ? 1 : 0,
-                });
-                return PlanValue.Of(new CpuTensor(shape, data, true));
-            }
+            return PlanValue.Of(new CpuTensor(shape, Broadcast3(shape, cc, cx, cy, (c, u, v) => c != 0 ? u : v), integer));
         }
+
+        // Size-1 dimensions carry no stride; dropping them lets ranks above 6 fit the kernel.
+        int rank = shape.Length;
+        int[] keep = Enumerable.Range(0, rank).Where(d => shape[d] != 1).ToArray();
+        int[] Strides(PlanValue v) => ShapeMath.BroadcastStrides(v.Shape, rank) is var all ? keep.Select(d => all[d]).ToArray() : [];
+        PlanValue output = NewGpu(shape, integer);
+        long count = output.Count;
+        if (count == 0)
+        {
+            return output;
+        }
+
+        int[] kept = keep.Select(d => shape[d]).ToArray();
+        var push = new PushConstants().U(count).Array(kept, 6, 1, signed: false)
+            .Array(Strides(condition), 6, 0, signed: false).Array(Strides(x), 6, 0, signed: false).Array(Strides(y), 6, 0, signed: false);
+        Emit1D(KernelKind.Where, [Gpu(condition), Gpu(x), Gpu(y), output.Slot!], push, count);
+        return output;
     }
 
     private static double[] Broadcast3(int[] shape, CpuTensor a, CpuTensor b, CpuTensor c, Func<double, double, double, double> f)
@@ -710,10 +519,24 @@ internal sealed partial class PlanBuilder
     private PlanValue Gather(NodeProto node)
     {
         PlanValue data = Input(node, 0);
-        CpuTensor indices = ConstantInput(node, 1);
         int rank = data.Shape.Length;
         int axis = ShapeMath.Axis(node.Int("axis", 0), rank, "Gather");
         int axisLength = data.Shape[axis];
+        if (Input(node, 1) is { Constant: null } computed)
+        {
+            // Indices computed at run time (token ids into an embedding table): checked on the device.
+            int[] outShape = [.. data.Shape.Take(axis), .. computed.Shape, .. data.Shape.Skip(axis + 1)];
+            PlanValue gathered = NewGpu(outShape, data.IsInteger);
+            if (gathered.Count > 0)
+            {
+                var push = new PushConstants().U(gathered.Count).U(axisLength).U(computed.Count).U(ShapeMath.Product(data.Shape, axis + 1, rank));
+                Emit1D(KernelKind.GatherIndices, [Gpu(data), Gpu(computed), gathered.Slot!], push, gathered.Count);
+            }
+
+            return gathered;
+        }
+
+        CpuTensor indices = ConstantInput(node, 1);
         long[] raw = indices.ToLongs();
         var normalized = new uint[raw.Length];
         for (int i = 0; i < raw.Length; i++)
@@ -746,7 +569,7 @@ internal sealed partial class PlanBuilder
             return PlanValue.Of(new CpuTensor(shape, values, c.IsInteger));
         }
 
-        PlanValue output = NewGpu(shape);
+        PlanValue output = NewGpu(shape, data.IsInteger);
         if (output.Count > 0)
         {
             var push = new PushConstants().U(output.Count).U(axisLength).U(normalized.Length).U(inner);

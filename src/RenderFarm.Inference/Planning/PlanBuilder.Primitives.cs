@@ -28,6 +28,15 @@ internal sealed partial class PlanBuilder
             UnaryOp.Gelu => 0.5 * v * (1 + Erf(v * 0.70710678118654752)),
             UnaryOp.GeluTanh => 0.5 * v * (1 + Math.Tanh(0.79788456080286536 * (v + (0.044715 * v * v * v)))),
             UnaryOp.Softplus => v > 20 ? v : Math.Log(1 + Math.Exp(v)),
+            UnaryOp.Not => value == 0 ? 1 : 0,
+            UnaryOp.Floor => Math.Floor(value),
+            UnaryOp.Ceil => Math.Ceiling(value),
+            UnaryOp.Round => Math.Round(value, MidpointRounding.ToEven),
+            UnaryOp.Trunc => Math.Truncate(value),
+            UnaryOp.ToBool => value != 0 ? 1 : 0,
+            UnaryOp.Sign => Math.Sign(value),
+            UnaryOp.Sin => MathF.Sin(v),
+            UnaryOp.Cos => MathF.Cos(v),
             _ => throw new PlanException($"unary op {op} has no CPU form."),
         };
     }
@@ -42,6 +51,23 @@ internal sealed partial class PlanBuilder
 
     private static double ApplyBinary(BinaryOp op, double a, double b, bool integer)
     {
+        if (IsLogic(op) || op is BinaryOp.Fmod or BinaryOp.FloorMod)
+        {
+            return op switch
+            {
+                BinaryOp.Equal => a == b ? 1 : 0,
+                BinaryOp.Less => a < b ? 1 : 0,
+                BinaryOp.Greater => a > b ? 1 : 0,
+                BinaryOp.LessOrEqual => a <= b ? 1 : 0,
+                BinaryOp.GreaterOrEqual => a >= b ? 1 : 0,
+                BinaryOp.And => a != 0 && b != 0 ? 1 : 0,
+                BinaryOp.Or => a != 0 || b != 0 ? 1 : 0,
+                BinaryOp.Xor => (a != 0) != (b != 0) ? 1 : 0,
+                BinaryOp.Fmod => integer ? a - (b * Math.Truncate(a / b)) : (float)a % (float)b,
+                _ => b == 0 ? throw new PlanException("integer modulo by zero in a constant.") : a - (b * Math.Floor(a / b)),
+            };
+        }
+
         if (integer)
         {
             return op switch
@@ -81,15 +107,22 @@ internal sealed partial class PlanBuilder
                 data[i] = ApplyUnary(op, c.Data[i], alpha, beta);
             }
 
-            bool integer = c.IsInteger && op is UnaryOp.Copy or UnaryOp.Relu or UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Clip;
-            return PlanValue.Of(new CpuTensor(c.Shape, data, integer));
+            return PlanValue.Of(new CpuTensor(c.Shape, data, IntegerResult(op, c.IsInteger)));
         }
 
-        PlanValue output = NewGpu(x.Shape);
+        PlanValue output = NewGpu(x.Shape, IntegerResult(op, x.IsInteger));
         var push = new PushConstants().U(x.Count).U((uint)op).F(alpha).F(beta);
         Emit1D(KernelKind.Unary, [Gpu(x), output.Slot!], push, x.Count);
         return output;
     }
+
+    /// <summary>Whether a unary operator's result is an integer tensor: rounding and logic always, sign-like ones on integers.</summary>
+    private static bool IntegerResult(UnaryOp op, bool integerInput) =>
+        op is UnaryOp.Not or UnaryOp.ToBool or UnaryOp.Trunc or UnaryOp.Floor or UnaryOp.Ceil or UnaryOp.Round ||
+        (integerInput && op is UnaryOp.Copy or UnaryOp.Relu or UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Clip or UnaryOp.Sign);
+
+    /// <summary>True for the comparisons and logic operators, whose results are booleans.</summary>
+    private static bool IsLogic(BinaryOp op) => op is >= BinaryOp.Equal and <= BinaryOp.Xor;
 
     private PlanValue Binary(BinaryOp op, PlanValue a, PlanValue b)
     {
@@ -101,6 +134,7 @@ internal sealed partial class PlanBuilder
         if (a.Constant is CpuTensor ca && b.Constant is CpuTensor cb)
         {
             bool integer = ca.IsInteger && cb.IsInteger;
+            bool integerResult = integer || IsLogic(op);
             var data = new double[count];
             int[] outStrides = ShapeMath.Strides(shape);
             for (int i = 0; i < count; i++)
@@ -119,12 +153,18 @@ internal sealed partial class PlanBuilder
                 data[i] = ApplyBinary(op, ca.Data[ia], cb.Data[ib], integer);
             }
 
-            return PlanValue.Of(new CpuTensor(shape, data, integer));
+            return PlanValue.Of(new CpuTensor(shape, data, integerResult));
+        }
+
+        bool integers = a.IsInteger && b.IsInteger;
+        if (integers && op == BinaryOp.Div)
+        {
+            op = BinaryOp.IntDiv;
         }
 
         // Merge neighbouring dims that broadcast alike, so tensors of rank above 6 still fit the kernel when they can.
         (int[] mergedShape, int[] mergedA, int[] mergedB) = Coalesce(shape, stridesA, stridesB);
-        PlanValue output = NewGpu(shape);
+        PlanValue output = NewGpu(shape, integers || IsLogic(op));
         var push = new PushConstants().U(count).U((uint)op)
             .Array(mergedShape, 6, 1, signed: false).Array(mergedA, 6, 0, signed: false).Array(mergedB, 6, 0, signed: false);
         Emit1D(KernelKind.Binary, [Gpu(a), Gpu(b), output.Slot!], push, count);
@@ -188,7 +228,7 @@ internal sealed partial class PlanBuilder
             return PlanValue.Of(new CpuTensor(outShape, data, c.IsInteger));
         }
 
-        PlanValue output = NewGpu(outShape);
+        PlanValue output = NewGpu(outShape, x.IsInteger);
         CopyInto(x, output.Slot!, iteration, inOffset, inStrides, 0, ShapeMath.Strides(iteration));
         return output;
     }
@@ -218,6 +258,6 @@ internal sealed partial class PlanBuilder
             throw new PlanException($"cannot view {ShapeMath.Format(x.Shape)} as {ShapeMath.Format(shape)}.");
         }
 
-        return x.Constant is CpuTensor c ? PlanValue.Of(new CpuTensor(shape, c.Data, c.IsInteger)) : PlanValue.OnGpu(shape, x.Slot!);
+        return x.Constant is CpuTensor c ? PlanValue.Of(new CpuTensor(shape, c.Data, c.IsInteger)) : PlanValue.OnGpu(shape, x.Slot!, x.IsInteger);
     }
 }

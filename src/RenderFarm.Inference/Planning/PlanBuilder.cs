@@ -29,6 +29,8 @@ internal sealed partial class PlanBuilder
         _memo = memo;
     }
 
+    public OnnxModel Model => _model;
+
     public IReadOnlyList<PlanStep> Steps => _steps;
 
     public IReadOnlyList<Slot> Slots => _slots;
@@ -56,7 +58,7 @@ internal sealed partial class PlanBuilder
             slot.FirstWrite = -1;
             slot.LastUse = -1;
             InputSlots[input.Name] = slot;
-            _values[input.Name] = PlanValue.OnGpu(shape, slot);
+            _values[input.Name] = PlanValue.OnGpu(shape, slot, TensorTypes.IsInteger(input.ElementType));
         }
 
         foreach (NodeProto node in _model.Graph.Node)
@@ -221,7 +223,8 @@ internal sealed partial class PlanBuilder
         return slot;
     }
 
-    private PlanValue NewGpu(int[] shape) => PlanValue.OnGpu(shape, NewSlot(ShapeMath.Count(shape) * 4, SlotKind.Intermediate));
+    private PlanValue NewGpu(int[] shape, bool isInteger = false) =>
+        PlanValue.OnGpu(shape, NewSlot(ShapeMath.Count(shape) * 4, SlotKind.Intermediate), isInteger);
 
     /// <summary>The slot of a value, uploading a constant (as float32) the first time a kernel needs it.</summary>
     private Slot Gpu(PlanValue value)

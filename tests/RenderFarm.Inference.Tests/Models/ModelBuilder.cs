@@ -57,6 +57,20 @@ internal sealed class ModelBuilder
         return this;
     }
 
+    /// <summary>Adds a graph output of another element type, shape left to inference.</summary>
+    public ModelBuilder TypedOutput(string name, TensorProto.Types.DataType type)
+    {
+        _graph.Output.Add(ValueInfo(name, null, type));
+        return this;
+    }
+
+    /// <summary>Adds a ONNX Runtime contrib (com.microsoft) opset import, for its fused operators.</summary>
+    public ModelBuilder WithMicrosoftDomain()
+    {
+        _model.OpsetImport.Add(new OperatorSetIdProto { Domain = "com.microsoft", Version = 1 });
+        return this;
+    }
+
     public ModelBuilder Initializer(string name, int[] shape, float[] data)
     {
         _graph.Initializer.Add(FloatTensor(name, shape, data));
