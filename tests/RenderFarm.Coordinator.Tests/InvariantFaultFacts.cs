@@ -198,7 +198,9 @@ public sealed class InvariantFaultFacts
     {
         options ??= new CoordinatorOptions { SpotChecks = false };
         var store = new FaultyFarmStore(backend.Store, plan);
-        var queue = new FaultyWorkQueue(new HangfireWorkQueue(backend.Storage, new BackgroundJobClient(backend.Storage)), plan);
+        // One fetcher for the splitter and the leases, so that the split's enqueues wake the lease polls in-process.
+        var fetcher = new QueueFetcher();
+        var queue = new FaultyWorkQueue(new HangfireWorkQueue(backend.Storage, new BackgroundJobClient(backend.Storage), fetcher), plan);
         var standing = new ProviderStanding(backend.Store, Options.Create(new ProviderLimits()));
         var leases = new LeaseService(queue, new ProviderPresence(backend.Storage), store, backend.Objects, time, options, standing, NullLoggerFactory.Instance);
         var sweep = new InvariantSweep(store, leases.Transitions, NullLogger<InvariantSweep>.Instance);
@@ -218,7 +220,7 @@ public sealed class InvariantFaultFacts
             },
         };
         await backend.Store.CreateJobAsync(job, [.. Enumerable.Range(0, Tasks).Select(i => new TaskRecord { JobId = job.Id, Index = i, FirstFrame = i + 1, LastFrame = i + 1 })]);
-        await new JobSplitter(backend.Store, new BackgroundJobClient(backend.Storage), NullLogger<JobSplitter>.Instance).SplitAsync(job.Id, CancellationToken.None);
+        await new JobSplitter(backend.Store, new BackgroundJobClient(backend.Storage), backend.Storage, fetcher, NullLogger<JobSplitter>.Instance).SplitAsync(job.Id, CancellationToken.None);
         plan.Arm();
         return (leases, sweep, job.Id, backend.Store);
     }
@@ -371,6 +373,23 @@ internal sealed class FaultyFarmStore(IFarmStore inner, FaultPlan plan) : IFarmS
     public Task<bool> TryRevokeApiKeyAsync(string id, DateTimeOffset revokedAt, CancellationToken cancellationToken = default) => inner.TryRevokeApiKeyAsync(id, revokedAt, cancellationToken);
 
     public Task<string> GetOrAddSecretAsync(string name, string candidate, CancellationToken cancellationToken = default) => inner.GetOrAddSecretAsync(name, candidate, cancellationToken);
+
+    public Task<IReadOnlyList<int>> LinkHangfireJobsAsync(Guid jobId, IReadOnlyList<(int Index, string HangfireJobId)> links, CancellationToken cancellationToken = default) =>
+        inner.LinkHangfireJobsAsync(jobId, links, cancellationToken);
+
+    public Task AppendTaskEventsAsync(IReadOnlyList<TaskEventRecord> events, CancellationToken cancellationToken = default) => inner.AppendTaskEventsAsync(events, cancellationToken);
+
+    public Task<IReadOnlyList<TaskEventRecord>> GetTaskEventsAsync(Guid jobId, int taskIndex, int limit, CancellationToken cancellationToken = default) =>
+        inner.GetTaskEventsAsync(jobId, taskIndex, limit, cancellationToken);
+
+    public Task<IReadOnlyList<ProviderRecord>> ListProvidersAsync(int limit, CancellationToken cancellationToken = default) => inner.ListProvidersAsync(limit, cancellationToken);
+
+    public Task<(long Frames, double Upper, double Lower)> GetProviderEvidenceAsync(string provider, CancellationToken cancellationToken = default) =>
+        inner.GetProviderEvidenceAsync(provider, cancellationToken);
+
+    public Task<(long Frames, double Upper, double Lower)> UpdateProviderEvidenceAsync(
+        string provider, Func<(long Frames, double Upper, double Lower), (long Frames, double Upper, double Lower)> update, CancellationToken cancellationToken = default) =>
+        inner.UpdateProviderEvidenceAsync(provider, update, cancellationToken);
 
     private async Task<T> WriteAsync<T>(string what, Func<Task<T>> write)
     {
