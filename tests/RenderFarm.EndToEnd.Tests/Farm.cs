@@ -138,10 +138,32 @@ internal sealed partial class Farm : IAsyncDisposable
             _folder,
             _clock));
         Coordinator = coordinator;
+        return await WaitUntilHealthyAsync(coordinator, Address);
+    }
 
+    /// <summary>
+    /// Starts one more coordinator process on the same database, bucket and secrets, at its own port (several
+    /// coordinators behind one farm), and waits until its /health answers 200.
+    /// </summary>
+    /// <returns>The process and its address.</returns>
+    public async Task<(FarmProcess Process, Uri Address)> StartPeerCoordinatorAsync(string name)
+    {
+        var address = new Uri(string.Create(CultureInfo.InvariantCulture, $"http://127.0.0.1:{LoopbackPort.Free()}/"));
+        FarmProcess coordinator = Track(FarmProcess.Start(
+            name,
+            ["coordinator", "--urls", address.AbsoluteUri.TrimEnd('/')],
+            _coordinatorEnvironment,
+            _folder,
+            _clock));
+        return (await WaitUntilHealthyAsync(coordinator, address), address);
+    }
+
+    private async Task<FarmProcess> WaitUntilHealthyAsync(FarmProcess coordinator, Uri address)
+    {
+        string name = coordinator.Name;
         long deadline = Environment.TickCount64 + (long)s_startTimeout.TotalMilliseconds;
         string last = "no answer yet";
-        using var probe = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(5) };
+        using var probe = new HttpClient { BaseAddress = address, Timeout = TimeSpan.FromSeconds(5) };
         while (true)
         {
             if (coordinator.HasExited)
@@ -155,7 +177,7 @@ internal sealed partial class Farm : IAsyncDisposable
                 using HttpResponseMessage health = await probe.GetAsync(new Uri("health", UriKind.Relative));
                 if (health.StatusCode == HttpStatusCode.OK)
                 {
-                    Note($"{name} healthy at {Address}");
+                    Note($"{name} healthy at {address}");
                     return coordinator;
                 }
 
@@ -176,13 +198,16 @@ internal sealed partial class Farm : IAsyncDisposable
     }
 
     /// <summary>Starts a worker with its own key and cache folder and waits until it has signed in.</summary>
-    public async Task<FarmWorker> StartWorkerAsync(string name)
+    public Task<FarmWorker> StartWorkerAsync(string name) => StartWorkerAsync(name, Address);
+
+    /// <summary>As <see cref="StartWorkerAsync(string)"/>, for the coordinator at <paramref name="coordinator"/>.</summary>
+    public async Task<FarmWorker> StartWorkerAsync(string name, Uri coordinator)
     {
         string key = Path.Combine(_folder, $"{name}.key");
         string cache = Path.Combine(_folder, $"{name}-cache");
         FarmProcess worker = Track(FarmProcess.Start(
             $"worker-{name}",
-            ["worker", "--coordinator", Address.AbsoluteUri, "--key", key, "--cache", cache, "--name", name],
+            ["worker", "--coordinator", coordinator.AbsoluteUri, "--key", key, "--cache", cache, "--name", name],
             new Dictionary<string, string?>
             {
                 ["ConnectionStrings__Postgres"] = null,

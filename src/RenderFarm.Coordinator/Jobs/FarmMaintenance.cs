@@ -35,8 +35,10 @@ public sealed partial class FarmMaintenance
     /// <summary>Runs one maintenance pass.</summary>
     /// <param name="cancellationToken">Hangfire's shutdown token.</param>
     /// <returns>How many leases and queued tasks were put back.</returns>
+    // No DisableConcurrentExecution: its lock outlives a coordinator killed during a pass by the storage's lock timeout,
+    // and stopped every pass on every coordinator for that long. Passes may overlap safely: each change they make is a
+    // transition decided by the task record's version, and a duplicate queue entry is dropped when fetched.
     [AutomaticRetry(Attempts = 0)]
-    [DisableConcurrentExecution(timeoutInSeconds: 60)]
     public async Task<int> RunAsync(CancellationToken cancellationToken)
     {
         int expired = await _leases.ExpireLapsedLeasesAsync(cancellationToken);
