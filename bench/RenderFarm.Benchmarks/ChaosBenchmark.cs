@@ -212,7 +212,8 @@ internal static class ChaosBenchmark
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
-        if (!Path.GetFileNameWithoutExtension(Environment.ProcessPath!).Equals("RenderFarm.Benchmarks", StringComparison.Ordinal))
+        // Run through the dotnet host (dotnet RenderFarm.Benchmarks.dll) or as the app host itself.
+        if (Path.GetFileName(Environment.ProcessPath!) is "dotnet" or "dotnet.exe")
         {
             start.ArgumentList.Add(typeof(ChaosBenchmark).Assembly.Location);
         }
