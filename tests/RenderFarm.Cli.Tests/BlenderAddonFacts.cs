@@ -88,6 +88,35 @@ public sealed class BlenderAddonFacts
         AssertFrames(output);
     }
 
+    // Guards: the sample generators' recipe mapped farm frame N to Blender frame N - 1 whatever the scene's
+    // frame_start; the export moves the animation so the scene's first frame is glTF time 0.
+    [Fact]
+    public async Task The_export_puts_the_scenes_first_frame_at_time_zero()
+    {
+        string folder = Directory.CreateTempSubdirectory("renderfarm-export-").FullName;
+        try
+        {
+            string blend = await MakeSceneAsync(folder);
+            string glb = Path.Combine(folder, "scene.glb");
+            string manifest = Path.Combine(folder, "manifest.json");
+
+            (int exitCode, string log) = await RunAsync(
+                "blender",
+                ["--factory-startup", "-b", blend, "--python-exit-code", "1", "--python", RepositoryPaths.Combine("src/blender/renderfarm_blender/export.py"), "--", "--out", glb, "--manifest", manifest],
+                folder,
+                BlenderUserFolders(folder));
+
+            Assert.True(exitCode == 0, log);
+            // Keys at frames 5 and 7 at 12 fps: 2/12 s from the first frame to the last, not 7/12 s from frame 0.
+            Assert.Equal(2.0 / 12, RenderFarm.Rendering.Scene.SceneAsset.Load(glb).AnimationDurationSeconds, 4);
+            Assert.Contains("\"frameStart\": 5", await File.ReadAllTextAsync(manifest), StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     [Fact]
     public async Task Render_of_a_blend_without_blender_says_how_to_install_it()
     {
