@@ -193,6 +193,32 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
     }
 
     [Fact]
+    public async Task An_inference_batch_is_submitted_with_its_model_and_inputs()
+    {
+        string model = RepositoryPaths.Combine("samples/edge-detect/edge-detect.onnx");
+        IReadOnlyList<int?> shape = RenderFarm.Inference.OnnxModel.Load(model).Inputs[0].Shape;
+        DirectoryInfo folder = Directory.CreateTempSubdirectory("renderfarm-web-inference-");
+        try
+        {
+            string input = Path.Combine(folder.FullName, "zeros.npy");
+            File.WriteAllBytes(input, RenderFarm.Inference.IO.NpyFile.Format(RenderFarm.Inference.Tensor.Zeros([.. shape.Select((d, i) => d ?? (i == 0 ? 1 : 16))])));
+            IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+            await page.GotoAsync("/submit");
+            await page.GetByRole(AriaRole.Link, new() { Name = "Submit an inference batch instead" }).ClickAsync();
+            await page.GetByLabel("ONNX model (one input, one output)").SetInputFilesAsync(model);
+            await page.GetByLabel("Inputs: one .npy tensor per item").SetInputFilesAsync(input);
+            await page.GetByRole(AriaRole.Button, new() { Name = "Submit the batch" }).ClickAsync();
+            await page.WaitForURLAsync(new Regex("/jobs/[0-9a-f-]{36}$"));
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToHaveTextAsync("Job edge-detect.onnx");
+            await Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Outputs" })).ToBeVisibleAsync();
+        }
+        finally
+        {
+            folder.Delete(recursive: true);
+        }
+    }
+
+    [Fact]
     public async Task A_sign_in_link_with_the_key_in_its_fragment_signs_in()
     {
         // The link `renderfarm render` prints for its embedded farm.

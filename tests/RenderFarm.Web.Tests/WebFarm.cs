@@ -104,6 +104,8 @@ public sealed class WebFarm : IAsyncLifetime
             ViewportSize = new ViewportSize { Width = 1280, Height = 900 },
             AcceptDownloads = true,
         });
+        // A deadline for each step on a loaded machine, not a timing: a slow step only waits longer.
+        context.SetDefaultTimeout(60_000);
         return await context.NewPageAsync();
     }
 
@@ -113,8 +115,16 @@ public sealed class WebFarm : IAsyncLifetime
         IPage page = await NewPageAsync();
         await page.GotoAsync("/signin");
         await page.GetByLabel("API key", new() { Exact = true }).FillAsync(apiKey);
-        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in with the API key" }).ClickAsync();
-        await page.WaitForURLAsync("**/jobs");
+        IResponse answer = await page.RunAndWaitForResponseAsync(
+            () => page.GetByRole(AriaRole.Button, new() { Name = "Sign in with the API key" }).ClickAsync(),
+            response => response.Request.Method == "POST" && response.Url.EndsWith("/signin", StringComparison.Ordinal));
+        await page.WaitForLoadStateAsync(LoadState.DOMContentLoaded);
+        if (answer.Status != 302 || !page.Url.EndsWith("/jobs", StringComparison.Ordinal))
+        {
+            string reason = await page.Locator(".error").CountAsync() > 0 ? await page.Locator(".error").InnerTextAsync() : await page.ContentAsync();
+            Assert.Fail($"Signing in answered {answer.Status} and went to {page.Url}: {reason}");
+        }
+
         return page;
     }
 

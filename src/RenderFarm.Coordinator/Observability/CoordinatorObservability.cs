@@ -36,7 +36,10 @@ internal static partial class CoordinatorObservability
             ? configuration.WriteTo.Console(new CompactJsonFormatter())
             : configuration.WriteTo.Console(outputTemplate: TextTemplate, formatProvider: System.Globalization.CultureInfo.InvariantCulture)).CreateLogger();
         builder.Logging.ClearProviders();
-        builder.Logging.AddSerilog(logger, dispose: true);
+
+        // Added as a plain provider (not AddSerilog, which lets every level through to Serilog), so the usual filters
+        // (Logging:LogLevel, SetMinimumLevel) decide what is written.
+        builder.Logging.AddProvider(new Serilog.Extensions.Logging.SerilogLoggerProvider(logger, dispose: true));
 
         // ASP.NET Core's own two lines per request give way to the one line below; its warnings and errors stay.
         builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);

@@ -20,9 +20,11 @@ namespace RenderFarm.Coordinator.Web;
 internal static class SubmitPage
 {
     private const int MaxFiles = 64;
+    private const int MaxInputs = 1000;
 
     public static void Map(RouteGroupBuilder web)
     {
+        MapInference(web);
         web.MapGet("/submit", (HttpContext context, CancellationToken cancellationToken) => WebApp.WithCallerAsync(context, caller =>
             Task.FromResult(Form(context, caller, new SubmitValues(), null, StatusCodes.Status200OK))));
 
@@ -66,6 +68,94 @@ internal static class SubmitPage
                     return Form(context, caller, values, exception.Message, status);
                 }
             }));
+    }
+
+    private static void MapInference(RouteGroupBuilder web)
+    {
+        web.MapGet("/submit/inference", (HttpContext context, CancellationToken cancellationToken) => WebApp.WithCallerAsync(context, caller =>
+            Task.FromResult(InferenceForm(context, caller, new InferenceValues(), null, StatusCodes.Status200OK))));
+
+        web.MapPost("/submit/inference", (HttpContext context, IOptions<CoordinatorOptions> options, Uploads uploads, JobService jobs) =>
+            WebApp.WithCallerAsync(context, async caller =>
+            {
+                string owner = caller.RequireAccount();
+                long limit = options.Value.MaxSceneBytes;
+                if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+                {
+                    size.MaxRequestBodySize = limit + (1 << 20);
+                }
+
+                IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted);
+                var values = InferenceValues.From(form);
+                if (!WebSession.HasFormToken(context, form[WebSession.FormTokenField]))
+                {
+                    throw new CoordinatorException(StatusCodes.Status403Forbidden, "The form did not come from this session's pages; reload the page and try again.");
+                }
+
+                try
+                {
+                    IFormFile model = form.Files.GetFiles("model") is [var one] ? one
+                        : throw new CoordinatorException(StatusCodes.Status400BadRequest, "Choose one ONNX model (.onnx).");
+                    IReadOnlyList<IFormFile> inputs = form.Files.GetFiles("inputs");
+                    if (inputs.Count == 0 || inputs.Count > MaxInputs || inputs.Sum(f => f.Length) + model.Length > limit)
+                    {
+                        throw new CoordinatorException(StatusCodes.Status400BadRequest, $"Choose 1 to {MaxInputs} inputs (.npy), at most {limit} bytes with the model.");
+                    }
+
+                    ModelUploaded uploaded;
+                    await using (Stream body = model.OpenReadStream())
+                    {
+                        uploaded = await uploads.UploadModelAsync(Request(body, model.Length), FileName(model.FileName), owner, context.RequestAborted);
+                    }
+
+                    var shas = new List<string>(inputs.Count);
+                    foreach (IFormFile input in inputs)
+                    {
+                        await using Stream body = input.OpenReadStream();
+                        shas.Add((await uploads.UploadInputAsync(Request(body, input.Length), FileName(input.FileName), owner, context.RequestAborted)).Sha256);
+                    }
+
+                    JobSummary job = await jobs.SubmitInferenceAsync(
+                        new SubmitInferenceJobRequest(uploaded.Sha256, shas, Number(values.ItemsPerTask, "Items per task"), Number(values.Priority, "Priority"), Number(values.Budget, "Budget")),
+                        owner,
+                        context.RequestAborted);
+                    return Results.Redirect($"/jobs/{job.Id}");
+                }
+                catch (Exception exception) when (exception is CoordinatorException or UserInputException)
+                {
+                    int status = exception is CoordinatorException coordinator ? coordinator.StatusCode : StatusCodes.Status400BadRequest;
+                    return InferenceForm(context, caller, values, exception.Message, status);
+                }
+            }));
+    }
+
+    private static IResult InferenceForm(HttpContext context, ClientIdentity caller, InferenceValues values, string? error, int status) =>
+        WebLayout.Page(context, caller, "Submit an inference batch", Html.Of($"""
+            {(error is null ? Html.Empty : Html.Of($"""<p class="error" role="alert">{error}</p>"""))}
+            <p>The model runs once per input; each verified output downloads as a .npy file. <a href="/submit">Submit a render instead</a>.</p>
+            <form method="post" action="/submit/inference" enctype="multipart/form-data" class="stack">
+              {WebLayout.FormToken(context)}
+              <label for="model">ONNX model (one input, one output)</label>
+              <input id="model" name="model" type="file" accept=".onnx" required>
+              <label for="inputs">Inputs: one .npy tensor per item</label>
+              <input id="inputs" name="inputs" type="file" accept=".npy" multiple required>
+              <label for="items">Items per task</label>
+              <input id="items" name="items" type="number" min="1" value="{values.ItemsPerTask}">
+              <label for="inference-priority">Priority (-10 to 10; higher goes first)</label>
+              <input id="inference-priority" name="priority" type="number" min="-10" max="10" value="{values.Priority}">
+              <label for="inference-budget">Budget in tokens (0: unpaid)</label>
+              <input id="inference-budget" name="budget" type="number" min="0" value="{values.Budget}">
+              <button type="submit">Submit the batch</button>
+            </form>
+            """), status: status);
+
+    // The API's upload, reading a file from a request made of it: the same checks, limits and storage.
+    private static HttpRequest Request(Stream body, long length)
+    {
+        var request = new DefaultHttpContext().Request;
+        request.Body = body;
+        request.ContentLength = length;
+        return request;
     }
 
     private static async Task<SceneUploaded> UploadSceneAsync(IFormFileCollection files, string owner, long limit, Uploads uploads, CancellationToken cancellationToken)
@@ -113,14 +203,8 @@ internal static class SubmitPage
         }
     }
 
-    // The API's upload, reading the scene from a request made of it: the same checks, limits and storage.
-    private static Task<SceneUploaded> UploadAsync(Uploads uploads, Stream body, long length, string name, string owner, CancellationToken cancellationToken)
-    {
-        var request = new DefaultHttpContext().Request;
-        request.Body = body;
-        request.ContentLength = length;
-        return uploads.UploadSceneAsync(request, name, owner, cancellationToken);
-    }
+    private static Task<SceneUploaded> UploadAsync(Uploads uploads, Stream body, long length, string name, string owner, CancellationToken cancellationToken) =>
+        uploads.UploadSceneAsync(Request(body, length), name, owner, cancellationToken);
 
     // A file's own name only: a browser sends no folders, and a name that climbs out of the scene's folder is refused.
     private static string FileName(string name)
@@ -139,6 +223,7 @@ internal static class SubmitPage
     private static IResult Form(HttpContext context, ClientIdentity caller, SubmitValues values, string? error, int status) =>
         WebLayout.Page(context, caller, "Submit a render", Html.Of($"""
             {(error is null ? Html.Empty : Html.Of($"""<p class="error" role="alert">{error}</p>"""))}
+            <p><a href="/submit/inference">Submit an inference batch instead</a></p>
             <form method="post" action="/submit" enctype="multipart/form-data" class="stack" id="submit-form">
               {WebLayout.FormToken(context)}
               <div class="drop" id="drop-zone">
@@ -162,6 +247,14 @@ internal static class SubmitPage
               <button type="submit">Submit the render</button>
             </form>
             """), status: status);
+
+    /// <summary>What the inference form holds, shown again with an error.</summary>
+    private sealed record InferenceValues(string ItemsPerTask = "1", string Priority = "0", string Budget = "0")
+    {
+        public static InferenceValues From(IFormCollection form) => new(Bounded(form["items"]), Bounded(form["priority"]), Bounded(form["budget"]));
+
+        private static string Bounded(string? text) => text is null ? "" : text.Length > 100 ? text[..100] : text;
+    }
 
     /// <summary>What the form holds, shown again with an error.</summary>
     private sealed record SubmitValues(string Frames = "1-24", string Size = "640x360", string Samples = "64", string Chunk = "1", string Priority = "0", string Budget = "0")
