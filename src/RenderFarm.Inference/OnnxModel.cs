@@ -166,6 +166,26 @@ public sealed class OnnxModel
         }
     }
 
+    /// <summary>
+    /// Refuses a model the farm cannot run and verify: the farm feeds one input per item and its acceptance and
+    /// verification compare float32 outputs, so it takes one input and one float32 output.
+    /// </summary>
+    /// <exception cref="UserInputException">The model has several inputs or outputs, or an output of another type.</exception>
+    public void EnsureFarmCompatible()
+    {
+        if (Inputs.Count != 1 || Outputs.Count != 1)
+        {
+            throw new UserInputException(
+                $"The farm runs models with one input and one output; this one has {Inputs.Count} input(s) and {Outputs.Count} output(s).");
+        }
+
+        if (Outputs[0].ElementType != TensorElementType.Float32)
+        {
+            throw new UserInputException(
+                $"The farm verifies float32 outputs; output '{Outputs[0].Name}' is {TensorTypes.Name(Outputs[0].ElementType)}.");
+        }
+    }
+
     private static TensorInfo Describe(ValueInfoProto value)
     {
         TensorElementType type = TensorTypes.FromOnnx(value.Type?.TensorType?.ElemType ?? (int)TensorProto.Types.DataType.Float) ?? TensorElementType.Float32;

@@ -131,6 +131,35 @@ public sealed class InferCommandFacts : IDisposable
         Assert.DoesNotContain(Directory.GetFiles(Path.Combine(_folder, "named")), f => f.EndsWith(".png", StringComparison.Ordinal));
     }
 
+    /// <summary>Text in, embeddings out: one normalized embedding per line, in embeddings.txt and embeddings.npy alike.</summary>
+    [Fact]
+    [Trait("Category", "Gpu")]
+    public async Task Text_lines_become_one_normalized_embedding_per_line()
+    {
+        string vocab = Path.Combine(_folder, "vocab.txt");
+        await File.WriteAllLinesAsync(vocab, ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "the", "a", "cat", "dog", "sat", "on", "mat", "hello", "world"]);
+        string text = Path.Combine(_folder, "lines.txt");
+        await File.WriteAllLinesAsync(text, ["The cat sat on the mat.", "hello world", "a dog"]);
+        string output = Path.Combine(_folder, "embedded");
+
+        CliResult result = await CliRunner.RunAsync(
+            "infer", s_tinyEncoder, "--text", text, "--tokenizer", vocab, "--pooling", "mean", "--normalize", "--batch-size", "2", "--out", output);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        string[] lines = await File.ReadAllLinesAsync(Path.Combine(output, "embeddings.txt"));
+        Tensor npy = NpyFile.Read(Path.Combine(output, "embeddings.npy"));
+        Assert.Equal(3, lines.Length);
+        Assert.Equal([3, 16], npy.Shape);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            float[] values = [.. lines[i].Split(' ').Select(v => float.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
+            Assert.Equal(npy.Data.AsSpan(i * 16, 16).ToArray(), values);
+            Assert.Equal(1.0, Math.Sqrt(values.Sum(v => (double)v * v)), 5);
+        }
+
+        Assert.Contains("3 embedding(s) of 16 values", result.Output, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("missing-model", "Model file 'missing.onnx' does not exist.")]
     [InlineData("missing-input", "missing.png: no such file.")]
@@ -142,6 +171,8 @@ public sealed class InferCommandFacts : IDisposable
     [InlineData("bad-coordinator", "'127.0.0.1:5080' is not an http(s) URL; write e.g. http://127.0.0.1:5080.")]
     [InlineData("no-items-per-task", "--items-per-task must be at least 1; got 0.")]
     [InlineData("unreachable-coordinator", "cannot reach the coordinator: Connection refused (127.0.0.1:1)")]
+    [InlineData("text-without-tokenizer", "--text needs --tokenizer (a vocab.txt or tokenizer.json).")]
+    [InlineData("bad-layout", "--layout must be nchw or nhwc; got 'chw'.")]
     public async Task Bad_input_gives_one_line_and_its_exit_code_before_any_output(string problem, string expected)
     {
         string output = Path.Combine(_folder, "out");
@@ -165,6 +196,8 @@ public sealed class InferCommandFacts : IDisposable
             "bad-coordinator" => [s_edgeModel, s_cornellBox, "--coordinator", "127.0.0.1:5080"],
             "unreachable-coordinator" => [s_edgeModel, s_cornellBox, "--coordinator", "http://127.0.0.1:1"],
             "no-items-per-task" => [s_edgeModel, s_cornellBox, "--coordinator", "http://127.0.0.1:1", "--items-per-task", "0"],
+            "text-without-tokenizer" => [s_tinyEncoder, "--text", notes],
+            "bad-layout" => [s_edgeModel, s_cornellBox, "--layout", "chw"],
             _ => [s_edgeModel, notes],
         };
 

@@ -115,6 +115,25 @@ public sealed class OnnxModelFacts
         Assert.Null(Planning.PlanBuilder.Find(new NodeProto { OpType = "Attention" }));
     }
 
+    /// <summary>
+    /// The farm verifies float32 outputs: a model with an int64 output (which the engine now runs locally) must be
+    /// refused at upload, not accepted and then fail every provider's output at acceptance.
+    /// </summary>
+    [Fact]
+    public void The_farm_takes_one_input_and_one_float32_output_only()
+    {
+        OnnxModel ints = new ModelBuilder(17).Input("x", 2, 3).TypedOutput("y", TensorProto.Types.DataType.Int64)
+            .Node("ArgMax", ["x"], ["y"], a => a.Int("axis", 1)).Build();
+        OnnxModel two = new ModelBuilder(17).Input("a", 2).Input("b", 2).Output("y").Node("Add", ["a", "b"], ["y"]).Build();
+        OnnxModel floats = new ModelBuilder(17).TypedInput("ids", TensorProto.Types.DataType.Int64, 2).Output("y")
+            .Node("Cast", ["ids"], ["y"], a => a.Int("to", 1)).Build();
+
+        Assert.Contains("output 'y' is int64", Assert.Throws<UserInputException>(ints.EnsureFarmCompatible).Message, StringComparison.Ordinal);
+        Assert.Contains("one input and one output; this one has 2 input(s)", Assert.Throws<UserInputException>(two.EnsureFarmCompatible).Message, StringComparison.Ordinal);
+        floats.EnsureSupported();
+        floats.EnsureFarmCompatible();
+    }
+
     [Fact]
     public void Unsupported_attribute_values_and_computed_shape_inputs_are_refused()
     {

@@ -235,10 +235,16 @@ internal static class InferCommand
 
         OnnxModel model = OnnxModel.Load(request.ModelPath);
         model.EnsureSupported();
-        if (farm is not null && (model.Inputs.Count != 1 || model.Outputs.Count != 1))
+        if (farm is not null)
         {
-            throw new UserInputException(
-                $"{request.ModelPath} has {model.Inputs.Count} input(s) and {model.Outputs.Count} output(s); the farm runs models with one input and one output (run it without --coordinator).");
+            try
+            {
+                model.EnsureFarmCompatible();
+            }
+            catch (UserInputException e)
+            {
+                throw new UserInputException($"{request.ModelPath}: {e.Message} Run it without --coordinator.", e);
+            }
         }
 
         var batching = new ModelInputs(model.Inputs, request.Preprocessing, request.Layout);

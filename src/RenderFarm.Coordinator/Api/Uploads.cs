@@ -61,11 +61,7 @@ internal sealed partial class Uploads
                 // Refused here, naming the operator, rather than halfway through a batch.
                 model = OnnxModel.Load(path);
                 model.EnsureSupported();
-                if (model.Inputs.Count != 1 || model.Outputs.Count != 1)
-                {
-                    throw new UserInputException(
-                        $"The farm runs models with one input and one output; this one has {model.Inputs.Count} input(s) and {model.Outputs.Count} output(s).");
-                }
+                model.EnsureFarmCompatible();
             },
             (sha, _) => (FarmKeys.Model(sha), FarmKeys.ModelName(owner, sha)),
             cancellationToken);

@@ -206,6 +206,10 @@ internal sealed partial class PlanBuilder
             }
         });
 
+        // Control flow: branches are planned like the main graph (their nodes are checked with it).
+        Add("If", (b, n) => b.If(n), q =>
+            q.Node.Attribute("then_branch")?.G is null || q.Node.Attribute("else_branch")?.G is null ? "a branch is missing" : null);
+
         // ONNX Runtime's fused operators, as its transformer optimizer writes them.
         Add("Attention", (b, n) => b.SetOutput(n, b.Attention(n)), CheckAttention, domain: MicrosoftDomain);
         Add("SkipLayerNormalization", (b, n) => b.SkipLayerNormalization(n), q =>

@@ -49,43 +49,56 @@ internal static class OperatorSupport
         // Values known while planning: initializers, Constant outputs, Shape outputs (input shapes are known by then)
         // and everything computed from known values only.
         var known = new HashSet<string>(initializerNames, StringComparer.Ordinal);
-        foreach (NodeProto node in model.Graph.Node)
+        void Check(IEnumerable<NodeProto> nodes, HashSet<string> known)
         {
-            OperatorLowering? lowering = PlanBuilder.Find(node);
-            if (lowering is null)
+            foreach (NodeProto node in nodes)
             {
-                string domain = node.Domain is "" or "ai.onnx" ? string.Empty : node.Domain;
-                string key = $"{node.OpType}|{domain}";
-                if (seen.Add(key))
+                OperatorLowering? lowering = PlanBuilder.Find(node);
+                if (lowering is null)
                 {
-                    string entry = $"{node.OpType} (domain '{(domain.Length == 0 ? "ai.onnx" : domain)}', first used by {node.Describe()})";
-                    unsupported.Add(entry);
-                    problems.Add($"unsupported operator {entry}");
+                    string domain = node.Domain is "" or "ai.onnx" ? string.Empty : node.Domain;
+                    string key = $"{node.OpType}|{domain}";
+                    if (seen.Add(key))
+                    {
+                        string entry = $"{node.OpType} (domain '{(domain.Length == 0 ? "ai.onnx" : domain)}', first used by {node.Describe()})";
+                        unsupported.Add(entry);
+                        problems.Add($"unsupported operator {entry}");
+                    }
+
+                    continue;
                 }
 
-                continue;
-            }
-
-            var query = new SupportQuery(node, model.Opset, known);
-            string? reason = lowering.FoldOnly && !query.AllKnown
-                ? "its inputs are computed at run time; the engine folds it only on constants"
-                : lowering.Check?.Invoke(query);
-            if (reason is not null)
-            {
-                string entry = $"{node.OpType} ({reason}, {node.Describe()})";
-                unsupported.Add(entry);
-                problems.Add($"unsupported use of {entry}");
-                continue;
-            }
-
-            if (node.OpType is "Constant" or "Shape" || query.AllKnown)
-            {
-                foreach (string output in node.Output)
+                var query = new SupportQuery(node, model.Opset, known);
+                string? reason = lowering.FoldOnly && !query.AllKnown
+                    ? "its inputs are computed at run time; the engine folds it only on constants"
+                    : lowering.Check?.Invoke(query);
+                if (reason is not null)
                 {
-                    known.Add(output);
+                    string entry = $"{node.OpType} ({reason}, {node.Describe()})";
+                    unsupported.Add(entry);
+                    problems.Add($"unsupported use of {entry}");
+                    continue;
+                }
+
+                // Branches see every value of the enclosing graph; what they compute is known only when they fold.
+                foreach (AttributeProto attribute in node.Attribute.Where(a => a.G is not null))
+                {
+                    var inner = new HashSet<string>(known, StringComparer.Ordinal);
+                    inner.UnionWith(attribute.G.Initializer.Select(t => t.Name));
+                    Check(attribute.G.Node, inner);
+                }
+
+                if (node.OpType is "Constant" or "Shape" || (query.AllKnown && node.OpType != "If"))
+                {
+                    foreach (string output in node.Output)
+                    {
+                        known.Add(output);
+                    }
                 }
             }
         }
+
+        Check(model.Graph.Node, known);
 
         // Problems that are not about one operator (opset, input and output types) are listed too, so the list is
         // empty exactly when the model can run.

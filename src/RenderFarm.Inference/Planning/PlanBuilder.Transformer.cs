@@ -348,4 +348,85 @@ internal sealed partial class PlanBuilder
         PlanValue context = MatMul(SoftmaxLast(scores), v);
         return Permute(context, context.Shape, [0, 2, 1, 3], [batch, sequence, hidden]);
     }
+
+    /// <summary>
+    /// If: a condition known while planning plans only its branch; one computed at run time plans both and selects
+    /// each output with Where, so both branches must give outputs of the same shapes.
+    /// </summary>
+    private void If(NodeProto node)
+    {
+        PlanValue condition = Input(node, 0);
+        if (condition.Count != 1)
+        {
+            throw new PlanException($"the condition of shape {ShapeMath.Format(condition.Shape)} is not one value.");
+        }
+
+        GraphProto thenBranch = node.Attribute("then_branch")?.G ?? throw new PlanException("then_branch is missing.");
+        GraphProto elseBranch = node.Attribute("else_branch")?.G ?? throw new PlanException("else_branch is missing.");
+        if (condition.Constant is CpuTensor known)
+        {
+            PlanValue[] chosen = PlanBranch(known.Data[0] != 0 ? thenBranch : elseBranch);
+            for (int i = 0; i < chosen.Length; i++)
+            {
+                SetOutput(node, chosen[i], i);
+            }
+
+            return;
+        }
+
+        PlanValue[] then = PlanBranch(thenBranch);
+        PlanValue[] otherwise = PlanBranch(elseBranch);
+        if (then.Length != otherwise.Length)
+        {
+            throw new PlanException($"the branches give {then.Length} and {otherwise.Length} outputs.");
+        }
+
+        PlanValue scalar = Alias(condition, []);
+        for (int i = 0; i < then.Length; i++)
+        {
+            if (!then[i].Shape.SequenceEqual(otherwise[i].Shape))
+            {
+                throw new PlanException(
+                    $"output {i} is {ShapeMath.Format(then[i].Shape)} in one branch and {ShapeMath.Format(otherwise[i].Shape)} in the other; a condition computed at run time needs equal shapes.");
+            }
+
+            SetOutput(node, WhereValues(scalar, then[i], otherwise[i]), i);
+        }
+    }
+
+    private PlanValue[] PlanBranch(GraphProto branch)
+    {
+        foreach (TensorProto tensor in branch.Initializer)
+        {
+            _values[tensor.Name] = PlanValue.Of(_memo.Get(tensor, () => CpuTensor.FromProto(tensor)));
+        }
+
+        string outer = _node;
+        try
+        {
+            foreach (NodeProto inner in branch.Node)
+            {
+                if (_absorbed.Contains(inner))
+                {
+                    continue;
+                }
+
+                _node = inner.Describe();
+                try
+                {
+                    PlanNode(inner);
+                }
+                catch (PlanException e)
+                {
+                    throw new PlanException($"{inner.OpType} ({_node}): {e.Message}");
+                }
+            }
+        }
+        finally
+        {
+            _node = outer;
+        }
+
+        return [.. branch.Output.Select(o => _values.TryGetValue(o.Name, out PlanValue? v) ? v : throw new PlanException($"branch output '{o.Name}' is not produced."))];
+    }
 }

@@ -61,18 +61,7 @@ internal sealed partial class PlanBuilder
             _values[input.Name] = PlanValue.OnGpu(shape, slot, TensorTypes.IsInteger(input.ElementType));
         }
 
-        foreach (NodeProto node in _model.Graph.Node)
-        {
-            foreach (string input in node.Input.Where(i => i.Length > 0))
-            {
-                if (!_consumers.TryGetValue(input, out List<NodeProto>? list))
-                {
-                    _consumers[input] = list = [];
-                }
-
-                list.Add(node);
-            }
-        }
+        CountConsumers(_model.Graph.Node);
 
         foreach (ValueInfoProto output in _model.Graph.Output)
         {
@@ -117,6 +106,42 @@ internal sealed partial class PlanBuilder
         }
 
         Allocate();
+    }
+
+    /// <summary>Records who reads each value, branches of If included (a value read in a branch is never fused away).</summary>
+    private void CountConsumers(IEnumerable<NodeProto> nodes)
+    {
+        foreach (NodeProto node in nodes)
+        {
+            foreach (string input in node.Input.Where(i => i.Length > 0))
+            {
+                if (!_consumers.TryGetValue(input, out List<NodeProto>? list))
+                {
+                    _consumers[input] = list = [];
+                }
+
+                list.Add(node);
+            }
+
+            foreach (AttributeProto attribute in node.Attribute.Where(a => a.G is not null))
+            {
+                foreach (NodeProto inner in attribute.G.Node)
+                {
+                    // Outer values a branch reads count as read by the If node itself.
+                    foreach (string input in inner.Input.Where(i => i.Length > 0))
+                    {
+                        if (!_consumers.TryGetValue(input, out List<NodeProto>? list))
+                        {
+                            _consumers[input] = list = [];
+                        }
+
+                        list.Add(node);
+                    }
+                }
+
+                CountConsumers(attribute.G.Node);
+            }
+        }
     }
 
     private void Allocate()

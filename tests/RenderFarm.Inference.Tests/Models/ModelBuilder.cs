@@ -101,6 +101,9 @@ internal sealed class ModelBuilder
         return this;
     }
 
+    /// <summary>The graph being built, as a branch of an If node.</summary>
+    public GraphProto Graph => _graph;
+
     public byte[] ToBytes() => _model.ToByteArray();
 
     public OnnxModel Build() => OnnxModel.Parse(ToBytes());
@@ -172,6 +175,9 @@ internal sealed class AttributeBuilder
         attribute.Floats.AddRange(values);
         return Add(attribute);
     }
+
+    public AttributeBuilder Graph(string name, GraphProto value) =>
+        Add(new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Graph, G = value });
 
     public AttributeBuilder Tensor(string name, TensorProto value) =>
         Add(new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Tensor, T = value });
