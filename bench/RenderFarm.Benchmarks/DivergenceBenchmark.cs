@@ -34,14 +34,17 @@ internal static class DivergenceBenchmark
         int frames = options.Int("frames", 4);
         int plans = options.Int("plans", 200);
         bool raw = options.Bool("raw", false);
+        double[] shares = [.. options.String("shares", "0.03").Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
+        int jobFrames = options.Int("job", 24);
         var decision = new SpotCheckDecision();
 
         Console.WriteLine(Stats.Machine());
-        Stats.Print($"divergence: {size}x{size} frames, {frames} frames per scene and spp, {plans} keyed plans per frame; validator on the simulated other device, provider on this one");
+        Stats.Print($"divergence: {size}x{size} frames, {frames} frames per scene and spp, {plans} keyed plans per frame and cost share ({string.Join(", ", shares)}; at least {SpotCheckPlan.MinTiles} tiles); validator on the simulated other device, provider on this one");
+        Stats.Print($"jobs: {jobFrames} checked frames each (frame i of a job is frame i mod {frames} with its own plan); caught when a frame is rejected or the provider's bias evidence crosses {ProviderEvidence.Threshold} (CUSUM, allowance {ProviderEvidence.Allowance})");
         Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate {decision.HonestBeyondRate:0.####}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}");
         Console.WriteLine();
-        Console.WriteLine("| scene | spp | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | max tile share | mean bias z | max abs bias z |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| scene | spp | share | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | max tile share | mean bias z | max abs bias z | jobs caught |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 
         using ComputeDevice device = ComputeDevice.Open();
         using var tracer = new PathTracer(device);
@@ -55,7 +58,7 @@ internal static class DivergenceBenchmark
             foreach (int spp in sppList.Split(',').Select(int.Parse))
             {
                 var settings = new RenderSettings { Size = new ImageSize(size, size), SamplesPerPixel = spp, Seed = 1 };
-                var tallies = new Dictionary<string, Tally>();
+                var tallies = new SortedDictionary<(double Share, int Order), (string Name, Tally Tally)>();
                 for (int frame = 1; frame <= frames; frame++)
                 {
                     renderWatch.Start();
@@ -73,6 +76,7 @@ internal static class DivergenceBenchmark
                         ($"{2 * spp} spp (generous 2x)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = 2 * spp }).Image, settings)),
                         ("bounces 8 -> 4", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 4 }).Image, settings)),
                         ("bounces 8 -> 1", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 1 }).Image, settings)),
+                        ($"{Math.Max(1, spp / 4)} spp (spp/4, whole frame)", Encode(cheap, settings)),
                         ("band 10% rows at spp/4", Encode(Composite(honestHdr, cheap, (x, y) => y >= size * 45 / 100 && y < size * 55 / 100), settings)),
                         ("2-px border at spp/4", Encode(Composite(honestHdr, cheap, (x, y) => x < 2 || y < 2 || x >= size - 2 || y >= size - 2), settings)),
                     };
@@ -81,31 +85,36 @@ internal static class DivergenceBenchmark
                     // The "same device" row compares the provider's honest frame with the provider's own re-render; every
                     // other row with the validator's render on the simulated other device.
                     using Image<Rgb24> sameDevice = Encode(honestHdr, settings);
-                    for (int p = 0; p < plans; p++)
+                    foreach (double share in shares)
                     {
-                        SpotCheckPlan plan = SpotCheckPlan.Create(Secret(frame, p), s_job, frame, size, size);
-                        foreach ((string name, Image<Rgb24> image) in delivered)
+                        for (int p = 0; p < plans; p++)
                         {
-                            Image<Rgb24> expected = name == "honest, same device" ? sameDevice : validator;
-                            SpotCheckOutcome outcome = decision.Judge(expected, plan.Tiles, image, plan.Tiles);
-                            if (!tallies.TryGetValue(name, out Tally? tally))
+                            SpotCheckPlan plan = SpotCheckPlan.Create(Secret(frame, p), s_job, frame, size, size, SpotCheckPlan.DefaultTileSize, share);
+                            for (int d = 0; d < delivered.Count; d++)
                             {
-                                tallies[name] = tally = new Tally();
-                            }
+                                (string name, Image<Rgb24> image) = delivered[d];
+                                Image<Rgb24> expected = name == "honest, same device" ? sameDevice : validator;
+                                SpotCheckOutcome outcome = decision.Judge(expected, plan.Tiles, image, plan.Tiles);
+                                if (!tallies.TryGetValue((share, d), out (string Name, Tally Tally) entry))
+                                {
+                                    tallies[(share, d)] = entry = (name, new Tally());
+                                }
 
-                            tally.Add(outcome);
+                                entry.Tally.Add(outcome, frame - 1, p);
+                            }
                         }
                     }
 
                     delivered.ForEach(d => d.Image.Dispose());
                 }
 
-                foreach ((string name, Tally t) in tallies)
+                foreach (((double share, _), (string name, Tally t)) in tallies)
                 {
-                    Stats.Print($"| {sceneName} | {spp} | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} |");
+                    (int jobs, int caught) = t.Jobs(frames, plans, jobFrames);
+                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {caught}/{jobs} |");
                     if (raw)
                     {
-                        Stats.Print($"|   raw | | {name} | beyond {t.Beyond}/{t.Pixels} px ({(double)t.Beyond / t.Pixels:0.00000}), rms mean {t.SumRms / t.Frames:0.000000}, max {t.MaxRms:0.000000}, |mean| max {t.MaxAbsMean:0.000000} | | | | | | | | | |");
+                        Stats.Print($"|   raw | | | {name} | beyond {t.Beyond}/{t.Pixels} px ({(double)t.Beyond / t.Pixels:0.00000}), rms mean {t.SumRms / t.Frames:0.000000}, max {t.MaxRms:0.000000}, |mean| max {t.MaxAbsMean:0.000000} | | | | | | | | | |");
                     }
                 }
             }
@@ -182,8 +191,32 @@ internal static class DivergenceBenchmark
 
         public double MaxAbsMean { get; private set; }
 
-        public void Add(SpotCheckOutcome outcome)
+        private readonly Dictionary<(int Frame, int Plan), (bool Pass, double Z)> _outcomes = [];
+
+        // Jobs of `length` checked frames: frame k of job j is frame k mod frames, judged by plan (j·length + k) mod plans.
+        public (int Jobs, int Caught) Jobs(int frames, int plans, int length)
         {
+            int jobs = frames * plans / length, caught = 0;
+            for (int j = 0; j < jobs; j++)
+            {
+                ProviderEvidence evidence = ProviderEvidence.None;
+                bool rejected = false;
+                for (int k = 0; k < length; k++)
+                {
+                    (bool pass, double z) = _outcomes[(k % frames, ((j * length) + k) % plans)];
+                    rejected |= !pass;
+                    evidence = ProviderEvidence.Update(evidence, z);
+                }
+
+                caught += rejected || evidence.IsBiased ? 1 : 0;
+            }
+
+            return (jobs, caught);
+        }
+
+        public void Add(SpotCheckOutcome outcome, int frame, int plan)
+        {
+            _outcomes[(frame, plan)] = (outcome.Pass, outcome.Statistics.BiasZ);
             DifferenceStatistics s = outcome.Statistics;
             Tiles += s.Regions;
             TilesFailed += outcome.TilesFailed;

@@ -20,8 +20,8 @@ internal static class Program
                     the same job with checks off and at the farm's defaults: GPU time of tile and whole-frame checks as a share of render time
           verify    [--width 1920] [--height 1080] [--runs 20]
                     the coordinator's CPU time per verified frame: PNG decode, perceptual hashes, spot-check tiles
-          divergence [--scenes cornell,cube] [--spp 64,256] [--size 64] [--frames 4] [--plans 200] [--raw false]
-                    honest renders against a validator on a simulated other conforming device, and cheats: tiles and frames failed per class
+          divergence [--scenes cornell,cube] [--spp 64,256] [--size 64] [--frames 4] [--plans 200] [--shares 0.03] [--job 24] [--raw false]
+                    honest renders against a validator on a simulated other conforming device, and cheats: tiles, frames and jobs caught per class
           infer     [--model edge|cnn|both] [--batch 8] [--runs 20] [--size 256x256]
                     ONNX models on our Vulkan kernels next to ONNX Runtime (CPU) in the same run: latency, items/s, GFLOP/s, output difference
         """;

@@ -11,7 +11,7 @@ namespace RenderFarm.Verification;
 /// comparison of a cheated frame catches it with probability <c>w</c> (1 for a pixel comparison; lower for a
 /// perceptual hash alone, which is blind to cheap cheats);</description></item>
 /// <item><description>is spot-checked, and the spot check of a cheated frame catches it with probability
-/// <c>s</c> (see <see cref="SpotCheckCatchProbability"/>).</description></item>
+/// <c>s</c> (see <see cref="SpotCheckCatchProbability(int, int, int, double)"/>).</description></item>
 /// </list>
 /// <para>A cheated frame escapes both with probability <c>e = (1 − p·w)·(1 − s)</c>, so the provider escapes
 /// on all of its cheated frames with probability</para>
@@ -76,6 +76,47 @@ public static class DetectionProbability
         }
 
         return 1 - missAll;
+    }
+
+    /// <summary>
+    /// The probability that a spot check catches a frame whose cheated tiles each fail with probability
+    /// <paramref name="tileCatch"/> (measured per cheat class, <see cref="CheatCatchRates"/>) when checked:
+    /// <c>1 − Σ_x H(x) · (1 − t)^x</c> over the hypergeometric number x of checked tiles among the
+    /// <paramref name="cheatedTiles"/>. With <c>t = 1</c> this is <see cref="SpotCheckCatchProbability(int, int, int)"/>.
+    /// </summary>
+    public static double SpotCheckCatchProbability(int candidateTiles, int cheatedTiles, int checkedTiles, double tileCatch)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(candidateTiles, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(cheatedTiles);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(cheatedTiles, candidateTiles);
+        ArgumentOutOfRangeException.ThrowIfNegative(checkedTiles);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(checkedTiles, candidateTiles);
+        CheckProbability(tileCatch, nameof(tileCatch));
+        int honest = candidateTiles - cheatedTiles;
+        int first = Math.Max(0, checkedTiles - honest), last = Math.Min(cheatedTiles, checkedTiles);
+        double logH = LogChoose(cheatedTiles, first) + LogChoose(honest, checkedTiles - first) - LogChoose(candidateTiles, checkedTiles);
+        double missAll = 0;
+        for (int x = first; x <= last; x++)
+        {
+            missAll += Math.Exp(logH) * Math.Pow(1 - tileCatch, x);
+
+            // H(x + 1) / H(x) = (c − x)(k − x) / ((x + 1)(M − c − k + x + 1)).
+            logH += Math.Log((double)(cheatedTiles - x) * (checkedTiles - x)) - Math.Log((double)(x + 1) * (honest - checkedTiles + x + 1));
+        }
+
+        return Math.Clamp(1 - missAll, 0, 1);
+    }
+
+    private static double LogChoose(int n, int k)
+    {
+        k = Math.Min(k, n - k);
+        double sum = 0;
+        for (int i = 1; i <= k; i++)
+        {
+            sum += Math.Log((double)(n - k + i) / i);
+        }
+
+        return sum;
     }
 
     private static void CheckProbability(double value, string name)

@@ -2,6 +2,7 @@ using RenderFarm.Coordinator.Api;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Verification;
 
 namespace RenderFarm.Coordinator.Tests;
 
@@ -25,19 +26,30 @@ public sealed class VerificationReportFacts
 
         ProviderVerification honest = Assert.Single(report, p => p.Provider == Honest);
         Assert.Equal((4, 4, 1, 0, false), (honest.FramesDelivered, honest.SpotChecks, honest.WholeFrameSamples, honest.ChecksFailed, honest.Caught));
-        // A whole-frame cheat on every frame cannot pass a spot check.
-        Assert.Equal(0, Odds(honest, share: 1, area: 1));
-        // One wrong tile in every frame: each spot check catches it with 7/64, and a quarter of the frames were re-rendered whole.
-        Assert.Equal(Math.Pow(0.75 * (1 - (7.0 / 64)), 4), Odds(honest, share: 1, area: 0.01), 12);
+        // A whole-frame cheat on every frame practically cannot pass a spot check.
+        Assert.True(Odds(honest, share: 1, area: 1) < 1e-20);
+        // One wrong tile in every frame: each spot check lands on it with 7/64 and a checked wrong tile fails at the
+        // measured rate t; a quarter of the frames were re-rendered whole, which fail at t too.
+        double t = CheatCatchRates.WrongPixelsRate.TileCatch;
+        Assert.Equal(Math.Pow((1 - (0.25 * t)) * (1 - (7.0 / 64 * t)), 4), Odds(honest, share: 1, area: 0.01), 12);
         // Cheating more never escapes more easily.
         Assert.True(Odds(honest, share: 0.05, area: 0.01) >= Odds(honest, share: 0.25, area: 0.01));
+
+        // Whole-frame cheats under the tolerance use their measured catch per frame; one the checks do not catch in a
+        // frame is reported as not bounded (odds 1).
+        foreach (CheatCatchRate rate in CheatCatchRates.Measured.Skip(1))
+        {
+            double odds = Assert.Single(honest.Escape, o => o.CheatedShare == 1 && o.Cheat == rate.Cheat).Probability;
+            Assert.Equal(Math.Pow((1 - (0.25 * rate.FrameCatch)) * (1 - rate.FrameCatch), 4), odds, 12);
+            Assert.Equal(!rate.Bounded, odds == 1);
+        }
 
         ProviderVerification cheat = Assert.Single(report, p => p.Provider == Cheat);
         Assert.Equal((1, 1, true), (cheat.FramesDelivered, cheat.ChecksFailed, cheat.Caught));
     }
 
     private static double Odds(ProviderVerification provider, double share, double area) =>
-        Assert.Single(provider.Escape, o => o.CheatedShare == share && o.CheatedArea == area).Probability;
+        Assert.Single(provider.Escape, o => o.CheatedShare == share && o.CheatedArea == area && o.Cheat == CheatCatchRates.WrongPixels).Probability;
 
     private static TaskRecord Task(int index, IReadOnlyList<SpotCheckRecord> checks, IReadOnlyList<string>? rejectedBy = null) => new()
     {

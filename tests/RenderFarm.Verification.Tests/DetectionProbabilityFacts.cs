@@ -73,6 +73,31 @@ public class DetectionProbabilityFacts
     }
 
     [Fact]
+    public void SpotCheckCatch_WithATileCatchRate_WeighsEachCheckedCheatedTile()
+    {
+        // Guards the overstated odds: a checked cheated tile fails only at its measured rate, not always.
+        // M = 10, c = 2, k = 2: H(0) = 28/45, H(1) = 16/45, H(2) = 1/45; miss = Σ H(x)·(1 − t)^x.
+        const double T = 0.6;
+        double expected = 1 - ((28.0 / 45) + (16.0 / 45 * 0.4) + (1.0 / 45 * 0.4 * 0.4));
+        Assert.Equal(expected, DetectionProbability.SpotCheckCatchProbability(10, 2, 2, T), 14);
+        Assert.Equal(DetectionProbability.SpotCheckCatchProbability(10, 2, 2), DetectionProbability.SpotCheckCatchProbability(10, 2, 2, 1), 14);
+        Assert.Equal(0, DetectionProbability.SpotCheckCatchProbability(64, 64, 8, 0));
+        // Large plans stay finite: 1080p, 1 % cheated, 972 tiles checked, half of the checked cheated tiles fail: a little
+        // above the binomial 1 − (1 − 0.01 · 0.5)^972, as drawing without replacement spreads the checks further.
+        double binomial = 1 - Math.Pow(1 - 0.005, 972);
+        Assert.InRange(DetectionProbability.SpotCheckCatchProbability(32400, 324, 972, 0.5), binomial, binomial + 0.001);
+        Assert.Throws<ArgumentOutOfRangeException>(() => DetectionProbability.SpotCheckCatchProbability(10, 2, 2, 1.5));
+    }
+
+    [Fact]
+    public void MeasuredCatchRates_AreProbabilities_AndWrongPixelsComeFirst()
+    {
+        Assert.Equal(CheatCatchRates.WrongPixels, CheatCatchRates.Measured[0].Cheat);
+        Assert.All(CheatCatchRates.Measured, r => Assert.True(r.TileCatch is >= 0 and <= 1 && r.FrameCatch is >= 0 and <= 1, r.ToString()));
+        Assert.Contains(CheatCatchRates.Measured, r => !r.Bounded);
+    }
+
+    [Fact]
     public void InvalidArguments_Throw()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => DetectionProbability.Escape(-1, 0.1, 0.1, 0.1));

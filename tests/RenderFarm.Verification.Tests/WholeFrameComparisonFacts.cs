@@ -60,6 +60,32 @@ public sealed class WholeFrameComparisonFacts
     }
 
     [Fact]
+    public void a_frame_brightened_within_the_tolerance_fails_on_bias_alone()
+    {
+        // Guards the under-the-tolerance gap of whole frames: every pixel one 8-bit step brighter keeps every block within
+        // the 0.02 tolerance, which the any-block rule passed; the signed mean over all pixels shows the bias.
+        var comparison = new WholeFrameComparison();
+        using Image<Rgb24> frame = TestImages.Shapes(64, 64);
+        using Image<Rgb24> brighter = frame.Clone();
+        brighter.ProcessPixelRows(rows =>
+        {
+            for (int y = 0; y < rows.Height; y++)
+            {
+                foreach (ref Rgb24 pixel in rows.GetRowSpan(y))
+                {
+                    pixel = new Rgb24((byte)Math.Min(255, pixel.R + 1), (byte)Math.Min(255, pixel.G + 1), (byte)Math.Min(255, pixel.B + 1));
+                }
+            }
+        });
+
+        WholeFrameDifference difference = comparison.Compare(frame, brighter);
+
+        Assert.Equal(0, difference.BlocksFailed);
+        Assert.True(difference.Pixels.BiasExceeded, $"bias z {difference.Pixels.Statistics.BiasZ}");
+        Assert.False(difference.IsMatch);
+    }
+
+    [Fact]
     public void frames_of_different_sizes_are_refused()
     {
         using Image<Rgb24> small = TestImages.Gradient(32, 32);

@@ -39,8 +39,17 @@ internal static class VerificationReport
                 foreach (double area in s_cheatedAreas)
                 {
                     int cheatedTiles = Math.Clamp((int)Math.Ceiling(area * candidates), 1, candidates);
-                    double spotCatch = spotCheckedShare * DetectionProbability.SpotCheckCatchProbability(candidates, cheatedTiles, tilesPerCheck);
-                    odds.Add(new EscapeOdds(share, area, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCatch)));
+                    double tileCatch = CheatCatchRates.WrongPixelsRate.TileCatch;
+                    double spotCatch = spotCheckedShare * DetectionProbability.SpotCheckCatchProbability(candidates, cheatedTiles, tilesPerCheck, tileCatch);
+                    double wholeCatch = DetectionProbability.SpotCheckCatchProbability(candidates, cheatedTiles, candidates, tileCatch);
+                    odds.Add(new EscapeOdds(share, area, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCatch, wholeCatch)));
+                }
+
+                // Cheats over the whole frame that no single tile shows (exposure, bounces, samples): their measured catch
+                // per checked frame, 0 (odds of 1) for those the checks do not catch in one frame.
+                foreach (CheatCatchRate rate in CheatCatchRates.Measured.Skip(1))
+                {
+                    odds.Add(new EscapeOdds(share, 1, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCheckedShare * rate.FrameCatch, rate.FrameCatch), rate.Cheat));
                 }
             }
 

@@ -185,8 +185,9 @@ public sealed record JobDetails(
 /// <param name="Caught">Whether it was proven wrong (2 of 3, or by a canary) in this job.</param>
 /// <param name="Escape">
 /// The probability that a provider with exactly these checks, cheating on a share of its frames over a part of each,
-/// would not have been caught: <c>((1 − p)·(1 − s))^(q·n)</c> with p its whole-frame sampling share and s the chance
-/// that a frame's tile spot check lands on the cheated part.
+/// would not have been caught: <c>((1 − p·w)·(1 − s))^(q·n)</c> with p its whole-frame sampling share, s the chance
+/// that a frame's tile spot check catches the cheat and w that a whole-frame check does, both from catch rates measured
+/// per cheat class (wrong pixels over a part of the frame; exposure, bounce and sample cuts over all of it).
 /// </param>
 /// <param name="Canaries">Known-answer canaries it answered (as a taker, not as the renderer of the known answer).</param>
 /// <param name="CanariesFailed">Canaries it answered wrongly; one is enough to catch it.</param>
@@ -204,8 +205,9 @@ public sealed record ProviderVerification(
 /// <summary>The chance that one kind of cheating escaped a job's checks.</summary>
 /// <param name="CheatedShare">Share of the provider's frames cheated.</param>
 /// <param name="CheatedArea">Share of each cheated frame that is wrong (1 = the whole frame: fewer samples, another frame, blank…).</param>
-/// <param name="Probability">Probability that no check caught it.</param>
-public sealed record EscapeOdds(double CheatedShare, double CheatedArea, double Probability);
+/// <param name="Probability">Probability that no check caught it; 1 for a cheat the checks are not measured to catch in one frame.</param>
+/// <param name="Cheat">The cheat class whose measured catch rates the odds use ("wrong pixels" for the area odds).</param>
+public sealed record EscapeOdds(double CheatedShare, double CheatedArea, double Probability, string Cheat = "wrong pixels");
 
 /// <summary>Asks for an API key.</summary>
 /// <param name="Account">The account the key acts for: required from the operator; an account may leave it out (itself).</param>

@@ -1,0 +1,37 @@
+namespace RenderFarm.Verification;
+
+/// <summary>How often the checks catch one class of cheat, as measured by the divergence bench.</summary>
+/// <param name="Cheat">The cheat class, as the job report names it.</param>
+/// <param name="TileCatch">Probability that a checked tile lying wholly in the cheated part fails on its own.</param>
+/// <param name="FrameCatch">Probability that the tile check of a frame cheated all over fails (tiles, share or bias).</param>
+public sealed record CheatCatchRate(string Cheat, double TileCatch, double FrameCatch)
+{
+    /// <summary>Whether the checks catch this cheat at all in one frame; a report's odds for it are then a bound.</summary>
+    public bool Bounded => FrameCatch > 0;
+}
+
+/// <summary>
+/// Per-cheat catch rates of <see cref="SpotCheckDecision"/>'s defaults, measured with
+/// <c>dotnet run -c Release --project bench/RenderFarm.Benchmarks -- divergence</c> (docs/verification.md gives the run):
+/// the validator renders on the simulated other conforming device, the provider cheats on this one, 64×64 frames of the
+/// Cornell box and the textured cube at 64 and 256 spp, eight tiles per check. Each rate is the lowest over the scenes and
+/// sample counts measured, so larger frames (more tiles, more pixels for the bias test) are caught at least as often.
+/// </summary>
+public static class CheatCatchRates
+{
+    /// <summary>Wrong pixels: a quarter of the samples or fewer, another frame, seed or picture.</summary>
+    public const string WrongPixels = "wrong pixels";
+
+    /// <summary>The measured classes, <see cref="WrongPixels"/> first.</summary>
+    public static IReadOnlyList<CheatCatchRate> Measured { get; } =
+    [
+        new(WrongPixels, 0.87, 1.0),
+        new("exposure ±0.05 stop", 0, 0.90),
+        new("bounces cut 8 → 4", 0, 0.58),
+        new("6 % fewer samples", 0, 0),
+        new("one sample fewer", 0, 0),
+    ];
+
+    /// <summary>The rate of <see cref="WrongPixels"/>.</summary>
+    public static CheatCatchRate WrongPixelsRate => Measured[0];
+}
