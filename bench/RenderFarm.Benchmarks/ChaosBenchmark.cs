@@ -135,12 +135,31 @@ internal static class ChaosBenchmark
                 }
 
                 int victim = kills % 2;
-                children[victim]!.Kill(entireProcessTree: true);
-                await children[victim]!.WaitForExitAsync();
-                children[victim]!.Dispose();
-                kills++;
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Stopwatch.GetElapsedTime(start).TotalSeconds,6:0.0} s: killed coordinator {victim} (SIGKILL), {Volatile.Read(ref completed)} completes so far; starting it again"));
-                children[victim] = await StartChildAsync(ports[victim], settings);
+                if (children[victim] is { } running)
+                {
+                    running.Kill(entireProcessTree: true);
+                    await running.WaitForExitAsync();
+                    running.Dispose();
+                    children[victim] = null;
+                    kills++;
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Stopwatch.GetElapsedTime(start).TotalSeconds,6:0.0} s: killed coordinator {victim} (SIGKILL), {Volatile.Read(ref completed)} completes so far; starting it again"));
+                }
+
+                for (int i = 0; i < 2; i++)
+                {
+                    if (children[i] is null)
+                    {
+                        try
+                        {
+                            children[i] = await StartChildAsync(ports[i], settings);
+                        }
+                        catch (InvalidOperationException ex)
+                        {
+                            // Left down until the next round; what stopped it is a finding of the run.
+                            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {Stopwatch.GetElapsedTime(start).TotalSeconds,6:0.0} s: coordinator {i} did not start again: {ex.Message}"));
+                        }
+                    }
+                }
             }
 
             while (!done && !stop.IsCancellationRequested)
@@ -162,13 +181,16 @@ internal static class ChaosBenchmark
         {
             foreach (Process? child in children)
             {
-                if (child is { HasExited: false })
+                if (child is not null)
                 {
-                    child.Kill(entireProcessTree: true);
-                    await child.WaitForExitAsync();
-                }
+                    if (!child.HasExited)
+                    {
+                        child.Kill(entireProcessTree: true);
+                        await child.WaitForExitAsync();
+                    }
 
-                child?.Dispose();
+                    child.Dispose();
+                }
             }
 
             try
@@ -238,7 +260,10 @@ internal static class ChaosBenchmark
             }
         }
 
-        throw new InvalidOperationException($"The coordinator on port {port} exited before it was ready.");
+        await child.WaitForExitAsync(CancellationToken.None);
+        int code = child.ExitCode;
+        child.Dispose();
+        throw new InvalidOperationException($"The coordinator on port {port} exited ({code}) before it was ready; its error is printed above.");
     }
 
     private static async Task<bool> AllCompletedAsync(string connectionString, List<Guid> jobs)

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Net.Http.Json;
 using Nethereum.Signer;
+using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
+using RenderFarm.Coordinator.Leasing;
 using Xunit.Abstractions;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
@@ -65,6 +67,14 @@ public sealed class LongPollLoadFacts(ITestOutputHelper output)
             // connections closed, what stays open is the coordinator's own Hangfire server workers, each of which
             // Hangfire.PostgreSql keeps in a LISTEN while it waits for a split, settle or maintenance job, and the one
             // listening session. (The farm store's pool is a data source of its own, which ClearAllPools leaves alone.)
+            // Every poll past its first look first: a look holds a connection for its query.
+            QueueFetcher fetcher = farm.Host.Services.GetRequiredService<QueueFetcher>();
+            for (int i = 0; i < 1200 && fetcher.Signals.Waiting < Providers; i++)
+            {
+                await Task.Delay(50);
+            }
+
+            Assert.Equal(Providers, fetcher.Signals.Waiting);
             NpgsqlConnection.ClearAllPools();
             int held = int.MaxValue;
             for (int i = 0; i < 100 && held > MaxHangfireWorkers; i++)
