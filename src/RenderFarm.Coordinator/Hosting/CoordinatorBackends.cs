@@ -121,6 +121,10 @@ public sealed class CoordinatorBackends
                 EnableLongPolling = false,
                 QueuePollInterval = hangfireOptions.QueuePollInterval,
                 DistributedLockTimeout = hangfireOptions.DistributedLockTimeout,
+
+                // Entries are fetched through this storage, so its options decide how long they stay invisible.
+                UseSlidingInvisibilityTimeout = hangfireOptions.UseSlidingInvisibilityTimeout,
+                InvisibilityTimeout = hangfireOptions.InvisibilityTimeout,
             };
             (string farmConnection, string hangfireConnection) = ConnectionBudget.Apply(connectionString, configuration);
             return new CoordinatorBackends(
