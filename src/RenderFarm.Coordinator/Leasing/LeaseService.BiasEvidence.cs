@@ -18,7 +18,8 @@ internal sealed partial class LeaseService
     private static readonly SpotCheckDecision s_decision = new(PixelComparison.DefaultTolerance);
 
     // The strip's tiles against the same tiles of the frame (offsetTiles) or the same strip positions of another strip,
-    // judged together; Failed is at least 1 when the check fails on share or bias alone.
+    // judged together; Failed is at least 1 when the check fails on share or bias alone. BiasZ is the bias beyond the
+    // smallest effect that counts, which the provider's evidence accumulates.
     private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare, double BiasZ) JudgeTiles(
         Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles)
     {
@@ -35,7 +36,7 @@ internal sealed partial class LeaseService
         SpotCheckOutcome outcome = s_decision.Judge(strip, inStrip, other, inOther);
         DifferenceStatistics s = outcome.Statistics;
         int failed = outcome.Pass ? 0 : Math.Max(1, outcome.TilesFailed);
-        return (failed, double.IsFinite(s.MinPsnr) ? s.MinPsnr : null, s.MaxAbsoluteDifference, s.MaxRegionShareBeyond, s.BiasZ);
+        return (failed, double.IsFinite(s.MinPsnr) ? s.MinPsnr : null, s.MaxAbsoluteDifference, s.MaxRegionShareBeyond, outcome.EvidenceZ);
     }
 
     // Adds a finished first check's bias statistic to its renderer's evidence (not arbitrations, canaries or stale checks,

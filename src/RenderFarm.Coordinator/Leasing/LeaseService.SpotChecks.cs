@@ -540,7 +540,7 @@ internal sealed partial class LeaseService
         {
             WholeFrameDifference whole = WholeFrameCheck.Compare(rendered, frame);
             (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.Pixels.Pass ? 0 : Math.Max(1, whole.BlocksFailed), whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
-            biasZ = whole.Pixels.Statistics.BiasZ;
+            biasZ = whole.Pixels.EvidenceZ;
             minPsnr = double.IsFinite(whole.MinPsnr) ? whole.MinPsnr : null;
         }
         else
@@ -553,7 +553,7 @@ internal sealed partial class LeaseService
         bool? agrees = null;
         string text = string.Create(
             CultureInfo.InvariantCulture,
-            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z {biasZ:0.0}");
+            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z beyond {s_decision.MinBiasEffect:G2} {biasZ:0.0}");
         if (distance is { } d)
         {
             text += string.Create(CultureInfo.InvariantCulture, $", pHash distance {d} (at most {_options.MaxWholeFramePHashDistance})");
