@@ -216,7 +216,7 @@ internal static class DivergenceBenchmark
 
         public void Add(SpotCheckOutcome outcome, int frame, int plan)
         {
-            _outcomes[(frame, plan)] = (outcome.Pass, outcome.Statistics.BiasZ);
+            _outcomes[(frame, plan)] = (outcome.Pass, outcome.EvidenceZ);
             DifferenceStatistics s = outcome.Statistics;
             Tiles += s.Regions;
             TilesFailed += outcome.TilesFailed;

@@ -41,6 +41,24 @@ public sealed record DifferenceStatistics(
         ? MeanSignedDifference * Math.Sqrt(Pixels) / SignedStandardDeviation
         : (MeanSignedDifference == 0 ? 0 : Math.CopySign(double.PositiveInfinity, MeanSignedDifference));
 
+    /// <summary>
+    /// The bias statistic of the part of the signed mean beyond <paramref name="minEffect"/>:
+    /// <c>sign(mean) · max(0, |mean| − minEffect) · √n / sd</c>. A device whose arithmetic shifts every render by a
+    /// hair gives a large <see cref="BiasZ"/> on a large check without any cheat; this statistic stays near zero for it.
+    /// </summary>
+    public double BiasZBeyond(double minEffect)
+    {
+        double excess = Math.Max(0, Math.Abs(MeanSignedDifference) - minEffect);
+        if (excess == 0)
+        {
+            return 0;
+        }
+
+        return SignedStandardDeviation > 0 && Pixels > 1
+            ? Math.CopySign(excess * Math.Sqrt(Pixels) / SignedStandardDeviation, MeanSignedDifference)
+            : Math.CopySign(double.PositiveInfinity, MeanSignedDifference);
+    }
+
     /// <summary>Measures the differences of equally sized region pairs: <paramref name="expected"/>'s regions against <paramref name="actual"/>'s.</summary>
     /// <param name="expected">The re-render (for a tile check, the validator's strip of tiles).</param>
     /// <param name="expectedRegions">Regions of <paramref name="expected"/>.</param>

@@ -8,7 +8,8 @@ namespace RenderFarm.Verification;
 /// <param name="TilesFailed">Tiles (or blocks) with more pixels beyond the tolerance than honest divergence produces.</param>
 /// <param name="ShareExceeded">Whether the pixels beyond the tolerance over all tiles exceed what honest divergence produces.</param>
 /// <param name="BiasExceeded">Whether the signed mean difference lies further from zero than honest divergence puts it.</param>
-public sealed record SpotCheckOutcome(DifferenceStatistics Statistics, int TilesFailed, bool ShareExceeded, bool BiasExceeded)
+/// <param name="EvidenceZ">The bias statistic beyond the smallest effect that counts (<see cref="DifferenceStatistics.BiasZBeyond"/>): what a provider's <see cref="ProviderEvidence"/> accumulates.</param>
+public sealed record SpotCheckOutcome(DifferenceStatistics Statistics, int TilesFailed, bool ShareExceeded, bool BiasExceeded, double EvidenceZ = 0)
 {
     /// <summary>Whether the delivered pixels match: no tile failed, the share stayed within bounds and no bias showed.</summary>
     public bool Pass => TilesFailed == 0 && !ShareExceeded && !BiasExceeded;
@@ -131,7 +132,7 @@ public sealed class SpotCheckDecision
 
         bool share = statistics.PixelsBeyondTolerance > MaxBeyond(statistics.Pixels);
         bool bias = Math.Abs(statistics.BiasZ) > MaxBiasZ && Math.Abs(statistics.MeanSignedDifference) >= MinBiasEffect;
-        return new SpotCheckOutcome(statistics, failed, share, bias);
+        return new SpotCheckOutcome(statistics, failed, share, bias, statistics.BiasZBeyond(MinBiasEffect));
     }
 
     /// <summary>Measures and judges regions of a re-render (<paramref name="expected"/>) against the same-sized regions of a delivered frame.</summary>

