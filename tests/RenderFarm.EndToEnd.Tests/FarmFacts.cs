@@ -98,8 +98,9 @@ public sealed class FarmFacts
                 AssertPng(content.ToArray(), 24, 24, job.Tasks.SelectMany(t => t.Frames).Single(f => f.Frame == frame));
             }
 
-            // The bucket holds one accepted copy per frame (keys: frames/{frame:D6}.{leaseId}.png).
-            IReadOnlyList<string> stored = await farm.ListObjectsAsync($"jobs/{submitted.Id:N}/frames/");
+            // The bucket holds one accepted copy per frame (keys: frames/{frame:D6}.{leaseId}.png), each beside its
+            // thumbnail (.thumb.jpg).
+            IReadOnlyList<string> stored = AcceptedFrames(await farm.ListObjectsAsync($"jobs/{submitted.Id:N}/frames/"));
             Assert.Equal(Enumerable.Range(1, 8), stored.Select(FrameOfKey).Order());
         });
     }
@@ -160,7 +161,7 @@ public sealed class FarmFacts
                 AssertPng(await farm.DownloadAsync(link.Url), SlowWidth, SlowWidth, link);
             }
 
-            IReadOnlyList<string> stored = await farm.ListObjectsAsync($"jobs/{submitted.Id:N}/frames/");
+            IReadOnlyList<string> stored = AcceptedFrames(await farm.ListObjectsAsync($"jobs/{submitted.Id:N}/frames/"));
             Assert.Equal(Enumerable.Range(1, 2), stored.Select(FrameOfKey).Order());
         });
     }
@@ -277,6 +278,10 @@ public sealed class FarmFacts
         using Image image = Image.Load(png);
         Assert.Equal((width, height), (image.Width, image.Height));
     }
+
+    // The accepted frames among a job's frame objects, without their thumbnails.
+    internal static IReadOnlyList<string> AcceptedFrames(IReadOnlyList<string> keys) =>
+        [.. keys.Where(key => key.EndsWith(".png", StringComparison.Ordinal))];
 
     private static int FrameOfKey(string key) =>
         int.Parse(Path.GetFileName(key).Split('.')[0], CultureInfo.InvariantCulture);

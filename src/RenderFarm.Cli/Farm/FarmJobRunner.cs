@@ -22,7 +22,10 @@ internal sealed class FarmJobRunner(CoordinatorClient client, ProgressBar bar)
     public async Task<JobSummary> SubmitAsync(string scenePath, SubmitJobRequest request, JobPayment? payment, CancellationToken cancellationToken)
     {
         SceneUploaded scene = await UploadSceneAsync(scenePath, cancellationToken).ConfigureAwait(false);
-        JobSummary job = await client.SubmitAsync(request with { SceneSha256 = scene.Sha256 }, cancellationToken).ConfigureAwait(false);
+        // A paid job names its budget and payer, so the coordinator holds it until that payer's escrow holds the budget.
+        JobSummary job = await client.SubmitAsync(
+            request with { SceneSha256 = scene.Sha256, Budget = payment?.BudgetTokens ?? request.Budget, Payer = payment?.Payer ?? request.Payer },
+            cancellationToken).ConfigureAwait(false);
         if (job.State != JobState.AwaitingEscrow)
         {
             return job;
