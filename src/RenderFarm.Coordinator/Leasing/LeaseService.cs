@@ -509,42 +509,6 @@ internal sealed partial class LeaseService
         return (task, job);
     }
 
-    private static IReadOnlyList<CompletedFrame> CheckReport(TaskRecord task, CompleteRequest request)
-    {
-        int expected = task.LastFrame - task.FirstFrame + 1;
-        var seen = new HashSet<int>();
-        foreach (CompletedFrame frame in request.Frames)
-        {
-            if (frame.Frame < task.FirstFrame || frame.Frame > task.LastFrame)
-            {
-                throw new CoordinatorException(400, $"Frame {frame.Frame} is not part of this task (frames {task.FirstFrame}-{task.LastFrame}).");
-            }
-
-            if (!seen.Add(frame.Frame))
-            {
-                throw new CoordinatorException(400, $"Frame {frame.Frame} is reported twice.");
-            }
-
-            if (!FarmKeys.IsSha256(frame.Sha256))
-            {
-                throw new CoordinatorException(400, $"Frame {frame.Frame}: sha256 must be 64 lowercase hex digits.");
-            }
-
-            if (frame.Size < 0 || !double.IsFinite(frame.RenderSeconds) || frame.RenderSeconds < 0)
-            {
-                throw new CoordinatorException(400, $"Frame {frame.Frame}: size and renderSeconds must not be negative.");
-            }
-        }
-
-        if (seen.Count != expected)
-        {
-            int missing = Enumerable.Range(task.FirstFrame, expected).First(f => !seen.Contains(f));
-            throw new CoordinatorException(400, $"Frame {missing} is missing from the report; a task's report lists every one of its frames.");
-        }
-
-        return request.Frames;
-    }
-
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskIndex} of job {JobId} leased to {Provider} as {LeaseId}.")]
     private partial void LogLeased(Guid jobId, int taskIndex, string provider, string leaseId);
 
