@@ -1,7 +1,6 @@
 using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
-using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using RenderFarm.Coordinator.Api;
@@ -29,23 +28,11 @@ internal static class SubmitPage
             Task.FromResult(Form(context, caller, new SubmitValues(), null, StatusCodes.Status200OK))));
 
         web.MapPost("/submit", (HttpContext context, IOptions<CoordinatorOptions> options, Uploads uploads, JobService jobs) =>
-            WebApp.WithCallerAsync(context, async caller =>
+            WebApp.PostAsync(context, async (caller, form) =>
             {
                 string owner = caller.RequireAccount();
                 long limit = options.Value.MaxSceneBytes;
-                if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
-                {
-                    // The scene's own limit (checked again by the upload), plus room for the form's fields.
-                    size.MaxRequestBodySize = limit + (1 << 20);
-                }
-
-                IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted);
                 var values = SubmitValues.From(form);
-                if (!WebSession.HasFormToken(context, form[WebSession.FormTokenField]))
-                {
-                    throw new CoordinatorException(StatusCodes.Status403Forbidden, "The form did not come from this session's pages; reload the page and try again.");
-                }
-
                 try
                 {
                     SceneUploaded scene = await UploadSceneAsync(form.Files, owner, limit, uploads, context.RequestAborted);
@@ -67,7 +54,7 @@ internal static class SubmitPage
                     int status = exception is CoordinatorException coordinator ? coordinator.StatusCode : StatusCodes.Status400BadRequest;
                     return Form(context, caller, values, exception.Message, status);
                 }
-            }));
+            }, MaxUploadBody(options.Value)));
     }
 
     private static void MapInference(RouteGroupBuilder web)
@@ -76,22 +63,11 @@ internal static class SubmitPage
             Task.FromResult(InferenceForm(context, caller, new InferenceValues(), null, StatusCodes.Status200OK))));
 
         web.MapPost("/submit/inference", (HttpContext context, IOptions<CoordinatorOptions> options, Uploads uploads, JobService jobs) =>
-            WebApp.WithCallerAsync(context, async caller =>
+            WebApp.PostAsync(context, async (caller, form) =>
             {
                 string owner = caller.RequireAccount();
                 long limit = options.Value.MaxSceneBytes;
-                if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
-                {
-                    size.MaxRequestBodySize = limit + (1 << 20);
-                }
-
-                IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted);
                 var values = InferenceValues.From(form);
-                if (!WebSession.HasFormToken(context, form[WebSession.FormTokenField]))
-                {
-                    throw new CoordinatorException(StatusCodes.Status403Forbidden, "The form did not come from this session's pages; reload the page and try again.");
-                }
-
                 try
                 {
                     IFormFile model = form.Files.GetFiles("model") is [var one] ? one
@@ -126,8 +102,11 @@ internal static class SubmitPage
                     int status = exception is CoordinatorException coordinator ? coordinator.StatusCode : StatusCodes.Status400BadRequest;
                     return InferenceForm(context, caller, values, exception.Message, status);
                 }
-            }));
+            }, MaxUploadBody(options.Value)));
     }
+
+    // The upload limit (checked again by the upload itself), plus room for the form's fields.
+    private static long MaxUploadBody(CoordinatorOptions options) => options.MaxSceneBytes + (1 << 20);
 
     private static IResult InferenceForm(HttpContext context, ClientIdentity caller, InferenceValues values, string? error, int status) =>
         WebLayout.Page(context, caller, "Submit an inference batch", Html.Of($"""

@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -73,9 +74,17 @@ internal static class WebApp
     }
 
     /// <summary>As <see cref="WithCallerAsync"/>, for a form post: it must carry the session's form token.</summary>
-    public static Task<IResult> PostAsync(HttpContext context, Func<ClientIdentity, IFormCollection, Task<IResult>> action) =>
+    /// <param name="context">The request.</param>
+    /// <param name="action">What the post does, with the caller and the form.</param>
+    /// <param name="maxBodyBytes">The largest body this post reads (file uploads), or null for the server's default.</param>
+    public static Task<IResult> PostAsync(HttpContext context, Func<ClientIdentity, IFormCollection, Task<IResult>> action, long? maxBodyBytes = null) =>
         WithCallerAsync(context, async caller =>
         {
+            if (maxBodyBytes is { } most && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+            {
+                size.MaxRequestBodySize = most;
+            }
+
             IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted);
             if (!WebSession.HasFormToken(context, form[WebSession.FormTokenField]))
             {
