@@ -35,19 +35,6 @@ public sealed class SceneAsset
     // Photometric to radiometric conversion used by Blender's glTF importer (lm/W at 555 nm).
     private const float LumensPerWatt = 683f;
 
-    private static readonly GpuMaterial s_defaultMaterial = new()
-    {
-        BaseColor = Vector4.One,
-        Emissive = Vector4.Zero,
-        Metallic = 1,
-        Roughness = 1,
-        NormalScale = 1,
-        BaseColorTexture = -1,
-        MetallicRoughnessTexture = -1,
-        NormalTexture = -1,
-        EmissiveTexture = -1,
-    };
-
     private readonly SceneNode[] _nodes;
     private readonly CameraInfo[] _cameras;
     private readonly LightInfo[] _lights;
@@ -315,11 +302,11 @@ public sealed class SceneAsset
         var materials = new GpuMaterial[model.LogicalMaterials.Count + 1];
         for (int i = 0; i < model.LogicalMaterials.Count; i++)
         {
-            materials[i] = ImportMaterial(model.LogicalMaterials[i], textures);
+            materials[i] = MaterialImporter.Import(model.LogicalMaterials[i], textures);
         }
 
         uint defaultMaterial = (uint)model.LogicalMaterials.Count;
-        materials[defaultMaterial] = s_defaultMaterial;
+        materials[defaultMaterial] = MaterialImporter.DefaultMaterial;
 
         (Dictionary<int, NodeAnimation> animations, double duration) = ImportAnimations(model);
 
@@ -403,55 +390,6 @@ public sealed class SceneAsset
         {
             pending.Push((list[i], parent));
         }
-    }
-
-    private static GpuMaterial ImportMaterial(Material material, TexturePacker textures)
-    {
-        GpuMaterial result = s_defaultMaterial;
-
-        // Specular-glossiness-only materials expose "Diffuse" instead of "BaseColor"; use it as the base colour.
-        MaterialChannel? baseColor = material.FindChannel("BaseColor") ?? material.FindChannel("Diffuse");
-        if (baseColor is MaterialChannel color)
-        {
-            result.BaseColor = Parameter(color, "RGBA", Vector4.One);
-            result.BaseColorTexture = textures.Add(color.Texture, color.TextureSampler, srgb: true);
-        }
-
-        if (material.FindChannel("MetallicRoughness") is MaterialChannel metallicRoughness)
-        {
-            result.Metallic = Parameter(metallicRoughness, "MetallicFactor", 1f);
-            result.Roughness = Parameter(metallicRoughness, "RoughnessFactor", 1f);
-            result.MetallicRoughnessTexture = textures.Add(metallicRoughness.Texture, metallicRoughness.TextureSampler, srgb: false);
-        }
-
-        if (material.FindChannel("Normal") is MaterialChannel normal)
-        {
-            result.NormalScale = Parameter(normal, "NormalScale", 1f);
-            result.NormalTexture = textures.Add(normal.Texture, normal.TextureSampler, srgb: false);
-        }
-
-        if (material.FindChannel("Emissive") is MaterialChannel emissive)
-        {
-            Vector3 factor = Parameter(emissive, "RGB", Vector3.Zero);
-            float strength = Parameter(emissive, "EmissiveStrength", 1f);
-            result.Emissive = new Vector4(factor * strength, 0);
-            result.EmissiveTexture = textures.Add(emissive.Texture, emissive.TextureSampler, srgb: true);
-        }
-
-        return result;
-    }
-
-    private static T Parameter<T>(MaterialChannel channel, string name, T fallback)
-    {
-        foreach (IMaterialParameter parameter in channel.Parameters)
-        {
-            if (parameter.Name == name && parameter.Value is T value)
-            {
-                return value;
-            }
-        }
-
-        return fallback;
     }
 
     private static MeshPart[] ImportMesh(Mesh mesh, GpuMaterial[] materials, uint defaultMaterial, string displayName)
