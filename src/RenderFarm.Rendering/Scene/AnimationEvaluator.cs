@@ -4,20 +4,28 @@ using SharpGLTF.Schema2;
 
 namespace RenderFarm.Rendering.Scene;
 
+/// <summary>A scene posed at one time: what <see cref="GpuSceneBuilder"/> needs besides the scene itself.</summary>
+/// <param name="World">World matrix of every node instance.</param>
+/// <param name="MorphWeights">Morph target weights of every node instance (empty where its mesh has no targets).</param>
+/// <param name="JointMatrices">Per skin, per joint: inverse bind matrix times the joint's world matrix.</param>
+internal sealed record ScenePose(Matrix4x4[] World, float[][] MorphWeights, Matrix4x4[][] JointMatrices);
+
 /// <summary>
-/// The animation channels of a glTF file, evaluated per frame into node transforms.
+/// The animation channels of a glTF file, evaluated per frame into node transforms, morph weights and joint matrices.
 /// </summary>
 /// <remarks>
-/// Translation, rotation and scale channels of all animations play together (a later animation wins when two
-/// drive the same property); each channel holds its first/last key outside its key range.
+/// Translation, rotation, scale and morph-weight channels of all animations play together (a later animation wins
+/// when two drive the same property); each channel holds its first/last key outside its key range.
 /// </remarks>
 internal sealed class AnimationEvaluator
 {
     private readonly Dictionary<int, NodeAnimation> _nodes;
+    private readonly Dictionary<int, Track<float[]>> _weights;
 
-    private AnimationEvaluator(Dictionary<int, NodeAnimation> nodes, double duration)
+    private AnimationEvaluator(Dictionary<int, NodeAnimation> nodes, Dictionary<int, Track<float[]>> weights, double duration)
     {
         _nodes = nodes;
+        _weights = weights;
         DurationSeconds = duration;
     }
 
@@ -28,6 +36,7 @@ internal sealed class AnimationEvaluator
     public static AnimationEvaluator Import(ModelRoot model)
     {
         var result = new Dictionary<int, NodeAnimation>();
+        var weights = new Dictionary<int, Track<float[]>>();
         double duration = 0;
         foreach (Animation animation in model.LogicalAnimations)
         {
@@ -63,13 +72,9 @@ internal sealed class AnimationEvaluator
                         Target().Scale = scale;
                         duration = Math.Max(duration, scale.End);
                         break;
-                    case PropertyPath.weights:
-                        // Morph weights are not drawn, but their keys still belong to the animation's length.
-                        if (channel.GetMorphSampler() is IAnimationSampler<float[]> weights)
-                        {
-                            duration = Math.Max(duration, Track.KeyRange(weights).End);
-                        }
-
+                    case PropertyPath.weights when Track.Create(channel.GetMorphSampler()) is Track<float[]> morph:
+                        weights[node.LogicalIndex] = morph;
+                        duration = Math.Max(duration, morph.End);
                         break;
                     default:
                         break;
@@ -77,7 +82,50 @@ internal sealed class AnimationEvaluator
             }
         }
 
-        return new AnimationEvaluator(result, duration);
+        return new AnimationEvaluator(result, weights, duration);
+    }
+
+    /// <summary>Poses <paramref name="scene"/> at <paramref name="time"/> seconds.</summary>
+    public ScenePose Evaluate(SceneDescription scene, float time)
+    {
+        SceneNode[] nodes = scene.Nodes;
+        Matrix4x4[] world = WorldMatrices(nodes, time);
+        var morphWeights = new float[nodes.Length][];
+        for (int i = 0; i < nodes.Length; i++)
+        {
+            float[] rest = nodes[i].MorphWeights;
+            morphWeights[i] = rest.Length > 0 && _weights.TryGetValue(nodes[i].LogicalIndex, out Track<float[]>? track)
+                ? Fit(track.Sample(time), rest.Length)
+                : rest;
+        }
+
+        var jointMatrices = new Matrix4x4[scene.Skins.Length][];
+        for (int s = 0; s < jointMatrices.Length; s++)
+        {
+            SkinInfo skin = scene.Skins[s];
+            var matrices = new Matrix4x4[skin.Joints.Length];
+            for (int j = 0; j < matrices.Length; j++)
+            {
+                // Row-vector convention: the inverse bind matrix takes a vertex into the joint's space first.
+                matrices[j] = skin.InverseBindMatrices[j] * world[skin.Joints[j]];
+            }
+
+            jointMatrices[s] = matrices;
+        }
+
+        return new ScenePose(world, morphWeights, jointMatrices);
+    }
+
+    // A keyed weight list of another length than the mesh's targets is cut or padded with zeros; non-finite keys count as 0.
+    private static float[] Fit(float[] sampled, int count)
+    {
+        var weights = new float[count];
+        for (int i = 0; i < count && i < sampled.Length; i++)
+        {
+            weights[i] = float.IsFinite(sampled[i]) ? sampled[i] : 0;
+        }
+
+        return weights;
     }
 
     /// <summary>World matrices of every node instance of <paramref name="nodes"/> at <paramref name="time"/> seconds.</summary>

@@ -21,29 +21,19 @@ namespace RenderFarm.Rendering.Scene;
 internal static class GpuSceneBuilder
 {
     /// <summary>
-    /// Flattens <paramref name="scene"/> posed by <paramref name="world"/> to world space, builds the BVH and packs
+    /// Flattens <paramref name="scene"/> in <paramref name="pose"/> to world space, builds the BVH and packs
     /// everything for the GPU. Width, height, seed, frame and max bounces are left 0.
     /// </summary>
     /// <param name="scene">The scene.</param>
-    /// <param name="world">World matrix of every node instance.</param>
+    /// <param name="pose">Its pose at the frame's time.</param>
     /// <param name="bounds">The rest-pose bounds the default camera frames when the scene has no camera.</param>
     /// <param name="imageAspectRatio">Image width divided by height.</param>
     /// <param name="cameraIndex">A valid index into the scene's cameras, or 0 when it has none.</param>
     public static GpuSceneData Build(
-        SceneDescription scene, Matrix4x4[] world, (Vector3 Min, Vector3 Max) bounds, float imageAspectRatio, int cameraIndex)
+        SceneDescription scene, ScenePose pose, (Vector3 Min, Vector3 Max) bounds, float imageAspectRatio, int cameraIndex)
     {
-        var vertices = new Vector3[3 * scene.TriangleCount];
-        var shading = new GpuTriangleShading[scene.TriangleCount];
-        var materials = new uint[scene.TriangleCount];
-        int written = 0;
-        for (int i = 0; i < scene.Nodes.Length; i++)
-        {
-            foreach (MeshPart part in scene.Nodes[i].Parts)
-            {
-                written = AppendPart(part, world[i], vertices, shading, materials, written);
-            }
-        }
-
+        (Vector3[] vertices, GpuTriangleShading[] shading, uint[] materials) = Flatten(scene, pose);
+        Matrix4x4[] world = pose.World;
         Bvh bvh = Bvh.Build(vertices);
         int[] order = bvh.TriangleOrder;
         var triangles = new GpuTriangle[scene.TriangleCount];
@@ -81,66 +71,162 @@ internal static class GpuSceneBuilder
     }
 
 
-    /// <summary>The bounds of every drawn vertex of <paramref name="nodes"/> posed by <paramref name="world"/>.</summary>
-    public static (Vector3 Min, Vector3 Max) Bounds(SceneNode[] nodes, Matrix4x4[] world)
+    /// <summary>The bounds of every drawn vertex of <paramref name="scene"/> in <paramref name="pose"/>.</summary>
+    public static (Vector3 Min, Vector3 Max) Bounds(SceneDescription scene, ScenePose pose)
     {
         var min = new Vector3(float.PositiveInfinity);
         var max = new Vector3(float.NegativeInfinity);
-        for (int i = 0; i < nodes.Length; i++)
+        foreach (Vector3 p in Flatten(scene, pose).Vertices)
         {
-            foreach (MeshPart part in nodes[i].Parts)
-            {
-                foreach (int index in part.Indices)
-                {
-                    Vector3 p = Vector3.Transform(part.Positions[index], world[i]);
-                    min = Vector3.Min(min, p);
-                    max = Vector3.Max(max, p);
-                }
-            }
+            min = Vector3.Min(min, p);
+            max = Vector3.Max(max, p);
         }
 
         return (min, max);
     }
 
-    private static int AppendPart(
-        MeshPart part, Matrix4x4 world, Vector3[] vertices, GpuTriangleShading[] shading, uint[] materials, int written)
+    /// <summary>
+    /// Every triangle of <paramref name="scene"/> in world space, in node order: morph targets applied in the mesh's
+    /// space, then the skin's joint matrices (which replace the node's own transform, as glTF specifies) or the
+    /// node's world matrix.
+    /// </summary>
+    internal static (Vector3[] Vertices, GpuTriangleShading[] Shading, uint[] Materials) Flatten(SceneDescription scene, ScenePose pose)
     {
-        float det = world.GetDeterminant();
-        Matrix4x4 normalMatrix = NormalMatrix(world, det);
-        var positions = new Vector3[part.Positions.Length];
+        var vertices = new Vector3[3 * scene.TriangleCount];
+        var shading = new GpuTriangleShading[scene.TriangleCount];
+        var materials = new uint[scene.TriangleCount];
+        int written = 0;
+        for (int i = 0; i < scene.Nodes.Length; i++)
+        {
+            SceneNode node = scene.Nodes[i];
+            Matrix4x4[]? joints = node.Skin >= 0 ? pose.JointMatrices[node.Skin] : null;
+            foreach (MeshPart part in node.Parts)
+            {
+                written = AppendPart(part, pose.World[i], pose.MorphWeights[i], joints, vertices, shading, materials, written);
+            }
+        }
+
+        return (vertices, shading, materials);
+    }
+
+    // Mesh-space attributes with the weighted morph displacements added; the part's own arrays when no weight is set.
+    private static (Vector3[] Positions, Vector3[]? Normals, Vector4[]? Tangents) Morph(MeshPart part, float[] weights)
+    {
+        Vector3[] positions = part.Positions;
+        Vector3[]? normals = part.Normals;
+        Vector4[]? tangents = part.Tangents;
+        if (part.Targets is not MorphTarget[] targets || !weights.Any(w => w != 0))
+        {
+            return (positions, normals, tangents);
+        }
+
+        positions = (Vector3[])positions.Clone();
+        normals = (Vector3[]?)normals?.Clone();
+        tangents = (Vector4[]?)tangents?.Clone();
+        for (int k = 0; k < targets.Length && k < weights.Length; k++)
+        {
+            float w = weights[k];
+            if (w == 0)
+            {
+                continue;
+            }
+
+            MorphTarget target = targets[k];
+            if (target.Positions is Vector3[] dp)
+            {
+                for (int v = 0; v < positions.Length; v++)
+                {
+                    positions[v] += w * dp[v];
+                }
+            }
+
+            if (normals is not null && target.Normals is Vector3[] dn)
+            {
+                for (int v = 0; v < normals.Length; v++)
+                {
+                    normals[v] += w * dn[v];
+                }
+            }
+
+            if (tangents is not null && target.Tangents is Vector3[] dt)
+            {
+                for (int v = 0; v < tangents.Length; v++)
+                {
+                    tangents[v] += new Vector4(w * dt[v], 0);
+                }
+            }
+        }
+
+        return (positions, normals, tangents);
+    }
+
+    // The blend of the joint matrices by the vertex's weights (linear blend skinning).
+    private static Matrix4x4 SkinMatrix(Matrix4x4[] joints, int[] indices, int vertex, Vector4 weights)
+    {
+        int first = 4 * vertex;
+        return (joints[indices[first]] * weights.X)
+            + (joints[indices[first + 1]] * weights.Y)
+            + (joints[indices[first + 2]] * weights.Z)
+            + (joints[indices[first + 3]] * weights.W);
+    }
+
+    private static int AppendPart(
+        MeshPart part,
+        Matrix4x4 world,
+        float[] morphWeights,
+        Matrix4x4[]? joints,
+        Vector3[] vertices,
+        GpuTriangleShading[] shading,
+        uint[] materials,
+        int written)
+    {
+        (Vector3[] local, Vector3[]? localNormals, Vector4[]? localTangents) = Morph(part, morphWeights);
+        float worldDet = world.GetDeterminant();
+        Matrix4x4 worldNormalMatrix = NormalMatrix(world, worldDet);
+        bool skinned = joints is not null && part.Joints is not null && part.Weights is not null;
+        bool[]? mirrored = skinned ? new bool[local.Length] : null;
+        var positions = new Vector3[local.Length];
+        Vector3[]? normals = localNormals is null ? null : new Vector3[local.Length];
+        Vector4[]? tangents = localTangents is null ? null : new Vector4[local.Length];
         for (int i = 0; i < positions.Length; i++)
         {
-            positions[i] = Vector3.Transform(part.Positions[i], world);
-        }
+            Matrix4x4 m = world;
+            Matrix4x4 normalMatrix = worldNormalMatrix;
+            float det = worldDet;
 
-        Vector3[]? normals = null;
-        if (part.Normals is Vector3[] localNormals)
-        {
-            normals = new Vector3[localNormals.Length];
-            for (int i = 0; i < normals.Length; i++)
+            // A vertex without weights follows the skinned node rigidly.
+            if (skinned && part.Weights![i] != Vector4.Zero)
             {
-                normals[i] = SafeNormalize(Vector3.TransformNormal(localNormals[i], normalMatrix));
+                m = SkinMatrix(joints!, part.Joints!, i, part.Weights[i]);
+                det = m.GetDeterminant();
+                normalMatrix = NormalMatrix(m, det);
+                mirrored![i] = det < 0;
+            }
+            else if (mirrored is not null)
+            {
+                mirrored[i] = det < 0;
+            }
+
+            positions[i] = Vector3.Transform(local[i], m);
+            if (normals is not null)
+            {
+                normals[i] = SafeNormalize(Vector3.TransformNormal(localNormals![i], normalMatrix));
+            }
+
+            if (tangents is not null)
+            {
+                // A mirroring transform flips the bitangent's handedness.
+                Vector4 t = localTangents![i];
+                Vector3 xyz = SafeNormalize(Vector3.TransformNormal(new Vector3(t.X, t.Y, t.Z), m));
+                tangents[i] = new Vector4(xyz, (t.W < 0 ? -1 : 1) * (det < 0 ? -1 : 1));
             }
         }
 
-        Vector4[]? tangents = null;
-        if (part.Tangents is Vector4[] localTangents)
-        {
-            // A mirroring transform flips the bitangent's handedness.
-            float handedness = det < 0 ? -1 : 1;
-            tangents = new Vector4[localTangents.Length];
-            for (int i = 0; i < tangents.Length; i++)
-            {
-                Vector4 t = localTangents[i];
-                Vector3 xyz = SafeNormalize(Vector3.TransformNormal(new Vector3(t.X, t.Y, t.Z), world));
-                tangents[i] = new Vector4(xyz, (t.W < 0 ? -1 : 1) * handedness);
-            }
-        }
-
-        bool flip = det < 0;
         int[] indices = part.Indices;
         for (int k = 0; k < indices.Length; k += 3)
         {
+            // A skinned triangle is re-wound when the blend at its first vertex mirrors.
+            bool flip = mirrored?[indices[k]] ?? worldDet < 0;
             int a = indices[k];
             int b = flip ? indices[k + 2] : indices[k + 1];
             int c = flip ? indices[k + 1] : indices[k + 2];

@@ -24,7 +24,7 @@ public sealed class SceneAsset
     {
         _scene = scene;
         CameraNames = Array.AsReadOnly(Array.ConvertAll(scene.Cameras, c => c.Name));
-        _bounds = GpuSceneBuilder.Bounds(scene.Nodes, scene.Animation.WorldMatrices(scene.Nodes, 0));
+        _bounds = GpuSceneBuilder.Bounds(scene, scene.Animation.Evaluate(scene, 0));
     }
 
     /// <summary>The file name without its extension.</summary>
@@ -35,6 +35,13 @@ public sealed class SceneAsset
 
     /// <summary>Number of triangles drawn each frame.</summary>
     public int TriangleCount => _scene.TriangleCount;
+
+    /// <summary>
+    /// What the file holds that this renderer does not draw, one line per item: extensions it lists but that are not
+    /// in <see cref="SupportedFeatures.Extensions"/>, points and lines, vertex attributes that are not read, other
+    /// scenes. Empty when everything is drawn. (A file that requires an unsupported extension is refused at load.)
+    /// </summary>
+    public IReadOnlyList<string> Unsupported => _scene.Unsupported;
 
     /// <summary>Number of KHR_lights_punctual lights in the default scene.</summary>
     public int LightCount => _scene.Lights.Length;
@@ -171,7 +178,7 @@ public sealed class SceneAsset
                 : $"Camera {cameraIndex} does not exist: '{Name}' has {_scene.Cameras.Length} camera(s), numbered 0 to {_scene.Cameras.Length - 1}.");
         }
 
-        return GpuSceneBuilder.Build(_scene, _scene.Animation.WorldMatrices(_scene.Nodes, (float)timeSeconds), _bounds, imageAspectRatio, cameraIndex);
+        return GpuSceneBuilder.Build(_scene, _scene.Animation.Evaluate(_scene, (float)timeSeconds), _bounds, imageAspectRatio, cameraIndex);
     }
 
     private static ModelRoot Read(SceneBundle bundle, byte[] bytes, bool isBinary)

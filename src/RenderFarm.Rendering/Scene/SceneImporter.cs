@@ -41,13 +41,26 @@ internal static class SceneImporter
         materials[defaultMaterial] = MaterialImporter.DefaultMaterial;
 
         AnimationEvaluator animation = AnimationEvaluator.Import(model);
+        var report = new SceneReport();
+        ReportExtensions(model, report);
 
         var nodes = new List<SceneNode>();
+        var instanceOf = new Dictionary<int, int>();
+        var skinned = new List<(Node Node, int Instance)>();
         var cameras = new List<CameraInfo>();
         var lights = new List<LightInfo>();
         var meshes = new Dictionary<int, MeshPart[]>();
         long triangleCount = 0;
+        long vertexCount = 0;
+        long morphDeltaCount = 0;
         global::SharpGLTF.Schema2.Scene? scene = model.DefaultScene ?? (model.LogicalScenes.Count > 0 ? model.LogicalScenes[0] : null);
+        if (model.LogicalScenes.Count > 1)
+        {
+            report.Add(string.Create(
+                CultureInfo.InvariantCulture,
+                $"{model.LogicalScenes.Count - 1} scene(s) besides the default one are not drawn."));
+        }
+
         var pending = new Stack<(Node Node, int Parent)>();
         if (scene is not null)
         {
@@ -70,13 +83,16 @@ internal static class SceneImporter
             MeshPart[] parts = [];
             if (node.Mesh is Mesh mesh && !meshes.TryGetValue(mesh.LogicalIndex, out parts!))
             {
-                parts = ImportMesh(mesh, materials, defaultMaterial, displayName);
+                parts = ImportMesh(mesh, materials, defaultMaterial, displayName, report);
                 meshes.Add(mesh.LogicalIndex, parts);
             }
 
+            // Every instance transforms, skins and morphs its vertices each frame: the work is bounded, not just the file.
             foreach (MeshPart part in parts)
             {
                 triangleCount = checked(triangleCount + (part.Indices.Length / 3));
+                vertexCount = checked(vertexCount + part.Positions.Length);
+                morphDeltaCount = checked(morphDeltaCount + ((long)part.Positions.Length * (part.Targets?.Length ?? 0)));
             }
 
             if (triangleCount > SceneLimits.MaxTriangles)
@@ -86,7 +102,18 @@ internal static class SceneImporter
                     $"'{displayName}' draws at least {triangleCount} triangles (counting each node that uses a mesh); the limit is {SceneLimits.MaxTriangles}."));
             }
 
-            nodes.Add(new SceneNode(parent, node.LogicalIndex, node.LocalMatrix, parts));
+            CheckBudget(displayName, "vertices transformed per frame (counting each node that uses a mesh)", vertexCount, SceneLimits.MaxVerticesPerFrame);
+            CheckBudget(displayName, "morph target displacements applied per frame (vertices times targets, per node)", morphDeltaCount, SceneLimits.MaxMorphDisplacementsPerFrame);
+
+            instanceOf.TryAdd(node.LogicalIndex, index);
+            int skin = -1;
+            if (node.Skin is not null && parts.Any(p => p.Joints is not null))
+            {
+                skin = skinned.Count;
+                skinned.Add((node, index));
+            }
+
+            nodes.Add(new SceneNode(parent, node.LogicalIndex, node.LocalMatrix, parts, skin, RestWeights(node, parts)));
             if (node.Camera is Camera camera)
             {
                 cameras.Add(ImportCamera(camera, node, index, cameras.Count));
@@ -111,6 +138,7 @@ internal static class SceneImporter
             throw new UserInputException($"'{displayName}' has no triangles in its default scene.");
         }
 
+        SkinInfo[] skins = ImportSkins(skinned, nodes, instanceOf, displayName);
         return new SceneDescription
         {
             Name = name,
@@ -121,7 +149,9 @@ internal static class SceneImporter
             Textures = textures.Textures,
             Texels = textures.Texels(),
             Animation = animation,
+            Skins = skins,
             TriangleCount = (int)triangleCount,
+            Unsupported = report.ToList(),
         };
     }
 
@@ -135,13 +165,21 @@ internal static class SceneImporter
         }
     }
 
-    private static MeshPart[] ImportMesh(Mesh mesh, GpuMaterial[] materials, uint defaultMaterial, string displayName)
+    private static MeshPart[] ImportMesh(Mesh mesh, GpuMaterial[] materials, uint defaultMaterial, string displayName, SceneReport report)
     {
+        string meshName = string.IsNullOrEmpty(mesh.Name)
+            ? string.Create(CultureInfo.InvariantCulture, $"mesh {mesh.LogicalIndex}")
+            : $"mesh '{Shorten(mesh.Name)}'";
         var parts = new List<MeshPart>();
         foreach (MeshPrimitive primitive in mesh.Primitives)
         {
-            if (primitive.DrawPrimitiveType is not (PrimitiveType.TRIANGLES or PrimitiveType.TRIANGLE_STRIP or PrimitiveType.TRIANGLE_FAN)
-                || primitive.GetVertexAccessor("POSITION") is not Accessor positionAccessor)
+            if (primitive.DrawPrimitiveType is not (PrimitiveType.TRIANGLES or PrimitiveType.TRIANGLE_STRIP or PrimitiveType.TRIANGLE_FAN))
+            {
+                report.Add($"{meshName} has {primitive.DrawPrimitiveType} primitives; points and lines are not drawn.");
+                continue;
+            }
+
+            if (primitive.GetVertexAccessor("POSITION") is not Accessor positionAccessor)
             {
                 continue;
             }
@@ -166,6 +204,7 @@ internal static class SceneImporter
                 continue;
             }
 
+            ReportAttributes(primitive, meshName, report);
             Vector3[]? normals = primitive.GetVertexAccessor("NORMAL") is Accessor n ? ToArray(n.AsVector3Array()) : null;
             Vector4[]? tangents = primitive.GetVertexAccessor("TANGENT") is Accessor t ? ToArray(t.AsVector4Array()) : null;
             Vector2[]? uvs = primitive.GetVertexAccessor("TEXCOORD_0") is Accessor uv ? ToArray(uv.AsVector2Array()) : null;
@@ -177,10 +216,234 @@ internal static class SceneImporter
 
             uint material = primitive.Material is Material m ? (uint)m.LogicalIndex : defaultMaterial;
             bool generateTangents = tangents is null && uvs is not null && materials[material].NormalTexture >= 0;
-            parts.Add(new MeshPart([.. indices], positions, normals, tangents, uvs, material, generateTangents));
+            (int[]? joints, Vector4[]? weights, int maxJoint) = ImportInfluences(primitive, positions.Length, displayName, meshName);
+            MorphTarget[]? targets = ImportTargets(primitive, positions.Length, displayName, meshName, report);
+            parts.Add(new MeshPart([.. indices], positions, normals, tangents, uvs, material, generateTangents, joints, weights, targets)
+            {
+                MaxJoint = maxJoint,
+            });
         }
 
         return [.. parts];
+    }
+
+    // JOINTS_0 and WEIGHTS_0 together, weights normalised so their sum is 1 (exporters round them); a vertex whose
+    // weights are all zero is left all zero and follows the skinned node rigidly.
+    private static (int[]? Joints, Vector4[]? Weights, int MaxJoint) ImportInfluences(
+        MeshPrimitive primitive, int vertexCount, string displayName, string meshName)
+    {
+        if (primitive.GetVertexAccessor("JOINTS_0") is not Accessor jointAccessor
+            || primitive.GetVertexAccessor("WEIGHTS_0") is not Accessor weightAccessor)
+        {
+            return (null, null, -1);
+        }
+
+        IList<Vector4> jointValues = jointAccessor.AsVector4Array();
+        IList<Vector4> weightValues = weightAccessor.AsVector4Array();
+        if (jointValues.Count != vertexCount || weightValues.Count != vertexCount)
+        {
+            throw new UserInputException(
+                $"'{displayName}' is not a valid glTF file: {meshName} has JOINTS_0 or WEIGHTS_0 of another length than its {vertexCount} vertices.");
+        }
+
+        var joints = new int[4 * vertexCount];
+        var weights = new Vector4[vertexCount];
+        int maxJoint = -1;
+        for (int v = 0; v < vertexCount; v++)
+        {
+            Vector4 j = jointValues[v];
+            Vector4 w = Vector4.Max(weightValues[v], Vector4.Zero);
+            float sum = w.X + w.Y + w.Z + w.W;
+            weights[v] = sum > 0 && float.IsFinite(sum) ? w / sum : Vector4.Zero;
+            ReadOnlySpan<float> components = [j.X, j.Y, j.Z, j.W];
+            for (int k = 0; k < 4; k++)
+            {
+                float value = components[k];
+                if (!(value >= 0 && value < SceneLimits.MaxJointsPerSkin) || value != MathF.Floor(value))
+                {
+                    throw new UserInputException(
+                        $"'{displayName}' is not a valid glTF file: {meshName} names a joint that is not a whole number below {SceneLimits.MaxJointsPerSkin}.");
+                }
+
+                joints[(4 * v) + k] = (int)value;
+                maxJoint = Math.Max(maxJoint, (int)value);
+            }
+        }
+
+        return (joints, weights, maxJoint);
+    }
+
+    private static MorphTarget[]? ImportTargets(MeshPrimitive primitive, int vertexCount, string displayName, string meshName, SceneReport report)
+    {
+        int count = primitive.MorphTargetsCount;
+        if (count == 0)
+        {
+            return null;
+        }
+
+        if (count > SceneLimits.MaxMorphTargetsPerPrimitive)
+        {
+            throw new UserInputException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"'{displayName}': {meshName} has {count} morph targets in one primitive; the limit is {SceneLimits.MaxMorphTargetsPerPrimitive}."));
+        }
+
+        var targets = new MorphTarget[count];
+        for (int i = 0; i < count; i++)
+        {
+            IReadOnlyDictionary<string, Accessor> accessors = primitive.GetMorphTargetAccessors(i);
+            Vector3[]? Read(string attribute)
+            {
+                if (!accessors.TryGetValue(attribute, out Accessor? accessor))
+                {
+                    return null;
+                }
+
+                Vector3[] values = ToArray(accessor.AsVector3Array());
+                return values.Length == vertexCount ? values : throw new UserInputException(
+                    $"'{displayName}' is not a valid glTF file: {meshName} has a morph target {attribute} of another length than its {vertexCount} vertices.");
+            }
+
+            foreach (string attribute in accessors.Keys)
+            {
+                if (attribute is not ("POSITION" or "NORMAL" or "TANGENT"))
+                {
+                    report.Add($"{meshName} has morph target {Shorten(attribute)} displacements; only POSITION, NORMAL and TANGENT are morphed.");
+                }
+            }
+
+            targets[i] = new MorphTarget(Read("POSITION"), Read("NORMAL"), Read("TANGENT"));
+        }
+
+        return targets;
+    }
+
+    // The node's weights when it has as many as the mesh has targets, else the mesh's, else zeros (glTF 2.0, 3.7.2.2).
+    private static float[] RestWeights(Node node, MeshPart[] parts)
+    {
+        int count = 0;
+        foreach (MeshPart part in parts)
+        {
+            count = Math.Max(count, part.Targets?.Length ?? 0);
+        }
+
+        var weights = new float[count];
+        if (count == 0)
+        {
+            return weights;
+        }
+
+        IReadOnlyList<float> source = node.MorphWeights is { Count: > 0 } own ? own : node.Mesh?.MorphWeights ?? [];
+        for (int i = 0; i < count && i < source.Count; i++)
+        {
+            weights[i] = float.IsFinite(source[i]) ? source[i] : 0;
+        }
+
+        return weights;
+    }
+
+    private static SkinInfo[] ImportSkins(List<(Node Node, int Instance)> skinned, List<SceneNode> nodes, Dictionary<int, int> instanceOf, string displayName)
+    {
+        var skins = new SkinInfo[skinned.Count];
+        for (int s = 0; s < skins.Length; s++)
+        {
+            Skin skin = skinned[s].Node.Skin;
+            int count = skin.JointsCount;
+            if (count > SceneLimits.MaxJointsPerSkin)
+            {
+                throw new UserInputException(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"'{displayName}' has a skin of {count} joints; the limit is {SceneLimits.MaxJointsPerSkin}."));
+            }
+
+            foreach (MeshPart part in nodes[skinned[s].Instance].Parts)
+            {
+                if (part.MaxJoint >= count)
+                {
+                    throw new UserInputException(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"'{displayName}' is not a valid glTF file: a vertex names joint {part.MaxJoint} of skin {skin.LogicalIndex}, which has {count}."));
+                }
+            }
+
+            IReadOnlyList<Node> joints = skin.Joints;
+            IReadOnlyList<Matrix4x4> inverseBind = skin.InverseBindMatrices;
+            var jointInstances = new int[count];
+            var matrices = new Matrix4x4[count];
+            for (int j = 0; j < count; j++)
+            {
+                // A joint outside the default scene has no pose this renderer evaluates.
+                if (!instanceOf.TryGetValue(joints[j].LogicalIndex, out jointInstances[j]))
+                {
+                    throw new UserInputException(string.Create(
+                        CultureInfo.InvariantCulture,
+                        $"'{displayName}': joint {j} of skin {skin.LogicalIndex} (node {joints[j].LogicalIndex}) is not in the default scene, so the skin cannot be posed."));
+                }
+
+                matrices[j] = j < inverseBind.Count ? inverseBind[j] : Matrix4x4.Identity;
+            }
+
+            skins[s] = new SkinInfo(jointInstances, matrices);
+        }
+
+        return skins;
+    }
+
+    private static void ReportExtensions(ModelRoot model, SceneReport report)
+    {
+        foreach (string extension in model.ExtensionsUsed)
+        {
+            if (!SupportedFeatures.Extensions.Contains(extension))
+            {
+                report.Add($"extension '{Shorten(extension)}' is not supported; what it adds is not drawn.");
+            }
+        }
+    }
+
+    private static void ReportAttributes(MeshPrimitive primitive, string meshName, SceneReport report)
+    {
+        foreach (string attribute in primitive.VertexAccessors.Keys)
+        {
+            string? line = attribute switch
+            {
+                _ when attribute.StartsWith("TEXCOORD_", StringComparison.Ordinal)
+                    && (!int.TryParse(attribute.AsSpan(9), NumberStyles.None, CultureInfo.InvariantCulture, out int set) || set >= SupportedFeatures.TexCoordSets)
+                    => $"{meshName} has {Shorten(attribute)}; only TEXCOORD_0 to TEXCOORD_{SupportedFeatures.TexCoordSets - 1} are read.",
+                _ when attribute.StartsWith("COLOR_", StringComparison.Ordinal) && !(SupportedFeatures.VertexColors && attribute == "COLOR_0")
+                    => $"{meshName} has {Shorten(attribute)}; vertex colours are not drawn.",
+                _ when (attribute.StartsWith("JOINTS_", StringComparison.Ordinal) || attribute.StartsWith("WEIGHTS_", StringComparison.Ordinal))
+                    && attribute is not ("JOINTS_0" or "WEIGHTS_0")
+                    => $"{meshName} has {Shorten(attribute)}; only the four joint influences of JOINTS_0/WEIGHTS_0 are applied.",
+                _ => null,
+            };
+            if (line is not null)
+            {
+                report.Add(line);
+            }
+        }
+    }
+
+    private static void CheckBudget(string displayName, string what, long value, long limit)
+    {
+        if (value > limit)
+        {
+            throw new UserInputException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"'{displayName}' has at least {value} {what}; the limit is {limit}."));
+        }
+    }
+
+    // Names come from the file: control characters (a newline would split a report line) become '?'.
+    private static string Shorten(string text)
+    {
+        string shown = text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "...");
+        return string.Create(shown.Length, shown, (span, source) =>
+        {
+            for (int i = 0; i < span.Length; i++)
+            {
+                span[i] = char.IsControl(source[i]) ? '?' : source[i];
+            }
+        });
     }
 
     private static T[] ToArray<T>(IList<T> source)
