@@ -1,0 +1,83 @@
+// Workgroup size, buffer layouts (mirroring src/RenderFarm.Rendering/PathTracing/GpuLayout.cs, std430),
+// push constants and constants shared by every part of the path tracer.
+
+layout(local_size_x = 8, local_size_y = 8, local_size_z = 1) in;
+
+struct BvhNode { vec3 bmin; uint leftOrFirst; vec3 bmax; uint count; };
+struct Triangle { vec3 v0; uint material; vec3 v1; uint emitterProbabilityBits; vec3 v2; uint padding2; };
+struct TriangleShading { vec4 n0; vec4 n1; vec4 n2; vec4 t0; vec4 t1; vec4 t2; vec4 uv01; vec4 uv2; };
+struct Material
+{
+    vec4 baseColor;
+    vec4 emissive;
+    float metallic;
+    float roughness;
+    float normalScale;
+    float padding;
+    int baseColorTexture;
+    int metallicRoughnessTexture;
+    int normalTexture;
+    int emissiveTexture;
+};
+struct Texture { uint offset; uint width; uint height; uint flags; };
+struct Emitter { uint triangle; float area; float cdf; float probability; };
+struct Light
+{
+    vec3 position; uint type;
+    vec3 direction; float range;
+    vec3 intensity; float innerConeCos;
+    float outerConeCos; float padding0; float padding1; float padding2;
+};
+
+layout(std430, set = 0, binding = 0) readonly buffer FrameBlock
+{
+    vec4 cameraOrigin;
+    vec4 cameraRight;
+    vec4 cameraUp;
+    vec4 cameraForward;
+    vec4 environment;
+    uint width;
+    uint height;
+    uint seed;
+    uint frame;
+    uint emitterCount;
+    uint lightCount;
+    uint maxBounces;
+    uint flags;
+} u_frame;
+layout(std430, set = 0, binding = 1) readonly buffer NodeBlock { BvhNode nodes[]; };
+layout(std430, set = 0, binding = 2) readonly buffer TriangleBlock { Triangle triangles[]; };
+layout(std430, set = 0, binding = 3) readonly buffer ShadingBlock { TriangleShading shading[]; };
+layout(std430, set = 0, binding = 4) readonly buffer MaterialBlock { Material materials[]; };
+layout(std430, set = 0, binding = 5) readonly buffer TextureBlock { Texture textures[]; };
+layout(std430, set = 0, binding = 6) readonly buffer TexelBlock { uint texels[]; };
+layout(std430, set = 0, binding = 7) readonly buffer EmitterBlock { Emitter emitters[]; };
+layout(std430, set = 0, binding = 8) readonly buffer LightBlock { Light lights[]; };
+// Per pixel of the current tile: the running sum of samples (rgb) and the count of dropped samples (a).
+layout(std430, set = 0, binding = 9) buffer AccumulationBlock { vec4 accumulation[]; };
+// Rays traced per pixel of the current tile (camera, bounce and shadow rays), for the Mrays/s figure.
+layout(std430, set = 0, binding = 10) buffer RayCountBlock { uint rayCounts[]; };
+
+layout(push_constant) uniform TilePush
+{
+    uint tileX;
+    uint tileY;
+    uint tileWidth;
+    uint tileHeight;
+    uint sampleStart;
+    uint sampleCount;
+    uint padding0;
+    uint padding1;
+} u_tile;
+
+const float PI = 3.14159265358979;
+const float INFINITY = 1.0e30;
+const uint FLAG_ORTHOGRAPHIC = 1u;
+const uint LIGHT_POINT = 0u;
+const uint LIGHT_SPOT = 1u;
+const uint LIGHT_DIRECTIONAL = 2u;
+const uint TEXTURE_NEAREST = 16u;
+const uint TEXTURE_SRGB = 32u;
+const int STACK_SIZE = 64;
+
+uint g_rayCount = 0u;

@@ -1,0 +1,21 @@
+// Random streams: one per sample, mirrored exactly by src/RenderFarm.Rendering/PathTracing/RandomStream.cs.
+
+// PCG-style integer hash (Jarzynski & Olano, "Hash Functions for GPU Rendering", 2020).
+uint pcgHash(uint v)
+{
+    uint state = v * 747796405u + 2891336453u;
+    uint word = ((state >> ((state >> 28u) + 4u)) ^ state) * 277803737u;
+    return (word >> 22u) ^ word;
+}
+
+// The stream of one sample; RandomStream.cs mirrors this exactly.
+uint streamSeed(uint jobSeed, uint frameNumber, uint pixel, uint sampleIndex)
+{
+    return pcgHash(pcgHash(pcgHash(pcgHash(jobSeed) ^ frameNumber) ^ pixel) ^ sampleIndex);
+}
+
+float nextFloat(inout uint state)
+{
+    state = pcgHash(state);
+    return float(state >> 8u) * (1.0 / 16777216.0);
+}

@@ -1,0 +1,95 @@
+// The shading point: the material's inputs at a hit (normals, normal map, textures).
+
+struct SurfacePoint
+{
+    vec3 position;
+    vec3 geometricNormal; // faces the incoming ray
+    vec3 normal;          // shading normal, same hemisphere as geometricNormal
+    vec3 baseColor;
+    vec3 emission;
+    float metallic;
+    float alpha;          // GGX alpha = roughness²
+};
+
+vec2 interpolateUv(TriangleShading s, float u, float v)
+{
+    return s.uv01.xy * (1.0 - u - v) + s.uv01.zw * u + s.uv2.xy * v;
+}
+
+vec3 materialEmission(Material m, vec2 uv)
+{
+    vec3 e = m.emissive.rgb;
+    if (m.emissiveTexture >= 0 && any(greaterThan(e, vec3(0.0))))
+    {
+        e *= sampleTexture(m.emissiveTexture, uv).rgb;
+    }
+    return e;
+}
+
+SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
+{
+    Triangle tri = triangles[hit.triangle];
+    TriangleShading s = shading[hit.triangle];
+    Material m = materials[tri.material];
+    float w = 1.0 - hit.u - hit.v;
+    vec2 uv = interpolateUv(s, hit.u, hit.v);
+
+    SurfacePoint p;
+    p.position = rayOrigin + rayDirection * hit.t;
+    vec3 ng = normalize(cross(tri.v1 - tri.v0, tri.v2 - tri.v0));
+    vec3 n = s.n0.xyz * w + s.n1.xyz * hit.u + s.n2.xyz * hit.v;
+    n = dot(n, n) > 0.0 ? normalize(n) : ng;
+    if (dot(n, ng) < 0.0)
+    {
+        ng = -ng;
+    }
+
+    vec4 tangent = s.t0 * w + s.t1 * hit.u + s.t2 * hit.v;
+    if (m.normalTexture >= 0 && dot(tangent.xyz, tangent.xyz) > 0.0)
+    {
+        vec3 t = normalize(tangent.xyz - n * dot(n, tangent.xyz));
+        vec3 b = cross(n, t) * (tangent.w < 0.0 ? -1.0 : 1.0);
+        vec3 tn = sampleTexture(m.normalTexture, uv).xyz * 2.0 - 1.0;
+        tn.xy *= m.normalScale;
+        vec3 mapped = t * tn.x + b * tn.y + n * tn.z;
+        if (dot(mapped, mapped) > 0.0)
+        {
+            n = normalize(mapped);
+        }
+    }
+
+    // Surfaces are two-sided: face both normals towards the viewer.
+    if (dot(ng, rayDirection) > 0.0)
+    {
+        ng = -ng;
+        n = -n;
+    }
+    // Keep the shading normal in the viewer's hemisphere so interpolation never shades from behind.
+    float nv = dot(n, -rayDirection);
+    if (nv <= 1.0e-4)
+    {
+        n = normalize(n + ng * (1.0e-4 - nv + 1.0e-3));
+    }
+    p.geometricNormal = ng;
+    p.normal = n;
+
+    vec4 base = m.baseColor;
+    if (m.baseColorTexture >= 0)
+    {
+        base *= sampleTexture(m.baseColorTexture, uv);
+    }
+    float metallic = m.metallic;
+    float roughness = m.roughness;
+    if (m.metallicRoughnessTexture >= 0)
+    {
+        vec4 mr = sampleTexture(m.metallicRoughnessTexture, uv);
+        roughness *= mr.g;
+        metallic *= mr.b;
+    }
+    p.baseColor = base.rgb;
+    p.metallic = clamp(metallic, 0.0, 1.0);
+    roughness = clamp(roughness, 0.03, 1.0);
+    p.alpha = roughness * roughness;
+    p.emission = materialEmission(m, uv);
+    return p;
+}

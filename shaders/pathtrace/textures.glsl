@@ -1,0 +1,56 @@
+// Texture fetches: wrap modes, sRGB decoding, nearest and bilinear filtering.
+
+float srgbToLinear(float c)
+{
+    return c <= 0.04045 ? c / 12.92 : dev_pow((c + 0.055) / 1.055, 2.4);
+}
+
+int wrapCoordinate(int i, uint size, uint mode)
+{
+    int n = int(size);
+    if (mode == 1u)
+    {
+        return clamp(i, 0, n - 1);
+    }
+    if (mode == 2u)
+    {
+        int period = 2 * n;
+        int m = ((i % period) + period) % period;
+        return m < n ? m : period - 1 - m;
+    }
+    return ((i % n) + n) % n;
+}
+
+vec4 fetchTexel(Texture tex, int x, int y)
+{
+    uint wrapS = tex.flags & 3u;
+    uint wrapT = (tex.flags >> 2u) & 3u;
+    uint xi = uint(wrapCoordinate(x, tex.width, wrapS));
+    uint yi = uint(wrapCoordinate(y, tex.height, wrapT));
+    vec4 c = unpackUnorm4x8(texels[tex.offset + yi * tex.width + xi]);
+    if ((tex.flags & TEXTURE_SRGB) != 0u)
+    {
+        c.rgb = vec3(srgbToLinear(c.r), srgbToLinear(c.g), srgbToLinear(c.b));
+    }
+    return c;
+}
+
+vec4 sampleTexture(int index, vec2 uv)
+{
+    Texture tex = textures[index];
+    vec2 p = uv * vec2(tex.width, tex.height);
+    if ((tex.flags & TEXTURE_NEAREST) != 0u)
+    {
+        return fetchTexel(tex, int(floor(p.x)), int(floor(p.y)));
+    }
+    p -= 0.5;
+    vec2 base = floor(p);
+    vec2 f = p - base;
+    int x = int(base.x);
+    int y = int(base.y);
+    vec4 c00 = fetchTexel(tex, x, y);
+    vec4 c10 = fetchTexel(tex, x + 1, y);
+    vec4 c01 = fetchTexel(tex, x, y + 1);
+    vec4 c11 = fetchTexel(tex, x + 1, y + 1);
+    return mix(mix(c00, c10, f.x), mix(c01, c11, f.x), f.y);
+}
