@@ -19,5 +19,6 @@
 #include "pathtrace/textures.glsl"
 #include "pathtrace/surface.glsl"
 #include "pathtrace/bsdf.glsl"
+#include "pathtrace/environment.glsl"
 #include "pathtrace/lights.glsl"
 #include "pathtrace/integrator.glsl"

@@ -51,6 +51,10 @@ def parse_args():
     p.add_argument("--seed", type=int, default=0, help="Cycles sampling seed (default 0)")
     p.add_argument("--threads", type=int, default=0, help="render threads (default 0 = all cores)")
     p.add_argument("--verbose", action="store_true", help="print imported camera/material/animation details")
+    p.add_argument("--environment", help="equirectangular .hdr/.exr lighting the world (default: black world)")
+    p.add_argument("--environment-strength", type=float, default=1.0, help="its strength (default 1)")
+    p.add_argument("--environment-rotation", type=float, default=0.0,
+                   help="degrees about Z, as a Mapping node's rotation (default 0)")
     a = p.parse_args(argv)
     try:
         w, h = (int(v) for v in a.size.lower().split("x"))
@@ -131,6 +135,24 @@ def configure(scene, a):
         bg.inputs["Color"].default_value = (0.0, 0.0, 0.0, 1.0)
         bg.inputs["Strength"].default_value = 0.0
     world.color = (0.0, 0.0, 0.0)
+    if a.environment:
+        # Environment Texture (closest texel, as RenderFarm looks it up) behind a Mapping node turning it about Z;
+        # Cycles importance-samples it (world MIS, its default).
+        nodes = world.node_tree.nodes
+        coords = nodes.new("ShaderNodeTexCoord")
+        mapping = nodes.new("ShaderNodeMapping")
+        mapping.vector_type = "POINT"
+        mapping.inputs["Rotation"].default_value = (0.0, 0.0, math.radians(a.environment_rotation))
+        texture = nodes.new("ShaderNodeTexEnvironment")
+        texture.image = bpy.data.images.load(os.path.abspath(a.environment))
+        texture.image.colorspace_settings.name = "Linear"
+        texture.interpolation = "Closest"
+        texture.projection = "EQUIRECTANGULAR"
+        links = world.node_tree.links
+        links.new(coords.outputs["Generated"], mapping.inputs["Vector"])
+        links.new(mapping.outputs["Vector"], texture.inputs["Vector"])
+        links.new(texture.outputs["Color"], bg.inputs["Color"])
+        bg.inputs["Strength"].default_value = a.environment_strength
 
     scene.use_nodes = False                 # no compositor
     scene.render.use_compositing = False

@@ -10,7 +10,13 @@ vec3 tracePath(vec3 origin, vec3 direction, inout uint rng)
         Hit hit;
         if (!traceRay(origin, direction, INFINITY, false, hit))
         {
-            radiance += throughput * u_frame.environment.rgb;
+            float weight = 1.0;
+            if (depth > 0u && samplesEnvironment())
+            {
+                // The environment was light-sampled at the last vertex too: MIS with that sample.
+                weight = powerHeuristic(previousBsdfPdf, environmentPdf(direction));
+            }
+            radiance += throughput * environmentRadiance(direction) * weight;
             break;
         }
         SurfacePoint p = surfaceAt(hit, origin, direction);

@@ -44,6 +44,13 @@ layout(std430, set = 0, binding = 0) readonly buffer FrameBlock
     uint lightCount;
     uint maxBounces;
     uint flags;
+    // The environment map: x, y the cosine and sine of its rotation, z its strength, w 1 when it is light-sampled.
+    vec4 environmentRotation;
+    // 0 × 0 without a map: the uniform environment above lights the scene.
+    uint environmentWidth;
+    uint environmentHeight;
+    uint environmentPadding0;
+    uint environmentPadding1;
 } u_frame;
 layout(std430, set = 0, binding = 1) readonly buffer NodeBlock { BvhNode nodes[]; };
 layout(std430, set = 0, binding = 2) readonly buffer TriangleBlock { Triangle triangles[]; };
@@ -57,6 +64,9 @@ layout(std430, set = 0, binding = 8) readonly buffer LightBlock { Light lights[]
 layout(std430, set = 0, binding = 9) buffer AccumulationBlock { vec4 accumulation[]; };
 // Rays traced per pixel of the current tile (camera, bounce and shadow rays), for the Mrays/s figure.
 layout(std430, set = 0, binding = 10) buffer RayCountBlock { uint rayCounts[]; };
+// The environment map's linear RGB texels, rows top to bottom, and its sampling tables (see environment.glsl).
+layout(std430, set = 0, binding = 11) readonly buffer EnvironmentTexelBlock { float environmentTexels[]; };
+layout(std430, set = 0, binding = 12) readonly buffer EnvironmentCdfBlock { float environmentCdf[]; };
 
 layout(push_constant) uniform TilePush
 {

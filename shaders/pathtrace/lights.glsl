@@ -1,4 +1,4 @@
-// Next-event estimation: emissive triangles and punctual lights, with shadow rays.
+// Next-event estimation: emissive triangles, punctual lights and the environment map, with shadow rays.
 
 bool visible(vec3 origin, vec3 direction, float distance)
 {
@@ -108,12 +108,34 @@ bool punctualCandidate(SurfacePoint p, vec3 wo, Light light, out vec3 wi, out fl
     return true;
 }
 
+// A light sample on the environment map, like emissiveCandidate; nothing blocks it but the scene.
+bool environmentCandidate(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out float distance, out vec3 contribution)
+{
+    float lightPdf;
+    wi = sampleEnvironment(rng, lightPdf);
+    distance = INFINITY;
+    contribution = vec3(0.0);
+    if (lightPdf <= 0.0)
+    {
+        return false;
+    }
+    float bsdfPdf;
+    vec3 f = evaluateBsdf(p, wo, wi, bsdfPdf);
+    if (bsdfPdf <= 0.0)
+    {
+        return false;
+    }
+    contribution = f * dot(p.normal, wi) * environmentRadiance(wi) * powerHeuristic(lightPdf, bsdfPdf) / lightPdf;
+    return true;
+}
+
 // Next-event estimation: every punctual light, then one sample on the emissive triangles. All
 // candidates share one shadow-ray call site, which keeps the compiled shader small.
 vec3 directLight(SurfacePoint p, vec3 wo, inout uint rng)
 {
     vec3 sum = vec3(0.0);
-    uint candidates = u_frame.lightCount + (u_frame.emitterCount > 0u ? 1u : 0u);
+    uint emissive = u_frame.lightCount + (u_frame.emitterCount > 0u ? 1u : 0u);
+    uint candidates = emissive + (samplesEnvironment() ? 1u : 0u);
     for (uint i = 0u; i < candidates; i++)
     {
         vec3 wi;
@@ -124,9 +146,13 @@ vec3 directLight(SurfacePoint p, vec3 wo, inout uint rng)
         {
             candidate = punctualCandidate(p, wo, lights[i], wi, distance, contribution);
         }
-        else
+        else if (i < emissive)
         {
             candidate = emissiveCandidate(p, wo, rng, wi, distance, contribution);
+        }
+        else
+        {
+            candidate = environmentCandidate(p, wo, rng, wi, distance, contribution);
         }
         if (candidate && visible(offsetOrigin(p.position, p.geometricNormal, wi), wi, distance))
         {

@@ -11,6 +11,9 @@ public enum ToneMapping
 
     /// <summary>Plain clamp to [0, 1]: matches Blender's "Standard" view transform.</summary>
     Clamp,
+
+    /// <summary>Blender's default "Filmic" view transform (look "None"), from Blender's own LUTs.</summary>
+    Filmic,
 }
 
 /// <summary>

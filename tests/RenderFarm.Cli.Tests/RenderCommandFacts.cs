@@ -39,6 +39,22 @@ public class RenderCommandFacts
         Assert.Equal(48, Image.Identify(Path.Combine(output, "frame_0001.png")).PixelType.BitsPerPixel);
     }
 
+    [Fact]
+    public async Task View_ChangesOnlyTheWrittenPng()
+    {
+        var pictures = new Dictionary<string, byte[]>();
+        foreach (string view in new[] { "filmic", "standard", "clamp" })
+        {
+            string output = Directory.CreateTempSubdirectory("renderfarm-cli-").FullName;
+            CliResult result = await CliRunner.RunAsync("render", s_cornellBox, "--size", "16x16", "--spp", "2", "--view", view, "--out", output);
+            Assert.True(result.ExitCode == 0, result.Error);
+            pictures[view] = File.ReadAllBytes(Path.Combine(output, "frame_0001.png"));
+        }
+
+        Assert.Equal(pictures["standard"], pictures["clamp"]);
+        Assert.NotEqual(pictures["standard"], pictures["filmic"]);
+    }
+
     [Theory]
     [InlineData("does-not-exist.glb", "--frames", "1", "does-not-exist.glb")]
     [InlineData("{scene}", "--frames", "5-2", "ends before it starts")]
@@ -48,6 +64,7 @@ public class RenderCommandFacts
     [InlineData("{scene}", "--spp", "0", "Samples per pixel")]
     [InlineData("{scene}", "--device", "99", "device")]
     [InlineData("{scene}", "--budget", "5", "--budget needs --coordinator")]
+    [InlineData("{scene}", "--view", "sepia", "--view must be aces, filmic or standard")]
     public async Task BadInput_GivesOneClearLineAndExitCode2(string scene, string option, string value, string expected)
     {
         string output = Directory.CreateTempSubdirectory("renderfarm-cli-").FullName;

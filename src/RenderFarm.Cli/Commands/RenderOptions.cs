@@ -20,7 +20,11 @@ internal sealed class RenderOptions
 
     public Option<int> Bounces { get; } = new("--bounces") { Description = "Most bounces after the camera ray.", DefaultValueFactory = _ => 8 };
 
-    public Option<ToneMapping> ToneMapping { get; } = new("--tonemap") { Description = "Display transform: aces (filmic) or clamp (like Blender's Standard).", DefaultValueFactory = _ => Core.ToneMapping.Aces };
+    public Option<string> ToneMapping { get; } = new("--view", "--tonemap")
+    {
+        Description = "View transform of the PNGs: aces (Narkowicz's ACES fit), filmic (Blender's default Filmic) or standard (a plain clamp, Blender's Standard; also 'clamp'). Frames are verified before it applies.",
+        DefaultValueFactory = _ => "aces",
+    };
 
     public Option<float> Exposure { get; } = new("--exposure") { Description = "Exposure in stops before tone mapping." };
 
@@ -31,6 +35,15 @@ internal sealed class RenderOptions
     public Option<double> FramesPerSecond { get; } = new("--fps") { Description = "Frames per second of the animation timeline.", DefaultValueFactory = _ => 24 };
 
     public Option<int?> Device { get; } = new("--device") { Description = "Vulkan device index (see 'renderfarm devices'); default: the first discrete GPU, else lavapipe." };
+
+    // The names --view takes: Blender's view names, and the older 'clamp' for Standard.
+    private static Core.ToneMapping ParseView(string text) => text.ToLowerInvariant() switch
+    {
+        "aces" => Core.ToneMapping.Aces,
+        "filmic" => Core.ToneMapping.Filmic,
+        "standard" or "clamp" => Core.ToneMapping.Clamp,
+        _ => throw new UserInputException($"--view must be aces, filmic or standard; got '{text}'."),
+    };
 
     public void AddTo(Command command)
     {
@@ -84,7 +97,7 @@ internal sealed class RenderOptions
             SamplesPerPixel = result.GetValue(Samples),
             Seed = result.GetValue(Seed),
             MaxBounces = result.GetValue(Bounces),
-            ToneMapping = result.GetValue(ToneMapping),
+            ToneMapping = ParseView(result.GetValue(ToneMapping)!),
             ExposureStops = result.GetValue(Exposure),
             Background = LinearColor.Parse(result.GetValue(Background)!),
             SixteenBit = result.GetValue(SixteenBit),

@@ -105,8 +105,9 @@ internal sealed partial class JobService
             {
                 null => defaults.ToneMapping,
                 "aces" => ToneMapping.Aces,
-                "clamp" => ToneMapping.Clamp,
-                _ => throw new CoordinatorException(400, $"toneMapping must be \"aces\" or \"clamp\"; got \"{request.ToneMapping}\"."),
+                "clamp" or "standard" => ToneMapping.Clamp,
+                "filmic" => ToneMapping.Filmic,
+                _ => throw new CoordinatorException(400, $"toneMapping must be \"aces\", \"filmic\" or \"standard\" (\"clamp\"); got \"{request.ToneMapping}\"."),
             },
             ExposureStops = request.ExposureStops ?? defaults.ExposureStops,
             Background = request.Background is null ? defaults.Background : LinearColor.Parse(request.Background),

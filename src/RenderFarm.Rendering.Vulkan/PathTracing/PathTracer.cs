@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using RenderFarm.Core;
 using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.Lighting;
 using RenderFarm.Rendering.Scene;
 
 namespace RenderFarm.Rendering.PathTracing;
@@ -61,6 +62,9 @@ public sealed class PathTracer : IDisposable
     private GpuBuffer? _materials;
     private GpuBuffer? _textures;
     private GpuBuffer? _texels;
+    private EnvironmentLight? _uploadedEnvironment;
+    private GpuBuffer? _environmentTexels;
+    private GpuBuffer? _environmentCdf;
     private bool _disposed;
 
     /// <summary>Creates the path tracer's pipeline on <paramref name="device"/>; the caller keeps ownership of the device.</summary>
@@ -83,11 +87,17 @@ public sealed class PathTracer : IDisposable
             _ => throw new ArgumentOutOfRangeException(nameof(arithmetic), arithmetic, "Unknown arithmetic."),
         };
         _device = device;
-        _pipeline = device.CreatePipeline(LoadShader(resource), storageBufferCount: 11, pushConstantBytes: Unsafe.SizeOf<GpuTilePush>());
+        _pipeline = device.CreatePipeline(LoadShader(resource), storageBufferCount: 13, pushConstantBytes: Unsafe.SizeOf<GpuTilePush>());
     }
 
     /// <summary>The device frames are rendered on.</summary>
     public ComputeDevice Device => _device;
+
+    /// <summary>
+    /// The environment map that lights the renders that follow, in place of <see cref="RenderSettings.Background"/>;
+    /// null (the default) for the uniform background.
+    /// </summary>
+    public EnvironmentLight? Environment { get; set; }
 
     /// <summary>Renders frame <paramref name="frame"/> of <paramref name="scene"/>.</summary>
     public FrameRender Render(
@@ -220,6 +230,15 @@ public sealed class PathTracer : IDisposable
         frameParams.EmitterCount = (uint)data.Emitters.Length;
         frameParams.LightCount = (uint)data.Lights.Length;
         frameParams.Environment = new System.Numerics.Vector4(settings.Background.R, settings.Background.G, settings.Background.B, 0);
+        UploadEnvironment();
+        if (Environment is { } environment)
+        {
+            float angle = environment.RotationDegrees * MathF.PI / 180f;
+            frameParams.EnvironmentRotation = new System.Numerics.Vector4(
+                MathF.Cos(angle), MathF.Sin(angle), environment.Strength, environment.CanSample ? 1 : 0);
+            frameParams.EnvironmentWidth = (uint)environment.Image.Width;
+            frameParams.EnvironmentHeight = (uint)environment.Image.Height;
+        }
 
         // The shader weighs BSDF-sampled hits on emitters by the light-sampling pdf, so each
         // triangle carries its emitter selection probability.
@@ -249,6 +268,7 @@ public sealed class PathTracer : IDisposable
             GpuBuffer[] buffers =
             [
                 frameBuffer, nodes, triangleBuffer, shading, _materials!, _textures!, _texels!, emitters, lights, accumulation, rayCounts,
+                _environmentTexels!, _environmentCdf!,
             ];
             return new FrameBuffers(buffers, owned);
         }
@@ -340,6 +360,8 @@ public sealed class PathTracer : IDisposable
         _materials?.Dispose();
         _textures?.Dispose();
         _texels?.Dispose();
+        _environmentTexels?.Dispose();
+        _environmentCdf?.Dispose();
         _pipeline.Dispose();
     }
 
@@ -377,6 +399,24 @@ public sealed class PathTracer : IDisposable
         _textures = CreateFilled(data.Textures);
         _texels = CreateFilled(data.Texels);
         _uploadedScene = scene;
+    }
+
+    // The map's texels and its sampling tables (marginal CDF, then the rows' conditional CDFs), kept while the map stays.
+    private void UploadEnvironment()
+    {
+        if (_environmentTexels is not null && ReferenceEquals(Environment, _uploadedEnvironment))
+        {
+            return;
+        }
+
+        _environmentTexels?.Dispose();
+        _environmentCdf?.Dispose();
+        _environmentTexels = null;
+        _environmentCdf = null;
+        EnvironmentLight? environment = Environment;
+        _environmentTexels = CreateFilled<float>(environment?.Image.Pixels ?? []);
+        _environmentCdf = CreateFilled<float>(environment is null ? [] : [.. environment.Marginal, .. environment.Conditional]);
+        _uploadedEnvironment = environment;
     }
 
     // Vulkan buffers cannot be empty, so an empty array becomes one zeroed element.

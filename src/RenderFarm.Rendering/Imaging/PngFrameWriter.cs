@@ -57,10 +57,7 @@ public static class PngFrameWriter
                 int index = y * image.Width * 3;
                 for (int x = 0; x < row.Length; x++, index += 3)
                 {
-                    row[x] = pack((
-                        ToneMapper.ToDisplay(pixels[index] * scale, curve),
-                        ToneMapper.ToDisplay(pixels[index + 1] * scale, curve),
-                        ToneMapper.ToDisplay(pixels[index + 2] * scale, curve)));
+                    row[x] = pack(ToneMapper.ToDisplay(pixels[index] * scale, pixels[index + 1] * scale, pixels[index + 2] * scale, curve));
                 }
             }
         });

@@ -5,9 +5,23 @@ namespace RenderFarm.Rendering.Imaging;
 /// <summary>Turns scene-linear radiance into display-referred sRGB values in [0, 1].</summary>
 public static class ToneMapper
 {
-    /// <summary>Maps one linear channel value (after exposure) through the curve and the sRGB transfer function.</summary>
+    /// <summary>
+    /// Maps one linear RGB pixel (after exposure) to display-encoded sRGB in [0, 1]. Filmic works on the whole
+    /// pixel (it desaturates bright colours); the other curves work per channel.
+    /// </summary>
+    public static (float R, float G, float B) ToDisplay(float r, float g, float b, ToneMapping curve) => curve == ToneMapping.Filmic
+        ? FilmicView.ToDisplay(r, g, b)
+        : (ToDisplay(r, curve), ToDisplay(g, curve), ToDisplay(b, curve));
+
+    /// <summary>Maps one linear channel value (after exposure) through a per-channel curve and the sRGB transfer function.</summary>
+    /// <exception cref="ArgumentException"><paramref name="curve"/> is <see cref="ToneMapping.Filmic"/>, which needs the whole pixel.</exception>
     public static float ToDisplay(float linear, ToneMapping curve)
     {
+        if (curve == ToneMapping.Filmic)
+        {
+            throw new ArgumentException("Filmic maps whole pixels; use the RGB overload.", nameof(curve));
+        }
+
         float mapped = curve switch
         {
             ToneMapping.Aces => Aces(linear),

@@ -219,6 +219,18 @@ public struct GpuFrameParams
 
     /// <summary>Flags, see the constants.</summary>
     public uint Flags;
+
+    /// <summary>Environment map: cosine (x) and sine (y) of its rotation, strength (z), 1 when light-sampled (w).</summary>
+    public Vector4 EnvironmentRotation;
+
+    /// <summary>Environment map width; 0 without a map, when <see cref="Environment"/> lights the scene.</summary>
+    public uint EnvironmentWidth;
+
+    /// <summary>Environment map height; 0 without a map.</summary>
+    public uint EnvironmentHeight;
+
+    /// <summary>Unused; keeps 16-byte alignment.</summary>
+    public uint EnvironmentPadding0, EnvironmentPadding1;
 }
 
 /// <summary>Push constants of one tile dispatch.</summary>

@@ -22,6 +22,20 @@ public static partial class CyclesReference
 
     /// <summary>Renders <paramref name="frame"/> of <paramref name="scenePath"/> to <paramref name="outputPath"/>.</summary>
     /// <exception cref="UserInputException">Blender is missing or the render failed.</exception>
+    public static Task<CyclesRender> RenderAsync(
+        string blender,
+        string scriptPath,
+        string scenePath,
+        int frame,
+        ImageSize size,
+        int samplesPerPixel,
+        int? threads,
+        string outputPath,
+        CancellationToken cancellationToken = default) =>
+        RenderAsync(blender, scriptPath, scenePath, frame, size, samplesPerPixel, threads, outputPath, [], cancellationToken);
+
+    /// <summary>Renders as the overload above, passing <paramref name="scriptArguments"/> (such as <c>--environment</c>) on to the script.</summary>
+    /// <exception cref="UserInputException">Blender is missing or the render failed.</exception>
     public static async Task<CyclesRender> RenderAsync(
         string blender,
         string scriptPath,
@@ -31,8 +45,10 @@ public static partial class CyclesReference
         int samplesPerPixel,
         int? threads,
         string outputPath,
+        IReadOnlyList<string> scriptArguments,
         CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(scriptArguments);
         var start = new ProcessStartInfo(blender)
         {
             RedirectStandardOutput = true,
@@ -58,6 +74,11 @@ public static partial class CyclesReference
         {
             start.ArgumentList.Add("--threads");
             start.ArgumentList.Add(count.ToString(CultureInfo.InvariantCulture));
+        }
+
+        foreach (string argument in scriptArguments)
+        {
+            start.ArgumentList.Add(argument);
         }
 
         var clock = Stopwatch.StartNew();

@@ -105,7 +105,7 @@ def job_request(scene, scene_sha256):
         "size": f"{width}x{height}",
         "samplesPerPixel": scene_samples(scene),
         "framesPerSecond": export.fps_of(scene),
-        "toneMapping": "clamp" if scene.view_settings.view_transform == "Standard" else "aces",
+        "toneMapping": {"Standard": "clamp", "Filmic": "filmic"}.get(scene.view_settings.view_transform, "aces"),
         "exposureStops": float(scene.view_settings.exposure),
         "background": background(scene),
         "priority": scene.renderfarm.priority,

@@ -17,7 +17,7 @@ namespace RenderFarm.Rendering.Tests.PathTracing;
 [Trait("Category", "Gpu")]
 public class WhiteFurnaceFacts(PathTracerFixture fixture)
 {
-    private static string WhiteSphere(TempDirectory folder, float metallic)
+    internal static string WhiteSphere(TempDirectory folder, float metallic)
     {
         ModelRoot model = ModelRoot.CreateModel();
         Material material = model.CreateMaterial("white");

@@ -63,7 +63,7 @@ public sealed record SubmitInferenceJobRequest(
 /// <param name="SamplesPerPixel">Samples per pixel.</param>
 /// <param name="Seed">Job seed.</param>
 /// <param name="MaxBounces">Most bounces.</param>
-/// <param name="ToneMapping">"aces" or "clamp".</param>
+/// <param name="ToneMapping">"aces", "filmic" or "standard" (also "clamp"): the PNGs' view transform.</param>
 /// <param name="Priority">Higher is served first (-10..10).</param>
 /// <param name="Budget">
 /// Most whole tokens to pay. With a ledger on the coordinator and a budget above zero the job waits in

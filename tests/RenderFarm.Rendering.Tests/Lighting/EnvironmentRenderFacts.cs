@@ -1,0 +1,109 @@
+using RenderFarm.Core;
+using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.Lighting;
+using RenderFarm.Rendering.PathTracing;
+using RenderFarm.Rendering.Reference;
+using RenderFarm.Rendering.Scene;
+using RenderFarm.Rendering.Tests.PathTracing;
+using RenderFarm.Rendering.Tests.Scene;
+using RenderFarm.Testing;
+
+namespace RenderFarm.Rendering.Tests.Lighting;
+
+/// <summary>The path tracer lit by an environment map: energy, agreement with the uniform background, determinism.</summary>
+[Collection(PathTracerCollection.Name)]
+[Trait("Category", "Gpu")]
+public class EnvironmentRenderFacts(PathTracerFixture fixture)
+{
+    private static readonly string s_scene = RepositoryPaths.Combine("samples/environment/environment.glb");
+    private static readonly string s_sky = RepositoryPaths.Combine("samples/environment/sky.hdr");
+
+    private static HdrImage Constant(float value)
+    {
+        var image = new HdrImage(32, 16);
+        Array.Fill(image.Pixels, value);
+        return image;
+    }
+
+    /// <summary>
+    /// The white furnace in a constant map: light samples on the map and BSDF samples weighed against them by MIS
+    /// must add up to what the uniform background gives, and never gain energy.
+    /// </summary>
+    [Fact]
+    public void WhiteFurnace_InAConstantMap_MatchesTheUniformBackground()
+    {
+        using var folder = new TempDirectory();
+        SceneAsset scene = SceneAsset.Load(WhiteFurnaceFacts.WhiteSphere(folder, metallic: 0));
+        var settings = new RenderSettings { Size = new ImageSize(32, 32), SamplesPerPixel = 256 };
+        using var tracer = new PathTracer(fixture.Device) { Environment = new EnvironmentLight(Constant(0.5f), strength: 2f, rotationDegrees: 30f) };
+
+        float[] mapped = tracer.Render(scene, 1, settings).Image.Pixels;
+        tracer.Environment = null;
+        float[] uniform = tracer.Render(scene, 1, settings with { Background = new LinearColor(1, 1, 1) }).Image.Pixels;
+
+        Assert.True(mapped.Max() <= 1.01f, $"energy gain: max {mapped.Max()}");
+        Assert.InRange(mapped.Average(), 0.93, 1.0);
+        Assert.Equal(uniform.Average(), mapped.Average(), 0.01);
+    }
+
+    [Fact]
+    public void RenderTiles_GivesExactlyThePixelsOfTheFullFrame_WithAMap()
+    {
+        SceneAsset scene = SceneAsset.Load(s_scene);
+        var settings = new RenderSettings { Size = new ImageSize(40, 32), SamplesPerPixel = 4, Seed = 3 };
+        using var tracer = new PathTracer(fixture.Device) { Environment = new EnvironmentLight(EnvironmentFile.Read(s_sky), 1.5f, 20f) };
+
+        HdrImage full = tracer.Render(scene, 1, settings).Image;
+        HdrImage tile = tracer.RenderTiles(scene, 1, settings, [(11, 9, 13, 10)])[0];
+
+        Assert.True(full.MeanValue() > 0.01, "the map lights the scene");
+        for (int y = 0; y < 10; y++)
+        {
+            for (int x = 0; x < 13; x++)
+            {
+                for (int c = 0; c < 3; c++)
+                {
+                    float expected = full.Pixels[((((9 + y) * 40) + 11 + x) * 3) + c];
+                    float actual = tile.Pixels[(((y * 13) + x) * 3) + c];
+                    Assert.True(expected == actual, $"pixel ({x}, {y}) channel {c}: {actual} instead of {expected}");
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public void Rotation_TurnsTheLight()
+    {
+        SceneAsset scene = SceneAsset.Load(s_scene);
+        var settings = new RenderSettings { Size = new ImageSize(24, 24), SamplesPerPixel = 8 };
+        using var tracer = new PathTracer(fixture.Device) { Environment = new EnvironmentLight(EnvironmentFile.Read(s_sky)) };
+        float[] straight = tracer.Render(scene, 1, settings).Image.Pixels;
+        tracer.Environment = new EnvironmentLight(EnvironmentFile.Read(s_sky), 1f, 180f);
+        float[] turned = tracer.Render(scene, 1, settings).Image.Pixels;
+
+        Assert.NotEqual(straight, turned);
+    }
+
+    /// <summary>
+    /// The sample scene lit only by the sample sky (its sun carries most of the light), rendered by Cycles with the
+    /// same .hdr as its world and by us; see docs/rendering.md for the measured figures.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Blender")]
+    public async Task EnvironmentLitScene_AgreesWithCycles()
+    {
+        var settings = new RenderSettings { Size = new ImageSize(96, 96), SamplesPerPixel = 64, ToneMapping = ToneMapping.Clamp };
+        string folder = Directory.CreateTempSubdirectory("renderfarm-cycles-environment-").FullName;
+        string ours = Path.Combine(folder, "renderfarm.png");
+        using var tracer = new PathTracer(fixture.Device) { Environment = new EnvironmentLight(EnvironmentFile.Read(s_sky), 0.5f, 30f) };
+        FrameRender render = tracer.Render(SceneAsset.Load(s_scene), 1, settings);
+        PngFrameWriter.Write(render.Image, ours, settings.ToneMapping, 0, sixteenBit: false);
+
+        CyclesRender cycles = await CyclesReference.RenderAsync(
+            "blender", RepositoryPaths.Combine(CyclesReference.ScriptPath), s_scene, 1, settings.Size, settings.SamplesPerPixel, threads: null,
+            Path.Combine(folder, "cycles.png"), ["--environment", s_sky, "--environment-strength", "0.5", "--environment-rotation", "30"]);
+
+        (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cycles.ImagePath, 32);
+        Assert.True(ssim > 0.85 && brightness is > 0.8 and < 1.1, $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
+    }
+}
