@@ -215,7 +215,8 @@ public sealed class PathTracer : IDisposable
         return results;
     }
 
-    private FrameBuffers PrepareFrame(SceneAsset scene, int frame, RenderSettings settings)
+    // Internal for the AOV pass, which shares the scene's buffers.
+    internal FrameBuffers PrepareFrame(SceneAsset scene, int frame, RenderSettings settings)
     {
         ImageSize size = settings.Size;
         GpuSceneData data = scene.BuildFrame(settings.TimeOfFrame(frame), size.AspectRatio);
@@ -442,7 +443,7 @@ public sealed class PathTracer : IDisposable
         public TimeSpan GpuTime { get; set; }
     }
 
-    private sealed class FrameBuffers(GpuBuffer[] buffers, List<GpuBuffer> owned) : IDisposable
+    internal sealed class FrameBuffers(GpuBuffer[] buffers, List<GpuBuffer> owned) : IDisposable
     {
         public GpuBuffer[] Buffers { get; } = buffers;
 
