@@ -1,48 +1,38 @@
+using System.Runtime.InteropServices;
 using Silk.NET.Vulkan;
 
 namespace RenderFarm.Gpu;
 
 /// <summary>
-/// A compute shader with its layout: storage buffers at set 0, bindings 0..<see cref="StorageBufferCount"/>-1,
-/// and a push-constant block of <see cref="PushConstantBytes"/> bytes. Created by <see cref="ComputeDevice.CreatePipeline"/>.
-/// Disposing the device releases the pipeline too; disposing it afterwards is harmless.
+/// A compute kernel compiled for one device, with the layout its <see cref="Description"/> names: storage buffers at
+/// set 0, bindings 0..<see cref="StorageBufferCount"/>-1, and a push-constant block of <see cref="PushConstantBytes"/>
+/// bytes. Created by <see cref="ComputeDevice.CreatePipeline(ReadOnlySpan{byte}, KernelDescription)"/> or taken from
+/// <see cref="ComputeDevice.Kernels"/>. Disposing the device releases the pipeline too; disposing it afterwards is harmless.
 /// </summary>
 public sealed unsafe class ComputePipeline : IDisposable, IDeviceChild
 {
     private readonly Vk _vk;
     private readonly Device _device;
-    private readonly DescriptorSetLayout _setLayout;
-    private readonly DescriptorPool _descriptorPool;
 
-    internal ComputePipeline(
-        ComputeDevice owner,
-        Vk vk,
-        Device device,
-        Pipeline handle,
-        PipelineLayout layout,
-        DescriptorSetLayout setLayout,
-        DescriptorPool descriptorPool,
-        DescriptorSet descriptorSet,
-        int storageBufferCount,
-        int pushConstantBytes)
+    private ComputePipeline(ComputeDevice owner, Vk vk, Device device, KernelDescription description, Pipeline handle, PipelineLayout layout, DescriptorSetLayout setLayout)
     {
         Owner = owner;
         _vk = vk;
         _device = device;
+        Description = description;
         Handle = handle;
         Layout = layout;
-        _setLayout = setLayout;
-        _descriptorPool = descriptorPool;
-        DescriptorSet = descriptorSet;
-        StorageBufferCount = storageBufferCount;
-        PushConstantBytes = pushConstantBytes;
+        SetLayout = setLayout;
     }
 
-    /// <summary>How many storage buffers <see cref="ComputeDevice.Dispatch"/> must bind.</summary>
-    public int StorageBufferCount { get; }
+    /// <summary>The kernel's name and what it binds.</summary>
+    public KernelDescription Description { get; }
+
+    /// <summary>How many storage buffers a dispatch of it must bind.</summary>
+    public int StorageBufferCount => Description.StorageBufferCount;
 
     /// <summary>The size of the push-constant block, in bytes (a multiple of 4; 0 when there is none).</summary>
-    public int PushConstantBytes { get; }
+    public int PushConstantBytes => Description.PushConstantBytes;
 
     internal ComputeDevice Owner { get; }
 
@@ -50,34 +40,132 @@ public sealed unsafe class ComputePipeline : IDisposable, IDeviceChild
 
     internal PipelineLayout Layout { get; }
 
-    /// <summary>The layout of set 0 (default when the pipeline has no buffers), for sets allocated per recorded dispatch.</summary>
-    internal DescriptorSetLayout SetLayout => _setLayout;
-
-    /// <summary>
-    /// The pipeline's one descriptor set (default when it has no buffers). Dispatch is synchronous, so each
-    /// dispatch can rewrite it: the previous one has finished with it.
-    /// </summary>
-    internal DescriptorSet DescriptorSet { get; }
+    /// <summary>The layout of set 0 (default when the pipeline has no buffers), for the sets each recording allocates.</summary>
+    internal DescriptorSetLayout SetLayout { get; }
 
     internal bool IsDisposed { get; private set; }
 
     /// <summary>Releases the pipeline. Safe to call more than once, and after the device was disposed.</summary>
     public void Dispose() => Owner.Release(this);
 
+    /// <summary>Compiles already validated SPIR-V with the layout of <paramref name="description"/>.</summary>
+    internal static ComputePipeline Create(ComputeDevice owner, Vk vk, Device device, ReadOnlySpan<byte> spirv, KernelDescription description)
+    {
+        // vkCreateShaderModule wants 4-byte aligned words; the caller's bytes may sit anywhere.
+        uint[] code = MemoryMarshal.Cast<byte, uint>(spirv).ToArray();
+        int bufferCount = description.StorageBufferCount;
+        int pushBytes = description.PushConstantBytes;
+
+        ShaderModule module = default;
+        DescriptorSetLayout setLayout = default;
+        PipelineLayout layout = default;
+        Pipeline pipeline = default;
+        nint entryPointName = Marshal.StringToCoTaskMemUTF8(description.EntryPoint);
+        try
+        {
+            fixed (uint* pCode = code)
+            {
+                var moduleInfo = new ShaderModuleCreateInfo
+                {
+                    SType = StructureType.ShaderModuleCreateInfo,
+                    CodeSize = (nuint)spirv.Length,
+                    PCode = pCode,
+                };
+                VulkanCheck.Check(vk.CreateShaderModule(device, &moduleInfo, null, &module), "vkCreateShaderModule");
+            }
+
+            if (bufferCount > 0)
+            {
+                // An array, not stackalloc: the count is bounded only by the device's limit, which may be large.
+                var bindings = new DescriptorSetLayoutBinding[bufferCount];
+                for (int i = 0; i < bufferCount; i++)
+                {
+                    bindings[i] = new DescriptorSetLayoutBinding
+                    {
+                        Binding = (uint)i,
+                        DescriptorType = DescriptorType.StorageBuffer,
+                        DescriptorCount = 1,
+                        StageFlags = ShaderStageFlags.ComputeBit,
+                    };
+                }
+
+                fixed (DescriptorSetLayoutBinding* pBindings = bindings)
+                {
+                    var setLayoutInfo = new DescriptorSetLayoutCreateInfo
+                    {
+                        SType = StructureType.DescriptorSetLayoutCreateInfo,
+                        BindingCount = (uint)bufferCount,
+                        PBindings = pBindings,
+                    };
+                    VulkanCheck.Check(vk.CreateDescriptorSetLayout(device, &setLayoutInfo, null, &setLayout), "vkCreateDescriptorSetLayout");
+                }
+            }
+
+            var pushRange = new PushConstantRange(ShaderStageFlags.ComputeBit, 0, (uint)pushBytes);
+            var layoutInfo = new PipelineLayoutCreateInfo
+            {
+                SType = StructureType.PipelineLayoutCreateInfo,
+                SetLayoutCount = bufferCount > 0 ? 1u : 0u,
+                PSetLayouts = bufferCount > 0 ? &setLayout : null,
+                PushConstantRangeCount = pushBytes > 0 ? 1u : 0u,
+                PPushConstantRanges = pushBytes > 0 ? &pushRange : null,
+            };
+            VulkanCheck.Check(vk.CreatePipelineLayout(device, &layoutInfo, null, &layout), "vkCreatePipelineLayout");
+
+            var pipelineInfo = new ComputePipelineCreateInfo
+            {
+                SType = StructureType.ComputePipelineCreateInfo,
+                Stage = new PipelineShaderStageCreateInfo
+                {
+                    SType = StructureType.PipelineShaderStageCreateInfo,
+                    Stage = ShaderStageFlags.ComputeBit,
+                    Module = module,
+                    PName = (byte*)entryPointName,
+                },
+                Layout = layout,
+            };
+            VulkanCheck.Check(vk.CreateComputePipelines(device, default, 1, &pipelineInfo, null, &pipeline), "vkCreateComputePipelines");
+            return new ComputePipeline(owner, vk, device, description, pipeline, layout, setLayout);
+        }
+        catch
+        {
+            if (pipeline.Handle != 0)
+            {
+                vk.DestroyPipeline(device, pipeline, null);
+            }
+
+            if (layout.Handle != 0)
+            {
+                vk.DestroyPipelineLayout(device, layout, null);
+            }
+
+            if (setLayout.Handle != 0)
+            {
+                vk.DestroyDescriptorSetLayout(device, setLayout, null);
+            }
+
+            throw;
+        }
+        finally
+        {
+            // The pipeline keeps what it needs; the module is only an input to its creation.
+            if (module.Handle != 0)
+            {
+                vk.DestroyShaderModule(device, module, null);
+            }
+
+            Marshal.FreeCoTaskMem(entryPointName);
+        }
+    }
+
     void IDeviceChild.DestroyHandles()
     {
         IsDisposed = true;
         _vk.DestroyPipeline(_device, Handle, null);
         _vk.DestroyPipelineLayout(_device, Layout, null);
-        if (_descriptorPool.Handle != 0)
+        if (SetLayout.Handle != 0)
         {
-            // Destroying the pool frees its descriptor set.
-            _vk.DestroyDescriptorPool(_device, _descriptorPool, null);
-        }
-
-        if (_setLayout.Handle != 0)
-        {
-            _vk.DestroyDescriptorSetLayout(_device, _setLayout, null);
+            _vk.DestroyDescriptorSetLayout(_device, SetLayout, null);
         }
     }
 }

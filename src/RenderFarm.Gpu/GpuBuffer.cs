@@ -9,15 +9,13 @@ namespace RenderFarm.Gpu;
 /// </summary>
 public sealed unsafe class GpuBuffer : IDisposable, IDeviceChild
 {
-    private readonly Vk _vk;
-    private readonly Device _device;
+    private readonly MemoryAllocator _allocator;
     private readonly DeviceMemory _memory;
 
-    internal GpuBuffer(ComputeDevice owner, Vk vk, Device device, VkBuffer handle, DeviceMemory memory, ulong sizeBytes, byte* mapped)
+    internal GpuBuffer(ComputeDevice owner, MemoryAllocator allocator, VkBuffer handle, DeviceMemory memory, ulong sizeBytes, byte* mapped)
     {
         Owner = owner;
-        _vk = vk;
-        _device = device;
+        _allocator = allocator;
         Handle = handle;
         _memory = memory;
         SizeBytes = sizeBytes;
@@ -43,8 +41,6 @@ public sealed unsafe class GpuBuffer : IDisposable, IDeviceChild
     {
         IsDisposed = true;
         Mapped = null;
-        _vk.DestroyBuffer(_device, Handle, null);
-        // Freeing memory also unmaps it.
-        _vk.FreeMemory(_device, _memory, null);
+        _allocator.Destroy(Handle, _memory);
     }
 }

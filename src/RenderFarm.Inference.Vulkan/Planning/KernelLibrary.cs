@@ -5,16 +5,14 @@ using RenderFarm.Gpu;
 namespace RenderFarm.Inference.Planning;
 
 /// <summary>
-/// Loads the embedded SPIR-V of each kernel on first use and keeps its pipeline as long as the device lives (the
-/// device releases its pipelines when disposed), so sessions on one device share compiled pipelines.
+/// Names the inference kernels and their embedded SPIR-V; their pipelines live in the device's
+/// <see cref="ComputeDevice.Kernels"/>, so sessions on one device (and the path tracer) share one cache.
 /// </summary>
 internal sealed class KernelLibrary
 {
     private static readonly ConditionalWeakTable<ComputeDevice, KernelLibrary> s_libraries = new();
 
-    private readonly Lock _sync = new();
     private readonly ComputeDevice _device;
-    private readonly Dictionary<KernelKind, ComputePipeline> _pipelines = [];
 
     private KernelLibrary(ComputeDevice device)
     {
@@ -56,18 +54,10 @@ internal sealed class KernelLibrary
         return memory.ToArray();
     }
 
+    /// <summary>The kernel's pipeline, from the device's kernel cache (shared with every other user of the device).</summary>
     public ComputePipeline Get(KernelKind kind)
     {
-        lock (_sync)
-        {
-            if (!_pipelines.TryGetValue(kind, out ComputePipeline? pipeline))
-            {
-                (string name, int buffers, int push) = Describe(kind);
-                pipeline = _device.CreatePipeline(LoadSpirv(name), buffers, push);
-                _pipelines[kind] = pipeline;
-            }
-
-            return pipeline;
-        }
+        (string name, int buffers, int push) = Describe(kind);
+        return _device.Kernels.Get(new KernelDescription($"inference/{name}", buffers, push), () => LoadSpirv(name));
     }
 }

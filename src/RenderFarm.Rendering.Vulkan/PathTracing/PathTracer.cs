@@ -87,7 +87,9 @@ public sealed class PathTracer : IDisposable
             _ => throw new ArgumentOutOfRangeException(nameof(arithmetic), arithmetic, "Unknown arithmetic."),
         };
         _device = device;
-        _pipeline = device.CreatePipeline(LoadShader(resource), storageBufferCount: 13, pushConstantBytes: Unsafe.SizeOf<GpuTilePush>());
+        // The device's kernel cache owns the pipeline, shared by every path tracer on the device.
+        _pipeline = device.Kernels.Get(
+            new KernelDescription(resource, StorageBufferCount: 13, PushConstantBytes: Unsafe.SizeOf<GpuTilePush>()), () => LoadShader(resource));
     }
 
     /// <summary>The device frames are rendered on.</summary>
@@ -363,7 +365,6 @@ public sealed class PathTracer : IDisposable
         _texels?.Dispose();
         _environmentTexels?.Dispose();
         _environmentCdf?.Dispose();
-        _pipeline.Dispose();
     }
 
     private static byte[] LoadShader(string resource)
