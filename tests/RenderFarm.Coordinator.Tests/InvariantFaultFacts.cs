@@ -332,6 +332,9 @@ internal sealed class FaultyFarmStore(IFarmStore inner, FaultPlan plan) : IFarmS
     public async Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default) =>
         await WriteAsync(nameof(TryUpdateJobStateAsync), () => inner.TryUpdateJobStateAsync(jobId, from, to, error, cancellationToken));
 
+    public Task<bool> TrySetJobPausedAsync(Guid jobId, bool paused, CancellationToken cancellationToken = default) =>
+        WriteAsync(nameof(TrySetJobPausedAsync), () => inner.TrySetJobPausedAsync(jobId, paused, cancellationToken));
+
     public Task<ProviderRecord> AddProviderCountsAsync(string address, long verifiedFrames, int timesCaught, CancellationToken cancellationToken = default) =>
         WriteAsync(nameof(AddProviderCountsAsync), () => inner.AddProviderCountsAsync(address, verifiedFrames, timesCaught, cancellationToken));
 

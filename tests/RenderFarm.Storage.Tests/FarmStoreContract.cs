@@ -210,6 +210,25 @@ public abstract partial class FarmStoreContract : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_job_is_paused_and_resumed_only_while_it_has_not_ended()
+    {
+        JobRecord job = NewJob(s_start);
+        await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+        Assert.False((await Store.GetJobAsync(job.Id))!.Paused);
+
+        Assert.True(await Store.TrySetJobPausedAsync(job.Id, true));
+        Assert.True((await Store.GetJobAsync(job.Id))!.Paused);
+        Assert.True((await Store.ListJobsAsync(10)).Single(j => j.Id == job.Id).Paused);
+        Assert.True(await Store.TrySetJobPausedAsync(job.Id, false));
+        Assert.False((await Store.GetJobAsync(job.Id))!.Paused);
+        Assert.False(await Store.TrySetJobPausedAsync(Guid.NewGuid(), true));
+
+        Assert.True(await Store.TryUpdateJobStateAsync(job.Id, job.State, JobState.Cancelled));
+        Assert.False(await Store.TrySetJobPausedAsync(job.Id, true));
+        Assert.False((await Store.GetJobAsync(job.Id))!.Paused);
+    }
+
+    [Fact]
     public async Task A_task_update_applies_only_at_the_stored_version()
     {
         JobRecord job = NewJob(s_start);

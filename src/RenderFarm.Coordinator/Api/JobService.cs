@@ -428,6 +428,25 @@ internal sealed partial class JobService
     }
 
     /// <summary>
+    /// Pauses or resumes a job that has not ended. A paused job's queued tasks keep their queue entries and are passed
+    /// over by leases; tasks already leased finish, and the job completes or fails as usual.
+    /// </summary>
+    public async Task<JobSummary> SetPausedAsync(Guid jobId, bool paused, ClientIdentity caller, CancellationToken cancellationToken)
+    {
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
+        if (!await _store.TrySetJobPausedAsync(jobId, paused, cancellationToken))
+        {
+            job = await GetJobAsync(jobId, cancellationToken);
+            throw new CoordinatorException(409, $"Job {jobId} is {job.State}; only a job that has not ended can be {(paused ? "paused" : "resumed")}.");
+        }
+
+        // On resume the entries are still in their queues: waiting providers find them at their next look.
+        LogPaused(jobId, paused);
+        JobRecord changed = await GetJobAsync(jobId, cancellationToken);
+        return Summary(changed, await _store.GetTasksAsync(jobId, cancellationToken));
+    }
+
+    /// <summary>
     /// Submits, as a new job of the same owner with the same scene and settings, the frames a failed or cancelled job
     /// did not finish.
     /// </summary>
@@ -546,13 +565,17 @@ internal sealed partial class JobService
         job.CreatedAt,
         job.FinishedAt,
         job.Error,
-        Priority: job.Spec.Priority);
+        Priority: job.Spec.Priority,
+        Paused: job.Paused && job.State is JobState.Queued or JobState.AwaitingEscrow or JobState.Running);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} accepted: frames {Frames}, {TaskCount} tasks, priority {Priority}; {State}.")]
     private partial void LogSubmitted(Guid jobId, string frames, int taskCount, int priority, JobState state);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: escrow of {Locked} confirmed; its tasks are being queued.")]
     private partial void LogEscrowConfirmed(Guid jobId, string locked);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} paused: {Paused}.")]
+    private partial void LogPaused(Guid jobId, bool paused);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cancelled.")]
     private partial void LogCancelled(Guid jobId);

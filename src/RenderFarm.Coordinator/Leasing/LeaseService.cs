@@ -443,7 +443,8 @@ internal sealed partial class LeaseService
             return (null, false);
         }
 
-        if (await _sanctions.IsBlockedAsync(jobId, provider, cancellationToken))
+        // A paused job's task keeps its queue entry (the invariant sweep expects one) and waits for the resume.
+        if (job.Paused || await _sanctions.IsBlockedAsync(jobId, provider, cancellationToken))
         {
             return (null, true);
         }

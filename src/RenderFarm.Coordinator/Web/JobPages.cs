@@ -65,6 +65,18 @@ internal static class JobPages
             return Results.Redirect($"/jobs/{id}");
         }));
 
+        web.MapPost("/jobs/{id:guid}/pause", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
+        {
+            await jobs.SetPausedAsync(id, true, caller, context.RequestAborted);
+            return Results.Redirect($"/jobs/{id}");
+        }));
+
+        web.MapPost("/jobs/{id:guid}/resume", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
+        {
+            await jobs.SetPausedAsync(id, false, caller, context.RequestAborted);
+            return Results.Redirect($"/jobs/{id}");
+        }));
+
         web.MapPost("/jobs/{id:guid}/escrow", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
         {
             await jobs.ConfirmEscrowAsync(id, caller, context.RequestAborted);
@@ -135,7 +147,7 @@ internal static class JobPages
             rows.Add(Html.Of($"""
                 <tr>
                   <td><a href="/jobs/{job.Id}">{job.Spec.SceneFileName}</a> <span class="muted">{job.Id.ToString("N")[..8]}</span></td>
-                  <td><span class="state state-{job.State.ToString().ToLowerInvariant()}">{StateWords(job.State)}</span></td>
+                  <td><span class="state state-{job.State.ToString().ToLowerInvariant()}">{StateWords(job.State)}</span>{Html.If(job.Paused && job.State is JobState.Queued or JobState.AwaitingEscrow or JobState.Running, Html.Of($" (paused)"))}</td>
                   <td>{ProgressBar(verified, total, job.Spec.Inference is null ? "frames" : "items")}</td>
                   <td>{job.Spec.Priority}</td>
                   <td>{Cost(job)}</td>
@@ -166,6 +178,10 @@ internal static class JobPages
             <div class="actions">
               {Html.If(verified > 0 && render, Html.Of($"""<a class="button" href="/jobs/{job.Id}/frames.zip" download>Download all verified frames (.zip)</a>"""))}
               {Html.If(open, Html.Of($"""
+                <form method="post" action="/jobs/{job.Id}/{(job.Paused ? "resume" : "pause")}">
+                  {WebLayout.FormToken(context)}
+                  <button type="submit" id="{(job.Paused ? "resume-job" : "pause-job")}">{(job.Paused ? "Resume" : "Pause")}</button>
+                </form>
                 <form method="post" action="/jobs/{job.Id}/cancel">
                   {WebLayout.FormToken(context)}
                   <button type="submit" class="danger" id="cancel-job">Cancel the job</button>
@@ -175,7 +191,7 @@ internal static class JobPages
             """);
         return Html.Of($"""
             <dl class="facts">
-              <dt>State</dt><dd><span class="state state-{job.State.ToString().ToLowerInvariant()}">{StateWords(job.State)}</span>{(job.Error is null ? Html.Empty : Html.Of($" — {job.Error}"))}</dd>
+              <dt>State</dt><dd><span class="state state-{job.State.ToString().ToLowerInvariant()}">{StateWords(job.State)}</span>{Html.If(open && job.Paused, Html.Of($" — paused: queued tasks wait for the resume"))}{(job.Error is null ? Html.Empty : Html.Of($" — {job.Error}"))}</dd>
               <dt>Verified</dt><dd>{ProgressBar(verified, total, unit)}</dd>
               <dt>{(render ? "Frames" : "Items")}</dt><dd>{job.Spec.Frames} ({view.Raw.Count} tasks)</dd>
               {Html.If(render, Html.Of($"<dt>Size, samples</dt><dd>{job.Spec.Settings.Size} at {job.Spec.Settings.SamplesPerPixel} spp</dd>"))}

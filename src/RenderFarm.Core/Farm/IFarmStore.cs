@@ -23,6 +23,12 @@ public interface IFarmStore
     /// <summary>Moves a job from <paramref name="from"/> to <paramref name="to"/>; false when it was not in <paramref name="from"/>.</summary>
     Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Pauses or resumes a job (<see cref="JobRecord.Paused"/>); false when the job does not exist or has ended
+    /// (completed, failed or cancelled).
+    /// </summary>
+    Task<bool> TrySetJobPausedAsync(Guid jobId, bool paused, CancellationToken cancellationToken = default);
+
     /// <summary>Records a job's settlement; false when the job does not exist or already has one.</summary>
     Task<bool> TrySetJobSettlementAsync(Guid jobId, JobSettlement settlement, CancellationToken cancellationToken = default);
 

@@ -114,6 +114,7 @@ public sealed record LedgerInfo(string Kind, long? ChainId = null, string? Escro
 /// <param name="Error">Why it failed.</param>
 /// <param name="Warning">What may keep the job from finishing as the client expects, e.g. a farm waiting for a second provider to check frames.</param>
 /// <param name="Priority">Queue priority: higher is served first.</param>
+/// <param name="Paused">Its owner paused it: its queued tasks are not leased until it is resumed.</param>
 public sealed record JobSummary(
     Guid Id,
     JobState State,
@@ -125,7 +126,8 @@ public sealed record JobSummary(
     DateTimeOffset? FinishedAt,
     string? Error,
     string? Warning = null,
-    int Priority = 0);
+    int Priority = 0,
+    bool Paused = false);
 
 /// <summary>One task of a job, as clients see it.</summary>
 /// <param name="Index">Task index.</param>
