@@ -83,7 +83,7 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         await Expect(page.GetByRole(AriaRole.Progressbar, new() { Name = "4 of 4 frames verified" })).ToBeVisibleAsync();
         await WebFarm.ScreenshotAsync(page, "jobs");
 
-        // A long job, cancelled from its page: its tasks stop and the page says so.
+        // A long job, paused, resumed and cancelled from its page: its tasks stop and the page says so.
         await page.GotoAsync("/submit");
         await page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files").SetInputFilesAsync(Scene);
         await page.GetByLabel("Frames", new() { Exact = true }).FillAsync("1-300");
@@ -91,6 +91,10 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         await page.GetByLabel("Samples per pixel").FillAsync("16");
         await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
         await page.WaitForURLAsync(new Regex("/jobs/[0-9a-f-]{36}$"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Pause", Exact = true }).ClickAsync();
+        await Expect(page.Locator(".facts")).ToContainTextAsync("paused: queued tasks wait for the resume");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Resume", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Pause", Exact = true })).ToBeVisibleAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel the job" }).ClickAsync();
         await Expect(page.Locator(".facts .state")).ToHaveTextAsync("cancelled");
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Cancel the job" })).ToHaveCountAsync(0);
@@ -125,6 +129,8 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         // A cancel posted without the session's form token is refused, and one for another's job is a 404.
         IAPIResponse forged = await page.Context.APIRequest.PostAsync($"/jobs/{jobId}/cancel", new() { Form = FormOf(page, ("form_token", "nope")) });
         Assert.Equal(403, forged.Status);
+        IAPIResponse forgedPause = await page.Context.APIRequest.PostAsync($"/jobs/{jobId}/pause", new() { Form = FormOf(page, ("form_token", "nope")) });
+        Assert.Equal(403, forgedPause.Status);
 
         // Signed out, pages send the visitor to the sign-in page.
         IPage anonymous = await farm.NewPageAsync();
