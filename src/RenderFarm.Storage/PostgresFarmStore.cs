@@ -237,7 +237,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         DateTimeOffset? finishedAt = FarmRecordRules.FinishedAt(to, _timeProvider.GetUtcNow())?.ToUniversalTime();
         int rows = await ExecuteAsync(
             $"""
-            UPDATE {Schema}.jobs SET state = @to, error = COALESCE(@error, error), finished_at = @finished
+            UPDATE {Schema}.jobs
+            SET state = @to, error = CASE WHEN @to IN ('Completed', 'Failed', 'Cancelled') THEN COALESCE(@error, error) ELSE @error END, finished_at = @finished
             WHERE id = @id AND state = @from
             """,
             cancellationToken,

@@ -426,6 +426,8 @@ internal sealed class FaultyWorkQueue(IWorkQueue inner, FaultPlan plan) : IWorkQ
     public bool Enqueue(string hangfireJobId, string queue, string? reason, string? expectedState = null) =>
         Write(nameof(Enqueue), () => inner.Enqueue(hangfireJobId, queue, reason, expectedState));
 
+    public bool Pause(string hangfireJobId, string? expectedState) => Write(nameof(Pause), () => inner.Pause(hangfireJobId, expectedState));
+
     public bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState) => Write(nameof(MarkLeased), () => inner.MarkLeased(hangfireJobId, state, expectedState));
 
     public void MarkSucceeded(string hangfireJobId, long milliseconds) => Write(nameof(MarkSucceeded), () => inner.MarkSucceeded(hangfireJobId, milliseconds));

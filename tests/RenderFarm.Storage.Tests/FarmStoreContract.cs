@@ -182,6 +182,15 @@ public abstract partial class FarmStoreContract : IAsyncLifetime
         Assert.Equal("frame 3 failed on 3 providers", failed?.Error);
         Assert.Equal(Clock.GetUtcNow(), failed?.FinishedAt);
         Assert.False(await Store.TryUpdateJobStateAsync(Guid.NewGuid(), JobState.Queued, JobState.Running));
+
+        // An ended job keeps its first error; one requeued in place (back to Running) carries none, nor an end.
+        Assert.True(await Store.TryUpdateJobStateAsync(job.Id, JobState.Failed, JobState.Failed));
+        Assert.Equal("frame 3 failed on 3 providers", (await Store.GetJobAsync(job.Id))?.Error);
+        Assert.True(await Store.TryUpdateJobStateAsync(job.Id, JobState.Failed, JobState.Running));
+        JobRecord? requeued = await Store.GetJobAsync(job.Id);
+        Assert.Equal(JobState.Running, requeued?.State);
+        Assert.Null(requeued?.Error);
+        Assert.Null(requeued?.FinishedAt);
     }
 
     [Fact]

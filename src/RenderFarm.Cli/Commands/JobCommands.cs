@@ -12,7 +12,8 @@ namespace RenderFarm.Cli.Commands;
 /// <summary>
 /// Jobs on a coordinator, after the terminal that submitted them is gone: <c>renderfarm jobs</c> lists them;
 /// <c>renderfarm job show|download|cancel|pause|resume|requeue ID</c> looks at one, fetches its verified frames
-/// (resumable), stops, pauses or resumes it, or submits what it did not finish again. <c>--json</c> prints the coordinator's answer for scripts.
+/// (resumable), stops, pauses or resumes it, or queues its failed tasks again (<c>--new-job</c>: submits what it did not
+/// finish as a new job). <c>--json</c> prints the coordinator's answer for scripts.
 /// </summary>
 internal static class JobCommands
 {
@@ -182,15 +183,27 @@ internal static class JobCommands
     {
         var id = IdArgument();
         var json = JsonOption();
+        var newJob = new Option<bool>("--new-job")
+        {
+            Description = "Submit the frames a failed or cancelled job did not finish as a new job with the same scene and settings (and a new escrow) instead.",
+        };
         var client = new ClientSettings();
-        var command = new Command("requeue", "Submit the frames a failed or cancelled job did not finish as a new job with the same scene and settings.") { id, json };
+        var command = new Command("requeue", "Requeue a failed job's failed tasks in place: their attempts are reset and the job runs again; verified frames stay.") { id, newJob, json };
         client.AddTo(command);
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             async () =>
             {
                 using CoordinatorClient coordinator = Connect(client, result);
-                JobSummary job = await coordinator.RequeueAsync(ParseId(result.GetValue(id)!), cancellationToken).ConfigureAwait(false);
-                PrintSummary(job, result.GetValue(json), $"submitted as job {job.Id}: {coordinator.JobPage(job.Id)}");
+                Guid jobId = ParseId(result.GetValue(id)!);
+                if (result.GetValue(newJob))
+                {
+                    JobSummary copy = await coordinator.RequeueAsync(jobId, cancellationToken).ConfigureAwait(false);
+                    PrintSummary(copy, result.GetValue(json), $"submitted as job {copy.Id}: {coordinator.JobPage(copy.Id)}");
+                    return 0;
+                }
+
+                JobSummary job = await coordinator.RequeueFailedAsync(jobId, cancellationToken).ConfigureAwait(false);
+                PrintSummary(job, result.GetValue(json), $"failed tasks requeued: {coordinator.JobPage(job.Id)}");
                 return 0;
             },
             cancellationToken));

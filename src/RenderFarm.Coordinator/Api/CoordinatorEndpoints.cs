@@ -144,6 +144,9 @@ public static partial class CoordinatorApplicationExtensions
         api.MapPost("/jobs/{id:guid}/resume", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.SetPausedAsync(id, false, caller, cancellationToken))
             .WithSummary("Resumes a paused job: its queued tasks may be leased again.");
 
+        api.MapPost("/jobs/{id:guid}/requeue-failed", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.RequeueFailedAsync(id, caller, cancellationToken))
+            .WithSummary("Requeues a failed job's failed tasks in place: attempts reset, the job runs again; verified frames stay.");
+
         api.MapPost("/jobs/{id:guid}/requeue", async (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
         {
             JobSummary job = await jobs.RequeueAsync(id, caller, cancellationToken);

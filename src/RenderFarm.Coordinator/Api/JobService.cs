@@ -428,8 +428,9 @@ internal sealed partial class JobService
     }
 
     /// <summary>
-    /// Pauses or resumes a job that has not ended. A paused job's queued tasks keep their queue entries and are passed
-    /// over by leases; tasks already leased finish, and the job completes or fails as usual.
+    /// Pauses or resumes a job that has not ended. A paused job's queued tasks are taken out of their queues (nothing of
+    /// it waits for a lease, so other jobs are served as if it were not there); tasks already leased finish and their
+    /// results are accepted. Resuming enqueues the queued tasks again.
     /// </summary>
     public async Task<JobSummary> SetPausedAsync(Guid jobId, bool paused, ClientIdentity caller, CancellationToken cancellationToken)
     {
@@ -440,10 +441,41 @@ internal sealed partial class JobService
             throw new CoordinatorException(409, $"Job {jobId} is {job.State}; only a job that has not ended can be {(paused ? "paused" : "resumed")}.");
         }
 
-        // On resume the entries are still in their queues: waiting providers find them at their next look.
-        LogPaused(jobId, paused);
         JobRecord changed = await GetJobAsync(jobId, cancellationToken);
+        int moved = paused ? await _leases.PauseTasksAsync(jobId, cancellationToken) : await _leases.ResumeTasksAsync(changed, cancellationToken);
+        LogPaused(jobId, paused, moved);
         return Summary(changed, await _store.GetTasksAsync(jobId, cancellationToken));
+    }
+
+    /// <summary>
+    /// Requeues a failed job's failed tasks in place: the job runs again, its failed tasks (and those its failure
+    /// stopped) go back to Queued with their attempts reset, and its verified frames stay. Only for a job that failed
+    /// because its tasks did and that no ledger escrow pays for (settling the failure refunded that escrow; its frames
+    /// go to a new job through <see cref="RequeueAsync"/>, which locks a new one).
+    /// </summary>
+    public async Task<JobSummary> RequeueFailedAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
+    {
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
+        if (job.State != JobState.Failed || !(await _store.GetTasksAsync(jobId, cancellationToken)).Any(t => t.State == FarmTaskState.Failed))
+        {
+            throw new CoordinatorException(409, $"Job {jobId} is {job.State}{(job.State == JobState.Failed ? " but none of its tasks failed" : "")}; only failed tasks of a failed job are requeued in place.");
+        }
+
+        if (_ledger is not null && job.Spec.Budget > 0)
+        {
+            throw new CoordinatorException(409, $"Job {jobId} was paid from an escrow that its failure refunded; requeue its unfinished frames as a new job, which locks a new escrow.");
+        }
+
+        // Running first: the sweep stops the Queued tasks of a failed job, and a Running job with failed tasks is not complete.
+        if (!await _store.TryUpdateJobStateAsync(jobId, JobState.Failed, JobState.Running, null, cancellationToken))
+        {
+            throw new CoordinatorException(409, $"Job {jobId} changed meanwhile; it is {(await GetJobAsync(jobId, cancellationToken)).State}.");
+        }
+
+        JobRecord running = await GetJobAsync(jobId, cancellationToken);
+        int requeued = await _leases.RequeueFailedTasksAsync(running, cancellationToken);
+        LogRequeuedInPlace(jobId, requeued);
+        return Summary(await GetJobAsync(jobId, cancellationToken), await _store.GetTasksAsync(jobId, cancellationToken));
     }
 
     /// <summary>
@@ -574,8 +606,11 @@ internal sealed partial class JobService
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: escrow of {Locked} confirmed; its tasks are being queued.")]
     private partial void LogEscrowConfirmed(Guid jobId, string locked);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} paused: {Paused}.")]
-    private partial void LogPaused(Guid jobId, bool paused);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} paused: {Paused}; {Moved} queued tasks taken out of or put back in their queues.")]
+    private partial void LogPaused(Guid jobId, bool paused, int moved);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} requeued in place: {Requeued} failed or stopped tasks queued again.")]
+    private partial void LogRequeuedInPlace(Guid jobId, int requeued);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cancelled.")]
     private partial void LogCancelled(Guid jobId);

@@ -77,6 +77,12 @@ internal static class JobPages
             return Results.Redirect($"/jobs/{id}");
         }));
 
+        web.MapPost("/jobs/{id:guid}/requeue-failed", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
+        {
+            await jobs.RequeueFailedAsync(id, caller, context.RequestAborted);
+            return Results.Redirect($"/jobs/{id}");
+        }));
+
         web.MapPost("/jobs/{id:guid}/escrow", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
         {
             await jobs.ConfirmEscrowAsync(id, caller, context.RequestAborted);
@@ -185,6 +191,12 @@ internal static class JobPages
                 <form method="post" action="/jobs/{job.Id}/cancel">
                   {WebLayout.FormToken(context)}
                   <button type="submit" class="danger" id="cancel-job">Cancel the job</button>
+                </form>
+                """))}
+              {Html.If(job.State == JobState.Failed && job.Spec.Budget <= 0 && view.Raw.Any(t => t.State == FarmTaskState.Failed), Html.Of($"""
+                <form method="post" action="/jobs/{job.Id}/requeue-failed">
+                  {WebLayout.FormToken(context)}
+                  <button type="submit" id="requeue-failed">Requeue the failed tasks</button>
                 </form>
                 """))}
             </div>
@@ -455,6 +467,8 @@ internal static class JobPages
         }
 
         public string Words(TaskDetails task) =>
-            TaskWords.Describe(task, Raw.FirstOrDefault(t => t.Index == task.Index)?.LeaseExpiresAt, Now, LeaseDuration);
+            task.State == FarmTaskState.Queued && Job is { Paused: true, State: JobState.Queued or JobState.AwaitingEscrow or JobState.Running }
+                ? "paused: waits for the job to be resumed"
+                : TaskWords.Describe(task, Raw.FirstOrDefault(t => t.Index == task.Index)?.LeaseExpiresAt, Now, LeaseDuration);
     }
 }

@@ -129,8 +129,8 @@ public sealed record JobRecord
     public string? Error { get; init; }
 
     /// <summary>
-    /// Whether the owner paused the job: its queued tasks stay queued but are not leased until it is resumed; tasks
-    /// already leased finish normally.
+    /// Whether the owner paused the job: its queued tasks stay Queued but wait in no queue, so none is leased until it
+    /// is resumed; tasks already leased finish normally.
     /// </summary>
     public bool Paused { get; init; }
 

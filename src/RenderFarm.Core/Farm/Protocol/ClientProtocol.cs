@@ -20,6 +20,8 @@ namespace RenderFarm.Core.Farm.Protocol;
 //   GET  /api/ledger                                          -> LedgerInfo
 //   POST /api/jobs/{id}/escrow                                -> JobSummary (after the client locked the budget)
 //   POST /api/jobs/{id}/cancel                                -> JobSummary
+//   POST /api/jobs/{id}/pause, /resume                        -> JobSummary (queued tasks wait in no queue until resumed)
+//   POST /api/jobs/{id}/requeue-failed                        -> JobSummary (a failed job's failed tasks queued again, in place)
 //   POST /api/jobs/{id}/requeue                               -> 201 JobSummary (a new job of the frames a failed or cancelled one did not finish)
 //   GET  /api/jobs/{id}/frames/{frame}                        -> image/png
 //   GET  /api/jobs/{id}/frames.zip                            -> application/zip of every finished frame
