@@ -84,6 +84,14 @@ public sealed class CoordinatorClient : IDisposable
     public Task<JobSummary> CancelAsync(Guid jobId, CancellationToken cancellationToken) =>
         SendAsync<JobSummary>(HttpMethod.Post, string.Create(CultureInfo.InvariantCulture, $"api/jobs/{jobId}/cancel"), null, cancellationToken);
 
+    /// <summary>Pauses a job (its queued tasks are not leased until it is resumed) or resumes it.</summary>
+    public Task<JobSummary> SetPausedAsync(Guid jobId, bool paused, CancellationToken cancellationToken) =>
+        SendAsync<JobSummary>(HttpMethod.Post, string.Create(CultureInfo.InvariantCulture, $"api/jobs/{jobId}/{(paused ? "pause" : "resume")}"), null, cancellationToken);
+
+    /// <summary>Requeues a failed job's failed tasks in place (attempts reset; the job runs again); returns the job.</summary>
+    public Task<JobSummary> RequeueFailedAsync(Guid jobId, CancellationToken cancellationToken) =>
+        SendAsync<JobSummary>(HttpMethod.Post, string.Create(CultureInfo.InvariantCulture, $"api/jobs/{jobId}/requeue-failed"), null, cancellationToken);
+
     /// <summary>Submits the frames a failed or cancelled job did not finish as a new job; returns the new job.</summary>
     public Task<JobSummary> RequeueAsync(Guid jobId, CancellationToken cancellationToken) =>
         SendAsync<JobSummary>(HttpMethod.Post, string.Create(CultureInfo.InvariantCulture, $"api/jobs/{jobId}/requeue"), null, cancellationToken);

@@ -72,10 +72,11 @@ internal static class FarmRecordRules
     }
 
     /// <summary>The job after a state change at <paramref name="now"/>: finished exactly while in a final state.</summary>
+    // A job that moves to an open state (a failed one requeued in place) carries no error; an ended one keeps its first.
     public static JobRecord WithState(JobRecord job, JobState to, string? error, DateTimeOffset now) => job with
     {
         State = to,
-        Error = error ?? job.Error,
+        Error = FinishedAt(to, now) is null ? error : error ?? job.Error,
         FinishedAt = FinishedAt(to, now),
     };
 

@@ -116,6 +116,22 @@ public sealed class InMemoryFarmStore : IFarmStore
     }
 
     /// <inheritdoc/>
+    public Task<bool> TrySetJobPausedAsync(Guid jobId, bool paused, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        lock (_lock)
+        {
+            if (!_jobs.TryGetValue(jobId, out JobRecord? job) || job.State is JobState.Completed or JobState.Failed or JobState.Cancelled)
+            {
+                return Task.FromResult(false);
+            }
+
+            _jobs[jobId] = job with { Paused = paused };
+            return Task.FromResult(true);
+        }
+    }
+
+    /// <inheritdoc/>
     public Task<bool> TrySetJobSettlementAsync(Guid jobId, JobSettlement settlement, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(settlement);

@@ -26,7 +26,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
 
     private const string ProviderColumns = "address, registered_at, last_seen_at, device, verified_frames, times_caught";
 
-    private const string JobColumns = "id, spec, state, created_at, finished_at, error, settlement, owner";
+    private const string JobColumns = "id, spec, state, created_at, finished_at, error, settlement, owner, paused";
 
     private const string ApiKeyColumns = "id, account, sha256, created_at, revoked_at";
 
@@ -131,7 +131,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                 {
                     await ExecuteAsync(
                         connection,
-                        $"INSERT INTO {Schema}.jobs ({JobColumns}) VALUES (@id, @spec, @state, @created, @finished, @error, @settlement, @owner)",
+                        $"INSERT INTO {Schema}.jobs ({JobColumns}) VALUES (@id, @spec, @state, @created, @finished, @error, @settlement, @owner, @paused)",
                         cancellationToken,
                         ("id", job.Id),
                         ("spec", Jsonb(job.Spec)),
@@ -140,7 +140,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
                         ("finished", job.FinishedAt?.ToUniversalTime()),
                         ("error", job.Error),
                         ("settlement", job.Settlement is null ? null : Jsonb(job.Settlement)),
-                        ("owner", job.Owner)).ConfigureAwait(false);
+                        ("owner", job.Owner),
+                        ("paused", job.Paused)).ConfigureAwait(false);
                 }
                 catch (PostgresException exception) when (exception.SqlState == PostgresErrorCodes.UniqueViolation)
                 {
@@ -236,7 +237,8 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         DateTimeOffset? finishedAt = FarmRecordRules.FinishedAt(to, _timeProvider.GetUtcNow())?.ToUniversalTime();
         int rows = await ExecuteAsync(
             $"""
-            UPDATE {Schema}.jobs SET state = @to, error = COALESCE(@error, error), finished_at = @finished
+            UPDATE {Schema}.jobs
+            SET state = @to, error = CASE WHEN @to IN ('Completed', 'Failed', 'Cancelled') THEN COALESCE(@error, error) ELSE @error END, finished_at = @finished
             WHERE id = @id AND state = @from
             """,
             cancellationToken,
@@ -245,6 +247,17 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
             ("to", to.ToString()),
             ("error", error),
             ("finished", finishedAt)).ConfigureAwait(false);
+        return rows == 1;
+    }
+
+    /// <inheritdoc/>
+    public async Task<bool> TrySetJobPausedAsync(Guid jobId, bool paused, CancellationToken cancellationToken = default)
+    {
+        int rows = await ExecuteAsync(
+            $"UPDATE {Schema}.jobs SET paused = @paused WHERE id = @id AND state NOT IN ('Completed', 'Failed', 'Cancelled')",
+            cancellationToken,
+            ("id", jobId),
+            ("paused", paused)).ConfigureAwait(false);
         return rows == 1;
     }
 
@@ -790,6 +803,7 @@ public sealed class PostgresFarmStore : IFarmStore, IAsyncDisposable, IDisposabl
         Error = NullableString(reader, 5),
         Settlement = reader.IsDBNull(6) ? null : FromJsonb<JobSettlement>(reader, 6),
         Owner = NullableString(reader, 7),
+        Paused = reader.GetBoolean(8),
     };
 
     private static ApiKeyRecord ReadApiKey(NpgsqlDataReader reader) => new()

@@ -52,7 +52,9 @@ public sealed partial class JobCommandFacts
         CliResult again = await farm.RunAsync("job", "cancel", id.ToString());
         AssertOneLine(again, 2, "already Cancelled");
 
-        CliResult requeued = await farm.RunAsync("job", "requeue", id.ToString(), "--json");
+        // In place, only a failed job's failed tasks are requeued; a cancelled job's frames go to a new job.
+        AssertOneLine(await farm.RunAsync("job", "requeue", id.ToString()), 2, "only failed tasks of a failed job are requeued in place");
+        CliResult requeued = await farm.RunAsync("job", "requeue", id.ToString(), "--new-job", "--json");
         Assert.True(requeued.ExitCode == 0, requeued.Error);
         JobSummary copy = JsonSerializer.Deserialize<JobSummary>(requeued.Output, s_json)!;
         Assert.NotEqual(id, copy.Id);

@@ -332,6 +332,9 @@ internal sealed class FaultyFarmStore(IFarmStore inner, FaultPlan plan) : IFarmS
     public async Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default) =>
         await WriteAsync(nameof(TryUpdateJobStateAsync), () => inner.TryUpdateJobStateAsync(jobId, from, to, error, cancellationToken));
 
+    public Task<bool> TrySetJobPausedAsync(Guid jobId, bool paused, CancellationToken cancellationToken = default) =>
+        WriteAsync(nameof(TrySetJobPausedAsync), () => inner.TrySetJobPausedAsync(jobId, paused, cancellationToken));
+
     public Task<ProviderRecord> AddProviderCountsAsync(string address, long verifiedFrames, int timesCaught, CancellationToken cancellationToken = default) =>
         WriteAsync(nameof(AddProviderCountsAsync), () => inner.AddProviderCountsAsync(address, verifiedFrames, timesCaught, cancellationToken));
 
@@ -422,6 +425,8 @@ internal sealed class FaultyWorkQueue(IWorkQueue inner, FaultPlan plan) : IWorkQ
 
     public bool Enqueue(string hangfireJobId, string queue, string? reason, string? expectedState = null) =>
         Write(nameof(Enqueue), () => inner.Enqueue(hangfireJobId, queue, reason, expectedState));
+
+    public bool Pause(string hangfireJobId, string? expectedState) => Write(nameof(Pause), () => inner.Pause(hangfireJobId, expectedState));
 
     public bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState) => Write(nameof(MarkLeased), () => inner.MarkLeased(hangfireJobId, state, expectedState));
 

@@ -182,6 +182,15 @@ public abstract partial class FarmStoreContract : IAsyncLifetime
         Assert.Equal("frame 3 failed on 3 providers", failed?.Error);
         Assert.Equal(Clock.GetUtcNow(), failed?.FinishedAt);
         Assert.False(await Store.TryUpdateJobStateAsync(Guid.NewGuid(), JobState.Queued, JobState.Running));
+
+        // An ended job keeps its first error; one requeued in place (back to Running) carries none, nor an end.
+        Assert.True(await Store.TryUpdateJobStateAsync(job.Id, JobState.Failed, JobState.Failed));
+        Assert.Equal("frame 3 failed on 3 providers", (await Store.GetJobAsync(job.Id))?.Error);
+        Assert.True(await Store.TryUpdateJobStateAsync(job.Id, JobState.Failed, JobState.Running));
+        JobRecord? requeued = await Store.GetJobAsync(job.Id);
+        Assert.Equal(JobState.Running, requeued?.State);
+        Assert.Null(requeued?.Error);
+        Assert.Null(requeued?.FinishedAt);
     }
 
     [Fact]
@@ -207,6 +216,25 @@ public abstract partial class FarmStoreContract : IAsyncLifetime
         Assert.Equal(settlement.Payouts, stored.Payouts);
         Assert.Equal(settlement.Slashes, stored.Slashes);
         Assert.Equal(settlement, stored with { Payouts = settlement.Payouts, Slashes = settlement.Slashes });
+    }
+
+    [Fact]
+    public async Task A_job_is_paused_and_resumed_only_while_it_has_not_ended()
+    {
+        JobRecord job = NewJob(s_start);
+        await Store.CreateJobAsync(job, [NewTask(job, 0, 1, 1)]);
+        Assert.False((await Store.GetJobAsync(job.Id))!.Paused);
+
+        Assert.True(await Store.TrySetJobPausedAsync(job.Id, true));
+        Assert.True((await Store.GetJobAsync(job.Id))!.Paused);
+        Assert.True((await Store.ListJobsAsync(10)).Single(j => j.Id == job.Id).Paused);
+        Assert.True(await Store.TrySetJobPausedAsync(job.Id, false));
+        Assert.False((await Store.GetJobAsync(job.Id))!.Paused);
+        Assert.False(await Store.TrySetJobPausedAsync(Guid.NewGuid(), true));
+
+        Assert.True(await Store.TryUpdateJobStateAsync(job.Id, job.State, JobState.Cancelled));
+        Assert.False(await Store.TrySetJobPausedAsync(job.Id, true));
+        Assert.False((await Store.GetJobAsync(job.Id))!.Paused);
     }
 
     [Fact]

@@ -83,7 +83,7 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         await Expect(page.GetByRole(AriaRole.Progressbar, new() { Name = "4 of 4 frames verified" })).ToBeVisibleAsync();
         await WebFarm.ScreenshotAsync(page, "jobs");
 
-        // A long job, cancelled from its page: its tasks stop and the page says so.
+        // A long job, paused, resumed and cancelled from its page: its tasks stop and the page says so.
         await page.GotoAsync("/submit");
         await page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files").SetInputFilesAsync(Scene);
         await page.GetByLabel("Frames", new() { Exact = true }).FillAsync("1-300");
@@ -91,6 +91,10 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         await page.GetByLabel("Samples per pixel").FillAsync("16");
         await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
         await page.WaitForURLAsync(new Regex("/jobs/[0-9a-f-]{36}$"));
+        await page.GetByRole(AriaRole.Button, new() { Name = "Pause", Exact = true }).ClickAsync();
+        await Expect(page.Locator(".facts")).ToContainTextAsync("paused: queued tasks wait for the resume");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Resume", Exact = true }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Pause", Exact = true })).ToBeVisibleAsync();
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel the job" }).ClickAsync();
         await Expect(page.Locator(".facts .state")).ToHaveTextAsync("cancelled");
         await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Cancel the job" })).ToHaveCountAsync(0);
@@ -125,6 +129,8 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         // A cancel posted without the session's form token is refused, and one for another's job is a 404.
         IAPIResponse forged = await page.Context.APIRequest.PostAsync($"/jobs/{jobId}/cancel", new() { Form = FormOf(page, ("form_token", "nope")) });
         Assert.Equal(403, forged.Status);
+        IAPIResponse forgedPause = await page.Context.APIRequest.PostAsync($"/jobs/{jobId}/pause", new() { Form = FormOf(page, ("form_token", "nope")) });
+        Assert.Equal(403, forgedPause.Status);
 
         // Signed out, pages send the visitor to the sign-in page.
         IPage anonymous = await farm.NewPageAsync();
@@ -263,6 +269,90 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         Assert.Contains("renderfarm_queue_depth", await metrics.TextAsync(), StringComparison.Ordinal);
     }
 
+    // Guards the in-place requeue from the job page: a failed job's page offers to requeue its failed tasks, says why the
+    // task failed, and after the requeue (and the resume of the job, paused while it failed) the farm finishes it.
+    [Fact]
+    public async Task A_failed_job_is_requeued_in_place_from_its_page_and_completes()
+    {
+        // Paused at once, so the workers take none of its tasks while one is failed by a hundred providers' reports
+        // (through the transition a provider's failure report takes; the distinct-provider cap is 100).
+        string jobId = await SubmitThroughApiAsync(farm.ArtistApiKey, "1-8");
+        var id = Guid.Parse(jobId);
+        using (HttpClient client = farm.ApiClient(farm.ArtistApiKey))
+        {
+            using HttpResponseMessage paused = await client.PostAsync($"api/jobs/{jobId}/pause", null);
+            paused.EnsureSuccessStatusCode();
+        }
+
+        IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
+        Coordinator.Leasing.TaskTransitions transitions = farm.Host.Services.GetRequiredService<Coordinator.Leasing.LeaseService>().Transitions;
+        for (int report = 0; report < 1000; report++)
+        {
+            JobRecord job = (await store.GetJobAsync(id))!;
+            if (job.State == JobState.Failed)
+            {
+                break;
+            }
+
+            IReadOnlyList<TaskRecord> tasks = await store.GetTasksAsync(id);
+            if (tasks.FirstOrDefault(t => t.State == FarmTaskState.Queued && t.HangfireJobId is not null) is { } task)
+            {
+                await transitions.ReleaseAsync(task, job, $"0x{report + 1:x40}", "out of device memory", CancellationToken.None);
+            }
+            else
+            {
+                // The split has not linked the tasks yet.
+                await Task.Delay(50);
+            }
+        }
+
+        IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+        await page.GotoAsync($"/jobs/{jobId}");
+        await Expect(page.Locator(".facts .state")).ToHaveTextAsync("failed");
+        await Expect(page.Locator("td.words").Filter(new() { HasText = "out of device memory" })).ToHaveCountAsync(1);
+        await WebFarm.ScreenshotAsync(page, "job-failed");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Requeue the failed tasks" }).ClickAsync();
+        await Expect(page.Locator(".facts .state")).ToHaveTextAsync("running");
+        await Expect(page.Locator(".facts")).ToContainTextAsync("paused: queued tasks wait for the resume");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Requeue the failed tasks" })).ToHaveCountAsync(0);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Resume", Exact = true }).ClickAsync();
+        await Expect(page.Locator(".facts .state")).ToHaveTextAsync("completed", new() { Timeout = 150_000 });
+        Assert.All(await store.GetTasksAsync(id), t => Assert.Equal(FarmTaskState.Succeeded, t.State));
+    }
+
+    // Guards the check-cost metric of issue 13's observability list: after a job verified by tile checks, /metrics
+    // exports each decided check's work in frames re-rendered, by kind.
+    [Fact]
+    public async Task The_check_cost_of_a_verified_job_is_exported_for_prometheus()
+    {
+        string jobId = await SubmitThroughApiAsync(farm.ArtistApiKey);
+        using HttpClient client = farm.ApiClient(farm.ArtistApiKey);
+        var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        JobState state = JobState.Queued;
+        for (int look = 0; look < 300 && state is not (JobState.Completed or JobState.Failed or JobState.Cancelled); look++)
+        {
+            // A deadline for the farm to render and verify two small frames, not a timing.
+            await Task.Delay(500);
+            state = (await client.GetFromJsonAsync<JobDetails>($"api/jobs/{jobId}", json))!.Job.State;
+        }
+
+        Assert.Equal(JobState.Completed, state);
+        using HttpResponseMessage scraped = await client.GetAsync("metrics");
+        scraped.EnsureSuccessStatusCode();
+        string metrics = await scraped.Content.ReadAsStringAsync();
+        Match count = CheckCostCount().Match(metrics);
+        Assert.True(count.Success, $"No tile-check cost count in /metrics:\n{string.Join('\n', metrics.Split('\n').Where(l => l.Contains("renderfarm_", StringComparison.Ordinal)))}");
+        Assert.True(double.Parse(count.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, count.Value);
+        Match sum = CheckCostSum().Match(metrics);
+        Assert.True(sum.Success && double.Parse(sum.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, sum.Value);
+    }
+
+    [GeneratedRegex(@"^renderfarm_checks_cost\w*_count\{[^}]*kind=""tiles""[^}]*\} ([0-9.eE+]+)", RegexOptions.Multiline)]
+    private static partial Regex CheckCostCount();
+
+    [GeneratedRegex(@"^renderfarm_checks_cost\w*_sum\{[^}]*kind=""tiles""[^}]*\} ([0-9.eE+-]+)", RegexOptions.Multiline)]
+    private static partial Regex CheckCostSum();
+
     [Fact]
     public async Task Every_control_is_labelled_and_reachable_by_keyboard()
     {
@@ -305,7 +395,7 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         }
     }
 
-    private async Task<string> SubmitThroughApiAsync(string apiKey)
+    private async Task<string> SubmitThroughApiAsync(string apiKey, string frames = "1-2")
     {
         using HttpClient client = farm.ApiClient(apiKey);
         var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
@@ -314,7 +404,7 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         using HttpResponseMessage uploaded = await client.PostAsync("api/scenes?name=cornell-box.glb", content);
         uploaded.EnsureSuccessStatusCode();
         SceneUploaded scene = (await uploaded.Content.ReadFromJsonAsync<SceneUploaded>(json))!;
-        using HttpResponseMessage submitted = await client.PostAsJsonAsync("api/jobs", new { sceneSha256 = scene.Sha256, frames = "1-2", size = "32x32", samplesPerPixel = 2 });
+        using HttpResponseMessage submitted = await client.PostAsJsonAsync("api/jobs", new { sceneSha256 = scene.Sha256, frames, size = "32x32", samplesPerPixel = 2 });
         submitted.EnsureSuccessStatusCode();
         return (await submitted.Content.ReadFromJsonAsync<JobSummary>(json))!.Id.ToString();
     }

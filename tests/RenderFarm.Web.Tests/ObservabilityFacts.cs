@@ -3,6 +3,9 @@ using System.Net;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using RenderFarm.Coordinator;
+using RenderFarm.Coordinator.Observability;
+using RenderFarm.Core;
+using RenderFarm.Core.Farm;
 
 namespace RenderFarm.Web.Tests;
 
@@ -66,6 +69,24 @@ public sealed class ObservabilityFacts : IDisposable
         string text = await metrics.Content.ReadAsStringAsync();
         Assert.Contains("renderfarm_queue_depth{", text, StringComparison.Ordinal);
         Assert.Contains("queue=\"render_1_normal\"", text, StringComparison.Ordinal);
+    }
+
+    // The check-cost metric's unit: a tile check costs the share of the frame's pixels it re-renders, a whole-frame
+    // check (or a re-executed inference item, which has no tiles) one frame.
+    [Fact]
+    public void A_checks_cost_is_the_share_of_a_frame_it_re_renders()
+    {
+        var tiles = new SpotCheckRecord
+        {
+            Number = 1,
+            Frame = 1,
+            RenderedBy = "0x1",
+            OutputSha256 = "00",
+            Tiles = [new PixelTile(0, 0, 16, 16), new PixelTile(32, 32, 16, 16)],
+        };
+        Assert.Equal(512.0 / 4096, FarmMetrics.CheckFrames(tiles, new ImageSize(64, 64)));
+        Assert.Equal(1, FarmMetrics.CheckFrames(tiles with { Tiles = [new PixelTile(0, 0, 64, 64)], WholeFrame = true }, new ImageSize(64, 64)));
+        Assert.Equal(1, FarmMetrics.CheckFrames(tiles with { Tiles = [], WholeFrame = true }, new ImageSize(64, 64)));
     }
 
     private Task<CoordinatorHost> StartAsync(string environment, Action<Microsoft.AspNetCore.Builder.WebApplicationBuilder> logging)

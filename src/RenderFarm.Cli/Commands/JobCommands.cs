@@ -11,8 +11,9 @@ namespace RenderFarm.Cli.Commands;
 
 /// <summary>
 /// Jobs on a coordinator, after the terminal that submitted them is gone: <c>renderfarm jobs</c> lists them;
-/// <c>renderfarm job show|download|cancel|requeue ID</c> looks at one, fetches its verified frames (resumable), stops
-/// it, or submits what it did not finish again. <c>--json</c> prints the coordinator's answer for scripts.
+/// <c>renderfarm job show|download|cancel|pause|resume|requeue ID</c> looks at one, fetches its verified frames
+/// (resumable), stops, pauses or resumes it, or queues its failed tasks again (<c>--new-job</c>: submits what it did not
+/// finish as a new job). <c>--json</c> prints the coordinator's answer for scripts.
 /// </summary>
 internal static class JobCommands
 {
@@ -54,10 +55,12 @@ internal static class JobCommands
     /// <summary>The <c>job</c> command and its subcommands.</summary>
     public static Command CreateJob()
     {
-        var command = new Command("job", "Look at, download, cancel or requeue one job on the coordinator.");
+        var command = new Command("job", "Look at, download, cancel, pause, resume or requeue one job on the coordinator.");
         command.Subcommands.Add(CreateShow());
         command.Subcommands.Add(CreateDownload());
         command.Subcommands.Add(CreateCancel());
+        command.Subcommands.Add(CreatePause(true));
+        command.Subcommands.Add(CreatePause(false));
         command.Subcommands.Add(CreateRequeue());
         return command;
     }
@@ -155,19 +158,52 @@ internal static class JobCommands
         return command;
     }
 
-    private static Command CreateRequeue()
+    private static Command CreatePause(bool pause)
     {
         var id = IdArgument();
         var json = JsonOption();
         var client = new ClientSettings();
-        var command = new Command("requeue", "Submit the frames a failed or cancelled job did not finish as a new job with the same scene and settings.") { id, json };
+        var command = pause
+            ? new Command("pause", "Pause a job: its queued tasks are not leased until it is resumed; leased tasks finish.") { id, json }
+            : new Command("resume", "Resume a paused job: its queued tasks may be leased again.") { id, json };
         client.AddTo(command);
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             async () =>
             {
                 using CoordinatorClient coordinator = Connect(client, result);
-                JobSummary job = await coordinator.RequeueAsync(ParseId(result.GetValue(id)!), cancellationToken).ConfigureAwait(false);
-                PrintSummary(job, result.GetValue(json), $"submitted as job {job.Id}: {coordinator.JobPage(job.Id)}");
+                JobSummary job = await coordinator.SetPausedAsync(ParseId(result.GetValue(id)!), pause, cancellationToken).ConfigureAwait(false);
+                PrintSummary(job, result.GetValue(json), pause ? "paused" : "resumed");
+                return 0;
+            },
+            cancellationToken));
+        return command;
+    }
+
+    private static Command CreateRequeue()
+    {
+        var id = IdArgument();
+        var json = JsonOption();
+        var newJob = new Option<bool>("--new-job")
+        {
+            Description = "Submit the frames a failed or cancelled job did not finish as a new job with the same scene and settings (and a new escrow) instead.",
+        };
+        var client = new ClientSettings();
+        var command = new Command("requeue", "Requeue a failed job's failed tasks in place: their attempts are reset and the job runs again; verified frames stay.") { id, newJob, json };
+        client.AddTo(command);
+        command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
+            async () =>
+            {
+                using CoordinatorClient coordinator = Connect(client, result);
+                Guid jobId = ParseId(result.GetValue(id)!);
+                if (result.GetValue(newJob))
+                {
+                    JobSummary copy = await coordinator.RequeueAsync(jobId, cancellationToken).ConfigureAwait(false);
+                    PrintSummary(copy, result.GetValue(json), $"submitted as job {copy.Id}: {coordinator.JobPage(copy.Id)}");
+                    return 0;
+                }
+
+                JobSummary job = await coordinator.RequeueFailedAsync(jobId, cancellationToken).ConfigureAwait(false);
+                PrintSummary(job, result.GetValue(json), $"failed tasks requeued: {coordinator.JobPage(job.Id)}");
                 return 0;
             },
             cancellationToken));
@@ -182,7 +218,7 @@ internal static class JobCommands
             return;
         }
 
-        Print($"{what}; job {job.Id} is {job.State}, frames {job.Frames}");
+        Print($"{what}; job {job.Id} is {job.State}{(job.Paused ? " (paused)" : "")}, frames {job.Frames}");
         if (job.Warning is { } warning)
         {
             Console.Error.WriteLine($"renderfarm: warning: {warning}");

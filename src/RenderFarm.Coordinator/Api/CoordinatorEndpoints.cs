@@ -138,6 +138,15 @@ public static partial class CoordinatorApplicationExtensions
         api.MapPost("/jobs/{id:guid}/cancel", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.CancelAsync(id, caller, cancellationToken))
             .WithSummary("Cancels a job; leased tasks' completions are refused.");
 
+        api.MapPost("/jobs/{id:guid}/pause", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.SetPausedAsync(id, true, caller, cancellationToken))
+            .WithSummary("Pauses a job: its queued tasks are not leased until it is resumed; leased tasks finish normally.");
+
+        api.MapPost("/jobs/{id:guid}/resume", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.SetPausedAsync(id, false, caller, cancellationToken))
+            .WithSummary("Resumes a paused job: its queued tasks may be leased again.");
+
+        api.MapPost("/jobs/{id:guid}/requeue-failed", (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) => jobs.RequeueFailedAsync(id, caller, cancellationToken))
+            .WithSummary("Requeues a failed job's failed tasks in place: attempts reset, the job runs again; verified frames stay.");
+
         api.MapPost("/jobs/{id:guid}/requeue", async (Guid id, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
         {
             JobSummary job = await jobs.RequeueAsync(id, caller, cancellationToken);

@@ -429,6 +429,57 @@ internal sealed partial class JobService
     }
 
     /// <summary>
+    /// Pauses or resumes a job that has not ended. A paused job's queued tasks are taken out of their queues (nothing of
+    /// it waits for a lease, so other jobs are served as if it were not there); tasks already leased finish and their
+    /// results are accepted. Resuming enqueues the queued tasks again.
+    /// </summary>
+    public async Task<JobSummary> SetPausedAsync(Guid jobId, bool paused, ClientIdentity caller, CancellationToken cancellationToken)
+    {
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
+        if (!await _store.TrySetJobPausedAsync(jobId, paused, cancellationToken))
+        {
+            job = await GetJobAsync(jobId, cancellationToken);
+            throw new CoordinatorException(409, $"Job {jobId} is {job.State}; only a job that has not ended can be {(paused ? "paused" : "resumed")}.");
+        }
+
+        JobRecord changed = await GetJobAsync(jobId, cancellationToken);
+        int moved = paused ? await _leases.PauseTasksAsync(jobId, cancellationToken) : await _leases.ResumeTasksAsync(changed, cancellationToken);
+        LogPaused(jobId, paused, moved);
+        return Summary(changed, await _store.GetTasksAsync(jobId, cancellationToken));
+    }
+
+    /// <summary>
+    /// Requeues a failed job's failed tasks in place: the job runs again, its failed tasks (and those its failure
+    /// stopped) go back to Queued with their attempts reset, and its verified frames stay. Only for a job that failed
+    /// because its tasks did and that no ledger escrow pays for (settling the failure refunded that escrow; its frames
+    /// go to a new job through <see cref="RequeueAsync"/>, which locks a new one).
+    /// </summary>
+    public async Task<JobSummary> RequeueFailedAsync(Guid jobId, ClientIdentity caller, CancellationToken cancellationToken)
+    {
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
+        if (job.State != JobState.Failed || !(await _store.GetTasksAsync(jobId, cancellationToken)).Any(t => t.State == FarmTaskState.Failed))
+        {
+            throw new CoordinatorException(409, $"Job {jobId} is {job.State}{(job.State == JobState.Failed ? " but none of its tasks failed" : "")}; only failed tasks of a failed job are requeued in place.");
+        }
+
+        if (_ledger is not null && job.Spec.Budget > 0)
+        {
+            throw new CoordinatorException(409, $"Job {jobId} was paid from an escrow that its failure refunded; requeue its unfinished frames as a new job, which locks a new escrow.");
+        }
+
+        // Running first: the sweep stops the Queued tasks of a failed job, and a Running job with failed tasks is not complete.
+        if (!await _store.TryUpdateJobStateAsync(jobId, JobState.Failed, JobState.Running, null, cancellationToken))
+        {
+            throw new CoordinatorException(409, $"Job {jobId} changed meanwhile; it is {(await GetJobAsync(jobId, cancellationToken)).State}.");
+        }
+
+        JobRecord running = await GetJobAsync(jobId, cancellationToken);
+        int requeued = await _leases.RequeueFailedTasksAsync(running, cancellationToken);
+        LogRequeuedInPlace(jobId, requeued);
+        return Summary(await GetJobAsync(jobId, cancellationToken), await _store.GetTasksAsync(jobId, cancellationToken));
+    }
+
+    /// <summary>
     /// Submits, as a new job of the same owner with the same scene and settings, the frames a failed or cancelled job
     /// did not finish.
     /// </summary>
@@ -547,13 +598,20 @@ internal sealed partial class JobService
         job.CreatedAt,
         job.FinishedAt,
         job.Error,
-        Priority: job.Spec.Priority);
+        Priority: job.Spec.Priority,
+        Paused: job.Paused && job.State is JobState.Queued or JobState.AwaitingEscrow or JobState.Running);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} accepted: frames {Frames}, {TaskCount} tasks, priority {Priority}; {State}.")]
     private partial void LogSubmitted(Guid jobId, string frames, int taskCount, int priority, JobState state);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId}: escrow of {Locked} confirmed; its tasks are being queued.")]
     private partial void LogEscrowConfirmed(Guid jobId, string locked);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} paused: {Paused}; {Moved} queued tasks taken out of or put back in their queues.")]
+    private partial void LogPaused(Guid jobId, bool paused, int moved);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} requeued in place: {Requeued} failed or stopped tasks queued again.")]
+    private partial void LogRequeuedInPlace(Guid jobId, int requeued);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Job {JobId} cancelled.")]
     private partial void LogCancelled(Guid jobId);

@@ -1,6 +1,7 @@
 using Hangfire.States;
 using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
+using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Core.Farm;
 
 namespace RenderFarm.Coordinator.Leasing;
@@ -10,7 +11,9 @@ namespace RenderFarm.Coordinator.Leasing;
 /// has its Hangfire job Enqueued (so one entry waits in its queue). A transition whose Hangfire write failed, or a
 /// coordinator killed between a task's record and its Hangfire state, leaves a Queued task out of its queue; the sweep
 /// puts it back. A task seen out of its queue is repaired on the next pass only if its record did not change in
-/// between, so a transition still on its way (on this coordinator or another) is never raced.
+/// between, so a transition still on its way (on this coordinator or another) is never raced. A paused job's Queued
+/// tasks are parked on purpose (<see cref="PausedState"/>, no entry waiting): the sweep leaves them so, parks one it finds
+/// enqueued, and never puts one back in its queue.
 /// </summary>
 /// <remarks>
 /// Entries a killed coordinator had fetched come back by themselves: Hangfire.PostgreSql's sliding invisibility timeout
@@ -117,7 +120,9 @@ internal sealed partial class InvariantSweep
     {
         (Guid, int) key = (task.JobId, task.Index);
         string? state = _transitions.Queue.StateOf(connection, task.HangfireJobId!);
-        if (state == EnqueuedState.StateName)
+
+        // A paused job's Queued tasks are parked on purpose: Paused is their resting state, and the repair parks them.
+        if (state == (job.Paused ? PausedState.StateName : EnqueuedState.StateName))
         {
             _suspects.Remove(key);
             return false;
@@ -136,7 +141,15 @@ internal sealed partial class InvariantSweep
         }
 
         _suspects.Remove(key);
-        LogRepaired(task.JobId, task.Index, task.HangfireJobId!, state ?? "gone");
+        if (job.Paused)
+        {
+            LogParked(task.JobId, task.Index, task.HangfireJobId!, state ?? "gone");
+        }
+        else
+        {
+            LogRepaired(task.JobId, task.Index, task.HangfireJobId!, state ?? "gone");
+        }
+
         if (state is null)
         {
             return await _transitions.RelinkAsync(task, job, cancellationToken);
@@ -148,4 +161,7 @@ internal sealed partial class InvariantSweep
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskIndex} of job {JobId} was Queued but its Hangfire job {HangfireJobId} was {State}; put back in its queue.")]
     private partial void LogRepaired(Guid jobId, int taskIndex, string hangfireJobId, string state);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Task {TaskIndex} of job {JobId} was Queued in a paused job but its Hangfire job {HangfireJobId} was {State}; parked until the job is resumed.")]
+    private partial void LogParked(Guid jobId, int taskIndex, string hangfireJobId, string state);
 }

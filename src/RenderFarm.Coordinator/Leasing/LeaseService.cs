@@ -412,6 +412,18 @@ internal sealed partial class LeaseService
         return expired;
     }
 
+    /// <summary>Takes a paused job's Queued tasks out of their queues (see <see cref="TaskTransitions.PauseTasksAsync"/>).</summary>
+    public Task<int> PauseTasksAsync(Guid jobId, CancellationToken cancellationToken) =>
+        _transitions.PauseTasksAsync(jobId, cancellationToken);
+
+    /// <summary>Enqueues a resumed job's Queued tasks again (see <see cref="TaskTransitions.ResumeTasksAsync"/>).</summary>
+    public Task<int> ResumeTasksAsync(JobRecord job, CancellationToken cancellationToken) =>
+        _transitions.ResumeTasksAsync(job, cancellationToken);
+
+    /// <summary>Puts a requeued failed job's failed tasks back in their queues (see <see cref="TaskTransitions.RequeueFailedTasksAsync"/>).</summary>
+    public Task<int> RequeueFailedTasksAsync(JobRecord job, CancellationToken cancellationToken) =>
+        _transitions.RequeueFailedTasksAsync(job, cancellationToken);
+
     /// <summary>Ends every unfinished task and open canary of a job (cancelled or failed) and deletes their queued Hangfire jobs.</summary>
     public Task StopTasksAsync(Guid jobId, string reason, CancellationToken cancellationToken) =>
         _transitions.StopTasksAsync(jobId, reason, cancellationToken);
@@ -440,6 +452,14 @@ internal sealed partial class LeaseService
             // A Hangfire job its task record does not name (a split retried after a crash), or a task
             // that ended while its Hangfire job was queued.
             _transitions.DropStale(fetched, task?.HangfireJobId);
+            return (null, false);
+        }
+
+        if (job.Paused)
+        {
+            // An entry left in the queue when the job was paused (or enqueued just after): dropped, not put back, so a
+            // paused job never sits at the head of its queue in front of other jobs' work. The resume enqueues it again.
+            _transitions.PauseFetched(fetched, task);
             return (null, false);
         }
 

@@ -1,6 +1,7 @@
 using Hangfire.States;
 using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
+using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Storage;
 
@@ -13,10 +14,14 @@ namespace RenderFarm.Coordinator.Leasing;
 /// </summary>
 /// <remarks>
 /// The invariant kept here and repaired by <see cref="Jobs.FarmMaintenance"/>: a Queued task (or check) has exactly one
-/// Hangfire entry waiting in its queue; a Leased one has a live lease; nothing else holds an entry.
+/// Hangfire entry waiting in its queue; a Leased one has a live lease; nothing else holds an entry. A paused job's
+/// Queued tasks are parked instead: their Hangfire jobs are <see cref="PausedState"/>, with no entry waiting.
 /// </remarks>
 internal sealed partial class TaskTransitions
 {
+    /// <summary>The error recorded on the tasks that a job's failure stopped.</summary>
+    public const string JobFailedReason = "The job failed.";
+
     private readonly IFarmStore _store;
     private readonly IWorkQueue _queue;
     private readonly IObjectStore _objects;
@@ -207,6 +212,57 @@ internal sealed partial class TaskTransitions
         return true;
     }
 
+    /// <summary>
+    /// Failed, or Cancelled by the job's failure → Queued, in place, for a failed job its owner requeued (and moved back to
+    /// Running first, so the sweep does not stop what comes back): attempts and failures are reset, outputs not yet
+    /// verified are dropped, and each task is enqueued through its Hangfire job (or a new one when it has none).
+    /// </summary>
+    /// <returns>How many tasks were put back.</returns>
+    public async Task<int> RequeueFailedTasksAsync(JobRecord job, CancellationToken cancellationToken)
+    {
+        int requeued = 0;
+        foreach (TaskRecord listed in await _store.GetTasksAsync(job.Id, cancellationToken))
+        {
+            for (TaskRecord? task = listed;
+                task is { State: FarmTaskState.Failed } or { State: FarmTaskState.Cancelled, Error: JobFailedReason };
+                task = await _store.GetTaskAsync(job.Id, listed.Index, cancellationToken))
+            {
+                TaskRecord queued = task with
+                {
+                    State = FarmTaskState.Queued,
+                    LeaseId = null,
+                    LeaseExpiresAt = null,
+                    Provider = null,
+                    Attempts = 0,
+                    FailedBy = [],
+                    Failures = [],
+                    Outputs = [],
+                    Error = null,
+                    StartedAt = null,
+                    FinishedAt = null,
+                };
+                if (await _store.TryUpdateTaskAsync(queued, cancellationToken))
+                {
+                    TaskRecord stored = queued with { Version = queued.Version + 1 };
+                    if (stored.HangfireJobId is null)
+                    {
+                        // Stopped before the split linked it: linked to a new Hangfire job here.
+                        await RelinkAsync(stored, job, cancellationToken);
+                    }
+                    else
+                    {
+                        await EnqueueAsync(stored, job, "Requeued by its owner after the job failed", cancellationToken);
+                    }
+
+                    requeued++;
+                    break;
+                }
+            }
+        }
+
+        return requeued;
+    }
+
     /// <summary>Ends every unfinished task and open canary of a job (cancelled or failed) and deletes their queued Hangfire jobs.</summary>
     public async Task StopTasksAsync(Guid jobId, string reason, CancellationToken cancellationToken)
     {
@@ -260,7 +316,7 @@ internal sealed partial class TaskTransitions
         if (await _store.TryUpdateJobStateAsync(jobId, JobState.Running, JobState.Failed, error, cancellationToken))
         {
             LogJobFailed(jobId, error);
-            await StopTasksAsync(jobId, "The job failed.", cancellationToken);
+            await StopTasksAsync(jobId, JobFailedReason, cancellationToken);
             RequestSettlement(jobId);
         }
     }
@@ -434,16 +490,87 @@ internal sealed partial class TaskTransitions
 
     /// <summary>
     /// Puts a task's stored Queued record in its queue: one entry for its Hangfire job, or, when that job is gone (expired
-    /// after a day in a final state), a new one linked to the record first. Best effort: the sweep repairs what fails.
+    /// after a day in a final state), a new one linked to the record first. A paused job's task is parked instead
+    /// (<see cref="PausedState"/>): no entry waits for it until the job is resumed. Best effort: the sweep repairs what
+    /// fails.
     /// </summary>
     public async Task EnqueueAsync(TaskRecord queued, JobRecord job, string? reason, CancellationToken cancellationToken)
     {
         bool? enqueued = null;
-        Mirror(queued.JobId, queued.Index, "enqueue the Hangfire job", () => enqueued = _queue.Enqueue(queued.HangfireJobId!, FarmQueues.For(job.Spec), reason));
+        if (job.Paused)
+        {
+            Mirror(queued.JobId, queued.Index, "pause the Hangfire job", () => enqueued = _queue.Pause(queued.HangfireJobId!, null));
+        }
+        else
+        {
+            Mirror(queued.JobId, queued.Index, "enqueue the Hangfire job", () => enqueued = _queue.Enqueue(queued.HangfireJobId!, FarmQueues.For(job.Spec), reason));
+        }
+
         if (enqueued == false)
         {
             await RelinkAsync(queued, job, cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Takes a paused job's Queued tasks out of their queues: each Hangfire job goes from Enqueued to
+    /// <see cref="PausedState"/>, so none waits for a lease. An entry already in a queue is dropped by the fetch that
+    /// meets it (<see cref="PauseFetched"/>); a task queued meanwhile is parked by its fetch or by the sweep.
+    /// </summary>
+    /// <returns>How many tasks were taken out of their queues.</returns>
+    public async Task<int> PauseTasksAsync(Guid jobId, CancellationToken cancellationToken)
+    {
+        int paused = 0;
+        foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
+        {
+            if (task is { State: FarmTaskState.Queued, HangfireJobId: { } hangfireJobId })
+            {
+                bool done = false;
+                Mirror(task.JobId, task.Index, "pause the Hangfire job", () => done = _queue.Pause(hangfireJobId, EnqueuedState.StateName));
+                paused += done ? 1 : 0;
+            }
+        }
+
+        return paused;
+    }
+
+    /// <summary>
+    /// Enqueues again the Queued tasks of a resumed job (<paramref name="job"/> as read after the resume) whose Hangfire
+    /// jobs were paused; one whose Hangfire job is gone is linked to a new one. Others are left to the sweep.
+    /// </summary>
+    /// <returns>How many tasks were put back in their queues.</returns>
+    public async Task<int> ResumeTasksAsync(JobRecord job, CancellationToken cancellationToken)
+    {
+        using IStorageConnection connection = _queue.Connect();
+        int resumed = 0;
+        foreach (TaskRecord task in await _store.GetTasksAsync(job.Id, cancellationToken))
+        {
+            if (task is not { State: FarmTaskState.Queued, HangfireJobId: { } hangfireJobId })
+            {
+                continue;
+            }
+
+            bool enqueued = false;
+            string? state = PausedState.StateName;
+            Mirror(task.JobId, task.Index, "enqueue the Hangfire job", () =>
+            {
+                enqueued = _queue.Enqueue(hangfireJobId, FarmQueues.For(job.Spec), "The job was resumed", PausedState.StateName);
+                state = enqueued ? EnqueuedState.StateName : _queue.StateOf(connection, hangfireJobId);
+            });
+            resumed += enqueued || (state is null && await RelinkAsync(task, job, cancellationToken)) ? 1 : 0;
+        }
+
+        return resumed;
+    }
+
+    /// <summary>
+    /// Drops a fetched entry of a paused job's Queued task: its Hangfire job leaves Enqueued (<see cref="PausedState"/>)
+    /// and the entry is removed, not put back, so it neither waits at the head of its queue nor hides other jobs' work.
+    /// </summary>
+    public void PauseFetched(IFetchedJob fetched, TaskRecord task)
+    {
+        Mirror(task.JobId, task.Index, "pause the Hangfire job", () => _queue.Pause(fetched.JobId, EnqueuedState.StateName));
+        RemoveEntry(fetched);
     }
 
     /// <summary>Gives a Queued task whose Hangfire job is gone a new one: created outside any queue, linked to the record, then enqueued.</summary>
@@ -461,7 +588,9 @@ internal sealed partial class TaskTransitions
             if (await _store.TryUpdateTaskAsync(task with { HangfireJobId = hangfireJobId }, cancellationToken))
             {
                 LogRelinked(queued.JobId, queued.Index, queued.HangfireJobId, hangfireJobId);
-                return _queue.Enqueue(hangfireJobId, FarmQueues.For(job.Spec), "Its previous Hangfire job was gone", Jobs.PreparedState.StateName);
+                return job.Paused
+                    ? _queue.Pause(hangfireJobId, PreparedState.StateName)
+                    : _queue.Enqueue(hangfireJobId, FarmQueues.For(job.Spec), "Its previous Hangfire job was gone", PreparedState.StateName);
             }
         }
 

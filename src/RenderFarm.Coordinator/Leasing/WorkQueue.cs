@@ -44,6 +44,14 @@ internal interface IWorkQueue
     /// <returns>False when the job was not in the expected state (or is gone).</returns>
     bool Enqueue(string hangfireJobId, string queue, string? reason, string? expectedState = null);
 
+    /// <summary>
+    /// Takes a Hangfire job out of its queue's waiting work (<see cref="PausedState"/>) while its farm job is paused; when
+    /// <paramref name="expectedState"/> is given, only from that state. An entry already in the queue is dropped, not put
+    /// back, by the fetch that meets it.
+    /// </summary>
+    /// <returns>False when the job was not in the expected state (or is gone).</returns>
+    bool Pause(string hangfireJobId, string? expectedState);
+
     /// <summary>Marks a Hangfire job as leased; when <paramref name="expectedState"/> is given, only from that state.</summary>
     bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState);
 
@@ -101,6 +109,10 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
     /// <inheritdoc/>
     public bool Enqueue(string hangfireJobId, string queue, string? reason, string? expectedState = null) =>
         client.ChangeState(hangfireJobId, new EnqueuedState(queue) { Reason = reason }, expectedState);
+
+    /// <inheritdoc/>
+    public bool Pause(string hangfireJobId, string? expectedState) =>
+        client.ChangeState(hangfireJobId, new PausedState(), expectedState);
 
     /// <inheritdoc/>
     public bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState) =>

@@ -1,12 +1,14 @@
 using System.Diagnostics.Metrics;
 using Hangfire;
 using RenderFarm.Coordinator.Leasing;
+using RenderFarm.Core;
+using RenderFarm.Core.Farm;
 
 namespace RenderFarm.Coordinator.Observability;
 
 /// <summary>
 /// The coordinator's metrics (meter <c>RenderFarm.Coordinator</c>, exported for Prometheus on <c>/metrics</c>): leases,
-/// uploads, failures, verified frames, check verdicts, lease latency and queue depths. It also keeps the last hour in
+/// uploads, failures, verified frames, check verdicts and cost, lease latency and queue depths. It also keeps the last hour in
 /// per-minute counts for the operator page. Call sites are one line each.
 /// </summary>
 internal sealed class FarmMetrics : IDisposable
@@ -27,6 +29,7 @@ internal sealed class FarmMetrics : IDisposable
     private readonly Counter<long> _verified;
     private readonly Counter<long> _verdicts;
     private readonly Histogram<double> _leaseLatency;
+    private readonly Histogram<double> _checkCost;
     private readonly JobStorage _storage;
     private readonly TimeProvider _time;
     private readonly RecentMinutes _recent;
@@ -49,6 +52,11 @@ internal sealed class FarmMetrics : IDisposable
             "s",
             "Time from a provider's lease request to its grant.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30] });
+        _checkCost = _meter.CreateHistogram<double>(
+            "renderfarm.checks.cost",
+            "{frame}",
+            "Work of each decided check, in frames re-rendered: its tiles' pixels over the frame's (1 for a whole frame or a re-executed item), by kind. Its sum over renderfarm.frames.verified is the check cost per verified frame.",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1] });
         _meter.CreateObservableGauge("renderfarm.queue.depth", ObserveQueues, "{job}", "Hangfire jobs waiting per queue.");
     }
 
@@ -81,6 +89,25 @@ internal sealed class FarmMetrics : IDisposable
 
     public void Verdict(string kind, string result) =>
         _verdicts.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("result", result));
+
+    /// <summary>Records a decided check's work (see <see cref="CheckFrames"/>).</summary>
+    public void CheckCost(string kind, double frames) =>
+        _checkCost.Record(frames, new KeyValuePair<string, object?>("kind", kind));
+
+    /// <summary>
+    /// A check's work in frames: a whole-frame check (or a re-executed inference item) re-renders one; a tile check the
+    /// share of the frame's pixels its tiles cover, at the frame's samples per pixel, so about that share of a render.
+    /// </summary>
+    public static double CheckFrames(SpotCheckRecord check, ImageSize frame)
+    {
+        if (check.WholeFrame || frame.PixelCount == 0)
+        {
+            return 1;
+        }
+
+        long pixels = check.Tiles.Sum(t => (long)Math.Max(t.Width, 0) * Math.Max(t.Height, 0));
+        return Math.Min(1, (double)pixels / frame.PixelCount);
+    }
 
     public void LeaseGranted(TimeSpan latency)
     {

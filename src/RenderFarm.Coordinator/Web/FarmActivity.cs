@@ -29,6 +29,15 @@ internal sealed partial class FarmActivity(FarmChanges changes, FarmMetrics metr
                 Count(taskEvent, after);
             }
 
+            SpotCheckRecord[] decided = [.. events.Select(e => DecidedCheck(e, after)).OfType<SpotCheckRecord>()];
+            if (decided.Length > 0 && await store.GetJobAsync(after.JobId, CancellationToken.None).ConfigureAwait(false) is { } job)
+            {
+                foreach (SpotCheckRecord check in decided)
+                {
+                    metrics.CheckCost(CheckKind(check), FarmMetrics.CheckFrames(check, job.Spec.Settings.Size));
+                }
+            }
+
             if (events.Any(e => e.Kind == TaskEventKind.Uploaded))
             {
                 thumbnails.Enqueue(after.Outputs);
@@ -68,17 +77,22 @@ internal sealed partial class FarmActivity(FarmChanges changes, FarmMetrics metr
                 metrics.Verified(after.LastFrame - after.FirstFrame + 1);
                 break;
             case TaskEventKind.CheckDecided:
-                SpotCheckRecord? check = after.Checks.FirstOrDefault(c => taskEvent.Detail.StartsWith($"Check #{c.Number} ", StringComparison.Ordinal));
-                if (check is not null)
+                if (DecidedCheck(taskEvent, after) is { } check)
                 {
-                    metrics.Verdict(
-                        check.Canary ? "canary" : check.Arbitrates is not null ? "third" : check.WholeFrame ? "whole_frame" : "tiles",
-                        check.State.ToString().ToLowerInvariant());
+                    metrics.Verdict(CheckKind(check), check.State.ToString().ToLowerInvariant());
                 }
 
                 break;
         }
     }
+
+    private static SpotCheckRecord? DecidedCheck(TaskEventRecord taskEvent, TaskRecord after) =>
+        taskEvent.Kind == TaskEventKind.CheckDecided
+            ? after.Checks.FirstOrDefault(c => taskEvent.Detail.StartsWith($"Check #{c.Number} ", StringComparison.Ordinal))
+            : null;
+
+    private static string CheckKind(SpotCheckRecord check) =>
+        check.Canary ? "canary" : check.Arbitrates is not null ? "third" : check.WholeFrame ? "whole_frame" : "tiles";
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Task {JobId}/{TaskIndex}: its timeline entry could not be recorded.")]
     private partial void LogTimelineFailed(Guid jobId, int taskIndex, Exception exception);

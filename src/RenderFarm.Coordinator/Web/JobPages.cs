@@ -65,6 +65,24 @@ internal static class JobPages
             return Results.Redirect($"/jobs/{id}");
         }));
 
+        web.MapPost("/jobs/{id:guid}/pause", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
+        {
+            await jobs.SetPausedAsync(id, true, caller, context.RequestAborted);
+            return Results.Redirect($"/jobs/{id}");
+        }));
+
+        web.MapPost("/jobs/{id:guid}/resume", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
+        {
+            await jobs.SetPausedAsync(id, false, caller, context.RequestAborted);
+            return Results.Redirect($"/jobs/{id}");
+        }));
+
+        web.MapPost("/jobs/{id:guid}/requeue-failed", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
+        {
+            await jobs.RequeueFailedAsync(id, caller, context.RequestAborted);
+            return Results.Redirect($"/jobs/{id}");
+        }));
+
         web.MapPost("/jobs/{id:guid}/escrow", (Guid id, HttpContext context, JobService jobs) => WebApp.PostAsync(context, async (caller, _) =>
         {
             await jobs.ConfirmEscrowAsync(id, caller, context.RequestAborted);
@@ -135,7 +153,7 @@ internal static class JobPages
             rows.Add(Html.Of($"""
                 <tr>
                   <td><a href="/jobs/{job.Id}">{job.Spec.SceneFileName}</a> <span class="muted">{job.Id.ToString("N")[..8]}</span></td>
-                  <td><span class="state state-{job.State.ToString().ToLowerInvariant()}">{StateWords(job.State)}</span></td>
+                  <td><span class="state state-{job.State.ToString().ToLowerInvariant()}">{StateWords(job.State)}</span>{Html.If(job.Paused && job.State is JobState.Queued or JobState.AwaitingEscrow or JobState.Running, Html.Of($" (paused)"))}</td>
                   <td>{ProgressBar(verified, total, job.Spec.Inference is null ? "frames" : "items")}</td>
                   <td>{job.Spec.Priority}</td>
                   <td>{Cost(job)}</td>
@@ -166,16 +184,26 @@ internal static class JobPages
             <div class="actions">
               {Html.If(verified > 0 && render, Html.Of($"""<a class="button" href="/jobs/{job.Id}/frames.zip" download>Download all verified frames (.zip)</a>"""))}
               {Html.If(open, Html.Of($"""
+                <form method="post" action="/jobs/{job.Id}/{(job.Paused ? "resume" : "pause")}">
+                  {WebLayout.FormToken(context)}
+                  <button type="submit" id="{(job.Paused ? "resume-job" : "pause-job")}">{(job.Paused ? "Resume" : "Pause")}</button>
+                </form>
                 <form method="post" action="/jobs/{job.Id}/cancel">
                   {WebLayout.FormToken(context)}
                   <button type="submit" class="danger" id="cancel-job">Cancel the job</button>
+                </form>
+                """))}
+              {Html.If(job.State == JobState.Failed && job.Spec.Budget <= 0 && view.Raw.Any(t => t.State == FarmTaskState.Failed), Html.Of($"""
+                <form method="post" action="/jobs/{job.Id}/requeue-failed">
+                  {WebLayout.FormToken(context)}
+                  <button type="submit" id="requeue-failed">Requeue the failed tasks</button>
                 </form>
                 """))}
             </div>
             """);
         return Html.Of($"""
             <dl class="facts">
-              <dt>State</dt><dd><span class="state state-{job.State.ToString().ToLowerInvariant()}">{StateWords(job.State)}</span>{(job.Error is null ? Html.Empty : Html.Of($" — {job.Error}"))}</dd>
+              <dt>State</dt><dd><span class="state state-{job.State.ToString().ToLowerInvariant()}">{StateWords(job.State)}</span>{Html.If(open && job.Paused, Html.Of($" — paused: queued tasks wait for the resume"))}{(job.Error is null ? Html.Empty : Html.Of($" — {job.Error}"))}</dd>
               <dt>Verified</dt><dd>{ProgressBar(verified, total, unit)}</dd>
               <dt>{(render ? "Frames" : "Items")}</dt><dd>{job.Spec.Frames} ({view.Raw.Count} tasks)</dd>
               {Html.If(render, Html.Of($"<dt>Size, samples</dt><dd>{job.Spec.Settings.Size} at {job.Spec.Settings.SamplesPerPixel} spp</dd>"))}
@@ -439,6 +467,8 @@ internal static class JobPages
         }
 
         public string Words(TaskDetails task) =>
-            TaskWords.Describe(task, Raw.FirstOrDefault(t => t.Index == task.Index)?.LeaseExpiresAt, Now, LeaseDuration);
+            task.State == FarmTaskState.Queued && Job is { Paused: true, State: JobState.Queued or JobState.AwaitingEscrow or JobState.Running }
+                ? "paused: waits for the job to be resumed"
+                : TaskWords.Describe(task, Raw.FirstOrDefault(t => t.Index == task.Index)?.LeaseExpiresAt, Now, LeaseDuration);
     }
 }

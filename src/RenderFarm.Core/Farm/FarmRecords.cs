@@ -128,6 +128,12 @@ public sealed record JobRecord
     /// <summary>Why it failed, for people.</summary>
     public string? Error { get; init; }
 
+    /// <summary>
+    /// Whether the owner paused the job: its queued tasks stay Queued but wait in no queue, so none is leased until it
+    /// is resumed; tasks already leased finish normally.
+    /// </summary>
+    public bool Paused { get; init; }
+
     /// <summary>What the ledger paid, slashed and refunded for the job, once settled.</summary>
     public JobSettlement? Settlement { get; init; }
 }

@@ -20,8 +20,18 @@ public interface IFarmStore
     /// <summary>The newest jobs of one account first (<see cref="JobRecord.Owner"/>, compared exactly).</summary>
     Task<IReadOnlyList<JobRecord>> ListJobsOfAsync(string owner, int limit, CancellationToken cancellationToken = default);
 
-    /// <summary>Moves a job from <paramref name="from"/> to <paramref name="to"/>; false when it was not in <paramref name="from"/>.</summary>
+    /// <summary>
+    /// Moves a job from <paramref name="from"/> to <paramref name="to"/>; false when it was not in <paramref name="from"/>.
+    /// An ended job keeps its first error when <paramref name="error"/> is null; a job moved to an open state (Queued,
+    /// AwaitingEscrow, Running) takes <paramref name="error"/> as it is, so a failed job requeued in place loses its error.
+    /// </summary>
     Task<bool> TryUpdateJobStateAsync(Guid jobId, JobState from, JobState to, string? error = null, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Pauses or resumes a job (<see cref="JobRecord.Paused"/>); false when the job does not exist or has ended
+    /// (completed, failed or cancelled).
+    /// </summary>
+    Task<bool> TrySetJobPausedAsync(Guid jobId, bool paused, CancellationToken cancellationToken = default);
 
     /// <summary>Records a job's settlement; false when the job does not exist or already has one.</summary>
     Task<bool> TrySetJobSettlementAsync(Guid jobId, JobSettlement settlement, CancellationToken cancellationToken = default);

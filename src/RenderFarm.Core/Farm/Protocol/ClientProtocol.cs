@@ -20,6 +20,8 @@ namespace RenderFarm.Core.Farm.Protocol;
 //   GET  /api/ledger                                          -> LedgerInfo
 //   POST /api/jobs/{id}/escrow                                -> JobSummary (after the client locked the budget)
 //   POST /api/jobs/{id}/cancel                                -> JobSummary
+//   POST /api/jobs/{id}/pause, /resume                        -> JobSummary (queued tasks wait in no queue until resumed)
+//   POST /api/jobs/{id}/requeue-failed                        -> JobSummary (a failed job's failed tasks queued again, in place)
 //   POST /api/jobs/{id}/requeue                               -> 201 JobSummary (a new job of the frames a failed or cancelled one did not finish)
 //   GET  /api/jobs/{id}/frames/{frame}                        -> image/png
 //   GET  /api/jobs/{id}/frames.zip                            -> application/zip of every finished frame
@@ -114,6 +116,7 @@ public sealed record LedgerInfo(string Kind, long? ChainId = null, string? Escro
 /// <param name="Error">Why it failed.</param>
 /// <param name="Warning">What may keep the job from finishing as the client expects, e.g. a farm waiting for a second provider to check frames.</param>
 /// <param name="Priority">Queue priority: higher is served first.</param>
+/// <param name="Paused">Its owner paused it: its queued tasks are not leased until it is resumed.</param>
 public sealed record JobSummary(
     Guid Id,
     JobState State,
@@ -125,7 +128,8 @@ public sealed record JobSummary(
     DateTimeOffset? FinishedAt,
     string? Error,
     string? Warning = null,
-    int Priority = 0);
+    int Priority = 0,
+    bool Paused = false);
 
 /// <summary>One task of a job, as clients see it.</summary>
 /// <param name="Index">Task index.</param>
