@@ -41,7 +41,12 @@ internal static class FarmKeys
     public static string InputName(string owner, string sha256) => $"{Account(owner)}/inputs/{sha256}.name";
 
     /// <summary>The file extension of a job's outputs: PNG frames or .npy tensors.</summary>
-    public static string OutputExtension(Core.Farm.RenderJobSpec spec) => spec.Inference is null ? ".png" : ".npy";
+    public static string OutputExtension(Core.Farm.RenderJobSpec spec) => spec.Inference switch
+    {
+        null => ".png",
+        { OutputArchive: true } => ".npz",
+        _ => ".npy",
+    };
 
     /// <summary>The tiles a validator re-rendered for one spot check of a task.</summary>
     public static string CheckTiles(Guid jobId, int taskIndex, int check, string extension = ".png") =>

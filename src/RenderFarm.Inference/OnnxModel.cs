@@ -167,22 +167,30 @@ public sealed class OnnxModel
     }
 
     /// <summary>
-    /// Refuses a model the farm cannot run and verify: the farm feeds one input per item and its acceptance and
-    /// verification compare float32 outputs, so it takes one input and one float32 output.
+    /// Refuses a model whose items the farm cannot carry: each item travels as one file of named tensors
+    /// (<see cref="IO.ItemFiles"/>), so the model has at most <see cref="IO.NpzFile.MaxArrays"/> inputs and outputs,
+    /// each with a distinct name that is a plain archive entry name of at most 200 characters.
     /// </summary>
-    /// <exception cref="UserInputException">The model has several inputs or outputs, or an output of another type.</exception>
+    /// <exception cref="UserInputException">Names the first input or output the farm cannot carry.</exception>
     public void EnsureFarmCompatible()
     {
-        if (Inputs.Count != 1 || Outputs.Count != 1)
+        foreach ((string side, IReadOnlyList<TensorInfo> tensors) in new[] { ("inputs", Inputs), ("outputs", Outputs) })
         {
-            throw new UserInputException(
-                $"The farm runs models with one input and one output; this one has {Inputs.Count} input(s) and {Outputs.Count} output(s).");
-        }
+            if (tensors.Count is 0 or > IO.NpzFile.MaxArrays)
+            {
+                throw new UserInputException($"The farm carries models with 1 to {IO.NpzFile.MaxArrays} {side}; this one has {tensors.Count}.");
+            }
 
-        if (Outputs[0].ElementType != TensorElementType.Float32)
-        {
-            throw new UserInputException(
-                $"The farm verifies float32 outputs; output '{Outputs[0].Name}' is {TensorTypes.Name(Outputs[0].ElementType)}.");
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            foreach (TensorInfo tensor in tensors)
+            {
+                string name = tensor.Name;
+                if (name.Length is 0 or > 200 || name.Any(c => char.IsControl(c) || c is '/' or '\\') || !seen.Add(name))
+                {
+                    throw new UserInputException(
+                        $"The farm names each item's tensors after the model's {side}, so each must be a distinct plain name of 1 to 200 characters; '{new string([.. name.Take(64).Select(c => char.IsControl(c) ? '?' : c)])}' is not.");
+                }
+            }
         }
     }
 

@@ -3,7 +3,10 @@ using RenderFarm.Core;
 namespace RenderFarm.Worker;
 
 /// <summary>What running a model on one batch item produced.</summary>
-/// <param name="OutputNpy">The model's output for the item as a float32 .npy file.</param>
+/// <param name="OutputNpy">
+/// The model's outputs for the item as one item file (<see cref="Inference.IO.ItemFiles"/>): a .npy array of the
+/// output's type for a model with one output, else an .npz archive of every output by name.
+/// </param>
 /// <param name="RunTime">Wall time of the run, not counting file handling.</param>
 public sealed record InferredItem(byte[] OutputNpy, TimeSpan RunTime);
 
@@ -13,7 +16,10 @@ public sealed record InferredItem(byte[] OutputNpy, TimeSpan RunTime);
 /// </summary>
 public interface IInferenceRunner
 {
-    /// <summary>Runs the model in <paramref name="modelPath"/> (it has exactly one input and one output) on the .npy tensor <paramref name="inputNpy"/>.</summary>
+    /// <summary>
+    /// Runs the model in <paramref name="modelPath"/> on one item's inputs, <paramref name="inputNpy"/>: a .npy array
+    /// for a model with one input, else an .npz archive of every input by name (<see cref="Inference.IO.ItemFiles"/>).
+    /// </summary>
     /// <exception cref="UserInputException">The model or the input cannot be run.</exception>
     Task<InferredItem> RunAsync(string modelPath, byte[] inputNpy, CancellationToken cancellationToken);
 }

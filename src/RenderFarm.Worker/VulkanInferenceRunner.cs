@@ -14,7 +14,7 @@ public sealed class VulkanInferenceRunner : IInferenceRunner, IDisposable
     // Items of one job arrive back to back: keep the last model's compiled session.
     private string? _modelPath;
     private InferenceSession? _session;
-    private string? _inputName;
+    private OnnxModel? _model;
 
     /// <summary>Opens the device.</summary>
     /// <param name="deviceIndex">An index from <see cref="ComputeDevice.EnumerateDevices"/>, or null to choose automatically.</param>
@@ -31,13 +31,14 @@ public sealed class VulkanInferenceRunner : IInferenceRunner, IDisposable
         return Task.Run(
             () =>
             {
-                Tensor input = NpyFile.Parse(inputNpy, "the task's input");
                 lock (_sync)
                 {
-                    (InferenceSession session, string inputName) = Open(modelPath);
+                    (InferenceSession session, OnnxModel model) = Open(modelPath);
+                    Dictionary<string, Tensor> inputs = ItemFiles.Parse(inputNpy, model.Inputs, "the task's input");
                     var clock = Stopwatch.StartNew();
-                    Tensor output = session.Run(new Dictionary<string, Tensor> { [inputName] = input }).Values.Single();
-                    return new InferredItem(NpyFile.Format(output), clock.Elapsed);
+                    IReadOnlyDictionary<string, Tensor> outputs = session.Run(inputs);
+                    TimeSpan elapsed = clock.Elapsed;
+                    return new InferredItem(ItemFiles.Format(model.Outputs, outputs), elapsed);
                 }
             },
             cancellationToken);
@@ -50,7 +51,7 @@ public sealed class VulkanInferenceRunner : IInferenceRunner, IDisposable
         _device.Dispose();
     }
 
-    private (InferenceSession Session, string InputName) Open(string modelPath)
+    private (InferenceSession Session, OnnxModel Model) Open(string modelPath)
     {
         if (_session is null || _modelPath != modelPath)
         {
@@ -59,9 +60,9 @@ public sealed class VulkanInferenceRunner : IInferenceRunner, IDisposable
             OnnxModel model = OnnxModel.Load(modelPath);
             _session = new InferenceSession(_device, model);
             _modelPath = modelPath;
-            _inputName = model.Inputs.Single().Name;
+            _model = model;
         }
 
-        return (_session, _inputName!);
+        return (_session, _model!);
     }
 }

@@ -231,8 +231,8 @@ public sealed class WorkerAgent : IDisposable
         return completed;
     }
 
-    // An inference task (or the re-execution of a sampled item): each item's input through the model, its output
-    // uploaded as a .npy file.
+    // An inference task (or the re-execution of a sampled item): each item's inputs through the model, its outputs
+    // uploaded as one item file (.npy for one output, .npz for several).
     private async Task<IReadOnlyList<CompletedFrame>> InferTaskAsync(LeaseGrant lease, CancellationToken cancellationToken)
     {
         if (_inference is null)
@@ -246,8 +246,8 @@ public sealed class WorkerAgent : IDisposable
         {
             FrameUpload upload = lease.Uploads.FirstOrDefault(u => u.Frame == input.Item)
                 ?? throw new InvalidDataException($"The lease has no upload URL for item {input.Item}.");
-            string inputPath = Path.Combine(_frameDirectory, $"{Guid.NewGuid():N}.input.npy");
-            string outputPath = Path.Combine(_frameDirectory, $"{Guid.NewGuid():N}.npy");
+            string inputPath = Path.Combine(_frameDirectory, $"{Guid.NewGuid():N}.input");
+            string outputPath = Path.Combine(_frameDirectory, $"{Guid.NewGuid():N}.output");
             try
             {
                 await _client.DownloadAsync(input.Input, inputPath, cancellationToken).ConfigureAwait(false);

@@ -71,9 +71,11 @@ internal static class InferCommand
                         result.GetValue(maxLength),
                         ParsePooling(result.GetValue(pooling) ?? "mean"),
                         result.GetValue(normalize),
-                        (result.GetValue(inputs)?.Length ?? 0) + (result.GetValue(named)?.Length ?? 0) > 0,
-                        !result.GetValue(local) && client.Read(result).Coordinator is not null),
+                        (result.GetValue(inputs)?.Length ?? 0) + (result.GetValue(named)?.Length ?? 0) > 0),
                     result.GetValue(device),
+                    !result.GetValue(local) && client.Read(result) is { Coordinator: { } textUrl } textSignIn
+                        ? new FarmTarget(textUrl, result.GetValue(itemsPerTask), textSignIn)
+                        : null,
                     cancellationToken)
                 : RunAsync(
                 new InferRequest(
@@ -111,13 +113,20 @@ internal static class InferCommand
                 (OnnxModel model, ModelInputs batching, IReadOnlyList<ItemSet> items) = Prepare(request, farm);
                 return farm is null
                     ? RunLocally(request, model, batching, items, deviceIndex, cancellationToken)
-                    : await RunOnFarmAsync(request, model, batching.Inputs[0], [.. items.Select(i => i.Inputs.Values.Single())], farm, cancellationToken).ConfigureAwait(false);
+                    : await RunOnFarmAsync(request, model, batching, items, farm, cancellationToken).ConfigureAwait(false);
             },
             cancellationToken);
 
     /// <summary>Embeds each line of a text file with an encoder model and writes one embedding per line.</summary>
-    public static Task<int> RunTextAsync(TextRequest request, int? deviceIndex, CancellationToken cancellationToken) =>
-        Task.Run(() => RunText(request, deviceIndex, cancellationToken), cancellationToken);
+    /// <param name="request">What to embed and where to put the embeddings.</param>
+    /// <param name="deviceIndex">The local Vulkan device.</param>
+    /// <param name="farm">
+    /// A coordinator to run the model on instead of the local device: each line is tokenized here and travels as one
+    /// item of token tensors; its outputs come back whole and are pooled and normalized here, as locally.
+    /// </param>
+    /// <param name="cancellationToken">Ctrl-C; cancels the job on the farm too.</param>
+    public static Task<int> RunTextAsync(TextRequest request, int? deviceIndex, FarmTarget? farm, CancellationToken cancellationToken) =>
+        Task.Run(() => farm is null ? Task.FromResult(RunText(request, deviceIndex, cancellationToken)) : RunTextOnFarmAsync(request, farm, cancellationToken), cancellationToken);
 
     private static TextPooling ParsePooling(string text) => text.Trim().ToLowerInvariant() switch
     {
@@ -127,16 +136,11 @@ internal static class InferCommand
         _ => throw new UserInputException($"--pooling must be mean, cls or none; got '{text}'."),
     };
 
-    private static int RunText(TextRequest request, int? deviceIndex, CancellationToken cancellationToken)
+    private static (TextTokenizer Tokenizer, string[] Lines, OnnxModel Model) PrepareText(TextRequest request, FarmTarget? farm)
     {
         if (request.HasFiles)
         {
             throw new UserInputException("--text takes its items from the text file; leave out input files and --input.");
-        }
-
-        if (request.OnFarm)
-        {
-            throw new UserInputException("--text runs on the local device only; leave out --coordinator.");
         }
 
         if (request.BatchSize < 1 || request.BatchSize > 4096)
@@ -149,12 +153,28 @@ internal static class InferCommand
             throw new UserInputException($"--max-length must be between 2 and 8192; got {request.MaxLength}.");
         }
 
+        if (farm is not null && farm.ItemsPerTask < 1)
+        {
+            throw new UserInputException($"--items-per-task must be at least 1; got {farm.ItemsPerTask}.");
+        }
+
         TextTokenizer tokenizer = TextTokenizer.Load(request.TokenizerPath);
         string[] lines = ReadLines(request.TextPath);
         OnnxModel model = OnnxModel.Load(request.ModelPath);
         model.EnsureSupported();
+        if (farm is not null)
+        {
+            EnsureFarmCompatible(request.ModelPath, model);
+        }
+
         CreateOutputFolder(request.OutputFolder);
         Print($"Embedding {lines.Length} line(s) of {Path.GetFileName(request.TextPath)} with {Path.GetFileName(request.ModelPath)}: {tokenizer.Kind}, at most {request.MaxLength} tokens, {request.Pooling.ToString().ToLowerInvariant()} pooling{(request.Normalize ? ", normalized" : string.Empty)}");
+        return (tokenizer, lines, model);
+    }
+
+    private static int RunText(TextRequest request, int? deviceIndex, CancellationToken cancellationToken)
+    {
+        (TextTokenizer tokenizer, string[] lines, OnnxModel model) = PrepareText(request, null);
         cancellationToken.ThrowIfCancellationRequested();
         using ComputeDevice device = ComputeDevice.Open(deviceIndex);
         using var session = new InferenceSession(device, model);
@@ -172,19 +192,87 @@ internal static class InferCommand
         }
 
         bar.Clear();
+        int width = WriteEmbeddings(request.OutputFolder, embeddings);
+        Print($"{embeddings.Count} embedding(s) of {width} values in {clock.Elapsed.TotalSeconds:F2} s -> {request.OutputFolder}");
+        return 0;
+    }
+
+    // Each line one item of its own token tensors (no padding); the outputs pooled here, exactly as a local run pools.
+    private static async Task<int> RunTextOnFarmAsync(TextRequest request, FarmTarget farm, CancellationToken cancellationToken)
+    {
+        (TextTokenizer tokenizer, string[] lines, OnnxModel model) = PrepareText(request, farm);
+        Print($"On the farm at {farm.Coordinator}: one item per line, {farm.ItemsPerTask} item(s) per task; tokenized, pooled and normalized here");
+        var tokens = new int[lines.Length][];
+        var items = new List<FarmItem>(lines.Length);
+        for (int i = 0; i < lines.Length; i++)
+        {
+            int[] ids = tokens[i] = tokenizer.Encode(lines[i], request.MaxLength);
+            items.Add(new FarmItem(
+                string.Create(CultureInfo.InvariantCulture, $"line{i + 1:D6}"),
+                string.Create(CultureInfo.InvariantCulture, $"line {i + 1}"),
+                () => TextEmbedding.Inputs(model.Inputs, [ids], tokenizer.PadId)));
+        }
+
+        var embeddings = new float[lines.Length][];
+        var index = items.Select((item, i) => (item, i)).ToDictionary(p => p.item, p => p.i);
+        using var bar = new ProgressBar(Console.Error);
+        using CoordinatorClient http = (farm.SignIn ?? new ClientSettings.Resolved(null, null, null)).CreateClient(farm.Coordinator, TimeSpan.FromMinutes(10));
+        var clock = Stopwatch.StartNew();
+        JobDetails job;
+        try
+        {
+            job = await new InferenceJobRunner(http, bar).RunAsync(
+                request.ModelPath,
+                model,
+                items,
+                farm.ItemsPerTask,
+                (item, outputs) =>
+                {
+                    int i = index[item];
+                    embeddings[i] = TextEmbedding.Pool(outputs[model.Outputs[0].Name], [tokens[i].Length], request.Pooling, request.Normalize)[0];
+                },
+                cancellationToken).ConfigureAwait(false);
+        }
+        catch (JobFailedException failed)
+        {
+            bar.Clear();
+            await Console.Error.WriteLineAsync($"renderfarm: {failed.Message}").ConfigureAwait(false);
+            return 1;
+        }
+
+        bar.Clear();
+        int missing = embeddings.Count(e => e is null);
+        if (missing > 0)
+        {
+            await Console.Error.WriteLineAsync(string.Create(CultureInfo.InvariantCulture, $"renderfarm: job {job.Job.Id} ended with {missing} of {lines.Length} line(s) not embedded.")).ConfigureAwait(false);
+            return 1;
+        }
+
+        int width = WriteEmbeddings(request.OutputFolder, embeddings);
+        Print($"{embeddings.Length} embedding(s) of {width} values in {clock.Elapsed.TotalSeconds:F2} s, job {job.Job.Id} -> {request.OutputFolder}");
+        return 0;
+    }
+
+    // embeddings.txt (one per line, round-trip precision) and embeddings.npy [lines, hidden]; returns hidden.
+    private static int WriteEmbeddings(string folder, IReadOnlyList<float[]> embeddings)
+    {
         int width = embeddings.Count == 0 ? 0 : embeddings[0].Length;
+        if (embeddings.Any(e => e.Length != width))
+        {
+            throw new UserInputException("The model's embeddings differ in length from one text to another.");
+        }
+
         var text = new System.Text.StringBuilder();
         foreach (float[] vector in embeddings)
         {
             text.AppendJoin(' ', vector.Select(v => v.ToString("R", CultureInfo.InvariantCulture))).Append('\n');
         }
 
-        OutputFiles.WriteAtomically(Path.Combine(request.OutputFolder, "embeddings.txt"), System.Text.Encoding.UTF8.GetBytes(text.ToString()));
+        OutputFiles.WriteAtomically(Path.Combine(folder, "embeddings.txt"), System.Text.Encoding.UTF8.GetBytes(text.ToString()));
         OutputFiles.WriteAtomically(
-            Path.Combine(request.OutputFolder, "embeddings" + NpyFile.Extension),
+            Path.Combine(folder, "embeddings" + NpyFile.Extension),
             NpyFile.Format(new Tensor([embeddings.Count, width], [.. embeddings.SelectMany(v => v)])));
-        Print($"{embeddings.Count} embedding(s) of {width} values in {clock.Elapsed.TotalSeconds:F2} s -> {request.OutputFolder}");
-        return 0;
+        return width;
     }
 
     /// <summary>The lines of a UTF-8 text file (a final empty line left out), bounded in size.</summary>
@@ -237,24 +325,25 @@ internal static class InferCommand
         model.EnsureSupported();
         if (farm is not null)
         {
-            try
-            {
-                model.EnsureFarmCompatible();
-            }
-            catch (UserInputException e)
-            {
-                throw new UserInputException($"{request.ModelPath}: {e.Message} Run it without --coordinator.", e);
-            }
+            EnsureFarmCompatible(request.ModelPath, model);
         }
 
         var batching = new ModelInputs(model.Inputs, request.Preprocessing, request.Layout);
         IReadOnlyList<ItemSet> items = batching.DescribeAll(request.InputPaths, request.NamedInputs);
-        if (farm is not null && items.Any(i => i.Inputs.Values.Any(v => v.Entry is not null)))
-        {
-            throw new UserInputException("The farm takes .npy arrays and images as items, not .npz archives (run it without --coordinator).");
-        }
         CreateOutputFolder(request.OutputFolder);
         return (model, batching, items);
+    }
+
+    private static void EnsureFarmCompatible(string modelPath, OnnxModel model)
+    {
+        try
+        {
+            model.EnsureFarmCompatible();
+        }
+        catch (UserInputException e)
+        {
+            throw new UserInputException($"{modelPath}: {e.Message} Run it without --coordinator.", e);
+        }
     }
 
     private static int RunLocally(
@@ -311,29 +400,36 @@ internal static class InferCommand
     }
 
     private static async Task<int> RunOnFarmAsync(
-        InferRequest request, OnnxModel model, InputBatching batching, IReadOnlyList<InputItem> items, FarmTarget farm, CancellationToken cancellationToken)
+        InferRequest request, OnnxModel model, ModelInputs batching, IReadOnlyList<ItemSet> items, FarmTarget farm, CancellationToken cancellationToken)
     {
-        TensorInfo output = model.Outputs[0];
-        Print($"Running {Path.GetFileName(request.ModelPath)} on {items.Count} item(s) on the farm at {farm.Coordinator}: input {batching.Input}, output {output}; {farm.ItemsPerTask} item(s) per task");
-        if (items.Any(i => ImageInput.IsImagePath(i.Path)))
+        Print($"Running {Path.GetFileName(request.ModelPath)} on {items.Count} item(s) on the farm at {farm.Coordinator}: input(s) {string.Join(", ", model.Inputs)}, outputs {string.Join(", ", model.Outputs)}; {farm.ItemsPerTask} item(s) per task");
+        if (items.Any(i => i.Inputs.Values.Any(v => v.Entry is null && ImageInput.IsImagePath(v.Path))))
         {
-            Print($"Images: {request.Preprocessing}");
+            Print($"Images: {request.Preprocessing}; {string.Join(", ", batching.Inputs.Select(i => $"{i.Input.Name} {i.Layout.ToString().ToUpperInvariant()}"))}");
         }
 
+        ImageLayout outputLayout = batching.Inputs[0].Layout;
         using var bar = new ProgressBar(Console.Error);
         using CoordinatorClient http = (farm.SignIn ?? new ClientSettings.Resolved(null, null, null)).CreateClient(farm.Coordinator, TimeSpan.FromMinutes(10));
         var runner = new InferenceJobRunner(http, bar);
-        var totals = new InferTotals([output.Name]);
+        var totals = new InferTotals(model.Outputs.Select(o => o.Name));
         var clock = Stopwatch.StartNew();
         JobDetails job;
         try
         {
             job = await runner.RunAsync(
                 request.ModelPath,
-                batching,
-                items,
+                model,
+                [.. items.Select(item => new FarmItem(item.Stem, string.Join(", ", item.Inputs.Values.Select(v => v.Path).Distinct()), () => batching.Load([item])))],
                 farm.ItemsPerTask,
-                (item, npy) => WriteOutputs(request, item.Stem, output.Name, NpyFile.Parse(npy, $"output '{output.Name}' of {item.Path}"), npy, totals, batching.Layout),
+                (item, outputs) =>
+                {
+                    foreach (TensorInfo info in model.Outputs)
+                    {
+                        Tensor tensor = outputs[info.Name];
+                        WriteOutputs(request, item.Stem, info.Name, tensor, NpyFile.Format(tensor), totals, outputLayout);
+                    }
+                },
                 cancellationToken).ConfigureAwait(false);
         }
         catch (JobFailedException failed)
@@ -468,6 +564,5 @@ internal sealed record FarmTarget(Uri Coordinator, int ItemsPerTask, ClientSetti
 /// <param name="Pooling">How token vectors become one embedding.</param>
 /// <param name="Normalize">Scale each embedding to length 1.</param>
 /// <param name="HasFiles">Input files or --input were given as well (refused).</param>
-/// <param name="OnFarm">--coordinator was given as well (refused).</param>
 internal sealed record TextRequest(
-    string ModelPath, string TextPath, string TokenizerPath, string OutputFolder, int BatchSize, int MaxLength, TextPooling Pooling, bool Normalize, bool HasFiles, bool OnFarm);
+    string ModelPath, string TextPath, string TokenizerPath, string OutputFolder, int BatchSize, int MaxLength, TextPooling Pooling, bool Normalize, bool HasFiles);

@@ -5,13 +5,21 @@ using RenderFarm.Client;
 using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Inference;
 using RenderFarm.Inference.IO;
 
 namespace RenderFarm.Cli.Farm;
 
+/// <summary>One batch item of a farm job: what names its outputs, and its inputs as the model receives them.</summary>
+/// <param name="Stem">Names the item's upload and outputs (a plain file name without extension).</param>
+/// <param name="Source">Names the item in messages (its file, or its line of text).</param>
+/// <param name="Load">Reads the item's inputs by name, each shaped as the model receives it (batch dimension of 1 included).</param>
+internal sealed record FarmItem(string Stem, string Source, Func<IReadOnlyDictionary<string, Tensor>> Load);
+
 /// <summary>
-/// The client side of a batch-inference job on a farm: uploads the model and one .npy tensor per item, submits
-/// the job, follows it with a progress bar and hands every verified output to the caller as soon as it is listed.
+/// The client side of a batch-inference job on a farm: uploads the model and one item file per item (a .npy array
+/// for a model with one input, else an .npz archive of its inputs by name), submits the job, follows it with a
+/// progress bar and hands every verified item's outputs, by name, to the caller as soon as it is listed.
 /// </summary>
 internal sealed class InferenceJobRunner(CoordinatorClient http, ProgressBar bar)
 {
@@ -19,36 +27,44 @@ internal sealed class InferenceJobRunner(CoordinatorClient http, ProgressBar bar
 
     /// <summary>Runs the model over <paramref name="items"/> on the farm and returns the finished job.</summary>
     /// <param name="modelPath">The ONNX model.</param>
-    /// <param name="batching">Reads each item as the model's input receives it (batch dimension of 1 included).</param>
+    /// <param name="model">The model, loaded from <paramref name="modelPath"/>: its inputs and outputs name the item files' tensors.</param>
     /// <param name="items">The items, in order; output <c>n</c> of the job belongs to item <c>n - 1</c>.</param>
     /// <param name="itemsPerTask">Items per task.</param>
-    /// <param name="received">Called once per verified output with its item and the output's .npy bytes.</param>
+    /// <param name="received">Called once per verified item with its outputs by name, each checked to be the model's.</param>
     /// <param name="cancellationToken">Cancels the job on the farm too.</param>
     /// <exception cref="JobFailedException">The job failed or was cancelled on the farm.</exception>
     public async Task<JobDetails> RunAsync(
         string modelPath,
-        InputBatching batching,
-        IReadOnlyList<InputItem> items,
+        OnnxModel model,
+        IReadOnlyList<FarmItem> items,
         int itemsPerTask,
-        Action<InputItem, byte[]> received,
+        Action<FarmItem, IReadOnlyDictionary<string, Tensor>> received,
         CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(batching);
+        ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(items);
         ArgumentNullException.ThrowIfNull(received);
 
-        ModelUploaded model = await UploadModelAsync(modelPath, cancellationToken).ConfigureAwait(false);
-        bar.WriteLine($"uploaded {model.FileName} ({model.Size} bytes)");
+        ModelUploaded uploaded = await UploadModelAsync(modelPath, cancellationToken).ConfigureAwait(false);
+        bar.WriteLine($"uploaded {uploaded.FileName} ({uploaded.Size} bytes)");
+        string extension = ItemFiles.Extension(model.Inputs.Count);
         var inputs = new List<string>(items.Count);
-        foreach (InputItem item in items)
+        foreach (FarmItem item in items)
         {
-            byte[] npy = NpyFile.Format(batching.Load(item));
-            InputUploaded input = await UploadAsync<InputUploaded>($"api/inputs?name={Uri.EscapeDataString(item.Stem + NpyFile.Extension)}", new ByteArrayContent(npy), cancellationToken).ConfigureAwait(false);
+            // Each input in its model type, checked here as the engine would (whole numbers for integer inputs), so
+            // the coordinator's type check never refuses what runs locally.
+            IReadOnlyDictionary<string, Tensor> loaded = item.Load();
+            var typed = model.Inputs.ToDictionary(
+                info => info.Name,
+                info => new Tensor(loaded[info.Name].Shape, TensorTypes.ToDevice(info.Name, info.ElementType, loaded[info.Name]), info.ElementType),
+                StringComparer.Ordinal);
+            byte[] file = ItemFiles.Format(model.Inputs, typed);
+            InputUploaded input = await UploadAsync<InputUploaded>($"api/inputs?name={Uri.EscapeDataString(item.Stem + extension)}", new ByteArrayContent(file), cancellationToken).ConfigureAwait(false);
             inputs.Add(input.Sha256);
             bar.Update((double)inputs.Count / items.Count, $"uploading {inputs.Count}/{items.Count} inputs");
         }
 
-        var request = new SubmitInferenceJobRequest(model.Sha256, inputs, itemsPerTask);
+        var request = new SubmitInferenceJobRequest(uploaded.Sha256, inputs, itemsPerTask);
         JobSummary job = await http.SubmitInferenceAsync(request, cancellationToken).ConfigureAwait(false);
         bar.WriteLine(string.Create(CultureInfo.InvariantCulture, $"job {job.Id}: {items.Count} item(s) in {job.TasksTotal} task(s)"));
         try
@@ -58,7 +74,7 @@ internal sealed class InferenceJobRunner(CoordinatorClient http, ProgressBar bar
                 throw new UserInputException($"The coordinator holds job {job.Id} until a budget is locked in escrow; 'renderfarm infer' submits unpaid jobs only.");
             }
 
-            return await FollowAsync(job.Id, items, received, cancellationToken).ConfigureAwait(false);
+            return await FollowAsync(job.Id, model.Outputs, items, received, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception exception) when (exception is OperationCanceledException or UserInputException)
         {
@@ -68,7 +84,8 @@ internal sealed class InferenceJobRunner(CoordinatorClient http, ProgressBar bar
         }
     }
 
-    private async Task<JobDetails> FollowAsync(Guid jobId, IReadOnlyList<InputItem> items, Action<InputItem, byte[]> received, CancellationToken cancellationToken)
+    private async Task<JobDetails> FollowAsync(
+        Guid jobId, IReadOnlyList<TensorInfo> outputs, IReadOnlyList<FarmItem> items, Action<FarmItem, IReadOnlyDictionary<string, Tensor>> received, CancellationToken cancellationToken)
     {
         var written = new HashSet<int>();
         var clock = Stopwatch.StartNew();
@@ -85,7 +102,10 @@ internal sealed class InferenceJobRunner(CoordinatorClient http, ProgressBar bar
 
                 if (written.Add(output.Frame))
                 {
-                    received(items[output.Frame - 1], await http.DownloadAsync(output.Url, cancellationToken).ConfigureAwait(false));
+                    // The coordinator checked the item file against the model; checked again here, as any download.
+                    FarmItem item = items[output.Frame - 1];
+                    byte[] file = await http.DownloadAsync(output.Url, cancellationToken).ConfigureAwait(false);
+                    received(item, ItemFiles.Parse(file, outputs, $"the outputs of {item.Source}"));
                 }
             }
 

@@ -171,9 +171,9 @@ internal sealed partial class JobService
         // Only the account's own uploads: the name record is its claim, checked before any byte is read.
         string modelName = await ReadOwnedNameAsync(FarmKeys.ModelName(owner, modelSha256), $"No model with SHA-256 {modelSha256}; upload it with POST /api/models first.", cancellationToken);
 
-        // The model was checked at upload; every input must fit its input, so no task fails for a wrong shape.
+        // The model was checked at upload; every item must hold exactly its inputs (names, types, shapes), so no task
+        // fails for a wrong input.
         OnnxModel model = OnnxModel.Parse(await ReadRequiredAsync(FarmKeys.Model(modelSha256), $"No model with SHA-256 {modelSha256}; upload it with POST /api/models first.", cancellationToken));
-        TensorInfo expected = model.Inputs.Single();
         var inputs = new List<StoredInput>(items);
         for (int i = 0; i < items; i++)
         {
@@ -186,12 +186,23 @@ internal sealed partial class JobService
             string missing = $"No input with SHA-256 {sha256} (inputs[{i}]); upload it with POST /api/inputs first.";
             string inputName = await ReadOwnedNameAsync(FarmKeys.InputName(owner, sha256), missing, cancellationToken);
             byte[] bytes = await ReadRequiredAsync(FarmKeys.Input(sha256), missing, cancellationToken);
-            IReadOnlyList<int> shape = NpyFile.Parse(bytes, $"inputs[{i}]").Shape;
-            bool fits = shape.Count == expected.Shape.Count && shape.Zip(expected.Shape).All(d => d.Second is null || d.Second == d.First);
-            if (!fits)
+            string? wrong;
+            try
+            {
+                wrong = ItemFiles.Misfit(
+                    ItemFiles.ParseHeaders(bytes, model.Inputs, $"inputs[{i}]").ToDictionary(p => p.Key, p => (p.Value.ElementType, p.Value.Shape), StringComparer.Ordinal),
+                    model.Inputs,
+                    emptyDimensions: true);
+            }
+            catch (UserInputException e)
+            {
+                wrong = e.Message.TrimEnd('.');
+            }
+
+            if (wrong is not null)
             {
                 throw new CoordinatorException(
-                    400, $"inputs[{i}] has shape [{string.Join(", ", shape)}]; the model's input '{expected.Name}' takes [{string.Join(", ", expected.Shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?"))}].");
+                    400, $"inputs[{i}] does not fit the model's inputs ({string.Join(", ", model.Inputs)}): {wrong}.");
             }
 
             inputs.Add(new StoredInput(FarmKeys.Input(sha256), sha256, inputName));
@@ -208,7 +219,7 @@ internal sealed partial class JobService
             Priority = priority,
             Budget = budget,
             Payer = request.Payer,
-            Inference = new InferenceJobSpec { Inputs = inputs },
+            Inference = new InferenceJobSpec { Inputs = inputs, OutputArchive = model.Outputs.Count > 1 },
         };
         await CheckAccountBudgetAsync(owner, 0, cancellationToken);
         return await CreateAsync(spec, owner, $"items 1-{items}", cancellationToken);

@@ -75,8 +75,16 @@ internal sealed partial class Uploads
             request,
             name,
             "input",
-            [NpyFile.Extension],
-            path => shape = NpyFile.Read(path).Shape,
+            [NpyFile.Extension, NpzFile.Extension],
+            path =>
+            {
+                // Read whole (the upload is bounded): an archive's arrays may not inflate past its own size.
+                byte[] bytes = File.ReadAllBytes(path);
+                string name = Path.GetFileName(path);
+                shape = path.EndsWith(NpzFile.Extension, StringComparison.OrdinalIgnoreCase)
+                    ? (NpzFile.ParseHeaders(bytes, name).Values.FirstOrDefault() ?? throw new UserInputException($"{name}: holds no arrays.")).Shape
+                    : NpyFile.Parse(bytes, name).Shape;
+            },
             (sha, _) => (FarmKeys.Input(sha), FarmKeys.InputName(owner, sha)),
             cancellationToken);
         return new InputUploaded(sha256, size, fileName, shape!);

@@ -234,12 +234,12 @@ internal sealed partial class LeaseService
         IReadOnlyList<CompletedFrame> frames = UploadVerifier.CheckReport(task, request);
         var outputs = new List<FrameOutput>(frames.Count);
         string extension = FarmKeys.OutputExtension(job.Spec);
-        Inference.TensorInfo? modelOutput = await _uploads.ModelOutputAsync(job, cancellationToken);
+        IReadOnlyList<Inference.TensorInfo>? modelOutputs = await _uploads.ModelOutputsAsync(job, cancellationToken);
         foreach (CompletedFrame frame in frames)
         {
             try
             {
-                outputs.Add(await _uploads.VerifyUploadAsync(job, frame, leaseId, extension, modelOutput, cancellationToken));
+                outputs.Add(await _uploads.VerifyUploadAsync(job, frame, leaseId, extension, modelOutputs, cancellationToken));
             }
             catch (OutputRefusedException refused)
             {

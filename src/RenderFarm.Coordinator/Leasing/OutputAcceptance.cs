@@ -14,22 +14,23 @@ namespace RenderFarm.Coordinator.Leasing;
 /// <summary>
 /// Decides whether an uploaded output is what its task asked for, whatever the farm's check settings: a PNG must
 /// decode whole to the job's width × height in 8- or 16-bit RGB or RGBA as the job asks; an inference output must be
-/// a .npy file of little-endian float32 in the model's output shape. The header is read and checked before anything
-/// is decoded, so the decode never allocates more than the job's own frame size.
+/// the item file of the model's outputs (<see cref="ItemFiles"/>): each output once, in its element type and shape.
+/// Headers are read and checked before anything is decoded, so the decode never allocates more than the job's own
+/// frame size.
 /// </summary>
 internal static class OutputAcceptance
 {
     // At most this many frames decode at once: a decode holds a whole frame in memory (about 100 MB at 8K).
     private static readonly SemaphoreSlim s_decodes = new(2, 2);
 
-    // Models are content-addressed, so a model's output shape never changes; bounded, and cleared when full.
+    // Models are content-addressed, so a model's outputs never change; bounded, and cleared when full.
     private const int MaxCachedModels = 256;
-    private static readonly ConcurrentDictionary<string, TensorInfo> s_modelOutputs = new(StringComparer.Ordinal);
+    private static readonly ConcurrentDictionary<string, IReadOnlyList<TensorInfo>> s_modelOutputs = new(StringComparer.Ordinal);
 
-    /// <summary>The output of the model stored at <paramref name="key"/> (checked at upload to have exactly one).</summary>
-    public static async Task<TensorInfo> GetModelOutputAsync(IObjectStore objects, string key, string sha256, CancellationToken cancellationToken)
+    /// <summary>The outputs of the model stored at <paramref name="key"/>.</summary>
+    public static async Task<IReadOnlyList<TensorInfo>> GetModelOutputsAsync(IObjectStore objects, string key, string sha256, CancellationToken cancellationToken)
     {
-        if (s_modelOutputs.TryGetValue(sha256, out TensorInfo? cached))
+        if (s_modelOutputs.TryGetValue(sha256, out IReadOnlyList<TensorInfo>? cached))
         {
             return cached;
         }
@@ -40,7 +41,7 @@ internal static class OutputAcceptance
             await stream.CopyToAsync(bytes, cancellationToken);
         }
 
-        TensorInfo output = OnnxModel.Parse(bytes.GetBuffer().AsSpan(0, (int)bytes.Length)).Outputs.Single();
+        IReadOnlyList<TensorInfo> output = OnnxModel.Parse(bytes.GetBuffer().AsSpan(0, (int)bytes.Length)).Outputs;
         if (s_modelOutputs.Count >= MaxCachedModels)
         {
             s_modelOutputs.Clear();
@@ -124,30 +125,31 @@ internal static class OutputAcceptance
         }
     }
 
-    /// <summary>Why the .npy file at <paramref name="path"/> is not an output of <paramref name="expected"/>, or null when it is.</summary>
-    public static string? CheckNpy(string path, TensorInfo expected)
+    /// <summary>
+    /// Why the item file at <paramref name="path"/> is not the outputs <paramref name="expected"/> (a .npy array for
+    /// one output, an .npz archive of them by name for several), or null when it is.
+    /// </summary>
+    public static string? CheckTensors(string path, IReadOnlyList<TensorInfo> expected)
     {
-        NpyHeader header;
+        IReadOnlyDictionary<string, NpyHeader> headers;
         try
         {
-            // The header and the data's length; the values themselves are any float32 bits.
-            header = NpyFile.ReadHeader(path);
+            // Headers and data lengths only; the values themselves are any bits. An upload is bounded by its lease, and
+            // an archive's arrays may not inflate past its own size.
+            headers = ItemFiles.ParseHeaders(File.ReadAllBytes(path), expected, "the upload");
         }
         catch (UserInputException ex)
         {
-            return $"the upload is not a readable .npy file ({ex.Message.TrimEnd('.')})";
+            return $"the upload is not a readable item file ({ex.Message.TrimEnd('.')})";
         }
 
-        if (header.DataType != NpyDataType.Float32 || !header.LittleEndian)
+        if (headers.Values.FirstOrDefault(h => !h.LittleEndian) is not null)
         {
-            return $"the .npy holds {(header.LittleEndian ? "little" : "big")}-endian {header.DataType}; outputs are little-endian float32";
+            return "the upload holds big-endian arrays; outputs are little-endian";
         }
 
-        bool fits = header.Shape.Count == expected.Shape.Count
-            && header.Shape.Zip(expected.Shape).All(d => d.Second is null ? d.First >= 1 : d.First == d.Second);
-        return fits
-            ? null
-            : $"the .npy has shape [{string.Join(", ", header.Shape)}]; the model's output '{expected.Name}' is [{string.Join(", ", expected.Shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?"))}]";
+        string? wrong = ItemFiles.Misfit(headers.ToDictionary(p => p.Key, p => (p.Value.ElementType, p.Value.Shape), StringComparer.Ordinal), expected, emptyDimensions: false);
+        return wrong is null ? null : $"the upload does not hold the model's outputs: {wrong}";
     }
 
     private static bool IsDecodeError(Exception ex) =>

@@ -41,7 +41,7 @@ internal sealed class SpotCheckJudge
 {
     private static readonly PixelComparison s_comparison = new();
     private static readonly SpotCheckDecision s_decision = new(PixelComparison.DefaultTolerance);
-    private static readonly TensorComparison s_tensors = new();
+    private static readonly ItemComparison s_items = new(new TensorComparison());
 
     private readonly IObjectStore _objects;
     private readonly CoordinatorOptions _options;
@@ -128,40 +128,40 @@ internal sealed class SpotCheckJudge
             return new Verdict(false, 0, 0, null, 0, 0, null, null, false, "stale: the checked output is no longer stored");
         }
 
-        Inference.Tensor? mine = ParseTensor(executed);
-        Inference.Tensor? theirs = ParseTensor(delivered);
+        IReadOnlyList<ItemTensor>? mine = ParseItem(executed);
+        IReadOnlyList<ItemTensor>? theirs = ParseItem(delivered);
         if (mine is null)
         {
-            throw new CoordinatorException(422, $"Item {check.Frame}: the upload is not a float .npy tensor.");
+            throw new CoordinatorException(422, $"Item {check.Frame}: the upload is not a readable .npy or .npz item file.");
         }
 
         if (theirs is null)
         {
-            return new Verdict(false, 1, 1, null, 1, 1, null, null, true, "the delivered output is not a readable .npy tensor");
+            return new Verdict(false, 1, 1, null, 1, 1, null, null, true, "the delivered output is not a readable .npy or .npz item file");
         }
 
-        TensorDifference difference = s_tensors.Compare(theirs.Shape, theirs.Data, mine.Shape, mine.Data);
-        string text = string.Create(
-            CultureInfo.InvariantCulture,
-            $"{(difference.IsMatch ? "pass" : "fail")}: {(difference.SameShape ? $"max |diff| {difference.MaxAbsoluteDifference:G3}, {difference.ShareBeyondTolerance:P1} of elements beyond tolerance" : $"shape [{string.Join(", ", theirs.Shape)}] delivered, [{string.Join(", ", mine.Shape)}] re-executed")}");
+        ItemDifference difference = s_items.Compare(theirs, mine);
+        string text = $"{(difference.IsMatch ? "pass" : "fail")}: {difference.Summary}";
         bool? agrees = null;
         if (check.Arbitrates is { } arbitrated
             && task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.TilesKey is { } firstKey
             && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
-            && ParseTensor(firstBytes) is { } first)
+            && ParseItem(firstBytes) is { } first)
         {
-            agrees = s_tensors.Compare(mine.Shape, mine.Data, first.Shape, first.Data).IsMatch;
+            agrees = s_items.Compare(mine, first).IsMatch;
             text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
         }
 
         return new Verdict(difference.IsMatch, 1, difference.IsMatch ? 0 : 1, null, difference.MaxAbsoluteDifference, difference.ShareBeyondTolerance, null, agrees, false, text);
     }
 
-    private static Inference.Tensor? ParseTensor(byte[] bytes)
+    // Every output of an item file, each compared by its own element type: integer and boolean outputs exactly.
+    private static List<ItemTensor>? ParseItem(byte[] bytes)
     {
         try
         {
-            return Inference.IO.NpyFile.Parse(bytes, "an inference output");
+            return [.. Inference.IO.ItemFiles.ParseAny(bytes, "an inference output")
+                .Select(pair => new ItemTensor(pair.Key, Inference.TensorTypes.IsInteger(pair.Value.ElementType), pair.Value.Shape, pair.Value.Data))];
         }
         catch (Core.UserInputException)
         {

@@ -389,7 +389,7 @@ internal sealed partial class SpotChecks
 
         if (job.Spec.Inference is not null)
         {
-            string outputKey = FarmKeys.CheckTiles(job.Id, task.Index, check.Number, ".npy");
+            string outputKey = FarmKeys.CheckTiles(job.Id, task.Index, check.Number, FarmKeys.OutputExtension(job.Spec));
             using (var copy = new MemoryStream(bytes, writable: false))
             {
                 await _objects.PutAsync(outputKey, copy, cancellationToken);

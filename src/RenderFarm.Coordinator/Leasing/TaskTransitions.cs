@@ -470,7 +470,7 @@ internal sealed partial class TaskTransitions
     {
         if (check.WholeFrame && check.LeaseId is not null)
         {
-            foreach (string extension in (string[])[".png", ".npy"])
+            foreach (string extension in (string[])[".png", ".npy", ".npz"])
             {
                 await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, check.Frame, check.LeaseId, extension), cancellationToken);
             }

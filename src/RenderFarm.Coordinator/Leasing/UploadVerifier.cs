@@ -14,15 +14,12 @@ internal sealed class UploadVerifier(IObjectStore objects)
 {
     private static ReadOnlySpan<byte> PngSignature => [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A];
 
-    // "\x93NUMPY": the magic string of every .npy version.
-    private static ReadOnlySpan<byte> NpySignature => [0x93, 0x4E, 0x55, 0x4D, 0x50, 0x59];
-
     private readonly IObjectStore _objects = objects;
 
-    /// <summary>The model output an inference job's uploads must match, or null for a render job.</summary>
-    public async Task<Inference.TensorInfo?> ModelOutputAsync(JobRecord job, CancellationToken cancellationToken) => job.Spec.Inference is null
+    /// <summary>The model outputs an inference job's uploads must hold, or null for a render job.</summary>
+    public async Task<IReadOnlyList<Inference.TensorInfo>?> ModelOutputsAsync(JobRecord job, CancellationToken cancellationToken) => job.Spec.Inference is null
         ? null
-        : await OutputAcceptance.GetModelOutputAsync(_objects, job.Spec.SceneKey, job.Spec.SceneSha256, cancellationToken);
+        : await OutputAcceptance.GetModelOutputsAsync(_objects, job.Spec.SceneKey, job.Spec.SceneSha256, cancellationToken);
 
     public static IReadOnlyList<CompletedFrame> CheckReport(TaskRecord task, CompleteRequest request)
     {
@@ -60,14 +57,14 @@ internal sealed class UploadVerifier(IObjectStore objects)
         return request.Frames;
     }
 
-    // Checks one uploaded output (size, SHA-256, then its content: a PNG of the job's size and depth, or a .npy of the
-    // model's output) while copying it to a temporary file, then stores that copy under a key only the coordinator writes.
+    // Checks one uploaded output (size, SHA-256, then its content: a PNG of the job's size and depth, or the item file
+    // of the model's outputs) while copying it to a temporary file, then stores that copy under a key only the coordinator writes.
     // A wrong content throws OutputRefusedException; a missing or mismatched upload a 422 the provider may retry.
     public async Task<FrameOutput> VerifyUploadAsync(
-        JobRecord job, CompletedFrame frame, string leaseId, string extension, Inference.TensorInfo? modelOutput, CancellationToken cancellationToken)
+        JobRecord job, CompletedFrame frame, string leaseId, string extension, IReadOnlyList<Inference.TensorInfo>? modelOutputs, CancellationToken cancellationToken)
     {
         Guid jobId = job.Id;
-        byte[] signature = (extension == ".npy" ? NpySignature : PngSignature).ToArray();
+        byte[] signature = extension == ".png" ? PngSignature.ToArray() : Inference.IO.ItemFiles.Signature(extension);
         string uploadKey = FarmKeys.Upload(jobId, frame.Frame, leaseId, extension);
         ObjectInfo? info = await _objects.StatAsync(uploadKey, cancellationToken);
         if (info is null)
@@ -112,11 +109,11 @@ internal sealed class UploadVerifier(IObjectStore objects)
 
             if (total < head.Length || !head.AsSpan().SequenceEqual(signature))
             {
-                throw new OutputRefusedException($"Frame {frame.Frame}: the upload is not a {(extension == ".npy" ? ".npy" : "PNG")} file.");
+                throw new OutputRefusedException($"Frame {frame.Frame}: the upload is not a {(extension == ".png" ? "PNG" : extension)} file.");
             }
 
-            string? wrong = modelOutput is not null
-                ? OutputAcceptance.CheckNpy(copy, modelOutput)
+            string? wrong = modelOutputs is not null
+                ? OutputAcceptance.CheckTensors(copy, modelOutputs)
                 : await OutputAcceptance.CheckPngAsync(copy, job.Spec.Settings.Size, job.Spec.Settings.SixteenBit, cancellationToken);
             if (wrong is not null)
             {

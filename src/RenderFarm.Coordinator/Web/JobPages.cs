@@ -93,8 +93,8 @@ internal static class JobPages
         {
             JobRecord job = await GetVisibleJobAsync(context, caller, id);
             Stream stream = await jobs.OpenFrameAsync(id, frame, caller, context.RequestAborted);
-            string extension = job.Spec.Inference is null ? "png" : "npy";
-            return Results.Stream(stream, job.Spec.Inference is null ? "image/png" : "application/octet-stream", string.Create(CultureInfo.InvariantCulture, $"frame_{frame:D4}.{extension}"));
+            string extension = FarmKeys.OutputExtension(job.Spec);
+            return Results.Stream(stream, job.Spec.Inference is null ? "image/png" : "application/octet-stream", string.Create(CultureInfo.InvariantCulture, $"frame_{frame:D4}{extension}"));
         }));
 
         web.MapGet("/jobs/{id:guid}/thumbs/{frame:int}", (Guid id, int frame, HttpContext context, JobService jobs, IObjectStore objects, Thumbnails thumbnails) =>

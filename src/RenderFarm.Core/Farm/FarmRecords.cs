@@ -91,13 +91,19 @@ public sealed record RenderJobSpec
 /// <summary>The inputs of a batch-inference job, one per item.</summary>
 public sealed record InferenceJobSpec
 {
-    /// <summary>Each item's input (a float32 .npy tensor), item 1 first.</summary>
+    /// <summary>Each item's inputs (a .npy array for a model with one input, else an .npz archive of them by name), item 1 first.</summary>
     public required IReadOnlyList<StoredInput> Inputs { get; init; }
+
+    /// <summary>
+    /// Whether each item's outputs are an .npz archive of every output by name (a model with several outputs) rather
+    /// than one .npy array. False for jobs stored before models with several outputs ran on the farm.
+    /// </summary>
+    public bool OutputArchive { get; init; }
 }
 
 /// <summary>An uploaded input tensor.</summary>
 /// <param name="Key">Object key (content-addressed).</param>
-/// <param name="Sha256">Lowercase hex SHA-256 of the .npy file.</param>
+/// <param name="Sha256">Lowercase hex SHA-256 of the .npy or .npz file.</param>
 /// <param name="Name">The file name it was uploaded with, for output names.</param>
 public sealed record StoredInput(string Key, string Sha256, string Name);
 

@@ -40,11 +40,79 @@ public static class NpzFile
         return found ?? throw new UserInputException($"{path}: has no array '{name}'.");
     }
 
-    private static void Visit(string path, string? only, Action<string, byte[]> read)
+    /// <summary>
+    /// Reads every array of an archive held in memory, in the archive's order: a farm item's tensors as they travel
+    /// between client, coordinator and providers.
+    /// </summary>
+    /// <param name="bytes">The archive's bytes.</param>
+    /// <param name="sourceName">Names the archive in error messages.</param>
+    /// <exception cref="UserInputException">The bytes are not a zip of .npy arrays, or an array is malformed or too large.</exception>
+    public static IReadOnlyList<KeyValuePair<string, Tensor>> Parse(byte[] bytes, string sourceName)
     {
+        ArgumentNullException.ThrowIfNull(bytes);
+        ArgumentNullException.ThrowIfNull(sourceName);
+        var arrays = new List<KeyValuePair<string, Tensor>>();
+        Visit(() => new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read), sourceName, null, bytes.Length, (name, array) =>
+        {
+            if (arrays.Any(pair => pair.Key == name))
+            {
+                throw new UserInputException($"{sourceName}: holds array '{name}' twice.");
+            }
+
+            arrays.Add(new(name, NpyFile.Parse(array, $"{sourceName}:{name}")));
+        });
+        return arrays;
+    }
+
+    /// <summary>The header of every array of an archive held in memory, by array name.</summary>
+    /// <exception cref="UserInputException">The bytes are not a zip of .npy arrays, or an array is malformed or too large.</exception>
+    public static IReadOnlyDictionary<string, NpyHeader> ParseHeaders(byte[] bytes, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(bytes);
+        ArgumentNullException.ThrowIfNull(sourceName);
+        var headers = new Dictionary<string, NpyHeader>(StringComparer.Ordinal);
+        Visit(() => new ZipArchive(new MemoryStream(bytes, writable: false), ZipArchiveMode.Read), sourceName, null, bytes.Length, (name, array) =>
+        {
+            if (!headers.TryAdd(name, NpyFile.ParseHeader(array, $"{sourceName}:{name}")))
+            {
+                throw new UserInputException($"{sourceName}: holds array '{name}' twice.");
+            }
+        });
+        return headers;
+    }
+
+    /// <summary>The bytes of an uncompressed archive (as <c>np.savez</c> writes) of <paramref name="arrays"/>, in order, each as <c>NAME.npy</c>.</summary>
+    public static byte[] Format(IEnumerable<KeyValuePair<string, Tensor>> arrays)
+    {
+        ArgumentNullException.ThrowIfNull(arrays);
+        using var buffer = new MemoryStream();
+        using (var archive = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+        {
+            foreach ((string name, Tensor tensor) in arrays)
+            {
+                // A fixed time stamp: the same tensors always give the same bytes, so their SHA-256 names them.
+                ZipArchiveEntry entry = archive.CreateEntry(name + NpyFile.Extension, CompressionLevel.NoCompression);
+                entry.LastWriteTime = s_epoch;
+                using Stream stream = entry.Open();
+                stream.Write(NpyFile.Format(tensor));
+            }
+        }
+
+        return buffer.ToArray();
+    }
+
+    private static readonly DateTimeOffset s_epoch = new(1980, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    private static void Visit(string path, string? only, Action<string, byte[]> read) => Visit(() => ZipFile.OpenRead(path), path, only, null, read);
+
+    // An archive held in memory passes its own size as the budget: its arrays together may not declare more bytes than
+    // it holds (np.savez stores them uncompressed), so a small upload never makes its reader allocate much more.
+    private static void Visit(Func<ZipArchive> open, string path, string? only, long? budget, Action<string, byte[]> read)
+    {
+        long declared = 0;
         try
         {
-            using ZipArchive archive = ZipFile.OpenRead(path);
+            using ZipArchive archive = open();
             if (archive.Entries.Count > MaxArrays)
             {
                 throw new UserInputException($"{path}: holds {archive.Entries.Count} entries; at most {MaxArrays} are read.");
@@ -66,6 +134,12 @@ public static class NpzFile
                 if (entry.Length > MaxArrayBytes)
                 {
                     throw new UserInputException($"{path}: array '{name}' is {entry.Length} bytes; at most {MaxArrayBytes} are read.");
+                }
+
+                declared += entry.Length;
+                if (declared > budget)
+                {
+                    throw new UserInputException($"{path}: its arrays inflate to more than the archive's {budget} bytes; farm items are stored uncompressed (np.savez).");
                 }
 
                 // The declared size bounds the read: an entry that inflates past it is refused, not followed.

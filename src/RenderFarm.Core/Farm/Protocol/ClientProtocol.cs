@@ -36,15 +36,15 @@ public sealed record SceneUploaded(string Sha256, long Size, string FileName);
 /// <param name="Sha256">Lowercase hex SHA-256: the model's id.</param>
 /// <param name="Size">Size in bytes.</param>
 /// <param name="FileName">The name it was uploaded with.</param>
-/// <param name="InputShape">Its input's shape; null entries are free dimensions.</param>
-/// <param name="OutputShape">Its output's shape; null entries are free dimensions.</param>
+/// <param name="InputShape">Its (first) input's shape; null entries are free dimensions.</param>
+/// <param name="OutputShape">Its (first) output's shape; null entries are free dimensions.</param>
 public sealed record ModelUploaded(string Sha256, long Size, string FileName, IReadOnlyList<int?> InputShape, IReadOnlyList<int?> OutputShape);
 
-/// <summary>A stored input tensor.</summary>
+/// <summary>A stored input: one batch item's tensor (.npy), or its tensors by name (.npz) for a model with several inputs.</summary>
 /// <param name="Sha256">Lowercase hex SHA-256: the input's id.</param>
 /// <param name="Size">Size in bytes.</param>
 /// <param name="FileName">The name it was uploaded with.</param>
-/// <param name="Shape">Its shape.</param>
+/// <param name="Shape">Its shape (of the archive's first array, for an .npz).</param>
 public sealed record InputUploaded(string Sha256, long Size, string FileName, IReadOnlyList<int> Shape);
 
 /// <summary>Asks for a batch-inference job: the model run once per input.</summary>
