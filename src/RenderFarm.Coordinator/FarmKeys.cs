@@ -8,6 +8,9 @@ internal static class FarmKeys
     /// <summary>A scene, content-addressed: <c>scenes/{sha256}.glb</c> or <c>.gltf</c>.</summary>
     public static string Scene(string sha256, string extension) => $"scenes/{sha256}{extension}";
 
+    /// <summary>The camera names of a scene as its upload found them (JSON array): what a job's camera is checked against.</summary>
+    public static string SceneCameras(string sha256) => $"scenes/{sha256}.cameras.json";
+
     /// <summary>
     /// The name an account last uploaded a scene with. Bytes are stored once, names per account: the record is also
     /// the account's claim on the scene, so a job may name only scenes its account uploaded.

@@ -52,6 +52,12 @@ public sealed record RenderSettings
     /// <summary>Write 16-bit PNGs instead of 8-bit.</summary>
     public bool SixteenBit { get; init; }
 
+    /// <summary>Most characters of a camera name.</summary>
+    public const int MaxCameraNameLength = 200;
+
+    /// <summary>The name of the scene's camera to render through; null for its first camera (or the default one when it has none).</summary>
+    public string? Camera { get; init; }
+
     /// <summary>Animation time of a frame number: frame 1 is at time zero.</summary>
     public double TimeOfFrame(int frame) => ((long)frame - 1) / FramesPerSecond;
 
@@ -86,6 +92,11 @@ public sealed record RenderSettings
         if (!float.IsFinite(ExposureStops) || Math.Abs(ExposureStops) > 32)
         {
             throw new UserInputException($"Exposure must be between -32 and 32 stops; got {ExposureStops}.");
+        }
+
+        if (Camera is not null && (Camera.Length is 0 or > MaxCameraNameLength || Camera.Any(char.IsControl)))
+        {
+            throw new UserInputException($"A camera name must be 1 to {MaxCameraNameLength} characters without control characters.");
         }
     }
 }

@@ -153,8 +153,9 @@ internal static class RenderCommand
 
         // Load once here so a broken scene is reported before any farm starts.
         SceneAsset scene = SceneAsset.Load(request.ScenePath);
+        int camera = scene.CameraIndex(request.Settings.Camera);
         RenderSettings settings = request.SizeFromCamera
-            ? request.Settings with { Size = RenderOptions.ResolveSize(request.SizeText, scene.CameraAspectRatio()) }
+            ? request.Settings with { Size = RenderOptions.ResolveSize(request.SizeText, scene.CameraAspectRatio(camera)) }
             : request.Settings;
         settings.Validate();
         foreach (string warning in SceneWarnings(scene, request.Frames, settings))
@@ -245,6 +246,11 @@ internal static class RenderCommand
     /// <summary>What is worth saying about a scene before it is rendered: a frame range asked of a still scene.</summary>
     internal static IEnumerable<string> SceneWarnings(SceneAsset scene, FrameRange frames, RenderSettings settings)
     {
+        foreach (string unsupported in scene.Unsupported)
+        {
+            yield return $"{scene.Name}: {unsupported}";
+        }
+
         if (frames.Count > 1 && scene.AnimationDurationSeconds <= 0)
         {
             yield return $"{scene.Name} has no animation: all {frames.Count} frames will be the same picture.";
@@ -270,7 +276,8 @@ internal static class RenderCommand
         ExposureStops: settings.ExposureStops,
         Background: string.Create(CultureInfo.InvariantCulture, $"{settings.Background.R},{settings.Background.G},{settings.Background.B}"),
         FramesPerSecond: settings.FramesPerSecond,
-        SixteenBit: settings.SixteenBit);
+        SixteenBit: settings.SixteenBit,
+        Camera: settings.Camera);
 
     // A .blend's frames travel as farm frames 1..N from its frame_start; its output is named by the scene's own numbers.
     private static void RenameToSceneFrames(RenderRequest request)

@@ -34,6 +34,8 @@ internal sealed class RenderOptions
 
     public Option<double> FramesPerSecond { get; } = new("--fps") { Description = "Frames per second of the animation timeline.", DefaultValueFactory = _ => 24 };
 
+    public Option<string?> Camera { get; } = new("--camera") { Description = "Render through the scene's camera of this name (default: its first camera)." };
+
     public Option<int?> Device { get; } = new("--device") { Description = "Vulkan device index (see 'renderfarm devices'); default: the first discrete GPU, else lavapipe." };
 
     // The names --view takes: Blender's view names, and the older 'clamp' for Standard.
@@ -57,6 +59,7 @@ internal sealed class RenderOptions
         command.Options.Add(SixteenBit);
         command.Options.Add(FramesPerSecond);
         command.Options.Add(Device);
+        command.Options.Add(Camera);
     }
 
     /// <summary>
@@ -102,6 +105,7 @@ internal sealed class RenderOptions
             Background = LinearColor.Parse(result.GetValue(Background)!),
             SixteenBit = result.GetValue(SixteenBit),
             FramesPerSecond = result.GetValue(FramesPerSecond),
+            Camera = result.GetValue(Camera),
         };
         settings.Validate();
         return settings;

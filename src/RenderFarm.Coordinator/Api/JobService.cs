@@ -2,6 +2,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Numerics;
 using System.Text;
+using System.Text.Json;
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
@@ -17,6 +18,7 @@ using RenderFarm.Core.Ledger;
 using RenderFarm.Core.Storage;
 using RenderFarm.Inference;
 using RenderFarm.Inference.IO;
+using RenderFarm.Rendering.Scene;
 
 namespace RenderFarm.Coordinator.Api;
 
@@ -113,6 +115,7 @@ internal sealed partial class JobService
             Background = request.Background is null ? defaults.Background : LinearColor.Parse(request.Background),
             FramesPerSecond = request.FramesPerSecond ?? defaults.FramesPerSecond,
             SixteenBit = request.SixteenBit ?? defaults.SixteenBit,
+            Camera = request.Camera,
         };
         settings.Validate();
         if (JobBudget.Refusal(frames, settings, _limits, _options.MaxObjectBytes) is { } refusal)
@@ -123,6 +126,7 @@ internal sealed partial class JobService
         await CheckAccountBudgetAsync(owner, JobBudget.TotalSamples(frames, settings) ?? long.MaxValue, cancellationToken);
 
         (string sceneKey, string sceneName) = await FindSceneAsync(sha256, owner, cancellationToken);
+        await CheckCameraAsync(sha256, sceneName, settings.Camera, cancellationToken);
         var spec = new RenderJobSpec
         {
             SceneKey = sceneKey,
@@ -576,6 +580,29 @@ internal sealed partial class JobService
         await _store.GetJobAsync(jobId, cancellationToken) is { } job && caller.MayAccess(job.Owner)
             ? job
             : throw new CoordinatorException(404, $"No job {jobId}.");
+
+    // A camera name the scene lacks is refused here, listing its cameras, rather than by every worker. Scenes stored
+    // before their camera names were recorded have no record; their workers refuse an unknown name in the same words.
+    private async Task CheckCameraAsync(string sha256, string sceneName, string? camera, CancellationToken cancellationToken)
+    {
+        if (camera is null)
+        {
+            return;
+        }
+
+        string[]? cameras;
+        try
+        {
+            await using Stream stream = await _objects.OpenReadAsync(FarmKeys.SceneCameras(sha256), cancellationToken);
+            cameras = await JsonSerializer.DeserializeAsync<string[]>(stream, cancellationToken: cancellationToken);
+        }
+        catch (Exception ex) when (ex is ObjectNotFoundException or JsonException)
+        {
+            return;
+        }
+
+        CameraChoice.IndexOf(cameras ?? [], camera, sceneName);
+    }
 
     private async Task<(string Key, string Name)> FindSceneAsync(string sha256, string owner, CancellationToken cancellationToken)
     {

@@ -1,5 +1,6 @@
 using System.Security.Cryptography;
 using System.Text;
+using System.Text.Json;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -35,17 +36,27 @@ internal sealed partial class Uploads
 
     public async Task<SceneUploaded> UploadSceneAsync(HttpRequest request, string? name, string owner, CancellationToken cancellationToken)
     {
+        SceneAsset? scene = null;
         (string sha256, long size, string fileName) = await ReceiveAsync(
             request,
             name,
             "scene",
             [".glb", ".gltf"],
-            // Throws UserInputException (→ 400) for anything the renderer could not draw, and for any buffer or image
-            // the upload does not carry itself: nothing beside the uploaded file is ever opened.
-            path => SceneAsset.Load(path, SceneFileAccess.SelfContained),
+            // Throws UserInputException (→ 400) for a file the renderer cannot load (broken, past a budget, requiring an
+            // extension it lacks) and for any buffer or image the upload does not carry itself: nothing beside the
+            // uploaded file is ever opened.
+            path => scene = SceneAsset.Load(path, SceneFileAccess.SelfContained),
             (sha, extension) => (FarmKeys.Scene(sha, extension), FarmKeys.SceneName(owner, sha)),
             cancellationToken);
-        return new SceneUploaded(sha256, size, fileName);
+
+        // Derived from the bytes alone, so one record serves every account that uploads them.
+        using (var cameras = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(scene!.CameraNames)))
+        {
+            await _objects.PutAsync(FarmKeys.SceneCameras(sha256), cameras, cancellationToken);
+        }
+
+        // What the renderer will not draw is answered with the upload, one line per item, instead of being dropped unseen.
+        return new SceneUploaded(sha256, size, fileName, scene.CameraNames, scene.Unsupported);
     }
 
     public async Task<ModelUploaded> UploadModelAsync(HttpRequest request, string? name, string owner, CancellationToken cancellationToken)

@@ -221,7 +221,7 @@ public sealed class PathTracer : IDisposable
     internal FrameBuffers PrepareFrame(SceneAsset scene, int frame, RenderSettings settings)
     {
         ImageSize size = settings.Size;
-        GpuSceneData data = scene.BuildFrame(settings.TimeOfFrame(frame), size.AspectRatio);
+        GpuSceneData data = scene.BuildFrame(settings.TimeOfFrame(frame), size.AspectRatio, scene.CameraIndex(settings.Camera));
         UploadSceneConstants(scene, data);
 
         GpuFrameParams frameParams = data.FrameParams;

@@ -53,6 +53,12 @@ public sealed class SceneAsset
     /// </summary>
     public IReadOnlyList<string> CameraNames { get; }
 
+    /// <summary>The index in <see cref="CameraNames"/> of the camera called <paramref name="name"/> (the first of that name); 0 for null.</summary>
+    /// <param name="name">A camera name as <see cref="CameraNames"/> lists it (ordinal comparison), or null for the first camera.</param>
+    /// <returns>The camera index for <see cref="BuildFrame"/>.</returns>
+    /// <exception cref="UserInputException">No camera has that name; the message lists the scene's cameras.</exception>
+    public int CameraIndex(string? name) => CameraChoice.IndexOf(CameraNames, name, Name);
+
     /// <summary>
     /// The width over height the camera was made for (glTF <c>aspectRatio</c>), or null when the scene has no camera or
     /// its camera does not say; an image of this aspect shows exactly the camera's view.

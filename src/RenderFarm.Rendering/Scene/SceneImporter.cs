@@ -408,7 +408,9 @@ internal static class SceneImporter
             {
                 _ when attribute.StartsWith("TEXCOORD_", StringComparison.Ordinal)
                     && (!int.TryParse(attribute.AsSpan(9), NumberStyles.None, CultureInfo.InvariantCulture, out int set) || set >= SupportedFeatures.TexCoordSets)
-                    => $"{meshName} has {Shorten(attribute)}; only TEXCOORD_0 to TEXCOORD_{SupportedFeatures.TexCoordSets - 1} are read.",
+                    => SupportedFeatures.TexCoordSets == 1
+                        ? $"{meshName} has {Shorten(attribute)}; only TEXCOORD_0 is read."
+                        : string.Create(CultureInfo.InvariantCulture, $"{meshName} has {Shorten(attribute)}; only TEXCOORD_0 to TEXCOORD_{SupportedFeatures.TexCoordSets - 1} are read."),
                 _ when attribute.StartsWith("COLOR_", StringComparison.Ordinal) && !(SupportedFeatures.VertexColors && attribute == "COLOR_0")
                     => $"{meshName} has {Shorten(attribute)}; vertex colours are not drawn.",
                 _ when (attribute.StartsWith("JOINTS_", StringComparison.Ordinal) || attribute.StartsWith("WEIGHTS_", StringComparison.Ordinal))
@@ -434,17 +436,15 @@ internal static class SceneImporter
     }
 
     // Names come from the file: control characters (a newline would split a report line) become '?'.
-    private static string Shorten(string text)
+    private static string Shorten(string text) => WithoutControls(text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "..."));
+
+    private static string WithoutControls(string text) => string.Create(text.Length, text, (span, source) =>
     {
-        string shown = text.Length <= 60 ? text : string.Concat(text.AsSpan(0, 57), "...");
-        return string.Create(shown.Length, shown, (span, source) =>
+        for (int i = 0; i < span.Length; i++)
         {
-            for (int i = 0; i < span.Length; i++)
-            {
-                span[i] = char.IsControl(source[i]) ? '?' : source[i];
-            }
-        });
-    }
+            span[i] = char.IsControl(source[i]) ? '?' : source[i];
+        }
+    });
 
     private static T[] ToArray<T>(IList<T> source)
     {
@@ -455,8 +455,9 @@ internal static class SceneImporter
 
     private static CameraInfo ImportCamera(Camera camera, Node node, int nodeIndex, int ordinal)
     {
-        string name = !string.IsNullOrEmpty(camera.Name) ? camera.Name
-            : !string.IsNullOrEmpty(node.Name) ? node.Name
+        // Control characters become '?', so a name always prints on one line.
+        string name = !string.IsNullOrEmpty(camera.Name) ? WithoutControls(camera.Name)
+            : !string.IsNullOrEmpty(node.Name) ? WithoutControls(node.Name)
             : $"Camera {ordinal}";
         return camera.Settings switch
         {

@@ -30,7 +30,9 @@ namespace RenderFarm.Core.Farm.Protocol;
 /// <param name="Sha256">Lowercase hex SHA-256: the scene's id.</param>
 /// <param name="Size">Size in bytes.</param>
 /// <param name="FileName">The name it was uploaded with.</param>
-public sealed record SceneUploaded(string Sha256, long Size, string FileName);
+/// <param name="Cameras">The names of the scene's cameras, which a job may pick by name; empty when it has none.</param>
+/// <param name="Unsupported">What the scene holds that the renderer does not draw, one line per item; empty when it draws everything.</param>
+public sealed record SceneUploaded(string Sha256, long Size, string FileName, IReadOnlyList<string>? Cameras = null, IReadOnlyList<string>? Unsupported = null);
 
 /// <summary>A stored ONNX model the farm can run.</summary>
 /// <param name="Sha256">Lowercase hex SHA-256: the model's id.</param>
@@ -80,6 +82,7 @@ public sealed record SubmitInferenceJobRequest(
 /// The address that locks the budget; optional, and when given it must be the signed-in account, which always pays
 /// for its own jobs (escrows are keyed by client and job, and the coordinator reads the escrow the owner locked).
 /// </param>
+/// <param name="Camera">The scene camera to render through, by name (<see cref="SceneUploaded.Cameras"/>); default its first.</param>
 public sealed record SubmitJobRequest(
     string SceneSha256,
     string Frames,
@@ -95,7 +98,8 @@ public sealed record SubmitJobRequest(
     string? Background = null,
     double? FramesPerSecond = null,
     bool? SixteenBit = null,
-    string? Payer = null);
+    string? Payer = null,
+    string? Camera = null);
 
 /// <summary>Where a paid job's budget is locked.</summary>
 /// <param name="Kind">"evm" (the escrow contract on a chain), "offline" (a ledger file on the coordinator) or "none" (jobs are not paid).</param>
