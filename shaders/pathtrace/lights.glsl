@@ -1,9 +1,9 @@
 // Next-event estimation: emissive triangles and punctual lights, with shadow rays.
 
-bool visible(vec3 origin, vec3 direction, float distance)
+bool visible(vec3 origin, vec3 direction, float distance, uint rayKey)
 {
     Hit shadow;
-    return !traceRay(origin, direction, distance, true, shadow);
+    return !traceRay(origin, direction, distance, true, rayKey, shadow);
 }
 
 uint pickEmitter(float r)
@@ -128,7 +128,7 @@ vec3 directLight(SurfacePoint p, vec3 wo, inout uint rng)
         {
             candidate = emissiveCandidate(p, wo, rng, wi, distance, contribution);
         }
-        if (candidate && visible(offsetOrigin(p.position, p.geometricNormal, wi), wi, distance))
+        if (candidate && visible(offsetOrigin(p.position, p.geometricNormal, wi), wi, distance, rayKey(rng, i + 1u)))
         {
             sum += contribution;
         }

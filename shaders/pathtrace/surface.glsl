@@ -9,6 +9,18 @@ struct SurfacePoint
     vec3 emission;
     float metallic;
     float alpha;          // GGX alpha = roughness²
+    float roughness;      // perceptual roughness, clamped
+    vec3 dielectricF0;    // KHR_materials_ior and _specular
+    float specularWeight; // F90 of the dielectric (KHR_materials_specular factor)
+    float transmission;   // share of the dielectric base that refracts
+    float ior;
+    bool thin;            // thin-walled: refracted light leaves unbent, with no volume behind
+    bool entering;        // the ray hit the side the normal points to (outside a closed mesh)
+    vec3 absorption;      // Beer–Lambert coefficient of the volume behind the surface
+    float clearcoat;
+    float clearcoatAlpha;
+    vec3 sheenColor;
+    float sheenAlpha;
 };
 
 vec2 interpolateUv(TriangleShading s, float u, float v)
@@ -59,6 +71,7 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
     }
 
     // Surfaces are two-sided: face both normals towards the viewer.
+    p.entering = dot(ng, rayDirection) <= 0.0;
     if (dot(ng, rayDirection) > 0.0)
     {
         ng = -ng;
@@ -90,6 +103,38 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
     p.metallic = clamp(metallic, 0.0, 1.0);
     roughness = clamp(roughness, 0.03, 1.0);
     p.alpha = roughness * roughness;
+    p.roughness = roughness;
     p.emission = materialEmission(m, uv);
+
+    vec3 specularColor = m.specularColor;
+    if (m.specularColorTexture >= 0)
+    {
+        specularColor *= sampleTexture(m.specularColorTexture, uv).rgb;
+    }
+    float r = (m.ior - 1.0) / (m.ior + 1.0);
+    p.dielectricF0 = min(vec3(r * r) * specularColor, vec3(1.0)) * m.specular;
+    p.specularWeight = m.specular;
+    p.transmission = m.transmission;
+    if (m.transmissionTexture >= 0 && p.transmission > 0.0)
+    {
+        p.transmission *= sampleTexture(m.transmissionTexture, uv).r;
+    }
+    p.ior = m.ior;
+    p.thin = m.thickness <= 0.0;
+    p.absorption = m.absorption;
+    p.clearcoat = m.clearcoat;
+    if (m.clearcoatTexture >= 0 && p.clearcoat > 0.0)
+    {
+        p.clearcoat *= sampleTexture(m.clearcoatTexture, uv).r;
+    }
+    float coatRoughness = clamp(m.clearcoatRoughness, 0.03, 1.0);
+    p.clearcoatAlpha = coatRoughness * coatRoughness;
+    p.sheenColor = m.sheenColor;
+    if (m.sheenColorTexture >= 0 && any(greaterThan(p.sheenColor, vec3(0.0))))
+    {
+        p.sheenColor *= sampleTexture(m.sheenColorTexture, uv).rgb;
+    }
+    float sheenRoughness = clamp(m.sheenRoughness, 0.07, 1.0);
+    p.sheenAlpha = sheenRoughness * sheenRoughness;
     return p;
 }
