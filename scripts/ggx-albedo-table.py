@@ -69,7 +69,9 @@ def main():
         f.write("// Directional albedo of single-scattering GGX (Fresnel 1): row j is perceptual roughness\n")
         f.write(f"// j / {N - 1} (at least {MIN_ROUGHNESS}), column i the cosine of the view angle i / {N - 1}.\n")
         f.write(f"const int GGX_ALBEDO_SIZE = {N};\n")
-        f.write(f"const float GGX_ALBEDO[{N * N}] = float[](\n")
+        # A global variable, not a const: glslang copies a const array into a local variable wherever it is
+        # indexed by a run-time value.
+        f.write(f"float GGX_ALBEDO[{N * N}] = float[](\n")
         lines = ["    " + ", ".join(f"{v:.5f}" for v in row) for row in rows]
         f.write(",\n".join(lines) + ");\n")
     print(f"wrote {out}")

@@ -235,54 +235,42 @@ bool sampleBsdf(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out vec3 w
     weight = vec3(0.0);
     pdf = 0.0;
     vec3 woLocal = vec3(dot(wo, t), dot(wo, b), dot(wo, n));
+    // Pick the lobe first, so every microfacet lobe shares one visible-normal sampling call site.
     float glass = glassShare(p);
-    if (choice < glass)
-    {
-        // One microfacet normal; the glass reflects it with the dielectric's Fresnel, else refracts
-        // (thin-walled: passes straight through, mirrored back across the surface's plane).
-        vec3 h = sampleGgxVisibleNormal(woLocal, p.alpha, r1, r2);
-        vec3 hWorld = t * h.x + b * h.y + n * h.z;
-        float eta = p.entering ? p.ior : 1.0 / p.ior;
-        float fresnel = fresnelDielectric(dot(wo, hWorld), eta);
-        vec3 reflected = reflect(-wo, hWorld);
-        pdf = -1.0;
-        if (choice / glass < fresnel)
-        {
-            wi = reflected;
-            weight = vec3(smithG1(abs(dot(n, wi)), p.alpha));
-            return dot(wi, n) > 0.0 && dot(wi, p.geometricNormal) > 0.0;
-        }
-        wi = p.thin ? reflected - 2.0 * dot(reflected, n) * n : refract(-wo, hWorld, 1.0 / eta);
-        weight = p.baseColor * smithG1(abs(dot(n, wi)), p.alpha);
-        return dot(wi, n) < 0.0 && dot(wi, p.geometricNormal) < 0.0;
-    }
-    if (glass > 0.0)
-    {
-        choice = (choice - glass) / (1.0 - glass);
-    }
+    bool glassEvent = choice < glass;
+    float lobeChoice = glassEvent ? choice / glass : (glass > 0.0 ? (choice - glass) / (1.0 - glass) : choice);
     float pc = coatProbability(p);
-    if (pc > 0.0 && choice < pc)
+    bool coatEvent = !glassEvent && pc > 0.0 && lobeChoice < pc;
+    if (!glassEvent && !coatEvent && pc > 0.0)
     {
-        vec3 h = sampleGgxVisibleNormal(woLocal, p.clearcoatAlpha, r1, r2);
-        wi = reflect(-wo, t * h.x + b * h.y + n * h.z);
+        lobeChoice = (lobeChoice - pc) / (1.0 - pc);
+    }
+    bool diffuseEvent = !glassEvent && !coatEvent && lobeChoice >= ps;
+    if (diffuseEvent)
+    {
+        float r = dev_sqrt(r1);
+        float phi = 2.0 * PI * r2;
+        wi = t * (r * dev_cos(phi)) + b * (r * dev_sin(phi)) + n * dev_sqrt(max(0.0, 1.0 - r1));
     }
     else
     {
-        if (pc > 0.0)
+        vec3 h = sampleGgxVisibleNormal(woLocal, coatEvent ? p.clearcoatAlpha : p.alpha, r1, r2);
+        vec3 hWorld = t * h.x + b * h.y + n * h.z;
+        wi = reflect(-wo, hWorld);
+        if (glassEvent)
         {
-            choice = (choice - pc) / (1.0 - pc);
-        }
-        if (choice < ps)
-        {
-            vec3 h = sampleGgxVisibleNormal(woLocal, p.alpha, r1, r2);
-            vec3 hWorld = t * h.x + b * h.y + n * h.z;
-            wi = reflect(-wo, hWorld);
-        }
-        else
-        {
-            float r = dev_sqrt(r1);
-            float phi = 2.0 * PI * r2;
-            wi = t * (r * dev_cos(phi)) + b * (r * dev_sin(phi)) + n * dev_sqrt(max(0.0, 1.0 - r1));
+            // The glass reflects with the dielectric's Fresnel at this microfacet, else refracts
+            // (thin-walled: passes straight through, mirrored back across the surface's plane).
+            float eta = p.entering ? p.ior : 1.0 / p.ior;
+            pdf = -1.0;
+            if (lobeChoice < fresnelDielectric(dot(wo, hWorld), eta))
+            {
+                weight = vec3(smithG1(abs(dot(n, wi)), p.alpha));
+                return dot(wi, n) > 0.0 && dot(wi, p.geometricNormal) > 0.0;
+            }
+            wi = p.thin ? wi - 2.0 * dot(wi, n) * n : refract(-wo, hWorld, 1.0 / eta);
+            weight = p.baseColor * smithG1(abs(dot(n, wi)), p.alpha);
+            return dot(wi, n) < 0.0 && dot(wi, p.geometricNormal) < 0.0;
         }
     }
     if (dot(wi, n) <= 0.0 || dot(wi, p.geometricNormal) <= 0.0)

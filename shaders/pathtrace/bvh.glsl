@@ -70,7 +70,7 @@ bool surfaceMeets(uint i, float u, float v, vec3 direction, uint rayKey)
     {
         TriangleShading s = shading[i];
         vec2 uv = s.uv01.xy * (1.0 - u - v) + s.uv01.zw * u + s.uv2.xy * v;
-        alpha *= sampleTexture(m.baseColorTexture, uv).a;
+        alpha *= textureAlpha(m.baseColorTexture, uv);
     }
     if (mode == ALPHA_MASK)
     {

@@ -49,6 +49,12 @@ bool emissiveCandidate(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out
     {
         return false;
     }
+    // A single-sided emitter is invisible from behind (surfaceMeets), so it lights nothing there either.
+    Material lightMaterial = materials[tri.material];
+    if ((lightMaterial.flags & MATERIAL_DOUBLE_SIDED) == 0u && lightMaterial.transmission <= 0.0 && dot(lightNormal, wi) > 0.0)
+    {
+        return false;
+    }
     float bsdfPdf;
     vec3 f = evaluateBsdf(p, wo, wi, bsdfPdf);
     if (bsdfPdf <= 0.0)

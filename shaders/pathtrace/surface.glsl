@@ -106,34 +106,28 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
     p.roughness = roughness;
     p.emission = materialEmission(m, uv);
 
-    vec3 specularColor = m.specularColor;
-    if (m.specularColorTexture >= 0)
+    // The extensions' textures, sampled through one call site (each is inlined, and the shader's size
+    // is what the driver compiles): transmission (R), clearcoat (R), sheen colour, specular colour.
+    int extensionTextures[4] = int[](m.transmissionTexture, m.clearcoatTexture, m.sheenColorTexture, m.specularColorTexture);
+    vec3 extensionValues[4] = vec3[](vec3(1.0), vec3(1.0), vec3(1.0), vec3(1.0));
+    for (int k = 0; k < 4; k++)
     {
-        specularColor *= sampleTexture(m.specularColorTexture, uv).rgb;
+        if (extensionTextures[k] >= 0)
+        {
+            extensionValues[k] = sampleTexture(extensionTextures[k], uv).rgb;
+        }
     }
     float r = (m.ior - 1.0) / (m.ior + 1.0);
-    p.dielectricF0 = min(vec3(r * r) * specularColor, vec3(1.0)) * m.specular;
+    p.dielectricF0 = min(vec3(r * r) * m.specularColor * extensionValues[3], vec3(1.0)) * m.specular;
     p.specularWeight = m.specular;
-    p.transmission = m.transmission;
-    if (m.transmissionTexture >= 0 && p.transmission > 0.0)
-    {
-        p.transmission *= sampleTexture(m.transmissionTexture, uv).r;
-    }
+    p.transmission = m.transmission * extensionValues[0].r;
     p.ior = m.ior;
     p.thin = m.thickness <= 0.0;
     p.absorption = m.absorption;
-    p.clearcoat = m.clearcoat;
-    if (m.clearcoatTexture >= 0 && p.clearcoat > 0.0)
-    {
-        p.clearcoat *= sampleTexture(m.clearcoatTexture, uv).r;
-    }
+    p.clearcoat = m.clearcoat * extensionValues[1].r;
     float coatRoughness = clamp(m.clearcoatRoughness, 0.03, 1.0);
     p.clearcoatAlpha = coatRoughness * coatRoughness;
-    p.sheenColor = m.sheenColor;
-    if (m.sheenColorTexture >= 0 && any(greaterThan(p.sheenColor, vec3(0.0))))
-    {
-        p.sheenColor *= sampleTexture(m.sheenColorTexture, uv).rgb;
-    }
+    p.sheenColor = m.sheenColor * extensionValues[2];
     float sheenRoughness = clamp(m.sheenRoughness, 0.07, 1.0);
     p.sheenAlpha = sheenRoughness * sheenRoughness;
     return p;

@@ -29,18 +29,6 @@ internal static class MaterialImporter
         SpecularColorTexture = -1,
     };
 
-    /// <summary>The glTF extensions of materials that <see cref="Import"/> draws.</summary>
-    public static readonly IReadOnlyList<string> SupportedExtensions =
-    [
-        "KHR_materials_emissive_strength",
-        "KHR_materials_transmission",
-        "KHR_materials_ior",
-        "KHR_materials_volume",
-        "KHR_materials_clearcoat",
-        "KHR_materials_sheen",
-        "KHR_materials_specular",
-    ];
-
     private const float DefaultIor = 1.5f;
 
     // Indices of refraction beyond this are not physical materials; it bounds the dielectric's Fresnel.
