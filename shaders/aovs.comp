@@ -12,8 +12,8 @@
 #include "pathtrace/device.glsl"
 #include "pathtrace/layout.glsl"
 #include "pathtrace/random.glsl"
-#include "pathtrace/bvh.glsl"
 #include "pathtrace/textures.glsl"
+#include "pathtrace/bvh.glsl"
 #include "pathtrace/surface.glsl"
 
 void main()
@@ -49,7 +49,8 @@ void main()
             direction = normalize(u_frame.cameraForward.xyz + sx * u_frame.cameraRight.xyz + sy * u_frame.cameraUp.xyz);
         }
         Hit hit;
-        if (!traceRay(origin, direction, INFINITY, false, hit))
+        // Alpha-blended surfaces are kept or passed by a key fixed per pixel and grid position.
+        if (!traceRay(origin, direction, INFINITY, false, rayKey(pcgHash(y * u_frame.width + x), i), hit))
         {
             continue;
         }

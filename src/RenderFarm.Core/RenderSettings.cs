@@ -16,6 +16,17 @@ public enum ToneMapping
     Filmic,
 }
 
+/// <summary>Which surface model shades glTF materials.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BsdfModel>))]
+public enum BsdfModel
+{
+    /// <summary>Close to Blender's Principled BSDF (Burley diffuse, energy-compensated GGX): looks like Cycles.</summary>
+    Principled,
+
+    /// <summary>The glTF specification appendix's BSDF (Lambert × (1 − F) under single-scattering GGX).</summary>
+    Gltf,
+}
+
 /// <summary>
 /// Everything that decides the pixels of a frame besides the scene. Two renders with equal settings
 /// draw the same random streams, so they differ only by floating-point rounding across drivers.
@@ -58,6 +69,9 @@ public sealed record RenderSettings
     /// <summary>The name of the scene's camera to render through; null for its first camera (or the default one when it has none).</summary>
     public string? Camera { get; init; }
 
+    /// <summary>The surface model.</summary>
+    public BsdfModel Bsdf { get; init; } = BsdfModel.Principled;
+
     /// <summary>Animation time of a frame number: frame 1 is at time zero.</summary>
     public double TimeOfFrame(int frame) => ((long)frame - 1) / FramesPerSecond;
 
@@ -97,6 +111,11 @@ public sealed record RenderSettings
         if (Camera is not null && (Camera.Length is 0 or > MaxCameraNameLength || Camera.Any(char.IsControl)))
         {
             throw new UserInputException($"A camera name must be 1 to {MaxCameraNameLength} characters without control characters.");
+        }
+
+        if (!Enum.IsDefined(Bsdf))
+        {
+            throw new UserInputException($"BSDF must be principled or gltf; got {(int)Bsdf}.");
         }
     }
 }

@@ -277,7 +277,8 @@ internal static class RenderCommand
         Background: string.Create(CultureInfo.InvariantCulture, $"{settings.Background.R},{settings.Background.G},{settings.Background.B}"),
         FramesPerSecond: settings.FramesPerSecond,
         SixteenBit: settings.SixteenBit,
-        Camera: settings.Camera);
+        Camera: settings.Camera,
+        Bsdf: settings.Bsdf.ToString().ToLowerInvariant());
 
     // A .blend's frames travel as farm frames 1..N from its frame_start; its output is named by the scene's own numbers.
     private static void RenameToSceneFrames(RenderRequest request)

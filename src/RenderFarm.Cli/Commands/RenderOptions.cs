@@ -36,6 +36,8 @@ internal sealed class RenderOptions
 
     public Option<string?> Camera { get; } = new("--camera") { Description = "Render through the scene's camera of this name (default: its first camera)." };
 
+    public Option<BsdfModel> Bsdf { get; } = new("--bsdf") { Description = "Surface model: principled (like Blender's Principled BSDF) or gltf (the glTF specification's appendix).", DefaultValueFactory = _ => BsdfModel.Principled };
+
     public Option<int?> Device { get; } = new("--device") { Description = "Vulkan device index (see 'renderfarm devices'); default: the first discrete GPU, else lavapipe." };
 
     // The names --view takes: Blender's view names, and the older 'clamp' for Standard.
@@ -60,6 +62,7 @@ internal sealed class RenderOptions
         command.Options.Add(FramesPerSecond);
         command.Options.Add(Device);
         command.Options.Add(Camera);
+        command.Options.Add(Bsdf);
     }
 
     /// <summary>
@@ -106,6 +109,7 @@ internal sealed class RenderOptions
             SixteenBit = result.GetValue(SixteenBit),
             FramesPerSecond = result.GetValue(FramesPerSecond),
             Camera = result.GetValue(Camera),
+            Bsdf = result.GetValue(Bsdf),
         };
         settings.Validate();
         return settings;

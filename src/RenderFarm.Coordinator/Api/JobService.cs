@@ -116,6 +116,13 @@ internal sealed partial class JobService
             FramesPerSecond = request.FramesPerSecond ?? defaults.FramesPerSecond,
             SixteenBit = request.SixteenBit ?? defaults.SixteenBit,
             Camera = request.Camera,
+            Bsdf = request.Bsdf?.ToLowerInvariant() switch
+            {
+                null => defaults.Bsdf,
+                "principled" => BsdfModel.Principled,
+                "gltf" => BsdfModel.Gltf,
+                _ => throw new CoordinatorException(400, $"bsdf must be \"principled\" or \"gltf\"; got \"{request.Bsdf}\"."),
+            },
         };
         settings.Validate();
         if (JobBudget.Refusal(frames, settings, _limits, _options.MaxObjectBytes) is { } refusal)

@@ -243,6 +243,11 @@ public sealed class PathTracer : IDisposable
             frameParams.EnvironmentHeight = (uint)environment.Image.Height;
         }
 
+        if (settings.Bsdf == BsdfModel.Gltf)
+        {
+            frameParams.Flags |= GpuFrameParams.FlagGltfBsdf;
+        }
+
         // The shader weighs BSDF-sampled hits on emitters by the light-sampling pdf, so each
         // triangle carries its emitter selection probability.
         GpuTriangle[] triangles = (GpuTriangle[])data.Triangles.Clone();

@@ -17,6 +17,12 @@ public static class SupportedFeatures
         StringComparer.Ordinal,
         "KHR_lights_punctual",
         "KHR_materials_emissive_strength",
+        "KHR_materials_transmission",
+        "KHR_materials_ior",
+        "KHR_materials_volume",
+        "KHR_materials_clearcoat",
+        "KHR_materials_sheen",
+        "KHR_materials_specular",
         "KHR_mesh_quantization");
 
     /// <summary>How many texture coordinate sets are read (TEXCOORD_0 up to TEXCOORD_n−1); textures naming a later set are sampled with set 0.</summary>
