@@ -186,6 +186,9 @@ def main():
     scene = bpy.context.scene
     cam = pick_camera(scene)
     configure(scene, a)
+    # glTF punctual lights are points; Blender's importer leaves its 0.25 m default radius (soft shadows).
+    for light in bpy.data.lights:
+        light.shadow_soft_size = 0.0
 
     # glTF time t -> Blender frame t * fps (importer convention, see module docstring).
     t = (a.frame - 1) / RENDERFARM_FPS

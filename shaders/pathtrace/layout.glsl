@@ -41,7 +41,7 @@ struct Light
     vec3 position; uint type;
     vec3 direction; float range;
     vec3 intensity; float innerConeCos;
-    float outerConeCos; float padding0; float padding1; float padding2;
+    float outerConeCos; float spotSmooth; float padding1; float padding2;
 };
 
 layout(std430, set = 0, binding = 0) readonly buffer FrameBlock

@@ -94,9 +94,16 @@ bool punctualCandidate(SurfacePoint p, vec3 wo, Light light, out vec3 wi, out fl
         }
         if (light.type == LIGHT_SPOT)
         {
-            float scale = 1.0 / max(1.0e-3, light.innerConeCos - light.outerConeCos);
-            float cone = clamp((dot(light.direction, -wi) - light.outerConeCos) * scale, 0.0, 1.0);
-            radiance *= cone * cone;
+            // Cycles' spot, as Blender imports a glTF spot: the cosine to the axis inside the outer cone,
+            // faded in by a smoothstep over spotSmooth of the cosine (spot_blend).
+            float cosAxis = dot(light.direction, -wi);
+            float t = cosAxis - light.outerConeCos;
+            float cone = t > 0.0 ? cosAxis : 0.0;
+            if (t > 0.0 && t < light.spotSmooth)
+            {
+                cone *= smoothstep(0.0, 1.0, t / light.spotSmooth);
+            }
+            radiance *= cone;
         }
         distance *= 1.0 - 1.0e-3;
     }

@@ -422,7 +422,7 @@ public sealed class PathTracer : IDisposable
         _environmentCdf = null;
         EnvironmentLight? environment = Environment;
         _environmentTexels = CreateFilled<float>(environment?.Image.Pixels ?? []);
-        _environmentCdf = CreateFilled<float>(environment is null ? [] : [.. environment.Marginal, .. environment.Conditional]);
+        _environmentCdf = CreateFilled<float>(environment?.SamplingTables() ?? []);
         _uploadedEnvironment = environment;
     }
 

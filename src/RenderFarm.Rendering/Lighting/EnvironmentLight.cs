@@ -92,11 +92,11 @@ public sealed class EnvironmentLight
     /// <summary>False when the map is black: nothing to sample, and the shader skips light samples on it.</summary>
     public bool CanSample { get; }
 
-    /// <summary>The marginal CDF over rows: height + 1 values from 0 to 1.</summary>
-    internal ReadOnlySpan<float> Marginal => _marginal;
-
-    /// <summary>The per-row conditional CDFs, each width + 1 values from 0 to 1, row after row.</summary>
-    internal ReadOnlySpan<float> Conditional => _conditional;
+    /// <summary>
+    /// The sampling tables as the shader reads them: the marginal CDF over rows (height + 1 values from 0 to 1), then
+    /// each row's conditional CDF (width + 1 values from 0 to 1), row after row.
+    /// </summary>
+    public float[] SamplingTables() => [.. _marginal, .. _conditional];
 
     /// <summary>
     /// The map's texel (column, row) towards a unit direction in glTF's Y-up world, as continuous coordinates in

@@ -227,8 +227,11 @@ public struct GpuLight
     /// <summary>Cosine of the spot's outer cone angle.</summary>
     public float OuterConeCos;
 
+    /// <summary>Blender's spot edge: the cosine span over which the cone fades in, (1 − cos outer) × spot_blend.</summary>
+    public float SpotSmooth;
+
     /// <summary>Unused; keeps 16-byte alignment.</summary>
-    public float Padding0, Padding1, Padding2;
+    public float Padding1, Padding2;
 }
 
 /// <summary>Per-frame constants: camera, environment, counts.</summary>

@@ -393,10 +393,20 @@ internal static class GpuSceneBuilder
                 Intensity = info.Intensity,
                 InnerConeCos = info.Type == PunctualLightType.Spot ? info.InnerConeCos : 0,
                 OuterConeCos = info.Type == PunctualLightType.Spot ? info.OuterConeCos : 0,
+                SpotSmooth = info.Type == PunctualLightType.Spot ? SpotSmooth(info.InnerConeCos, info.OuterConeCos) : 0,
             };
         }
 
         return lights;
+    }
+
+    // Blender's importer sets spot_blend = 1 − inner / outer (angles), and Cycles fades the cone's edge over
+    // (1 − cos outer) · spot_blend of the cosine.
+    private static float SpotSmooth(float innerConeCos, float outerConeCos)
+    {
+        float outer = MathF.Acos(Math.Clamp(outerConeCos, -1f, 1f));
+        float blend = outer > 0 ? Math.Clamp(1f - (MathF.Acos(Math.Clamp(innerConeCos, -1f, 1f)) / outer), 0f, 1f) : 1f;
+        return (1f - outerConeCos) * blend;
     }
 
     private static GpuFrameParams BuildCamera(

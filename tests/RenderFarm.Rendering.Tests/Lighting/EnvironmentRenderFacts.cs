@@ -41,9 +41,10 @@ public class EnvironmentRenderFacts(PathTracerFixture fixture)
         tracer.Environment = null;
         float[] uniform = tracer.Render(scene, 1, settings with { Background = new LinearColor(1, 1, 1) }).Image.Pixels;
 
-        Assert.True(mapped.Max() <= 1.01f, $"energy gain: max {mapped.Max()}");
+        // Single pixels carry the noise of 256 samples (≈ 1 %); the means carry the energy.
+        Assert.True(mapped.Max() <= 1.03f, $"energy gain: max {mapped.Max()}");
         Assert.InRange(mapped.Average(), 0.93, 1.0);
-        Assert.Equal(uniform.Average(), mapped.Average(), 0.01);
+        Assert.True(Math.Abs(uniform.Average() - mapped.Average()) < 0.01, $"map {mapped.Average():F4}, uniform {uniform.Average():F4}");
     }
 
     [Fact]
@@ -85,8 +86,10 @@ public class EnvironmentRenderFacts(PathTracerFixture fixture)
     }
 
     /// <summary>
-    /// The sample scene lit only by the sample sky (its sun carries most of the light), rendered by Cycles with the
-    /// same .hdr as its world and by us; see docs/rendering.md for the measured figures.
+    /// The sample scene lit only by the sample sky (its sun carries most of the light), strength 0.5 and turned 30°,
+    /// rendered by Cycles with the same .hdr as its world and by us. Measured at 96×96, 64 spp: SSIM 0.93 and a
+    /// brightness ratio of 0.89, the material-model gap docs/rendering.md explains (0.90 on the textured cube);
+    /// a unit or layout mistake (a missing 1/sin θ, a map turned the wrong way) moves the shadows or the ratio far more.
     /// </summary>
     [Fact]
     [Trait("Category", "Blender")]

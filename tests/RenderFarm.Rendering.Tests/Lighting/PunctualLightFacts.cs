@@ -1,0 +1,52 @@
+using RenderFarm.Core;
+using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.PathTracing;
+using RenderFarm.Rendering.Reference;
+using RenderFarm.Rendering.Scene;
+using RenderFarm.Rendering.Tests.PathTracing;
+using RenderFarm.Testing;
+
+namespace RenderFarm.Rendering.Tests.Lighting;
+
+/// <summary>Point and spot lights as Blender exports and imports them, against Cycles.</summary>
+[Collection(PathTracerCollection.Name)]
+[Trait("Category", "Gpu")]
+public class PunctualLightFacts(PathTracerFixture fixture)
+{
+    private static readonly string s_scene = RepositoryPaths.Combine("samples/lights/lights.glb");
+
+    [Fact]
+    public void SpotSmooth_IsBlendersBlendOverTheCone()
+    {
+        // The sample's spot: Blender's spot_size 50°, spot_blend 0.3, exported as outer 25°, inner 17.5°.
+        GpuLight spot = Array.Find(SceneAsset.Load(s_scene).BuildFrame(0, 1).Lights, l => l.Type == GpuLight.TypeSpot);
+
+        Assert.Equal(MathF.Cos(25 * MathF.PI / 180), spot.OuterConeCos, 5);
+        Assert.Equal((1 - MathF.Cos(25 * MathF.PI / 180)) * 0.3f, spot.SpotSmooth, 4);
+        // 900 W exported as 900 / 4π × 683 cd, read back as W/sr: 900 / 4π.
+        Assert.Equal(900 / (4 * MathF.PI), spot.Intensity.X, 2);
+    }
+
+    /// <summary>
+    /// The sample scene lit only by a point and a spot light (Blender's exported intensities, the spot's blend), by
+    /// Cycles and by us. Measured at 96×96, 64 spp: SSIM 0.99 and a brightness ratio of 0.92 (the material-model
+    /// gap of docs/rendering.md); an intensity off by 4π or 683 leaves the range at once.
+    /// </summary>
+    [Fact]
+    [Trait("Category", "Blender")]
+    public async Task PointAndSpotLights_AgreeWithCycles()
+    {
+        var settings = new RenderSettings { Size = new ImageSize(96, 96), SamplesPerPixel = 64, ToneMapping = ToneMapping.Clamp };
+        string folder = Directory.CreateTempSubdirectory("renderfarm-cycles-lights-").FullName;
+        string ours = Path.Combine(folder, "renderfarm.png");
+        FrameRender render = fixture.Tracer.Render(SceneAsset.Load(s_scene), 1, settings);
+        PngFrameWriter.Write(render.Image, ours, settings.ToneMapping, 0, sixteenBit: false);
+
+        CyclesRender cycles = await CyclesReference.RenderAsync(
+            "blender", RepositoryPaths.Combine(CyclesReference.ScriptPath), s_scene, 1, settings.Size, settings.SamplesPerPixel, threads: null,
+            Path.Combine(folder, "cycles.png"));
+
+        (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cycles.ImagePath, 32);
+        Assert.True(ssim > 0.9 && brightness is > 0.8 and < 1.1, $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
+    }
+}
