@@ -24,6 +24,8 @@ internal static class Program
                     honest renders against a validator on a simulated other conforming device, and cheats: tiles, frames and jobs caught per class
           infer     [--model edge|cnn|both] [--batch 8] [--runs 20] [--size 256x256]
                     ONNX models on our Vulkan kernels next to ONNX Runtime (CPU) in the same run: latency, items/s, GFLOP/s, output difference
+          denoise   [--scene cornell|cube] [--size 64x64] [--spp 4,16,64] [--reference 256] [--runs 5]
+                    relative MSE against a high-sample reference before and after the AOV-guided denoiser, and its time
         """;
 
     public static async Task<int> Main(string[] args)
@@ -46,6 +48,7 @@ internal static class Program
                 "verify" => await VerificationBenchmark.RunAsync(options),
                 "divergence" => await DivergenceBenchmark.RunAsync(options),
                 "infer" => await InferenceBenchmark.RunAsync(options),
+                "denoise" => await DenoiseBenchmark.RunAsync(options),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
             };
             options.ThrowIfUnused();

@@ -35,6 +35,7 @@ internal static class RenderCommand
         var rpc = new Option<string?>("--rpc") { Description = "With --budget: a JSON-RPC endpoint of the coordinator's chain." };
         var client = new ClientSettings();
         var options = new RenderOptions();
+        var frameOutput = new FrameOutputOptions();
         var command = new Command("render", "Render frames of a scene to PNG files on a farm: one in this process on the local Vulkan device, or a coordinator's (--coordinator, RENDERFARM_COORDINATOR or the settings file).");
         command.Arguments.Add(scene);
         command.Options.Add(frames);
@@ -49,6 +50,7 @@ internal static class RenderCommand
         command.Options.Add(rpc);
         client.AddTo(command);
         options.AddTo(command);
+        frameOutput.AddTo(command);
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             async () =>
             {
@@ -74,6 +76,27 @@ internal static class RenderCommand
                     }
 
                     settings = settings with { FramesPerSecond = export.FramesPerSecond };
+                }
+
+                FrameOutput written = frameOutput.Read(result);
+                if (written.RendersHere)
+                {
+                    if (coordinator is not null || result.GetValue(detach) || result.GetValue(budget) is not null)
+                    {
+                        throw new UserInputException(
+                            "--format exr and --denoise render on this machine: a farm delivers verified PNG frames only, not the linear frame and AOVs they need. Use --local, without --coordinator, --detach or --budget.");
+                    }
+
+                    return await LocalFrameRender.RunAsync(
+                        export?.GlbPath ?? scenePath,
+                        export?.Frames ?? FrameRange.Parse(framesText ?? "1"),
+                        settings,
+                        result.GetValue(options.Size) ?? export?.SizeText,
+                        result.GetValue(output)!,
+                        written,
+                        result.GetValue(options.Device),
+                        export?.FarmToBlender,
+                        cancellationToken).ConfigureAwait(false);
                 }
 
                 return await RunAsync(
