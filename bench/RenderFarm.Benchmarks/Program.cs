@@ -24,6 +24,10 @@ internal static class Program
                     honest renders against a validator on a simulated other conforming device, and cheats: tiles, frames and jobs caught per class
           infer     [--model edge|cnn|both] [--batch 8] [--runs 20] [--size 256x256]
                     ONNX models on our Vulkan kernels next to ONNX Runtime (CPU) in the same run: latency, items/s, GFLOP/s, output difference
+          cross-device --out DIR [--scenes cornell,cube,dense] [--size 96] [--spp 16]
+                    renders the sample scenes tile by tile on this process's Vulkan device into DIR (linear PFM)
+          cross-device --compare DIR_A,DIR_B [--scenes ...] [--tolerance 0.02]
+                    max/mean abs difference and pixels beyond the verification tolerance between two devices' renders
         """;
 
     public static async Task<int> Main(string[] args)
@@ -46,6 +50,7 @@ internal static class Program
                 "verify" => await VerificationBenchmark.RunAsync(options),
                 "divergence" => await DivergenceBenchmark.RunAsync(options),
                 "infer" => await InferenceBenchmark.RunAsync(options),
+                "cross-device" => await CrossDeviceBenchmark.RunAsync(options),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
             };
             options.ThrowIfUnused();

@@ -81,7 +81,8 @@ internal static class NoiseBenchmark
             double target = cycles is null ? ours.Min(p => p.Error) : Math.Max(ours.Min(p => p.Error), cycles.Min(p => p.Error));
             double ourTime = TimeToError(ours, target);
             double cyclesTime = cycles is null ? double.NaN : TimeToError(cycles, target);
-            rows.Add(Row(scene, "RenderFarm", ours, target, ourTime, cycles is null ? "" : F($"{ourTime / cyclesTime:F2}x")));
+            string ratio = cycles is null ? "" : double.IsFinite(ourTime / cyclesTime) ? F($"{ourTime / cyclesTime:F2}x") : "n/a";
+            rows.Add(Row(scene, "RenderFarm", ours, target, ourTime, ratio));
             if (cycles is not null)
             {
                 rows.Add(Row(scene, "Cycles CPU", cycles, target, cyclesTime, "1.00x"));
@@ -149,7 +150,8 @@ internal static class NoiseBenchmark
             line.Append(F($"{seconds:F2} s, {error:F4} | "));
         }
 
-        line.Append(F($"{time:F2} s at {target:F4} | {ratio} |"));
+        // NaN: the error did not fall over the ladder (a reference too noisy for it, or fireflies), so no time follows.
+        line.Append(double.IsFinite(time) ? F($"{time:F2} s at {target:F4} | {ratio} |") : F($"n/a (error does not fall) at {target:F4} | {ratio} |"));
         return line.ToString();
     }
 
