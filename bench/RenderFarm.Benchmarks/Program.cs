@@ -26,6 +26,10 @@ internal static class Program
                     ONNX models on our Vulkan kernels next to ONNX Runtime (CPU) in the same run: latency, items/s, GFLOP/s, output difference
           denoise   [--scene cornell|cube] [--size 64x64] [--spp 4,16,64] [--reference 256] [--runs 5]
                     relative MSE against a high-sample reference before and after the AOV-guided denoiser, and its time
+          cross-device --out DIR [--scenes cornell,cube,dense] [--size 96] [--spp 16]
+                    renders the sample scenes tile by tile on this process's Vulkan device into DIR (linear PFM)
+          cross-device --compare DIR_A,DIR_B [--scenes ...] [--tolerance 0.02]
+                    max/mean abs difference and pixels beyond the verification tolerance between two devices' renders
         """;
 
     public static async Task<int> Main(string[] args)
@@ -49,6 +53,7 @@ internal static class Program
                 "divergence" => await DivergenceBenchmark.RunAsync(options),
                 "infer" => await InferenceBenchmark.RunAsync(options),
                 "denoise" => await DenoiseBenchmark.RunAsync(options),
+                "cross-device" => await CrossDeviceBenchmark.RunAsync(options),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'."),
             };
             options.ThrowIfUnused();

@@ -7,7 +7,10 @@ Usage:
 
     blender -b --factory-startup --python-exit-code 1 -P samples/tools/cycles_render.py -- \
         --scene samples/cornell-box/cornell-box.glb --frame 1 --size 512x512 --spp 64 \
-        --out /tmp/cycles-0001.png [--seed 0] [--threads 0]
+        --out /tmp/cycles-0001.png [--seed 0] [--threads 0] [--pfm /tmp/cycles-0001.pfm]
+
+With --pfm the linear render (before the view transform) is also written as a little-endian
+RGB float32 Portable Float Map, which the noise benchmark compares with a reference.
 
 Frame convention (same as RenderFarm): frame N is glTF time (N - 1) / 24 s.
 Blender's glTF importer (io_scene_gltf2/blender/imp/gltf2_blender_animation_node.py)
@@ -50,6 +53,7 @@ def parse_args():
     p.add_argument("--out", required=True, help="output PNG path")
     p.add_argument("--seed", type=int, default=0, help="Cycles sampling seed (default 0)")
     p.add_argument("--threads", type=int, default=0, help="render threads (default 0 = all cores)")
+    p.add_argument("--pfm", default=None, help="also write the linear image as PFM (float32 RGB)")
     p.add_argument("--verbose", action="store_true", help="print imported camera/material/animation details")
     p.add_argument("--environment", help="equirectangular .hdr/.exr lighting the world (default: black world)")
     p.add_argument("--environment-strength", type=float, default=1.0, help="its strength (default 1)")
@@ -175,6 +179,27 @@ def pick_camera(scene):
     return cams[0]
 
 
+def write_pfm(scene, a):
+    """Saves the render result as 32-bit EXR (linear, no view transform), reads it back and writes PFM."""
+    img = scene.render.image_settings
+    img.file_format = "OPEN_EXR"
+    img.color_mode = "RGB"
+    img.color_depth = "32"
+    pfm = os.path.abspath(a.pfm)
+    exr = pfm + ".exr"
+    bpy.data.images["Render Result"].save_render(exr, scene=scene)
+    loaded = bpy.data.images.load(exr)
+    w, h = loaded.size
+    buf = numpy.empty(w * h * 4, dtype=numpy.float32)
+    loaded.pixels.foreach_get(buf)
+    rgb = buf.reshape(h, w, 4)[:, :, :3]      # Blender rows run bottom to top, as PFM's do
+    with open(pfm, "wb") as f:
+        f.write(b"PF\n%d %d\n-1.0\n" % (w, h))
+        f.write(rgb.astype("<f4").tobytes())
+    bpy.data.images.remove(loaded)
+    os.remove(exr)
+
+
 def main():
     a = parse_args()
     empty_scene()
@@ -222,6 +247,9 @@ def main():
     t0 = time.perf_counter()
     bpy.ops.render.render(write_still=True)
     wall = time.perf_counter() - t0
+
+    if a.pfm:
+        write_pfm(scene, a)
 
     print(f"cycles: frame {a.frame} {a.width}x{a.height} spp {a.spp} wall {wall:.3f}s", flush=True)
 

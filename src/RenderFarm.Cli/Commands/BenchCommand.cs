@@ -19,6 +19,8 @@ internal static class BenchCommand
 {
     private const string DefaultScene = "samples/cornell-box/cornell-box.glb";
 
+    private static readonly string[] DefaultNoiseScenes = [DefaultScene, "samples/textured-cube/textured-cube.glb", NoiseBenchmark.DenseScene];
+
     // Reduced size of the images compared, as in CyclesAgreementFacts: averaging quiets the noise.
     private const int AgreementSize = 32;
 
@@ -34,12 +36,37 @@ internal static class BenchCommand
         var threads = new Option<int?>("--threads") { Description = "Cycles render threads (default: all cores)." };
         var output = new Option<string>("--out") { Description = "Folder for the two images.", DefaultValueFactory = _ => Path.Combine(Path.GetTempPath(), "renderfarm-bench") };
         var device = new Option<int?>("--device") { Description = "Vulkan device index." };
+        var noise = new Option<bool>("--noise")
+        {
+            Description = "Compare noise instead of speed: per scene, each renderer's reference and a ladder of spp, relMSE and time to equal error.",
+        };
+        var scenes = new Option<string>("--scenes")
+        {
+            Description = "Scenes of --noise, comma-separated (the dense sample is generated with Blender when missing).",
+            DefaultValueFactory = _ => string.Join(',', DefaultNoiseScenes),
+        };
+        var ladder = new Option<string>("--ladder") { Description = "Samples per pixel of --noise's timed renders.", DefaultValueFactory = _ => "4,16,64" };
+        var referenceSpp = new Option<int>("--reference-spp") { Description = "Samples per pixel of --noise's references.", DefaultValueFactory = _ => 1024 };
+        var bvh = new Option<string?>("--bvh") { Description = "Build the BVH of synthetic scenes of these triangle counts (e.g. 1000000,10000000) and report time and memory." };
         var command = new Command("bench", "Measure render speed against Blender Cycles on the same scene and frame.")
         {
-            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device,
+            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device, noise, scenes, ladder, referenceSpp, bvh,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
-            () => RunAsync(
+            () => result.GetValue(bvh) is { } counts
+                ? Task.FromResult(BvhScaleBenchmark.Run(ParseList(counts, "--bvh", 1, 50_000_000), result.GetValue(device)))
+                : result.GetValue(noise)
+                ? NoiseBenchmark.RunAsync(
+                    result.GetValue(scenes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
+                    ImageSize.Parse(result.GetValue(size)!),
+                    result.GetValue(referenceSpp),
+                    ParseList(result.GetValue(ladder)!, "--ladder", 1, RenderSettings.MaxSamplesPerPixel),
+                    result.GetValue(noCycles) ? null : result.GetValue(blender),
+                    result.GetValue(threads),
+                    result.GetValue(output)!,
+                    result.GetValue(device),
+                    cancellationToken)
+                : RunAsync(
                 result.GetValue(scene)!,
                 result.GetValue(frame),
                 new RenderSettings
@@ -110,6 +137,21 @@ internal static class BenchCommand
         Print($"agreement   SSIM {ssim:F3} at equal mean brightness on {AgreementSize}x{AgreementSize} luminance; mean brightness ratio {brightness:F3} (see docs/rendering.md)");
         Print($"images      {ours}  {cyclesImage}");
         return 0;
+    }
+
+    private static int[] ParseList(string text, string option, int min, int max)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var values = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+        {
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out values[i]) || values[i] < min || values[i] > max)
+            {
+                throw new UserInputException($"{option} takes comma-separated whole numbers from {min} to {max}; got '{parts[i]}'.");
+            }
+        }
+
+        return values.Length > 0 && values.Length <= 16 ? values : throw new UserInputException($"{option} takes 1 to 16 numbers.");
     }
 
     private static void Print(FormattableString line) => Console.WriteLine(line.ToString(CultureInfo.InvariantCulture));

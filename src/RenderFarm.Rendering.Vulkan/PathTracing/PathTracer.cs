@@ -222,6 +222,7 @@ public sealed class PathTracer : IDisposable
     {
         ImageSize size = settings.Size;
         GpuSceneData data = scene.BuildFrame(settings.TimeOfFrame(frame), size.AspectRatio, scene.CameraIndex(settings.Camera));
+        DeviceFit.ThrowIfTooLarge(_device, scene.Name, data, (ulong)TileSize * TileSize * 20);
         UploadSceneConstants(scene, data);
 
         GpuFrameParams frameParams = data.FrameParams;

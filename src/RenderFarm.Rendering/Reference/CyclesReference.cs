@@ -20,7 +20,9 @@ public static partial class CyclesReference
     /// <summary>The script, relative to the repository root.</summary>
     public const string ScriptPath = "samples/tools/cycles_render.py";
 
-    /// <summary>Renders <paramref name="frame"/> of <paramref name="scenePath"/> to <paramref name="outputPath"/>.</summary>
+    /// <summary>
+    /// Renders <paramref name="frame"/> of <paramref name="scenePath"/> to <paramref name="outputPath"/>.
+    /// </summary>
     /// <exception cref="UserInputException">Blender is missing or the render failed.</exception>
     public static Task<CyclesRender> RenderAsync(
         string blender,
@@ -34,7 +36,11 @@ public static partial class CyclesReference
         CancellationToken cancellationToken = default) =>
         RenderAsync(blender, scriptPath, scenePath, frame, size, samplesPerPixel, threads, outputPath, [], cancellationToken);
 
-    /// <summary>Renders as the overload above, passing <paramref name="scriptArguments"/> (such as <c>--environment</c>) on to the script.</summary>
+    /// <summary>
+    /// Renders as the overload above, passing <paramref name="scriptArguments"/> (such as <c>--environment</c>) on to
+    /// the script, and writes the linear image to <paramref name="linearOutputPath"/> (a PFM, see
+    /// <see cref="Imaging.PfmFile"/>) when one is given; <paramref name="seed"/> is Cycles' sampling seed.
+    /// </summary>
     /// <exception cref="UserInputException">Blender is missing or the render failed.</exception>
     public static async Task<CyclesRender> RenderAsync(
         string blender,
@@ -46,7 +52,9 @@ public static partial class CyclesReference
         int? threads,
         string outputPath,
         IReadOnlyList<string> scriptArguments,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        string? linearOutputPath = null,
+        int seed = 0)
     {
         ArgumentNullException.ThrowIfNull(scriptArguments);
         var start = new ProcessStartInfo(blender)
@@ -70,6 +78,18 @@ public static partial class CyclesReference
         start.ArgumentList.Add(samplesPerPixel.ToString(CultureInfo.InvariantCulture));
         start.ArgumentList.Add("--out");
         start.ArgumentList.Add(outputPath);
+        if (seed != 0)
+        {
+            start.ArgumentList.Add("--seed");
+            start.ArgumentList.Add(seed.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (linearOutputPath is not null)
+        {
+            start.ArgumentList.Add("--pfm");
+            start.ArgumentList.Add(linearOutputPath);
+        }
+
         if (threads is int count)
         {
             start.ArgumentList.Add("--threads");

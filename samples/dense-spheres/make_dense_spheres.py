@@ -1,0 +1,153 @@
+"""Build the RenderFarm dense-spheres sample (a 100k+ triangle textured scene) and export it as glTF binary.
+
+Usage (from the repository root):
+
+    blender -b --factory-startup --python-exit-code 1 \
+        -P samples/dense-spheres/make_dense_spheres.py -- [--out samples/dense-spheres/dense-spheres.glb]
+
+Scene (glTF coordinates, +Y up): a 3 x 3 grid of smooth UV spheres (128 segments x 64 rings each,
+radius 0.42, ~16k triangles each) on a 6 x 6 textured floor, lit only by a 1.5 x 1.5 emissive quad
+(strength 12) 3 units above the floor. Every sphere and the floor sample one 256 x 256 checker/gradient
+base-colour image generated in this script and embedded (PNG) in the .glb; sphere roughness runs from
+0.2 to 1.0 and the middle column is metallic 0.5, so the scene exercises textures, glossy and diffuse
+bounces and a deep BVH at once. Camera: perspective, yfov 40 deg, 1:1. No animation (one frame).
+"""
+
+import argparse
+import math
+import os
+import sys
+
+import bpy
+import numpy as np
+from mathutils import Vector
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_OUT = os.path.join(HERE, "dense-spheres.glb")
+EMISSION_STRENGTH = 12.0
+TEX_SIZE = 256
+SEGMENTS = 128
+RINGS = 64
+
+
+def parse_args():
+    argv = sys.argv[sys.argv.index("--") + 1:] if "--" in sys.argv else []
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--out", default=DEFAULT_OUT, help="output .glb path (default: %(default)s)")
+    return p.parse_args(argv)
+
+
+def g2b(x, y, z):
+    """glTF (+Y up) -> Blender (+Z up)."""
+    return (x, -z, y)
+
+
+def clear_scene():
+    bpy.ops.object.select_all(action="SELECT")
+    bpy.ops.object.delete()
+    for coll in (bpy.data.meshes, bpy.data.materials, bpy.data.cameras, bpy.data.lights,
+                 bpy.data.images, bpy.data.actions):
+        for block in list(coll):
+            coll.remove(block)
+
+
+def make_texture():
+    """256x256 RGBA: 16x16 checker of two colours modulated by a hue gradient and fine stripes."""
+    n = TEX_SIZE
+    y, x = np.mgrid[0:n, 0:n].astype(np.float32) / (n - 1)
+    checker = ((np.floor(x * 16) + np.floor(y * 16)) % 2).astype(np.float32)
+    stripes = 0.5 + 0.5 * np.sin(x * 90.0)
+    r = 0.2 + 0.7 * x
+    g = 0.2 + 0.5 * y * stripes
+    b = 0.85 - 0.6 * x * y
+    rgb = np.stack([r, g, b], axis=-1) * (0.35 + 0.65 * checker[..., None])
+    rgba = np.concatenate([rgb, np.ones((n, n, 1), np.float32)], axis=-1)
+    img = bpy.data.images.new("DenseChecker", n, n, alpha=False)
+    img.colorspace_settings.name = "sRGB"
+    img.pixels.foreach_set(rgba.ravel())
+    img.file_format = "PNG"
+    img.pack()
+    return img
+
+
+def material(name, base=(0.8, 0.8, 0.8), roughness=1.0, metallic=0.0, image=None, emission=None, strength=0.0):
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nt = mat.node_tree
+    bsdf = nt.nodes["Principled BSDF"]
+    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
+    bsdf.inputs["Roughness"].default_value = roughness
+    bsdf.inputs["Metallic"].default_value = metallic
+    if image is not None:
+        tex = nt.nodes.new("ShaderNodeTexImage")
+        tex.image = image
+        tex.interpolation = "Linear"
+        nt.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
+    if emission is not None:
+        bsdf.inputs["Emission"].default_value = (*emission, 1.0)
+        bsdf.inputs["Emission Strength"].default_value = strength
+    return mat
+
+
+def link(ob):
+    bpy.context.scene.collection.objects.link(ob)
+    return ob
+
+
+def main():
+    args = parse_args()
+    out = os.path.abspath(args.out)
+    clear_scene()
+    scene = bpy.context.scene
+    scene.render.fps = 24
+    scene.frame_start = scene.frame_end = 0
+
+    img = make_texture()
+    for row in range(3):
+        for col in range(3):
+            roughness = 0.2 + 0.1 * (row * 3 + col)
+            mat = material(f"Sphere{row}{col}", roughness=roughness, metallic=0.5 if col == 1 else 0.0, image=img)
+            bpy.ops.mesh.primitive_uv_sphere_add(segments=SEGMENTS, ring_count=RINGS, radius=0.42,
+                                                 location=g2b(-1.0 + col, 0.42, -1.0 + row))
+            ob = bpy.context.active_object
+            ob.name = f"Sphere{row}{col}"
+            ob.data.materials.append(mat)
+            bpy.ops.object.shade_smooth()
+            bpy.ops.object.transform_apply(location=True, rotation=True, scale=True)
+
+    def quad(name, corners, mat, uv_scale=1.0):
+        me = bpy.data.meshes.new(name)
+        me.from_pydata([g2b(*c) for c in corners], [], [(0, 1, 2, 3)])
+        uv = me.uv_layers.new(name="UVMap")
+        for i, (u, v) in enumerate([(0, 0), (1, 0), (1, 1), (0, 1)]):
+            uv.data[i].uv = (u * uv_scale, v * uv_scale)
+        me.materials.append(mat)
+        me.update()
+        return link(bpy.data.objects.new(name, me))
+
+    m_floor = material("FloorTextured", roughness=0.8, image=img)
+    m_light = material("Light", base=(0.7, 0.7, 0.7), emission=(1.0, 1.0, 1.0), strength=EMISSION_STRENGTH)
+    quad("Floor", [(-3, 0, 3), (3, 0, 3), (3, 0, -3), (-3, 0, -3)], m_floor)
+    quad("AreaLight", [(-0.75, 3, -0.75), (-0.75, 3, 0.75), (0.75, 3, 0.75), (0.75, 3, -0.75)], m_light)
+
+    cam_data = bpy.data.cameras.new("Camera")
+    cam_data.sensor_fit = "VERTICAL"
+    cam_data.lens_unit = "FOV"
+    cam_data.angle_y = math.radians(40.0)
+    cam = link(bpy.data.objects.new("Camera", cam_data))
+    cam.location = g2b(0.0, 2.6, 3.6)
+    target = Vector(g2b(0.0, 0.3, 0.0))
+    cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()
+    scene.camera = cam
+
+    tris = sum(len(p.vertices) - 2 for ob in scene.objects if ob.type == "MESH" for p in ob.data.polygons)
+    print(f"make_dense_spheres: {tris} triangles")
+    os.makedirs(os.path.dirname(out), exist_ok=True)
+    bpy.ops.export_scene.gltf(filepath=out, export_format="GLB", export_yup=True, export_apply=True,
+                              export_animations=False, export_cameras=True, export_lights=False,
+                              export_image_format="AUTO", export_texcoords=True, export_normals=True)
+    print(f"make_dense_spheres: wrote {out} ({os.path.getsize(out)} bytes)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+namespace RenderFarm.Cli.Tests;
+
+/// <summary>The render bench's scale and noise modes: figures for valid input, one-line refusals for bad lists.</summary>
+public sealed class BenchCommandFacts
+{
+    [Fact]
+    [Trait("Category", "Gpu")]
+    public async Task The_bvh_scale_mode_prints_one_row_per_size_and_whether_it_fits_the_device()
+    {
+        CliResult result = await CliRunner.RunAsync("bench", "--bvh", "2000,5000");
+        Assert.True(result.ExitCode == 0, result.Error);
+        string[] rows = result.Output.Split('\n').Where(line => line.StartsWith("| 2,000 |", StringComparison.Ordinal) || line.StartsWith("| 5,000 |", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, rows.Length);
+
+        // A few thousand triangles fit any device, so the last column must say so.
+        Assert.All(rows, row => Assert.EndsWith("| yes |", row.TrimEnd(), StringComparison.Ordinal));
+    }
+
+    [Theory]
+    [InlineData("--bvh", "0")]
+    [InlineData("--bvh", "ten")]
+    [InlineData("--bvh", "99999999999")]
+    public async Task Bad_lists_are_refused_in_one_line(string option, string value)
+    {
+        CliResult result = await CliRunner.RunAsync("bench", option, value);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains(option, result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_ladder_that_reaches_the_reference_is_refused_before_any_render()
+    {
+        CliResult result = await CliRunner.RunAsync("bench", "--noise", "--no-cycles", "--ladder", "4,512", "--reference-spp", "512");
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--ladder", result.Error, StringComparison.Ordinal);
+    }
+}
