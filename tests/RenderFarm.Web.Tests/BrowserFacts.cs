@@ -364,6 +364,27 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         await ExpectLabelledAndReachableAsync(page, null);
         await page.GotoAsync("/submit");
         await ExpectLabelledAndReachableAsync(page, null);
+
+        // A job's page (with its pause, resume and cancel buttons), a task's page, the providers and a provider's page.
+        string jobId = await SubmitThroughApiAsync(farm.ArtistApiKey, "1-40");
+        using (HttpClient client = farm.ApiClient(farm.ArtistApiKey))
+        {
+            using HttpResponseMessage paused = await client.PostAsync($"api/jobs/{jobId}/pause", null);
+            paused.EnsureSuccessStatusCode();
+        }
+
+        await page.GotoAsync($"/jobs/{jobId}");
+        await Expect(page.GetByRole(AriaRole.Button, new() { Name = "Resume", Exact = true })).ToBeVisibleAsync();
+        await ExpectLabelledAndReachableAsync(page, null);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Cancel the job" }).ClickAsync();
+        await Expect(page.Locator(".facts .state")).ToHaveTextAsync("cancelled");
+        await page.GotoAsync($"/jobs/{jobId}/tasks/0");
+        await ExpectLabelledAndReachableAsync(page, null);
+        await page.GotoAsync("/providers");
+        await Expect(page.GetByRole(AriaRole.Table, new() { NameRegex = new Regex("^Providers") }).GetByRole(AriaRole.Link).First).ToBeVisibleAsync();
+        await ExpectLabelledAndReachableAsync(page, null);
+        await page.GotoAsync($"/providers/{farm.Providers[0]}");
+        await ExpectLabelledAndReachableAsync(page, null);
     }
 
     // Every visible control has an accessible name, and Tab reaches each one (no focus trap, no mouse-only control).

@@ -489,6 +489,12 @@ internal sealed partial class JobService
             throw new CoordinatorException(409, $"Job {jobId} was paid from an escrow that its failure refunded; requeue its unfinished frames as a new job, which locks a new escrow.");
         }
 
+        // Open again, the job counts against its owner's open jobs and work, as a new one would.
+        if (job.Owner is { } owner)
+        {
+            await CheckAccountBudgetAsync(owner, job.Spec.Inference is null ? JobBudget.TotalSamples(job.Spec.Frames, job.Spec.Settings) ?? long.MaxValue : 0, cancellationToken);
+        }
+
         // Running first: the sweep stops the Queued tasks of a failed job, and a Running job with failed tasks is not complete.
         if (!await _store.TryUpdateJobStateAsync(jobId, JobState.Failed, JobState.Running, null, cancellationToken))
         {
