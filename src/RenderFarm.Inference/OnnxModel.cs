@@ -200,7 +200,7 @@ public sealed class OnnxModel
         TensorShapeProto? shape = value.Type?.TensorType?.Shape;
         if (shape is null)
         {
-            return new TensorInfo(value.Name, [], type);
+            return new TensorInfo(value.Name, [], type) { HasShape = false };
         }
 
         var dims = new int?[shape.Dim.Count];

@@ -8,6 +8,12 @@ namespace RenderFarm.Inference;
 /// <param name="ElementType">The element type the model declares.</param>
 public sealed record TensorInfo(string Name, IReadOnlyList<int?> Shape, TensorElementType ElementType = TensorElementType.Float32)
 {
+    /// <summary>
+    /// Whether the model declares the shape; false where it leaves it to shape inference (then <see cref="Shape"/> is
+    /// empty and says nothing, and a tensor of any shape may be it).
+    /// </summary>
+    public bool HasShape { get; init; } = true;
+
     /// <inheritdoc />
     public override string ToString() =>
         $"{Name}{(ElementType == TensorElementType.Float32 ? string.Empty : " " + TensorTypes.Name(ElementType))} [{string.Join(", ", Shape.Select(d => d?.ToString(CultureInfo.InvariantCulture) ?? "?"))}]";

@@ -22,6 +22,8 @@ public sealed class InferenceJobFacts
 {
     private static readonly Dictionary<string, string?> s_spotChecks = new() { ["Coordinator:SpotChecks"] = "true" };
     private static readonly string s_model = RepositoryPaths.Combine("samples/edge-detect/edge-detect.onnx");
+    private static readonly string s_encoder = RepositoryPaths.Combine("tests/RenderFarm.Inference.Tests/Samples/tiny-encoder.onnx");
+    private static readonly string s_head = RepositoryPaths.Combine("tests/RenderFarm.Inference.Tests/Samples/token-head.onnx");
 
     [Fact]
     public async Task A_batch_is_run_by_honest_workers_and_a_provider_returning_wrong_tensors_is_caught()
@@ -79,7 +81,98 @@ public sealed class InferenceJobFacts
         InputUploaded flat = await farm.UploadAsync<InputUploaded>("inputs", "flat.npy", NpyFile.Format(new Tensor([3, 8, 8], new float[192])));
         using HttpResponseMessage refused = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, [flat.Sha256]));
         string detail = await TestFarm.ExpectProblemAsync(refused, HttpStatusCode.BadRequest);
-        Assert.Contains("inputs[0] has shape [3, 8, 8]", detail, StringComparison.Ordinal);
+        Assert.Contains("inputs[0] does not fit the model's inputs", detail, StringComparison.Ordinal);
+        Assert.Contains("has shape [3, 8, 8]", detail, StringComparison.Ordinal);
+        Assert.Empty(await farm.ListJobsAsync());
+    }
+
+    /// <summary>
+    /// Models with several typed inputs and outputs run on the farm: a BERT-style encoder fed int64 token ids and masks
+    /// as .npz items, and a head with int64 and bool outputs beside a float one. Two workers run the tasks, sampled items
+    /// are re-executed and compared output by output, and every delivered output is what the engine computes here.
+    /// Before, both models were refused at upload ("one input and one output", "verifies float32 outputs").
+    /// </summary>
+    [Fact]
+    public async Task Models_with_several_typed_inputs_and_outputs_run_and_are_verified_output_by_output()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await using var first = new InProcessWorker(farm, new VulkanFrameRenderer(), new VulkanInferenceRunner());
+        await using var second = new InProcessWorker(farm, new VulkanFrameRenderer(), new VulkanInferenceRunner());
+        using ComputeDevice device = ComputeDevice.Open();
+        var random = new Random(17);
+        Dictionary<string, Tensor>[] encoderItems =
+        [
+            .. new[] { 5, 3, 7 }.Select(length => new Dictionary<string, Tensor>
+            {
+                ["input_ids"] = new([1, length], [.. Enumerable.Range(0, length).Select(_ => (float)random.Next(0, 30))], TensorElementType.Int64),
+                ["attention_mask"] = new([1, length], [.. Enumerable.Range(0, length).Select(i => i < length - 1 ? 1f : 0f)], TensorElementType.Int64),
+            }),
+        ];
+        Dictionary<string, Tensor>[] headItems =
+        [
+            .. Enumerable.Range(0, 3).Select(i => new Dictionary<string, Tensor>
+            {
+                ["tokens"] = new([2, 6], [.. Enumerable.Range(0, 12).Select(_ => (float)random.Next(-50, 50))], TensorElementType.Int64),
+            }),
+        ];
+
+        foreach ((string path, Dictionary<string, Tensor>[] items) in new[] { (s_encoder, encoderItems), (s_head, headItems) })
+        {
+            OnnxModel onnx = OnnxModel.Load(path);
+            ModelUploaded model = await farm.UploadAsync<ModelUploaded>("models", Path.GetFileName(path), await File.ReadAllBytesAsync(path));
+            var inputs = new List<string>();
+            foreach ((Dictionary<string, Tensor> item, int i) in items.Select((t, i) => (t, i)))
+            {
+                string name = $"item{i}{ItemFiles.Extension(onnx.Inputs.Count)}";
+                inputs.Add((await farm.UploadAsync<InputUploaded>("inputs", name, ItemFiles.Format(onnx.Inputs, item))).Sha256);
+            }
+
+            using HttpResponseMessage submitted = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, inputs, ItemsPerTask: 2));
+            await TestFarm.ExpectAsync(submitted, HttpStatusCode.Created);
+            JobSummary job = (await submitted.Content.ReadFromJsonAsync<JobSummary>(TestFarm.Json))!;
+            JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+
+            Assert.Equal(JobState.Completed, done.Job.State);
+            Assert.All(done.Tasks, t => Assert.Contains(t.Checks!, c => c.State == SpotCheckState.Passed));
+            using var session = new InferenceSession(device, onnx);
+            FrameLink[] outputs = [.. done.Tasks.SelectMany(t => t.Frames)];
+            Assert.Equal(items.Length, outputs.Length);
+            foreach (FrameLink output in outputs)
+            {
+                Dictionary<string, Tensor> delivered = ItemFiles.Parse(await farm.Client.GetByteArrayAsync(output.Url), onnx.Outputs, "output");
+                IReadOnlyDictionary<string, Tensor> expected = session.Run(items[output.Frame - 1]);
+                Assert.Equal(onnx.Outputs.Count, delivered.Count);
+                foreach (TensorInfo info in onnx.Outputs)
+                {
+                    Assert.Equal(info.ElementType, delivered[info.Name].ElementType);
+                    Assert.Equal(expected[info.Name].Shape, delivered[info.Name].Shape);
+                    Assert.Equal(expected[info.Name].Data, delivered[info.Name].Data);
+                }
+            }
+        }
+    }
+
+    /// <summary>
+    /// Each item must hold exactly the model's inputs in their types: an archive missing the mask, and float token ids
+    /// for an int64 input, are refused at submission in one line, before any task could fail on a provider.
+    /// </summary>
+    [Fact]
+    public async Task Items_that_are_not_exactly_the_models_typed_inputs_are_refused_at_submission()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        ModelUploaded model = await farm.UploadAsync<ModelUploaded>("models", "tiny-encoder.onnx", await File.ReadAllBytesAsync(s_encoder));
+        var ids = new Tensor([1, 3], [2, 7, 3], TensorElementType.Int64);
+        InputUploaded noMask = await farm.UploadAsync<InputUploaded>("inputs", "no-mask.npz", NpzFile.Format([new("input_ids", ids)]));
+        InputUploaded floats = await farm.UploadAsync<InputUploaded>(
+            "inputs", "floats.npz", NpzFile.Format([new("input_ids", new Tensor([1, 3], [2, 7, 3])), new("attention_mask", new Tensor([1, 3], [1, 1, 1], TensorElementType.Int64))]));
+
+        foreach ((InputUploaded input, string reason) in new[] { (noMask, "holds 'input_ids' but the model's are 'input_ids', 'attention_mask'"), (floats, "'input_ids' is float32; the model's is int64") })
+        {
+            using HttpResponseMessage refused = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, [input.Sha256]));
+            string detail = await TestFarm.ExpectProblemAsync(refused, HttpStatusCode.BadRequest);
+            Assert.Contains(reason, detail, StringComparison.Ordinal);
+        }
+
         Assert.Empty(await farm.ListJobsAsync());
     }
 

@@ -100,6 +100,55 @@ public sealed class OutputAcceptanceFacts
             await honest.CompleteAsync(right.LeaseId, await UploadAsync(farm, right, NpyFile.Format(new Tensor(shape, new float[count])))), HttpStatusCode.OK);
     }
 
+    /// <summary>
+    /// A model with several outputs takes an .npz item file holding each output once, in its model type and shape:
+    /// a missing output, a float in place of an int64 output and an archive that inflates past its own size (a few
+    /// hundred bytes declaring a megabyte) are refused. Before, only one float32 .npy output was ever taken.
+    /// </summary>
+    [Fact]
+    public void An_archive_of_every_output_in_its_type_is_taken_and_anything_else_refused()
+    {
+        TensorInfo[] expected = [new("scores", [null, 4]), new("label", [null], TensorElementType.Int64)];
+        var scores = new Tensor([2, 4], new float[8]);
+        var label = new Tensor([2], [3, 1], TensorElementType.Int64);
+        string path = Path.GetTempFileName();
+        try
+        {
+            File.WriteAllBytes(path, ItemFiles.Format(expected, new Dictionary<string, Tensor> { ["scores"] = scores, ["label"] = label }));
+            Assert.Null(OutputAcceptance.CheckTensors(path, expected));
+
+            File.WriteAllBytes(path, NpzFile.Format([new("scores", scores)]));
+            Assert.Contains("holds 'scores' but the model's are 'scores', 'label'", OutputAcceptance.CheckTensors(path, expected), StringComparison.Ordinal);
+
+            File.WriteAllBytes(path, NpzFile.Format([new("scores", scores), new("label", new Tensor([2], [3, 1]))]));
+            Assert.Contains("'label' is float32; the model's is int64", OutputAcceptance.CheckTensors(path, expected), StringComparison.Ordinal);
+
+            File.WriteAllBytes(path, NpyFile.Format(scores));
+            Assert.Contains("must be an .npz archive", OutputAcceptance.CheckTensors(path, expected), StringComparison.Ordinal);
+
+            using (var buffer = new MemoryStream())
+            {
+                using (var zip = new System.IO.Compression.ZipArchive(buffer, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+                {
+                    foreach ((string name, Tensor tensor) in new[] { ("scores", new Tensor([2, 131072], new float[2 * 131072])), ("label", label) })
+                    {
+                        using Stream entry = zip.CreateEntry(name + ".npy", System.IO.Compression.CompressionLevel.SmallestSize).Open();
+                        entry.Write(NpyFile.Format(tensor));
+                    }
+                }
+
+                Assert.True(buffer.Length < 8192, $"the compressed archive is {buffer.Length} bytes");
+                File.WriteAllBytes(path, buffer.ToArray());
+            }
+
+            Assert.Contains("inflate to more than the archive's", OutputAcceptance.CheckTensors(path, [new("scores", [null, 131072]), expected[1]]), StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
     [Fact]
     public void A_npy_of_another_dtype_or_rank_is_refused()
     {
@@ -108,16 +157,16 @@ public sealed class OutputAcceptanceFacts
         {
             var expected = new TensorInfo("y", [null, 1, 24, 24]);
             File.WriteAllBytes(path, NpyFile.Format(new Tensor([2, 1, 24, 24], new float[2 * 24 * 24])));
-            Assert.Null(OutputAcceptance.CheckNpy(path, expected));
+            Assert.Null(OutputAcceptance.CheckTensors(path, [expected]));
 
             File.WriteAllBytes(path, NpyFile.Format(new Tensor([1, 2, 24, 24], new float[2 * 24 * 24])));
-            Assert.Contains("shape [1, 2, 24, 24]", OutputAcceptance.CheckNpy(path, expected), StringComparison.Ordinal);
+            Assert.Contains("shape [1, 2, 24, 24]", OutputAcceptance.CheckTensors(path, [expected]), StringComparison.Ordinal);
 
             // float64 with the right shape: '<f8' in the header, 8 bytes per element.
             byte[] f4 = NpyFile.Format(new Tensor([1, 1, 24, 24], new float[24 * 24]));
             string text = System.Text.Encoding.ASCII.GetString(f4, 10, f4[8] | (f4[9] << 8)).Replace("<f4", "<f8", StringComparison.Ordinal);
             File.WriteAllBytes(path, [.. f4[..10], .. System.Text.Encoding.ASCII.GetBytes(text), .. new byte[24 * 24 * 8]]);
-            Assert.Contains("Float64", OutputAcceptance.CheckNpy(path, expected), StringComparison.Ordinal);
+            Assert.Contains("Float64", OutputAcceptance.CheckTensors(path, [expected]), StringComparison.Ordinal);
         }
         finally
         {

@@ -14,7 +14,7 @@ public sealed class SampleModelFacts
     /// <summary>The small BERT-style encoder the command-line tests feed int64 token ids and masks.</summary>
     public const string TinyEncoderPath = "tests/RenderFarm.Inference.Tests/Samples/tiny-encoder.onnx";
 
-    public static TheoryData<string> Samples() => [EdgeDetectModel.RelativePath, SmallCnnModel.RelativePath, TinyEncoderPath];
+    public static TheoryData<string> Samples() => [EdgeDetectModel.RelativePath, SmallCnnModel.RelativePath, TinyEncoderPath, TokenHeadModel.RelativePath];
 
     [Theory]
     [MemberData(nameof(Samples))]
@@ -40,6 +40,7 @@ public sealed class SampleModelFacts
         EdgeDetectModel.RelativePath => EdgeDetectModel.Create(),
         SmallCnnModel.RelativePath => SmallCnnModel.Create(),
         TinyEncoderPath => TransformerNetworks.Encoder(seed: 5, layers: 2),
+        TokenHeadModel.RelativePath => TokenHeadModel.Create(),
         _ => throw new ArgumentOutOfRangeException(nameof(relativePath), relativePath, null),
     };
 }

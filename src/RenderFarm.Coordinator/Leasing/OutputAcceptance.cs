@@ -143,9 +143,10 @@ internal static class OutputAcceptance
             return $"the upload is not a readable item file ({ex.Message.TrimEnd('.')})";
         }
 
-        if (headers.Values.FirstOrDefault(h => !h.LittleEndian) is not null)
+        // Outputs are written in their model's type, little-endian, as the engine writes them: nothing else is taken.
+        if (headers.FirstOrDefault(h => !h.Value.LittleEndian || h.Value.DataType == NpyDataType.Float64) is { Value: not null } odd)
         {
-            return "the upload holds big-endian arrays; outputs are little-endian";
+            return $"'{odd.Key}' holds {(odd.Value.LittleEndian ? "little" : "big")}-endian {odd.Value.DataType}; outputs are little-endian, of their model's type";
         }
 
         string? wrong = ItemFiles.Misfit(headers.ToDictionary(p => p.Key, p => (p.Value.ElementType, p.Value.Shape), StringComparer.Ordinal), expected, emptyDimensions: false);

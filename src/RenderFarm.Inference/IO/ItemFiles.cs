@@ -75,7 +75,8 @@ public static class ItemFiles
     /// <summary>
     /// Why tensors of these element types and shapes, by name, are not exactly <paramref name="infos"/>, or null when
     /// they are: every name once, each of its declared element type, each dimension the declared size or, where the
-    /// model leaves it open, any size (at least 1 unless <paramref name="emptyDimensions"/>).
+    /// model leaves it open, any size (at least 1 unless <paramref name="emptyDimensions"/>); any shape where the model
+    /// declares none.
     /// </summary>
     public static string? Misfit(
         IReadOnlyDictionary<string, (TensorElementType Type, IReadOnlyList<int> Shape)> tensors, IReadOnlyList<TensorInfo> infos, bool emptyDimensions)
@@ -97,7 +98,7 @@ public static class ItemFiles
                 return $"'{info.Name}' is {TensorTypes.Name(type)}; the model's is {TensorTypes.Name(info.ElementType)}";
             }
 
-            bool fits = shape.Count == info.Shape.Count
+            bool fits = !info.HasShape || shape.Count == info.Shape.Count
                 && shape.Zip(info.Shape).All(d => d.Second is null ? d.First >= (emptyDimensions ? 0 : 1) : d.First == d.Second);
             if (!fits)
             {

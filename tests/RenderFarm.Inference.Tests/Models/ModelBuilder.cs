@@ -64,6 +64,13 @@ internal sealed class ModelBuilder
         return this;
     }
 
+    /// <summary>Adds a graph output of another element type and a declared shape (a null dimension is symbolic).</summary>
+    public ModelBuilder TypedOutput(string name, TensorProto.Types.DataType type, params int?[] shape)
+    {
+        _graph.Output.Add(ValueInfo(name, shape, type));
+        return this;
+    }
+
     /// <summary>Adds a ONNX Runtime contrib (com.microsoft) opset import, for its fused operators.</summary>
     public ModelBuilder WithMicrosoftDomain()
     {
