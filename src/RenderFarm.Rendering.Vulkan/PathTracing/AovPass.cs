@@ -34,7 +34,9 @@ public sealed class AovPass : IDisposable
             ?? throw new InvalidOperationException($"The build did not embed {ShaderResource}; run scripts/compile-shaders.sh.");
         var spirv = new byte[stream.Length];
         stream.ReadExactly(spirv);
-        _pipeline = tracer.Device.CreatePipeline(spirv, storageBufferCount: 11, pushConstantBytes: Unsafe.SizeOf<GpuTilePush>());
+
+        // The pass binds the path tracer's whole buffer set, so its layout has the same bindings.
+        _pipeline = tracer.Device.CreatePipeline(spirv, PathTracer.StorageBufferCount, Unsafe.SizeOf<GpuTilePush>());
     }
 
     /// <summary>Renders the AOVs of frame <paramref name="frame"/> of <paramref name="scene"/> at the settings' size and camera.</summary>

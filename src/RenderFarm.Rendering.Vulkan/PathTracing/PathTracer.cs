@@ -49,6 +49,9 @@ public sealed class PathTracer : IDisposable
     // dispatch at 8 bounces (≤ 4,100 measured iterations, 16 times below the cap), 10 at 2 bounces
     // (≤ 6,830, 9.6 times below). Scenes with deeper hierarchies or many lights cost more per segment,
     // which this margin is for.
+    /// <summary>Storage buffers the path tracer's shaders bind (shaders/pathtrace/layout.glsl, bindings 0–12).</summary>
+    internal const int StorageBufferCount = 13;
+
     private const int LoopBudget = 8_192;
     private const int LoopsPerSegment = 256;
     private const int TileSize = 256;
@@ -89,7 +92,7 @@ public sealed class PathTracer : IDisposable
         _device = device;
         // The device's kernel cache owns the pipeline, shared by every path tracer on the device.
         _pipeline = device.Kernels.Get(
-            new KernelDescription(resource, StorageBufferCount: 13, PushConstantBytes: Unsafe.SizeOf<GpuTilePush>()), () => LoadShader(resource));
+            new KernelDescription(resource, StorageBufferCount: StorageBufferCount, PushConstantBytes: Unsafe.SizeOf<GpuTilePush>()), () => LoadShader(resource));
     }
 
     /// <summary>The device frames are rendered on.</summary>
