@@ -32,7 +32,18 @@ namespace RenderFarm.Core.Farm.Protocol;
 /// <param name="FileName">The name it was uploaded with.</param>
 /// <param name="Cameras">The names of the scene's cameras, which a job may pick by name; empty when it has none.</param>
 /// <param name="Unsupported">What the scene holds that the renderer does not draw, one line per item; empty when it draws everything.</param>
-public sealed record SceneUploaded(string Sha256, long Size, string FileName, IReadOnlyList<string>? Cameras = null, IReadOnlyList<string>? Unsupported = null);
+public sealed record SceneUploaded(string Sha256, long Size, string FileName, IReadOnlyList<string>? Cameras = null, IReadOnlyList<string>? Unsupported = null)
+{
+    /// <summary>Equal when every field is, the lists compared item by item (the same upload answers equal twice).</summary>
+    public bool Equals(SceneUploaded? other) => other is not null
+        && Sha256 == other.Sha256 && Size == other.Size && FileName == other.FileName
+        && SameItems(Cameras, other.Cameras) && SameItems(Unsupported, other.Unsupported);
+
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(Sha256, Size, FileName);
+
+    private static bool SameItems(IReadOnlyList<string>? a, IReadOnlyList<string>? b) => a is null ? b is null : b is not null && a.SequenceEqual(b);
+}
 
 /// <summary>A stored ONNX model the farm can run.</summary>
 /// <param name="Sha256">Lowercase hex SHA-256: the model's id.</param>
