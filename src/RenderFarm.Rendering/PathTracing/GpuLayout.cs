@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace RenderFarm.Rendering.PathTracing;
 
 // The structs below are the path tracer's storage buffers, laid out exactly as the std430 blocks in
-// shaders/*.glsl declare them (every member a 4-byte scalar, every struct a multiple of 16
+// shaders/pathtrace/layout.glsl declares them (every member a 4-byte scalar, every struct a multiple of 16
 // bytes). Change both together; GpuLayoutFacts compares members, offsets and sizes with the GLSL.
 
 /// <summary>A BVH node. Interior when <see cref="Count"/> is 0: children are nodes <see cref="LeftOrFirst"/> and <see cref="LeftOrFirst"/>+1. Leaf otherwise: triangles [<see cref="LeftOrFirst"/>, <see cref="LeftOrFirst"/>+<see cref="Count"/>).</summary>
