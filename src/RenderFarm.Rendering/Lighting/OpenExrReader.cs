@@ -175,10 +175,10 @@ internal static class OpenExrReader
         }
     }
 
-    // Raw when the chunk is as large as its pixels (OpenEXR stores incompressible chunks that way).
+    // Raw when the chunk is not smaller than its pixels (OpenEXR stores incompressible chunks that way).
     private static void Unpack(ReadOnlySpan<byte> packed, int compression, Span<byte> target)
     {
-        if (compression == 0 || packed.Length == target.Length)
+        if (compression == 0 || packed.Length >= target.Length)
         {
             if (packed.Length != target.Length)
             {

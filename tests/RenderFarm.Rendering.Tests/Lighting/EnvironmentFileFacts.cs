@@ -40,6 +40,8 @@ public class EnvironmentFileFacts
     [InlineData(ExrFiles.None, false, 5)]
     [InlineData(ExrFiles.None, true, 5)]
     [InlineData(ExrFiles.Zips, true, 5)]
+    [InlineData(ExrFiles.Rle, true, 5)]
+    [InlineData(ExrFiles.Rle, false, 3)]
     [InlineData(ExrFiles.Zip, true, 37)]
     [InlineData(ExrFiles.Zip, false, 16)]
     public void Exr_ReadsHalfAndFloatScanlines(int compression, bool half, int height)

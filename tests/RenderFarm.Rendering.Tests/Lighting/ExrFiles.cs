@@ -7,7 +7,7 @@ namespace RenderFarm.Rendering.Tests.Lighting;
 /// <summary>Writes small single-part scanline OpenEXR files (B, G, R channels) for the reader's tests.</summary>
 internal static class ExrFiles
 {
-    public const int None = 0, Zips = 2, Zip = 3;
+    public const int None = 0, Rle = 1, Zips = 2, Zip = 3;
 
     /// <summary>An OpenEXR file of <paramref name="width"/> × <paramref name="height"/> pixels, half or float, rows top to bottom.</summary>
     public static byte[] Write(int width, int height, Func<int, int, (float R, float G, float B)> pixel, int compression, bool half, int yMin = 0)
@@ -55,7 +55,15 @@ internal static class ExrFiles
                 }
             }
 
-            byte[] data = compression == None ? raw.ToArray() : Deflate(raw.ToArray());
+            byte[] data = compression switch
+            {
+                None => raw.ToArray(),
+                Rle => RunLength(Predict(raw.ToArray())),
+                _ => Deflate(Predict(raw.ToArray())),
+            };
+
+            // As OpenEXR does: a chunk that does not shrink is stored as it is.
+            data = data.Length >= raw.Length ? raw.ToArray() : data;
             chunks.Add([.. Int32(yMin + (block * linesPerBlock)), .. Int32(data.Length), .. data]);
         }
 
@@ -74,8 +82,9 @@ internal static class ExrFiles
         return header.ToArray();
     }
 
-    // OpenEXR's ZIP: even bytes then odd bytes, each stored as the difference to the one before plus 128, deflated.
-    private static byte[] Deflate(byte[] raw)
+    // OpenEXR's ZIP and RLE first split the bytes into the even ones, then the odd ones, and store each as the
+    // difference to the one before plus 128.
+    private static byte[] Predict(byte[] raw)
     {
         var split = new byte[raw.Length];
         int half = (raw.Length + 1) / 2;
@@ -90,10 +99,50 @@ internal static class ExrFiles
             predicted[i] = i == 0 ? split[0] : unchecked((byte)(split[i] - split[i - 1] + 128));
         }
 
+        return predicted;
+    }
+
+    private static byte[] Deflate(byte[] predicted)
+    {
         using var packed = new MemoryStream();
         using (var zlib = new ZLibStream(packed, CompressionLevel.Optimal, leaveOpen: true))
         {
             zlib.Write(predicted);
+        }
+
+        return packed.ToArray();
+    }
+
+    // OpenEXR's RLE: a run of n ≥ 3 equal bytes as (n − 1, value), anything else as (−n, n bytes), n ≤ 127.
+    private static byte[] RunLength(byte[] data)
+    {
+        using var packed = new MemoryStream();
+        int i = 0;
+        while (i < data.Length)
+        {
+            int run = 1;
+            while (i + run < data.Length && run < 127 && data[i + run] == data[i])
+            {
+                run++;
+            }
+
+            if (run >= 3)
+            {
+                packed.Write([(byte)(run - 1), data[i]]);
+                i += run;
+                continue;
+            }
+
+            int literal = Math.Min(run, data.Length - i);
+            while (i + literal < data.Length && literal < 127
+                && !(i + literal + 2 < data.Length && data[i + literal] == data[i + literal + 1] && data[i + literal] == data[i + literal + 2]))
+            {
+                literal++;
+            }
+
+            packed.WriteByte(unchecked((byte)(sbyte)-literal));
+            packed.Write(data, i, literal);
+            i += literal;
         }
 
         return packed.ToArray();
