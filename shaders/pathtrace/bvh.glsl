@@ -46,8 +46,43 @@ float intersectBox(vec3 origin, vec3 inverseDirection, vec3 bmin, vec3 bmax, flo
     return enter <= exit ? enter : INFINITY;
 }
 
-// Closest hit when anyHit is false; the first hit found (for shadow rays) when true.
-bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, out Hit hit)
+// Whether a ray meets triangle i at (u, v): single-sided back faces are skipped (glTF doubleSided
+// false; refracting materials always have two sides), MASK materials are cut at alphaCutoff, and
+// BLEND ones are crossed with probability 1 - alpha (stochastic transparency). The BLEND decision
+// hashes the ray's key with the triangle, so it does not depend on the order of traversal.
+bool surfaceMeets(uint i, float u, float v, vec3 direction, uint rayKey)
+{
+    Triangle tri = triangles[i];
+    uint flags = materials[tri.material].flags;
+    if ((flags & MATERIAL_DOUBLE_SIDED) == 0u && materials[tri.material].transmission <= 0.0
+        && dot(cross(tri.v1 - tri.v0, tri.v2 - tri.v0), direction) > 0.0)
+    {
+        return false;
+    }
+    uint mode = flags & ALPHA_MODE_MASK;
+    if (mode == 0u)
+    {
+        return true;
+    }
+    Material m = materials[tri.material];
+    float alpha = m.baseColor.a;
+    if (m.baseColorTexture >= 0)
+    {
+        TriangleShading s = shading[i];
+        vec2 uv = s.uv01.xy * (1.0 - u - v) + s.uv01.zw * u + s.uv2.xy * v;
+        alpha *= textureAlpha(m.baseColorTexture, uv);
+    }
+    if (mode == ALPHA_MASK)
+    {
+        return alpha >= m.alphaCutoff;
+    }
+    uint h = pcgHash(rayKey ^ (i * 2654435769u));
+    return float(h >> 8u) * (1.0 / 16777216.0) < alpha;
+}
+
+// Closest hit when anyHit is false; the first hit found (for shadow rays) when true. rayKey
+// draws the ray's stochastic transparency decisions.
+bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, uint rayKey, out Hit hit)
 {
     g_rayCount++;
     hit.t = tMax;
@@ -71,7 +106,7 @@ bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, out Hit hit)
             for (uint i = node.leftOrFirst; i < node.leftOrFirst + node.count; i++)
             {
                 float t, u, v;
-                if (intersectTriangle(origin, direction, triangles[i], hit.t, t, u, v))
+                if (intersectTriangle(origin, direction, triangles[i], hit.t, t, u, v) && surfaceMeets(i, u, v, direction, rayKey))
                 {
                     hit.t = t;
                     hit.u = u;

@@ -5,13 +5,19 @@ vec3 tracePath(vec3 origin, vec3 direction, inout uint rng)
     vec3 radiance = vec3(0.0);
     vec3 throughput = vec3(1.0);
     float previousBsdfPdf = 0.0;
+    // Beer–Lambert coefficient of the volume the ray travels in (KHR_materials_volume), zero outside.
+    vec3 medium = vec3(0.0);
     for (uint depth = 0u; ; depth++)
     {
         Hit hit;
-        if (!traceRay(origin, direction, INFINITY, false, hit))
+        if (!traceRay(origin, direction, INFINITY, false, rayKey(rng, 0u), hit))
         {
             radiance += throughput * u_frame.environment.rgb;
             break;
+        }
+        if (any(greaterThan(medium, vec3(0.0))))
+        {
+            throughput *= exp(-medium * hit.t);
         }
         SurfacePoint p = surfaceAt(hit, origin, direction);
         if (any(greaterThan(p.emission, vec3(0.0))))
@@ -27,7 +33,8 @@ vec3 tracePath(vec3 origin, vec3 direction, inout uint rng)
                 float lightPdf = probability > 0.0 && area > 0.0 && cosLight > 0.0
                     ? probability * hit.t * hit.t / (area * cosLight)
                     : 0.0;
-                weight = powerHeuristic(previousBsdfPdf, lightPdf);
+                // After a glass event (pdf -1) light sampling could not have found this emitter.
+                weight = previousBsdfPdf < 0.0 ? 1.0 : powerHeuristic(previousBsdfPdf, lightPdf);
             }
             radiance += throughput * p.emission * weight;
         }
@@ -40,18 +47,19 @@ vec3 tracePath(vec3 origin, vec3 direction, inout uint rng)
         radiance += throughput * directLight(p, wo, rng);
 
         vec3 wi;
-        if (!sampleBsdf(p, wo, rng, wi))
-        {
-            break;
-        }
+        vec3 weight;
         float pdf;
-        vec3 f = evaluateBsdf(p, wo, wi, pdf);
-        if (pdf <= 0.0)
+        if (!sampleBsdf(p, wo, rng, wi, weight, pdf))
         {
             break;
         }
-        throughput *= f * dot(p.normal, wi) / pdf;
+        throughput *= weight;
         previousBsdfPdf = pdf;
+        if (pdf < 0.0 && !p.thin && dot(wi, p.geometricNormal) < 0.0)
+        {
+            // Refracted into or out of a volume.
+            medium = p.entering ? p.absorption : vec3(0.0);
+        }
         origin = offsetOrigin(p.position, p.geometricNormal, wi);
         direction = wi;
 

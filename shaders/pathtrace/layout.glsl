@@ -18,6 +18,21 @@ struct Material
     int metallicRoughnessTexture;
     int normalTexture;
     int emissiveTexture;
+    float transmission;
+    float ior;
+    float thickness;
+    float alphaCutoff;
+    vec3 absorption; uint flags;
+    vec3 sheenColor; float sheenRoughness;
+    vec3 specularColor; float specular;
+    float clearcoat;
+    float clearcoatRoughness;
+    int transmissionTexture;
+    int clearcoatTexture;
+    int sheenColorTexture;
+    int specularColorTexture;
+    int materialPadding1;
+    int materialPadding2;
 };
 struct Texture { uint offset; uint width; uint height; uint flags; };
 struct Emitter { uint triangle; float area; float cdf; float probability; };
@@ -73,9 +88,15 @@ layout(push_constant) uniform TilePush
 const float PI = 3.14159265358979;
 const float INFINITY = 1.0e30;
 const uint FLAG_ORTHOGRAPHIC = 1u;
+// The glTF specification appendix's BSDF instead of the principled one (RenderSettings.Bsdf).
+const uint FLAG_GLTF_BSDF = 256u;
 const uint LIGHT_POINT = 0u;
 const uint LIGHT_SPOT = 1u;
 const uint LIGHT_DIRECTIONAL = 2u;
+const uint ALPHA_MODE_MASK = 3u;
+const uint ALPHA_MASK = 1u;
+const uint ALPHA_BLEND = 2u;
+const uint MATERIAL_DOUBLE_SIDED = 4u;
 const uint TEXTURE_NEAREST = 16u;
 const uint TEXTURE_SRGB = 32u;
 const int STACK_SIZE = 64;

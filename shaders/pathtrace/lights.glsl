@@ -1,9 +1,9 @@
 // Next-event estimation: emissive triangles and punctual lights, with shadow rays.
 
-bool visible(vec3 origin, vec3 direction, float distance)
+bool visible(vec3 origin, vec3 direction, float distance, uint rayKey)
 {
     Hit shadow;
-    return !traceRay(origin, direction, distance, true, shadow);
+    return !traceRay(origin, direction, distance, true, rayKey, shadow);
 }
 
 uint pickEmitter(float r)
@@ -46,6 +46,12 @@ bool emissiveCandidate(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out
     contribution = vec3(0.0);
     float cosLight = abs(dot(lightNormal, wi));
     if (cosLight < 1.0e-6 || e.probability <= 0.0)
+    {
+        return false;
+    }
+    // A single-sided emitter is invisible from behind (surfaceMeets), so it lights nothing there either.
+    Material lightMaterial = materials[tri.material];
+    if ((lightMaterial.flags & MATERIAL_DOUBLE_SIDED) == 0u && lightMaterial.transmission <= 0.0 && dot(lightNormal, wi) > 0.0)
     {
         return false;
     }
@@ -128,7 +134,7 @@ vec3 directLight(SurfacePoint p, vec3 wo, inout uint rng)
         {
             candidate = emissiveCandidate(p, wo, rng, wi, distance, contribution);
         }
-        if (candidate && visible(offsetOrigin(p.position, p.geometricNormal, wi), wi, distance))
+        if (candidate && visible(offsetOrigin(p.position, p.geometricNormal, wi), wi, distance, rayKey(rng, i + 1u)))
         {
             sum += contribution;
         }

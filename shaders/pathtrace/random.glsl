@@ -19,3 +19,11 @@ float nextFloat(inout uint state)
     state = pcgHash(state);
     return float(state >> 8u) * (1.0 / 16777216.0);
 }
+
+// The key of a ray's stochastic transparency (alpha BLEND), taken from the stream's state without
+// advancing it, so scenes without BLEND materials draw the same numbers as before; salt tells the
+// rays of one path vertex apart.
+uint rayKey(uint state, uint salt)
+{
+    return pcgHash(state ^ (0x68e31da4u + salt * 0x1b56c4e9u));
+}

@@ -9,6 +9,18 @@ struct SurfacePoint
     vec3 emission;
     float metallic;
     float alpha;          // GGX alpha = roughness²
+    float roughness;      // perceptual roughness, clamped
+    vec3 dielectricF0;    // KHR_materials_ior and _specular
+    float specularWeight; // F90 of the dielectric (KHR_materials_specular factor)
+    float transmission;   // share of the dielectric base that refracts
+    float ior;
+    bool thin;            // thin-walled: refracted light leaves unbent, with no volume behind
+    bool entering;        // the ray hit the side the normal points to (outside a closed mesh)
+    vec3 absorption;      // Beer–Lambert coefficient of the volume behind the surface
+    float clearcoat;
+    float clearcoatAlpha;
+    vec3 sheenColor;
+    float sheenAlpha;
 };
 
 vec2 interpolateUv(TriangleShading s, float u, float v)
@@ -59,6 +71,7 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
     }
 
     // Surfaces are two-sided: face both normals towards the viewer.
+    p.entering = dot(ng, rayDirection) <= 0.0;
     if (dot(ng, rayDirection) > 0.0)
     {
         ng = -ng;
@@ -90,6 +103,32 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
     p.metallic = clamp(metallic, 0.0, 1.0);
     roughness = clamp(roughness, 0.03, 1.0);
     p.alpha = roughness * roughness;
+    p.roughness = roughness;
     p.emission = materialEmission(m, uv);
+
+    // The extensions' textures, sampled through one call site (each is inlined, and the shader's size
+    // is what the driver compiles): transmission (R), clearcoat (R), sheen colour, specular colour.
+    int extensionTextures[4] = int[](m.transmissionTexture, m.clearcoatTexture, m.sheenColorTexture, m.specularColorTexture);
+    vec3 extensionValues[4] = vec3[](vec3(1.0), vec3(1.0), vec3(1.0), vec3(1.0));
+    for (int k = 0; k < 4; k++)
+    {
+        if (extensionTextures[k] >= 0)
+        {
+            extensionValues[k] = sampleTexture(extensionTextures[k], uv).rgb;
+        }
+    }
+    float r = (m.ior - 1.0) / (m.ior + 1.0);
+    p.dielectricF0 = min(vec3(r * r) * m.specularColor * extensionValues[3], vec3(1.0)) * m.specular;
+    p.specularWeight = m.specular;
+    p.transmission = m.transmission * extensionValues[0].r;
+    p.ior = m.ior;
+    p.thin = m.thickness <= 0.0;
+    p.absorption = m.absorption;
+    p.clearcoat = m.clearcoat * extensionValues[1].r;
+    float coatRoughness = clamp(m.clearcoatRoughness, 0.03, 1.0);
+    p.clearcoatAlpha = coatRoughness * coatRoughness;
+    p.sheenColor = m.sheenColor * extensionValues[2];
+    float sheenRoughness = clamp(m.sheenRoughness, 0.07, 1.0);
+    p.sheenAlpha = sheenRoughness * sheenRoughness;
     return p;
 }

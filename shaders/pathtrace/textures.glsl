@@ -35,6 +35,17 @@ vec4 fetchTexel(Texture tex, int x, int y)
     return c;
 }
 
+// The alpha of the texel nearest to uv (alpha is linear in every glTF texture): the alpha test
+// during traversal stays small, as it is inlined into every ray's traversal loop.
+float textureAlpha(int index, vec2 uv)
+{
+    Texture tex = textures[index];
+    vec2 p = floor(uv * vec2(tex.width, tex.height));
+    uint xi = uint(wrapCoordinate(int(p.x), tex.width, tex.flags & 3u));
+    uint yi = uint(wrapCoordinate(int(p.y), tex.height, (tex.flags >> 2u) & 3u));
+    return float(texels[tex.offset + yi * tex.width + xi] >> 24u) * (1.0 / 255.0);
+}
+
 vec4 sampleTexture(int index, vec2 uv)
 {
     Texture tex = textures[index];

@@ -13,6 +13,17 @@ public enum ToneMapping
     Clamp,
 }
 
+/// <summary>Which surface model shades glTF materials.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<BsdfModel>))]
+public enum BsdfModel
+{
+    /// <summary>Close to Blender's Principled BSDF (Burley diffuse, energy-compensated GGX): looks like Cycles.</summary>
+    Principled,
+
+    /// <summary>The glTF specification appendix's BSDF (Lambert × (1 − F) under single-scattering GGX).</summary>
+    Gltf,
+}
+
 /// <summary>
 /// Everything that decides the pixels of a frame besides the scene. Two renders with equal settings
 /// draw the same random streams, so they differ only by floating-point rounding across drivers.
@@ -49,6 +60,9 @@ public sealed record RenderSettings
     /// <summary>Write 16-bit PNGs instead of 8-bit.</summary>
     public bool SixteenBit { get; init; }
 
+    /// <summary>The surface model.</summary>
+    public BsdfModel Bsdf { get; init; } = BsdfModel.Principled;
+
     /// <summary>Animation time of a frame number: frame 1 is at time zero.</summary>
     public double TimeOfFrame(int frame) => ((long)frame - 1) / FramesPerSecond;
 
@@ -83,6 +97,11 @@ public sealed record RenderSettings
         if (!float.IsFinite(ExposureStops) || Math.Abs(ExposureStops) > 32)
         {
             throw new UserInputException($"Exposure must be between -32 and 32 stops; got {ExposureStops}.");
+        }
+
+        if (!Enum.IsDefined(Bsdf))
+        {
+            throw new UserInputException($"BSDF must be principled or gltf; got {(int)Bsdf}.");
         }
     }
 }

@@ -83,6 +83,32 @@ public class RenderSettingsJsonFacts
     }
 
     [Fact]
+    public void Bsdf_defaults_to_principled_and_travels_through_json()
+    {
+        // Jobs carry their settings to providers as JSON: the BSDF must survive the trip, or a provider would
+        // render (and a verifier re-render) with the wrong surface model.
+        var settings = new RenderSettings { Bsdf = BsdfModel.Gltf };
+
+        string json = System.Text.Json.JsonSerializer.Serialize(settings, s_web);
+        RenderSettings? back = System.Text.Json.JsonSerializer.Deserialize<RenderSettings>(json, s_web);
+
+        Assert.Equal(BsdfModel.Principled, new RenderSettings().Bsdf);
+        Assert.Equal(BsdfModel.Gltf, back!.Bsdf);
+        Assert.Contains("\"gltf\"", json, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void An_undefined_bsdf_is_refused()
+    {
+        // A number that names no model (JSON enums also read numbers) must not reach the shader's flags.
+        RenderSettings settings = System.Text.Json.JsonSerializer.Deserialize<RenderSettings>("{\"bsdf\":7}", s_web)!;
+
+        var error = Assert.Throws<UserInputException>(settings.Validate);
+
+        Assert.StartsWith("BSDF", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SamplesPerFrame_is_exact_at_the_largest_settings()
     {
         var settings = new RenderSettings { Size = new ImageSize(ImageSize.MaxDimension, ImageSize.MaxDimension), SamplesPerPixel = RenderSettings.MaxSamplesPerPixel };

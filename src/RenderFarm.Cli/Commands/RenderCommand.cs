@@ -293,7 +293,8 @@ internal static class RenderCommand
         ExposureStops: settings.ExposureStops,
         Background: string.Create(CultureInfo.InvariantCulture, $"{settings.Background.R},{settings.Background.G},{settings.Background.B}"),
         FramesPerSecond: settings.FramesPerSecond,
-        SixteenBit: settings.SixteenBit);
+        SixteenBit: settings.SixteenBit,
+        Bsdf: settings.Bsdf.ToString().ToLowerInvariant());
 
     // A .blend's frames travel as farm frames 1..N from its frame_start; its output is named by the scene's own numbers.
     private static void RenameToSceneFrames(RenderRequest request)

@@ -30,6 +30,8 @@ internal sealed class RenderOptions
 
     public Option<double> FramesPerSecond { get; } = new("--fps") { Description = "Frames per second of the animation timeline.", DefaultValueFactory = _ => 24 };
 
+    public Option<BsdfModel> Bsdf { get; } = new("--bsdf") { Description = "Surface model: principled (like Blender's Principled BSDF) or gltf (the glTF specification's appendix).", DefaultValueFactory = _ => BsdfModel.Principled };
+
     public Option<int?> Device { get; } = new("--device") { Description = "Vulkan device index (see 'renderfarm devices'); default: the first discrete GPU, else lavapipe." };
 
     public void AddTo(Command command)
@@ -44,6 +46,7 @@ internal sealed class RenderOptions
         command.Options.Add(SixteenBit);
         command.Options.Add(FramesPerSecond);
         command.Options.Add(Device);
+        command.Options.Add(Bsdf);
     }
 
     /// <summary>
@@ -89,6 +92,7 @@ internal sealed class RenderOptions
             Background = LinearColor.Parse(result.GetValue(Background)!),
             SixteenBit = result.GetValue(SixteenBit),
             FramesPerSecond = result.GetValue(FramesPerSecond),
+            Bsdf = result.GetValue(Bsdf),
         };
         settings.Validate();
         return settings;

@@ -112,6 +112,13 @@ internal sealed partial class JobService
             Background = request.Background is null ? defaults.Background : LinearColor.Parse(request.Background),
             FramesPerSecond = request.FramesPerSecond ?? defaults.FramesPerSecond,
             SixteenBit = request.SixteenBit ?? defaults.SixteenBit,
+            Bsdf = request.Bsdf?.ToLowerInvariant() switch
+            {
+                null => defaults.Bsdf,
+                "principled" => BsdfModel.Principled,
+                "gltf" => BsdfModel.Gltf,
+                _ => throw new CoordinatorException(400, $"bsdf must be \"principled\" or \"gltf\"; got \"{request.Bsdf}\"."),
+            },
         };
         settings.Validate();
         if (JobBudget.Refusal(frames, settings, _limits, _options.MaxObjectBytes) is { } refusal)

@@ -221,6 +221,10 @@ public sealed class PathTracer : IDisposable
         frameParams.EmitterCount = (uint)data.Emitters.Length;
         frameParams.LightCount = (uint)data.Lights.Length;
         frameParams.Environment = new System.Numerics.Vector4(settings.Background.R, settings.Background.G, settings.Background.B, 0);
+        if (settings.Bsdf == BsdfModel.Gltf)
+        {
+            frameParams.Flags |= GpuFrameParams.FlagGltfBsdf;
+        }
 
         // The shader weighs BSDF-sampled hits on emitters by the light-sampling pdf, so each
         // triangle carries its emitter selection probability.

@@ -64,10 +64,16 @@ public struct GpuTriangleShading
     public Vector4 Uv2;
 }
 
-/// <summary>A metallic-roughness material. Texture indices are -1 when absent.</summary>
+/// <summary>A metallic-roughness material with its KHR_materials extensions. Texture indices are -1 when absent.</summary>
 [StructLayout(LayoutKind.Sequential)]
 public struct GpuMaterial
 {
+    /// <summary>glTF alpha modes stored in <see cref="Flags"/> bits 0-1.</summary>
+    public const uint AlphaOpaque = 0, AlphaMask = 1, AlphaBlend = 2;
+
+    /// <summary>Flag bit: both sides are drawn (glTF doubleSided); single-sided back faces are skipped by every ray.</summary>
+    public const uint FlagDoubleSided = 1u << 2;
+
     /// <summary>Base colour factor, linear RGBA.</summary>
     public Vector4 BaseColor;
 
@@ -97,6 +103,57 @@ public struct GpuMaterial
 
     /// <summary>Emissive texture (sRGB).</summary>
     public int EmissiveTexture;
+
+    /// <summary>KHR_materials_transmission factor: the share of the dielectric base that refracts instead of diffusing.</summary>
+    public float Transmission;
+
+    /// <summary>KHR_materials_ior index of refraction (1.5 by default), also setting the dielectric's F0.</summary>
+    public float Ior;
+
+    /// <summary>KHR_materials_volume thickness factor; 0 means thin-walled (light passes without bending or absorption).</summary>
+    public float Thickness;
+
+    /// <summary>Alpha cutoff of the MASK mode.</summary>
+    public float AlphaCutoff;
+
+    /// <summary>Absorption coefficient per unit length inside the volume, −ln(attenuationColor) / attenuationDistance; zero when the distance is infinite.</summary>
+    public Vector3 Absorption;
+
+    /// <summary>Alpha mode and flags, see the constants.</summary>
+    public uint Flags;
+
+    /// <summary>KHR_materials_sheen colour factor (linear).</summary>
+    public Vector3 SheenColor;
+
+    /// <summary>KHR_materials_sheen roughness factor.</summary>
+    public float SheenRoughness;
+
+    /// <summary>KHR_materials_specular colour factor (linear), scaling the dielectric's F0.</summary>
+    public Vector3 SpecularColor;
+
+    /// <summary>KHR_materials_specular factor, scaling the dielectric's specular lobe.</summary>
+    public float Specular;
+
+    /// <summary>KHR_materials_clearcoat factor.</summary>
+    public float Clearcoat;
+
+    /// <summary>KHR_materials_clearcoat roughness factor.</summary>
+    public float ClearcoatRoughness;
+
+    /// <summary>Transmission texture (linear, R).</summary>
+    public int TransmissionTexture;
+
+    /// <summary>Clearcoat texture (linear, R).</summary>
+    public int ClearcoatTexture;
+
+    /// <summary>Sheen colour texture (sRGB).</summary>
+    public int SheenColorTexture;
+
+    /// <summary>Specular colour texture (sRGB).</summary>
+    public int SpecularColorTexture;
+
+    /// <summary>Unused; keeps 16-byte alignment.</summary>
+    public int Padding1, Padding2;
 }
 
 /// <summary>Where a texture's RGBA8 texels start in the texel buffer, its size and its sampler.</summary>
@@ -180,6 +237,9 @@ public struct GpuFrameParams
 {
     /// <summary>Flag bit: orthographic camera.</summary>
     public const uint FlagOrthographic = 1;
+
+    /// <summary>Flag bit: shade with the glTF appendix's BSDF instead of the principled one.</summary>
+    public const uint FlagGltfBsdf = 1u << 8;
 
     /// <summary>Camera position (perspective) or image-plane centre (orthographic); w unused.</summary>
     public Vector4 CameraOrigin;

@@ -14,14 +14,6 @@ namespace RenderFarm.Rendering.Scene;
 /// </summary>
 internal static class GltfPreflight
 {
-    /// <summary>Extensions that may appear in <c>extensionsRequired</c>: everything else changes how a file must be drawn in ways we ignore.</summary>
-    public static readonly IReadOnlyList<string> SupportedRequiredExtensions =
-    [
-        "KHR_lights_punctual",
-        "KHR_materials_emissive_strength",
-        "KHR_mesh_quantization",
-    ];
-
     private const uint GlbMagic = 0x46546C67; // "glTF"
     private const uint JsonChunkType = 0x4E4F534A; // "JSON"
 
@@ -115,7 +107,8 @@ internal static class GltfPreflight
                 foreach (JsonElement extension in required.EnumerateArray())
                 {
                     string name = extension.ValueKind == JsonValueKind.String ? extension.GetString() ?? string.Empty : extension.ToString();
-                    if (!SupportedRequiredExtensions.Contains(name, StringComparer.Ordinal))
+                    // Everything else changes how the file must be drawn in ways this renderer would ignore.
+                    if (!SupportedFeatures.Extensions.Contains(name))
                     {
                         throw new UserInputException(
                             $"'{displayName}' requires the glTF extension '{(name.Length <= 80 ? name : name[..80] + "...")}', which this renderer does not support.");
@@ -208,6 +201,19 @@ internal static class GltfPreflight
             CheckCount(displayName, "buffer bytes in all", totalBytes, SceneLimits.MaxBundleBytes);
         }
 
+        foreach (JsonElement skin in Items(root, "skins"))
+        {
+            CheckCount(displayName, "joints in one skin", Length(skin, "joints"), SceneLimits.MaxJointsPerSkin);
+        }
+
+        foreach (JsonElement mesh in Items(root, "meshes"))
+        {
+            foreach (JsonElement primitive in Items(mesh, "primitives"))
+            {
+                CheckCount(displayName, "morph targets in one mesh primitive", Length(primitive, "targets"), SceneLimits.MaxMorphTargetsPerPrimitive);
+            }
+        }
+
         long channels = 0;
         foreach (JsonElement animation in Items(root, "animations"))
         {
@@ -232,7 +238,9 @@ internal static class GltfPreflight
             : 0;
 
     private static IEnumerable<JsonElement> Items(JsonElement parent, string property) =>
-        parent.TryGetProperty(property, out JsonElement list) && list.ValueKind == JsonValueKind.Array ? list.EnumerateArray() : [];
+        parent.ValueKind == JsonValueKind.Object && parent.TryGetProperty(property, out JsonElement list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray()
+            : [];
 
     // A whole number as written; one too large for a long, or a fraction, reads as "past every limit" and the
     // glTF reader refuses what is not a count at all.

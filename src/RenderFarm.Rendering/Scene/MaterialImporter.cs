@@ -19,7 +19,20 @@ internal static class MaterialImporter
         MetallicRoughnessTexture = -1,
         NormalTexture = -1,
         EmissiveTexture = -1,
+        Ior = DefaultIor,
+        AlphaCutoff = 0.5f,
+        SpecularColor = Vector3.One,
+        Specular = 1,
+        TransmissionTexture = -1,
+        ClearcoatTexture = -1,
+        SheenColorTexture = -1,
+        SpecularColorTexture = -1,
     };
+
+    private const float DefaultIor = 1.5f;
+
+    // Indices of refraction beyond this are not physical materials; it bounds the dielectric's Fresnel.
+    private const float MaxIor = 5;
 
     /// <summary>The GPU record of <paramref name="material"/>; its textures are added to <paramref name="textures"/>.</summary>
     public static GpuMaterial Import(Material material, TexturePacker textures)
@@ -55,8 +68,102 @@ internal static class MaterialImporter
             result.EmissiveTexture = textures.Add(emissive.Texture, emissive.TextureSampler, srgb: true);
         }
 
+        result.Flags = material.Alpha switch
+        {
+            AlphaMode.MASK => GpuMaterial.AlphaMask,
+            AlphaMode.BLEND => GpuMaterial.AlphaBlend,
+            _ => GpuMaterial.AlphaOpaque,
+        };
+        if (material.DoubleSided)
+        {
+            result.Flags |= GpuMaterial.FlagDoubleSided;
+        }
+
+        result.AlphaCutoff = Unit(material.AlphaCutoff);
+        ImportExtensions(material, textures, ref result);
         return result;
     }
+
+    private static void ImportExtensions(Material material, TexturePacker textures, ref GpuMaterial result)
+    {
+        // The file's values are checked by the schema when read, but are still bounded here: a NaN or an
+        // out-of-range factor must not reach the shader.
+        if (material.FindChannel("Transmission") is MaterialChannel transmission)
+        {
+            result.Transmission = Unit(Parameter(transmission, "TransmissionFactor", 0f));
+            result.TransmissionTexture = textures.Add(transmission.Texture, transmission.TextureSampler, srgb: false);
+        }
+
+        // KHR_materials_ior allows 0 as well as [1, ∞); 0 (and anything below 1) is drawn as the default.
+        float ior = material.IndexOfRefraction;
+        result.Ior = float.IsFinite(ior) && ior >= 1 ? Math.Min(ior, MaxIor) : DefaultIor;
+
+        if (material.FindChannel("VolumeThickness") is MaterialChannel thickness)
+        {
+            float value = Parameter(thickness, "ThicknessFactor", 0f);
+            result.Thickness = float.IsFinite(value) && value > 0 ? value : 0;
+        }
+
+        if (material.FindChannel("VolumeAttenuation") is MaterialChannel attenuation)
+        {
+            result.Absorption = Absorption(Parameter(attenuation, "RGB", Vector3.One), Parameter(attenuation, "AttenuationDistance", float.PositiveInfinity));
+        }
+
+        if (material.FindChannel("ClearCoat") is MaterialChannel clearcoat)
+        {
+            result.Clearcoat = Unit(Parameter(clearcoat, "ClearCoatFactor", 0f));
+            result.ClearcoatTexture = textures.Add(clearcoat.Texture, clearcoat.TextureSampler, srgb: false);
+        }
+
+        if (material.FindChannel("ClearCoatRoughness") is MaterialChannel clearcoatRoughness)
+        {
+            result.ClearcoatRoughness = Unit(Parameter(clearcoatRoughness, "RoughnessFactor", 0f));
+        }
+
+        if (material.FindChannel("SheenColor") is MaterialChannel sheenColor)
+        {
+            result.SheenColor = Unit(Parameter(sheenColor, "RGB", Vector3.Zero));
+            result.SheenColorTexture = textures.Add(sheenColor.Texture, sheenColor.TextureSampler, srgb: true);
+        }
+
+        if (material.FindChannel("SheenRoughness") is MaterialChannel sheenRoughness)
+        {
+            result.SheenRoughness = Unit(Parameter(sheenRoughness, "RoughnessFactor", 0f));
+        }
+
+        if (material.FindChannel("SpecularColor") is MaterialChannel specularColor)
+        {
+            // The extension allows colour factors above 1 (F0 is clamped to 1 in the shader); bound them.
+            Vector3 color = Parameter(specularColor, "RGB", Vector3.One);
+            result.SpecularColor = Vector3.Clamp(Finite(color), Vector3.Zero, new Vector3(MaxIor));
+            result.SpecularColorTexture = textures.Add(specularColor.Texture, specularColor.TextureSampler, srgb: true);
+        }
+
+        if (material.FindChannel("SpecularFactor") is MaterialChannel specular)
+        {
+            result.Specular = Unit(Parameter(specular, "SpecularFactor", 1f));
+        }
+    }
+
+    /// <summary>Beer–Lambert coefficient: transmittance over <paramref name="distance"/> is <paramref name="color"/>.</summary>
+    internal static Vector3 Absorption(Vector3 color, float distance)
+    {
+        if (!float.IsFinite(distance) || distance <= 0)
+        {
+            return Vector3.Zero;
+        }
+
+        // A colour of 0 would absorb everything at once; 1e-4 keeps the coefficient finite.
+        Vector3 c = Vector3.Clamp(Finite(color), new Vector3(1e-4f), Vector3.One);
+        return new Vector3(-MathF.Log(c.X), -MathF.Log(c.Y), -MathF.Log(c.Z)) / distance;
+    }
+
+    private static float Unit(float value) => float.IsFinite(value) ? Math.Clamp(value, 0, 1) : 0;
+
+    private static Vector3 Unit(Vector3 value) => Vector3.Clamp(Finite(value), Vector3.Zero, Vector3.One);
+
+    private static Vector3 Finite(Vector3 value) => new(
+        float.IsFinite(value.X) ? value.X : 0, float.IsFinite(value.Y) ? value.Y : 0, float.IsFinite(value.Z) ? value.Z : 0);
 
     private static T Parameter<T>(MaterialChannel channel, string name, T fallback)
     {

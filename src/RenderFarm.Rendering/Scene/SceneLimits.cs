@@ -54,4 +54,19 @@ public static class SceneLimits
 
     /// <summary>Most animation channels of all animations together (their keys are bounded as accessors).</summary>
     public const int MaxAnimationChannels = 100_000;
+
+    /// <summary>Most joints in one skin (a film character rig has a few hundred).</summary>
+    public const int MaxJointsPerSkin = 1_024;
+
+    /// <summary>Most morph targets of one mesh primitive (a face rig of 52 ARKit shapes fits four times over).</summary>
+    public const int MaxMorphTargetsPerPrimitive = 256;
+
+    /// <summary>
+    /// Most vertices transformed (and skinned) per frame, after instancing: a mesh's vertices count once per node that
+    /// draws it, whether or not its triangles use them.
+    /// </summary>
+    public const long MaxVerticesPerFrame = 30_000_000;
+
+    /// <summary>Most morph displacements applied per frame: vertices times morph targets, once per node that draws the mesh.</summary>
+    public const long MaxMorphDisplacementsPerFrame = 100_000_000;
 }

@@ -4,30 +4,33 @@ using RenderFarm.Rendering.PathTracing;
 using RenderFarm.Rendering.Reference;
 using RenderFarm.Rendering.Scene;
 using RenderFarm.Testing;
+using Xunit.Abstractions;
 
 namespace RenderFarm.Rendering.Tests.PathTracing;
 
 /// <summary>
 /// Our render and Blender Cycles' render of the same exported scene must agree in structure and
-/// brightness: this checks the glTF import, camera, emission units and light transport together.
+/// brightness: this checks the glTF import, camera, emission units, materials and light transport together.
 /// </summary>
 /// <remarks>
-/// The brightness cannot match exactly: Blender imports glTF materials as its Principled BSDF,
-/// whose Burley diffuse (retro-reflective at roughness 1) and multiple-scattering GGX reflect more
-/// than the glTF specification's Lambert × (1 − F) + single-scattering GGX that we follow. In a
-/// closed Cornell box the difference compounds over bounces: we measure our mean linear luminance
-/// at 0.70–0.72 of Cycles' there, and 0.90 on the open textured-cube scene. Unit mistakes move the
-/// ratio by π, 4π or 683 and fail the range below at once.
+/// With the principled BSDF (the default: Burley diffuse, energy-compensated GGX) the mean linear
+/// luminance is within 1.1 % of Cycles' on every sample scene; the bounds below are the measured
+/// figures (docs/rendering.md) with a margin for noise. Unit mistakes move the ratio by
+/// π, 4π or 683 and fail at once. The materials scene holds glass with absorption, clearcoat,
+/// sheen and MASK and BLEND alpha in one render to keep the suite short.
 /// </remarks>
 [Collection(PathTracerCollection.Name)]
 [Trait("Category", "Blender")]
-public class CyclesAgreementFacts(PathTracerFixture fixture)
+public class CyclesAgreementFacts(PathTracerFixture fixture, ITestOutputHelper output)
 {
     [Theory]
-    [InlineData("samples/cornell-box/cornell-box.glb", 1)]
-    [InlineData("samples/cornell-box/cornell-box.glb", 13)]
-    [InlineData("samples/textured-cube/textured-cube.glb", 1)]
-    public async Task OurRender_AgreesWithCycles(string scenePath, int frame)
+    // Measured (SSIM, mean ratio): Cornell box 1 (0.975, 0.999), 13 (0.977, 0.992), textured cube (0.998, 1.001),
+    // materials (0.986, 0.989).
+    [InlineData("samples/cornell-box/cornell-box.glb", 1, 0.95, 0.96, 1.04)]
+    [InlineData("samples/cornell-box/cornell-box.glb", 13, 0.95, 0.96, 1.04)]
+    [InlineData("samples/textured-cube/textured-cube.glb", 1, 0.98, 0.96, 1.04)]
+    [InlineData("samples/materials/materials.glb", 1, 0.96, 0.96, 1.04)]
+    public async Task OurRender_AgreesWithCycles(string scenePath, int frame, double minSsim, double minBrightness, double maxBrightness)
     {
         string scene = RepositoryPaths.Combine(scenePath);
         var settings = new RenderSettings { Size = new ImageSize(128, 128), SamplesPerPixel = 64, ToneMapping = ToneMapping.Clamp };
@@ -41,6 +44,8 @@ public class CyclesAgreementFacts(PathTracerFixture fixture)
 
         // Compared at 32x32: each value averages 16 pixels, which quiets the noise of both renderers.
         (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cycles.ImagePath, 32);
-        Assert.True(ssim > 0.85 && brightness is > 0.6 and < 1.1, $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
+        output.WriteLine($"{scenePath} frame {frame}: SSIM {ssim:F3}, brightness ratio {brightness:F3}");
+        Assert.True(ssim > minSsim && brightness > minBrightness && brightness < maxBrightness,
+            $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
     }
 }

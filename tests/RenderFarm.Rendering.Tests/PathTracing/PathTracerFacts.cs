@@ -78,16 +78,40 @@ public class PathTracerFacts(PathTracerFixture fixture)
         Assert.Throws<OperationCanceledException>(() => fixture.Tracer.Render(scene, 1, new RenderSettings(), cancellationToken: cancellation.Token));
     }
 
+    // The goldens without a BSDF in their name are the glTF appendix BSDF's references (made before the principled default).
     [Theory]
     [InlineData(1)]
     [InlineData(13)]
     public void CornellBox_MatchesItsGoldenImage(int frame)
     {
         SceneAsset scene = SceneAsset.Load(s_cornellBox);
-        var settings = new RenderSettings { Size = new ImageSize(96, 96), SamplesPerPixel = 64, Seed = 1, ToneMapping = ToneMapping.Clamp };
+        var settings = new RenderSettings { Size = new ImageSize(96, 96), SamplesPerPixel = 64, Seed = 1, ToneMapping = ToneMapping.Clamp, Bsdf = BsdfModel.Gltf };
         HdrImage image = fixture.Tracer.Render(scene, frame, settings).Image;
 
         GoldenImages.AssertMatches(image, settings.ToneMapping, $"cornell-box_frame{frame:D2}_96x96_64spp.png", new TolerantImageComparer(maxMeanDifference: 3, maxBlurredDifference: 12));
+    }
+
+    [Fact]
+    public void CornellBox_WithThePrincipledBsdf_MatchesItsGoldenImage()
+    {
+        SceneAsset scene = SceneAsset.Load(s_cornellBox);
+        var settings = new RenderSettings { Size = new ImageSize(96, 96), SamplesPerPixel = 64, Seed = 1, ToneMapping = ToneMapping.Clamp };
+        HdrImage image = fixture.Tracer.Render(scene, 1, settings).Image;
+
+        GoldenImages.AssertMatches(image, settings.ToneMapping, "cornell-box_frame01_96x96_64spp_principled.png", new TolerantImageComparer(maxMeanDifference: 3, maxBlurredDifference: 12));
+    }
+
+    [Fact]
+    public void PrincipledBsdf_IsBrighterThanTheGltfOne_InAClosedBox()
+    {
+        // Burley diffuse without the 1 - F weight and energy-compensated GGX reflect more per bounce.
+        SceneAsset scene = SceneAsset.Load(s_cornellBox);
+        var settings = new RenderSettings { Size = new ImageSize(32, 32), SamplesPerPixel = 32, Seed = 3 };
+
+        double principled = fixture.Tracer.Render(scene, 1, settings).Image.MeanValue();
+        double gltf = fixture.Tracer.Render(scene, 1, settings with { Bsdf = BsdfModel.Gltf }).Image.MeanValue();
+
+        Assert.True(principled > 1.1 * gltf, $"principled mean {principled}, gltf mean {gltf}");
     }
 
     private sealed class CollectingProgress(List<FrameProgress> reports) : IProgress<FrameProgress>

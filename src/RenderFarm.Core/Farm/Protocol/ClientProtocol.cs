@@ -74,6 +74,7 @@ public sealed record SubmitInferenceJobRequest(
 /// <param name="Background">Uniform environment radiance, "V" or "R,G,B".</param>
 /// <param name="FramesPerSecond">Animation frames per second.</param>
 /// <param name="SixteenBit">Write 16-bit PNGs.</param>
+/// <param name="Bsdf">"principled" (default) or "gltf".</param>
 /// <param name="Payer">
 /// The address that locks the budget; optional, and when given it must be the signed-in account, which always pays
 /// for its own jobs (escrows are keyed by client and job, and the coordinator reads the escrow the owner locked).
@@ -93,7 +94,8 @@ public sealed record SubmitJobRequest(
     string? Background = null,
     double? FramesPerSecond = null,
     bool? SixteenBit = null,
-    string? Payer = null);
+    string? Payer = null,
+    string? Bsdf = null);
 
 /// <summary>Where a paid job's budget is locked.</summary>
 /// <param name="Kind">"evm" (the escrow contract on a chain), "offline" (a ledger file on the coordinator) or "none" (jobs are not paid).</param>
