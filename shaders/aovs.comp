@@ -12,8 +12,8 @@
 #include "pathtrace/device.glsl"
 #include "pathtrace/layout.glsl"
 #include "pathtrace/random.glsl"
-#include "pathtrace/bvh.glsl"
 #include "pathtrace/textures.glsl"
+#include "pathtrace/bvh.glsl"
 #include "pathtrace/surface.glsl"
 
 void main()
@@ -48,8 +48,9 @@ void main()
             origin = u_frame.cameraOrigin.xyz;
             direction = normalize(u_frame.cameraForward.xyz + sx * u_frame.cameraRight.xyz + sy * u_frame.cameraUp.xyz);
         }
+        // A fixed key per pixel and position draws stochastic transparency, so alpha-blended surfaces average out.
         Hit hit;
-        if (!traceRay(origin, direction, INFINITY, false, hit))
+        if (!traceRay(origin, direction, INFINITY, false, rayKey(pcgHash(u_frame.seed ^ (y * u_frame.width + x)), i), hit))
         {
             continue;
         }
