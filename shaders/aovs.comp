@@ -48,9 +48,9 @@ void main()
             origin = u_frame.cameraOrigin.xyz;
             direction = normalize(u_frame.cameraForward.xyz + sx * u_frame.cameraRight.xyz + sy * u_frame.cameraUp.xyz);
         }
+        // A fixed key per pixel and position draws stochastic transparency, so alpha-blended surfaces average out.
         Hit hit;
-        // Alpha-blended surfaces are kept or passed by a key fixed per pixel and grid position.
-        if (!traceRay(origin, direction, INFINITY, false, rayKey(pcgHash(y * u_frame.width + x), i), hit))
+        if (!traceRay(origin, direction, INFINITY, false, rayKey(pcgHash(u_frame.seed ^ (y * u_frame.width + x)), i), hit))
         {
             continue;
         }
