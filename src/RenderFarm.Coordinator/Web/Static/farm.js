@@ -11,13 +11,27 @@
     }
 
     var source = new EventSource(main.getAttribute('data-stream'));
+    // The control to focus again after an update: by its id, or a link by its address (task and frame links have no
+    // id), so a keyboard user tabbing through a live page keeps their place.
+    function keyOf(element) {
+      if (!element || element === document.body || !region.contains(element)) {
+        return null;
+      }
+
+      if (element.id) {
+        return '#' + CSS.escape(element.id);
+      }
+
+      var href = element.getAttribute('href');
+      return href ? 'a[href="' + CSS.escape(href) + '"]' : null;
+    }
+
     source.addEventListener('live', function (event) {
-      // Keep the keyboard focus on the same control across the update.
-      var focused = document.activeElement && document.activeElement.id;
+      var focused = keyOf(document.activeElement);
       region.innerHTML = event.data;
       document.body.setAttribute('data-updated', String(Date.now()));
       if (focused) {
-        var again = document.getElementById(focused);
+        var again = region.querySelector(focused);
         if (again) {
           again.focus();
         }
