@@ -2,18 +2,18 @@ using RenderFarm.Core;
 using RenderFarm.Rendering.Imaging;
 using RenderFarm.Rendering.Lighting;
 using RenderFarm.Rendering.PathTracing;
-using RenderFarm.Rendering.Reference;
 using RenderFarm.Rendering.Scene;
 using RenderFarm.Rendering.Tests.PathTracing;
 using RenderFarm.Rendering.Tests.Scene;
 using RenderFarm.Testing;
+using Xunit.Abstractions;
 
 namespace RenderFarm.Rendering.Tests.Lighting;
 
 /// <summary>The path tracer lit by an environment map: energy, agreement with the uniform background, determinism.</summary>
 [Collection(PathTracerCollection.Name)]
 [Trait("Category", "Gpu")]
-public class EnvironmentRenderFacts(PathTracerFixture fixture)
+public class EnvironmentRenderFacts(PathTracerFixture fixture, ITestOutputHelper output)
 {
     private static readonly string s_scene = RepositoryPaths.Combine("samples/environment/environment.glb");
     private static readonly string s_sky = RepositoryPaths.Combine("samples/environment/sky.hdr");
@@ -95,18 +95,11 @@ public class EnvironmentRenderFacts(PathTracerFixture fixture)
     [Trait("Category", "Blender")]
     public async Task EnvironmentLitScene_AgreesWithCycles()
     {
-        var settings = new RenderSettings { Size = new ImageSize(96, 96), SamplesPerPixel = 64, ToneMapping = ToneMapping.Clamp };
-        string folder = Directory.CreateTempSubdirectory("renderfarm-cycles-environment-").FullName;
-        string ours = Path.Combine(folder, "renderfarm.png");
         using var tracer = new PathTracer(fixture.Device) { Environment = new EnvironmentLight(EnvironmentFile.Read(s_sky), 0.5f, 30f) };
-        FrameRender render = tracer.Render(SceneAsset.Load(s_scene), 1, settings);
-        PngFrameWriter.Write(render.Image, ours, settings.ToneMapping, 0, sixteenBit: false);
-
-        CyclesRender cycles = await CyclesReference.RenderAsync(
-            "blender", RepositoryPaths.Combine(CyclesReference.ScriptPath), s_scene, 1, settings.Size, settings.SamplesPerPixel, threads: null,
-            Path.Combine(folder, "cycles.png"), ["--environment", s_sky, "--environment-strength", "0.5", "--environment-rotation", "30"]);
-
-        (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cycles.ImagePath, 32);
-        Assert.True(ssim > 0.85 && brightness is > 0.8 and < 1.1, $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
+        CyclesAgreement agreement = await CyclesComparison.CompareAsync(
+            tracer, "samples/environment/environment.glb", 1, side: 96,
+            ["--environment", s_sky, "--environment-strength", "0.5", "--environment-rotation", "30"]);
+        output.WriteLine($"environment: {agreement}");
+        Assert.True(agreement.Ssim > 0.85 && agreement.Brightness is > 0.8 and < 1.1, agreement.ToString());
     }
 }

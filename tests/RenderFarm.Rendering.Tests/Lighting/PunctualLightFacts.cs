@@ -1,17 +1,15 @@
-using RenderFarm.Core;
-using RenderFarm.Rendering.Imaging;
 using RenderFarm.Rendering.PathTracing;
-using RenderFarm.Rendering.Reference;
 using RenderFarm.Rendering.Scene;
 using RenderFarm.Rendering.Tests.PathTracing;
 using RenderFarm.Testing;
+using Xunit.Abstractions;
 
 namespace RenderFarm.Rendering.Tests.Lighting;
 
 /// <summary>Point and spot lights as Blender exports and imports them, against Cycles.</summary>
 [Collection(PathTracerCollection.Name)]
 [Trait("Category", "Gpu")]
-public class PunctualLightFacts(PathTracerFixture fixture)
+public class PunctualLightFacts(PathTracerFixture fixture, ITestOutputHelper output)
 {
     private static readonly string s_scene = RepositoryPaths.Combine("samples/lights/lights.glb");
 
@@ -36,17 +34,8 @@ public class PunctualLightFacts(PathTracerFixture fixture)
     [Trait("Category", "Blender")]
     public async Task PointAndSpotLights_AgreeWithCycles()
     {
-        var settings = new RenderSettings { Size = new ImageSize(96, 96), SamplesPerPixel = 64, ToneMapping = ToneMapping.Clamp };
-        string folder = Directory.CreateTempSubdirectory("renderfarm-cycles-lights-").FullName;
-        string ours = Path.Combine(folder, "renderfarm.png");
-        FrameRender render = fixture.Tracer.Render(SceneAsset.Load(s_scene), 1, settings);
-        PngFrameWriter.Write(render.Image, ours, settings.ToneMapping, 0, sixteenBit: false);
-
-        CyclesRender cycles = await CyclesReference.RenderAsync(
-            "blender", RepositoryPaths.Combine(CyclesReference.ScriptPath), s_scene, 1, settings.Size, settings.SamplesPerPixel, threads: null,
-            Path.Combine(folder, "cycles.png"));
-
-        (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cycles.ImagePath, 32);
-        Assert.True(ssim > 0.9 && brightness is > 0.8 and < 1.1, $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
+        CyclesAgreement agreement = await CyclesComparison.CompareAsync(fixture.Tracer, "samples/lights/lights.glb", 1, side: 96);
+        output.WriteLine($"point and spot lights: {agreement}");
+        Assert.True(agreement.Ssim > 0.9 && agreement.Brightness is > 0.8 and < 1.1, agreement.ToString());
     }
 }

@@ -1,9 +1,3 @@
-using RenderFarm.Core;
-using RenderFarm.Rendering.Imaging;
-using RenderFarm.Rendering.PathTracing;
-using RenderFarm.Rendering.Reference;
-using RenderFarm.Rendering.Scene;
-using RenderFarm.Testing;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -29,18 +23,8 @@ public class AnimatedGeometryCyclesFacts(PathTracerFixture fixture, ITestOutputH
     [InlineData("samples/morph-shape/morph-shape.glb", 24)]
     public async Task Deformed_geometry_agrees_with_Cycles(string scenePath, int frame)
     {
-        string scene = RepositoryPaths.Combine(scenePath);
-        var settings = new RenderSettings { Size = new ImageSize(128, 128), SamplesPerPixel = 64, ToneMapping = ToneMapping.Clamp };
-        string folder = Directory.CreateTempSubdirectory("renderfarm-cycles-").FullName;
-        string ours = Path.Combine(folder, "renderfarm.png");
-        FrameRender render = fixture.Tracer.Render(SceneAsset.Load(scene), frame, settings);
-        PngFrameWriter.Write(render.Image, ours, settings.ToneMapping, 0, sixteenBit: false);
-
-        CyclesRender cycles = await CyclesReference.RenderAsync(
-            "blender", RepositoryPaths.Combine(CyclesReference.ScriptPath), scene, frame, settings.Size, settings.SamplesPerPixel, threads: null, Path.Combine(folder, "cycles.png"));
-
-        (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cycles.ImagePath, 32);
-        output.WriteLine($"{scenePath} frame {frame}: SSIM {ssim:F3}, mean ratio {brightness:F3}");
-        Assert.True(ssim > 0.85 && brightness is > 0.6 and < 1.1, $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
+        CyclesAgreement agreement = await CyclesComparison.CompareAsync(fixture.Tracer, scenePath, frame);
+        output.WriteLine($"{scenePath} frame {frame}: {agreement}");
+        Assert.True(agreement.Ssim > 0.85 && agreement.Brightness is > 0.6 and < 1.1, agreement.ToString());
     }
 }

@@ -1,9 +1,3 @@
-using RenderFarm.Core;
-using RenderFarm.Rendering.Imaging;
-using RenderFarm.Rendering.PathTracing;
-using RenderFarm.Rendering.Reference;
-using RenderFarm.Rendering.Scene;
-using RenderFarm.Testing;
 using Xunit.Abstractions;
 
 namespace RenderFarm.Rendering.Tests.PathTracing;
@@ -32,20 +26,10 @@ public class CyclesAgreementFacts(PathTracerFixture fixture, ITestOutputHelper o
     [InlineData("samples/materials/materials.glb", 1, 0.96, 0.96, 1.04)]
     public async Task OurRender_AgreesWithCycles(string scenePath, int frame, double minSsim, double minBrightness, double maxBrightness)
     {
-        string scene = RepositoryPaths.Combine(scenePath);
-        var settings = new RenderSettings { Size = new ImageSize(128, 128), SamplesPerPixel = 64, ToneMapping = ToneMapping.Clamp };
-        string folder = Directory.CreateTempSubdirectory("renderfarm-cycles-").FullName;
-        string ours = Path.Combine(folder, "renderfarm.png");
-        FrameRender render = fixture.Tracer.Render(SceneAsset.Load(scene), frame, settings);
-        PngFrameWriter.Write(render.Image, ours, settings.ToneMapping, 0, sixteenBit: false);
-
-        CyclesRender cycles = await CyclesReference.RenderAsync(
-            "blender", RepositoryPaths.Combine(CyclesReference.ScriptPath), scene, frame, settings.Size, settings.SamplesPerPixel, threads: null, Path.Combine(folder, "cycles.png"));
-
-        // Compared at 32x32: each value averages 16 pixels, which quiets the noise of both renderers.
-        (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cycles.ImagePath, 32);
-        output.WriteLine($"{scenePath} frame {frame}: SSIM {ssim:F3}, brightness ratio {brightness:F3}");
-        Assert.True(ssim > minSsim && brightness > minBrightness && brightness < maxBrightness,
-            $"SSIM {ssim:F3}, brightness ratio {brightness:F3} between {ours} and {cycles.ImagePath}");
+        CyclesAgreement agreement = await CyclesComparison.CompareAsync(fixture.Tracer, scenePath, frame);
+        output.WriteLine($"{scenePath} frame {frame}: {agreement}");
+        Assert.True(
+            agreement.Ssim > minSsim && agreement.Brightness > minBrightness && agreement.Brightness < maxBrightness,
+            agreement.ToString());
     }
 }
