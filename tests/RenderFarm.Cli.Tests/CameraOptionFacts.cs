@@ -49,7 +49,7 @@ public sealed partial class CameraOptionFacts
     {
         await using CliFarm farm = await CliFarm.StartAsync();
         JsonNode root = JsonNode.Parse(TestGltf.Triangle())!;
-        root["extensionsUsed"] = new JsonArray("KHR_materials_sheen");
+        root["extensionsUsed"] = new JsonArray("KHR_materials_iridescence");
         root["meshes"]![0]!["primitives"]!.AsArray().Add(new JsonObject { ["attributes"] = new JsonObject { ["POSITION"] = 0 }, ["mode"] = 1 });
         string scene = Path.Combine(farm.Folder, "lines.gltf");
         await File.WriteAllTextAsync(scene, root.ToJsonString(), Encoding.UTF8);
@@ -57,7 +57,7 @@ public sealed partial class CameraOptionFacts
         CliResult result = await farm.RunAsync("render", scene, "--size", "8x8", "--spp", "1", "--detach", "--out", Path.Combine(farm.Folder, "frames"));
 
         Assert.True(result.ExitCode == 0, result.Error);
-        Assert.Contains("warning: lines: extension 'KHR_materials_sheen' is not supported", result.Error, StringComparison.Ordinal);
+        Assert.Contains("warning: lines: extension 'KHR_materials_iridescence' is not supported", result.Error, StringComparison.Ordinal);
         Assert.Contains("warning: lines: mesh 0 has LINES primitives; points and lines are not drawn.", result.Error, StringComparison.Ordinal);
     }
 }

@@ -34,7 +34,9 @@ public class EnvironmentRenderFacts(PathTracerFixture fixture, ITestOutputHelper
     {
         using var folder = new TempDirectory();
         SceneAsset scene = SceneAsset.Load(WhiteFurnaceFacts.WhiteSphere(folder, metallic: 0));
-        var settings = new RenderSettings { Size = new ImageSize(32, 32), SamplesPerPixel = 256 };
+        // The glTF BSDF's diffuse loses no energy in a furnace; Burley's (the principled default, as in Cycles) is
+        // retro-reflective and measured up to 1.23 at the silhouette, which is the model, not the light transport.
+        var settings = new RenderSettings { Size = new ImageSize(32, 32), SamplesPerPixel = 256, Bsdf = BsdfModel.Gltf };
         using var tracer = new PathTracer(fixture.Device) { Environment = new EnvironmentLight(Constant(0.5f), strength: 2f, rotationDegrees: 30f) };
 
         float[] mapped = tracer.Render(scene, 1, settings).Image.Pixels;
@@ -87,8 +89,8 @@ public class EnvironmentRenderFacts(PathTracerFixture fixture, ITestOutputHelper
 
     /// <summary>
     /// The sample scene lit only by the sample sky (its sun carries most of the light), strength 0.5 and turned 30°,
-    /// rendered by Cycles with the same .hdr as its world and by us. Measured at 96×96, 64 spp: SSIM 0.93 and a
-    /// brightness ratio of 0.89, the material-model gap docs/rendering.md explains (0.90 on the textured cube);
+    /// rendered by Cycles with the same .hdr as its world and by us. Measured at 96×96, 64 spp with the principled
+    /// BSDF: SSIM 0.965 and a brightness ratio of 1.001 (0.89 with the glTF one, the material-model gap docs/rendering.md explains);
     /// a unit or layout mistake (a missing 1/sin θ, a map turned the wrong way) moves the shadows or the ratio far more.
     /// </summary>
     [Fact]
@@ -100,6 +102,6 @@ public class EnvironmentRenderFacts(PathTracerFixture fixture, ITestOutputHelper
             tracer, "samples/environment/environment.glb", 1, side: 96,
             ["--environment", s_sky, "--environment-strength", "0.5", "--environment-rotation", "30"]);
         output.WriteLine($"environment: {agreement}");
-        Assert.True(agreement.Ssim > 0.85 && agreement.Brightness is > 0.8 and < 1.1, agreement.ToString());
+        Assert.True(agreement.Ssim > 0.93 && agreement.Brightness is > 0.96 and < 1.04, agreement.ToString());
     }
 }

@@ -28,12 +28,12 @@ public sealed class SceneReportFacts : IDisposable
     [Fact]
     public void Unsupported_extensions_are_listed_and_supported_ones_are_not()
     {
-        string path = Triangle(gltf => gltf.Root["extensionsUsed"] = new JsonArray("KHR_lights_punctual", "KHR_materials_sheen", "EXT_made_up"));
+        string path = Triangle(gltf => gltf.Root["extensionsUsed"] = new JsonArray("KHR_lights_punctual", "KHR_materials_iridescence", "EXT_made_up"));
 
         IReadOnlyList<string> report = SceneAsset.Load(path).Unsupported;
 
         Assert.Equal(
-            ["extension 'KHR_materials_sheen' is not supported; what it adds is not drawn.", "extension 'EXT_made_up' is not supported; what it adds is not drawn."],
+            ["extension 'KHR_materials_iridescence' is not supported; what it adds is not drawn.", "extension 'EXT_made_up' is not supported; what it adds is not drawn."],
             report);
     }
 
