@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using RenderFarm.Core;
 using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
@@ -17,8 +16,6 @@ public sealed class AovPass : IDisposable
     /// <summary>Positions per pixel: a 4×4 grid, which also keeps each invocation far below drivers' loop limits.</summary>
     public const int PositionsPerPixel = 16;
 
-    private const int TileSize = 256;
-    private const int WorkgroupSize = 8;
     private const int BufferSlot = 9;
     private const string ShaderResource = "shaders/aovs.spv";
 
@@ -30,13 +27,9 @@ public sealed class AovPass : IDisposable
     {
         ArgumentNullException.ThrowIfNull(tracer);
         _tracer = tracer;
-        using Stream stream = typeof(AovPass).Assembly.GetManifestResourceStream(ShaderResource)
-            ?? throw new InvalidOperationException($"The build did not embed {ShaderResource}; run scripts/compile-shaders.sh.");
-        var spirv = new byte[stream.Length];
-        stream.ReadExactly(spirv);
-
         // The pass binds the path tracer's whole buffer set, so its layout has the same bindings.
-        _pipeline = tracer.Device.CreatePipeline(spirv, PathTracer.StorageBufferCount, Unsafe.SizeOf<GpuTilePush>());
+        _pipeline = tracer.Device.CreatePipeline(
+            PathTracer.LoadShader(ShaderResource), PathTracer.StorageBufferCount, Unsafe.SizeOf<GpuTilePush>());
     }
 
     /// <summary>Renders the AOVs of frame <paramref name="frame"/> of <paramref name="scene"/> at the settings' size and camera.</summary>
@@ -54,38 +47,28 @@ public sealed class AovPass : IDisposable
         ImageSize size = settings.Size;
         var aovs = new FrameAovs(size.Width, size.Height);
         using PathTracer.FrameBuffers frameBuffers = _tracer.PrepareFrame(scene, frame, settings);
-        using GpuBuffer output = device.CreateBuffer((ulong)TileSize * TileSize * 3 * 16);
+        using GpuBuffer output = device.CreateBuffer((ulong)PathTracer.TileSize * PathTracer.TileSize * 3 * 16);
         GpuBuffer[] buffers = [.. frameBuffers.Buffers];
         buffers[BufferSlot] = output;
-        var sums = new float[TileSize * TileSize * 12];
-        for (int y0 = 0; y0 < size.Height; y0 += TileSize)
+        var sums = new float[PathTracer.TileSize * PathTracer.TileSize * 12];
+        foreach ((int x0, int y0, int width, int height) in PathTracer.Tiles(size))
         {
-            for (int x0 = 0; x0 < size.Width; x0 += TileSize)
+            cancellationToken.ThrowIfCancellationRequested();
+            // A sentinel, so a dispatch that wrote nothing cannot pass for a frame that hit nothing.
+            device.Fill(output, 0x7fc00000u);
+            var push = new GpuTilePush
             {
-                cancellationToken.ThrowIfCancellationRequested();
-                int width = Math.Min(TileSize, size.Width - x0), height = Math.Min(TileSize, size.Height - y0);
-                // A sentinel, so a dispatch that wrote nothing cannot pass for a frame that hit nothing.
-                device.Fill(output, 0x7fc00000u);
-                var push = new GpuTilePush
-                {
-                    TileX = (uint)x0,
-                    TileY = (uint)y0,
-                    TileWidth = (uint)width,
-                    TileHeight = (uint)height,
-                    SampleStart = 0,
-                    SampleCount = PositionsPerPixel,
-                };
-                device.Dispatch(
-                    _pipeline,
-                    buffers,
-                    MemoryMarshal.AsBytes(new ReadOnlySpan<GpuTilePush>(in push)),
-                    (uint)((width + WorkgroupSize - 1) / WorkgroupSize),
-                    (uint)((height + WorkgroupSize - 1) / WorkgroupSize),
-                    1);
-                Span<float> tile = sums.AsSpan(0, width * height * 12);
-                device.Download<float>(output, tile);
-                Store(tile, aovs, x0, y0, width, height);
-            }
+                TileX = (uint)x0,
+                TileY = (uint)y0,
+                TileWidth = (uint)width,
+                TileHeight = (uint)height,
+                SampleStart = 0,
+                SampleCount = PositionsPerPixel,
+            };
+            _tracer.DispatchTile(_pipeline, buffers, push);
+            Span<float> tile = sums.AsSpan(0, width * height * 12);
+            device.Download<float>(output, tile);
+            Store(tile, aovs, x0, y0, width, height);
         }
 
         return aovs;

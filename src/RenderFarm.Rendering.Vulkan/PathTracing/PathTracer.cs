@@ -54,7 +54,8 @@ public sealed class PathTracer : IDisposable
 
     private const int LoopBudget = 8_192;
     private const int LoopsPerSegment = 256;
-    private const int TileSize = 256;
+    /// <summary>The largest tile one dispatch covers, in pixels a side; the tile buffers are sized for it.</summary>
+    internal const int TileSize = 256;
     private const int WorkgroupSize = 8;
     private const string ShaderResource = "shaders/pathtrace.spv";
     private const string OtherDeviceShaderResource = "shaders/pathtrace_other_device.spv";
@@ -328,13 +329,7 @@ public sealed class PathTracer : IDisposable
                 SampleStart = (uint)sampleStart,
                 SampleCount = (uint)count,
             };
-            TimeSpan elapsed = _device.Dispatch(
-                _pipeline,
-                buffers,
-                MemoryMarshal.AsBytes(new ReadOnlySpan<GpuTilePush>(in push)),
-                (uint)((width + WorkgroupSize - 1) / WorkgroupSize),
-                (uint)((height + WorkgroupSize - 1) / WorkgroupSize),
-                1);
+            TimeSpan elapsed = DispatchTile(_pipeline, buffers, push);
             stats.GpuTime += elapsed;
             sampleStart += count;
             stats.SamplesDone += (long)width * height * count;
@@ -376,7 +371,18 @@ public sealed class PathTracer : IDisposable
         _environmentCdf?.Dispose();
     }
 
-    private static byte[] LoadShader(string resource)
+    /// <summary>Runs <paramref name="pipeline"/> over the tile <paramref name="push"/> names, one invocation per pixel.</summary>
+    internal TimeSpan DispatchTile(ComputePipeline pipeline, GpuBuffer[] buffers, in GpuTilePush push) =>
+        _device.Dispatch(
+            pipeline,
+            buffers,
+            MemoryMarshal.AsBytes(new ReadOnlySpan<GpuTilePush>(in push)),
+            (push.TileWidth + WorkgroupSize - 1) / WorkgroupSize,
+            (push.TileHeight + WorkgroupSize - 1) / WorkgroupSize,
+            1);
+
+    /// <summary>The SPIR-V of an embedded shader of this assembly.</summary>
+    internal static byte[] LoadShader(string resource)
     {
         using Stream stream = typeof(PathTracer).Assembly.GetManifestResourceStream(resource)
             ?? throw new InvalidOperationException($"The build did not embed {resource}; run scripts/compile-shaders.sh.");
@@ -385,7 +391,8 @@ public sealed class PathTracer : IDisposable
         return bytes;
     }
 
-    private static IEnumerable<(int X, int Y, int Width, int Height)> Tiles(ImageSize size)
+    /// <summary>A frame of <paramref name="size"/> cut into tiles of at most <see cref="TileSize"/> a side, row by row.</summary>
+    internal static IEnumerable<(int X, int Y, int Width, int Height)> Tiles(ImageSize size)
     {
         for (int y = 0; y < size.Height; y += TileSize)
         {
