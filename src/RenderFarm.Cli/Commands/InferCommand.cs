@@ -216,27 +216,21 @@ internal static class InferCommand
         var embeddings = new float[lines.Length][];
         var index = items.Select((item, i) => (item, i)).ToDictionary(p => p.item, p => p.i);
         using var bar = new ProgressBar(Console.Error);
-        using CoordinatorClient http = (farm.SignIn ?? new ClientSettings.Resolved(null, null, null)).CreateClient(farm.Coordinator, TimeSpan.FromMinutes(10));
         var clock = Stopwatch.StartNew();
-        JobDetails job;
-        try
+        JobDetails? job = await RunFarmJobAsync(
+            farm,
+            request.ModelPath,
+            model,
+            items,
+            bar,
+            (item, outputs) =>
+            {
+                int i = index[item];
+                embeddings[i] = TextEmbedding.Pool(outputs[model.Outputs[0].Name], [tokens[i].Length], request.Pooling, request.Normalize)[0];
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (job is null)
         {
-            job = await new InferenceJobRunner(http, bar).RunAsync(
-                request.ModelPath,
-                model,
-                items,
-                farm.ItemsPerTask,
-                (item, outputs) =>
-                {
-                    int i = index[item];
-                    embeddings[i] = TextEmbedding.Pool(outputs[model.Outputs[0].Name], [tokens[i].Length], request.Pooling, request.Normalize)[0];
-                },
-                cancellationToken).ConfigureAwait(false);
-        }
-        catch (JobFailedException failed)
-        {
-            bar.Clear();
-            await Console.Error.WriteLineAsync($"renderfarm: {failed.Message}").ConfigureAwait(false);
             return 1;
         }
 
@@ -410,33 +404,25 @@ internal static class InferCommand
 
         ImageLayout outputLayout = batching.Inputs[0].Layout;
         using var bar = new ProgressBar(Console.Error);
-        using CoordinatorClient http = (farm.SignIn ?? new ClientSettings.Resolved(null, null, null)).CreateClient(farm.Coordinator, TimeSpan.FromMinutes(10));
-        var runner = new InferenceJobRunner(http, bar);
         var totals = new InferTotals(model.Outputs.Select(o => o.Name));
         var clock = Stopwatch.StartNew();
-        JobDetails job;
-        try
-        {
-            job = await runner.RunAsync(
-                request.ModelPath,
-                model,
-                [.. items.Select(item => new FarmItem(item.Stem, string.Join(", ", item.Inputs.Values.Select(v => v.Path).Distinct()), () => batching.Load([item])))],
-                farm.ItemsPerTask,
-                (item, outputs) =>
+        JobDetails? job = await RunFarmJobAsync(
+            farm,
+            request.ModelPath,
+            model,
+            [.. items.Select(item => new FarmItem(item.Stem, string.Join(", ", item.Inputs.Values.Select(v => v.Path).Distinct()), () => batching.Load([item])))],
+            bar,
+            (item, outputs) =>
+            {
+                foreach (TensorInfo info in model.Outputs)
                 {
-                    foreach (TensorInfo info in model.Outputs)
-                    {
-                        Tensor tensor = outputs[info.Name];
-                        WriteOutputs(request, item.Stem, info.Name, tensor, NpyFile.Format(tensor), totals, outputLayout);
-                    }
-                },
-                cancellationToken).ConfigureAwait(false);
-        }
-        catch (JobFailedException failed)
+                    Tensor tensor = outputs[info.Name];
+                    WriteOutputs(request, item.Stem, info.Name, tensor, NpyFile.Format(tensor), totals, outputLayout);
+                }
+            },
+            cancellationToken).ConfigureAwait(false);
+        if (job is null)
         {
-            // The job failed or was cancelled on the farm: one line, exit code 1.
-            bar.Clear();
-            await Console.Error.WriteLineAsync($"renderfarm: {failed.Message}").ConfigureAwait(false);
             return 1;
         }
 
@@ -448,6 +434,30 @@ internal static class InferCommand
         }
 
         return 0;
+    }
+
+    // Runs the items as one farm job, handing each verified item's outputs to received. Null when the job failed
+    // or was cancelled on the farm; that has then been said in one line (exit code 1).
+    private static async Task<JobDetails?> RunFarmJobAsync(
+        FarmTarget farm,
+        string modelPath,
+        OnnxModel model,
+        IReadOnlyList<FarmItem> items,
+        ProgressBar bar,
+        Action<FarmItem, IReadOnlyDictionary<string, Tensor>> received,
+        CancellationToken cancellationToken)
+    {
+        using CoordinatorClient http = (farm.SignIn ?? new ClientSettings.Resolved(null, null, null)).CreateClient(farm.Coordinator, TimeSpan.FromMinutes(10));
+        try
+        {
+            return await new InferenceJobRunner(http, bar).RunAsync(modelPath, model, items, farm.ItemsPerTask, received, cancellationToken).ConfigureAwait(false);
+        }
+        catch (JobFailedException failed)
+        {
+            bar.Clear();
+            await Console.Error.WriteLineAsync($"renderfarm: {failed.Message}").ConfigureAwait(false);
+            return null;
+        }
     }
 
     private static void WriteOutputs(InferRequest request, string stem, string outputName, Tensor tensor, byte[] npy, InferTotals totals, ImageLayout layout)
