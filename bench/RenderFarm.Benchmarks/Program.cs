@@ -24,6 +24,8 @@ internal static class Program
                     honest renders against a validator on a simulated other conforming device, and cheats: tiles, frames and jobs caught per class
           infer     [--model edge|cnn|both] [--batch 8] [--runs 20] [--size 256x256]
                     ONNX models on our Vulkan kernels next to ONNX Runtime (CPU) in the same run: latency, items/s, GFLOP/s, output difference
+          infer-divergence [--items 4] [--size 64] [--length 12]
+                    every float output of the committed models on this device and on a simulated other conforming device, in units of the verification bound
           denoise   [--scene cornell|cube] [--size 64x64] [--spp 4,16,64] [--reference 256] [--runs 5]
                     relative MSE against a high-sample reference before and after the AOV-guided denoiser, and its time
           cross-device --out DIR [--scenes cornell,cube,dense] [--size 96] [--spp 16]
@@ -52,6 +54,7 @@ internal static class Program
                 "verify" => await VerificationBenchmark.RunAsync(options),
                 "divergence" => await DivergenceBenchmark.RunAsync(options),
                 "infer" => await InferenceBenchmark.RunAsync(options),
+                "infer-divergence" => await InferenceDivergenceBenchmark.RunAsync(options),
                 "denoise" => await DenoiseBenchmark.RunAsync(options),
                 "cross-device" => await CrossDeviceBenchmark.RunAsync(options),
                 _ => throw new ArgumentException($"Unknown command '{args[0]}'."),

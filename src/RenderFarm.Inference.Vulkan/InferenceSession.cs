@@ -28,13 +28,18 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Prepares <paramref name="model"/> to run on <paramref name="device"/>.</summary>
     /// <exception cref="UserInputException">The model uses an unsupported operator or cannot be planned.</exception>
     public InferenceSession(ComputeDevice device, OnnxModel model)
+        : this(device, model, otherDevice: false)
+    {
+    }
+
+    private InferenceSession(ComputeDevice device, OnnxModel model, bool otherDevice)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(model);
         model.EnsureSupported();
         _device = device;
         _model = model;
-        _kernels = KernelLibrary.For(device);
+        _kernels = KernelLibrary.For(device, otherDevice);
         _constants = new SharedConstants(device);
         try
         {
@@ -50,6 +55,14 @@ public sealed class InferenceSession : IDisposable
             throw;
         }
     }
+
+    /// <summary>
+    /// A session whose kernels behave like another conforming Vulkan device (fused multiply-adds, other summation orders,
+    /// exp/log/sqrt/division at their precision bounds; see shaders/inference/device.glsl), for measuring how far honest
+    /// outputs move between devices. Never used to deliver outputs.
+    /// </summary>
+    /// <exception cref="UserInputException">The model uses an unsupported operator or cannot be planned.</exception>
+    public static InferenceSession SimulatingOtherDevice(ComputeDevice device, OnnxModel model) => new(device, model, otherDevice: true);
 
     /// <summary>Runs the model on one set of inputs and returns every graph output by name.</summary>
     /// <exception cref="UserInputException">An input is missing or unknown, or its shape does not fit the model.</exception>

@@ -139,7 +139,11 @@ public sealed class InferenceJobFacts
             Assert.Equal(items.Length, outputs.Length);
             foreach (FrameLink output in outputs)
             {
-                Dictionary<string, Tensor> delivered = ItemFiles.Parse(await farm.Client.GetByteArrayAsync(output.Url), onnx.Outputs, "output");
+                // The download is named by its real format: .npz for the head's several outputs (it said .npy before).
+                using HttpResponseMessage download = await farm.Client.GetAsync(output.Url);
+                await TestFarm.ExpectAsync(download, HttpStatusCode.OK);
+                Assert.Equal($"{output.Frame:D6}{ItemFiles.Extension(onnx.Outputs.Count)}", download.Content.Headers.ContentDisposition?.FileName);
+                Dictionary<string, Tensor> delivered = ItemFiles.Parse(await download.Content.ReadAsByteArrayAsync(), onnx.Outputs, "output");
                 IReadOnlyDictionary<string, Tensor> expected = session.Run(items[output.Frame - 1]);
                 Assert.Equal(onnx.Outputs.Count, delivered.Count);
                 foreach (TensorInfo info in onnx.Outputs)

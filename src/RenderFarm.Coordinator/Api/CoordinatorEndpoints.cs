@@ -1,3 +1,4 @@
+using System.Globalization;
 using Hangfire;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -12,6 +13,7 @@ using Microsoft.Extensions.Options;
 using RenderFarm.Coordinator.Api;
 using RenderFarm.Coordinator.Auth;
 using RenderFarm.Coordinator.Leasing;
+using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
 using RenderFarm.Core.Storage;
@@ -115,9 +117,14 @@ public static partial class CoordinatorApplicationExtensions
             return TypedResults.Created($"/api/jobs/{job.Id}", job);
         }).WithSummary("Submits a batch-inference job: the model run once per input.");
 
-        api.MapGet("/jobs/{id:guid}/outputs/{item:int}", async (Guid id, int item, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
-            TypedResults.Stream(await jobs.OpenFrameAsync(id, item, caller, cancellationToken), "application/octet-stream", $"{item:D6}.npy"))
-            .WithSummary("One verified output of an inference job (.npy).");
+        api.MapGet("/jobs/{id:guid}/outputs/{item:int}", async (Guid id, int item, ClientIdentity caller, JobService jobs, IFarmStore store, CancellationToken cancellationToken) =>
+        {
+            // OpenFrameAsync checks the caller's claim on the job first; the record then names the outputs' format.
+            Stream output = await jobs.OpenFrameAsync(id, item, caller, cancellationToken);
+            JobRecord job = (await store.GetJobAsync(id, cancellationToken))!;
+            return TypedResults.Stream(output, "application/octet-stream", string.Create(CultureInfo.InvariantCulture, $"{item:D6}{FarmKeys.OutputExtension(job.Spec)}"));
+        })
+            .WithSummary("One verified output of an inference job (.npy for a model with one output, .npz of every output otherwise).");
 
         api.MapPost("/jobs", async (SubmitJobRequest request, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
         {

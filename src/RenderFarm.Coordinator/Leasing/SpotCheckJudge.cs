@@ -46,10 +46,12 @@ internal sealed class SpotCheckJudge
     private readonly IObjectStore _objects;
     private readonly CoordinatorOptions _options;
     private readonly WholeFrameComparison _wholeFrame;
+    private readonly ItemTolerances _tolerances;
 
     public SpotCheckJudge(IObjectStore objects, CoordinatorOptions options)
     {
         _objects = objects;
+        _tolerances = new ItemTolerances(objects);
         _options = options;
         _wholeFrame = new WholeFrameComparison(s_comparison, options.SpotCheckTileSize, options.MaxWholeFramePHashDistance);
     }
@@ -118,8 +120,8 @@ internal sealed class SpotCheckJudge
     }
 
     // An inference item: the validator's output tensor against the delivered one, and for a third execution against the
-    // first validator's.
-    public async Task<Verdict> JudgeItemAsync(TaskRecord task, SpotCheckRecord check, byte[] executed, CancellationToken cancellationToken)
+    // first validator's; float outputs within the tolerance their model's roundings and magnitude allow (ItemTolerances).
+    public async Task<Verdict> JudgeItemAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, byte[] executed, CancellationToken cancellationToken)
     {
         string? deliveredKey = task.Outputs.FirstOrDefault(output => output.Frame == check.Frame)?.Key;
         byte[]? delivered = deliveredKey is null ? null : await ReadObjectAsync(deliveredKey, cancellationToken);
@@ -140,7 +142,8 @@ internal sealed class SpotCheckJudge
             return new Verdict(false, 1, 1, null, 1, 1, null, null, true, "the delivered output is not a readable .npy or .npz item file");
         }
 
-        ItemDifference difference = s_items.Compare(theirs, mine);
+        Func<ItemTensor, TensorComparison?>? tolerances = await _tolerances.ForItemAsync(job, check.Frame, cancellationToken);
+        ItemDifference difference = s_items.Compare(theirs, mine, tolerances);
         string text = $"{(difference.IsMatch ? "pass" : "fail")}: {difference.Summary}";
         bool? agrees = null;
         if (check.Arbitrates is { } arbitrated
@@ -148,7 +151,7 @@ internal sealed class SpotCheckJudge
             && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
             && ParseItem(firstBytes) is { } first)
         {
-            agrees = s_items.Compare(mine, first).IsMatch;
+            agrees = s_items.Compare(mine, first, tolerances).IsMatch;
             text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
         }
 

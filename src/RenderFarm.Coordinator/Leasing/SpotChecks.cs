@@ -396,7 +396,7 @@ internal sealed partial class SpotChecks
             }
 
             await _objects.DeleteAsync(uploadKey, cancellationToken);
-            Verdict itemVerdict = await _judge.JudgeItemAsync(task, check, bytes, cancellationToken);
+            Verdict itemVerdict = await _judge.JudgeItemAsync(job, task, check, bytes, cancellationToken);
             await ApplyVerdictAsync(provider, leaseId, task, job, check, outputKey, itemVerdict, cancellationToken);
             return;
         }

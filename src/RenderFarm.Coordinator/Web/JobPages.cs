@@ -246,7 +246,7 @@ internal static class JobPages
                     ? Html.Of($"""<div class="placeholder">{words}</div>""")
                     : render
                         ? Html.Of($"""<a href="/jobs/{job.Id}/frames/{frame}" download><img src="/jobs/{job.Id}/thumbs/{frame}" alt="Frame {frame}" loading="lazy"></a>""")
-                        : Html.Of($"""<a class="placeholder" href="/jobs/{job.Id}/frames/{frame}" download>Download item {frame} (.npy)</a>""");
+                        : Html.Of($"""<a class="placeholder" href="/jobs/{job.Id}/frames/{frame}" download>Download item {frame} ({FarmKeys.OutputExtension(job.Spec)})</a>""");
                 figures.Add(Html.Of($"""
                     <figure class="{(link is null ? "pending" : "verified")}">
                       {picture}

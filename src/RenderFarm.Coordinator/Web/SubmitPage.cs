@@ -75,7 +75,7 @@ internal static class SubmitPage
                     IReadOnlyList<IFormFile> inputs = form.Files.GetFiles("inputs");
                     if (inputs.Count == 0 || inputs.Count > MaxInputs || inputs.Sum(f => f.Length) + model.Length > limit)
                     {
-                        throw new CoordinatorException(StatusCodes.Status400BadRequest, $"Choose 1 to {MaxInputs} inputs (.npy), at most {limit} bytes with the model.");
+                        throw new CoordinatorException(StatusCodes.Status400BadRequest, $"Choose 1 to {MaxInputs} inputs (.npy or .npz), at most {limit} bytes with the model.");
                     }
 
                     ModelUploaded uploaded;
@@ -111,13 +111,13 @@ internal static class SubmitPage
     private static IResult InferenceForm(HttpContext context, ClientIdentity caller, InferenceValues values, string? error, int status) =>
         WebLayout.Page(context, caller, "Submit an inference batch", Html.Of($"""
             {(error is null ? Html.Empty : Html.Of($"""<p class="error" role="alert">{error}</p>"""))}
-            <p>The model runs once per input; each verified output downloads as a .npy file. <a href="/submit">Submit a render instead</a>.</p>
+            <p>The model runs once per item; each verified output downloads as a .npy file (an .npz of every output for a model with several). <a href="/submit">Submit a render instead</a>.</p>
             <form method="post" action="/submit/inference" enctype="multipart/form-data" class="stack">
               {WebLayout.FormToken(context)}
-              <label for="model">ONNX model (one input, one output)</label>
+              <label for="model">ONNX model</label>
               <input id="model" name="model" type="file" accept=".onnx" required>
-              <label for="inputs">Inputs: one .npy tensor per item</label>
-              <input id="inputs" name="inputs" type="file" accept=".npy" multiple required>
+              <label for="inputs">Items: one .npy tensor each, or an .npz of every input for a model with several</label>
+              <input id="inputs" name="inputs" type="file" accept=".npy,.npz" multiple required>
               <label for="items">Items per task</label>
               <input id="items" name="items" type="number" min="1" value="{values.ItemsPerTask}">
               <label for="inference-priority">Priority (-10 to 10; higher goes first)</label>

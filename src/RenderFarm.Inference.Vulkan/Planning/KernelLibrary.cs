@@ -8,18 +8,34 @@ namespace RenderFarm.Inference.Planning;
 /// Names the inference kernels and their embedded SPIR-V; their pipelines live in the device's
 /// <see cref="ComputeDevice.Kernels"/>, so sessions on one device (and the path tracer) share one cache.
 /// </summary>
+/// <remarks>
+/// The other-device library picks each kernel's <c>*_other_device</c> build where one exists (shaders/inference/device.glsl:
+/// fused multiply-adds, other summation orders, transcendental functions at their precision bounds), to measure honest
+/// divergence between devices; kernels without arithmetic the specification leaves open have no such build.
+/// </remarks>
 internal sealed class KernelLibrary
 {
+    private const string OtherDeviceSuffix = "_other_device";
+
     private static readonly ConditionalWeakTable<ComputeDevice, KernelLibrary> s_libraries = new();
+    private static readonly ConditionalWeakTable<ComputeDevice, KernelLibrary> s_otherDeviceLibraries = new();
 
     private readonly ComputeDevice _device;
+    private readonly bool _otherDevice;
 
-    private KernelLibrary(ComputeDevice device)
+    private KernelLibrary(ComputeDevice device, bool otherDevice)
     {
         _device = device;
+        _otherDevice = otherDevice;
     }
 
-    public static KernelLibrary For(ComputeDevice device) => s_libraries.GetValue(device, d => new KernelLibrary(d));
+    public static KernelLibrary For(ComputeDevice device, bool otherDevice = false) => otherDevice
+        ? s_otherDeviceLibraries.GetValue(device, d => new KernelLibrary(d, otherDevice: true))
+        : s_libraries.GetValue(device, d => new KernelLibrary(d, otherDevice: false));
+
+    /// <summary>Whether <paramref name="kind"/> has an other-device build.</summary>
+    public static bool HasOtherDeviceBuild(KernelKind kind) =>
+        Assembly.GetExecutingAssembly().GetManifestResourceInfo($"shaders/inference/{Describe(kind).Name}{OtherDeviceSuffix}.spv") is not null;
 
     /// <summary>Storage buffers and push-constant bytes of each kernel, matching its GLSL declaration.</summary>
     public static (string Name, int Buffers, int PushBytes) Describe(KernelKind kind) => kind switch
@@ -58,6 +74,11 @@ internal sealed class KernelLibrary
     public ComputePipeline Get(KernelKind kind)
     {
         (string name, int buffers, int push) = Describe(kind);
+        if (_otherDevice && HasOtherDeviceBuild(kind))
+        {
+            name += OtherDeviceSuffix;
+        }
+
         return _device.Kernels.Get(new KernelDescription($"inference/{name}", buffers, push), () => LoadSpirv(name));
     }
 }

@@ -48,7 +48,21 @@ internal enum SlotKind
 }
 
 /// <summary>One kernel dispatch of the plan, over slots.</summary>
-internal sealed record PlanStep(KernelKind Kernel, Slot[] Buffers, byte[] PushConstants, uint GroupsX, uint GroupsY, uint GroupsZ, string Node);
+/// <param name="Kernel">The kernel.</param>
+/// <param name="Buffers">The slots it binds, those it writes last.</param>
+/// <param name="PushConstants">Its push-constant bytes.</param>
+/// <param name="GroupsX">Workgroups in X.</param>
+/// <param name="GroupsY">Workgroups in Y.</param>
+/// <param name="GroupsZ">Workgroups in Z.</param>
+/// <param name="Node">The node it runs, for messages.</param>
+/// <param name="Roundings">
+/// How many roundings each element it writes goes through, in units of float32's unit roundoff: the terms summed into it
+/// (a matrix product's depth, a convolution's window times its input channels, a reduction's length), 1 for elementwise
+/// arithmetic, more for functions whose precision Vulkan bounds more loosely, 0 for data movement.
+/// See <see cref="OutputTolerance"/>.
+/// </param>
+/// <param name="Writes">How many of the last <paramref name="Buffers"/> it writes (TopK: values and indices).</param>
+internal sealed record PlanStep(KernelKind Kernel, Slot[] Buffers, byte[] PushConstants, uint GroupsX, uint GroupsY, uint GroupsZ, string Node, long Roundings = 1, int Writes = 1);
 
 /// <summary>A value of the graph while planning: a CPU constant, or a GPU tensor in a slot.</summary>
 internal sealed class PlanValue

@@ -129,6 +129,9 @@ internal sealed partial class PlanBuilder
         Slot biasSlot = bias is null ? Gpu(w) : Gpu(bias);
         Slot[] buffers = [Gpu(x), Gpu(w), biasSlot, output.Slot!];
         int outputsPerGroup = outputs / group;
+
+        // Terms summed into each output: input channels of its group times the window, and the bias.
+        long depth = ((long)channels / group * win.KH * win.KW) + 1;
         if (outputsPerGroup >= 16 && output.Count > 0)
         {
             // Enough output channels per group to fill 64-row tiles at least a quarter: the implicit GEMM kernel.
@@ -144,12 +147,12 @@ internal sealed partial class PlanBuilder
             for (long start = 0; start < planes; start += KernelGroups.MaxGroups)
             {
                 uint count = (uint)Math.Min(KernelGroups.MaxGroups, planes - start);
-                Emit(KernelKind.ConvGemm, buffers, new PushConstants().Append(push).U(start), gx, gy, count);
+                Emit(KernelKind.ConvGemm, buffers, new PushConstants().Append(push).U(start), gx, gy, count, depth);
             }
         }
         else
         {
-            Emit1D(KernelKind.Conv, buffers, push, output.Count);
+            Emit1D(KernelKind.Conv, buffers, push, output.Count, depth);
         }
 
         _values[result] = output;
@@ -243,7 +246,7 @@ internal sealed partial class PlanBuilder
             .U(kh).U(kernel[dims - 1]).U(sh).U(strides[dims - 1]).U(dh).U(dilations[dims - 1]).I(padTop).I(padLeft)
             .U(group).U(bias is null ? 0 : 1);
         Slot biasSlot = bias is null ? Gpu(w) : Gpu(bias);
-        Emit1D(KernelKind.ConvTranspose, [Gpu(x), Gpu(w), biasSlot, output.Slot!], push, output.Count);
+        Emit1D(KernelKind.ConvTranspose, [Gpu(x), Gpu(w), biasSlot, output.Slot!], push, output.Count, ((long)channels / group * kh * kernel[dims - 1]) + 1);
         return output;
     }
 
@@ -385,7 +388,7 @@ internal sealed partial class PlanBuilder
             var push = new PushConstants().U(m).U(n).U(k).U(aRow).U(aCol).U(bRow).U(bCol).U(cRow).U(cCol)
                 .U(c is null ? 0 : 1).F(alpha).F(beta).U(start)
                 .Array(shape, 3, 1, signed: false).Array(sa, 3, 0, signed: false).Array(sb, 3, 0, signed: false);
-            Emit(KernelKind.MatMul, [Gpu(a), Gpu(b), cSlot, output.Slot!], push, gx, gy, count);
+            Emit(KernelKind.MatMul, [Gpu(a), Gpu(b), cSlot, output.Slot!], push, gx, gy, count, (long)k + (c is null ? 1 : 2));
         }
 
         return output;
@@ -423,7 +426,7 @@ internal sealed partial class PlanBuilder
         int inner = ShapeMath.Product(x.Shape, 2, x.Shape.Length);
         PlanValue output = NewGpu(x.Shape);
         var push = new PushConstants().U(output.Count).U(channels).U(Math.Max(inner, 1));
-        Emit1D(KernelKind.Affine, [Gpu(x), Gpu(s), Gpu(t), output.Slot!], push, output.Count);
+        Emit1D(KernelKind.Affine, [Gpu(x), Gpu(s), Gpu(t), output.Slot!], push, output.Count, roundings: 2);
         return output;
     }
 
@@ -453,7 +456,7 @@ internal sealed partial class PlanBuilder
 
         var push = new PushConstants().U(planes).U(channels).U(size).F(node.Float("epsilon", 1e-5f)).U(0);
         (uint gx, uint gy) = KernelGroups.Groups(planes, 1);
-        Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy);
+        Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy, roundings: size + 8);
         return output;
     }
 
@@ -479,7 +482,7 @@ internal sealed partial class PlanBuilder
 
         var push = new PushConstants().U(planes).U(1).U(size).F(epsilon).U(1);
         (uint gx, uint gy) = KernelGroups.Groups(planes, 1);
-        Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy);
+        Emit(KernelKind.InstanceNorm, [Gpu(x), Gpu(scale), Gpu(bias), output.Slot!], push, gx, gy, roundings: size + 8);
         return output;
     }
 
@@ -526,7 +529,7 @@ internal sealed partial class PlanBuilder
         PlanValue output = NewGpu(shape);
         var push = new PushConstants().U(output.Count).U(spatial[0]).U(spatial[1]).U(oh).U(ow).U(win.KH).U(win.KW)
             .U(win.SH).U(win.SW).I(win.PadTop).I(win.PadLeft).I(win.PadBottom).I(win.PadRight).U(win.DH).U(win.DW).U(op);
-        Emit1D(KernelKind.Pool, [Gpu(x), output.Slot!], push, output.Count);
+        Emit1D(KernelKind.Pool, [Gpu(x), output.Slot!], push, output.Count, max ? 0 : ((long)win.KH * win.KW) + 2);
         return output;
     }
 
@@ -552,7 +555,7 @@ internal sealed partial class PlanBuilder
 
         PlanValue output = NewGpu(x.Shape);
         var push = new PushConstants().U((long)outer * inner).U(length).U(inner).U(node.OpType == "Softmax" ? 10u : 11u);
-        Emit1D(KernelKind.Reduce, [Gpu(x), output.Slot!], push, (long)outer * inner);
+        Emit1D(KernelKind.Reduce, [Gpu(x), output.Slot!], push, (long)outer * inner, SoftmaxRoundings(length));
         return output;
     }
 
@@ -596,7 +599,7 @@ internal sealed partial class PlanBuilder
 
             PlanValue output = NewGpu(reduced);
             var push = new PushConstants().U((long)outer * inner).U(length).U(inner).U(op);
-            Emit1D(KernelKind.Reduce, [Gpu(current), output.Slot!], push, (long)outer * inner);
+            Emit1D(KernelKind.Reduce, [Gpu(current), output.Slot!], push, (long)outer * inner, op is 2u or 3u ? 0 : length + 2);
             current = output;
             shape = reduced;
         }

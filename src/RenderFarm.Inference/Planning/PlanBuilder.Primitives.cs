@@ -97,6 +97,24 @@ internal sealed partial class PlanBuilder
         };
     }
 
+    /// <summary>
+    /// A unary kernel's share of rounding error (<see cref="PlanStep.Roundings"/>): Vulkan bounds exp to 3 + 2|x| ULP,
+    /// log to 3 ULP, sqrt and division to 2.5–3 ULP, and sin and cos only to an absolute 2^-11 (8192 units of 2^-24).
+    /// </summary>
+    private static long UnaryRoundings(UnaryOp op) => op switch
+    {
+        UnaryOp.Sin or UnaryOp.Cos => 8192,
+        UnaryOp.Sigmoid or UnaryOp.Tanh or UnaryOp.Sqrt or UnaryOp.Exp or UnaryOp.Log or UnaryOp.Reciprocal or UnaryOp.Elu
+            or UnaryOp.Erf or UnaryOp.Gelu or UnaryOp.GeluTanh or UnaryOp.Softplus or UnaryOp.HardSwish => 8,
+        UnaryOp.Affine or UnaryOp.HardSigmoid => 2,
+        UnaryOp.Copy or UnaryOp.Relu or UnaryOp.Neg or UnaryOp.Abs or UnaryOp.Clip or UnaryOp.Not or UnaryOp.Floor or UnaryOp.Ceil
+            or UnaryOp.Round or UnaryOp.Trunc or UnaryOp.ToBool or UnaryOp.Sign => 0,
+        _ => 1,
+    };
+
+    /// <summary>A softmax's share of rounding error: the sum of the row's exponentials, each exp and the division.</summary>
+    private static long SoftmaxRoundings(int length) => (long)length + 16;
+
     private PlanValue Unary(UnaryOp op, PlanValue x, float alpha = 0, float beta = 0)
     {
         if (x.Constant is CpuTensor c)
@@ -112,7 +130,7 @@ internal sealed partial class PlanBuilder
 
         PlanValue output = NewGpu(x.Shape, IntegerResult(op, x.IsInteger));
         var push = new PushConstants().U(x.Count).U((uint)op).F(alpha).F(beta);
-        Emit1D(KernelKind.Unary, [Gpu(x), output.Slot!], push, x.Count);
+        Emit1D(KernelKind.Unary, [Gpu(x), output.Slot!], push, x.Count, UnaryRoundings(op));
         return output;
     }
 

@@ -56,7 +56,7 @@ internal sealed partial class PlanBuilder
         PlanValue output = NewGpu(final, isInteger: true);
         uint op = (largest ? 4u : 5u) + (last ? 2u : 0u);
         var push = new PushConstants().U((long)outer * inner).U(length).U(inner).U(op);
-        Emit1D(KernelKind.Reduce, [Gpu(x), output.Slot!], push, (long)outer * inner);
+        Emit1D(KernelKind.Reduce, [Gpu(x), output.Slot!], push, (long)outer * inner, roundings: 0);
         return output;
     }
 
@@ -135,7 +135,7 @@ internal sealed partial class PlanBuilder
         PlanValue output = NewGpu(x.Shape, x.IsInteger);
         uint op = 12u + (exclusive ? 1u : 0u) + (reverse ? 2u : 0u);
         var push = new PushConstants().U((long)outer * inner).U(length).U(inner).U(op);
-        Emit1D(KernelKind.Reduce, [Gpu(x), output.Slot!], push, (long)outer * inner);
+        Emit1D(KernelKind.Reduce, [Gpu(x), output.Slot!], push, (long)outer * inner, length);
         return output;
     }
 
@@ -263,7 +263,7 @@ internal sealed partial class PlanBuilder
         long rows = length == 0 ? 0 : x.Count / length;
         PlanValue output = NewGpu(x.Shape);
         var push = new PushConstants().U(rows).U(length).U(1).U(10u);
-        Emit1D(KernelKind.Reduce, [Gpu(x), output.Slot!], push, rows);
+        Emit1D(KernelKind.Reduce, [Gpu(x), output.Slot!], push, rows, SoftmaxRoundings(length));
         return output;
     }
 

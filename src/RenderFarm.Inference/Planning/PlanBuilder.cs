@@ -276,8 +276,12 @@ internal sealed partial class PlanBuilder
     private Slot Gpu(float[] values) =>
         NewSlot((long)values.Length * 4, SlotKind.Constant, MemoryMarshal.AsBytes(values.AsSpan()).ToArray());
 
-    /// <summary>Records a dispatch; the last buffer is the one written.</summary>
-    private void Emit(KernelKind kernel, Slot[] buffers, PushConstants push, uint groupsX, uint groupsY = 1, uint groupsZ = 1)
+    /// <summary>
+    /// Records a dispatch; the last buffer is the one written (the last two for TopK). <paramref name="roundings"/> is
+    /// the step's share of the outputs' rounding error (<see cref="PlanStep.Roundings"/>), by default 1 for arithmetic
+    /// and 0 for data movement.
+    /// </summary>
+    private void Emit(KernelKind kernel, Slot[] buffers, PushConstants push, uint groupsX, uint groupsY = 1, uint groupsZ = 1, long roundings = -1)
     {
         int step = _steps.Count;
         foreach (Slot slot in buffers)
@@ -295,11 +299,17 @@ internal sealed partial class PlanBuilder
             slot.LastUse = step;
         }
 
-        _steps.Add(new PlanStep(kernel, buffers, push.ToBytes(), groupsX, groupsY, groupsZ, _node));
+        if (roundings < 0)
+        {
+            roundings = kernel is KernelKind.StridedCopy or KernelKind.Pad or KernelKind.Gather or KernelKind.GatherIndices
+                or KernelKind.Where or KernelKind.TopK ? 0 : 1;
+        }
+
+        _steps.Add(new PlanStep(kernel, buffers, push.ToBytes(), groupsX, groupsY, groupsZ, _node, roundings, kernel == KernelKind.TopK ? 2 : 1));
     }
 
     /// <summary>Records a one-dimensional dispatch of <paramref name="invocations"/> invocations (nothing when zero).</summary>
-    private void Emit1D(KernelKind kernel, Slot[] buffers, PushConstants push, long invocations)
+    private void Emit1D(KernelKind kernel, Slot[] buffers, PushConstants push, long invocations, long roundings = -1)
     {
         if (invocations == 0)
         {
@@ -307,6 +317,6 @@ internal sealed partial class PlanBuilder
         }
 
         (uint x, uint y) = KernelGroups.Groups(invocations);
-        Emit(kernel, buffers, push, x, y);
+        Emit(kernel, buffers, push, x, y, roundings: roundings);
     }
 }

@@ -1,0 +1,5 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// conv as another conforming device would run it (see device.glsl); never used to deliver outputs.
+#define RF_OTHER_DEVICE 1
+#include "conv.glsl"
