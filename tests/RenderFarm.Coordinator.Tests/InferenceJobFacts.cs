@@ -25,8 +25,15 @@ public sealed class InferenceJobFacts
     private static readonly string s_encoder = RepositoryPaths.Combine("tests/RenderFarm.Inference.Tests/Samples/tiny-encoder.onnx");
     private static readonly string s_head = RepositoryPaths.Combine("tests/RenderFarm.Inference.Tests/Samples/token-head.onnx");
 
-    [Fact]
-    public async Task A_batch_is_run_by_honest_workers_and_a_provider_returning_wrong_tensors_is_caught()
+    /// <summary>
+    /// A provider scaling every output by 1.5 is caught, and so is one scaling by 1.0005: inside the fixed tolerance
+    /// (1e-4 + 1e-3·|b|) items were compared with before, far outside the edge model's bound from its roundings (55) and
+    /// magnitude (about 0.25), 8e-7.
+    /// </summary>
+    [Theory]
+    [InlineData(1.5f)]
+    [InlineData(1.0005f)]
+    public async Task A_batch_is_run_by_honest_workers_and_a_provider_returning_wrong_tensors_is_caught(float factor)
     {
         await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
         ModelUploaded model = await farm.UploadAsync<ModelUploaded>("models", "edge-detect.onnx", await File.ReadAllBytesAsync(s_model));
@@ -43,7 +50,7 @@ public sealed class InferenceJobFacts
         Assert.Equal(2, job.TasksTotal);
 
         // The cheat takes the first task alone; the honest workers join once its output waits for verification.
-        await using var cheat = new InProcessWorker(farm, new VulkanFrameRenderer(), new ScaledOutputRunner(new VulkanInferenceRunner()));
+        await using var cheat = new InProcessWorker(farm, new VulkanFrameRenderer(), new ScaledOutputRunner(new VulkanInferenceRunner(), factor));
         await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
         await using var first = new InProcessWorker(farm, new VulkanFrameRenderer(), new VulkanInferenceRunner());
         await using var second = new InProcessWorker(farm, new VulkanFrameRenderer(), new VulkanInferenceRunner());
@@ -202,14 +209,14 @@ public sealed class InferenceJobFacts
         }
     }
 
-    // A dishonest provider: runs the model, then scales every output by 1.5 (cheaper work would look as wrong).
-    private sealed class ScaledOutputRunner(VulkanInferenceRunner inner) : IInferenceRunner, IDisposable
+    // A dishonest provider: runs the model, then scales every output (cheaper work would look as wrong).
+    private sealed class ScaledOutputRunner(VulkanInferenceRunner inner, float factor) : IInferenceRunner, IDisposable
     {
         public async Task<InferredItem> RunAsync(string modelPath, byte[] inputNpy, CancellationToken cancellationToken)
         {
             InferredItem honest = await inner.RunAsync(modelPath, inputNpy, cancellationToken);
             Tensor output = NpyFile.Parse(honest.OutputNpy, "output");
-            return honest with { OutputNpy = NpyFile.Format(new Tensor(output.Shape, [.. output.Data.Select(v => v * 1.5f)])) };
+            return honest with { OutputNpy = NpyFile.Format(new Tensor(output.Shape, [.. output.Data.Select(v => v * factor)])) };
         }
 
         public void Dispose() => inner.Dispose();

@@ -33,6 +33,26 @@ public sealed class ItemComparisonFacts
         Assert.True(new TensorComparison().Compare([2], [4, 5001], [2], [4, 5000]).IsMatch);
     }
 
+    /// <summary>
+    /// An output's own tolerance (its roundings and magnitude, from the model) replaces the fixed one: 1e-5 off passes
+    /// the fixed tolerance but not a bound of 1e-6; an output the callback leaves alone keeps the fixed tolerance.
+    /// </summary>
+    [Fact]
+    public void An_output_with_its_own_tolerance_is_compared_by_it_and_the_others_by_the_fixed_one()
+    {
+        ItemTensor[] expected = [Scores(1f, -2f), new("logits", false, [1], [1f])];
+        ItemTensor[] actual = [Scores(1.00001f, -2f), new("logits", false, [1], [1.00001f])];
+        TensorComparison? Tight(ItemTensor reference) => reference.Name == "scores" ? new TensorComparison(1e-6, 0) : null;
+
+        Assert.True(s_comparison.Compare(actual, expected).IsMatch);
+        ItemDifference difference = s_comparison.Compare(actual, expected, Tight);
+
+        Assert.False(difference.IsMatch);
+        Assert.StartsWith("'scores': max |diff| 1", difference.Summary, StringComparison.Ordinal);
+        Assert.DoesNotContain("logits", difference.Summary, StringComparison.Ordinal);
+        Assert.True(s_comparison.Compare([Scores(1.0000001f, -2f), actual[1]], expected, Tight).IsMatch);
+    }
+
     [Theory]
     [InlineData("missing")]
     [InlineData("renamed")]
