@@ -75,6 +75,35 @@ public sealed class OutputToleranceFacts
     }
 
     /// <summary>
+    /// Planning folds ConstantOfShape and Range on the CPU, and the coordinator plans models to count their roundings:
+    /// a few bytes asking for a [65536, 65536] constant (32 GB of doubles) or a range of 10^12 steps are refused in one
+    /// line before anything is allocated (before, the planner tried to allocate them).
+    /// </summary>
+    [Fact]
+    public void Constants_too_large_to_fold_while_planning_are_refused_before_they_are_allocated()
+    {
+        OnnxModel filled = new ModelBuilder(17).Input("x", 1).Output("y")
+            .Int64s("huge", 65536, 65536)
+            .Node("ConstantOfShape", ["huge"], ["big"])
+            .Node("ReduceSum", ["big"], ["total"], a => a.Int("keepdims", 0))
+            .Node("Add", ["x", "total"], ["y"])
+            .Build();
+        OnnxModel ranged = new ModelBuilder(17).Input("x", 1).Output("y")
+            .Initializer("start", [], [0L]).Initializer("limit", [], [1_000_000_000_000L]).Initializer("delta", [], [1L])
+            .Node("Range", ["start", "limit", "delta"], ["steps"])
+            .Node("Cast", ["steps"], ["floats"], a => a.Int("to", 1))
+            .Node("ReduceSum", ["floats"], ["total"], a => a.Int("keepdims", 0))
+            .Node("Add", ["x", "total"], ["y"])
+            .Build();
+        foreach (OnnxModel model in new[] { filled, ranged })
+        {
+            var refused = Assert.Throws<Core.UserInputException>(() => OutputTolerance.Roundings(model, new Dictionary<string, int[]> { ["x"] = [1] }));
+            Assert.Contains("too large to compute while planning", refused.Message, StringComparison.Ordinal);
+            Assert.DoesNotContain('\n', refused.Message);
+        }
+    }
+
+    /// <summary>
     /// On the simulated other device every float output of the sample networks stays within its bound of this device's
     /// output, while an output scaled by 1.001 (inside the fixed 1e-3 relative tolerance of before) and a BERT-style
     /// encoder with its second layer dropped fall far outside it.

@@ -144,12 +144,22 @@ internal sealed partial class PlanBuilder
         return PlanValue.Of(CpuTensor.Vector(shape.Skip((int)start).Take((int)Math.Max(0, end - start)).Select(d => (long)d).ToArray()));
     }
 
+    /// <summary>
+    /// The most elements a tensor made while planning from a few numbers (ConstantOfShape, Range) may have: a model
+    /// of a few bytes must not make the planner, which the coordinator runs too, allocate gigabytes.
+    /// </summary>
+    internal const long MaxFoldedElements = 1L << 24;
+
+    private static long CheckFolded(long count) => count <= MaxFoldedElements
+        ? count
+        : throw new PlanException($"a constant of {count} elements is too large to compute while planning (at most {MaxFoldedElements}).");
+
     private PlanValue ConstantOfShape(NodeProto node)
     {
         int[] shape = ToShape(ConstantInput(node, 0));
         AttributeProto? value = node.Attribute("value");
         CpuTensor fill = value is null ? CpuTensor.Scalar(0, false) : CpuTensor.FromProto(value.T);
-        var data = new double[ShapeMath.Count(shape)];
+        var data = new double[CheckFolded(ShapeMath.Count(shape))];
         Array.Fill(data, fill.Data.Length > 0 ? fill.Data[0] : 0);
         return PlanValue.Of(new CpuTensor(shape, data, fill.IsInteger));
     }
@@ -165,7 +175,8 @@ internal sealed partial class PlanBuilder
             throw new PlanException("delta is zero.");
         }
 
-        int count = (int)Math.Max(0, Math.Ceiling((limit - first) / delta));
+        double steps = Math.Max(0, Math.Ceiling((limit - first) / delta));
+        int count = (int)CheckFolded(double.IsNaN(steps) ? long.MaxValue : (long)Math.Min(steps, long.MaxValue));
         var data = new double[count];
         for (int i = 0; i < count; i++)
         {
