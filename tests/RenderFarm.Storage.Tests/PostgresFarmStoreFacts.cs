@@ -47,7 +47,7 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
         Assert.True(await Store.TryUpdateTaskAsync(first with { RejectedBy = ["0xa"] }));
 
         await using var dataSource = NpgsqlDataSource.Create(_connectionString!);
-        string Tallies = $"SELECT string_agg(kind || ':' || provider || '=' || n, ',' ORDER BY kind, provider) FROM renderfarm.job_tallies WHERE job_id = '{job.Id}' AND n <> 0";
+        string Tallies = $"SELECT string_agg(kind || ':' || provider || '=' || n, ',' ORDER BY kind, provider) FROM (SELECT kind, provider, sum(n) AS n FROM renderfarm.job_tallies WHERE job_id = '{job.Id}' GROUP BY kind, provider) t WHERE n <> 0";
         await using NpgsqlCommand kept = dataSource.CreateCommand(Tallies);
         string expected = (string)(await kept.ExecuteScalarAsync())!;
 

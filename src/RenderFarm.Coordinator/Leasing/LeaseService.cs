@@ -103,10 +103,14 @@ internal sealed partial class LeaseService
             throw new CoordinatorException(400, $"WaitSeconds must be between 0 and 30; got {request.WaitSeconds}.");
         }
 
+        LeasePathProfile.Stage whole = LeasePathProfile.Start("lease: whole call (granted ones)");
         string[] queues = FarmQueues.Expand(request.Queues);
         long deadline = Environment.TickCount64 + (request.WaitSeconds * 1000L);
         using IStorageConnection connection = _queue.Connect();
-        ProviderPresence.Touch(connection, provider);
+        using (LeasePathProfile.Start("lease: provider presence (Hangfire server heartbeat)"))
+        {
+            _presence.Touch(connection, provider);
+        }
 
         // Work this provider may not take (its own output to check, a canary of a frame it worked on, a job it is
         // blocked from) is held while the request looks further down the queues, and put back at the end, so that
@@ -117,7 +121,12 @@ internal sealed partial class LeaseService
             while (skipped.Count < MaxSkippedPerLease)
             {
                 TimeSpan wait = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
-                IFetchedJob? fetched = await _queue.FetchAsync(connection, queues, skipped.Count > 0 || wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
+                IFetchedJob? fetched;
+                using (LeasePathProfile.Start("lease: fetch (wait for a fetch thread + FetchNextJob)"))
+                {
+                    fetched = await _queue.FetchAsync(connection, queues, skipped.Count > 0 || wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
+                }
+
                 if (fetched is null)
                 {
                     break;
@@ -145,6 +154,7 @@ internal sealed partial class LeaseService
                 fetched.Dispose();
                 if (grant is not null)
                 {
+                    whole.Dispose();
                     return grant;
                 }
             }
@@ -217,7 +227,11 @@ internal sealed partial class LeaseService
             return;
         }
 
-        if (await CompletedTaskAsync(provider, leaseId, cancellationToken) is { } completed)
+        LeasePathProfile.Stage reads = LeasePathProfile.Start("complete: farm reads (task, job)");
+        TaskRecord? read = _leaseIds.TryParse(leaseId, out Guid leasedJobId, out int leasedIndex)
+            ? await _store.GetTaskAsync(leasedJobId, leasedIndex, cancellationToken)
+            : null;
+        if (CompletedBy(read, provider, leaseId) is { } completed)
         {
             // A retried report whose first attempt was accepted (the answer was lost, or the attempt failed after the
             // acceptance was stored): same answer again, once the checks the first attempt may not have queued are.
@@ -230,7 +244,9 @@ internal sealed partial class LeaseService
             return;
         }
 
-        (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+        (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken, read);
+        reads.Dispose();
+        LeasePathProfile.Stage verify = LeasePathProfile.Start("complete: upload checks (object read, SHA-256, PNG header, copy)");
         IReadOnlyList<CompletedFrame> frames = UploadVerifier.CheckReport(task, request);
         var outputs = new List<FrameOutput>(frames.Count);
         string extension = FarmKeys.OutputExtension(job.Spec);
@@ -249,6 +265,7 @@ internal sealed partial class LeaseService
             }
         }
 
+        verify.Dispose();
         IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = ProviderTrust.NeedsChecks(_options, provider)
             ? await _checks.DecideSamplesAsync(job, provider, outputs, cancellationToken)
             : new Dictionary<int, WholeFrameSampleDecision>();
@@ -259,10 +276,17 @@ internal sealed partial class LeaseService
             {
                 LogCompleted(task.JobId, task.Index, provider);
                 await _checks.EnqueueChecksAsync(job, task.Index, checks, cancellationToken);
-                await _transitions.TryCompleteJobAsync(task.JobId, cancellationToken);
-                foreach ((int frame, string reason) in await _uploads.DeleteUploadsAsync(task.JobId, leaseId, extension, outputs, cancellationToken))
+                using (LeasePathProfile.Start("complete: job completion (tally)"))
                 {
-                    LogUploadKept(task.JobId, frame, reason);
+                    await _transitions.TryCompleteJobAsync(task.JobId, cancellationToken);
+                }
+
+                using (LeasePathProfile.Start("complete: delete uploads"))
+                {
+                    foreach ((int frame, string reason) in await _uploads.DeleteUploadsAsync(task.JobId, leaseId, extension, outputs, cancellationToken))
+                    {
+                        LogUploadKept(task.JobId, frame, reason);
+                    }
                 }
 
                 return;
@@ -430,7 +454,12 @@ internal sealed partial class LeaseService
 
     private async Task<(LeaseGrant? Grant, bool PutBack)> TryLeaseAsync(IStorageConnection connection, IFetchedJob fetched, string provider, CancellationToken cancellationToken)
     {
-        JobData? data = _queue.Describe(connection, fetched.JobId);
+        JobData? data;
+        using (LeasePathProfile.Start("lease: Hangfire job data (GetJobData)"))
+        {
+            data = _queue.Describe(connection, fetched.JobId);
+        }
+
         if (data?.Job is { } checkJob && checkJob.Type == typeof(SpotCheckJob) && checkJob.Args is [Guid checkJobId, int checkIndex, int checkNumber])
         {
             return await _checks.TryLeaseCheckAsync(fetched, provider, checkJobId, checkIndex, checkNumber, cancellationToken);
@@ -444,8 +473,14 @@ internal sealed partial class LeaseService
             return (null, false);
         }
 
-        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
-        JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
+        TaskRecord? task;
+        JobRecord? job;
+        using (LeasePathProfile.Start("lease: farm reads (task, job)"))
+        {
+            task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+            job = await _store.GetJobAsync(jobId, cancellationToken);
+        }
+
         if (task is null || job is null || task.HangfireJobId != fetched.JobId
             || task.State != FarmTaskState.Queued || job.State is not (JobState.Queued or JobState.Running))
         {
@@ -463,9 +498,12 @@ internal sealed partial class LeaseService
             return (null, false);
         }
 
-        if (await _sanctions.IsBlockedAsync(jobId, provider, cancellationToken))
+        using (LeasePathProfile.Start("lease: sanctions (provider tally)"))
         {
-            return (null, true);
+            if (await _sanctions.IsBlockedAsync(jobId, provider, cancellationToken))
+            {
+                return (null, true);
+            }
         }
 
         DateTimeOffset now = _time.GetUtcNow();
@@ -477,34 +515,30 @@ internal sealed partial class LeaseService
         }
 
         LogLeased(jobId, index, provider, leaseId);
-        return (_grants.Grant(job, task.Index, task.FirstFrame, task.LastFrame, leaseId, expires), false);
+        using (LeasePathProfile.Start("lease: grant (presigned URLs)"))
+        {
+            return (_grants.Grant(job, task.Index, task.FirstFrame, task.LastFrame, leaseId, expires), false);
+        }
     }
 
-    // The task this lease already completed, or null.
-    private async Task<TaskRecord?> CompletedTaskAsync(string provider, string leaseId, CancellationToken cancellationToken)
-    {
-        if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index))
-        {
-            return null;
-        }
-
-        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
-        return task is not null
+    // The task as read when this lease already completed it, or null.
+    private static TaskRecord? CompletedBy(TaskRecord? task, string provider, string leaseId) =>
+        task is not null
             && task.LeaseId == leaseId
             && string.Equals(task.Provider, provider, StringComparison.OrdinalIgnoreCase)
             && task.State is FarmTaskState.Succeeded or FarmTaskState.Verifying
             ? task
             : null;
-    }
 
-    private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    // The lease's task and job, checked to be the provider's live lease; the task is read unless the caller just did.
+    private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken, TaskRecord? read = null)
     {
         if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index))
         {
             throw new CoordinatorException(404, $"'{leaseId}' is not a lease id this coordinator issued.");
         }
 
-        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+        TaskRecord? task = read ?? await _store.GetTaskAsync(jobId, index, cancellationToken);
         JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
         if (task is null || job is null)
         {

@@ -84,7 +84,10 @@ internal sealed partial class TaskTransitions
             bool stored;
             try
             {
-                stored = await _store.TryUpdateTaskAsync(leased, cancellationToken);
+                using (LeasePathProfile.Start("lease: farm task update"))
+                {
+                    stored = await _store.TryUpdateTaskAsync(leased, cancellationToken);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -96,8 +99,16 @@ internal sealed partial class TaskTransitions
 
             if (stored)
             {
-                Mirror(task.JobId, task.Index, "mark the Hangfire job leased", () => _queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), null));
-                RemoveEntry(fetched);
+                using (LeasePathProfile.Start("lease: Hangfire state Leased (ChangeState)"))
+                {
+                    Mirror(task.JobId, task.Index, "mark the Hangfire job leased", () => _queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), null));
+                }
+
+                using (LeasePathProfile.Start("lease: remove queue entry"))
+                {
+                    RemoveEntry(fetched);
+                }
+
                 return leased with { Version = leased.Version + 1 };
             }
 
@@ -141,13 +152,20 @@ internal sealed partial class TaskTransitions
             FinishedAt = checks.Count > 0 ? null : now,
             Error = null,
         };
-        if (!await _store.TryUpdateTaskAsync(succeeded, cancellationToken))
+        using (LeasePathProfile.Start("complete: farm task update"))
         {
-            return null;
+            if (!await _store.TryUpdateTaskAsync(succeeded, cancellationToken))
+            {
+                return null;
+            }
         }
 
         long milliseconds = (long)(now - (task.StartedAt ?? now)).TotalMilliseconds;
-        Mirror(task.JobId, task.Index, "mark the Hangfire job succeeded", () => _queue.MarkSucceeded(task.HangfireJobId!, milliseconds));
+        using (LeasePathProfile.Start("complete: Hangfire state Succeeded (ChangeState)"))
+        {
+            Mirror(task.JobId, task.Index, "mark the Hangfire job succeeded", () => _queue.MarkSucceeded(task.HangfireJobId!, milliseconds));
+        }
+
         return succeeded with { Version = succeeded.Version + 1 };
     }
 

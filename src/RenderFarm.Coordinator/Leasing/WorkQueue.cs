@@ -115,12 +115,21 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
         client.ChangeState(hangfireJobId, new PausedState(), expectedState);
 
     /// <inheritdoc/>
-    public bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState) =>
-        client.ChangeState(hangfireJobId, state, expectedState);
+    public bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState)
+    {
+        if (expectedState is not null)
+        {
+            return client.ChangeState(hangfireJobId, state, expectedState);
+        }
+
+        // From any state, so nothing needs reading under Hangfire's distributed lock: one write transaction.
+        WriteState(hangfireJobId, state, expireIn: null);
+        return true;
+    }
 
     /// <inheritdoc/>
     public void MarkSucceeded(string hangfireJobId, long milliseconds) =>
-        client.ChangeState(hangfireJobId, new SucceededState(null, 0, milliseconds), null);
+        WriteState(hangfireJobId, new SucceededState(null, 0, milliseconds), storage.JobExpirationTimeout);
 
     /// <inheritdoc/>
     public void MarkFailed(string hangfireJobId, string error) =>
@@ -141,4 +150,22 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
 
     /// <inheritdoc/>
     public void EnqueueSettlement(Guid jobId) => SettlementJob.Enqueue(client, jobId);
+
+    // A state change that the farm record has already decided, written the way Hangfire's state machine writes it (the
+    // state row and the job's current state; a final state also expires the job and counts on the dashboard) but in one
+    // transaction, without the distributed lock, the job read and the filters of ChangeState. Profiled on PostgreSQL,
+    // ChangeState cost nine statements (the lock's insert and two deletes among them) where this costs two or four.
+    private void WriteState(string hangfireJobId, IState state, TimeSpan? expireIn)
+    {
+        using IStorageConnection connection = storage.GetConnection();
+        using IWriteOnlyTransaction transaction = connection.CreateWriteTransaction();
+        transaction.SetJobState(hangfireJobId, state);
+        if (expireIn is { } expiry)
+        {
+            transaction.ExpireJob(hangfireJobId, expiry);
+            transaction.IncrementCounter("stats:" + state.Name.ToLowerInvariant());
+        }
+
+        transaction.Commit();
+    }
 }
