@@ -38,6 +38,7 @@ internal sealed partial class LeaseService
     private readonly LeaseId _leaseIds;
     private readonly ProviderPresence _presence;
     private readonly TaskTransitions _transitions;
+    private readonly JobTaskControls _controls;
     private readonly ProviderSanctions _sanctions;
     private readonly UploadVerifier _uploads;
     private readonly LeaseGrants _grants;
@@ -80,6 +81,7 @@ internal sealed partial class LeaseService
             : SpotCheckPlan.CreateSecret();
         _leaseIds = new LeaseId(secret);
         _transitions = new TaskTransitions(store, queue, objects, time, options, standing, loggers.CreateLogger<TaskTransitions>());
+        _controls = new JobTaskControls(store, _transitions);
         _sanctions = new ProviderSanctions(store, _transitions, time, options, loggers.CreateLogger<ProviderSanctions>());
         _uploads = new UploadVerifier(objects);
         _grants = new LeaseGrants(objects, options);
@@ -436,17 +438,17 @@ internal sealed partial class LeaseService
         return expired;
     }
 
-    /// <summary>Takes a paused job's Queued tasks out of their queues (see <see cref="TaskTransitions.PauseTasksAsync"/>).</summary>
+    /// <summary>Takes a paused job's Queued tasks out of their queues (see <see cref="JobTaskControls.PauseTasksAsync"/>).</summary>
     public Task<int> PauseTasksAsync(Guid jobId, CancellationToken cancellationToken) =>
-        _transitions.PauseTasksAsync(jobId, cancellationToken);
+        _controls.PauseTasksAsync(jobId, cancellationToken);
 
-    /// <summary>Enqueues a resumed job's Queued tasks again (see <see cref="TaskTransitions.ResumeTasksAsync"/>).</summary>
+    /// <summary>Enqueues a resumed job's Queued tasks again (see <see cref="JobTaskControls.ResumeTasksAsync"/>).</summary>
     public Task<int> ResumeTasksAsync(JobRecord job, CancellationToken cancellationToken) =>
-        _transitions.ResumeTasksAsync(job, cancellationToken);
+        _controls.ResumeTasksAsync(job, cancellationToken);
 
-    /// <summary>Puts a requeued failed job's failed tasks back in their queues (see <see cref="TaskTransitions.RequeueFailedTasksAsync"/>).</summary>
+    /// <summary>Puts a requeued failed job's failed tasks back in their queues (see <see cref="JobTaskControls.RequeueFailedTasksAsync"/>).</summary>
     public Task<int> RequeueFailedTasksAsync(JobRecord job, CancellationToken cancellationToken) =>
-        _transitions.RequeueFailedTasksAsync(job, cancellationToken);
+        _controls.RequeueFailedTasksAsync(job, cancellationToken);
 
     /// <summary>Ends every unfinished task and open canary of a job (cancelled or failed) and deletes their queued Hangfire jobs.</summary>
     public Task StopTasksAsync(Guid jobId, string reason, CancellationToken cancellationToken) =>
