@@ -69,6 +69,25 @@ public sealed class PostgresFarmStoreFacts(PostgresFixture fixture) : FarmStoreC
         Assert.Equal(expected, (string)(await rebuilt.ExecuteScalarAsync())!);
     }
 
+    // Guards the lease path's throughput: with one row per counter, every completion of a job waited on the row lock of
+    // its Unfinished counter until the completion before it committed (pg_stat_statements: 572 ms per upsert with 64
+    // providers on one job). Writes of different tasks now land on different rows.
+    [Fact]
+    public async Task Task_writes_of_one_job_spread_its_counters_over_rows()
+    {
+        JobRecord job = NewJob(DateTimeOffset.UtcNow);
+        await Store.CreateJobAsync(job, [.. Enumerable.Range(0, 8).Select(i => NewTask(job, i, i + 1, i + 1))]);
+        foreach (TaskRecord task in await Store.GetTasksAsync(job.Id))
+        {
+            Assert.True(await Store.TryUpdateTaskAsync(task with { State = FarmTaskState.Succeeded }));
+        }
+
+        await using var dataSource = NpgsqlDataSource.Create(_connectionString!);
+        await using NpgsqlCommand rows = dataSource.CreateCommand($"SELECT count(*) FROM renderfarm.job_tallies WHERE job_id = '{job.Id}' AND kind = 'Unfinished'");
+        Assert.Equal(8L, (long)(await rows.ExecuteScalarAsync())!);
+        Assert.Equal(new JobTally(8, 0, 0), await Store.GetJobTallyAsync(job.Id));
+    }
+
     [Fact]
     public async Task Coordinators_starting_together_apply_each_migration_once()
     {
