@@ -1,3 +1,4 @@
+using System.Globalization;
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
@@ -152,9 +153,10 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
     public void EnqueueSettlement(Guid jobId) => SettlementJob.Enqueue(client, jobId);
 
     // A state change that the farm record has already decided, written the way Hangfire's state machine writes it (the
-    // state row and the job's current state; a final state also expires the job and counts on the dashboard) but in one
+    // state row and the job's current state; a final state also expires the job and adds to the dashboard's total and
+    // its daily and hourly history, as SucceededState's handler and StatisticsHistoryAttribute do) but in one
     // transaction, without the distributed lock, the job read and the filters of ChangeState. Profiled on PostgreSQL,
-    // ChangeState cost nine statements (the lock's insert and two deletes among them) where this costs two or four.
+    // ChangeState cost about nine statements (the lock's insert and two deletes among them) where this costs one or five.
     private void WriteState(string hangfireJobId, IState state, TimeSpan? expireIn)
     {
         using IStorageConnection connection = storage.GetConnection();
@@ -162,8 +164,12 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
         transaction.SetJobState(hangfireJobId, state);
         if (expireIn is { } expiry)
         {
+            string counter = "stats:" + state.Name.ToLowerInvariant();
+            DateTime now = DateTime.UtcNow;
             transaction.ExpireJob(hangfireJobId, expiry);
-            transaction.IncrementCounter("stats:" + state.Name.ToLowerInvariant());
+            transaction.IncrementCounter(counter);
+            transaction.IncrementCounter($"{counter}:{now.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}", now.AddMonths(1) - now);
+            transaction.IncrementCounter($"{counter}:{now.ToString("yyyy-MM-dd-HH", CultureInfo.InvariantCulture)}", TimeSpan.FromDays(1));
         }
 
         transaction.Commit();
