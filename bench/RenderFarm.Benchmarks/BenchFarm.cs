@@ -60,7 +60,8 @@ internal sealed class BenchFarm : IAsyncDisposable
     /// Off unless asked: the lease benchmark uploads placeholder PNGs and measures leasing alone, and spot checks
     /// would re-render and reject them. On leaves every verification option at the coordinator's default.
     /// </param>
-    public static async Task<BenchFarm> StartAsync(string backend, bool spotChecks = false)
+    /// <param name="postgresSettings">More PostgreSQL server settings (<c>-c name=value</c>), e.g. to preload pg_stat_statements.</param>
+    public static async Task<BenchFarm> StartAsync(string backend, bool spotChecks = false, string postgresSettings = "")
     {
         string directory = System.IO.Directory.CreateTempSubdirectory("renderfarm-bench-").FullName;
         var settings = new Dictionary<string, string?>
@@ -87,7 +88,7 @@ internal sealed class BenchFarm : IAsyncDisposable
         {
             if (backend == "postgres")
             {
-                postgres = await PostgresServer.StartAsync();
+                postgres = await PostgresServer.StartAsync(postgresSettings);
                 settings["ConnectionStrings:Postgres"] = await postgres.CreateDatabaseAsync();
             }
             else if (backend != "memory")

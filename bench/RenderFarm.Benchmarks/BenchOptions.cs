@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace RenderFarm.Benchmarks;
 
-/// <summary><c>--name value</c> pairs after the command.</summary>
+/// <summary><c>--name value</c> pairs after the command; a <c>--name</c> with no value is <c>true</c>.</summary>
 internal sealed class BenchOptions
 {
     private readonly Dictionary<string, string> _values;
@@ -29,13 +29,14 @@ internal sealed class BenchOptions
             {
                 values[arg[2..equals]] = arg[(equals + 1)..];
             }
-            else if (i + 1 < args.Length)
+            else if (i + 1 < args.Length && !args[i + 1].StartsWith("--", StringComparison.Ordinal))
             {
                 values[arg[2..]] = args[++i];
             }
             else
             {
-                throw new ArgumentException($"Option {arg} needs a value.");
+                // A switch: --profile alone means --profile true.
+                values[arg[2..]] = "true";
             }
         }
 

@@ -28,6 +28,7 @@ internal static class LeaseBenchmark
         int split = options.Int("split", 0, min: 0);
         int chaos = options.Int("chaos", 0, min: 0);
         string backend = options.String("backend", "both");
+        bool profile = options.Bool("profile", false);
         if (chaos > 0)
         {
             return await ChaosBenchmark.RunAsync(options, providers, tasks, jobSize, chaos);
@@ -43,7 +44,7 @@ internal static class LeaseBenchmark
         var results = new List<Result>();
         foreach (string name in backends)
         {
-            results.Add(await RunOneAsync(name, providers, tasks, jobSize, wait, wakeups, idle, split));
+            results.Add(await RunOneAsync(name, providers, tasks, jobSize, wait, wakeups, idle, split, profile));
         }
 
         Console.WriteLine();
@@ -82,12 +83,12 @@ internal static class LeaseBenchmark
         return results.All(r => r.Verified) ? 0 : 1;
     }
 
-    private static async Task<Result> RunOneAsync(string backend, int providerCount, int tasks, int jobSize, int wait, int wakeups, int idle, int split)
+    private static async Task<Result> RunOneAsync(string backend, int providerCount, int tasks, int jobSize, int wait, int wakeups, int idle, int split, bool profile)
     {
         Console.WriteLine();
         Console.WriteLine($"== backend {backend} ==");
         long setup = Stopwatch.GetTimestamp();
-        await using BenchFarm farm = await BenchFarm.StartAsync(backend);
+        await using BenchFarm farm = await BenchFarm.StartAsync(backend, postgresSettings: profile ? LeaseProfile.PostgresSettings : "");
         Console.WriteLine($"coordinator at {farm.Host.Address} ({(backend == "postgres" ? "Hangfire.PostgreSql + PostgreSQL farm store" : "Hangfire.InMemory + in-memory farm store")}), started in {Stats.Ms(Stats.Since(setup))} ms");
 
         (string pngPath, string pngSha256, long pngSize) = WritePng(farm.Directory);
@@ -138,6 +139,7 @@ internal static class LeaseBenchmark
         TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         var health = new HealthProbe(farm.Host.Address, TimeSpan.FromMilliseconds(100));
         var sampler = new ConnectionSampler(farm.ConnectionString);
+        using LeaseProfile? profiler = profile ? await LeaseProfile.StartAsync(farm.ConnectionString) : null;
         long start = Stopwatch.GetTimestamp();
 
         async Task LoopAsync(Provider provider)
@@ -207,6 +209,11 @@ internal static class LeaseBenchmark
 
         await Task.WhenAll(providers.Select(p => Task.Run(() => LoopAsync(p))));
         TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        if (profiler is not null)
+        {
+            await profiler.PrintAsync(completed);
+        }
+
         await health.DisposeAsync();
         await sampler.DisposeAsync();
         double cpuCores = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / elapsed.TotalSeconds;

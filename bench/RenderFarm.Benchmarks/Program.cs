@@ -10,10 +10,11 @@ internal static class Program
         usage: dotnet run -c Release --project bench/RenderFarm.Benchmarks -- COMMAND [options]
 
           leases    [--providers 16] [--tasks 400] [--job-size 100] [--backend postgres|memory|both] [--wait 20] [--wakeups 5]
-                    [--idle 1000] [--split 10000] [--chaos SECONDS [--chaos-minutes 3]]
+                    [--idle 1000] [--split 10000] [--profile] [--chaos SECONDS [--chaos-minutes 3]]
                     simulated providers (no GPU work) lease, upload a small PNG and complete every task; --idle adds N
                     providers long-polling an idle farm (errors, /health, DB connections, wake-up), --split times the
-                    split of one job of N tasks, --chaos kills one of two coordinator processes every N seconds
+                    split of one job of N tasks, --profile prints where a task's time goes (coordinator stages and, on
+                    PostgreSQL, pg_stat_statements), --chaos kills one of two coordinator processes every N seconds
           overhead  [--workers 2] [--frames 8] [--size 64x64] [--spp 4] [--compare-single true]
                     a real job on the embedded farm with in-process Vulkan workers: wall time over pure render time
           check-cost [--workers 2] [--frames 24] [--size 128x128] [--spp 8]

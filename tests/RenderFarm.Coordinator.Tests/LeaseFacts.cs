@@ -1,5 +1,9 @@
 using System.Net;
+using Hangfire;
+using Hangfire.States;
+using Hangfire.Storage;
 using Microsoft.Extensions.DependencyInjection;
+using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 
@@ -25,6 +29,32 @@ public sealed class LeaseFacts
 
         TaskDetails task = (await farm.GetJobAsync(job.Id)).Tasks.Single();
         Assert.Equal((FarmTaskState.Leased, provider.Address, 1), (task.State, task.Provider, task.Attempts));
+    }
+
+    // Leased and Succeeded are written to Hangfire by one write transaction instead of ChangeState: the dashboard must
+    // still show each task's state (its counters: WorkQueueFacts).
+    [Fact]
+    public async Task A_leased_then_completed_task_shows_on_Hangfire_as_Leased_then_Succeeded()
+    {
+        await using TestFarm farm = await TestFarm.StartAsync();
+        JobStorage storage = farm.Host.Services.GetRequiredService<JobStorage>();
+        JobSummary job = await farm.SubmitAsync("3");
+        TestProvider provider = await farm.LoginAsync();
+        LeaseGrant grant = await provider.LeaseRequiredAsync();
+        TaskRecord task = (await farm.Host.Services.GetRequiredService<IFarmStore>().GetTaskAsync(job.Id, grant.TaskIndex))!;
+        using (IStorageConnection connection = storage.GetConnection())
+        {
+            StateData leased = connection.GetStateData(task.HangfireJobId!);
+            Assert.Equal((LeasedState.StateName, grant.LeaseId), (leased.Name, leased.Data["LeaseId"]));
+        }
+
+        using HttpResponseMessage complete = await provider.CompleteAsync(grant.LeaseId, await provider.UploadFramesAsync(grant));
+        await TestFarm.ExpectAsync(complete, HttpStatusCode.OK);
+
+        using (IStorageConnection connection = storage.GetConnection())
+        {
+            Assert.Equal(SucceededState.StateName, connection.GetJobData(task.HangfireJobId!)!.State);
+        }
     }
 
     [Fact]

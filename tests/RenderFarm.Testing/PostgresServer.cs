@@ -46,7 +46,11 @@ public sealed class PostgresServer : IAsyncDisposable
 
     /// <summary>Initializes and starts a new cluster.</summary>
     /// <exception cref="InvalidOperationException">PostgreSQL is not installed or would not start.</exception>
-    public static async Task<PostgresServer> StartAsync(CancellationToken cancellationToken = default)
+    public static Task<PostgresServer> StartAsync(CancellationToken cancellationToken = default) => StartAsync("", cancellationToken);
+
+    /// <summary>Initializes and starts a new cluster with more server settings (<c>-c name=value</c> options).</summary>
+    /// <exception cref="InvalidOperationException">PostgreSQL is not installed or would not start.</exception>
+    public static async Task<PostgresServer> StartAsync(string extraSettings, CancellationToken cancellationToken = default)
     {
         if (!File.Exists(Path.Combine(BinDirectory, "initdb")) || !File.Exists(Path.Combine(BinDirectory, "pg_ctl")))
         {
@@ -82,7 +86,7 @@ public sealed class PostgresServer : IAsyncDisposable
                         Path.Combine(BinDirectory, "pg_ctl"),
                         [
                             "-D", data, "-l", Path.Combine(folder, "server.log"), "-w", "-t", "60", "start",
-                            "-o", string.Create(CultureInfo.InvariantCulture, $"-p {port} -k {folder} {ServerSettings}"),
+                            "-o", string.Create(CultureInfo.InvariantCulture, $"-p {port} -k {folder} {ServerSettings} {extraSettings}"),
                         ],
                         runAsPostgres,
                         folder,

@@ -214,7 +214,11 @@ public static partial class CoordinatorApplicationExtensions
         RouteGroupBuilder leases = api.MapGroup("/leases").AddEndpointFilter(async (context, next) =>
         {
             HttpContext http = context.HttpContext;
-            http.Items[ProviderItem] = http.RequestServices.GetRequiredService<ProviderAuthenticator>().Authenticate(http.Request.Headers.Authorization);
+            using (LeasePathProfile.Start("request: provider token check"))
+            {
+                http.Items[ProviderItem] = http.RequestServices.GetRequiredService<ProviderAuthenticator>().Authenticate(http.Request.Headers.Authorization);
+            }
+
             return await next(context);
         });
 
@@ -233,7 +237,11 @@ public static partial class CoordinatorApplicationExtensions
 
         leases.MapPost("/{leaseId}/complete", async (string leaseId, CompleteRequest request, HttpContext context, LeaseService service) =>
         {
-            await service.CompleteAsync(Provider(context), leaseId, request, context.Connection.RemoteIpAddress?.ToString(), context.RequestAborted);
+            using (LeasePathProfile.Start("complete: whole call"))
+            {
+                await service.CompleteAsync(Provider(context), leaseId, request, context.Connection.RemoteIpAddress?.ToString(), context.RequestAborted);
+            }
+
             return TypedResults.Ok();
         }).WithSummary("Reports a task done; every upload's size and SHA-256 are checked first.");
 

@@ -38,6 +38,7 @@ internal sealed partial class LeaseService
     private readonly LeaseId _leaseIds;
     private readonly ProviderPresence _presence;
     private readonly TaskTransitions _transitions;
+    private readonly JobTaskControls _controls;
     private readonly ProviderSanctions _sanctions;
     private readonly UploadVerifier _uploads;
     private readonly LeaseGrants _grants;
@@ -80,6 +81,7 @@ internal sealed partial class LeaseService
             : SpotCheckPlan.CreateSecret();
         _leaseIds = new LeaseId(secret);
         _transitions = new TaskTransitions(store, queue, objects, time, options, standing, loggers.CreateLogger<TaskTransitions>());
+        _controls = new JobTaskControls(store, _transitions);
         _sanctions = new ProviderSanctions(store, _transitions, time, options, loggers.CreateLogger<ProviderSanctions>());
         _uploads = new UploadVerifier(objects);
         _grants = new LeaseGrants(objects, options);
@@ -103,10 +105,14 @@ internal sealed partial class LeaseService
             throw new CoordinatorException(400, $"WaitSeconds must be between 0 and 30; got {request.WaitSeconds}.");
         }
 
+        LeasePathProfile.Stage whole = LeasePathProfile.Start("lease: whole call (granted ones)");
         string[] queues = FarmQueues.Expand(request.Queues);
         long deadline = Environment.TickCount64 + (request.WaitSeconds * 1000L);
         using IStorageConnection connection = _queue.Connect();
-        ProviderPresence.Touch(connection, provider);
+        using (LeasePathProfile.Start("lease: provider presence (Hangfire server heartbeat)"))
+        {
+            _presence.Touch(connection, provider);
+        }
 
         // Work this provider may not take (its own output to check, a canary of a frame it worked on, a job it is
         // blocked from) is held while the request looks further down the queues, and put back at the end, so that
@@ -117,7 +123,12 @@ internal sealed partial class LeaseService
             while (skipped.Count < MaxSkippedPerLease)
             {
                 TimeSpan wait = TimeSpan.FromMilliseconds(Math.Max(deadline - Environment.TickCount64, 0));
-                IFetchedJob? fetched = await _queue.FetchAsync(connection, queues, skipped.Count > 0 || wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
+                IFetchedJob? fetched;
+                using (LeasePathProfile.Start("lease: fetch (wait for a fetch thread + FetchNextJob)"))
+                {
+                    fetched = await _queue.FetchAsync(connection, queues, skipped.Count > 0 || wait < s_minimumFetchWait ? s_minimumFetchWait : wait, cancellationToken);
+                }
+
                 if (fetched is null)
                 {
                     break;
@@ -145,6 +156,7 @@ internal sealed partial class LeaseService
                 fetched.Dispose();
                 if (grant is not null)
                 {
+                    whole.Dispose();
                     return grant;
                 }
             }
@@ -217,7 +229,11 @@ internal sealed partial class LeaseService
             return;
         }
 
-        if (await CompletedTaskAsync(provider, leaseId, cancellationToken) is { } completed)
+        LeasePathProfile.Stage reads = LeasePathProfile.Start("complete: farm reads (task, job)");
+        TaskRecord? read = _leaseIds.TryParse(leaseId, out Guid leasedJobId, out int leasedIndex)
+            ? await _store.GetTaskAsync(leasedJobId, leasedIndex, cancellationToken)
+            : null;
+        if (CompletedBy(read, provider, leaseId) is { } completed)
         {
             // A retried report whose first attempt was accepted (the answer was lost, or the attempt failed after the
             // acceptance was stored): same answer again, once the checks the first attempt may not have queued are.
@@ -230,7 +246,9 @@ internal sealed partial class LeaseService
             return;
         }
 
-        (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken);
+        (TaskRecord task, JobRecord job) = await GetLeaseAsync(provider, leaseId, cancellationToken, read);
+        reads.Dispose();
+        LeasePathProfile.Stage verify = LeasePathProfile.Start("complete: upload checks (object read, SHA-256, PNG header, copy)");
         IReadOnlyList<CompletedFrame> frames = UploadVerifier.CheckReport(task, request);
         var outputs = new List<FrameOutput>(frames.Count);
         string extension = FarmKeys.OutputExtension(job.Spec);
@@ -249,6 +267,7 @@ internal sealed partial class LeaseService
             }
         }
 
+        verify.Dispose();
         IReadOnlyDictionary<int, WholeFrameSampleDecision> samples = ProviderTrust.NeedsChecks(_options, provider)
             ? await _checks.DecideSamplesAsync(job, provider, outputs, cancellationToken)
             : new Dictionary<int, WholeFrameSampleDecision>();
@@ -259,10 +278,17 @@ internal sealed partial class LeaseService
             {
                 LogCompleted(task.JobId, task.Index, provider);
                 await _checks.EnqueueChecksAsync(job, task.Index, checks, cancellationToken);
-                await _transitions.TryCompleteJobAsync(task.JobId, cancellationToken);
-                foreach ((int frame, string reason) in await _uploads.DeleteUploadsAsync(task.JobId, leaseId, extension, outputs, cancellationToken))
+                using (LeasePathProfile.Start("complete: job completion (tally)"))
                 {
-                    LogUploadKept(task.JobId, frame, reason);
+                    await _transitions.TryCompleteJobAsync(task.JobId, cancellationToken);
+                }
+
+                using (LeasePathProfile.Start("complete: delete uploads"))
+                {
+                    foreach ((int frame, string reason) in await _uploads.DeleteUploadsAsync(task.JobId, leaseId, extension, outputs, cancellationToken))
+                    {
+                        LogUploadKept(task.JobId, frame, reason);
+                    }
                 }
 
                 return;
@@ -327,110 +353,14 @@ internal sealed partial class LeaseService
         }
     }
 
-    /// <summary>
-    /// Puts back every task lease past its end (found through an index, whatever the job), counting the lapse against its
-    /// provider; then the lapsed check leases of verifying tasks and, among the newest running jobs, of canaries; and
-    /// completes those jobs whose last completion raced.
-    /// </summary>
-    /// <returns>How many leases were put back.</returns>
-    public async Task<int> ExpireLapsedLeasesAsync(CancellationToken cancellationToken)
-    {
-        int expired = 0;
-        var jobs = new Dictionary<Guid, JobRecord?>();
-        async Task<JobRecord?> JobAsync(Guid id) => jobs.TryGetValue(id, out JobRecord? known)
-            ? known
-            : jobs[id] = await _store.GetJobAsync(id, cancellationToken);
-
-        foreach (TaskRecord task in await _store.ListLapsedLeasesAsync(_time.GetUtcNow(), _options.MaintenanceJobScanLimit, cancellationToken))
-        {
-            if (await JobAsync(task.JobId) is { State: JobState.Running } job
-                && await _transitions.ReleaseAsync(task, job, task.Provider, $"Lease of {task.Provider} lapsed", cancellationToken))
-            {
-                // A conflicting update means the provider acted first; the next pass looks again.
-                LogExpired(job.Id, task.Index, task.Provider);
-                expired++;
-            }
-        }
-
-        (Guid JobId, int Index)? cursor = null;
-        for (int looked = 0; looked < InvariantSweep.TasksPerPass;)
-        {
-            IReadOnlyList<TaskRecord> verifying = await _store.ListTasksInStateAsync(FarmTaskState.Verifying, cursor, 500, cancellationToken);
-            if (verifying.Count == 0)
-            {
-                break;
-            }
-
-            foreach (TaskRecord task in verifying)
-            {
-                looked++;
-                cursor = (task.JobId, task.Index);
-                if (task.Checks.Any(c => c.State == SpotCheckState.Leased) && await JobAsync(task.JobId) is { State: JobState.Running } job)
-                {
-                    expired += await _checks.ExpireLapsedChecksAsync(job, task, cancellationToken);
-                }
-            }
-        }
-
-        DateTimeOffset now = _time.GetUtcNow();
-        foreach (JobRecord job in await _store.ListJobsAsync(_options.MaintenanceJobScanLimit, cancellationToken))
-        {
-            if (job is { State: JobState.Completed or JobState.Failed or JobState.Cancelled, Settlement: null } && job.FinishedAt <= now - s_settlementGrace
-                && _settlementRequests.GetValueOrDefault(job.Id) <= now - s_settlementGrace)
-            {
-                // Ended a while ago and still unsettled: the request may have been lost with the coordinator that made it.
-                if (_settlementRequests.Count > _options.MaintenanceJobScanLimit)
-                {
-                    _settlementRequests.Clear();
-                }
-
-                _settlementRequests[job.Id] = now;
-                _transitions.RequestSettlement(job.Id);
-                continue;
-            }
-
-            if (job.State != JobState.Running)
-            {
-                continue;
-            }
-
-            // Canaries sit on succeeded tasks; only a job that has some needs its tasks read.
-            if ((await _store.GetJobTallyAsync(job.Id, cancellationToken)).Canaried > 0)
-            {
-                foreach (TaskRecord task in await _store.GetTasksAsync(job.Id, cancellationToken))
-                {
-                    if (task.State == FarmTaskState.Succeeded && task.Checks.Any(c => c.Canary && c.State == SpotCheckState.Leased))
-                    {
-                        expired += await _checks.ExpireLapsedChecksAsync(job, task, cancellationToken);
-                    }
-                }
-            }
-
-            await _transitions.TryCompleteJobAsync(job.Id, cancellationToken);
-        }
-
-        return expired;
-    }
-
-    /// <summary>Takes a paused job's Queued tasks out of their queues (see <see cref="TaskTransitions.PauseTasksAsync"/>).</summary>
-    public Task<int> PauseTasksAsync(Guid jobId, CancellationToken cancellationToken) =>
-        _transitions.PauseTasksAsync(jobId, cancellationToken);
-
-    /// <summary>Enqueues a resumed job's Queued tasks again (see <see cref="TaskTransitions.ResumeTasksAsync"/>).</summary>
-    public Task<int> ResumeTasksAsync(JobRecord job, CancellationToken cancellationToken) =>
-        _transitions.ResumeTasksAsync(job, cancellationToken);
-
-    /// <summary>Puts a requeued failed job's failed tasks back in their queues (see <see cref="TaskTransitions.RequeueFailedTasksAsync"/>).</summary>
-    public Task<int> RequeueFailedTasksAsync(JobRecord job, CancellationToken cancellationToken) =>
-        _transitions.RequeueFailedTasksAsync(job, cancellationToken);
-
-    /// <summary>Ends every unfinished task and open canary of a job (cancelled or failed) and deletes their queued Hangfire jobs.</summary>
-    public Task StopTasksAsync(Guid jobId, string reason, CancellationToken cancellationToken) =>
-        _transitions.StopTasksAsync(jobId, reason, cancellationToken);
-
     private async Task<(LeaseGrant? Grant, bool PutBack)> TryLeaseAsync(IStorageConnection connection, IFetchedJob fetched, string provider, CancellationToken cancellationToken)
     {
-        JobData? data = _queue.Describe(connection, fetched.JobId);
+        JobData? data;
+        using (LeasePathProfile.Start("lease: Hangfire job data (GetJobData)"))
+        {
+            data = _queue.Describe(connection, fetched.JobId);
+        }
+
         if (data?.Job is { } checkJob && checkJob.Type == typeof(SpotCheckJob) && checkJob.Args is [Guid checkJobId, int checkIndex, int checkNumber])
         {
             return await _checks.TryLeaseCheckAsync(fetched, provider, checkJobId, checkIndex, checkNumber, cancellationToken);
@@ -444,8 +374,14 @@ internal sealed partial class LeaseService
             return (null, false);
         }
 
-        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
-        JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
+        TaskRecord? task;
+        JobRecord? job;
+        using (LeasePathProfile.Start("lease: farm reads (task, job)"))
+        {
+            task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+            job = await _store.GetJobAsync(jobId, cancellationToken);
+        }
+
         if (task is null || job is null || task.HangfireJobId != fetched.JobId
             || task.State != FarmTaskState.Queued || job.State is not (JobState.Queued or JobState.Running))
         {
@@ -463,9 +399,12 @@ internal sealed partial class LeaseService
             return (null, false);
         }
 
-        if (await _sanctions.IsBlockedAsync(jobId, provider, cancellationToken))
+        using (LeasePathProfile.Start("lease: sanctions (provider tally)"))
         {
-            return (null, true);
+            if (await _sanctions.IsBlockedAsync(jobId, provider, cancellationToken))
+            {
+                return (null, true);
+            }
         }
 
         DateTimeOffset now = _time.GetUtcNow();
@@ -477,34 +416,30 @@ internal sealed partial class LeaseService
         }
 
         LogLeased(jobId, index, provider, leaseId);
-        return (_grants.Grant(job, task.Index, task.FirstFrame, task.LastFrame, leaseId, expires), false);
+        using (LeasePathProfile.Start("lease: grant (presigned URLs)"))
+        {
+            return (_grants.Grant(job, task.Index, task.FirstFrame, task.LastFrame, leaseId, expires), false);
+        }
     }
 
-    // The task this lease already completed, or null.
-    private async Task<TaskRecord?> CompletedTaskAsync(string provider, string leaseId, CancellationToken cancellationToken)
-    {
-        if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index))
-        {
-            return null;
-        }
-
-        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
-        return task is not null
+    // The task as read when this lease already completed it, or null.
+    private static TaskRecord? CompletedBy(TaskRecord? task, string provider, string leaseId) =>
+        task is not null
             && task.LeaseId == leaseId
             && string.Equals(task.Provider, provider, StringComparison.OrdinalIgnoreCase)
             && task.State is FarmTaskState.Succeeded or FarmTaskState.Verifying
             ? task
             : null;
-    }
 
-    private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken)
+    // The lease's task and job, checked to be the provider's live lease; the task is read unless the caller just did.
+    private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken, TaskRecord? read = null)
     {
         if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index))
         {
             throw new CoordinatorException(404, $"'{leaseId}' is not a lease id this coordinator issued.");
         }
 
-        TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
+        TaskRecord? task = read ?? await _store.GetTaskAsync(jobId, index, cancellationToken);
         JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
         if (task is null || job is null)
         {
@@ -537,9 +472,6 @@ internal sealed partial class LeaseService
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Task {TaskIndex} of job {JobId} completed by {Provider}.")]
     private partial void LogCompleted(Guid jobId, int taskIndex, string provider);
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Lease on task {TaskIndex} of job {JobId} held by {Provider} lapsed; re-queued.")]
-    private partial void LogExpired(Guid jobId, int taskIndex, string? provider);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} could not be put back in its queue: {Reason}")]
     private partial void LogPutBackFailed(string hangfireJobId, string reason);

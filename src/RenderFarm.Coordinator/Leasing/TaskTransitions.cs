@@ -84,7 +84,10 @@ internal sealed partial class TaskTransitions
             bool stored;
             try
             {
-                stored = await _store.TryUpdateTaskAsync(leased, cancellationToken);
+                using (LeasePathProfile.Start("lease: farm task update"))
+                {
+                    stored = await _store.TryUpdateTaskAsync(leased, cancellationToken);
+                }
             }
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
@@ -96,8 +99,16 @@ internal sealed partial class TaskTransitions
 
             if (stored)
             {
-                Mirror(task.JobId, task.Index, "mark the Hangfire job leased", () => _queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), null));
-                RemoveEntry(fetched);
+                using (LeasePathProfile.Start("lease: Hangfire state Leased (ChangeState)"))
+                {
+                    Mirror(task.JobId, task.Index, "mark the Hangfire job leased", () => _queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), null));
+                }
+
+                using (LeasePathProfile.Start("lease: remove queue entry"))
+                {
+                    RemoveEntry(fetched);
+                }
+
                 return leased with { Version = leased.Version + 1 };
             }
 
@@ -141,13 +152,20 @@ internal sealed partial class TaskTransitions
             FinishedAt = checks.Count > 0 ? null : now,
             Error = null,
         };
-        if (!await _store.TryUpdateTaskAsync(succeeded, cancellationToken))
+        using (LeasePathProfile.Start("complete: farm task update"))
         {
-            return null;
+            if (!await _store.TryUpdateTaskAsync(succeeded, cancellationToken))
+            {
+                return null;
+            }
         }
 
         long milliseconds = (long)(now - (task.StartedAt ?? now)).TotalMilliseconds;
-        Mirror(task.JobId, task.Index, "mark the Hangfire job succeeded", () => _queue.MarkSucceeded(task.HangfireJobId!, milliseconds));
+        using (LeasePathProfile.Start("complete: Hangfire state Succeeded (ChangeState)"))
+        {
+            Mirror(task.JobId, task.Index, "mark the Hangfire job succeeded", () => _queue.MarkSucceeded(task.HangfireJobId!, milliseconds));
+        }
+
         return succeeded with { Version = succeeded.Version + 1 };
     }
 
@@ -210,57 +228,6 @@ internal sealed partial class TaskTransitions
         DeleteOpenCheckJobs(task.Checks);
         await EnqueueAsync(redo with { Version = redo.Version + 1 }, job, reason, cancellationToken);
         return true;
-    }
-
-    /// <summary>
-    /// Failed, or Cancelled by the job's failure → Queued, in place, for a failed job its owner requeued (and moved back to
-    /// Running first, so the sweep does not stop what comes back): attempts and failures are reset, outputs not yet
-    /// verified are dropped, and each task is enqueued through its Hangfire job (or a new one when it has none).
-    /// </summary>
-    /// <returns>How many tasks were put back.</returns>
-    public async Task<int> RequeueFailedTasksAsync(JobRecord job, CancellationToken cancellationToken)
-    {
-        int requeued = 0;
-        foreach (TaskRecord listed in await _store.GetTasksAsync(job.Id, cancellationToken))
-        {
-            for (TaskRecord? task = listed;
-                task is { State: FarmTaskState.Failed } or { State: FarmTaskState.Cancelled, Error: JobFailedReason };
-                task = await _store.GetTaskAsync(job.Id, listed.Index, cancellationToken))
-            {
-                TaskRecord queued = task with
-                {
-                    State = FarmTaskState.Queued,
-                    LeaseId = null,
-                    LeaseExpiresAt = null,
-                    Provider = null,
-                    Attempts = 0,
-                    FailedBy = [],
-                    Failures = [],
-                    Outputs = [],
-                    Error = null,
-                    StartedAt = null,
-                    FinishedAt = null,
-                };
-                if (await _store.TryUpdateTaskAsync(queued, cancellationToken))
-                {
-                    TaskRecord stored = queued with { Version = queued.Version + 1 };
-                    if (stored.HangfireJobId is null)
-                    {
-                        // Stopped before the split linked it: linked to a new Hangfire job here.
-                        await RelinkAsync(stored, job, cancellationToken);
-                    }
-                    else
-                    {
-                        await EnqueueAsync(stored, job, "Requeued by its owner after the job failed", cancellationToken);
-                    }
-
-                    requeued++;
-                    break;
-                }
-            }
-        }
-
-        return requeued;
     }
 
     /// <summary>Ends every unfinished task and open canary of a job (cancelled or failed) and deletes their queued Hangfire jobs.</summary>
@@ -328,167 +295,6 @@ internal sealed partial class TaskTransitions
     public void RequestSettlement(Guid jobId) => Mirror(jobId, -1, "enqueue the job's settlement", () => _queue.EnqueueSettlement(jobId));
 
     /// <summary>
-    /// New checks of a task's output: one Hangfire job each on <paramref name="queueOf"/>'s queue, whose id is then
-    /// recorded on the check (best effort: a lease identifies a check by its arguments and records the id it fetched).
-    /// </summary>
-    public async Task CreateChecksAsync(Guid jobId, int index, IReadOnlyList<SpotCheckRecord> checks, Func<SpotCheckRecord, string> queueOf, CancellationToken cancellationToken)
-    {
-        foreach (SpotCheckRecord check in checks)
-        {
-            int number = check.Number;
-            string hangfireJobId = _queue.CreateCheck(jobId, index, number, queueOf(check));
-            for (int attempt = 0; attempt < 5; attempt++)
-            {
-                TaskRecord? task = await _store.GetTaskAsync(jobId, index, cancellationToken);
-                SpotCheckRecord? current = task?.Checks.FirstOrDefault(c => c.Number == number);
-                if (task is null || current is null || current.HangfireJobId is not null
-                    || await _store.TryUpdateTaskAsync(task with { Checks = Arbitration.Replace(task.Checks, current with { HangfireJobId = hangfireJobId }) }, cancellationToken))
-                {
-                    break;
-                }
-            }
-        }
-    }
-
-    /// <summary>Queued → Leased for a fetched check.</summary>
-    /// <param name="fetched">The fetched entry.</param>
-    /// <param name="task">The checked task as read.</param>
-    /// <param name="check">The check as read.</param>
-    /// <param name="provider">The validator.</param>
-    /// <param name="leaseId">The check's lease id.</param>
-    /// <param name="now">Now.</param>
-    /// <param name="expires">The lease's end.</param>
-    /// <param name="stillOpen">Whether a reloaded task and check may still be leased.</param>
-    /// <param name="cancellationToken">Cancels the call.</param>
-    /// <returns>The task and check as leased, or null when the check was taken or ended meanwhile (the entry is then removed).</returns>
-    public async Task<(TaskRecord Task, SpotCheckRecord Check)?> LeaseCheckAsync(
-        IFetchedJob fetched,
-        TaskRecord task,
-        SpotCheckRecord check,
-        string provider,
-        string leaseId,
-        DateTimeOffset now,
-        DateTimeOffset expires,
-        Func<TaskRecord, SpotCheckRecord, bool> stillOpen,
-        CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            SpotCheckRecord leased = check with
-            {
-                State = SpotCheckState.Leased,
-                Validator = provider,
-                LeaseId = leaseId,
-                LeaseExpiresAt = expires,
-                HangfireJobId = fetched.JobId,
-            };
-            TaskRecord updated = task with { Checks = Arbitration.Replace(task.Checks, leased) };
-            if (await _store.TryUpdateTaskAsync(updated, cancellationToken))
-            {
-                Mirror(task.JobId, task.Index, "mark the check's Hangfire job leased", () => _queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), null));
-                RemoveEntry(fetched);
-                return (updated with { Version = updated.Version + 1 }, leased);
-            }
-
-            TaskRecord? current = await _store.GetTaskAsync(task.JobId, task.Index, cancellationToken);
-            SpotCheckRecord? reloaded = current?.Checks.FirstOrDefault(c => c.Number == check.Number);
-            if (current is null || reloaded is null || !stillOpen(current, reloaded))
-            {
-                DropStale(fetched, reloaded?.HangfireJobId ?? fetched.JobId);
-                return null;
-            }
-
-            (task, check) = (current, reloaded);
-        }
-    }
-
-    /// <summary>A leased check's lease, extended.</summary>
-    public Task<bool> ExtendCheckAsync(TaskRecord task, SpotCheckRecord check, DateTimeOffset expires, CancellationToken cancellationToken) =>
-        _store.TryUpdateTaskAsync(task with { Checks = Arbitration.Replace(task.Checks, check with { LeaseExpiresAt = expires }) }, cancellationToken);
-
-    /// <summary>Leased → Queued for a check; whatever its lease uploaded goes.</summary>
-    /// <returns>False when another update came first.</returns>
-    public async Task<bool> RequeueCheckAsync(TaskRecord task, SpotCheckRecord check, string queue, string reason, CancellationToken cancellationToken)
-    {
-        SpotCheckRecord queued = check with { State = SpotCheckState.Queued, LeaseId = null, LeaseExpiresAt = null, Verdict = reason };
-        if (!await _store.TryUpdateTaskAsync(task with { Checks = Arbitration.Replace(task.Checks, queued) }, cancellationToken))
-        {
-            return false;
-        }
-
-        await DeleteCheckUploadAsync(task, check, cancellationToken);
-        if (check.HangfireJobId is { } hangfireJobId)
-        {
-            Mirror(task.JobId, task.Index, "enqueue the check's Hangfire job", () => _queue.Enqueue(hangfireJobId, queue, reason));
-        }
-
-        return true;
-    }
-
-    /// <summary>Leased → Passed, Failed or Cancelled for a judged check: stores <paramref name="updated"/> (the task with the judged check and whatever the verdict changed).</summary>
-    /// <returns>False when another update came first.</returns>
-    public async Task<bool> FinishCheckAsync(TaskRecord updated, SpotCheckRecord check, CancellationToken cancellationToken)
-    {
-        if (!await _store.TryUpdateTaskAsync(updated, cancellationToken))
-        {
-            return false;
-        }
-
-        if (check.HangfireJobId is { } hangfireJobId)
-        {
-            Mirror(updated.JobId, updated.Index, "mark the check's Hangfire job succeeded", () => _queue.MarkSucceeded(hangfireJobId, 0));
-        }
-
-        return true;
-    }
-
-    /// <summary>Canaries still open when the job ends are cancelled: they never hold up a job or its settlement.</summary>
-    public async Task CancelOpenCanariesAsync(Guid jobId, string reason, CancellationToken cancellationToken)
-    {
-        foreach (TaskRecord listed in await _store.GetTasksAsync(jobId, cancellationToken))
-        {
-            for (TaskRecord? task = listed;
-                task is not null && task.Checks.Any(c => c.Canary && c.State is SpotCheckState.Queued or SpotCheckState.Leased);
-                task = await _store.GetTaskAsync(jobId, listed.Index, cancellationToken))
-            {
-                if (await _store.TryUpdateTaskAsync(task with { Checks = Arbitration.CancelOpenChecks(task.Checks, _time.GetUtcNow(), reason) }, cancellationToken))
-                {
-                    DeleteOpenCheckJobs(task.Checks);
-                    foreach (SpotCheckRecord leased in task.Checks.Where(c => c.Canary && c.State == SpotCheckState.Leased))
-                    {
-                        await DeleteCheckUploadAsync(task, leased, cancellationToken);
-                    }
-
-                    break;
-                }
-            }
-        }
-    }
-
-    // Whatever an ended whole-output lease uploaded is of no use now.
-    private async Task DeleteCheckUploadAsync(TaskRecord task, SpotCheckRecord check, CancellationToken cancellationToken)
-    {
-        if (check.WholeFrame && check.LeaseId is not null)
-        {
-            foreach (string extension in (string[])[".png", ".npy", ".npz"])
-            {
-                await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, check.Frame, check.LeaseId, extension), cancellationToken);
-            }
-        }
-    }
-
-    private void DeleteOpenCheckJobs(IReadOnlyList<SpotCheckRecord> checks)
-    {
-        foreach (SpotCheckRecord check in checks)
-        {
-            if (check.State is SpotCheckState.Queued or SpotCheckState.Leased && check.HangfireJobId is { } hangfireJobId)
-            {
-                Mirror(Guid.Empty, check.Number, "delete a check's Hangfire job", () => _queue.Delete(hangfireJobId));
-            }
-        }
-    }
-
-    /// <summary>
     /// Puts a task's stored Queued record in its queue: one entry for its Hangfire job, or, when that job is gone (expired
     /// after a day in a final state), a new one linked to the record first. A paused job's task is parked instead
     /// (<see cref="PausedState"/>): no entry waits for it until the job is resumed. Best effort: the sweep repairs what
@@ -510,57 +316,6 @@ internal sealed partial class TaskTransitions
         {
             await RelinkAsync(queued, job, cancellationToken);
         }
-    }
-
-    /// <summary>
-    /// Takes a paused job's Queued tasks out of their queues: each Hangfire job goes from Enqueued to
-    /// <see cref="PausedState"/>, so none waits for a lease. An entry already in a queue is dropped by the fetch that
-    /// meets it (<see cref="PauseFetched"/>); a task queued meanwhile is parked by its fetch or by the sweep.
-    /// </summary>
-    /// <returns>How many tasks were taken out of their queues.</returns>
-    public async Task<int> PauseTasksAsync(Guid jobId, CancellationToken cancellationToken)
-    {
-        int paused = 0;
-        foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
-        {
-            if (task is { State: FarmTaskState.Queued, HangfireJobId: { } hangfireJobId })
-            {
-                bool done = false;
-                Mirror(task.JobId, task.Index, "pause the Hangfire job", () => done = _queue.Pause(hangfireJobId, EnqueuedState.StateName));
-                paused += done ? 1 : 0;
-            }
-        }
-
-        return paused;
-    }
-
-    /// <summary>
-    /// Enqueues again the Queued tasks of a resumed job (<paramref name="job"/> as read after the resume) whose Hangfire
-    /// jobs were paused; one whose Hangfire job is gone is linked to a new one. Others are left to the sweep.
-    /// </summary>
-    /// <returns>How many tasks were put back in their queues.</returns>
-    public async Task<int> ResumeTasksAsync(JobRecord job, CancellationToken cancellationToken)
-    {
-        using IStorageConnection connection = _queue.Connect();
-        int resumed = 0;
-        foreach (TaskRecord task in await _store.GetTasksAsync(job.Id, cancellationToken))
-        {
-            if (task is not { State: FarmTaskState.Queued, HangfireJobId: { } hangfireJobId })
-            {
-                continue;
-            }
-
-            bool enqueued = false;
-            string? state = PausedState.StateName;
-            Mirror(task.JobId, task.Index, "enqueue the Hangfire job", () =>
-            {
-                enqueued = _queue.Enqueue(hangfireJobId, FarmQueues.For(job.Spec), "The job was resumed", PausedState.StateName);
-                state = enqueued ? EnqueuedState.StateName : _queue.StateOf(connection, hangfireJobId);
-            });
-            resumed += enqueued || (state is null && await RelinkAsync(task, job, cancellationToken)) ? 1 : 0;
-        }
-
-        return resumed;
     }
 
     /// <summary>
@@ -623,9 +378,11 @@ internal sealed partial class TaskTransitions
     // Removes a fetched entry; when that fails the entry goes back to the queue on dispose and the next fetch drops it.
     private void RemoveEntry(IFetchedJob fetched) => Mirror(Guid.Empty, -1, "remove a fetched queue entry", () => _queue.Remove(fetched));
 
-    // A Hangfire write after the record it mirrors was stored: the record has decided, so a failure here never fails the
-    // caller's call; the maintenance sweep repairs what it left (see FarmMaintenance).
-    private void Mirror(Guid jobId, int index, string what, Action write)
+    /// <summary>
+    /// A Hangfire write after the record it mirrors was stored: the record has decided, so a failure here never fails the
+    /// caller's call; the maintenance sweep repairs what it left (see <see cref="Jobs.FarmMaintenance"/>).
+    /// </summary>
+    public void Mirror(Guid jobId, int index, string what, Action write)
     {
         try
         {

@@ -1,3 +1,4 @@
+using System.Globalization;
 using Hangfire;
 using Hangfire.Common;
 using Hangfire.States;
@@ -115,12 +116,21 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
         client.ChangeState(hangfireJobId, new PausedState(), expectedState);
 
     /// <inheritdoc/>
-    public bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState) =>
-        client.ChangeState(hangfireJobId, state, expectedState);
+    public bool MarkLeased(string hangfireJobId, LeasedState state, string? expectedState)
+    {
+        if (expectedState is not null)
+        {
+            return client.ChangeState(hangfireJobId, state, expectedState);
+        }
+
+        // From any state, so nothing needs reading under Hangfire's distributed lock: one write transaction.
+        WriteState(hangfireJobId, state, expireIn: null);
+        return true;
+    }
 
     /// <inheritdoc/>
     public void MarkSucceeded(string hangfireJobId, long milliseconds) =>
-        client.ChangeState(hangfireJobId, new SucceededState(null, 0, milliseconds), null);
+        WriteState(hangfireJobId, new SucceededState(null, 0, milliseconds), storage.JobExpirationTimeout);
 
     /// <inheritdoc/>
     public void MarkFailed(string hangfireJobId, string error) =>
@@ -141,4 +151,27 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
 
     /// <inheritdoc/>
     public void EnqueueSettlement(Guid jobId) => SettlementJob.Enqueue(client, jobId);
+
+    // A state change that the farm record has already decided, written the way Hangfire's state machine writes it (the
+    // state row and the job's current state; a final state also expires the job and adds to the dashboard's total and
+    // its daily and hourly history, as SucceededState's handler and StatisticsHistoryAttribute do) but in one
+    // transaction, without the distributed lock, the job read and the filters of ChangeState. Profiled on PostgreSQL,
+    // ChangeState cost about nine statements (the lock's insert and two deletes among them) where this costs one or five.
+    private void WriteState(string hangfireJobId, IState state, TimeSpan? expireIn)
+    {
+        using IStorageConnection connection = storage.GetConnection();
+        using IWriteOnlyTransaction transaction = connection.CreateWriteTransaction();
+        transaction.SetJobState(hangfireJobId, state);
+        if (expireIn is { } expiry)
+        {
+            string counter = "stats:" + state.Name.ToLowerInvariant();
+            DateTime now = DateTime.UtcNow;
+            transaction.ExpireJob(hangfireJobId, expiry);
+            transaction.IncrementCounter(counter);
+            transaction.IncrementCounter($"{counter}:{now.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture)}", now.AddMonths(1) - now);
+            transaction.IncrementCounter($"{counter}:{now.ToString("yyyy-MM-dd-HH", CultureInfo.InvariantCulture)}", TimeSpan.FromDays(1));
+        }
+
+        transaction.Commit();
+    }
 }
