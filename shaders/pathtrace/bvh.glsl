@@ -54,25 +54,25 @@ bool surfaceMeets(uint i, float u, float v, vec3 direction, uint rayKey)
 {
     Triangle tri = triangles[i];
     uint flags = materials[tri.material].flags;
-    if ((flags & MATERIAL_DOUBLE_SIDED) == 0u && materials[tri.material].transmission <= 0.0
+    if (FEATURE_SINGLE_SIDED && (flags & MATERIAL_DOUBLE_SIDED) == 0u && (!FEATURE_TRANSMISSION || materials[tri.material].transmission <= 0.0)
         && dot(cross(tri.v1 - tri.v0, tri.v2 - tri.v0), direction) > 0.0)
     {
         return false;
     }
     uint mode = flags & ALPHA_MODE_MASK;
-    if (mode == 0u)
+    if (!FEATURE_ALPHA || mode == 0u)
     {
         return true;
     }
     Material m = materials[tri.material];
     float alpha = m.baseColor.a;
-    if (m.baseColorTexture >= 0)
+    if (FEATURE_BASE_COLOR_TEXTURE && m.baseColorTexture >= 0)
     {
         TriangleShading s = shading[i];
         vec2 uv = s.uv01.xy * (1.0 - u - v) + s.uv01.zw * u + s.uv2.xy * v;
         alpha *= textureAlpha(m.baseColorTexture, uv);
     }
-    if (mode == ALPHA_MASK)
+    if (!FEATURE_ALPHA_BLEND || mode == ALPHA_MASK)
     {
         return alpha >= m.alphaCutoff;
     }
