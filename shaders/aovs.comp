@@ -11,6 +11,7 @@
 //   [3i + 2] emission sum over all positions, 0
 #include "pathtrace/device.glsl"
 #include "pathtrace/layout.glsl"
+#include "pathtrace/features.glsl"
 #include "pathtrace/random.glsl"
 #include "pathtrace/textures.glsl"
 #include "pathtrace/bvh.glsl"

@@ -14,6 +14,7 @@
 // The parts below are included in dependency order; each relies on the ones before it.
 #include "pathtrace/device.glsl"
 #include "pathtrace/layout.glsl"
+#include "pathtrace/features.glsl"
 #include "pathtrace/random.glsl"
 #include "pathtrace/textures.glsl"
 #include "pathtrace/bvh.glsl"

@@ -10,7 +10,7 @@
 
 bool principledBsdf()
 {
-    return (u_frame.flags & FLAG_GLTF_BSDF) == 0u;
+    return FEATURE_PRINCIPLED_BSDF && (!FEATURE_GLTF_BSDF || (u_frame.flags & FLAG_GLTF_BSDF) == 0u);
 }
 
 float luminance(vec3 c)
@@ -108,13 +108,13 @@ float fresnelDielectric(float cosI, float eta)
 // Share of the surface that is glass (KHR_materials_transmission): its events are sampled apart from the other lobes.
 float glassShare(SurfacePoint p)
 {
-    return p.transmission * (1.0 - p.metallic);
+    return FEATURE_TRANSMISSION ? p.transmission * (1.0 - p.metallic) : 0.0;
 }
 
 // Probability of sampling the clearcoat lobe among the reflecting lobes.
 float coatProbability(SurfacePoint p)
 {
-    return 0.25 * p.clearcoat;
+    return FEATURE_CLEARCOAT ? 0.25 * p.clearcoat : 0.0;
 }
 
 // The sheen lobe of KHR_materials_sheen: Charlie distribution (Estevez & Kulla 2017) with Neubelt's visibility.
@@ -170,7 +170,7 @@ vec3 evaluateBsdf(SurfacePoint p, vec3 wo, vec3 wi, out float pdf)
     // Glass takes its share from the specular lobe and the dielectric's diffuse, as in Blender's Principled BSDF.
     float glass = glassShare(p);
     vec3 value = specular * (1.0 - glass) + diffuse * (1.0 - p.transmission);
-    if (any(greaterThan(p.sheenColor, vec3(0.0))))
+    if (FEATURE_SHEEN && any(greaterThan(p.sheenColor, vec3(0.0))))
     {
         value += sheenLobe(p, nl, nv, nh);
     }
@@ -179,7 +179,7 @@ vec3 evaluateBsdf(SurfacePoint p, vec3 wo, vec3 wi, out float pdf)
     // Visible-normal pdf of h, converted to a pdf of wi.
     float specularPdf = smithG1(nv, p.alpha) * d / (4.0 * nv);
     pdf = ps * specularPdf + (1.0 - ps) * nl / PI;
-    if (p.clearcoat > 0.0)
+    if (FEATURE_CLEARCOAT && p.clearcoat > 0.0)
     {
         float coatD = ggxD(nh, p.clearcoatAlpha);
         vec3 coat = vec3(p.clearcoat * coatFresnel(vh) * coatD * smithG2(nl, nv, p.clearcoatAlpha) / (4.0 * nl * nv));
@@ -237,7 +237,7 @@ bool sampleBsdf(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out vec3 w
     vec3 woLocal = vec3(dot(wo, t), dot(wo, b), dot(wo, n));
     // Pick the lobe first, so every microfacet lobe shares one visible-normal sampling call site.
     float glass = glassShare(p);
-    bool glassEvent = choice < glass;
+    bool glassEvent = FEATURE_TRANSMISSION && choice < glass;
     float lobeChoice = glassEvent ? choice / glass : (glass > 0.0 ? (choice - glass) / (1.0 - glass) : choice);
     float pc = coatProbability(p);
     bool coatEvent = !glassEvent && pc > 0.0 && lobeChoice < pc;

@@ -54,25 +54,25 @@ bool surfaceMeets(uint i, float u, float v, vec3 direction, uint rayKey)
 {
     Triangle tri = triangles[i];
     uint flags = materials[tri.material].flags;
-    if ((flags & MATERIAL_DOUBLE_SIDED) == 0u && materials[tri.material].transmission <= 0.0
+    if (FEATURE_SINGLE_SIDED && (flags & MATERIAL_DOUBLE_SIDED) == 0u && (!FEATURE_TRANSMISSION || materials[tri.material].transmission <= 0.0)
         && dot(cross(tri.v1 - tri.v0, tri.v2 - tri.v0), direction) > 0.0)
     {
         return false;
     }
     uint mode = flags & ALPHA_MODE_MASK;
-    if (mode == 0u)
+    if (!FEATURE_ALPHA || mode == 0u)
     {
         return true;
     }
     Material m = materials[tri.material];
     float alpha = m.baseColor.a;
-    if (m.baseColorTexture >= 0)
+    if (FEATURE_BASE_COLOR_TEXTURE && m.baseColorTexture >= 0)
     {
         TriangleShading s = shading[i];
         vec2 uv = s.uv01.xy * (1.0 - u - v) + s.uv01.zw * u + s.uv2.xy * v;
         alpha *= textureAlpha(m.baseColorTexture, uv);
     }
-    if (mode == ALPHA_MASK)
+    if (!FEATURE_ALPHA_BLEND || mode == ALPHA_MASK)
     {
         return alpha >= m.alphaCutoff;
     }
@@ -92,6 +92,8 @@ bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, uint rayKey,
     bool found = false;
     vec3 inverseDirection = 1.0 / direction;
     uint stack[STACK_SIZE];
+    // Where the ray enters each stacked node's box: a pop needs only this against the closest hit so far.
+    float stackEnter[STACK_SIZE];
     int stackSize = 0;
     uint nodeIndex = 0u;
     if (intersectBox(origin, inverseDirection, nodes[0].bmin, nodes[0].bmax, hit.t) == INFINITY)
@@ -135,18 +137,21 @@ bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, uint rayKey,
             {
                 if (dRight != INFINITY && stackSize < STACK_SIZE)
                 {
+                    stackEnter[stackSize] = dRight;
                     stack[stackSize++] = right;
                 }
                 nodeIndex = left;
                 continue;
             }
         }
-        // Pop the next node that may still hold a closer hit.
+        // Pop the next node that may still hold a closer hit. Its box was entered at stackEnter before the limit it
+        // was pushed under, and hit.t has only shrunk since, so testing the entry against hit.t decides as
+        // intersecting the box again with hit.t would, without fetching the node.
         bool popped = false;
         while (stackSize > 0)
         {
             uint candidate = stack[--stackSize];
-            if (intersectBox(origin, inverseDirection, nodes[candidate].bmin, nodes[candidate].bmax, hit.t) != INFINITY)
+            if (stackEnter[stackSize] <= hit.t)
             {
                 nodeIndex = candidate;
                 popped = true;

@@ -5,13 +5,13 @@
 
 bool hasEnvironmentMap()
 {
-    return u_frame.environmentWidth > 0u;
+    return FEATURE_ENVIRONMENT_MAP && u_frame.environmentWidth > 0u;
 }
 
 // Light samples on the map: false for a black map (or none), whose rays draw no random numbers for it.
 bool samplesEnvironment()
 {
-    return u_frame.environmentRotation.w > 0.0;
+    return FEATURE_ENVIRONMENT_MAP && u_frame.environmentRotation.w > 0.0;
 }
 
 // Continuous texel coordinates of a unit direction: glTF (x, y, z) is Blender (x, -z, y), turned about Blender's Z.

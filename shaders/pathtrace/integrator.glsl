@@ -21,12 +21,12 @@ vec3 tracePath(vec3 origin, vec3 direction, inout uint rng)
             radiance += throughput * environmentRadiance(direction) * weight;
             break;
         }
-        if (any(greaterThan(medium, vec3(0.0))))
+        if (FEATURE_TRANSMISSION && any(greaterThan(medium, vec3(0.0))))
         {
             throughput *= exp(-medium * hit.t);
         }
         SurfacePoint p = surfaceAt(hit, origin, direction);
-        if (any(greaterThan(p.emission, vec3(0.0))))
+        if (FEATURE_EMISSION && any(greaterThan(p.emission, vec3(0.0))))
         {
             float weight = 1.0;
             if (depth > 0u)
@@ -61,7 +61,7 @@ vec3 tracePath(vec3 origin, vec3 direction, inout uint rng)
         }
         throughput *= weight;
         previousBsdfPdf = pdf;
-        if (pdf < 0.0 && !p.thin && dot(wi, p.geometricNormal) < 0.0)
+        if (FEATURE_TRANSMISSION && pdf < 0.0 && !p.thin && dot(wi, p.geometricNormal) < 0.0)
         {
             // Refracted into or out of a volume.
             medium = p.entering ? p.absorption : vec3(0.0);

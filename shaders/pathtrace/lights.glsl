@@ -51,7 +51,7 @@ bool emissiveCandidate(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out
     }
     // A single-sided emitter is invisible from behind (surfaceMeets), so it lights nothing there either.
     Material lightMaterial = materials[tri.material];
-    if ((lightMaterial.flags & MATERIAL_DOUBLE_SIDED) == 0u && lightMaterial.transmission <= 0.0 && dot(lightNormal, wi) > 0.0)
+    if (FEATURE_SINGLE_SIDED && (lightMaterial.flags & MATERIAL_DOUBLE_SIDED) == 0u && (!FEATURE_TRANSMISSION || lightMaterial.transmission <= 0.0) && dot(lightNormal, wi) > 0.0)
     {
         return false;
     }
@@ -74,7 +74,7 @@ bool punctualCandidate(SurfacePoint p, vec3 wo, Light light, out vec3 wi, out fl
 {
     vec3 radiance = light.intensity;
     contribution = vec3(0.0);
-    if (light.type == LIGHT_DIRECTIONAL)
+    if (FEATURE_DIRECTIONAL_LIGHTS && light.type == LIGHT_DIRECTIONAL)
     {
         wi = -light.direction;
         distance = INFINITY;
@@ -92,7 +92,7 @@ bool punctualCandidate(SurfacePoint p, vec3 wo, Light light, out vec3 wi, out fl
             float ratio = distance / light.range;
             radiance *= clamp(1.0 - ratio * ratio * ratio * ratio, 0.0, 1.0);
         }
-        if (light.type == LIGHT_SPOT)
+        if (FEATURE_SPOT_LIGHTS && light.type == LIGHT_SPOT)
         {
             // Cycles' spot, as Blender imports a glTF spot: the cosine to the axis inside the outer cone,
             // faded in by a smoothstep over spotSmooth of the cosine (spot_blend).
@@ -155,17 +155,17 @@ vec3 directLight(SurfacePoint p, vec3 wo, inout uint rng)
         float distance;
         vec3 contribution;
         bool candidate;
-        if (i < u_frame.lightCount)
+        if (FEATURE_PUNCTUAL_LIGHTS && i < u_frame.lightCount)
         {
             candidate = punctualCandidate(p, wo, lights[i], wi, distance, contribution);
         }
-        else if (i < emissive)
+        else if (FEATURE_EMISSION && i < emissive)
         {
             candidate = emissiveCandidate(p, wo, rng, wi, distance, contribution);
         }
         else
         {
-            candidate = environmentCandidate(p, wo, rng, wi, distance, contribution);
+            candidate = FEATURE_ENVIRONMENT_MAP && environmentCandidate(p, wo, rng, wi, distance, contribution);
         }
         if (candidate && visible(offsetOrigin(p.position, p.geometricNormal, wi), wi, distance, rayKey(rng, i + 1u)))
         {

@@ -30,8 +30,12 @@ vec2 interpolateUv(TriangleShading s, float u, float v)
 
 vec3 materialEmission(Material m, vec2 uv)
 {
+    if (!FEATURE_EMISSION)
+    {
+        return vec3(0.0);
+    }
     vec3 e = m.emissive.rgb;
-    if (m.emissiveTexture >= 0 && any(greaterThan(e, vec3(0.0))))
+    if (FEATURE_EMISSIVE_TEXTURE && m.emissiveTexture >= 0 && any(greaterThan(e, vec3(0.0))))
     {
         e *= sampleTexture(m.emissiveTexture, uv).rgb;
     }
@@ -57,7 +61,7 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
     }
 
     vec4 tangent = s.t0 * w + s.t1 * hit.u + s.t2 * hit.v;
-    if (m.normalTexture >= 0 && dot(tangent.xyz, tangent.xyz) > 0.0)
+    if (FEATURE_NORMAL_TEXTURE && m.normalTexture >= 0 && dot(tangent.xyz, tangent.xyz) > 0.0)
     {
         vec3 t = normalize(tangent.xyz - n * dot(n, tangent.xyz));
         vec3 b = cross(n, t) * (tangent.w < 0.0 ? -1.0 : 1.0);
@@ -87,13 +91,13 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
     p.normal = n;
 
     vec4 base = m.baseColor;
-    if (m.baseColorTexture >= 0)
+    if (FEATURE_BASE_COLOR_TEXTURE && m.baseColorTexture >= 0)
     {
         base *= sampleTexture(m.baseColorTexture, uv);
     }
     float metallic = m.metallic;
     float roughness = m.roughness;
-    if (m.metallicRoughnessTexture >= 0)
+    if (FEATURE_METALLIC_ROUGHNESS_TEXTURE && m.metallicRoughnessTexture >= 0)
     {
         vec4 mr = sampleTexture(m.metallicRoughnessTexture, uv);
         roughness *= mr.g;
@@ -108,7 +112,7 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
 
     // The extensions' textures, sampled through one call site (each is inlined, and the shader's size
     // is what the driver compiles): transmission (R), clearcoat (R), sheen colour, specular colour.
-    int extensionTextures[4] = int[](m.transmissionTexture, m.clearcoatTexture, m.sheenColorTexture, m.specularColorTexture);
+    int extensionTextures[4] = int[](FEATURE_TRANSMISSION ? m.transmissionTexture : -1, FEATURE_CLEARCOAT ? m.clearcoatTexture : -1, FEATURE_SHEEN ? m.sheenColorTexture : -1, FEATURE_SPECULAR ? m.specularColorTexture : -1);
     vec3 extensionValues[4] = vec3[](vec3(1.0), vec3(1.0), vec3(1.0), vec3(1.0));
     for (int k = 0; k < 4; k++)
     {

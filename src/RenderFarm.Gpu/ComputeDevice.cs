@@ -288,6 +288,14 @@ public sealed unsafe class ComputeDevice : IDisposable
                 $"Must be a multiple of 4 between 0 and {Limits.MaxPushConstantsBytes} (maxPushConstantsSize of {Info.Name}).");
         }
 
+        if (!description.SpecializationConstants.IsDefault && description.SpecializationConstants.Length > KernelDescription.MaxSpecializationConstants)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(description),
+                description.SpecializationConstants.Length,
+                $"At most {KernelDescription.MaxSpecializationConstants} specialization constants.");
+        }
+
         lock (_sync)
         {
             ThrowIfDisposed();

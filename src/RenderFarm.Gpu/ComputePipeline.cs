@@ -112,19 +112,40 @@ public sealed unsafe class ComputePipeline : IDisposable, IDeviceChild
             };
             VulkanCheck.Check(vk.CreatePipelineLayout(device, &layoutInfo, null, &layout), "vkCreatePipelineLayout");
 
-            var pipelineInfo = new ComputePipelineCreateInfo
+            // Constant i is constant_id i, four bytes at offset 4i of the data.
+            uint[] constants = description.SpecializationConstants.IsDefault ? [] : [.. description.SpecializationConstants];
+            var entries = new SpecializationMapEntry[constants.Length];
+            for (int i = 0; i < constants.Length; i++)
             {
-                SType = StructureType.ComputePipelineCreateInfo,
-                Stage = new PipelineShaderStageCreateInfo
+                entries[i] = new SpecializationMapEntry((uint)i, (uint)(i * sizeof(uint)), sizeof(uint));
+            }
+
+            fixed (uint* pConstants = constants)
+            fixed (SpecializationMapEntry* pEntries = entries)
+            {
+                var specialization = new SpecializationInfo
                 {
-                    SType = StructureType.PipelineShaderStageCreateInfo,
-                    Stage = ShaderStageFlags.ComputeBit,
-                    Module = module,
-                    PName = (byte*)entryPointName,
-                },
-                Layout = layout,
-            };
-            VulkanCheck.Check(vk.CreateComputePipelines(device, default, 1, &pipelineInfo, null, &pipeline), "vkCreateComputePipelines");
+                    MapEntryCount = (uint)constants.Length,
+                    PMapEntries = pEntries,
+                    DataSize = (nuint)(constants.Length * sizeof(uint)),
+                    PData = pConstants,
+                };
+                var pipelineInfo = new ComputePipelineCreateInfo
+                {
+                    SType = StructureType.ComputePipelineCreateInfo,
+                    Stage = new PipelineShaderStageCreateInfo
+                    {
+                        SType = StructureType.PipelineShaderStageCreateInfo,
+                        Stage = ShaderStageFlags.ComputeBit,
+                        Module = module,
+                        PName = (byte*)entryPointName,
+                        PSpecializationInfo = constants.Length > 0 ? &specialization : null,
+                    },
+                    Layout = layout,
+                };
+                VulkanCheck.Check(vk.CreateComputePipelines(device, default, 1, &pipelineInfo, null, &pipeline), "vkCreateComputePipelines");
+            }
+
             return new ComputePipeline(owner, vk, device, description, pipeline, layout, setLayout);
         }
         catch

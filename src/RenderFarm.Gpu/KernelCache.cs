@@ -30,10 +30,10 @@ public sealed class KernelCache
 
     /// <summary>
     /// Returns the pipeline of <paramref name="description"/>, creating it from the code <paramref name="loadSpirv"/>
-    /// returns the first time the kernel is asked for.
+    /// returns the first time the kernel is asked for with these specialization constants.
     /// </summary>
     /// <exception cref="ArgumentException">
-    /// A kernel of the same name was created before with a different description.
+    /// A kernel of the same name and specialization constants was created before with a different description.
     /// </exception>
     public ComputePipeline Get(KernelDescription description, Func<byte[]> loadSpirv)
     {
@@ -41,7 +41,7 @@ public sealed class KernelCache
         ArgumentNullException.ThrowIfNull(loadSpirv);
         lock (_sync)
         {
-            if (_pipelines.TryGetValue(description.Name, out ComputePipeline? existing) && !existing.IsDisposed)
+            if (_pipelines.TryGetValue(description.CacheKey, out ComputePipeline? existing) && !existing.IsDisposed)
             {
                 if (existing.Description != description)
                 {
@@ -53,7 +53,7 @@ public sealed class KernelCache
             }
 
             ComputePipeline pipeline = _device.CreatePipeline(loadSpirv(), description);
-            _pipelines[description.Name] = pipeline;
+            _pipelines[description.CacheKey] = pipeline;
             return pipeline;
         }
     }

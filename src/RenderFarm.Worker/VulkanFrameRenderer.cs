@@ -17,7 +17,7 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
     private string? _scenePath;
     private SceneAsset? _scene;
 
-    /// <summary>Opens the device and builds the path tracer's pipeline.</summary>
+    /// <summary>Opens the device and creates the path tracer, which builds a pipeline per scene's features on first use.</summary>
     /// <param name="deviceIndex">An index from <see cref="ComputeDevice.EnumerateDevices"/>, or null to choose automatically.</param>
     /// <exception cref="GpuUnavailableException">Vulkan or the device is not available.</exception>
     public VulkanFrameRenderer(int? deviceIndex = null)

@@ -42,6 +42,45 @@ public sealed class KernelCacheFacts
     }
 
     [Fact]
+    public void Specialization_constants_reach_the_kernel_and_key_the_cache()
+    {
+        // shaders/tests/specialized.comp writes constant 0 times constant 1 (7 and 1 unless specialized).
+        int loads = 0;
+        byte[] Load()
+        {
+            loads++;
+            return TestShaders.Load("specialized");
+        }
+
+        var plain = new KernelDescription("tests/specialized", 1, 0);
+        var five = plain with { SpecializationConstants = [5u] };
+        var fiveTimesThree = plain with { SpecializationConstants = [5u, 3u] };
+        Assert.Equal(7u, Run(_device.Kernels.Get(plain, Load)));
+        Assert.Equal(5u, Run(_device.Kernels.Get(five, Load)));
+        ComputePipeline specialized = _device.Kernels.Get(fiveTimesThree, Load);
+        Assert.Equal(15u, Run(specialized));
+        Assert.Equal(3, loads);
+
+        // Equal values in another array are the same kernel: one pipeline, compiled once.
+        Assert.Same(specialized, _device.Kernels.Get(new KernelDescription("tests/specialized", 1, 0) { SpecializationConstants = [5u, 3u] }, Load));
+        Assert.Equal(3, loads);
+        Assert.Contains("SpecializationConstants = [5, 3]", specialized.Description.ToString(), StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(
+            () => _device.CreatePipeline(TestShaders.Load("specialized"), plain with { SpecializationConstants = [.. new uint[KernelDescription.MaxSpecializationConstants + 1]] }));
+    }
+
+    private uint Run(ComputePipeline pipeline)
+    {
+        using GpuBuffer buffer = _device.CreateBuffer(64 * sizeof(uint));
+        _device.Fill(buffer, 0xdeadbeefu);
+        _device.Dispatch(pipeline, [buffer], [], 1, 1, 1);
+        var values = new uint[64];
+        _device.Download<uint>(buffer, values);
+        Assert.All(values, v => Assert.Equal(values[0], v));
+        return values[0];
+    }
+
+    [Fact]
     public void Cached_kernels_go_with_their_device()
     {
         ComputePipeline pipeline;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.Diagnostics;
 using System.Globalization;
 using RenderFarm.Cli.Terminal;
 using RenderFarm.Core;
@@ -92,12 +93,15 @@ internal static class BenchCommand
         SceneAsset scene = SceneAsset.Load(scenePath);
         Directory.CreateDirectory(outputFolder);
         using ComputeDevice device = ComputeDevice.Open(deviceIndex);
+        // The first frame pays for pipeline creation (the tracer's, for this scene's features) and the driver's caches.
+        var warmUpClock = Stopwatch.StartNew();
         using var tracer = new PathTracer(device);
         Print($"scene {scene.Name} ({scene.TriangleCount} triangles), frame {frame}, {settings.Size}, {settings.SamplesPerPixel} spp, {settings.MaxBounces} bounces");
         Print($"device {device.Info}");
 
         // The first dispatches pay for pipeline compilation and caches; keep them out of the figures.
-        tracer.Render(scene, frame, settings with { SamplesPerPixel = 1 }, cancellationToken: cancellationToken);
+        FrameRender warmUp = tracer.Render(scene, frame, settings with { SamplesPerPixel = 1 }, cancellationToken: cancellationToken);
+        Print($"warm-up     {warmUpClock.Elapsed.TotalSeconds:F3} s for the tracer and a 1 spp frame (of which the frame {warmUp.WallTime.TotalSeconds:F3} s), pipeline creation included");
         FrameRender? best = null;
         using (var bar = new ProgressBar(Console.Error))
         {

@@ -61,7 +61,7 @@ public sealed class PathTracer : IDisposable
     private const string OtherDeviceShaderResource = "shaders/pathtrace_other_device.spv";
 
     private readonly ComputeDevice _device;
-    private readonly ComputePipeline _pipeline;
+    private readonly string _shaderResource;
     private SceneAsset? _uploadedScene;
     private GpuBuffer? _materials;
     private GpuBuffer? _textures;
@@ -91,9 +91,7 @@ public sealed class PathTracer : IDisposable
             _ => throw new ArgumentOutOfRangeException(nameof(arithmetic), arithmetic, "Unknown arithmetic."),
         };
         _device = device;
-        // The device's kernel cache owns the pipeline, shared by every path tracer on the device.
-        _pipeline = device.Kernels.Get(
-            new KernelDescription(resource, StorageBufferCount: StorageBufferCount, PushConstantBytes: Unsafe.SizeOf<GpuTilePush>()), () => LoadShader(resource));
+        _shaderResource = resource;
     }
 
     /// <summary>The device frames are rendered on.</summary>
@@ -104,6 +102,12 @@ public sealed class PathTracer : IDisposable
     /// null (the default) for the uniform background.
     /// </summary>
     public EnvironmentLight? Environment { get; set; }
+
+    /// <summary>
+    /// Features to specialize the pipeline to in place of those each frame uses (null, the default): the guards must
+    /// change speed only, which a render with <see cref="SceneFeatures.All"/> shows.
+    /// </summary>
+    internal SceneFeatures? FeaturesOverride { get; set; }
 
     /// <summary>Renders frame <paramref name="frame"/> of <paramref name="scene"/>.</summary>
     public FrameRender Render(
@@ -125,13 +129,14 @@ public sealed class PathTracer : IDisposable
         var wall = Stopwatch.StartNew();
         ImageSize size = settings.Size;
         using FrameBuffers buffers = PrepareFrame(scene, frame, settings);
+        ComputePipeline pipeline = Pipeline(buffers.Features);
         var image = new HdrImage(size.Width, size.Height);
         var stats = new RenderStats(size.PixelCount * settings.SamplesPerPixel);
         int samplesPerDispatch = SamplesPerDispatch(settings);
         foreach ((int x, int y, int width, int height) in Tiles(size))
         {
             RenderRegion(
-                buffers.Buffers, frame, settings, samplesPerDispatch, x, y, width, height, image.Pixels, size.Width, x, y, stats, progress,
+                pipeline, buffers.Buffers, frame, settings, samplesPerDispatch, x, y, width, height, image.Pixels, size.Width, x, y, stats, progress,
                 cancellationToken);
         }
 
@@ -199,6 +204,7 @@ public sealed class PathTracer : IDisposable
         }
 
         using FrameBuffers buffers = PrepareFrame(scene, frame, settings);
+        ComputePipeline pipeline = Pipeline(buffers.Features);
         var results = new List<HdrImage>(tiles.Count);
         var stats = new RenderStats(0);
         foreach ((int x, int y, int width, int height) in tiles)
@@ -210,7 +216,7 @@ public sealed class PathTracer : IDisposable
                 for (int px = 0; px < width; px += TileSize)
                 {
                     RenderRegion(
-                        buffers.Buffers, frame, settings, samplesPerDispatch, x + px, y + py, Math.Min(TileSize, width - px),
+                        pipeline, buffers.Buffers, frame, settings, samplesPerDispatch, x + px, y + py, Math.Min(TileSize, width - px),
                         Math.Min(TileSize, height - py), image.Pixels, width, px, py, stats, null, cancellationToken);
                 }
             }
@@ -283,7 +289,10 @@ public sealed class PathTracer : IDisposable
                 frameBuffer, nodes, triangleBuffer, shading, _materials!, _textures!, _texels!, emitters, lights, accumulation, rayCounts,
                 _environmentTexels!, _environmentCdf!,
             ];
-            return new FrameBuffers(buffers, owned);
+            return new FrameBuffers(buffers, owned)
+            {
+                Features = FeaturesOverride ?? SceneFeatureDetection.Detect(data, settings.Bsdf, Environment is not null),
+            };
         }
         catch
         {
@@ -295,6 +304,7 @@ public sealed class PathTracer : IDisposable
     // Renders region (x, y, width, height) of the frame (at most one accumulation tile) into a linear RGB
     // target of row length targetWidth, at (targetX, targetY), samplesPerDispatch samples per dispatch.
     private void RenderRegion(
+        ComputePipeline pipeline,
         GpuBuffer[] buffers,
         int frame,
         RenderSettings settings,
@@ -329,7 +339,7 @@ public sealed class PathTracer : IDisposable
                 SampleStart = (uint)sampleStart,
                 SampleCount = (uint)count,
             };
-            TimeSpan elapsed = DispatchTile(_pipeline, buffers, push);
+            TimeSpan elapsed = DispatchTile(pipeline, buffers, push);
             stats.GpuTime += elapsed;
             sampleStart += count;
             stats.SamplesDone += (long)width * height * count;
@@ -380,6 +390,20 @@ public sealed class PathTracer : IDisposable
             (push.TileWidth + WorkgroupSize - 1) / WorkgroupSize,
             (push.TileHeight + WorkgroupSize - 1) / WorkgroupSize,
             1);
+
+    /// <summary>
+    /// The path tracer's pipeline specialized to <paramref name="features"/>, from the device's kernel cache, which owns
+    /// it and shares it with every path tracer on the device; created (and compiled by the driver) on first use.
+    /// </summary>
+    internal ComputePipeline Pipeline(SceneFeatures features)
+    {
+        string resource = _shaderResource;
+        var description = new KernelDescription(resource, StorageBufferCount: StorageBufferCount, PushConstantBytes: Unsafe.SizeOf<GpuTilePush>())
+        {
+            SpecializationConstants = [.. SceneFeatureDetection.SpecializationConstants(features)],
+        };
+        return _device.Kernels.Get(description, () => LoadShader(resource));
+    }
 
     /// <summary>The SPIR-V of an embedded shader of this assembly.</summary>
     internal static byte[] LoadShader(string resource)
@@ -463,6 +487,9 @@ public sealed class PathTracer : IDisposable
     internal sealed class FrameBuffers(GpuBuffer[] buffers, List<GpuBuffer> owned) : IDisposable
     {
         public GpuBuffer[] Buffers { get; } = buffers;
+
+        /// <summary>The shader features the frame uses: its pipeline is specialized to them.</summary>
+        public SceneFeatures Features { get; init; } = SceneFeatures.All;
 
         public void Dispose() => owned.ForEach(buffer => buffer.Dispose());
     }
