@@ -99,7 +99,7 @@ internal sealed partial class TaskTransitions
 
             if (stored)
             {
-                using (LeasePathProfile.Start("lease: Hangfire state Leased (ChangeState)"))
+                using (LeasePathProfile.Start("lease: Hangfire state Leased"))
                 {
                     Mirror(task.JobId, task.Index, "mark the Hangfire job leased", () => _queue.MarkLeased(fetched.JobId, new LeasedState(provider, leaseId, now, expires), null));
                 }
@@ -161,7 +161,7 @@ internal sealed partial class TaskTransitions
         }
 
         long milliseconds = (long)(now - (task.StartedAt ?? now)).TotalMilliseconds;
-        using (LeasePathProfile.Start("complete: Hangfire state Succeeded (ChangeState)"))
+        using (LeasePathProfile.Start("complete: Hangfire state Succeeded"))
         {
             Mirror(task.JobId, task.Index, "mark the Hangfire job succeeded", () => _queue.MarkSucceeded(task.HangfireJobId!, milliseconds));
         }
