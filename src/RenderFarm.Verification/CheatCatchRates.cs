@@ -3,9 +3,13 @@ namespace RenderFarm.Verification;
 /// <summary>How often the checks catch one class of cheat, as measured by the divergence bench.</summary>
 /// <param name="Cheat">The cheat class, as the job report names it.</param>
 /// <param name="TileCatch">Probability that a checked tile lying wholly in the cheated part fails on its own.</param>
-/// <param name="FrameCatch">Probability that the tile check of a frame cheated all over fails (tiles, share or bias).</param>
-public sealed record CheatCatchRate(string Cheat, double TileCatch, double FrameCatch)
+/// <param name="FrameCatch">Probability that the tile check of a frame cheated all over fails (tiles, share, bias or sample count).</param>
+/// <param name="WholeFrameCatch">Probability that a whole-frame check of such a frame fails, when it differs from <paramref name="FrameCatch"/> (whole-frame re-renders keep no snapshots).</param>
+public sealed record CheatCatchRate(string Cheat, double TileCatch, double FrameCatch, double? WholeFrameCatch = null)
 {
+    /// <summary>The catch of a whole-frame check: <see cref="WholeFrameCatch"/>, or <see cref="FrameCatch"/> when not given.</summary>
+    public double WholeCatch => WholeFrameCatch ?? FrameCatch;
+
     /// <summary>Whether the checks catch this cheat at all in one frame; a report's odds for it are then a bound.</summary>
     public bool Bounded => FrameCatch > 0;
 }
