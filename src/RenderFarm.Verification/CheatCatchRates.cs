@@ -21,8 +21,8 @@ public sealed record CheatCatchRate(string Cheat, double TileCatch, double Frame
 /// exposure and bounces: 64×64 frames of the Cornell box and the textured cube at 64 spp and of the Cornell box at 256 spp,
 /// eight tiles per check, the lowest over those. Fewer samples: the sample-count rule, 256×256 frames of both scenes at
 /// 64 spp (30 tiles per check), 800 of 800 checks caught; 0.99 is below the lower 95 % bound of that, which smaller
-/// checks are assumed to reach (the statistic grows as the square root of the checked pixels; an 8-tile check of a 32×32 frame measured z = 10.6 against
-/// the threshold 6.5). Whole-frame samples keep no snapshots, so their catch of fewer samples is taken as 0.
+/// checks are assumed to reach (the statistic grows as the square root of the checked pixels; an 8-tile check of a
+/// 32×32 frame measured z = 10.6 against the threshold 6.5). Whole-frame samples keep no snapshots, so their catch of fewer samples is taken as 0.
 /// </summary>
 public static class CheatCatchRates
 {
