@@ -36,15 +36,16 @@ internal static class DivergenceBenchmark
         bool raw = options.Bool("raw", false);
         double[] shares = [.. options.String("shares", "0.03").Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
         int jobFrames = options.Int("job", 24);
+        bool generous = options.Bool("generous", false);
         var decision = new SpotCheckDecision();
 
         Console.WriteLine(Stats.Machine());
         Stats.Print($"divergence: {size}x{size} frames, {frames} frames per scene and spp, {plans} keyed plans per frame and cost share ({string.Join(", ", shares)}; at least {SpotCheckPlan.MinTiles} tiles); validator on the simulated other device, provider on this one");
         Stats.Print($"jobs: {jobFrames} checked frames each (frame i of a job is frame i mod {frames} with its own plan); caught when a frame is rejected or the provider's bias evidence crosses {ProviderEvidence.Threshold} (CUSUM, allowance {ProviderEvidence.Allowance})");
-        Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate {decision.HonestBeyondRate:0.####}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}");
+        Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate {decision.HonestBeyondRate:0.####}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}, |sample-count z| > {decision.MaxSampleZ} (snapshots at {string.Join(", ", SampleCountTest.SnapshotCounts(64))} of 64 samples and likewise)");
         Console.WriteLine();
-        Console.WriteLine("| scene | spp | share | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | max tile share | mean bias z | max abs bias z | jobs caught |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| scene | spp | share | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | by sample count | max tile share | mean bias z | max abs bias z | mean / max abs sample z | jobs caught |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 
         using ComputeDevice device = ComputeDevice.Open();
         using var tracer = new PathTracer(device);
@@ -59,31 +60,51 @@ internal static class DivergenceBenchmark
             {
                 var settings = new RenderSettings { Size = new ImageSize(size, size), SamplesPerPixel = spp, Seed = 1 };
                 var tallies = new SortedDictionary<(double Share, int Order), (string Name, Tally Tally)>();
+                IReadOnlyList<int> counts = SampleCountTest.SnapshotCounts(spp);
+                int quarter = Math.Max(1, spp / 4), fewer = (int)Math.Round(spp * 0.94), cut = spp - fewer;
+                int middle = spp / 2;
+                var providerCounts = new SortedSet<int>(counts) { quarter, spp - 1, fewer, middle, middle + cut, spp };
+                providerCounts.RemoveWhere(c => c < 1 || c > spp);
+                int[] providerList = [.. providerCounts];
+                (int, int, int, int)[] whole = [(0, 0, size, size)];
                 for (int frame = 1; frame <= frames; frame++)
                 {
                     renderWatch.Start();
-                    using Image<Rgb24> validator = Encode(other.Render(scene, frame, settings).Image, settings);
-                    HdrImage honestHdr = tracer.Render(scene, frame, settings).Image;
-                    HdrImage cheap = tracer.Render(scene, frame, settings with { SamplesPerPixel = Math.Max(1, spp / 4) }).Image;
+                    // The validator on the simulated other device keeps its image at the snapshot counts; the provider's
+                    // snapshots give its frames with fewer samples (bit for bit a render at that count).
+                    IReadOnlyList<IReadOnlyList<HdrImage>> validatorSnaps = other.RenderTileSnapshots(scene, frame, settings, whole, [.. counts, spp]);
+                    IReadOnlyList<IReadOnlyList<HdrImage>> providerSnaps = tracer.RenderTileSnapshots(scene, frame, settings, whole, providerList);
+                    HdrImage At(int count) => providerSnaps[Array.IndexOf(providerList, count)][0];
+                    HdrImage honestHdr = At(spp);
+                    HdrImage cheap = At(quarter);
+                    using Image<Rgb24> validator = Encode(validatorSnaps[^1][0], settings);
+                    Image[] validatorDeep = [.. validatorSnaps.Select(images => (Image)Encode16(images[0], settings))];
+                    Image[] providerDeep = [.. counts.Append(spp).Select(c => (Image)Encode16(At(c), settings))];
                     var delivered = new List<(string Name, Image<Rgb24> Image)>
                     {
-                        ("honest, same device", Encode(tracer.Render(scene, frame, settings).Image, settings)),
+                        ("honest, same device", Encode(honestHdr, settings)),
                         ("honest, other device", Encode(honestHdr, settings)),
                         ("exposure +0.05 stop", Encode(honestHdr, settings with { ExposureStops = 0.05f })),
                         ("exposure -0.05 stop", Encode(honestHdr, settings with { ExposureStops = -0.05f })),
-                        ($"{spp - 1} spp (N-1)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = spp - 1 }).Image, settings)),
-                        ($"{(int)Math.Round(spp * 0.94)} spp (6% fewer)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = (int)Math.Round(spp * 0.94) }).Image, settings)),
-                        ($"{2 * spp} spp (generous 2x)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = 2 * spp }).Image, settings)),
+                        ($"{spp - 1} spp (N-1)", Encode(At(spp - 1), settings)),
+                        ($"{fewer} spp (6% fewer)", Encode(At(fewer), settings)),
+                        ($"6% fewer from the middle ({middle}..{middle + cut} skipped)", Encode(SkipBlock(At(middle), At(middle + cut), honestHdr, middle, middle + cut, spp), settings)),
                         ("bounces 8 -> 4", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 4 }).Image, settings)),
                         ("bounces 8 -> 1", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 1 }).Image, settings)),
-                        ($"{Math.Max(1, spp / 4)} spp (spp/4, whole frame)", Encode(cheap, settings)),
+                        ($"{quarter} spp (spp/4, whole frame)", Encode(cheap, settings)),
                         ("band 10% rows at spp/4", Encode(Composite(honestHdr, cheap, (x, y) => y >= size * 45 / 100 && y < size * 55 / 100), settings)),
                         ("2-px border at spp/4", Encode(Composite(honestHdr, cheap, (x, y) => x < 2 || y < 2 || x >= size - 2 || y >= size - 2), settings)),
                     };
+                    if (generous)
+                    {
+                        delivered.Add(($"{2 * spp} spp (generous 2x)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = 2 * spp }).Image, settings)));
+                    }
+
                     renderWatch.Stop();
 
-                    // The "same device" row compares the provider's honest frame with the provider's own re-render; every
-                    // other row with the validator's render on the simulated other device.
+                    // The "same device" row compares the provider's honest frame with the provider's own render (the same
+                    // bits a re-render gives, DispatchSplitFacts), snapshots included; every other row with the validator's
+                    // render on the simulated other device.
                     using Image<Rgb24> sameDevice = Encode(honestHdr, settings);
                     foreach (double share in shares)
                     {
@@ -93,8 +114,12 @@ internal static class DivergenceBenchmark
                             for (int d = 0; d < delivered.Count; d++)
                             {
                                 (string name, Image<Rgb24> image) = delivered[d];
-                                Image<Rgb24> expected = name == "honest, same device" ? sameDevice : validator;
-                                SpotCheckOutcome outcome = decision.Judge(expected, plan.Tiles, image, plan.Tiles);
+                                bool same = name == "honest, same device";
+                                Image<Rgb24> expected = same ? sameDevice : validator;
+                                Image[] deep = same ? providerDeep : validatorDeep;
+                                SampleCountStatistic samples = SampleCountTest.Measure(image, plan.Tiles, deep[^1], deep[..^1], plan.Tiles, counts);
+                                SpotCheckOutcome outcome = decision.Judge(
+                                    DifferenceStatistics.Measure(expected, plan.Tiles, image, plan.Tiles, decision.Tolerance), samples);
                                 if (!tallies.TryGetValue((share, d), out (string Name, Tally Tally) entry))
                                 {
                                     tallies[(share, d)] = entry = (name, new Tally());
@@ -106,12 +131,14 @@ internal static class DivergenceBenchmark
                     }
 
                     delivered.ForEach(d => d.Image.Dispose());
+                    Array.ForEach(validatorDeep, i => i.Dispose());
+                    Array.ForEach(providerDeep, i => i.Dispose());
                 }
 
                 foreach (((double share, _), (string name, Tally t)) in tallies)
                 {
                     (int jobs, int caught) = t.Jobs(frames, plans, jobFrames);
-                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {caught}/{jobs} |");
+                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.BySamples} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {t.SumSampleZ / t.Frames:0.00} / {t.MaxAbsSampleZ:0.00} | {caught}/{jobs} |");
                     if (raw)
                     {
                         Stats.Print($"|   raw | | | {name} | beyond {t.Beyond}/{t.Pixels} px ({(double)t.Beyond / t.Pixels:0.00000}), rms mean {t.SumRms / t.Frames:0.000000}, max {t.MaxRms:0.000000}, |mean| max {t.MaxAbsMean:0.000000} | | | | | | | | | |");
@@ -151,6 +178,27 @@ internal static class DivergenceBenchmark
         return result;
     }
 
+    // Frame `total`'s samples without those from `from` to `to`: the running means at both counts give the block's sum.
+    private static HdrImage SkipBlock(HdrImage atFrom, HdrImage atTo, HdrImage full, int from, int to, int total)
+    {
+        var result = new HdrImage(full.Width, full.Height);
+        float kept = total - (to - from);
+        for (int i = 0; i < full.Pixels.Length; i++)
+        {
+            result.Pixels[i] = ((from * atFrom.Pixels[i]) + (total * full.Pixels[i]) - (to * atTo.Pixels[i])) / kept;
+        }
+
+        return result;
+    }
+
+    private static Image<Rgb48> Encode16(HdrImage image, RenderSettings settings)
+    {
+        using var png = new MemoryStream();
+        PngFrameWriter.Write(image, png, settings.ToneMapping, settings.ExposureStops, sixteenBit: true);
+        png.Position = 0;
+        return Image.Load<Rgb48>(png);
+    }
+
     private static Image<Rgb24> Encode(HdrImage image, RenderSettings settings)
     {
         using var png = new MemoryStream();
@@ -174,6 +222,12 @@ internal static class DivergenceBenchmark
         public int ByShare { get; private set; }
 
         public int ByBias { get; private set; }
+
+        public int BySamples { get; private set; }
+
+        public double SumSampleZ { get; private set; }
+
+        public double MaxAbsSampleZ { get; private set; }
 
         public double MaxTileShare { get; private set; }
 
@@ -225,6 +279,10 @@ internal static class DivergenceBenchmark
             ByTiles += outcome.TilesFailed > 0 ? 1 : 0;
             ByShare += outcome.ShareExceeded ? 1 : 0;
             ByBias += outcome.BiasExceeded ? 1 : 0;
+            BySamples += outcome.SamplesExceeded ? 1 : 0;
+            double sampleZ = outcome.Samples?.MaxAbsZ ?? 0;
+            SumSampleZ += sampleZ;
+            MaxAbsSampleZ = Math.Max(MaxAbsSampleZ, sampleZ);
             MaxTileShare = Math.Max(MaxTileShare, s.MaxRegionShareBeyond);
             double z = double.IsFinite(s.BiasZ) ? s.BiasZ : Math.CopySign(1e9, s.BiasZ);
             SumZ += z;

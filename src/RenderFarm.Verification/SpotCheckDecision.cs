@@ -9,10 +9,19 @@ namespace RenderFarm.Verification;
 /// <param name="ShareExceeded">Whether the pixels beyond the tolerance over all tiles exceed what honest divergence produces.</param>
 /// <param name="BiasExceeded">Whether the signed mean difference lies further from zero than honest divergence puts it.</param>
 /// <param name="EvidenceZ">The bias statistic beyond the smallest effect that counts (<see cref="DifferenceStatistics.BiasZBeyond"/>): what a provider's <see cref="ProviderEvidence"/> accumulates.</param>
-public sealed record SpotCheckOutcome(DifferenceStatistics Statistics, int TilesFailed, bool ShareExceeded, bool BiasExceeded, double EvidenceZ = 0)
+/// <param name="Samples">The sample-count statistic, when the validator kept snapshots; otherwise null.</param>
+/// <param name="SamplesExceeded">Whether the delivered frame follows one of the validator's earlier sample counts more than honest divergence does.</param>
+public sealed record SpotCheckOutcome(
+    DifferenceStatistics Statistics,
+    int TilesFailed,
+    bool ShareExceeded,
+    bool BiasExceeded,
+    double EvidenceZ = 0,
+    SampleCountStatistic? Samples = null,
+    bool SamplesExceeded = false)
 {
-    /// <summary>Whether the delivered pixels match: no tile failed, the share stayed within bounds and no bias showed.</summary>
-    public bool Pass => TilesFailed == 0 && !ShareExceeded && !BiasExceeded;
+    /// <summary>Whether the delivered pixels match: no tile failed, the share stayed within bounds, no bias showed and the frame holds all its samples.</summary>
+    public bool Pass => TilesFailed == 0 && !ShareExceeded && !BiasExceeded && !SamplesExceeded;
 }
 
 /// <summary>
@@ -32,6 +41,9 @@ public sealed record SpotCheckOutcome(DifferenceStatistics Statistics, int Tiles
 /// pixel's channels) is more than <see cref="MaxBiasZ"/> standard errors from zero and at least
 /// <see cref="MinBiasEffect"/> — a brighter or darker render or one with fewer bounces, even when every pixel lies
 /// within the tolerance.</description></item>
+/// <item><description>When the validator kept its tiles at earlier sample counts, the check fails when the delivered
+/// difference follows one of them by more than <see cref="MaxSampleZ"/> (<see cref="SampleCountTest"/>) — a frame
+/// rendered with a few percent fewer samples than asked.</description></item>
 /// </list>
 /// </remarks>
 public sealed class SpotCheckDecision
@@ -48,6 +60,12 @@ public sealed class SpotCheckDecision
     /// <summary>Default smallest signed mean difference, linear light, that counts as bias.</summary>
     public const double DefaultMinBiasEffect = 5e-4;
 
+    /// <summary>
+    /// Default largest honest |z| of <see cref="SampleCountTest"/>: above the 6.03 that Efron's bound gives for a false
+    /// alarm of 10⁻⁷ over four snapshot counts, two-sided, and above every honest value measured (docs/verification.md).
+    /// </summary>
+    public const double DefaultMaxSampleZ = 6.5;
+
     private readonly ConcurrentDictionary<int, int> _limits = new();
 
     /// <summary>Creates a decision with the given thresholds.</summary>
@@ -56,12 +74,14 @@ public sealed class SpotCheckDecision
     /// <param name="falseAlarm">Largest false-alarm probability of the tile and share rules, in (0, 0.5).</param>
     /// <param name="maxBiasZ">Largest honest |bias z|, positive.</param>
     /// <param name="minBiasEffect">Smallest |signed mean difference| that counts as bias, non-negative.</param>
+    /// <param name="maxSampleZ">Largest honest |z| of <see cref="SampleCountTest"/>, positive.</param>
     public SpotCheckDecision(
         float tolerance = PixelComparison.DefaultTolerance,
         double honestBeyondRate = DefaultHonestBeyondRate,
         double falseAlarm = DefaultFalseAlarm,
         double maxBiasZ = DefaultMaxBiasZ,
-        double minBiasEffect = DefaultMinBiasEffect)
+        double minBiasEffect = DefaultMinBiasEffect,
+        double maxSampleZ = DefaultMaxSampleZ)
     {
         if (!(tolerance >= 0f && tolerance <= 1f))
         {
@@ -88,7 +108,13 @@ public sealed class SpotCheckDecision
             throw new ArgumentOutOfRangeException(nameof(minBiasEffect), minBiasEffect, "The bias effect must be non-negative and finite.");
         }
 
+        if (!(maxSampleZ > 0) || double.IsInfinity(maxSampleZ))
+        {
+            throw new ArgumentOutOfRangeException(nameof(maxSampleZ), maxSampleZ, "The sample-count threshold must be positive and finite.");
+        }
+
         Tolerance = tolerance;
+        MaxSampleZ = maxSampleZ;
         HonestBeyondRate = honestBeyondRate;
         FalseAlarm = falseAlarm;
         MaxBiasZ = maxBiasZ;
@@ -110,6 +136,9 @@ public sealed class SpotCheckDecision
     /// <summary>Smallest |signed mean difference| that counts as bias.</summary>
     public double MinBiasEffect { get; }
 
+    /// <summary>Largest honest |z| of <see cref="SampleCountTest"/>.</summary>
+    public double MaxSampleZ { get; }
+
     /// <summary>
     /// The most pixels of <paramref name="pixels"/> that may lie beyond the tolerance before they are more than honest
     /// divergence produces: the smallest k with P(X &gt; k) ≤ <see cref="FalseAlarm"/> for X ~ Binomial(pixels, rate).
@@ -118,6 +147,13 @@ public sealed class SpotCheckDecision
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(pixels, 1);
         return _limits.GetOrAdd(pixels, n => BinomialUpperQuantile(n, HonestBeyondRate, FalseAlarm));
+    }
+
+    /// <summary>Judges measured differences and, when the validator kept snapshots, the sample-count statistic.</summary>
+    public SpotCheckOutcome Judge(DifferenceStatistics statistics, SampleCountStatistic? samples)
+    {
+        SpotCheckOutcome outcome = Judge(statistics);
+        return samples is null ? outcome : outcome with { Samples = samples, SamplesExceeded = samples.MaxAbsZ > MaxSampleZ };
     }
 
     /// <summary>Judges measured differences.</summary>

@@ -70,9 +70,17 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
             () =>
             {
                 SceneAsset scene = LoadScene(scenePath);
-                IReadOnlyList<HdrImage> rendered = _tracer.RenderTiles(
-                    scene, frame, settings, [.. tiles.Select(t => (t.X, t.Y, t.Width, t.Height))], cancellationToken);
-                return TileStrip.Encode(rendered, settings);
+                (int, int, int, int)[] regions = [.. tiles.Select(t => (t.X, t.Y, t.Width, t.Height))];
+                IReadOnlyList<int> counts = Verification.SampleCountTest.SnapshotCounts(settings.SamplesPerPixel);
+                if (counts.Count == 0)
+                {
+                    return TileStrip.Encode(_tracer.RenderTiles(scene, frame, settings, regions, cancellationToken), settings);
+                }
+
+                // The tiles read back at earlier sample counts on the way, which lets the coordinator tell a frame with
+                // fewer samples from an honest one.
+                return TileStrip.EncodeWithSnapshots(
+                    _tracer.RenderTileSnapshots(scene, frame, settings, regions, [.. counts, settings.SamplesPerPixel], cancellationToken), settings);
             },
             cancellationToken);
     }

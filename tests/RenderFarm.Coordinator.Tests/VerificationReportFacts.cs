@@ -40,7 +40,7 @@ public sealed class VerificationReportFacts
         foreach (CheatCatchRate rate in CheatCatchRates.Measured.Skip(1))
         {
             double odds = Assert.Single(honest.Escape, o => o.CheatedShare == 1 && o.Cheat == rate.Cheat).Probability;
-            Assert.Equal(Math.Pow((1 - (0.25 * rate.FrameCatch)) * (1 - rate.FrameCatch), 4), odds, 12);
+            Assert.Equal(Math.Pow((1 - (0.25 * rate.WholeCatch)) * (1 - rate.FrameCatch), 4), odds, 12);
             Assert.Equal(!rate.Bounded, odds == 1);
         }
 

@@ -49,7 +49,7 @@ internal static class VerificationReport
                 // per checked frame, 0 (odds of 1) for those the checks do not catch in one frame.
                 foreach (CheatCatchRate rate in CheatCatchRates.Measured.Skip(1))
                 {
-                    odds.Add(new EscapeOdds(share, 1, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCheckedShare * rate.FrameCatch, rate.FrameCatch), rate.Cheat));
+                    odds.Add(new EscapeOdds(share, 1, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCheckedShare * rate.FrameCatch, rate.WholeCatch), rate.Cheat));
                 }
             }
 

@@ -4,6 +4,7 @@ using RenderFarm.Core.Farm;
 using RenderFarm.Core.Storage;
 using RenderFarm.Verification;
 using SixLabors.ImageSharp;
+using SixLabors.ImageSharp.Processing;
 
 namespace RenderFarm.Coordinator.Leasing;
 
@@ -76,6 +77,7 @@ internal sealed class SpotCheckJudge
         int compared, failed;
         double? minPsnr;
         double maxDiff, maxShare, biasZ;
+        double? sampleZ = null;
         int? distance = null;
         string kind = "tiles";
         if (check.WholeFrame)
@@ -88,7 +90,9 @@ internal sealed class SpotCheckJudge
         else
         {
             compared = check.Tiles.Count;
-            (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(rendered, frame, check.Tiles, offsetTiles: true);
+            SampleCountStatistic? samples = MeasureSnapshots(rendered, frame, check.Tiles, job.Spec.Settings.SamplesPerPixel);
+            sampleZ = samples?.MaxAbsZ;
+            (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(rendered, frame, check.Tiles, offsetTiles: true, samples);
         }
 
         bool pass = failed == 0 && (distance ?? 0) <= _options.MaxWholeFramePHashDistance;
@@ -96,6 +100,11 @@ internal sealed class SpotCheckJudge
         string text = string.Create(
             CultureInfo.InvariantCulture,
             $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z beyond {s_decision.MinBiasEffect:G2} {biasZ:0.0}");
+        if (sampleZ is { } z)
+        {
+            text += string.Create(CultureInfo.InvariantCulture, $", sample-count z {z:0.0} (at most {s_decision.MaxSampleZ:0.0})");
+        }
+
         if (distance is { } d)
         {
             text += string.Create(CultureInfo.InvariantCulture, $", pHash distance {d} (at most {_options.MaxWholeFramePHashDistance})");
@@ -108,10 +117,12 @@ internal sealed class SpotCheckJudge
         {
             using (first)
             {
-                bool sameSize = first.Width == rendered.Width && first.Height == rendered.Height;
+                // Strips compare their first band, with or without snapshot bands below it.
+                bool sameSize = first.Width == rendered.Width
+                    && (first.Height == rendered.Height || (!check.WholeFrame && Math.Min(first.Height, rendered.Height) >= check.Tiles.Max(t => t.Height)));
                 agrees = sameSize && (check.WholeFrame
                     ? _wholeFrame.Compare(rendered, first).IsMatch
-                    : JudgeTiles(rendered, first, check.Tiles, offsetTiles: false).Failed == 0);
+                    : JudgeTiles(rendered, first, check.Tiles, offsetTiles: false, samples: null).Failed == 0);
                 text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
             }
         }
@@ -176,7 +187,7 @@ internal sealed class SpotCheckJudge
     // judged together; Failed is at least 1 when the check fails on share or bias alone. BiasZ is the bias beyond the
     // smallest effect that counts, which the provider's evidence accumulates.
     private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare, double BiasZ) JudgeTiles(
-        Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles)
+        Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles, SampleCountStatistic? samples)
     {
         var inStrip = new List<Rectangle>(tiles.Count);
         var inOther = new List<Rectangle>(tiles.Count);
@@ -188,10 +199,52 @@ internal sealed class SpotCheckJudge
             left += tile.Width;
         }
 
-        SpotCheckOutcome outcome = s_decision.Judge(strip, inStrip, other, inOther);
+        SpotCheckOutcome outcome = s_decision.Judge(
+            DifferenceStatistics.Measure(strip, inStrip, other, inOther, s_decision.Tolerance), samples);
         DifferenceStatistics s = outcome.Statistics;
         int failed = outcome.Pass ? 0 : Math.Max(1, outcome.TilesFailed);
         return (failed, double.IsFinite(s.MinPsnr) ? s.MinPsnr : null, s.MaxAbsoluteDifference, s.MaxRegionShareBeyond, outcome.EvidenceZ);
+    }
+
+    /// <summary>Bands of a validator's strip when it carries snapshots (<c>TileStrip.EncodeWithSnapshots</c>): the final tiles, one band per count of <see cref="SampleCountTest.SnapshotCounts"/>, and the final tiles at 16 bits.</summary>
+    public static int StripBands(int samplesPerPixel) =>
+        SampleCountTest.SnapshotCounts(samplesPerPixel) is { Count: > 0 } counts ? counts.Count + 2 : 1;
+
+    // The sample-count statistic of a strip with snapshot bands against the delivered frame's tiles; null for a strip of
+    // one band (a validator that kept no snapshots: the other rules still judge it).
+    private static SampleCountStatistic? MeasureSnapshots(Image strip, Image frame, IReadOnlyList<PixelTile> tiles, int samplesPerPixel)
+    {
+        IReadOnlyList<int> counts = SampleCountTest.SnapshotCounts(samplesPerPixel);
+        int height = tiles.Max(t => t.Height);
+        if (counts.Count == 0 || strip.Height != height * StripBands(samplesPerPixel))
+        {
+            return null;
+        }
+
+        var inStrip = new List<Rectangle>(tiles.Count);
+        int left = 0;
+        foreach (PixelTile tile in tiles)
+        {
+            inStrip.Add(new Rectangle(left, 0, tile.Width, tile.Height));
+            left += tile.Width;
+        }
+
+        var bands = new Image[counts.Count + 1];
+        try
+        {
+            for (int k = 0; k < bands.Length; k++)
+            {
+                int top = (k + 1) * height;
+                bands[k] = strip.Clone(c => c.Crop(new Rectangle(0, top, strip.Width, height)));
+            }
+
+            return SampleCountTest.Measure(
+                frame, [.. tiles.Select(t => new Rectangle(t.X, t.Y, t.Width, t.Height))], bands[^1], bands[..^1], inStrip, counts);
+        }
+        finally
+        {
+            Array.ForEach(bands, band => band?.Dispose());
+        }
     }
 
     public static Image? LoadImage(byte[] bytes)

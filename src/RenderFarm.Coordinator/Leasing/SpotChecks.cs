@@ -333,15 +333,18 @@ internal sealed partial class SpotChecks
             throw new CoordinatorException(400, "tilesPng is not base64.");
         }
 
+        // One band of tiles, or that band followed by the validator's snapshots at earlier sample counts.
         int stripWidth = check.Tiles.Sum(t => t.Width), stripHeight = check.Tiles.Max(t => t.Height);
-        if (OutputAcceptance.CheckPngHeader(stripBytes, stripWidth, stripHeight) is { } wrongStrip)
+        int deepHeight = stripHeight * SpotCheckJudge.StripBands(job.Spec.Settings.SamplesPerPixel);
+        if (OutputAcceptance.CheckPngHeader(stripBytes, stripWidth, stripHeight) is { } wrongStrip
+            && OutputAcceptance.CheckPngHeader(stripBytes, stripWidth, deepHeight) is not null)
         {
             throw new CoordinatorException(422, $"tilesPng: {wrongStrip}.");
         }
 
         using Image strip = SpotCheckJudge.LoadImage(stripBytes)
             ?? throw new CoordinatorException(422, "tilesPng is not a PNG image.");
-        if (strip.Width != stripWidth || strip.Height != stripHeight)
+        if (strip.Width != stripWidth || (strip.Height != stripHeight && strip.Height != deepHeight))
         {
             throw new CoordinatorException(422, $"tilesPng is {strip.Width}x{strip.Height}; the tiles need {stripWidth}x{stripHeight}.");
         }
