@@ -76,7 +76,7 @@ vec4 triangleUvs(TriangleShading s, float u, float v)
 // COLOR_0 at (u, v), linear RGBA: packed sRGB-encoded and complemented (zero is opaque white, see GpuLayout.cs).
 vec4 vertexColor(TriangleShading s, float u, float v)
 {
-    vec4 c = unpackUnorm4x8(~s.colors.x) * (1.0 - u - v) + unpackUnorm4x8(~s.colors.y) * u + unpackUnorm4x8(~s.colors.z) * v;
+    vec4 c = unpackUnorm4x8(~s.color0) * (1.0 - u - v) + unpackUnorm4x8(~s.color1) * u + unpackUnorm4x8(~s.color2) * v;
     return vec4(srgbToLinear(c.r), srgbToLinear(c.g), srgbToLinear(c.b), c.a);
 }
 

@@ -27,7 +27,9 @@ public sealed class WorkerEnvironmentFacts
         FakeTask lit = coordinator.Enqueue(s_scene, 1, 1, settings, environment: s_sky);
         FakeTask turned = coordinator.Enqueue(s_scene, 1, 1, settings with { Environment = map with { RotationDegrees = 180 } }, environment: s_sky);
         FakeTask unlinked = coordinator.Enqueue(s_scene, 1, 1, settings);
-        FakeTask otherBytes = coordinator.Enqueue(s_scene, 1, 1, settings, environment: [.. s_sky, 0]);
+        // A map not cached yet whose link serves another file's bytes (a cached map is never fetched again).
+        string exrSha256 = Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(RepositoryPaths.Combine("samples/environment/sky.exr"))));
+        FakeTask otherBytes = coordinator.Enqueue(s_scene, 1, 1, settings with { Environment = map with { Sha256 = exrSha256 } }, environment: s_sky);
 
         FakeLease first = await EndedAsync(coordinator, lit, LeaseState.Completed);
         FakeLease second = await EndedAsync(coordinator, turned, LeaseState.Completed);
@@ -37,7 +39,7 @@ public sealed class WorkerEnvironmentFacts
         // The rotation reached the renderer: the cached map is reloaded with it, and the frames differ.
         Assert.NotEqual(coordinator.Uploaded(first.Id, 1), coordinator.Uploaded(second.Id, 1));
         Assert.Contains("carries no link to it", third.FailureReason, StringComparison.Ordinal);
-        Assert.Contains($"but {map.Sha256} was expected", fourth.FailureReason, StringComparison.Ordinal);
+        Assert.Contains($"but {exrSha256} was expected", fourth.FailureReason, StringComparison.Ordinal);
     }
 
     // The lease once it has ended, which must be in the state expected (its failure reason is the message otherwise).

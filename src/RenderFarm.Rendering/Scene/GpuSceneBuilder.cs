@@ -251,7 +251,6 @@ internal static class GpuSceneBuilder
                 s.N0 = s.N1 = s.N2 = face;
             }
 
-            SecondSetAndColors(ref s, part, a, b, c);
             if (part.Uvs is Vector2[] uvs)
             {
                 s.Uv01 = new Vector4(uvs[a].X, uvs[a].Y, uvs[b].X, uvs[b].Y);
@@ -261,6 +260,8 @@ internal static class GpuSceneBuilder
                     GenerateTangents(ref s, p0, p1, p2, uvs[a], uvs[b], uvs[c]);
                 }
             }
+
+            SecondSetAndColors(ref s, part, a, b, c);
 
             if (tangents is not null)
             {
