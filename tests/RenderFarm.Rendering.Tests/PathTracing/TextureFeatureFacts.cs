@@ -24,9 +24,11 @@ namespace RenderFarm.Rendering.Tests.PathTracing;
 public class TextureFeatureCyclesFacts(PathTracerFixture fixture, ITestOutputHelper output)
 {
     [Theory]
-    // Measured (SSIM, mean ratio; SSIM with the feature ignored): see docs/rendering.md.
+    // Measured (SSIM, mean ratio; with the feature ignored SSIM, mean ratio): texture transform (0.999, 1.045; 0.703,
+    // 0.925), second UV set (0.999, 1.023; 0.682, 0.989), vertex colours (0.998, 0.998; 0.963, 1.070). The transform
+    // scene is 4.5 % brighter than Cycles' (docs/rendering.md), hence its wider brightness bound.
     [InlineData("texture-transform", 0.97, 0.96, 1.07)]
-    [InlineData("texcoord1", 0.95, 0.96, 1.04)]
+    [InlineData("texcoord1", 0.97, 0.96, 1.04)]
     [InlineData("vertex-colors", 0.98, 0.96, 1.04)]
     public async Task OurRender_AgreesWithCycles_AndIgnoringTheFeatureDoesNot(string sample, double minSsim, double minBrightness, double maxBrightness)
     {
