@@ -73,11 +73,21 @@ vec4 triangleUvs(TriangleShading s, float u, float v)
     return vec4(s.uv01.xy * w + s.uv01.zw * u + s.uv2.xy * v, s.uv1of01.xy * w + s.uv1of01.zw * u + s.uv2.zw * v);
 }
 
-// COLOR_0 at (u, v), linear RGBA: packed sRGB-encoded and complemented (zero is opaque white, see GpuLayout.cs).
+// One vertex's COLOR_0, linear RGBA: packed sRGB-encoded and complemented (zero is opaque white, see GpuLayout.cs).
+vec4 unpackVertexColor(uint packed)
+{
+    vec4 c = unpackUnorm4x8(~packed);
+    return vec4(srgbToLinear(c.r), srgbToLinear(c.g), srgbToLinear(c.b), c.a);
+}
+
+// COLOR_0 at (u, v), interpolated in linear light as Blender does; white without colours.
 vec4 vertexColor(TriangleShading s, float u, float v)
 {
-    vec4 c = unpackUnorm4x8(~s.color0) * (1.0 - u - v) + unpackUnorm4x8(~s.color1) * u + unpackUnorm4x8(~s.color2) * v;
-    return vec4(srgbToLinear(c.r), srgbToLinear(c.g), srgbToLinear(c.b), c.a);
+    if ((s.color0 | s.color1 | s.color2) == 0u)
+    {
+        return vec4(1.0);
+    }
+    return unpackVertexColor(s.color0) * (1.0 - u - v) + unpackVertexColor(s.color1) * u + unpackVertexColor(s.color2) * v;
 }
 
 // The coordinate a texture is read at: its set, through its KHR_texture_transform (rows of a 2x3 matrix).
