@@ -69,9 +69,9 @@ bool surfaceMeets(uint i, float u, float v, vec3 direction, uint rayKey)
     if (FEATURE_BASE_COLOR_TEXTURE && m.baseColorTexture >= 0)
     {
         TriangleShading s = shading[i];
-        vec2 uv = s.uv01.xy * (1.0 - u - v) + s.uv01.zw * u + s.uv2.xy * v;
-        alpha *= textureAlpha(m.baseColorTexture, uv);
+        alpha *= textureAlpha(m.baseColorTexture, triangleUvs(s, u, v));
     }
+    alpha *= vertexColor(shading[i], u, v).a;
     if (!FEATURE_ALPHA_BLEND || mode == ALPHA_MASK)
     {
         return alpha >= m.alphaCutoff;

@@ -5,7 +5,7 @@ layout(local_size_x = 8, local_size_y = 8, local_size_z = 1) in;
 
 struct BvhNode { vec3 bmin; uint leftOrFirst; vec3 bmax; uint count; };
 struct Triangle { vec3 v0; uint material; vec3 v1; uint emitterProbabilityBits; vec3 v2; uint padding2; };
-struct TriangleShading { vec4 n0; vec4 n1; vec4 n2; vec4 t0; vec4 t1; vec4 t2; vec4 uv01; vec4 uv2; };
+struct TriangleShading { vec4 n0; vec4 n1; vec4 n2; vec4 t0; vec4 t1; vec4 t2; vec4 uv01; vec4 uv2; vec4 uv1of01; uint color0; uint color1; uint color2; uint colorPadding; };
 struct Material
 {
     vec4 baseColor;
@@ -34,7 +34,7 @@ struct Material
     int materialPadding1;
     int materialPadding2;
 };
-struct Texture { uint offset; uint width; uint height; uint flags; };
+struct Texture { uint offset; uint width; uint height; uint flags; vec4 transformU; vec4 transformV; };
 struct Emitter { uint triangle; float area; float cdf; float probability; };
 struct Light
 {
@@ -109,6 +109,7 @@ const uint ALPHA_BLEND = 2u;
 const uint MATERIAL_DOUBLE_SIDED = 4u;
 const uint TEXTURE_NEAREST = 16u;
 const uint TEXTURE_SRGB = 32u;
+const uint TEXTURE_SET1 = 64u;
 const int STACK_SIZE = 64;
 
 uint g_rayCount = 0u;

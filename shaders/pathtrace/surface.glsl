@@ -23,12 +23,13 @@ struct SurfacePoint
     float sheenAlpha;
 };
 
-vec2 interpolateUv(TriangleShading s, float u, float v)
+// Both coordinate sets (xy, zw): each texture picks its own and applies its own transform.
+vec4 interpolateUv(TriangleShading s, float u, float v)
 {
-    return s.uv01.xy * (1.0 - u - v) + s.uv01.zw * u + s.uv2.xy * v;
+    return triangleUvs(s, u, v);
 }
 
-vec3 materialEmission(Material m, vec2 uv)
+vec3 materialEmission(Material m, vec4 uv)
 {
     if (!FEATURE_EMISSION)
     {
@@ -48,7 +49,7 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
     TriangleShading s = shading[hit.triangle];
     Material m = materials[tri.material];
     float w = 1.0 - hit.u - hit.v;
-    vec2 uv = interpolateUv(s, hit.u, hit.v);
+    vec4 uv = interpolateUv(s, hit.u, hit.v);
 
     SurfacePoint p;
     p.position = rayOrigin + rayDirection * hit.t;
@@ -103,6 +104,7 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
         roughness *= mr.g;
         metallic *= mr.b;
     }
+    base *= vertexColor(s, hit.u, hit.v);
     p.baseColor = base.rgb;
     p.metallic = clamp(metallic, 0.0, 1.0);
     roughness = clamp(roughness, 0.03, 1.0);

@@ -65,3 +65,44 @@ vec4 sampleTexture(int index, vec2 uv)
     vec4 c11 = fetchTexel(tex, x + 1, y + 1);
     return mix(mix(c00, c10, f.x), mix(c01, c11, f.x), f.y);
 }
+
+// Both texture coordinate sets of a triangle's point (u, v): TEXCOORD_0 in xy, TEXCOORD_1 in zw.
+vec4 triangleUvs(TriangleShading s, float u, float v)
+{
+    float w = 1.0 - u - v;
+    return vec4(s.uv01.xy * w + s.uv01.zw * u + s.uv2.xy * v, s.uv1of01.xy * w + s.uv1of01.zw * u + s.uv2.zw * v);
+}
+
+// One vertex's COLOR_0, linear RGBA: packed sRGB-encoded and complemented (zero is opaque white, see GpuLayout.cs).
+vec4 unpackVertexColor(uint packed)
+{
+    vec4 c = unpackUnorm4x8(~packed);
+    return vec4(srgbToLinear(c.r), srgbToLinear(c.g), srgbToLinear(c.b), c.a);
+}
+
+// COLOR_0 at (u, v), interpolated in linear light as Blender does; white without colours.
+vec4 vertexColor(TriangleShading s, float u, float v)
+{
+    if ((s.color0 | s.color1 | s.color2) == 0u)
+    {
+        return vec4(1.0);
+    }
+    return unpackVertexColor(s.color0) * (1.0 - u - v) + unpackVertexColor(s.color1) * u + unpackVertexColor(s.color2) * v;
+}
+
+// The coordinate a texture is read at: its set, through its KHR_texture_transform (rows of a 2x3 matrix).
+vec2 textureCoordinate(Texture tex, vec4 uvs)
+{
+    vec3 uv = vec3((tex.flags & TEXTURE_SET1) != 0u ? uvs.zw : uvs.xy, 1.0);
+    return vec2(dot(tex.transformU.xyz, uv), dot(tex.transformV.xyz, uv));
+}
+
+vec4 sampleTexture(int index, vec4 uvs)
+{
+    return sampleTexture(index, textureCoordinate(textures[index], uvs));
+}
+
+float textureAlpha(int index, vec4 uvs)
+{
+    return textureAlpha(index, textureCoordinate(textures[index], uvs));
+}

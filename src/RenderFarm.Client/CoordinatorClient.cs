@@ -56,6 +56,14 @@ public sealed class CoordinatorClient : IDisposable
         return await UploadAsync<SceneUploaded>($"api/scenes?name={Uri.EscapeDataString(fileName)}", body, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <summary>Uploads an environment map (an equirectangular Radiance .hdr or OpenEXR file) a render job may name.</summary>
+    public async Task<EnvironmentUploaded> UploadEnvironmentAsync(string fileName, Stream content, CancellationToken cancellationToken)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(fileName);
+        using var body = new StreamContent(content);
+        return await UploadAsync<EnvironmentUploaded>($"api/environments?name={Uri.EscapeDataString(fileName)}", body, cancellationToken).ConfigureAwait(false);
+    }
+
     /// <summary>Uploads a raw body to an upload endpoint (<c>api/scenes</c>, <c>api/models</c>, <c>api/inputs</c> with <c>?name=</c>).</summary>
     public Task<T> UploadAsync<T>(string path, HttpContent content, CancellationToken cancellationToken)
     {

@@ -31,6 +31,12 @@ internal static class FarmKeys
     public static string Frame(Guid jobId, int frame, string leaseId, string extension = ".png") =>
         string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/frames/{frame:D6}.{leaseId}{extension}");
 
+    /// <summary>An environment map (.hdr or .exr, told apart by its bytes), content-addressed: <c>environments/{sha256}.map</c>.</summary>
+    public static string Environment(string sha256) => $"environments/{sha256}.map";
+
+    /// <summary>The name an account last uploaded an environment map with; its claim on the map, as for scenes.</summary>
+    public static string EnvironmentName(string owner, string sha256) => $"{Account(owner)}/environments/{sha256}.name";
+
     /// <summary>An ONNX model, content-addressed: <c>models/{sha256}.onnx</c>.</summary>
     public static string Model(string sha256) => $"models/{sha256}.onnx";
 

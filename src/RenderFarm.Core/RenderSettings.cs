@@ -72,6 +72,12 @@ public sealed record RenderSettings
     /// <summary>The surface model.</summary>
     public BsdfModel Bsdf { get; init; } = BsdfModel.Principled;
 
+    /// <summary>
+    /// The environment map that lights the scene in place of <see cref="Background"/>, named by its content hash
+    /// (it travels with the job beside the scene); null for the uniform background.
+    /// </summary>
+    public EnvironmentMapSettings? Environment { get; init; }
+
     /// <summary>Animation time of a frame number: frame 1 is at time zero.</summary>
     public double TimeOfFrame(int frame) => ((long)frame - 1) / FramesPerSecond;
 
@@ -116,6 +122,37 @@ public sealed record RenderSettings
         if (!Enum.IsDefined(Bsdf))
         {
             throw new UserInputException($"BSDF must be principled or gltf; got {(int)Bsdf}.");
+        }
+
+        Environment?.Validate();
+    }
+}
+
+/// <summary>An equirectangular environment map (Radiance .hdr or OpenEXR) as a job names it.</summary>
+/// <param name="Sha256">Lowercase hex SHA-256 of the map file: its id on the farm and in a worker's cache.</param>
+/// <param name="Strength">Scales the map's radiance (Blender's Background strength).</param>
+/// <param name="RotationDegrees">Turns the map about the vertical axis, as a Mapping node's Z rotation does.</param>
+public sealed record EnvironmentMapSettings(string Sha256, float Strength = 1f, float RotationDegrees = 0f)
+{
+    /// <summary>The largest strength accepted.</summary>
+    public const float MaxStrength = 1e6f;
+
+    /// <summary>Checks every value and throws a <see cref="UserInputException"/> naming the first bad one.</summary>
+    public void Validate()
+    {
+        if (Sha256 is not { Length: 64 } || !Sha256.All(c => c is (>= '0' and <= '9') or (>= 'a' and <= 'f')))
+        {
+            throw new UserInputException("The environment map's SHA-256 must be 64 lowercase hex digits.");
+        }
+
+        if (!float.IsFinite(Strength) || Strength < 0 || Strength > MaxStrength)
+        {
+            throw new UserInputException($"Environment strength must be between 0 and {MaxStrength:0}; got {Strength}.");
+        }
+
+        if (!float.IsFinite(RotationDegrees) || Math.Abs(RotationDegrees) > 360)
+        {
+            throw new UserInputException($"Environment rotation must be between -360 and 360 degrees; got {RotationDegrees}.");
         }
     }
 }

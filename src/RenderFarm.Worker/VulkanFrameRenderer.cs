@@ -2,6 +2,7 @@ using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.Lighting;
 using RenderFarm.Rendering.PathTracing;
 using RenderFarm.Rendering.Scene;
 
@@ -16,6 +17,9 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
     // Chunks of one job arrive back to back, so keeping the last scene saves re-importing it per task.
     private string? _scenePath;
     private SceneAsset? _scene;
+
+    // Likewise the last environment map, by its cached path (content-addressed), strength and rotation.
+    private (string Path, float Strength, float Rotation)? _environmentKey;
 
     /// <summary>Opens the device and creates the path tracer, which builds a pipeline per scene's features on first use.</summary>
     /// <param name="deviceIndex">An index from <see cref="ComputeDevice.EnumerateDevices"/>, or null to choose automatically.</param>
@@ -52,6 +56,7 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
             () =>
             {
                 SceneAsset scene = LoadScene(scenePath);
+                _tracer.Environment = LoadEnvironment(scenePath, settings);
                 FrameRender render = _tracer.Render(scene, frame, settings, progress: null, cancellationToken);
                 PngFrameWriter.Write(render.Image, pngPath, settings.ToneMapping, settings.ExposureStops, settings.SixteenBit);
                 return new RenderedFrame(render.WallTime, render.Samples);
@@ -70,6 +75,7 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
             () =>
             {
                 SceneAsset scene = LoadScene(scenePath);
+                _tracer.Environment = LoadEnvironment(scenePath, settings);
                 (int, int, int, int)[] regions = [.. tiles.Select(t => (t.X, t.Y, t.Width, t.Height))];
                 IReadOnlyList<int> counts = Verification.SampleCountTest.SnapshotCounts(settings.SamplesPerPixel);
                 if (counts.Count == 0)
@@ -91,6 +97,27 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
         _scene = null;
         _tracer.Dispose();
         _device.Dispose();
+    }
+
+    // The map the settings name, from the worker's cache beside the scene (EnvironmentCache); null for the uniform background.
+    private EnvironmentLight? LoadEnvironment(string scenePath, RenderSettings settings)
+    {
+        if (settings.Environment is not { } environment)
+        {
+            return null;
+        }
+
+        environment.Validate();
+        string path = EnvironmentCache.PathBeside(scenePath, environment.Sha256);
+        var key = (path, environment.Strength, environment.RotationDegrees);
+        if (_tracer.Environment is null || _environmentKey != key)
+        {
+            _tracer.Environment = null; // let the old map go before the new one loads
+            _tracer.Environment = new EnvironmentLight(EnvironmentFile.Read(path), environment.Strength, environment.RotationDegrees);
+            _environmentKey = key;
+        }
+
+        return _tracer.Environment;
     }
 
     private SceneAsset LoadScene(string path)

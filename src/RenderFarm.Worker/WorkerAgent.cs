@@ -198,6 +198,7 @@ public sealed class WorkerAgent : IDisposable
     {
         var range = new FrameRange(lease.FirstFrame, lease.LastFrame);
         string scenePath = await GetSceneAsync(lease, cancellationToken).ConfigureAwait(false);
+        await GetEnvironmentAsync(lease, scenePath, cancellationToken).ConfigureAwait(false);
         var completed = new List<CompletedFrame>(range.Count);
         foreach (int frame in range.Frames)
         {
@@ -284,6 +285,7 @@ public sealed class WorkerAgent : IDisposable
         }
 
         string scenePath = await GetSceneAsync(lease, cancellationToken).ConfigureAwait(false);
+        await GetEnvironmentAsync(lease, scenePath, cancellationToken).ConfigureAwait(false);
         byte[] png = await tiles.RenderTilesAsync(scenePath, validation.Frame, lease.Settings, validation.Tiles, cancellationToken).ConfigureAwait(false);
         Report(
             WorkerEventKind.FrameRendered,
@@ -324,6 +326,28 @@ public sealed class WorkerAgent : IDisposable
         }
 
         return cached;
+    }
+
+    // The environment map the settings name, fetched once into the cache beside the scene and checked against the hash the
+    // settings carry, so every provider and validator of the job lights the scene with the same bytes.
+    private async Task GetEnvironmentAsync(LeaseGrant lease, string scenePath, CancellationToken cancellationToken)
+    {
+        if (lease.Settings.Environment is not { } environment)
+        {
+            return;
+        }
+
+        environment.Validate();
+        if (lease.Environment is not { } link || !string.Equals(link.Sha256, environment.Sha256, StringComparison.OrdinalIgnoreCase))
+        {
+            throw new InvalidDataException($"The settings name environment map {environment.Sha256}, but the lease carries no link to it.");
+        }
+
+        string cached = EnvironmentCache.PathBeside(scenePath, environment.Sha256);
+        if (!File.Exists(cached))
+        {
+            await _client.DownloadAsync(link with { Sha256 = environment.Sha256 }, cached, cancellationToken).ConfigureAwait(false);
+        }
     }
 
     // Runs until cancelled; returns the exception when the coordinator says the lease is gone, after

@@ -66,13 +66,20 @@ internal sealed class FakeCoordinator : IAsyncDisposable
         return coordinator;
     }
 
-    public FakeTask Enqueue(byte[] scene, int firstFrame, int lastFrame, RenderSettings? settings = null, string sceneFileName = "scene.glb", string? advertisedSha256 = null)
+    public FakeTask Enqueue(byte[] scene, int firstFrame, int lastFrame, RenderSettings? settings = null, string sceneFileName = "scene.glb", string? advertisedSha256 = null, byte[]? environment = null)
     {
         string sha256 = Convert.ToHexStringLower(SHA256.HashData(scene));
+        // The link names the hash the settings give; the bytes served are what the test hands in.
+        string? environmentKey = environment is null ? null : $"environments/{Guid.NewGuid():N}";
         var task = new FakeTask(
-            Guid.NewGuid(), firstFrame, lastFrame, settings ?? new RenderSettings { Size = new ImageSize(8, 8), SamplesPerPixel = 1 }, sceneFileName, $"scenes/{sha256}", advertisedSha256 ?? sha256);
+            Guid.NewGuid(), firstFrame, lastFrame, settings ?? new RenderSettings { Size = new ImageSize(8, 8), SamplesPerPixel = 1 }, sceneFileName, $"scenes/{sha256}", advertisedSha256 ?? sha256, environmentKey);
         lock (_gate)
         {
+            if (environmentKey is not null)
+            {
+                _objects[environmentKey] = environment!;
+            }
+
             _objects[task.SceneKey] = scene;
             _queue.Enqueue(task);
         }
@@ -400,7 +407,8 @@ internal sealed class FakeCoordinator : IAsyncDisposable
             new ObjectLink(new Uri($"{origin}/objects/{task.SceneKey}?X-Amz-Signature=get"), task.AdvertisedSha256),
             uploads,
             DateTimeOffset.UtcNow.AddSeconds(30),
-            HeartbeatSeconds);
+            HeartbeatSeconds,
+            Environment: task.EnvironmentKey is null ? null : new ObjectLink(new Uri($"{origin}/objects/{task.EnvironmentKey}?X-Amz-Signature=get"), task.Settings.Environment?.Sha256));
     }
 
     private IResult WithLease(HttpContext context, string leaseId, Func<FakeLease, IResult> action)
@@ -445,7 +453,7 @@ internal sealed class FakeCoordinator : IAsyncDisposable
 }
 
 internal sealed record FakeTask(
-    Guid JobId, int FirstFrame, int LastFrame, RenderSettings Settings, string SceneFileName, string SceneKey, string AdvertisedSha256);
+    Guid JobId, int FirstFrame, int LastFrame, RenderSettings Settings, string SceneFileName, string SceneKey, string AdvertisedSha256, string? EnvironmentKey = null);
 
 internal enum LeaseState
 {

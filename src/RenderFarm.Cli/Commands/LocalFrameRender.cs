@@ -3,6 +3,7 @@ using System.Globalization;
 using RenderFarm.Core;
 using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.Lighting;
 using RenderFarm.Rendering.PathTracing;
 using RenderFarm.Rendering.Scene;
 
@@ -24,7 +25,8 @@ internal static class LocalFrameRender
         FrameOutput output,
         int? deviceIndex,
         Func<int, int>? frameNumbers,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        string? environmentPath = null)
     {
         SceneAsset scene = SceneAsset.Load(scenePath);
         settings = settings with { Size = RenderOptions.ResolveSize(sizeText, scene.CameraAspectRatio()) };
@@ -48,6 +50,12 @@ internal static class LocalFrameRender
         var clock = Stopwatch.StartNew();
         double renderSeconds = 0;
         using var tracer = new PathTracer(device);
+        // The map the options read and hashed; the same light a farm's worker builds from the uploaded file.
+        if (settings.Environment is { } environment && environmentPath is not null)
+        {
+            tracer.Environment = new EnvironmentLight(EnvironmentFile.Read(environmentPath), environment.Strength, environment.RotationDegrees);
+        }
+
         using var aovPass = new AovPass(tracer);
         foreach (int frame in frames.Frames)
         {

@@ -96,7 +96,8 @@ internal static class RenderCommand
                         written,
                         result.GetValue(options.Device),
                         export?.FarmToBlender,
-                        cancellationToken).ConfigureAwait(false);
+                        cancellationToken,
+                        options.EnvironmentPath(result)).ConfigureAwait(false);
                 }
 
                 return await RunAsync(
@@ -110,7 +111,8 @@ internal static class RenderCommand
                         SizeFromCamera: true,
                         Priority: result.GetValue(priority),
                         Detach: result.GetValue(detach),
-                        FrameNumbers: export?.FarmToBlender),
+                        FrameNumbers: export?.FarmToBlender,
+                        EnvironmentPath: options.EnvironmentPath(result)),
                     coordinator,
                     result.GetValue(workers),
                     result.GetValue(options.Device),
@@ -215,7 +217,7 @@ internal static class RenderCommand
         JobPayment? payment = farm is not null && demoEconomy
             ? await DemoEconomy.FundAsync(farm, request.Frames.Count, cancellationToken).ConfigureAwait(false)
             : ledgerAccount is not null ? new JobPayment(paying!.BudgetTokens, ledgerAccount.Address, ledgerAccount.LockAsync) : null;
-        JobSummary submitted = await runner.SubmitAsync(request.ScenePath, ToSubmitRequest(request, settings), payment, cancellationToken).ConfigureAwait(false);
+        JobSummary submitted = await runner.SubmitAsync(request.ScenePath, ToSubmitRequest(request, settings), payment, cancellationToken, request.EnvironmentPath).ConfigureAwait(false);
         if (farm is null)
         {
             Print($"job {submitted.Id}: {client.JobPage(submitted.Id)}");
@@ -301,7 +303,9 @@ internal static class RenderCommand
         FramesPerSecond: settings.FramesPerSecond,
         SixteenBit: settings.SixteenBit,
         Camera: settings.Camera,
-        Bsdf: settings.Bsdf.ToString().ToLowerInvariant());
+        Bsdf: settings.Bsdf.ToString().ToLowerInvariant(),
+        EnvironmentStrength: settings.Environment?.Strength,
+        EnvironmentRotation: settings.Environment?.RotationDegrees);
 
     // A .blend's frames travel as farm frames 1..N from its frame_start; its output is named by the scene's own numbers.
     private static void RenameToSceneFrames(RenderRequest request)
@@ -368,6 +372,7 @@ internal sealed record PaymentRequest(long BudgetTokens, string? KeyFile, string
 /// <param name="Priority">Queue priority on a coordinator.</param>
 /// <param name="Detach">Submit and return without following the job.</param>
 /// <param name="FrameNumbers">Maps a farm frame to the number its file gets (a .blend's own frame numbers); null keeps it.</param>
+/// <param name="EnvironmentPath">The environment map file <see cref="RenderSettings.Environment"/> names, uploaded beside the scene; null for none.</param>
 internal sealed record RenderRequest(
     string ScenePath,
     FrameRange Frames,
@@ -378,4 +383,5 @@ internal sealed record RenderRequest(
     bool SizeFromCamera = false,
     int Priority = 0,
     bool Detach = false,
-    Func<int, int>? FrameNumbers = null);
+    Func<int, int>? FrameNumbers = null,
+    string? EnvironmentPath = null);

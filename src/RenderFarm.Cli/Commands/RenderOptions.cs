@@ -38,6 +38,15 @@ internal sealed class RenderOptions
 
     public Option<BsdfModel> Bsdf { get; } = new("--bsdf") { Description = "Surface model: principled (like Blender's Principled BSDF) or gltf (the glTF specification's appendix).", DefaultValueFactory = _ => BsdfModel.Principled };
 
+    public Option<string?> Environment { get; } = new("--environment")
+    {
+        Description = "An equirectangular environment map (Radiance .hdr or OpenEXR) lighting the scene in place of --background; it travels with the job to the farm.",
+    };
+
+    public Option<float?> EnvironmentStrength { get; } = new("--environment-strength") { Description = "Scales the environment map's radiance (default 1), as Blender's Background strength." };
+
+    public Option<float?> EnvironmentRotation { get; } = new("--environment-rotation") { Description = "Turns the environment map about the vertical axis, in degrees (default 0), as a Mapping node's Z rotation." };
+
     public Option<int?> Device { get; } = new("--device") { Description = "Vulkan device index (see 'renderfarm devices'); default: the first discrete GPU, else lavapipe." };
 
     // The names --view takes: Blender's view names, and the older 'clamp' for Standard.
@@ -63,6 +72,9 @@ internal sealed class RenderOptions
         command.Options.Add(Device);
         command.Options.Add(Camera);
         command.Options.Add(Bsdf);
+        command.Options.Add(Environment);
+        command.Options.Add(EnvironmentStrength);
+        command.Options.Add(EnvironmentRotation);
     }
 
     /// <summary>
@@ -110,8 +122,47 @@ internal sealed class RenderOptions
             FramesPerSecond = result.GetValue(FramesPerSecond),
             Camera = result.GetValue(Camera),
             Bsdf = result.GetValue(Bsdf),
+            Environment = ReadEnvironment(result),
         };
         settings.Validate();
         return settings;
+    }
+
+    /// <summary>The environment map file <c>--environment</c> names; null without one.</summary>
+    public string? EnvironmentPath(ParseResult result) => result.GetValue(Environment);
+
+    // The map is read here, by the reader every worker uses, so a file the farm would refuse is refused before anything
+    // is uploaded; the job names it by the SHA-256 of its bytes.
+    private EnvironmentMapSettings? ReadEnvironment(ParseResult result)
+    {
+        float? strength = result.GetValue(EnvironmentStrength);
+        float? rotation = result.GetValue(EnvironmentRotation);
+        if (result.GetValue(Environment) is not { } path)
+        {
+            return strength is null && rotation is null
+                ? null
+                : throw new UserInputException("--environment-strength and --environment-rotation need --environment FILE.");
+        }
+
+        if (LinearColor.Parse(result.GetValue(Background)!) != default)
+        {
+            throw new UserInputException("--environment replaces the uniform --background; give one of them.");
+        }
+
+        _ = Rendering.Lighting.EnvironmentFile.Read(path);
+        string sha256;
+        try
+        {
+            using FileStream file = File.OpenRead(path);
+            sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(file));
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
+        {
+            throw new UserInputException($"Cannot read environment map '{path}': {exception.Message}", exception);
+        }
+
+        var environment = new EnvironmentMapSettings(sha256, strength ?? 1f, rotation ?? 0f);
+        environment.Validate();
+        return environment;
     }
 }

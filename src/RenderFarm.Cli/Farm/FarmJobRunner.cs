@@ -19,9 +19,18 @@ internal sealed class FarmJobRunner(CoordinatorClient client, ProgressBar bar)
     /// <param name="request">The job, less its scene.</param>
     /// <param name="payment">The budget and who locks it in the job's escrow; null for an unpaid job.</param>
     /// <param name="cancellationToken">Stops submitting.</param>
-    public async Task<JobSummary> SubmitAsync(string scenePath, SubmitJobRequest request, JobPayment? payment, CancellationToken cancellationToken)
+    /// <param name="environmentPath">An environment map to upload beside the scene and name in the job; null for none.</param>
+    public async Task<JobSummary> SubmitAsync(string scenePath, SubmitJobRequest request, JobPayment? payment, CancellationToken cancellationToken, string? environmentPath = null)
     {
         SceneUploaded scene = await UploadSceneAsync(scenePath, cancellationToken).ConfigureAwait(false);
+        if (environmentPath is not null)
+        {
+            // Stored by its content hash beside the scene; the job names it by that hash, and workers fetch and check it.
+            await using FileStream map = OpenScene(environmentPath);
+            EnvironmentUploaded uploaded = await client.UploadEnvironmentAsync(Path.GetFileName(environmentPath), map, cancellationToken).ConfigureAwait(false);
+            request = request with { EnvironmentSha256 = uploaded.Sha256 };
+        }
+
         // A paid job names its budget and payer, so the coordinator holds it until that payer's escrow holds the budget.
         JobSummary job = await client.SubmitAsync(
             request with { SceneSha256 = scene.Sha256, Budget = payment?.BudgetTokens ?? request.Budget, Payer = payment?.Payer ?? request.Payer },

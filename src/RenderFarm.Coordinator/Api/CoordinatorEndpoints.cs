@@ -95,6 +95,14 @@ public static partial class CoordinatorApplicationExtensions
             .Accepts<Stream>("application/octet-stream", "model/gltf-binary", "model/gltf+json")
             .WithSummary("Uploads a glTF scene (raw body, streamed); stored under its SHA-256, named for the caller's account.");
 
+        api.MapPost("/environments", async (HttpRequest request, string? name, ClientIdentity caller, Uploads uploads, CancellationToken cancellationToken) =>
+        {
+            EnvironmentUploaded map = await uploads.UploadEnvironmentAsync(request, name, caller.RequireAccount(), cancellationToken);
+            return TypedResults.Created($"/api/environments/{map.Sha256}", map);
+        })
+            .Accepts<Stream>("application/octet-stream")
+            .WithSummary("Uploads an equirectangular environment map (Radiance .hdr or OpenEXR, raw body) a render job may name.");
+
         api.MapPost("/models", async (HttpRequest request, string? name, ClientIdentity caller, Uploads uploads, CancellationToken cancellationToken) =>
         {
             ModelUploaded model = await uploads.UploadModelAsync(request, name, caller.RequireAccount(), cancellationToken);

@@ -74,6 +74,7 @@ internal sealed partial class JobService
                 "gltf" => BsdfModel.Gltf,
                 _ => throw new CoordinatorException(400, $"bsdf must be \"principled\" or \"gltf\"; got \"{request.Bsdf}\"."),
             },
+            Environment = EnvironmentOf(request),
         };
         settings.Validate();
         if (JobBudget.Refusal(frames, settings, _limits, _options.MaxObjectBytes) is { } refusal)
@@ -85,6 +86,7 @@ internal sealed partial class JobService
 
         (string sceneKey, string sceneName) = await FindSceneAsync(sha256, owner, cancellationToken);
         await CheckCameraAsync(sha256, sceneName, settings.Camera, cancellationToken);
+        await CheckEnvironmentAsync(settings.Environment, owner, cancellationToken);
         var spec = new RenderJobSpec
         {
             SceneKey = sceneKey,

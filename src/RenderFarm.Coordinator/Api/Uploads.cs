@@ -10,6 +10,8 @@ using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Storage;
 using RenderFarm.Inference;
 using RenderFarm.Inference.IO;
+using RenderFarm.Rendering.Imaging;
+using RenderFarm.Rendering.Lighting;
 using RenderFarm.Rendering.Scene;
 
 namespace RenderFarm.Coordinator.Api;
@@ -57,6 +59,23 @@ internal sealed partial class Uploads
 
         // What the renderer will not draw is answered with the upload, one line per item, instead of being dropped unseen.
         return new SceneUploaded(sha256, size, fileName, scene.CameraNames, scene.Unsupported);
+    }
+
+    public async Task<EnvironmentUploaded> UploadEnvironmentAsync(HttpRequest request, string? name, string owner, CancellationToken cancellationToken)
+    {
+        HdrImage? map = null;
+        (string sha256, long size, string fileName) = await ReceiveAsync(
+            request,
+            name,
+            "environment",
+            [".hdr", ".exr"],
+            // The reader every worker uses: a map it would refuse (malformed, an unsupported encoding, past the size
+            // and pixel bounds) is refused here in one line, before any job can name it.
+            path => map = EnvironmentFile.Read(path),
+            (sha, _) => (FarmKeys.Environment(sha), FarmKeys.EnvironmentName(owner, sha)),
+            cancellationToken,
+            EnvironmentFile.MaxFileBytes);
+        return new EnvironmentUploaded(sha256, size, fileName, map!.Width, map.Height);
     }
 
     public async Task<ModelUploaded> UploadModelAsync(HttpRequest request, string? name, string owner, CancellationToken cancellationToken)
@@ -108,10 +127,11 @@ internal sealed partial class Uploads
         string[] extensions,
         Action<string> validate,
         Func<string, string, (string Key, string NameKey)> keys,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        long maxBytes = long.MaxValue)
     {
         string fileName = CheckName(name, what, extensions);
-        long limit = _options.MaxSceneBytes;
+        long limit = Math.Min(_options.MaxSceneBytes, maxBytes);
         if (request.ContentLength > limit)
         {
             throw new CoordinatorException(413, $"The {what} is {request.ContentLength} bytes; the most accepted is {limit}.");

@@ -37,8 +37,15 @@ internal sealed class LeaseGrants(IObjectStore objects, CoordinatorOptions optio
             uploads,
             expires,
             (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds),
-            Inputs: ItemInputs(job, first, last, lifetime));
+            Inputs: ItemInputs(job, first, last, lifetime),
+            Environment: EnvironmentLink(job, lifetime));
     }
+
+    // A render job's environment map travels like its scene: one presigned GET with the hash the worker checks.
+    private ObjectLink? EnvironmentLink(JobRecord job, TimeSpan lifetime) =>
+        job.Spec.Inference is null && job.Spec.Settings.Environment is { } environment
+            ? new ObjectLink(_objects.PresignGet(FarmKeys.Environment(environment.Sha256), lifetime), environment.Sha256)
+            : null;
 
     // An inference task's inputs: one presigned GET per item; null for a render task.
     private List<ItemInput>? ItemInputs(JobRecord job, int first, int last, TimeSpan lifetime)
@@ -73,5 +80,6 @@ internal sealed class LeaseGrants(IObjectStore objects, CoordinatorOptions optio
         [],
         expires,
         (int)Math.Ceiling(_options.HeartbeatInterval.TotalSeconds),
-        new ValidationWork(check.Frame, check.Tiles));
+        new ValidationWork(check.Frame, check.Tiles),
+        Environment: EnvironmentLink(job, _options.PresignedUrlLifetime));
 }

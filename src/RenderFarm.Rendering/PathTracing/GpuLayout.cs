@@ -60,8 +60,20 @@ public struct GpuTriangleShading
     /// <summary>TEXCOORD_0 of vertices 0 (xy) and 1 (zw).</summary>
     public Vector4 Uv01;
 
-    /// <summary>TEXCOORD_0 of vertex 2 (xy); zw unused.</summary>
+    /// <summary>TEXCOORD_0 of vertex 2 (xy) and TEXCOORD_1 of vertex 2 (zw).</summary>
     public Vector4 Uv2;
+
+    /// <summary>TEXCOORD_1 of vertices 0 (xy) and 1 (zw); zero when the mesh has one set (textures naming set 1 then read zero).</summary>
+    public Vector4 Uv1Of01;
+
+    /// <summary>
+    /// COLOR_0 of vertices 0, 1 and 2 as sRGB-encoded RGBA8 (R in the low byte), stored complemented so that zero,
+    /// the value of a triangle without colours, is opaque white.
+    /// </summary>
+    public uint Color0, Color1, Color2;
+
+    /// <summary>Unused; keeps 16-byte alignment.</summary>
+    public uint ColorPadding;
 }
 
 /// <summary>A metallic-roughness material with its KHR_materials extensions. Texture indices are -1 when absent.</summary>
@@ -169,6 +181,9 @@ public struct GpuTexture
     /// <summary>Flag bit: texels are sRGB-encoded and are decoded to linear when sampled.</summary>
     public const uint FlagSrgb = 1u << 5;
 
+    /// <summary>Flag bit: sampled with TEXCOORD_1 instead of TEXCOORD_0.</summary>
+    public const uint FlagTexCoord1 = 1u << 6;
+
     /// <summary>Index of the first texel (a packed RGBA8 uint, R in the low byte) in the texel buffer.</summary>
     public uint Offset;
 
@@ -180,6 +195,15 @@ public struct GpuTexture
 
     /// <summary>Wrap modes and flags, see the constants.</summary>
     public uint Flags;
+
+    /// <summary>
+    /// KHR_texture_transform as the first row of a 2×3 matrix applied to (u, v, 1): u′ = dot(xyz, (u, v, 1)); w unused.
+    /// The identity's row (1, 0, 0) for a texture without a transform.
+    /// </summary>
+    public Vector4 TransformU;
+
+    /// <summary>The second row: v′ = dot(xyz, (u, v, 1)); (0, 1, 0) without a transform.</summary>
+    public Vector4 TransformV;
 }
 
 /// <summary>An emissive triangle for next-event estimation, chosen in proportion to its power.</summary>

@@ -44,20 +44,20 @@ internal static class MaterialImporter
         if (baseColor is MaterialChannel color)
         {
             result.BaseColor = Parameter(color, "RGBA", Vector4.One);
-            result.BaseColorTexture = textures.Add(color.Texture, color.TextureSampler, srgb: true);
+            result.BaseColorTexture = textures.Add(color, srgb: true);
         }
 
         if (material.FindChannel("MetallicRoughness") is MaterialChannel metallicRoughness)
         {
             result.Metallic = Parameter(metallicRoughness, "MetallicFactor", 1f);
             result.Roughness = Parameter(metallicRoughness, "RoughnessFactor", 1f);
-            result.MetallicRoughnessTexture = textures.Add(metallicRoughness.Texture, metallicRoughness.TextureSampler, srgb: false);
+            result.MetallicRoughnessTexture = textures.Add(metallicRoughness, srgb: false);
         }
 
         if (material.FindChannel("Normal") is MaterialChannel normal)
         {
             result.NormalScale = Parameter(normal, "NormalScale", 1f);
-            result.NormalTexture = textures.Add(normal.Texture, normal.TextureSampler, srgb: false);
+            result.NormalTexture = textures.Add(normal, srgb: false);
         }
 
         if (material.FindChannel("Emissive") is MaterialChannel emissive)
@@ -65,7 +65,7 @@ internal static class MaterialImporter
             Vector3 factor = Parameter(emissive, "RGB", Vector3.Zero);
             float strength = Parameter(emissive, "EmissiveStrength", 1f);
             result.Emissive = new Vector4(factor * strength, 0);
-            result.EmissiveTexture = textures.Add(emissive.Texture, emissive.TextureSampler, srgb: true);
+            result.EmissiveTexture = textures.Add(emissive, srgb: true);
         }
 
         result.Flags = material.Alpha switch
@@ -91,7 +91,7 @@ internal static class MaterialImporter
         if (material.FindChannel("Transmission") is MaterialChannel transmission)
         {
             result.Transmission = Unit(Parameter(transmission, "TransmissionFactor", 0f));
-            result.TransmissionTexture = textures.Add(transmission.Texture, transmission.TextureSampler, srgb: false);
+            result.TransmissionTexture = textures.Add(transmission, srgb: false);
         }
 
         // KHR_materials_ior allows 0 as well as [1, ∞); 0 (and anything below 1) is drawn as the default.
@@ -112,7 +112,7 @@ internal static class MaterialImporter
         if (material.FindChannel("ClearCoat") is MaterialChannel clearcoat)
         {
             result.Clearcoat = Unit(Parameter(clearcoat, "ClearCoatFactor", 0f));
-            result.ClearcoatTexture = textures.Add(clearcoat.Texture, clearcoat.TextureSampler, srgb: false);
+            result.ClearcoatTexture = textures.Add(clearcoat, srgb: false);
         }
 
         if (material.FindChannel("ClearCoatRoughness") is MaterialChannel clearcoatRoughness)
@@ -123,7 +123,7 @@ internal static class MaterialImporter
         if (material.FindChannel("SheenColor") is MaterialChannel sheenColor)
         {
             result.SheenColor = Unit(Parameter(sheenColor, "RGB", Vector3.Zero));
-            result.SheenColorTexture = textures.Add(sheenColor.Texture, sheenColor.TextureSampler, srgb: true);
+            result.SheenColorTexture = textures.Add(sheenColor, srgb: true);
         }
 
         if (material.FindChannel("SheenRoughness") is MaterialChannel sheenRoughness)
@@ -136,7 +136,7 @@ internal static class MaterialImporter
             // The extension allows colour factors above 1 (F0 is clamped to 1 in the shader); bound them.
             Vector3 color = Parameter(specularColor, "RGB", Vector3.One);
             result.SpecularColor = Vector3.Clamp(Finite(color), Vector3.Zero, new Vector3(MaxIor));
-            result.SpecularColorTexture = textures.Add(specularColor.Texture, specularColor.TextureSampler, srgb: true);
+            result.SpecularColorTexture = textures.Add(specularColor, srgb: true);
         }
 
         if (material.FindChannel("SpecularFactor") is MaterialChannel specular)

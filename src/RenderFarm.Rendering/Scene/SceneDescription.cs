@@ -72,6 +72,12 @@ internal sealed record MeshPart(
 {
     /// <summary>The largest joint index any vertex names, or −1.</summary>
     public int MaxJoint { get; init; } = -1;
+
+    /// <summary>TEXCOORD_1, or null.</summary>
+    public Vector2[]? Uvs1 { get; init; }
+
+    /// <summary>COLOR_0 as linear RGBA (alpha 1 for RGB colours), or null.</summary>
+    public Vector4[]? Colors { get; init; }
 }
 
 /// <summary>The POSITION, NORMAL and TANGENT (xyz) displacements of one morph target; null where it has none.</summary>

@@ -12,7 +12,8 @@ namespace RenderFarm.Rendering.Scene;
 /// </summary>
 /// <remarks>
 /// <para>Geometry: TRIANGLES primitives, plus TRIANGLE_STRIP and TRIANGLE_FAN converted to triangle lists; points
-/// and lines are skipped. Only TEXCOORD_0 is read; a texture that names another set is sampled with TEXCOORD_0.
+/// and lines are skipped. TEXCOORD_0 and TEXCOORD_1 are read (a texture that names a later set is sampled with
+/// TEXCOORD_0), and COLOR_0.
 /// A mesh used by several nodes is read once and drawn once per node instance.</para>
 /// </remarks>
 internal static class SceneImporter
@@ -208,11 +209,15 @@ internal static class SceneImporter
             Vector3[]? normals = primitive.GetVertexAccessor("NORMAL") is Accessor n ? ToArray(n.AsVector3Array()) : null;
             Vector4[]? tangents = primitive.GetVertexAccessor("TANGENT") is Accessor t ? ToArray(t.AsVector4Array()) : null;
             Vector2[]? uvs = primitive.GetVertexAccessor("TEXCOORD_0") is Accessor uv ? ToArray(uv.AsVector2Array()) : null;
+            Vector2[]? uvs1 = primitive.GetVertexAccessor("TEXCOORD_1") is Accessor uv1 ? ToArray(uv1.AsVector2Array()) : null;
+            Vector4[]? colors = primitive.GetVertexAccessor("COLOR_0") is Accessor color ? ToArray(color.AsColorArray()) : null;
 
             // Attributes of the wrong length are invalid glTF; drop them rather than read past their end.
             normals = normals?.Length == positions.Length ? normals : null;
             tangents = tangents?.Length == positions.Length ? tangents : null;
             uvs = uvs?.Length == positions.Length ? uvs : null;
+            uvs1 = uvs1?.Length == positions.Length ? uvs1 : null;
+            colors = colors?.Length == positions.Length ? colors : null;
 
             uint material = primitive.Material is Material m ? (uint)m.LogicalIndex : defaultMaterial;
             bool generateTangents = tangents is null && uvs is not null && materials[material].NormalTexture >= 0;
@@ -221,6 +226,8 @@ internal static class SceneImporter
             parts.Add(new MeshPart([.. indices], positions, normals, tangents, uvs, material, generateTangents, joints, weights, targets)
             {
                 MaxJoint = maxJoint,
+                Uvs1 = uvs1,
+                Colors = colors,
             });
         }
 
@@ -412,7 +419,7 @@ internal static class SceneImporter
                         ? $"{meshName} has {Shorten(attribute)}; only TEXCOORD_0 is read."
                         : string.Create(CultureInfo.InvariantCulture, $"{meshName} has {Shorten(attribute)}; only TEXCOORD_0 to TEXCOORD_{SupportedFeatures.TexCoordSets - 1} are read."),
                 _ when attribute.StartsWith("COLOR_", StringComparison.Ordinal) && !(SupportedFeatures.VertexColors && attribute == "COLOR_0")
-                    => $"{meshName} has {Shorten(attribute)}; vertex colours are not drawn.",
+                    => SupportedFeatures.VertexColors ? $"{meshName} has {Shorten(attribute)}; only COLOR_0 is drawn." : $"{meshName} has {Shorten(attribute)}; vertex colours are not drawn.",
                 _ when (attribute.StartsWith("JOINTS_", StringComparison.Ordinal) || attribute.StartsWith("WEIGHTS_", StringComparison.Ordinal))
                     && attribute is not ("JOINTS_0" or "WEIGHTS_0")
                     => $"{meshName} has {Shorten(attribute)}; only the four joint influences of JOINTS_0/WEIGHTS_0 are applied.",

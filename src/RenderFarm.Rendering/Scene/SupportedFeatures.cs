@@ -23,11 +23,12 @@ public static class SupportedFeatures
         "KHR_materials_clearcoat",
         "KHR_materials_sheen",
         "KHR_materials_specular",
-        "KHR_mesh_quantization");
+        "KHR_mesh_quantization",
+        "KHR_texture_transform");
 
     /// <summary>How many texture coordinate sets are read (TEXCOORD_0 up to TEXCOORD_n−1); textures naming a later set are sampled with set 0.</summary>
-    public static readonly int TexCoordSets = 1;
+    public static readonly int TexCoordSets = 2;
 
     /// <summary>Whether COLOR_0 vertex colours are drawn.</summary>
-    public static readonly bool VertexColors = false;
+    public static readonly bool VertexColors = true;
 }

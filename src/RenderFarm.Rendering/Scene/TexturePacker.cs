@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Numerics;
 using System.Runtime.InteropServices;
 using RenderFarm.Core;
 using RenderFarm.Rendering.PathTracing;
@@ -27,7 +28,7 @@ internal sealed class TexturePacker
     private readonly List<GpuTexture> _textures = [];
     private readonly List<uint[]> _chunks = [];
     private readonly Dictionary<(int Image, bool Srgb), GpuTexture> _images = [];
-    private readonly Dictionary<(int Image, uint Flags), int> _entries = [];
+    private readonly Dictionary<(int Image, uint Flags, Vector4 TransformU, Vector4 TransformV), int> _entries = [];
     private long _texelCount;
     private long _decodedTexels;
 
@@ -36,8 +37,42 @@ internal sealed class TexturePacker
         _displayName = displayName;
     }
 
-    /// <summary>Returns the texture index for a material channel's texture, or -1 when it has none.</summary>
-    public int Add(Texture? texture, TextureSampler? sampler, bool srgb)
+    /// <summary>
+    /// Returns the texture index for a material channel's texture with its coordinate set (the texture info's
+    /// <c>texCoord</c>, or KHR_texture_transform's override) and transform, or -1 when it has none. Channels that share
+    /// an image, sampler, set and transform share an entry; entries that differ only in set or transform share texels.
+    /// </summary>
+    public int Add(MaterialChannel channel, bool srgb)
+    {
+        TextureTransform? transform = channel.Texture is null ? null : channel.TextureTransform;
+        int set = transform?.TextureCoordinateOverride ?? channel.TextureCoordinate;
+        if (set is < 0 || set >= SupportedFeatures.TexCoordSets)
+        {
+            // Reported by the importer; sampled with TEXCOORD_0 rather than dropped.
+            set = 0;
+        }
+
+        (Vector4 u, Vector4 v) = transform is null ? (Vector4.UnitX, Vector4.UnitY) : TransformRows(transform.Offset, transform.Rotation, transform.Scale);
+        return Add(channel.Texture, channel.TextureSampler, srgb, set == 1 ? GpuTexture.FlagTexCoord1 : 0, u, v);
+    }
+
+    /// <summary>
+    /// The rows of KHR_texture_transform's matrix T × R × S (translation, then rotation by −θ as the extension
+    /// writes it, then scale) acting on (u, v, 1): u′ = cos θ sx u + sin θ sy v + ox, v′ = −sin θ sx u + cos θ sy v + oy.
+    /// </summary>
+    internal static (Vector4 U, Vector4 V) TransformRows(Vector2 offset, float rotation, Vector2 scale)
+    {
+        if (!float.IsFinite(offset.X) || !float.IsFinite(offset.Y) || !float.IsFinite(rotation) || !float.IsFinite(scale.X) || !float.IsFinite(scale.Y))
+        {
+            throw new UserInputException("A KHR_texture_transform holds a value that is not a finite number.");
+        }
+
+        float c = MathF.Cos(rotation);
+        float s = MathF.Sin(rotation);
+        return (new Vector4(c * scale.X, s * scale.Y, offset.X, 0), new Vector4(-s * scale.X, c * scale.Y, offset.Y, 0));
+    }
+
+    private int Add(Texture? texture, TextureSampler? sampler, bool srgb, uint setFlag, Vector4 transformU, Vector4 transformV)
     {
         if (texture is null)
         {
@@ -47,7 +82,8 @@ internal sealed class TexturePacker
         uint flags = WrapBits(sampler?.WrapS ?? TextureWrapMode.REPEAT)
             | (WrapBits(sampler?.WrapT ?? TextureWrapMode.REPEAT) << 2)
             | (sampler?.MagFilter == TextureInterpolationFilter.NEAREST ? GpuTexture.FlagNearest : 0)
-            | (srgb ? GpuTexture.FlagSrgb : 0);
+            | (srgb ? GpuTexture.FlagSrgb : 0)
+            | setFlag;
 
         GltfImage? image = SelectImage(texture);
         if (image is null)
@@ -55,7 +91,7 @@ internal sealed class TexturePacker
             return -1;
         }
 
-        if (_entries.TryGetValue((image.LogicalIndex, flags), out int existing))
+        if (_entries.TryGetValue((image.LogicalIndex, flags, transformU, transformV), out int existing))
         {
             return existing;
         }
@@ -71,8 +107,10 @@ internal sealed class TexturePacker
         }
 
         stored.Flags = flags;
+        stored.TransformU = transformU;
+        stored.TransformV = transformV;
         _textures.Add(stored);
-        _entries.Add((image.LogicalIndex, flags), _textures.Count - 1);
+        _entries.Add((image.LogicalIndex, flags, transformU, transformV), _textures.Count - 1);
         return _textures.Count - 1;
     }
 

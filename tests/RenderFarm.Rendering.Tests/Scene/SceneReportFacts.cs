@@ -45,8 +45,11 @@ public sealed class SceneReportFacts : IDisposable
             int uv = gltf.Floats(new[] { Vector2.Zero, Vector2.One, Vector2.UnitX }, "VEC2");
             int colour = gltf.Floats(new[] { Vector4.One, Vector4.One, Vector4.One }, "VEC4");
             JsonObject triangle = gltf.Meshes[0]!["primitives"]![0]!.AsObject();
+            // TEXCOORD_1 and COLOR_0 are drawn; the sets after them are not.
             triangle["attributes"]!["TEXCOORD_1"] = uv;
             triangle["attributes"]!["COLOR_0"] = colour;
+            triangle["attributes"]!["TEXCOORD_2"] = uv;
+            triangle["attributes"]!["COLOR_1"] = colour;
             gltf.Meshes[0]!["name"] = "Grass\nblade";
             gltf.Meshes[0]!["primitives"]!.AsArray().Add(new JsonObject { ["attributes"] = new JsonObject { ["POSITION"] = 0 }, ["mode"] = 0 });
             gltf.Meshes[0]!["primitives"]!.AsArray().Add(new JsonObject { ["attributes"] = new JsonObject { ["POSITION"] = 0 }, ["mode"] = 3 });
@@ -59,8 +62,8 @@ public sealed class SceneReportFacts : IDisposable
         Assert.Contains("1 scene(s) besides the default one are not drawn.", report);
         Assert.Contains("mesh 'Grass?blade' has POINTS primitives; points and lines are not drawn.", report);
         Assert.Contains("mesh 'Grass?blade' has LINE_STRIP primitives; points and lines are not drawn.", report);
-        Assert.Contains("mesh 'Grass?blade' has TEXCOORD_1; only TEXCOORD_0 is read.", report);
-        Assert.Contains("mesh 'Grass?blade' has COLOR_0; vertex colours are not drawn.", report);
+        Assert.Contains("mesh 'Grass?blade' has TEXCOORD_2; only TEXCOORD_0 to TEXCOORD_1 are read.", report);
+        Assert.Contains("mesh 'Grass?blade' has COLOR_1; only COLOR_0 is drawn.", report);
     }
 
     [Fact]

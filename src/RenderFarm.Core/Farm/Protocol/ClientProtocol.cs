@@ -11,6 +11,7 @@ namespace RenderFarm.Core.Farm.Protocol;
 //   DELETE /api/keys/{id}                                     -> 204
 //   POST /api/scenes?name=FILE.glb     (raw body, streamed)  -> 201 SceneUploaded
 //   POST /api/jobs                     SubmitJobRequest       -> 201 JobSummary
+//   POST /api/environments?name=SKY.hdr (raw body: .hdr or .exr) -> 201 EnvironmentUploaded
 //   POST /api/models?name=FILE.onnx    (raw body)             -> 201 ModelUploaded
 //   POST /api/inputs?name=FILE.npy     (raw body)             -> 201 InputUploaded
 //   POST /api/inference-jobs           SubmitInferenceJobRequest -> 201 JobSummary
@@ -44,6 +45,14 @@ public sealed record SceneUploaded(string Sha256, long Size, string FileName, IR
 
     private static bool SameItems(IReadOnlyList<string>? a, IReadOnlyList<string>? b) => a is null ? b is null : b is not null && a.SequenceEqual(b);
 }
+
+/// <summary>A stored environment map (equirectangular Radiance .hdr or OpenEXR) a render job may light its scene with.</summary>
+/// <param name="Sha256">Lowercase hex SHA-256: the map's id.</param>
+/// <param name="Size">Size in bytes.</param>
+/// <param name="FileName">The name it was uploaded with.</param>
+/// <param name="Width">Its width in pixels.</param>
+/// <param name="Height">Its height in pixels.</param>
+public sealed record EnvironmentUploaded(string Sha256, long Size, string FileName, int Width, int Height);
 
 /// <summary>A stored ONNX model the farm can run.</summary>
 /// <param name="Sha256">Lowercase hex SHA-256: the model's id.</param>
@@ -95,6 +104,9 @@ public sealed record SubmitInferenceJobRequest(
 /// for its own jobs (escrows are keyed by client and job, and the coordinator reads the escrow the owner locked).
 /// </param>
 /// <param name="Camera">The scene camera to render through, by name (<see cref="SceneUploaded.Cameras"/>); default its first.</param>
+/// <param name="EnvironmentSha256">An environment map the account uploaded (<c>POST /api/environments</c>), lighting the scene in place of the background.</param>
+/// <param name="EnvironmentStrength">Scales the map's radiance (default 1); only with a map.</param>
+/// <param name="EnvironmentRotation">Turns the map about the vertical axis, in degrees (default 0); only with a map.</param>
 public sealed record SubmitJobRequest(
     string SceneSha256,
     string Frames,
@@ -112,7 +124,10 @@ public sealed record SubmitJobRequest(
     bool? SixteenBit = null,
     string? Payer = null,
     string? Camera = null,
-    string? Bsdf = null);
+    string? Bsdf = null,
+    string? EnvironmentSha256 = null,
+    float? EnvironmentStrength = null,
+    float? EnvironmentRotation = null);
 
 /// <summary>Where a paid job's budget is locked.</summary>
 /// <param name="Kind">"evm" (the escrow contract on a chain), "offline" (a ledger file on the coordinator) or "none" (jobs are not paid).</param>

@@ -68,6 +68,9 @@ public sealed record FrameUpload(int Frame, ObjectLink Upload);
 /// Set for an inference task: each item's input tensor. <paramref name="Scene"/> is then the ONNX model, the frames
 /// are the items, and each item's output (float32 .npy) goes to its entry in <paramref name="Uploads"/>.
 /// </param>
+/// <param name="Environment">
+/// Set when <see cref="RenderSettings.Environment"/> names a map: presigned GET of the map file, with its SHA-256.
+/// </param>
 public sealed record LeaseGrant(
     string LeaseId,
     Guid JobId,
@@ -81,7 +84,8 @@ public sealed record LeaseGrant(
     DateTimeOffset LeaseExpiresAt,
     int HeartbeatSeconds,
     ValidationWork? Validation = null,
-    IReadOnlyList<ItemInput>? Inputs = null);
+    IReadOnlyList<ItemInput>? Inputs = null,
+    ObjectLink? Environment = null);
 
 /// <summary>One batch item's input in an inference task.</summary>
 /// <param name="Item">The item number (the "frame" of the task's range).</param>
