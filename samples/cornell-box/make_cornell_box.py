@@ -30,6 +30,9 @@ import sys
 import bpy
 from mathutils import Euler, Matrix, Vector
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from blender_scene import clear_scene  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "cornell-box.glb")
 
@@ -51,15 +54,6 @@ def parse_args():
 def g2b(x, y, z):
     """glTF (+Y up) coordinates -> Blender (+Z up) coordinates."""
     return (x, -z, y)
-
-
-def clear_scene():
-    bpy.ops.object.select_all(action="SELECT")
-    bpy.ops.object.delete()
-    for coll in (bpy.data.meshes, bpy.data.materials, bpy.data.cameras, bpy.data.lights,
-                 bpy.data.images, bpy.data.actions):
-        for block in list(coll):
-            coll.remove(block)
 
 
 def principled(name, base, roughness=1.0, metallic=0.0, emission=None, strength=0.0):

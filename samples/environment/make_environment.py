@@ -23,6 +23,9 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from blender_scene import g2b  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, HEIGHT = 64, 32
 
@@ -32,11 +35,6 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=HERE, help="output folder (default: %(default)s)")
     return p.parse_args(argv)
-
-
-def g2b(x, y, z):
-    """glTF (+Y up) -> Blender (+Z up)."""
-    return (x, -z, y)
 
 
 def sky_pixels():

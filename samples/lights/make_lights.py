@@ -20,6 +20,9 @@ import sys
 import bpy
 from mathutils import Vector
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from blender_scene import g2b  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -28,11 +31,6 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.path.join(HERE, "lights.glb"), help="output .glb path (default: %(default)s)")
     return p.parse_args(argv)
-
-
-def g2b(x, y, z):
-    """glTF (+Y up) -> Blender (+Z up)."""
-    return (x, -z, y)
 
 
 def material(name, base, roughness):

@@ -30,6 +30,9 @@ import bpy
 import numpy as np
 from mathutils import Vector
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from blender_scene import clear_scene, g2b, link  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "materials.glb")
 EMISSION_STRENGTH = 15.0
@@ -61,20 +64,6 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=DEFAULT_OUT, help="output .glb path (default: %(default)s)")
     return p.parse_args(argv)
-
-
-def g2b(x, y, z):
-    """glTF (+Y up) -> Blender (+Z up)."""
-    return (x, -z, y)
-
-
-def clear_scene():
-    bpy.ops.object.select_all(action="SELECT")
-    bpy.ops.object.delete()
-    for coll in (bpy.data.meshes, bpy.data.materials, bpy.data.cameras, bpy.data.lights,
-                 bpy.data.images, bpy.data.actions):
-        for block in list(coll):
-            coll.remove(block)
 
 
 def leaf_texture():
@@ -120,11 +109,6 @@ def material(name, base=(0.8, 0.8, 0.8), roughness=1.0, metallic=0.0, alpha=1.0,
         bsdf.inputs["Emission"].default_value = (*emission, 1.0)
         bsdf.inputs["Emission Strength"].default_value = strength
     return mat
-
-
-def link(ob):
-    bpy.context.scene.collection.objects.link(ob)
-    return ob
 
 
 def quad(name, corners, mat):

@@ -26,6 +26,9 @@ import sys
 import bpy
 from mathutils import Vector
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from blender_scene import g2b, link  # noqa: E402
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "skinned-cylinder.glb")
 FRAMES = 24
@@ -41,11 +44,6 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=DEFAULT_OUT, help="output .glb path (default: %(default)s)")
     return p.parse_args(argv)
-
-
-def g2b(x, y, z):
-    """glTF (+Y up) -> Blender (+Z up)."""
-    return (x, -z, y)
 
 
 def clear_scene():
@@ -68,11 +66,6 @@ def material(name, base, roughness=1.0, emission=None, strength=0.0):
         bsdf.inputs["Emission"].default_value = (*emission, 1.0)
         bsdf.inputs["Emission Strength"].default_value = strength
     return mat
-
-
-def link(ob):
-    bpy.context.scene.collection.objects.link(ob)
-    return ob
 
 
 def quad(name, corners, mat):

@@ -7,27 +7,17 @@ floor) a material that uses its feature. glTF coordinates, +Y up.
 
 import math
 import os
+import sys
 
 import bpy
 import numpy as np
 from mathutils import Vector
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+from blender_scene import clear_scene, g2b, link  # noqa: E402
+
 EMISSION_STRENGTH = 15.0
 TEX_SIZE = 64
-
-
-def g2b(x, y, z):
-    """glTF (+Y up) -> Blender (+Z up)."""
-    return (x, -z, y)
-
-
-def clear_scene():
-    bpy.ops.object.select_all(action="SELECT")
-    bpy.ops.object.delete()
-    for coll in (bpy.data.meshes, bpy.data.materials, bpy.data.cameras, bpy.data.lights,
-                 bpy.data.images, bpy.data.actions):
-        for block in list(coll):
-            coll.remove(block)
 
 
 def checker_image(name="Checker"):
@@ -68,11 +58,6 @@ def image_node(mat, image):
     tex.location = (-350, 300)
     nt.links.new(tex.outputs["Color"], nt.nodes["Principled BSDF"].inputs["Base Color"])
     return tex
-
-
-def link(ob):
-    bpy.context.scene.collection.objects.link(ob)
-    return ob
 
 
 def cube(mat, subdivisions=0):
