@@ -251,20 +251,8 @@ internal sealed partial class JobService
             400, $"A job is paid from its own account's escrow: payer {payer[..Math.Min(payer.Length, 64)]} is not the signed-in account {owner}.");
     }
 
-    private async Task<byte[]> ReadRequiredAsync(string key, string missing, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using Stream stream = await _objects.OpenReadAsync(key, cancellationToken);
-            using var copy = new MemoryStream();
-            await stream.CopyToAsync(copy, cancellationToken);
-            return copy.ToArray();
-        }
-        catch (ObjectNotFoundException)
-        {
-            throw new CoordinatorException(404, missing);
-        }
-    }
+    private async Task<byte[]> ReadRequiredAsync(string key, string missing, CancellationToken cancellationToken) =>
+        await _objects.ReadAllBytesAsync(key, cancellationToken) ?? throw new CoordinatorException(404, missing);
 
     // An account's name for an upload; its absence means the account never uploaded it (whoever else did): 404.
     private async Task<string> ReadOwnedNameAsync(string key, string missing, CancellationToken cancellationToken)

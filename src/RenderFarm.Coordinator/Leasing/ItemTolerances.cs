@@ -37,7 +37,7 @@ internal sealed class ItemTolerances
 
         try
         {
-            byte[]? input = await ReadAsync(inference.Inputs[item - 1].Key, cancellationToken);
+            byte[]? input = await _objects.ReadAllBytesAsync(inference.Inputs[item - 1].Key, cancellationToken);
             if (input is null)
             {
                 return null;
@@ -75,7 +75,7 @@ internal sealed class ItemTolerances
 
     private async Task<IReadOnlyDictionary<string, long>?> PlanAsync(string modelKey, IReadOnlyList<KeyValuePair<string, Tensor>> tensors, CancellationToken cancellationToken)
     {
-        byte[]? bytes = await ReadAsync(modelKey, cancellationToken);
+        byte[]? bytes = await _objects.ReadAllBytesAsync(modelKey, cancellationToken);
         if (bytes is null)
         {
             return null;
@@ -95,20 +95,5 @@ internal sealed class ItemTolerances
         }
 
         return OutputTolerance.Roundings(model, shapes);
-    }
-
-    private async Task<byte[]?> ReadAsync(string key, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using Stream stream = await _objects.OpenReadAsync(key, cancellationToken);
-            using var memory = new MemoryStream();
-            await stream.CopyToAsync(memory, cancellationToken);
-            return memory.ToArray();
-        }
-        catch (ObjectNotFoundException)
-        {
-            return null;
-        }
     }
 }

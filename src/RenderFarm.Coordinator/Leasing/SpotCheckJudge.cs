@@ -61,7 +61,7 @@ internal sealed class SpotCheckJudge
     public async Task<Verdict> JudgeAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, Image rendered, CancellationToken cancellationToken)
     {
         string? deliveredKey = task.Outputs.FirstOrDefault(output => output.Frame == check.Frame)?.Key;
-        byte[]? delivered = deliveredKey is null ? null : await ReadObjectAsync(deliveredKey, cancellationToken);
+        byte[]? delivered = deliveredKey is null ? null : await _objects.ReadAllBytesAsync(deliveredKey, cancellationToken);
         if (delivered is null || Convert.ToHexStringLower(SHA256.HashData(delivered)) != check.OutputSha256)
         {
             // The checked output was replaced in the meantime (its task was redone): nothing to judge.
@@ -112,7 +112,7 @@ internal sealed class SpotCheckJudge
 
         if (check.Arbitrates is { } arbitrated
             && task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.TilesKey is { } firstKey
-            && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
+            && await _objects.ReadAllBytesAsync(firstKey, cancellationToken) is { } firstBytes
             && LoadImage(firstBytes) is { } first)
         {
             using (first)
@@ -135,7 +135,7 @@ internal sealed class SpotCheckJudge
     public async Task<Verdict> JudgeItemAsync(JobRecord job, TaskRecord task, SpotCheckRecord check, byte[] executed, CancellationToken cancellationToken)
     {
         string? deliveredKey = task.Outputs.FirstOrDefault(output => output.Frame == check.Frame)?.Key;
-        byte[]? delivered = deliveredKey is null ? null : await ReadObjectAsync(deliveredKey, cancellationToken);
+        byte[]? delivered = deliveredKey is null ? null : await _objects.ReadAllBytesAsync(deliveredKey, cancellationToken);
         if (delivered is null || Convert.ToHexStringLower(SHA256.HashData(delivered)) != check.OutputSha256)
         {
             return new Verdict(false, 0, 0, null, 0, 0, null, null, false, "stale: the checked output is no longer stored");
@@ -159,7 +159,7 @@ internal sealed class SpotCheckJudge
         bool? agrees = null;
         if (check.Arbitrates is { } arbitrated
             && task.Checks.FirstOrDefault(c => c.Number == arbitrated)?.TilesKey is { } firstKey
-            && await ReadObjectAsync(firstKey, cancellationToken) is { } firstBytes
+            && await _objects.ReadAllBytesAsync(firstKey, cancellationToken) is { } firstBytes
             && ParseItem(firstBytes) is { } first)
         {
             agrees = s_items.Compare(mine, first, tolerances).IsMatch;
@@ -257,18 +257,5 @@ internal sealed class SpotCheckJudge
         {
             return null;
         }
-    }
-
-    public async Task<byte[]?> ReadObjectAsync(string key, CancellationToken cancellationToken)
-    {
-        if (await _objects.StatAsync(key, cancellationToken) is null)
-        {
-            return null;
-        }
-
-        await using Stream stream = await _objects.OpenReadAsync(key, cancellationToken);
-        using var buffer = new MemoryStream();
-        await stream.CopyToAsync(buffer, cancellationToken);
-        return buffer.ToArray();
     }
 }

@@ -382,7 +382,7 @@ internal sealed partial class SpotChecks
                 : $"Frame {reported.Frame}: the upload holds {info.Size} bytes but the report says {reported.Size}.");
         }
 
-        byte[] bytes = await _judge.ReadObjectAsync(uploadKey, cancellationToken)
+        byte[] bytes = await _objects.ReadAllBytesAsync(uploadKey, cancellationToken)
             ?? throw new CoordinatorException(422, $"Frame {reported.Frame} was not uploaded: nothing is stored at its upload URL.");
         string sha256 = Convert.ToHexStringLower(SHA256.HashData(bytes));
         if (sha256 != reported.Sha256)
