@@ -31,6 +31,12 @@ internal static class FarmKeys
     public static string Frame(Guid jobId, int frame, string leaseId, string extension = ".png") =>
         string.Create(CultureInfo.InvariantCulture, $"jobs/{jobId:N}/frames/{frame:D6}.{leaseId}{extension}");
 
+    /// <summary>
+    /// Beside an accepted EXR frame, the PNG the job's view transform makes of its linear RGB (derived by the
+    /// coordinator at acceptance, never uploaded): what thumbnails are made from.
+    /// </summary>
+    public static string Preview(string frameKey) => frameKey + ".preview.png";
+
     /// <summary>An environment map (.hdr or .exr, told apart by its bytes), content-addressed: <c>environments/{sha256}.map</c>.</summary>
     public static string Environment(string sha256) => $"environments/{sha256}.map";
 
@@ -49,12 +55,21 @@ internal static class FarmKeys
     /// <summary>The name an account last uploaded an input with; its claim on the input, as for scenes.</summary>
     public static string InputName(string owner, string sha256) => $"{Account(owner)}/inputs/{sha256}.name";
 
-    /// <summary>The file extension of a job's outputs: PNG frames or .npy tensors.</summary>
+    /// <summary>The file extension of a job's outputs: PNG or EXR frames, or .npy tensors.</summary>
     public static string OutputExtension(Core.Farm.RenderJobSpec spec) => spec.Inference switch
     {
+        null when spec.Settings.Format == Core.FrameFormat.Exr => ".exr",
         null => ".png",
         { OutputArchive: true } => ".npz",
         _ => ".npy",
+    };
+
+    /// <summary>The content type of a job's outputs as downloaded: <c>image/png</c>, <c>image/x-exr</c> or bytes.</summary>
+    public static string OutputContentType(Core.Farm.RenderJobSpec spec) => OutputExtension(spec) switch
+    {
+        ".png" => "image/png",
+        ".exr" => "image/x-exr",
+        _ => "application/octet-stream",
     };
 
     /// <summary>The tiles a validator re-rendered for one spot check of a task.</summary>

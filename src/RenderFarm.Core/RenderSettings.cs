@@ -27,6 +27,28 @@ public enum BsdfModel
     Gltf,
 }
 
+/// <summary>The file a farm's provider delivers for each frame.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<FrameFormat>))]
+public enum FrameFormat
+{
+    /// <summary>A PNG through the view transform, 8- or 16-bit.</summary>
+    Png,
+
+    /// <summary>A linear OpenEXR with the AOVs and the denoiser's guides (<c>FarmFrame</c>).</summary>
+    Exr,
+}
+
+/// <summary>The precision of an EXR frame's channels (depth is always 32-bit float).</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ExrDepth>))]
+public enum ExrDepth
+{
+    /// <summary>16-bit half floats.</summary>
+    Half,
+
+    /// <summary>32-bit floats: the frame exactly as rendered.</summary>
+    Float,
+}
+
 /// <summary>
 /// Everything that decides the pixels of a frame besides the scene. Two renders with equal settings
 /// draw the same random streams, so they differ only by floating-point rounding across drivers.
@@ -78,6 +100,18 @@ public sealed record RenderSettings
     /// </summary>
     public EnvironmentMapSettings? Environment { get; init; }
 
+    /// <summary>The file delivered per frame: PNG, or linear EXR with AOVs.</summary>
+    public FrameFormat Format { get; init; } = FrameFormat.Png;
+
+    /// <summary>With <see cref="FrameFormat.Exr"/>: half or float channels.</summary>
+    public ExrDepth ExrDepth { get; init; } = ExrDepth.Half;
+
+    /// <summary>
+    /// The client asks for denoised frames. The farm verifies and delivers the noisy EXR with its AOVs; the denoiser
+    /// runs after verification, on the client, so it changes no verified pixel.
+    /// </summary>
+    public bool Denoise { get; init; }
+
     /// <summary>Animation time of a frame number: frame 1 is at time zero.</summary>
     public double TimeOfFrame(int frame) => ((long)frame - 1) / FramesPerSecond;
 
@@ -122,6 +156,16 @@ public sealed record RenderSettings
         if (!Enum.IsDefined(Bsdf))
         {
             throw new UserInputException($"BSDF must be principled or gltf; got {(int)Bsdf}.");
+        }
+
+        if (!Enum.IsDefined(Format) || !Enum.IsDefined(ExrDepth))
+        {
+            throw new UserInputException($"Format must be png or exr and EXR depth half or float; got {(int)Format} and {(int)ExrDepth}.");
+        }
+
+        if (Format != FrameFormat.Exr && (Denoise || ExrDepth != ExrDepth.Half))
+        {
+            throw new UserInputException("Denoising and an EXR depth need the EXR format: the denoiser reads the linear frame and its AOVs.");
         }
 
         Environment?.Validate();

@@ -12,7 +12,8 @@ public sealed record RenderedFrame(TimeSpan RenderTime, long Samples)
 }
 
 /// <summary>
-/// Turns one frame of a scene file into a PNG. The worker calls it for one frame at a time; keeping
+/// Turns one frame of a scene file into the file its settings ask for: a PNG, or the linear EXR with AOVs
+/// (<c>FarmFrame</c>) for <see cref="FrameFormat.Exr"/>. The worker calls it for one frame at a time; keeping
 /// it this narrow lets tests (and deliberately dishonest providers in verification tests) swap it.
 /// </summary>
 public interface IFrameRenderer
@@ -20,7 +21,7 @@ public interface IFrameRenderer
     /// <summary>The device, for display, e.g. "NVIDIA H100 [DiscreteGpu]".</summary>
     string DeviceName { get; }
 
-    /// <summary>Renders frame <paramref name="frame"/> of the scene in <paramref name="scenePath"/> and writes it to <paramref name="pngPath"/>.</summary>
+    /// <summary>Renders frame <paramref name="frame"/> of the scene in <paramref name="scenePath"/> and writes it to <paramref name="pngPath"/> (a PNG, or an EXR when <see cref="RenderSettings.Format"/> says so).</summary>
     /// <exception cref="UserInputException">The scene or the settings cannot be rendered.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     Task<RenderedFrame> RenderAsync(

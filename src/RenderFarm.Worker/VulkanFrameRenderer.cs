@@ -14,6 +14,9 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
     private readonly ComputeDevice _device;
     private readonly PathTracer _tracer;
 
+    // Made on the first EXR frame: a PNG-only worker never builds the AOV pipeline.
+    private AovPass? _aovPass;
+
     // Chunks of one job arrive back to back, so keeping the last scene saves re-importing it per task.
     private string? _scenePath;
     private SceneAsset? _scene;
@@ -58,7 +61,17 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
                 SceneAsset scene = LoadScene(scenePath);
                 _tracer.Environment = LoadEnvironment(scenePath, settings);
                 FrameRender render = _tracer.Render(scene, frame, settings, progress: null, cancellationToken);
-                PngFrameWriter.Write(render.Image, pngPath, settings.ToneMapping, settings.ExposureStops, settings.SixteenBit);
+                if (settings.Format == FrameFormat.Exr)
+                {
+                    // The AOVs come from a pass of their own after the frame, which leaves the frame's pixels unchanged.
+                    _aovPass ??= new AovPass(_tracer);
+                    FarmFrame.Write(pngPath, render.Image, _aovPass.Render(scene, frame, settings, cancellationToken), settings.ExrDepth);
+                }
+                else
+                {
+                    PngFrameWriter.Write(render.Image, pngPath, settings.ToneMapping, settings.ExposureStops, settings.SixteenBit);
+                }
+
                 return new RenderedFrame(render.WallTime, render.Samples);
             },
             cancellationToken);
@@ -95,6 +108,7 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
     public void Dispose()
     {
         _scene = null;
+        _aovPass?.Dispose();
         _tracer.Dispose();
         _device.Dispose();
     }

@@ -204,13 +204,14 @@ public sealed class WorkerAgent : IDisposable
         {
             FrameUpload upload = lease.Uploads.FirstOrDefault(u => u.Frame == frame)
                 ?? throw new InvalidDataException($"The lease has no upload URL for frame {frame}.");
-            string pngPath = Path.Combine(_frameDirectory, $"{Guid.NewGuid():N}.png");
+            bool exr = lease.Settings.Format == FrameFormat.Exr;
+            string pngPath = Path.Combine(_frameDirectory, $"{Guid.NewGuid():N}{(exr ? ".exr" : ".png")}");
             try
             {
                 RenderedFrame rendered = await _renderer.RenderAsync(scenePath, frame, lease.Settings, pngPath, cancellationToken)
                     .ConfigureAwait(false);
                 (string sha256, long size) = await HashFileAsync(pngPath, cancellationToken).ConfigureAwait(false);
-                await _client.UploadAsync(upload.Upload.Url, pngPath, "image/png", cancellationToken).ConfigureAwait(false);
+                await _client.UploadAsync(upload.Upload.Url, pngPath, exr ? "image/x-exr" : "image/png", cancellationToken).ConfigureAwait(false);
                 completed.Add(new CompletedFrame(frame, sha256, size, rendered.RenderTime.TotalSeconds));
                 _events?.Report(new WorkerEvent(
                     WorkerEventKind.FrameRendered,

@@ -24,7 +24,7 @@ internal static class RenderCommand
     {
         var scene = new Argument<string>("scene") { Description = "The scene: a .glb, a .gltf with the files it names beside it (packed into one .glb for the farm), or a .blend (exported through Blender)." };
         var frames = new Option<string?>("--frames") { Description = "Frames to render: N, FIRST-LAST, FIRST-LASTxSTEP or a list of them, e.g. 1,3,5-9,10-20x2; frame 1 is at time 0. Default 1 (a .blend: its scene's frame range)." };
-        var output = new Option<string>("--out") { Description = "Folder for the PNG frames (created if missing).", DefaultValueFactory = _ => "frames" };
+        var output = new Option<string>("--out") { Description = "Folder for the frames (created if missing).", DefaultValueFactory = _ => "frames" };
         var chunk = new Option<int>("--chunk") { Description = "Frames per farm task.", DefaultValueFactory = _ => 1 };
         var workers = new Option<int>("--workers") { Description = "Workers of the embedded farm.", DefaultValueFactory = _ => 1 };
         var local = new Option<bool>("--local") { Description = "Render on the embedded farm even when a coordinator is set in the environment or the settings file." };
@@ -36,7 +36,7 @@ internal static class RenderCommand
         var client = new ClientSettings();
         var options = new RenderOptions();
         var frameOutput = new FrameOutputOptions();
-        var command = new Command("render", "Render frames of a scene to PNG files on a farm: one in this process on the local Vulkan device, or a coordinator's (--coordinator, RENDERFARM_COORDINATOR or the settings file).");
+        var command = new Command("render", "Render frames of a scene to PNG (or EXR) files on a farm: one in this process on the local Vulkan device, or a coordinator's (--coordinator, RENDERFARM_COORDINATOR or the settings file).");
         command.Arguments.Add(scene);
         command.Options.Add(frames);
         command.Options.Add(output);
@@ -78,28 +78,10 @@ internal static class RenderCommand
                     settings = settings with { FramesPerSecond = export.FramesPerSecond };
                 }
 
+                // EXR and denoised frames go through the farm like PNGs: the provider delivers the linear EXR with its
+                // AOVs, the farm verifies its noisy frame, and this client denoises after download.
                 FrameOutput written = frameOutput.Read(result);
-                if (written.RendersHere)
-                {
-                    if (coordinator is not null || result.GetValue(detach) || result.GetValue(budget) is not null)
-                    {
-                        throw new UserInputException(
-                            "--format exr and --denoise render on this machine: a farm delivers verified PNG frames only, not the linear frame and AOVs they need. Use --local, without --coordinator, --detach or --budget.");
-                    }
-
-                    return await LocalFrameRender.RunAsync(
-                        export?.GlbPath ?? scenePath,
-                        export?.Frames ?? FrameRange.Parse(framesText ?? "1"),
-                        settings,
-                        result.GetValue(options.Size) ?? export?.SizeText,
-                        result.GetValue(output)!,
-                        written,
-                        result.GetValue(options.Device),
-                        export?.FarmToBlender,
-                        cancellationToken,
-                        options.EnvironmentPath(result)).ConfigureAwait(false);
-                }
-
+                settings = written.Apply(settings);
                 return await RunAsync(
                     new RenderRequest(
                         export?.GlbPath ?? scenePath,
@@ -112,7 +94,8 @@ internal static class RenderCommand
                         Priority: result.GetValue(priority),
                         Detach: result.GetValue(detach),
                         FrameNumbers: export?.FarmToBlender,
-                        EnvironmentPath: options.EnvironmentPath(result)),
+                        EnvironmentPath: options.EnvironmentPath(result),
+                        Output: written),
                     coordinator,
                     result.GetValue(workers),
                     result.GetValue(options.Device),
@@ -236,7 +219,14 @@ internal static class RenderCommand
         JobDetails job;
         try
         {
-            job = await runner.FollowAsync(submitted.Id, request.Frames.Count, request.OutputFolder, cancellationToken).ConfigureAwait(false);
+            FrameOutput output = request.Output ?? new FrameOutput(settings.Format, settings.ExrDepth, Denoise: false);
+            job = await runner.FollowAsync(
+                submitted.Id,
+                request.Frames.Count,
+                request.OutputFolder,
+                cancellationToken,
+                output.FileName,
+                settings.Denoise ? DenoisedFrames.Writer(settings, output, bar.WriteLine) : null).ConfigureAwait(false);
         }
         catch (JobFailedException failed)
         {
@@ -305,7 +295,10 @@ internal static class RenderCommand
         Camera: settings.Camera,
         Bsdf: settings.Bsdf.ToString().ToLowerInvariant(),
         EnvironmentStrength: settings.Environment?.Strength,
-        EnvironmentRotation: settings.Environment?.RotationDegrees);
+        EnvironmentRotation: settings.Environment?.RotationDegrees,
+        Format: settings.Format.ToString().ToLowerInvariant(),
+        ExrDepth: settings.Format == FrameFormat.Exr ? settings.ExrDepth.ToString().ToLowerInvariant() : null,
+        Denoise: settings.Denoise);
 
     // A .blend's frames travel as farm frames 1..N from its frame_start; its output is named by the scene's own numbers.
     private static void RenameToSceneFrames(RenderRequest request)
@@ -315,12 +308,13 @@ internal static class RenderCommand
             return;
         }
 
+        Func<int, string> name = request.Output is { } output ? output.FileName : FrameFileName;
         foreach (int frame in request.Frames.Frames)
         {
-            string from = Path.Combine(request.OutputFolder, FrameFileName(frame));
+            string from = Path.Combine(request.OutputFolder, name(frame));
             if (File.Exists(from))
             {
-                File.Move(from, Path.Combine(request.OutputFolder, FrameFileName(toScene(frame))), overwrite: true);
+                File.Move(from, Path.Combine(request.OutputFolder, name(toScene(frame))), overwrite: true);
             }
         }
     }
@@ -373,6 +367,7 @@ internal sealed record PaymentRequest(long BudgetTokens, string? KeyFile, string
 /// <param name="Detach">Submit and return without following the job.</param>
 /// <param name="FrameNumbers">Maps a farm frame to the number its file gets (a .blend's own frame numbers); null keeps it.</param>
 /// <param name="EnvironmentPath">The environment map file <see cref="RenderSettings.Environment"/> names, uploaded beside the scene; null for none.</param>
+/// <param name="Output">The files to write (format, EXR depth, denoising); null for what the settings deliver, undenoised.</param>
 internal sealed record RenderRequest(
     string ScenePath,
     FrameRange Frames,
@@ -384,4 +379,5 @@ internal sealed record RenderRequest(
     int Priority = 0,
     bool Detach = false,
     Func<int, int>? FrameNumbers = null,
-    string? EnvironmentPath = null);
+    string? EnvironmentPath = null,
+    FrameOutput? Output = null);

@@ -68,9 +68,21 @@ internal sealed class FarmJobRunner(CoordinatorClient client, ProgressBar bar)
 
     /// <summary>Follows the job until it ends, writing each verified frame into <paramref name="outputFolder"/> as it is listed.</summary>
     /// <exception cref="JobFailedException">The job failed or was cancelled.</exception>
-    public Task<JobDetails> FollowAsync(Guid jobId, int frameCount, string outputFolder, CancellationToken cancellationToken)
+    /// <param name="jobId">The job.</param>
+    /// <param name="frameCount">Its frames, for the progress bar.</param>
+    /// <param name="outputFolder">Where frames go.</param>
+    /// <param name="cancellationToken">Stops following.</param>
+    /// <param name="fileName">A frame's file name; by the job's format when null.</param>
+    /// <param name="write">Writes a frame's file from its verified bytes (a denoised frame); null writes the bytes.</param>
+    public Task<JobDetails> FollowAsync(
+        Guid jobId,
+        int frameCount,
+        string outputFolder,
+        CancellationToken cancellationToken,
+        Func<int, string>? fileName = null,
+        Func<int, byte[], string, CancellationToken, Task>? write = null)
     {
-        var downloader = new FrameDownloader(client, outputFolder);
+        var downloader = new FrameDownloader(client, outputFolder, fileName, write);
         return JobFollower.FollowAsync(
             client,
             jobId,

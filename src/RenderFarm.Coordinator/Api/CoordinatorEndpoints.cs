@@ -169,9 +169,12 @@ public static partial class CoordinatorApplicationExtensions
         }).WithSummary("Submits the frames a failed or cancelled job did not finish as a new job with the same scene and settings.");
 
         api.MapGet("/jobs/{id:guid}/frames/{frame:int}", async (Guid id, int frame, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
-            TypedResults.Stream(await jobs.OpenFrameAsync(id, frame, caller, cancellationToken), "image/png"))
-            .Produces(StatusCodes.Status200OK, contentType: "image/png")
-            .WithSummary("Downloads a finished frame.");
+        {
+            (Stream content, string contentType, string fileName) = await jobs.OpenFrameFileAsync(id, frame, caller, cancellationToken);
+            return TypedResults.Stream(content, contentType, fileName);
+        })
+            .Produces(StatusCodes.Status200OK, typeof(Stream), "image/png", "image/x-exr")
+            .WithSummary("Downloads a finished frame: frame_NNNN.png, or frame_NNNN.exr (linear, with AOVs) for an EXR job.");
 
         api.MapGet("/jobs/{id:guid}/frames.zip", async (Guid id, HttpContext context, ClientIdentity caller, JobService jobs, CancellationToken cancellationToken) =>
         {

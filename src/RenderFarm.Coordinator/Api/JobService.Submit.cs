@@ -75,7 +75,25 @@ internal sealed partial class JobService
                 _ => throw new CoordinatorException(400, $"bsdf must be \"principled\" or \"gltf\"; got \"{request.Bsdf}\"."),
             },
             Environment = EnvironmentOf(request),
+            Format = request.Format?.ToLowerInvariant() switch
+            {
+                null or "png" => FrameFormat.Png,
+                "exr" => FrameFormat.Exr,
+                _ => throw new CoordinatorException(400, $"format must be \"png\" or \"exr\"; got \"{request.Format}\"."),
+            },
+            ExrDepth = request.ExrDepth?.ToLowerInvariant() switch
+            {
+                null or "half" => ExrDepth.Half,
+                "float" => ExrDepth.Float,
+                _ => throw new CoordinatorException(400, $"exrDepth must be \"half\" or \"float\"; got \"{request.ExrDepth}\"."),
+            },
+            Denoise = request.Denoise ?? false,
         };
+        if (settings.Format != FrameFormat.Exr && (request.ExrDepth is not null || settings.Denoise))
+        {
+            throw new CoordinatorException(400, "exrDepth and denoise need format \"exr\": the denoiser reads the verified linear frame and its AOVs.");
+        }
+
         settings.Validate();
         if (JobBudget.Refusal(frames, settings, _limits, _options.MaxObjectBytes) is { } refusal)
         {

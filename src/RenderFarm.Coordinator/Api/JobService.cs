@@ -152,6 +152,14 @@ internal sealed partial class JobService
         return new JobDetails(Summary(job, tasks) with { Warning = WaitingWarning(job) }, job.Spec.Settings, [.. details], job.Settlement, VerificationReport.Create(job.Spec.Settings.Size, tasks));
     }
 
+    /// <summary>A finished frame as the API serves it: its bytes, content type (PNG or EXR) and file name <c>frame_NNNN.png</c> or <c>.exr</c>.</summary>
+    public async Task<(Stream Content, string ContentType, string FileName)> OpenFrameFileAsync(Guid jobId, int frame, ClientIdentity caller, CancellationToken cancellationToken)
+    {
+        JobRecord job = await GetOwnJobAsync(jobId, caller, cancellationToken);
+        Stream content = await OpenFrameAsync(jobId, frame, caller, cancellationToken);
+        return (content, FarmKeys.OutputContentType(job.Spec), string.Create(CultureInfo.InvariantCulture, $"frame_{frame:D4}{FarmKeys.OutputExtension(job.Spec)}"));
+    }
+
     public async Task<Stream> OpenFrameAsync(Guid jobId, int frame, ClientIdentity caller, CancellationToken cancellationToken)
     {
         await GetOwnJobAsync(jobId, caller, cancellationToken);
@@ -180,7 +188,8 @@ internal sealed partial class JobService
         await using var zip = new ZipArchive(destination, ZipArchiveMode.Create, leaveOpen: true);
         foreach (FrameOutput frame in frames)
         {
-            ZipArchiveEntry entry = zip.CreateEntry(string.Create(CultureInfo.InvariantCulture, $"{frame.Frame:D6}.png"), CompressionLevel.NoCompression);
+            string extension = frame.Key.EndsWith(".exr", StringComparison.Ordinal) ? ".exr" : ".png";
+            ZipArchiveEntry entry = zip.CreateEntry(string.Create(CultureInfo.InvariantCulture, $"{frame.Frame:D6}{extension}"), CompressionLevel.NoCompression);
             await using Stream target = await entry.OpenAsync(cancellationToken);
             await using Stream source = await _objects.OpenReadAsync(frame.Key, cancellationToken);
             await source.CopyToAsync(target, cancellationToken);

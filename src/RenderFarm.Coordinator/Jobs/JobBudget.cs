@@ -56,6 +56,12 @@ internal static class JobBudget
             return Invariant($"A {(settings.SixteenBit ? 16 : 8)}-bit frame of {size} may take up to {(png is null ? "more than 2^63" : png.Value.ToString(CultureInfo.InvariantCulture))} bytes as PNG; providers may upload at most {maxObjectBytes} bytes per frame, so the job could not be delivered. Render smaller frames{(settings.SixteenBit ? " or 8-bit" : "")}.");
         }
 
+        long? exr = settings.Format == FrameFormat.Exr ? Rendering.Imaging.FarmFrame.WorstCaseBytes(size, settings.ExrDepth) : 0;
+        if (exr is null || exr > maxObjectBytes)
+        {
+            return Invariant($"A {settings.ExrDepth.ToString().ToLowerInvariant()} EXR frame of {size} with its AOVs may take up to {(exr is null ? "more than 2^63" : exr.Value.ToString(CultureInfo.InvariantCulture))} bytes; providers may upload at most {maxObjectBytes} bytes per frame, so the job could not be delivered. Render smaller frames{(settings.ExrDepth == ExrDepth.Float ? " or half floats" : "")}.");
+        }
+
         return null;
     }
 

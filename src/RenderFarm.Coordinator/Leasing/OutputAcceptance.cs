@@ -4,6 +4,7 @@ using RenderFarm.Core;
 using RenderFarm.Core.Storage;
 using RenderFarm.Inference;
 using RenderFarm.Inference.IO;
+using RenderFarm.Rendering.Imaging;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.Formats;
 using SixLabors.ImageSharp.Formats.Png;
@@ -94,6 +95,33 @@ internal static class OutputAcceptance
         catch (Exception ex) when (IsDecodeError(ex))
         {
             return $"the PNG does not decode ({ex.Message.TrimEnd('.')})";
+        }
+        finally
+        {
+            s_decodes.Release();
+        }
+    }
+
+    /// <summary>
+    /// Why the file at <paramref name="path"/> is not the EXR frame an EXR job asks for (<see cref="FarmFrame"/>: the
+    /// job's size, exactly its channels at its depth), or null when it is; with it, the PNG that the job's view
+    /// transform makes of the frame, which the checks judge and the thumbnails show.
+    /// </summary>
+    public static async Task<(string? Wrong, byte[]? Preview)> CheckExrAsync(string path, RenderSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        // Bounded before it is read: the file is no larger than FarmFrame.WorstCaseBytes (checked by the caller from
+        // its stored size), and the reader decodes no more values than the job's frame holds.
+        byte[] bytes = await File.ReadAllBytesAsync(path, cancellationToken);
+        await s_decodes.WaitAsync(cancellationToken);
+        try
+        {
+            (HdrImage image, _) = FarmFrame.Read(bytes, settings.Size, settings.ExrDepth);
+            return (null, FarmFrame.ToPng(image, settings));
+        }
+        catch (UserInputException ex)
+        {
+            return (ex.Message.TrimEnd('.'), null);
         }
         finally
         {

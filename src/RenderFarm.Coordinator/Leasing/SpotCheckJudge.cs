@@ -68,7 +68,7 @@ internal sealed class SpotCheckJudge
             return new Verdict(false, 0, 0, null, 0, 0, null, null, false, "stale: the checked output is no longer stored");
         }
 
-        using Image? frame = LoadImage(delivered);
+        using Image? frame = DeliveredFrames.Load(delivered, job.Spec.Settings);
         if (frame is null || frame.Width != job.Spec.Settings.Size.Width || frame.Height != job.Spec.Settings.Size.Height)
         {
             return new Verdict(false, check.Tiles.Count, check.Tiles.Count, null, 1, 1, null, null, true, "the delivered PNG cannot be decoded at the job's frame size");

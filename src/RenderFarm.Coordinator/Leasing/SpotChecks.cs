@@ -405,6 +405,9 @@ internal sealed partial class SpotChecks
         }
 
         int width = job.Spec.Settings.Size.Width, height = job.Spec.Settings.Size.Height;
+        // An EXR job's re-render is judged, and kept, as the PNG its view transform makes (DeliveredFrames).
+        bytes = DeliveredFrames.JudgedPng(bytes, job.Spec.Settings)
+            ?? throw new CoordinatorException(422, $"Frame {reported.Frame}: the upload is not an OpenEXR frame of the job's size and channels.");
         if (OutputAcceptance.CheckPngHeader(bytes, width, height) is { } wrongFrame)
         {
             throw new CoordinatorException(422, $"Frame {reported.Frame}: {wrongFrame}.");

@@ -149,7 +149,7 @@ internal sealed partial class TaskTransitions
     {
         if (check.WholeFrame && check.LeaseId is not null)
         {
-            foreach (string extension in (string[])[".png", ".npy", ".npz"])
+            foreach (string extension in (string[])[".png", ".exr", ".npy", ".npz"])
             {
                 await _objects.DeleteAsync(FarmKeys.Upload(task.JobId, check.Frame, check.LeaseId, extension), cancellationToken);
             }

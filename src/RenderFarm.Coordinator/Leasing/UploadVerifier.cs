@@ -64,7 +64,12 @@ internal sealed class UploadVerifier(IObjectStore objects)
         JobRecord job, CompletedFrame frame, string leaseId, string extension, IReadOnlyList<Inference.TensorInfo>? modelOutputs, CancellationToken cancellationToken)
     {
         Guid jobId = job.Id;
-        byte[] signature = extension == ".png" ? PngSignature.ToArray() : Inference.IO.ItemFiles.Signature(extension);
+        byte[] signature = extension switch
+        {
+            ".png" => PngSignature.ToArray(),
+            ".exr" => Rendering.Imaging.FarmFrame.Signature.ToArray(),
+            _ => Inference.IO.ItemFiles.Signature(extension),
+        };
         string uploadKey = FarmKeys.Upload(jobId, frame.Frame, leaseId, extension);
         ObjectInfo? info = await _objects.StatAsync(uploadKey, cancellationToken);
         if (info is null)
@@ -75,6 +80,13 @@ internal sealed class UploadVerifier(IObjectStore objects)
         if (info.Size != frame.Size)
         {
             throw new CoordinatorException(422, $"Frame {frame.Frame}: the upload holds {info.Size} bytes but the report says {frame.Size}.");
+        }
+
+        // An EXR frame's size is bounded by its job's frame (stored raw where ZIP does not shrink it), so nothing larger is read.
+        long? most = extension == ".exr" ? Rendering.Imaging.FarmFrame.WorstCaseBytes(job.Spec.Settings.Size, job.Spec.Settings.ExrDepth) : null;
+        if (extension == ".exr" && (most is null || info.Size > most))
+        {
+            throw new OutputRefusedException($"Frame {frame.Frame}: the EXR holds {info.Size} bytes; a {job.Spec.Settings.Size} frame takes at most {most}.");
         }
 
         string copy = Path.GetTempFileName();
@@ -109,12 +121,24 @@ internal sealed class UploadVerifier(IObjectStore objects)
 
             if (total < head.Length || !head.AsSpan().SequenceEqual(signature))
             {
-                throw new OutputRefusedException($"Frame {frame.Frame}: the upload is not a {(extension == ".png" ? "PNG" : extension)} file.");
+                throw new OutputRefusedException($"Frame {frame.Frame}: the upload is not a {extension switch { ".png" => "PNG", ".exr" => "OpenEXR", _ => extension }} file.");
             }
 
-            string? wrong = modelOutputs is not null
-                ? OutputAcceptance.CheckTensors(copy, modelOutputs)
-                : await OutputAcceptance.CheckPngAsync(copy, job.Spec.Settings.Size, job.Spec.Settings.SixteenBit, cancellationToken);
+            byte[]? preview = null;
+            string? wrong;
+            if (modelOutputs is not null)
+            {
+                wrong = OutputAcceptance.CheckTensors(copy, modelOutputs);
+            }
+            else if (extension == ".exr")
+            {
+                (wrong, preview) = await OutputAcceptance.CheckExrAsync(copy, job.Spec.Settings, cancellationToken);
+            }
+            else
+            {
+                wrong = await OutputAcceptance.CheckPngAsync(copy, job.Spec.Settings.Size, job.Spec.Settings.SixteenBit, cancellationToken);
+            }
+
             if (wrong is not null)
             {
                 throw new OutputRefusedException($"Frame {frame.Frame}: {wrong}.");
@@ -124,6 +148,12 @@ internal sealed class UploadVerifier(IObjectStore objects)
             await using (FileStream file = File.OpenRead(copy))
             {
                 await _objects.PutAsync(key, file, cancellationToken);
+            }
+
+            if (preview is not null)
+            {
+                using var content = new MemoryStream(preview, writable: false);
+                await _objects.PutAsync(FarmKeys.Preview(key), content, cancellationToken);
             }
 
             // The upload stays until the report is accepted: a refused report must change nothing.

@@ -8,6 +8,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 using RenderFarm.Coordinator.Api;
 using RenderFarm.Coordinator.Auth;
+using RenderFarm.Core;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
@@ -94,13 +95,13 @@ internal static class JobPages
             JobRecord job = await GetVisibleJobAsync(context, caller, id);
             Stream stream = await jobs.OpenFrameAsync(id, frame, caller, context.RequestAborted);
             string extension = FarmKeys.OutputExtension(job.Spec);
-            return Results.Stream(stream, job.Spec.Inference is null ? "image/png" : "application/octet-stream", string.Create(CultureInfo.InvariantCulture, $"frame_{frame:D4}{extension}"));
+            return Results.Stream(stream, FarmKeys.OutputContentType(job.Spec), string.Create(CultureInfo.InvariantCulture, $"frame_{frame:D4}{extension}"));
         }));
 
         web.MapGet("/jobs/{id:guid}/thumbs/{frame:int}", (Guid id, int frame, HttpContext context, JobService jobs, IObjectStore objects, Thumbnails thumbnails) =>
             WebApp.WithCallerAsync(context, async caller =>
             {
-                FrameOutput output = (await jobs.GetFinishedFramesAsync(id, caller, context.RequestAborted)).FirstOrDefault(o => o.Frame == frame && o.Key.EndsWith(".png", StringComparison.Ordinal))
+                FrameOutput output = (await jobs.GetFinishedFramesAsync(id, caller, context.RequestAborted)).FirstOrDefault(o => o.Frame == frame && Thumbnails.HasThumbnail(o))
                     ?? throw new CoordinatorException(StatusCodes.Status404NotFound, $"Frame {frame} of job {id} is not verified yet.");
                 string key = Thumbnails.KeyFor(output.Key);
                 if (await objects.StatAsync(key, context.RequestAborted) is null)
@@ -207,6 +208,7 @@ internal static class JobPages
               <dt>Verified</dt><dd>{ProgressBar(verified, total, unit)}</dd>
               <dt>{(render ? "Frames" : "Items")}</dt><dd>{job.Spec.Frames} ({view.Raw.Count} tasks)</dd>
               {Html.If(render, Html.Of($"<dt>Size, samples</dt><dd>{job.Spec.Settings.Size} at {job.Spec.Settings.SamplesPerPixel} spp</dd>"))}
+              {Html.If(render, Html.Of($"<dt>Output</dt><dd>{OutputWords(job.Spec.Settings)}</dd>"))}
               <dt>Priority</dt><dd>{job.Spec.Priority}</dd>
               <dt>Owner</dt><dd>{WebLayout.Address(job.Owner)}</dd>
               <dt>Submitted</dt><dd>{WebLayout.Ago(job.CreatedAt, now)}</dd>
@@ -231,10 +233,16 @@ internal static class JobPages
             """);
     }
 
+    private static string OutputWords(RenderSettings settings) => settings.Format == FrameFormat.Exr
+        ? $"OpenEXR ({settings.ExrDepth.ToString().ToLowerInvariant()}), linear, with albedo, normal and depth AOVs"
+            + (settings.Denoise ? "; denoising asked for: the client denoises each verified frame after download" : "")
+        : $"{(settings.SixteenBit ? 16 : 8)}-bit PNG";
+
     private static Html FrameGrid(JobView view)
     {
         JobRecord job = view.Job;
         bool render = job.Spec.Inference is null;
+        bool exr = render && job.Spec.Settings.Format == FrameFormat.Exr;
         var figures = new List<Html>();
         foreach (TaskDetails task in view.Details.Tasks)
         {
@@ -250,7 +258,7 @@ internal static class JobPages
                 figures.Add(Html.Of($"""
                     <figure class="{(link is null ? "pending" : "verified")}">
                       {picture}
-                      <figcaption>{(render ? "Frame" : "Item")} {frame} · <a href="/jobs/{job.Id}/tasks/{task.Index}">task {task.Index}</a></figcaption>
+                      <figcaption>{(render ? "Frame" : "Item")} {frame} · <a href="/jobs/{job.Id}/tasks/{task.Index}">task {task.Index}</a>{Html.If(link is not null && exr, Html.Of($""" · <a href="/jobs/{job.Id}/frames/{frame}" download>EXR</a>"""))}</figcaption>
                     </figure>
                     """));
             }

@@ -28,10 +28,14 @@ internal sealed partial class Thumbnails(IObjectStore objects, ILogger<Thumbnail
     public static string KeyFor(string frameKey) =>
         frameKey.EndsWith(".png", StringComparison.Ordinal) ? frameKey[..^".png".Length] + ".thumb.jpg" : frameKey + ".thumb.jpg";
 
+    /// <summary>Whether an output has a thumbnail: PNG frames, and EXR frames through their preview; other outputs have none.</summary>
+    public static bool HasThumbnail(FrameOutput output) =>
+        output.Key.EndsWith(".png", StringComparison.Ordinal) || output.Key.EndsWith(".exr", StringComparison.Ordinal);
+
     /// <summary>Queues thumbnails for accepted outputs (PNG frames; other outputs have none).</summary>
     public void Enqueue(IEnumerable<FrameOutput> outputs)
     {
-        foreach (FrameOutput output in outputs.Where(o => o.Key.EndsWith(".png", StringComparison.Ordinal)))
+        foreach (FrameOutput output in outputs.Where(HasThumbnail))
         {
             _queue.Writer.TryWrite(output);
         }
@@ -41,7 +45,9 @@ internal sealed partial class Thumbnails(IObjectStore objects, ILogger<Thumbnail
     public async Task MakeAsync(FrameOutput output, CancellationToken cancellationToken)
     {
         using var jpeg = new MemoryStream();
-        await using (Stream png = await objects.OpenReadAsync(output.Key, cancellationToken).ConfigureAwait(false))
+        // An EXR frame's picture is the PNG preview made beside it at acceptance.
+        string source = output.Key.EndsWith(".exr", StringComparison.Ordinal) ? FarmKeys.Preview(output.Key) : output.Key;
+        await using (Stream png = await objects.OpenReadAsync(source, cancellationToken).ConfigureAwait(false))
         {
             using Image<Rgb24> image = await Image.LoadAsync<Rgb24>(png, cancellationToken).ConfigureAwait(false);
             double scale = Math.Min(1.0, (double)MaxSide / Math.Max(image.Width, image.Height));

@@ -24,7 +24,7 @@ namespace RenderFarm.Core.Farm.Protocol;
 //   POST /api/jobs/{id}/pause, /resume                        -> JobSummary (queued tasks wait in no queue until resumed)
 //   POST /api/jobs/{id}/requeue-failed                        -> JobSummary (a failed job's failed tasks queued again, in place)
 //   POST /api/jobs/{id}/requeue                               -> 201 JobSummary (a new job of the frames a failed or cancelled one did not finish)
-//   GET  /api/jobs/{id}/frames/{frame}                        -> image/png
+//   GET  /api/jobs/{id}/frames/{frame}                        -> image/png (frame_NNNN.png), or image/x-exr (frame_NNNN.exr) for an EXR job
 //   GET  /api/jobs/{id}/frames.zip                            -> application/zip of every finished frame
 
 /// <summary>A stored scene.</summary>
@@ -107,6 +107,9 @@ public sealed record SubmitInferenceJobRequest(
 /// <param name="EnvironmentSha256">An environment map the account uploaded (<c>POST /api/environments</c>), lighting the scene in place of the background.</param>
 /// <param name="EnvironmentStrength">Scales the map's radiance (default 1); only with a map.</param>
 /// <param name="EnvironmentRotation">Turns the map about the vertical axis, in degrees (default 0); only with a map.</param>
+/// <param name="Format">"png" (default) or "exr": linear OpenEXR with albedo, normal and depth AOVs, verified through its R, G, B.</param>
+/// <param name="ExrDepth">With "exr": "half" (default) or "float" channels (depth is always float).</param>
+/// <param name="Denoise">With "exr": the client will denoise the verified frames (after download; the farm verifies and delivers the noisy frame).</param>
 public sealed record SubmitJobRequest(
     string SceneSha256,
     string Frames,
@@ -127,7 +130,10 @@ public sealed record SubmitJobRequest(
     string? Bsdf = null,
     string? EnvironmentSha256 = null,
     float? EnvironmentStrength = null,
-    float? EnvironmentRotation = null);
+    float? EnvironmentRotation = null,
+    string? Format = null,
+    string? ExrDepth = null,
+    bool? Denoise = null);
 
 /// <summary>Where a paid job's budget is locked.</summary>
 /// <param name="Kind">"evm" (the escrow contract on a chain), "offline" (a ledger file on the coordinator) or "none" (jobs are not paid).</param>
