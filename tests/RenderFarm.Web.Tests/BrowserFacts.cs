@@ -199,6 +199,31 @@ public sealed partial class BrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         }
     }
 
+    // Before, the form offered PNG only and the job page had no EXR to link: an EXR job is chosen on the form, its
+    // thumbnail comes from the PNG the coordinator derives at acceptance, and the frame downloads as frame_0001.exr.
+    [Fact]
+    public async Task An_exr_render_is_submitted_from_the_form_and_its_frame_downloads_as_exr()
+    {
+        IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+        await page.GotoAsync("/submit");
+        await page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files").SetInputFilesAsync(Scene);
+        await page.GetByLabel("Frames", new() { Exact = true }).FillAsync("1");
+        await page.GetByLabel("Size (width x height)").FillAsync("32x32");
+        await page.GetByLabel("Samples per pixel").FillAsync("4");
+        await page.GetByLabel("Frames delivered as").SelectOptionAsync("exr-half");
+        await page.GetByRole(AriaRole.Button, new() { Name = "Submit the render" }).ClickAsync();
+        await page.WaitForURLAsync(new Regex("/jobs/[0-9a-f-]{36}$"));
+
+        await Expect(page.GetByText("OpenEXR (half), linear, with albedo, normal and depth AOVs")).ToBeVisibleAsync();
+        await Expect(page.Locator(".grid img")).ToHaveCountAsync(1, s_renderDeadline);
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.grid img')].every(i => i.complete && i.naturalWidth > 0)");
+        IDownload download = await page.RunAndWaitForDownloadAsync(() => page.GetByRole(AriaRole.Link, new() { Name = "EXR", Exact = true }).ClickAsync());
+        Assert.Equal("frame_0001.exr", download.SuggestedFilename);
+        string saved = Path.Combine(WebFarm.Screenshots, "frame_0001.exr");
+        await download.SaveAsAsync(saved);
+        Assert.Equal([0x76, 0x2F, 0x31, 0x01], File.ReadAllBytes(saved)[..4]);
+    }
+
     [Fact]
     public async Task An_inference_batch_is_submitted_with_its_model_and_inputs()
     {

@@ -44,7 +44,15 @@ internal static class SubmitPage
                             Size: values.Size,
                             SamplesPerPixel: Number(values.Samples, "Samples per pixel"),
                             Priority: Number(values.Priority, "Priority"),
-                            Budget: Number(values.Budget, "Budget")),
+                            Budget: Number(values.Budget, "Budget"),
+                            Format: values.Output == "png" ? null : "exr",
+                            ExrDepth: values.Output switch
+                            {
+                                "png" => null,
+                                "exr-half" => "half",
+                                "exr-float" => "float",
+                                _ => throw new CoordinatorException(StatusCodes.Status400BadRequest, "Output must be PNG, or OpenEXR in half or float."),
+                            }),
                         owner,
                         context.RequestAborted);
                     return Results.Redirect($"/jobs/{job.Id}");
@@ -217,6 +225,13 @@ internal static class SubmitPage
               <input id="size" name="size" type="text" value="{values.Size}" placeholder="640x360">
               <label for="samples">Samples per pixel</label>
               <input id="samples" name="samples" type="number" min="1" value="{values.Samples}">
+              <label for="output">Frames delivered as</label>
+              <select id="output" name="output" aria-describedby="output-help">
+                {Option("png", "PNG (through the view transform)", values.Output)}
+                {Option("exr-half", "OpenEXR, half float: linear, with albedo, normal and depth AOVs", values.Output)}
+                {Option("exr-float", "OpenEXR, float: linear, with albedo, normal and depth AOVs", values.Output)}
+              </select>
+              <p class="muted" id="output-help">Every format is verified on the noisy linear frame; denoising runs after verification, in <code>renderfarm render --denoise</code>.</p>
               <label for="chunk">Frames per task</label>
               <input id="chunk" name="chunk" type="number" min="1" value="{values.Chunk}">
               <label for="priority">Priority (-10 to 10; higher goes first)</label>
@@ -227,6 +242,9 @@ internal static class SubmitPage
             </form>
             """), status: status);
 
+    private static Html Option(string value, string text, string chosen) =>
+        value == chosen ? Html.Of($"""<option value="{value}" selected>{text}</option>""") : Html.Of($"""<option value="{value}">{text}</option>""");
+
     /// <summary>What the inference form holds, shown again with an error.</summary>
     private sealed record InferenceValues(string ItemsPerTask = "1", string Priority = "0", string Budget = "0")
     {
@@ -236,10 +254,11 @@ internal static class SubmitPage
     }
 
     /// <summary>What the form holds, shown again with an error.</summary>
-    private sealed record SubmitValues(string Frames = "1-24", string Size = "640x360", string Samples = "64", string Chunk = "1", string Priority = "0", string Budget = "0")
+    private sealed record SubmitValues(string Frames = "1-24", string Size = "640x360", string Samples = "64", string Chunk = "1", string Priority = "0", string Budget = "0", string Output = "png")
     {
         public static SubmitValues From(IFormCollection form) => new(
-            Bounded(form["frames"]), Bounded(form["size"]), Bounded(form["samples"]), Bounded(form["chunk"]), Bounded(form["priority"]), Bounded(form["budget"]));
+            Bounded(form["frames"]), Bounded(form["size"]), Bounded(form["samples"]), Bounded(form["chunk"]), Bounded(form["priority"]), Bounded(form["budget"]),
+            string.IsNullOrEmpty(form["output"]) ? "png" : Bounded(form["output"]));
 
         private static string Bounded(string? text) => text is null ? "" : text.Length > 100 ? text[..100] : text;
     }
