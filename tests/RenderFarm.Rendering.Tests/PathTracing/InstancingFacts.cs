@@ -1,5 +1,6 @@
 using System.Numerics;
 using RenderFarm.Core;
+using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
 using RenderFarm.Rendering.PathTracing;
 using RenderFarm.Rendering.Scene;
@@ -90,6 +91,28 @@ public class InstancingLayoutFacts
         Assert.True(matched >= placed.Count * 0.99, $"{matched} of {placed.Count} triangles placed as flattening places them");
     }
 
+    [Fact]
+    public void TheDeviceFitCheck_CountsWhatTheInstancedFrameHolds()
+    {
+        // The refusal a worker gives before upload sums the frame's real buffers: the instance records, and the shared
+        // meshes' triangles once. A device with room for the instanced frame but not the flattened one takes the first.
+        SceneAsset scene = SceneAsset.Load(RepositoryPaths.Combine(Sample));
+        GpuSceneData instanced = scene.BuildFrame(0, 1);
+        scene.FlattenSharedMeshes = true;
+        GpuSceneData flattened = scene.BuildFrame(0, 1);
+        IReadOnlyList<(string Name, ulong Bytes)> instancedBuffers = DeviceFit.Buffers(instanced, 0);
+        IReadOnlyList<(string Name, ulong Bytes)> flattenedBuffers = DeviceFit.Buffers(flattened, 0);
+        Assert.Equal((ulong)instanced.Instances.Length * 112, instancedBuffers.Single(b => b.Name == "instances").Bytes);
+        Assert.Equal((ulong)instanced.Triangles.Length * 48, instancedBuffers.Single(b => b.Name == "triangles").Bytes);
+
+        ulong instancedTotal = instancedBuffers.Aggregate(0UL, (sum, b) => sum + b.Bytes);
+        ulong flattenedTotal = flattenedBuffers.Aggregate(0UL, (sum, b) => sum + b.Bytes);
+        Assert.True(instancedTotal < flattenedTotal / 2, $"{instancedTotal} bytes instanced, {flattenedTotal} flattened");
+        var device = new DeviceLimits(ulong.MaxValue, 16, 128, 65_535, 65_535, 65_535, (instancedTotal + flattenedTotal) / 2);
+        Assert.Null(DeviceFit.Refusal(device, "device", scene.Name, instancedBuffers));
+        Assert.Contains("needs", DeviceFit.Refusal(device, "device", scene.Name, flattenedBuffers));
+    }
+
     // Triangle (or instance) indices under `root`, depth first.
     private static IEnumerable<int> Leaves(GpuBvhNode[] nodes, int root)
     {
@@ -136,9 +159,9 @@ public class InstancingRenderFacts(PathTracerFixture fixture, ITestOutputHelper 
     {
         // The shader moves rays into each instance's space, which rounds differently from triangles stored in world
         // space: hit points move by float rounding, and a path that grazes an edge or a shadow boundary may take
-        // another branch. Measured on lavapipe at 96×96, 64 spp: mean |difference| MEAN_MEASURED, MAX_PIXELS_MEASURED pixels of
-        // 9,216 differ by more than 0.05 in any channel. The bounds leave a margin; a wrong transform, winding or
-        // normal moves whole surfaces and fails both.
+        // another branch. Measured on lavapipe at 96×96, 64 spp (mean pixel value 0.557): mean |difference| 2.05e-6,
+        // largest 7.5e-3 in one channel of one pixel. The bounds are 10× and 4× those; a wrong transform, winding or
+        // normal moves whole surfaces and exceeds both by orders of magnitude.
         SceneAsset scene = SceneAsset.Load(RepositoryPaths.Combine(Sample));
         var settings = new RenderSettings { Size = new ImageSize(96, 96), SamplesPerPixel = 64, Seed = 3, ToneMapping = ToneMapping.Clamp };
         float[] instanced = fixture.Tracer.Render(scene, 1, settings).Image.Pixels;
@@ -146,25 +169,19 @@ public class InstancingRenderFacts(PathTracerFixture fixture, ITestOutputHelper 
         float[] flattened = fixture.Tracer.Render(scene, 1, settings).Image.Pixels;
 
         double sum = 0;
-        int far = 0;
-        for (int i = 0; i < instanced.Length; i += 3)
+        float largest = 0;
+        for (int i = 0; i < instanced.Length; i++)
         {
-            float d = 0;
-            for (int c = 0; c < 3; c++)
-            {
-                float delta = MathF.Abs(instanced[i + c] - flattened[i + c]);
-                sum += delta;
-                d = MathF.Max(d, delta);
-            }
-
-            far += d > 0.05f ? 1 : 0;
+            float delta = MathF.Abs(instanced[i] - flattened[i]);
+            sum += delta;
+            largest = MathF.Max(largest, delta);
         }
 
         double mean = sum / instanced.Length;
-        output.WriteLine($"mean |difference| {mean:E3}, pixels differing by > 0.05: {far} of {instanced.Length / 3}; mean value {flattened.Average():F4}");
-        Assert.Contains(flattened, v => v > 0);
-        Assert.True(mean < 1e9, $"mean |difference| {mean:E3}");
-        Assert.True(far <= 100000, $"{far} pixels differ by more than 0.05");
+        output.WriteLine($"mean |difference| {mean:E3}, largest {largest:E3}; mean value {flattened.Average():F4}");
+        Assert.Contains(flattened, v => v > 0.1f);
+        Assert.True(mean < 2e-5, $"mean |difference| {mean:E3}");
+        Assert.True(largest < 0.03f, $"largest |difference| {largest:E3}");
     }
 
     [Fact]
@@ -186,9 +203,10 @@ public class InstancingCyclesFacts(PathTracerFixture fixture, ITestOutputHelper 
     [Fact]
     public async Task OurRender_AgreesWithCycles()
     {
-        // Measured: SSIM SSIM_MEASURED, mean ratio RATIO_MEASURED (docs/rendering.md); the bounds leave a margin for noise.
+        // Measured at 128×128, 64 spp, 32×32 reduction: SSIM 0.992, mean ratio 0.989 (docs/rendering.md); the bounds are those of
+        // the other samples (CyclesAgreementFacts), which leave a margin for noise.
         CyclesAgreement agreement = await CyclesComparison.CompareAsync(fixture.Tracer, "samples/instancing/instancing.glb", 1);
         output.WriteLine(agreement.ToString());
-        Assert.True(agreement.Ssim > -1 && agreement.Brightness > 0 && agreement.Brightness < 1e9, agreement.ToString());
+        Assert.True(agreement.Ssim > 0.97 && agreement.Brightness > 0.96 && agreement.Brightness < 1.04, agreement.ToString());
     }
 }
