@@ -166,7 +166,7 @@ internal static class BenchCommand
             pairs.Add((triangles, instances));
         }
 
-        return pairs.Count > 0 ? [.. pairs] : throw new UserInputException($"{option} needs at least one TRIANGLESxINSTANCES pair.");
+        return pairs.Count is > 0 and <= 16 ? [.. pairs] : throw new UserInputException($"{option} takes 1 to 16 TRIANGLESxINSTANCES pairs.");
     }
 
     private static int[] ParseList(string text, string option, int min, int max)

@@ -90,7 +90,7 @@ internal static class InstancingBenchmark
         // Tile buffers as the path tracer allocates them (256×256 pixels, 20 bytes each).
         IReadOnlyList<(string Name, ulong Bytes)> buffers = DeviceFit.Buffers(data, 256UL * 256 * 20);
         ulong total = buffers.Aggregate(0UL, (sum, b) => sum + b.Bytes);
-        string parts = string.Join(", ", buffers.Where(b => b.Name is "BVH nodes" or "triangles" or "triangle shading" or "instances").Select(b => F($"{b.Name} {b.Bytes / MiB:F1}")));
+        string parts = string.Join(", ", buffers.Where(b => b.Name is "BVH nodes" or "triangles" or "triangle shading" or "instances").Select(b => b.Name == "instances" ? F($"{b.Name} {b.Bytes / 1024.0:F1} KiB") : F($"{b.Name} {b.Bytes / MiB:F1}")));
         string fits = limits is null ? "-" : DeviceFit.Refusal(limits, deviceName, scene.Name, buffers) is { } refusal ? "no: " + refusal : "yes";
         return label + F($" {first.TotalSeconds:F2} s ({firstCpu.TotalSeconds:F2} s) | {clock.Elapsed.TotalSeconds:F2} s ({nextCpu.TotalSeconds:F2} s) | {allocated / MiB:F0} MiB allocated | {total / MiB:F1} MiB ({parts}) | {fits} |");
     }
