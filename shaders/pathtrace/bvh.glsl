@@ -6,6 +6,7 @@ struct Hit
     float u;
     float v;
     uint triangle;
+    uint instance; // into `instances`; 0 without FLAG_INSTANCES
 };
 
 bool intersectTriangle(vec3 origin, vec3 direction, Triangle tri, float tMax, out float t, out float u, out float v)
@@ -80,23 +81,19 @@ bool surfaceMeets(uint i, float u, float v, vec3 direction, uint rayKey)
     return float(h >> 8u) * (1.0 / 16777216.0) < alpha;
 }
 
-// Closest hit when anyHit is false; the first hit found (for shadow rays) when true. rayKey
-// draws the ray's stochastic transparency decisions.
-bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, uint rayKey, out Hit hit)
+// Traverses the triangle BVH rooted at node `root` for hits closer than hit.t, recording them in hit as triangles of
+// `instance`. Closest hit when anyHit is false; the first hit found (for shadow rays) when true. rayKey draws the
+// ray's stochastic transparency decisions.
+bool traverseBvh(uint root, vec3 origin, vec3 direction, bool anyHit, uint rayKey, uint instance, inout Hit hit)
 {
-    g_rayCount++;
-    hit.t = tMax;
-    hit.u = 0.0;
-    hit.v = 0.0;
-    hit.triangle = 0u;
     bool found = false;
     vec3 inverseDirection = 1.0 / direction;
     uint stack[STACK_SIZE];
     // Where the ray enters each stacked node's box: a pop needs only this against the closest hit so far.
     float stackEnter[STACK_SIZE];
     int stackSize = 0;
-    uint nodeIndex = 0u;
-    if (intersectBox(origin, inverseDirection, nodes[0].bmin, nodes[0].bmax, hit.t) == INFINITY)
+    uint nodeIndex = root;
+    if (intersectBox(origin, inverseDirection, nodes[root].bmin, nodes[root].bmax, hit.t) == INFINITY)
     {
         return false;
     }
@@ -114,6 +111,7 @@ bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, uint rayKey,
                     hit.u = u;
                     hit.v = v;
                     hit.triangle = i;
+                    hit.instance = instance;
                     found = true;
                     if (anyHit)
                     {
@@ -164,6 +162,145 @@ bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, uint rayKey,
         }
     }
     return found;
+}
+
+// The top level: a BVH over instances (node 0), whose leaves hold runs of `instances`. Each instance met takes the ray
+// into its own space, where the mesh's BVH is traversed: the direction is not renormalised, so t is the same parameter
+// in both spaces and the closest hit so far bounds both levels.
+bool traceInstances(vec3 origin, vec3 direction, bool anyHit, uint rayKey, inout Hit hit)
+{
+    bool found = false;
+    vec3 inverseDirection = 1.0 / direction;
+    uint stack[STACK_SIZE];
+    float stackEnter[STACK_SIZE];
+    int stackSize = 0;
+    uint nodeIndex = 0u;
+    if (intersectBox(origin, inverseDirection, nodes[0].bmin, nodes[0].bmax, hit.t) == INFINITY)
+    {
+        return false;
+    }
+    while (true)
+    {
+        BvhNode node = nodes[nodeIndex];
+        if (node.count > 0u)
+        {
+            for (uint k = node.leftOrFirst; k < node.leftOrFirst + node.count; k++)
+            {
+                Instance inst = instances[k];
+                vec3 o = origin;
+                vec3 d = direction;
+                uint key = rayKey;
+                if ((inst.flags & INSTANCE_IDENTITY) == 0u)
+                {
+                    o = vec3(dot(inst.worldToObject0, vec4(origin, 1.0)), dot(inst.worldToObject1, vec4(origin, 1.0)), dot(inst.worldToObject2, vec4(origin, 1.0)));
+                    d = vec3(dot(inst.worldToObject0.xyz, direction), dot(inst.worldToObject1.xyz, direction), dot(inst.worldToObject2.xyz, direction));
+                    // Instances of one mesh share triangle indices: their transparency decisions must not.
+                    key = rayKey ^ pcgHash(k + 0x9e3779b9u);
+                }
+                if (traverseBvh(inst.root, o, d, anyHit, key, k, hit))
+                {
+                    found = true;
+                    if (anyHit)
+                    {
+                        return true;
+                    }
+                }
+            }
+        }
+        else
+        {
+            uint left = node.leftOrFirst;
+            uint right = left + 1u;
+            float dLeft = intersectBox(origin, inverseDirection, nodes[left].bmin, nodes[left].bmax, hit.t);
+            float dRight = intersectBox(origin, inverseDirection, nodes[right].bmin, nodes[right].bmax, hit.t);
+            if (dLeft > dRight)
+            {
+                float e = dLeft; dLeft = dRight; dRight = e;
+                uint n = left; left = right; right = n;
+            }
+            if (dLeft != INFINITY)
+            {
+                if (dRight != INFINITY && stackSize < STACK_SIZE)
+                {
+                    stackEnter[stackSize] = dRight;
+                    stack[stackSize++] = right;
+                }
+                nodeIndex = left;
+                continue;
+            }
+        }
+        bool popped = false;
+        while (stackSize > 0)
+        {
+            uint candidate = stack[--stackSize];
+            if (stackEnter[stackSize] <= hit.t)
+            {
+                nodeIndex = candidate;
+                popped = true;
+                break;
+            }
+        }
+        if (!popped)
+        {
+            break;
+        }
+    }
+    return found;
+}
+
+// Closest hit when anyHit is false; the first hit found (for shadow rays) when true. rayKey
+// draws the ray's stochastic transparency decisions.
+bool traceRay(vec3 origin, vec3 direction, float tMax, bool anyHit, uint rayKey, out Hit hit)
+{
+    g_rayCount++;
+    hit.t = tMax;
+    hit.u = 0.0;
+    hit.v = 0.0;
+    hit.triangle = 0u;
+    hit.instance = 0u;
+    if (FEATURE_INSTANCING && (u_frame.flags & FLAG_INSTANCES) != 0u)
+    {
+        return traceInstances(origin, direction, anyHit, rayKey, hit);
+    }
+    return traverseBvh(0u, origin, direction, anyHit, rayKey, 0u, hit);
+}
+
+// A hit triangle of an instance in world space: positions by the object-to-world transform, normals by its inverse
+// transpose (the transpose of world-to-object's linear part), tangents by the linear part with the bitangent's sign
+// flipped by a mirroring instance, whose triangles are also re-wound so that their cross product faces the front as
+// the flattened meshes' do. Normals and tangents are renormalised per vertex, as the flattened meshes store them.
+vec3 instanceNormal(Instance inst, vec3 n)
+{
+    vec3 w = inst.worldToObject0.xyz * n.x + inst.worldToObject1.xyz * n.y + inst.worldToObject2.xyz * n.z;
+    return dot(w, w) > 0.0 ? normalize(w) : vec3(0.0);
+}
+
+vec4 instanceTangent(Instance inst, vec4 t)
+{
+    vec3 w = vec3(dot(inst.objectToWorld0.xyz, t.xyz), dot(inst.objectToWorld1.xyz, t.xyz), dot(inst.objectToWorld2.xyz, t.xyz));
+    return vec4(dot(w, w) > 0.0 ? normalize(w) : vec3(0.0), (inst.flags & INSTANCE_MIRRORED) != 0u ? -t.w : t.w);
+}
+
+void instanceToWorld(uint instance, inout Triangle tri, inout TriangleShading s)
+{
+    Instance inst = instances[instance];
+    if ((inst.flags & INSTANCE_IDENTITY) != 0u)
+    {
+        return;
+    }
+    vec3 p0 = vec3(dot(inst.objectToWorld0, vec4(tri.v0, 1.0)), dot(inst.objectToWorld1, vec4(tri.v0, 1.0)), dot(inst.objectToWorld2, vec4(tri.v0, 1.0)));
+    vec3 p1 = vec3(dot(inst.objectToWorld0, vec4(tri.v1, 1.0)), dot(inst.objectToWorld1, vec4(tri.v1, 1.0)), dot(inst.objectToWorld2, vec4(tri.v1, 1.0)));
+    vec3 p2 = vec3(dot(inst.objectToWorld0, vec4(tri.v2, 1.0)), dot(inst.objectToWorld1, vec4(tri.v2, 1.0)), dot(inst.objectToWorld2, vec4(tri.v2, 1.0)));
+    bool mirrored = (inst.flags & INSTANCE_MIRRORED) != 0u;
+    tri.v0 = p0;
+    tri.v1 = mirrored ? p2 : p1;
+    tri.v2 = mirrored ? p1 : p2;
+    s.n0.xyz = instanceNormal(inst, s.n0.xyz);
+    s.n1.xyz = instanceNormal(inst, s.n1.xyz);
+    s.n2.xyz = instanceNormal(inst, s.n2.xyz);
+    s.t0 = instanceTangent(inst, s.t0);
+    s.t1 = instanceTangent(inst, s.t1);
+    s.t2 = instanceTangent(inst, s.t2);
 }
 
 // Moves a ray origin off the surface along the geometric normal, on the side the ray leaves by,

@@ -31,3 +31,6 @@ layout(constant_id = 17) const bool FEATURE_DIRECTIONAL_LIGHTS = true;
 
 const bool FEATURE_ALPHA = FEATURE_ALPHA_MASK || FEATURE_ALPHA_BLEND;
 const bool FEATURE_PUNCTUAL_LIGHTS = FEATURE_POINT_LIGHTS || FEATURE_SPOT_LIGHTS || FEATURE_DIRECTIONAL_LIGHTS;
+// Meshes shared by several nodes, stored once and drawn through a top-level BVH over their instances (FLAG_INSTANCES
+// marks the frames that have them; without it the single-level traversal runs as before).
+layout(constant_id = 18) const bool FEATURE_INSTANCING = true;

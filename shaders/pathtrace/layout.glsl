@@ -112,4 +112,20 @@ const uint TEXTURE_SRGB = 32u;
 const uint TEXTURE_SET1 = 64u;
 const int STACK_SIZE = 64;
 
+// Instancing (GpuInstance in GpuLayout.cs): the rows of the world-to-object and object-to-world transforms (x' = dot(row,
+// (p, 1))), the root of the instance's BVH in `nodes` (its leaves index `triangles` directly) and INSTANCE_* flags. With
+// FLAG_INSTANCES, node 0 roots the top-level BVH, whose leaves index `instances`.
+struct Instance
+{
+    vec4 worldToObject0; vec4 worldToObject1; vec4 worldToObject2;
+    vec4 objectToWorld0; vec4 objectToWorld1; vec4 objectToWorld2;
+    uint root; uint flags; uint instancePadding0; uint instancePadding1;
+};
+layout(std430, set = 0, binding = 13) readonly buffer InstanceBlock { Instance instances[]; };
+const uint FLAG_INSTANCES = 65536u;
+// The instance's transform has a negative determinant (its triangles' winding is reversed in world space).
+const uint INSTANCE_MIRRORED = 1u;
+// The instance's triangles are in world space already (the flattened meshes): no transform.
+const uint INSTANCE_IDENTITY = 2u;
+
 uint g_rayCount = 0u;

@@ -47,6 +47,10 @@ SurfacePoint surfaceAt(Hit hit, vec3 rayOrigin, vec3 rayDirection)
 {
     Triangle tri = triangles[hit.triangle];
     TriangleShading s = shading[hit.triangle];
+    if (FEATURE_INSTANCING && (u_frame.flags & FLAG_INSTANCES) != 0u)
+    {
+        instanceToWorld(hit.instance, tri, s);
+    }
     Material m = materials[tri.material];
     float w = 1.0 - hit.u - hit.v;
     vec4 uv = interpolateUv(s, hit.u, hit.v);

@@ -16,10 +16,27 @@ public sealed class BenchCommandFacts
         Assert.All(rows, row => Assert.EndsWith("| yes |", row.TrimEnd(), StringComparison.Ordinal));
     }
 
+    [Fact]
+    [Trait("Category", "Gpu")]
+    public async Task The_instancing_mode_prints_an_instanced_and_a_flattened_row_per_case()
+    {
+        CliResult result = await CliRunner.RunAsync("bench", "--instancing", "2000x3");
+        Assert.True(result.ExitCode == 0, result.Error);
+        string[] rows = result.Output.Split('\n').Where(line => line.StartsWith("| 2,000 x 3 | 6,000 |", StringComparison.Ordinal)).ToArray();
+        Assert.Equal(2, rows.Length);
+        Assert.Contains("| instanced |", rows[0], StringComparison.Ordinal);
+        Assert.Contains("| flattened |", rows[1], StringComparison.Ordinal);
+        Assert.All(rows, row => Assert.EndsWith("| yes |", row.TrimEnd(), StringComparison.Ordinal));
+    }
+
     [Theory]
     [InlineData("--bvh", "0")]
     [InlineData("--bvh", "ten")]
     [InlineData("--bvh", "99999999999")]
+    [InlineData("--instancing", "1000")]
+    [InlineData("--instancing", "1000x1")]
+    [InlineData("--instancing", "1000x100001")]
+    [InlineData("--instancing", "0x5")]
     public async Task Bad_lists_are_refused_in_one_line(string option, string value)
     {
         CliResult result = await CliRunner.RunAsync("bench", option, value);

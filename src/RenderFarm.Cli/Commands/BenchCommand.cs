@@ -49,13 +49,19 @@ internal static class BenchCommand
         var ladder = new Option<string>("--ladder") { Description = "Samples per pixel of --noise's timed renders.", DefaultValueFactory = _ => "4,16,64" };
         var referenceSpp = new Option<int>("--reference-spp") { Description = "Samples per pixel of --noise's references.", DefaultValueFactory = _ => 1024 };
         var bvh = new Option<string?>("--bvh") { Description = "Build the BVH of synthetic scenes of these triangle counts (e.g. 1000000,10000000) and report time and memory." };
+        var instancing = new Option<string?>("--instancing")
+        {
+            Description = "Build frames of synthetic scenes of one mesh drawn by many nodes, TRIANGLESxINSTANCES each (e.g. 100000x120), instanced and flattened, and report time and memory.",
+        };
         var command = new Command("bench", "Measure render speed against Blender Cycles on the same scene and frame.")
         {
-            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device, noise, scenes, ladder, referenceSpp, bvh,
+            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device, noise, scenes, ladder, referenceSpp, bvh, instancing,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => result.GetValue(bvh) is { } counts
                 ? Task.FromResult(BvhScaleBenchmark.Run(ParseList(counts, "--bvh", 1, 50_000_000), result.GetValue(device)))
+                : result.GetValue(instancing) is { } instancingCases
+                ? Task.FromResult(InstancingBenchmark.Run(ParsePairs(instancingCases, "--instancing"), result.GetValue(device)))
                 : result.GetValue(noise)
                 ? NoiseBenchmark.RunAsync(
                     result.GetValue(scenes)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries),
@@ -141,6 +147,26 @@ internal static class BenchCommand
         Print($"agreement   SSIM {ssim:F3} at equal mean brightness on {AgreementSize}x{AgreementSize} luminance; mean brightness ratio {brightness:F3} (see docs/rendering.md)");
         Print($"images      {ours}  {cyclesImage}");
         return 0;
+    }
+
+    // "TRIANGLESxINSTANCES,..." with at most 10 M triangles per mesh and SceneLimits.MaxInstances instances.
+    private static (int Triangles, int Instances)[] ParsePairs(string text, string option)
+    {
+        var pairs = new List<(int, int)>();
+        foreach (string item in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            string[] parts = item.Split('x');
+            if (parts.Length != 2
+                || !int.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out int triangles) || triangles < 1 || triangles > 10_000_000
+                || !int.TryParse(parts[1], NumberStyles.None, CultureInfo.InvariantCulture, out int instances) || instances < 2 || instances > SceneLimits.MaxInstances)
+            {
+                throw new UserInputException($"{option} takes TRIANGLESxINSTANCES pairs (1 to 10000000 triangles, 2 to {SceneLimits.MaxInstances} instances); got '{item}'.");
+            }
+
+            pairs.Add((triangles, instances));
+        }
+
+        return pairs.Count is > 0 and <= 16 ? [.. pairs] : throw new UserInputException($"{option} takes 1 to 16 TRIANGLESxINSTANCES pairs.");
     }
 
     private static int[] ParseList(string text, string option, int min, int max)

@@ -25,6 +25,7 @@ public static class DeviceFit
         ("texels", Bytes(data.Texels)),
         ("emitters", Bytes(data.Emitters)),
         ("lights", Bytes(data.Lights)),
+        ("instances", Bytes(data.Instances)),
         ("tile buffers", tileBytes),
     ];
 

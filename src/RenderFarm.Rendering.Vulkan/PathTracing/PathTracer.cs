@@ -49,8 +49,8 @@ public sealed class PathTracer : IDisposable
     // dispatch at 8 bounces (≤ 4,100 measured iterations, 16 times below the cap), 10 at 2 bounces
     // (≤ 6,830, 9.6 times below). Scenes with deeper hierarchies or many lights cost more per segment,
     // which this margin is for.
-    /// <summary>Storage buffers the path tracer's shaders bind (shaders/pathtrace/layout.glsl, bindings 0–12).</summary>
-    internal const int StorageBufferCount = 13;
+    /// <summary>Storage buffers the path tracer's shaders bind (shaders/pathtrace/layout.glsl, bindings 0–13).</summary>
+    internal const int StorageBufferCount = 14;
 
     private const int LoopBudget = 8_192;
     private const int LoopsPerSegment = 256;
@@ -340,10 +340,11 @@ public sealed class PathTracer : IDisposable
             GpuBuffer lights = Own(CreateFilled(data.Lights));
             GpuBuffer accumulation = Own(_device.CreateBuffer((ulong)TileSize * TileSize * 16));
             GpuBuffer rayCounts = Own(_device.CreateBuffer((ulong)TileSize * TileSize * 4));
+            GpuBuffer instances = Own(CreateFilled(data.Instances));
             GpuBuffer[] buffers =
             [
                 frameBuffer, nodes, triangleBuffer, shading, _materials!, _textures!, _texels!, emitters, lights, accumulation, rayCounts,
-                _environmentTexels!, _environmentCdf!,
+                _environmentTexels!, _environmentCdf!, instances,
             ];
             return new FrameBuffers(buffers, owned)
             {

@@ -69,15 +69,18 @@ internal enum SceneFeatures : uint
     /// <summary>KHR_lights_punctual directional lights.</summary>
     DirectionalLights = 1u << 17,
 
+    /// <summary>Shared meshes drawn through a two-level BVH (<see cref="GpuSceneData.Instances"/>).</summary>
+    Instancing = 1u << 18,
+
     /// <summary>Every feature: the shader as it is without specialization.</summary>
-    All = (1u << 18) - 1,
+    All = (1u << 19) - 1,
 }
 
 /// <summary>Finds the <see cref="SceneFeatures"/> of a frame and turns them into specialization constants.</summary>
 internal static class SceneFeatureDetection
 {
     /// <summary>How many specialization constants the path tracer declares (constant_id 0 up to this, exclusive).</summary>
-    internal const int ConstantCount = 18;
+    internal const int ConstantCount = 19;
 
     /// <summary>
     /// The features a frame of <paramref name="data"/> uses, rendered with <paramref name="bsdf"/> and with an environment
@@ -96,6 +99,11 @@ internal static class SceneFeatureDetection
         if (data.Emitters.Length > 0)
         {
             features |= SceneFeatures.Emission;
+        }
+
+        if (data.Instances.Length > 0)
+        {
+            features |= SceneFeatures.Instancing;
         }
 
         foreach (GpuMaterial m in data.Materials)

@@ -268,6 +268,9 @@ public struct GpuFrameParams
     /// <summary>Flag bit: shade with the glTF appendix's BSDF instead of the principled one.</summary>
     public const uint FlagGltfBsdf = 1u << 8;
 
+    /// <summary>Flag bit: node 0 roots a top-level BVH over <see cref="GpuInstance"/> records (shaders/pathtrace/bvh.glsl).</summary>
+    public const uint FlagInstances = 1u << 16;
+
     /// <summary>Camera position (perspective) or image-plane centre (orthographic); w unused.</summary>
     public Vector4 CameraOrigin;
 
@@ -335,6 +338,35 @@ public struct GpuTilePush
 
     /// <summary>Samples per pixel this dispatch adds.</summary>
     public uint SampleCount;
+
+    /// <summary>Unused; keeps 16-byte alignment.</summary>
+    public uint Padding0, Padding1;
+}
+
+/// <summary>
+/// One instance of a mesh stored once (a two-level BVH's top level): the rows of its transforms, as x′ = dot(row, (p, 1)),
+/// and the root of the mesh's own BVH in the node buffer.
+/// </summary>
+[StructLayout(LayoutKind.Sequential)]
+public struct GpuInstance
+{
+    /// <summary>Flag bit: the transform's determinant is negative (mirrored).</summary>
+    public const uint FlagMirrored = 1;
+
+    /// <summary>Flag bit: the triangles are in world space already; the transforms are ignored.</summary>
+    public const uint FlagIdentity = 2;
+
+    /// <summary>Rows of the world-to-object transform.</summary>
+    public Vector4 WorldToObject0, WorldToObject1, WorldToObject2;
+
+    /// <summary>Rows of the object-to-world transform.</summary>
+    public Vector4 ObjectToWorld0, ObjectToWorld1, ObjectToWorld2;
+
+    /// <summary>Index of the root node of the instance's mesh BVH, whose leaves index the triangle buffer.</summary>
+    public uint Root;
+
+    /// <summary>Flags, see the constants.</summary>
+    public uint Flags;
 
     /// <summary>Unused; keeps 16-byte alignment.</summary>
     public uint Padding0, Padding1;

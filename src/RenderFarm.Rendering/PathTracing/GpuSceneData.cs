@@ -32,6 +32,13 @@ public sealed class GpuSceneData
     /// <summary>Punctual lights in world space.</summary>
     public required GpuLight[] Lights { get; init; }
 
+    /// <summary>
+    /// The instances of a two-level BVH, in top-level leaf order; empty for a single-level one. With instances,
+    /// <see cref="Nodes"/> holds the top level (root 0) and then each mesh's BVH, and <see cref="Triangles"/> the world-space
+    /// triangles of the flattened meshes first and then each shared mesh's triangles in its own space.
+    /// </summary>
+    public GpuInstance[] Instances { get; init; } = [];
+
     /// <summary>Camera and counts of this frame.</summary>
     public required GpuFrameParams FrameParams { get; init; }
 }

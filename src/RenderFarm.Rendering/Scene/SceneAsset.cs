@@ -19,12 +19,14 @@ public sealed class SceneAsset
 {
     private readonly SceneDescription _scene;
     private readonly (Vector3 Min, Vector3 Max) _bounds;
+    private readonly Lazy<SharedMeshGeometry[]> _shared;
 
     private SceneAsset(SceneDescription scene)
     {
         _scene = scene;
         CameraNames = Array.AsReadOnly(Array.ConvertAll(scene.Cameras, c => c.Name));
         _bounds = GpuSceneBuilder.Bounds(scene, scene.Animation.Evaluate(scene, 0));
+        _shared = new Lazy<SharedMeshGeometry[]>(() => SharedMeshGeometry.BuildAll(scene.SharedMeshes));
     }
 
     /// <summary>The file name without its extension.</summary>
@@ -33,8 +35,17 @@ public sealed class SceneAsset
     /// <summary>The time of the last key of any animation, in seconds; 0 when nothing is animated.</summary>
     public double AnimationDurationSeconds => _scene.Animation.DurationSeconds;
 
-    /// <summary>Number of triangles drawn each frame.</summary>
+    /// <summary>Number of triangles drawn each frame, every instance of a shared mesh counted.</summary>
     public int TriangleCount => _scene.TriangleCount;
+
+    /// <summary>Number of meshes stored once and drawn through instances of a two-level BVH (see <see cref="SceneImporter"/>).</summary>
+    public int SharedMeshCount => _scene.SharedMeshes.Length;
+
+    /// <summary>
+    /// Whether frames flatten the shared meshes to world space too, as if no mesh were shared (one triangle per instance);
+    /// false (the default) draws them through instances. For comparisons and benchmarks.
+    /// </summary>
+    public bool FlattenSharedMeshes { get; set; }
 
     /// <summary>
     /// What the file holds that this renderer does not draw, one line per item: extensions it lists but that are not
@@ -184,7 +195,8 @@ public sealed class SceneAsset
                 : $"Camera {cameraIndex} does not exist: '{Name}' has {_scene.Cameras.Length} camera(s), numbered 0 to {_scene.Cameras.Length - 1}.");
         }
 
-        return GpuSceneBuilder.Build(_scene, _scene.Animation.Evaluate(_scene, (float)timeSeconds), _bounds, imageAspectRatio, cameraIndex);
+        return GpuSceneBuilder.Build(
+            _scene, _scene.Animation.Evaluate(_scene, (float)timeSeconds), _bounds, imageAspectRatio, cameraIndex, FlattenSharedMeshes ? null : _shared.Value);
     }
 
     private static ModelRoot Read(SceneBundle bundle, byte[] bytes, bool isBinary)

@@ -36,6 +36,12 @@ internal sealed class SceneDescription
 
     /// <summary>Triangles drawn per frame, every instance counted.</summary>
     public required int TriangleCount { get; init; }
+
+    /// <summary>The meshes stored once and drawn through instances (<see cref="SceneNode.SharedMesh"/>); empty when none is.</summary>
+    public MeshPart[][] SharedMeshes { get; init; } = [];
+
+    /// <summary>Triangles of the node instances that draw a mesh that is not shared, flattened to world space per frame.</summary>
+    public int FlattenedTriangleCount { get; init; }
 }
 
 /// <summary>One node instance of the scene tree.</summary>
@@ -45,7 +51,11 @@ internal sealed class SceneDescription
 /// <param name="Parts">The triangle primitives of the node's mesh; empty when it has none.</param>
 /// <param name="Skin">Index into <see cref="SceneDescription.Skins"/> that deforms the mesh, or −1.</param>
 /// <param name="MorphWeights">The rest weights of the mesh's morph targets (the node's, else the mesh's, else zeros).</param>
-internal sealed record SceneNode(int Parent, int LogicalIndex, Matrix4x4 Local, MeshPart[] Parts, int Skin, float[] MorphWeights);
+internal sealed record SceneNode(int Parent, int LogicalIndex, Matrix4x4 Local, MeshPart[] Parts, int Skin, float[] MorphWeights)
+{
+    /// <summary>Index into <see cref="SceneDescription.SharedMeshes"/> of the mesh this node instances, or −1 when its mesh is flattened.</summary>
+    public int SharedMesh { get; init; } = -1;
+}
 
 /// <summary>One triangle primitive in its mesh's space, indices already expanded to a triangle list.</summary>
 /// <param name="Indices">Three vertex indices per triangle.</param>

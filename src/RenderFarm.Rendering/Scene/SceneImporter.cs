@@ -14,7 +14,10 @@ namespace RenderFarm.Rendering.Scene;
 /// <para>Geometry: TRIANGLES primitives, plus TRIANGLE_STRIP and TRIANGLE_FAN converted to triangle lists; points
 /// and lines are skipped. TEXCOORD_0 and TEXCOORD_1 are read (a texture that names a later set is sampled with
 /// TEXCOORD_0), and COLOR_0.
-/// A mesh used by several nodes is read once and drawn once per node instance.</para>
+/// A mesh used by several nodes is read once and drawn once per node instance. A mesh drawn by several node instances
+/// that none of them skins, without morph targets and without emissive materials, is shared: stored once in its own
+/// space and drawn through instances of a two-level BVH (<see cref="GpuSceneBuilder"/>); every other use is flattened
+/// to world space per frame.</para>
 /// </remarks>
 internal static class SceneImporter
 {
@@ -51,8 +54,10 @@ internal static class SceneImporter
         var cameras = new List<CameraInfo>();
         var lights = new List<LightInfo>();
         var meshes = new Dictionary<int, MeshPart[]>();
+        var meshOf = new List<int>();
+        var meshUses = new Dictionary<int, int>();
+        var unshareable = new HashSet<int>();
         long triangleCount = 0;
-        long vertexCount = 0;
         long morphDeltaCount = 0;
         global::SharpGLTF.Schema2.Scene? scene = model.DefaultScene ?? (model.LogicalScenes.Count > 0 ? model.LogicalScenes[0] : null);
         if (model.LogicalScenes.Count > 1)
@@ -88,22 +93,22 @@ internal static class SceneImporter
                 meshes.Add(mesh.LogicalIndex, parts);
             }
 
-            // Every instance transforms, skins and morphs its vertices each frame: the work is bounded, not just the file.
+            // Triangles drawn, every instance counted, are bounded as the file is walked; what is stored and transformed per
+            // frame depends on which meshes are shared, known once the walk ends (the walk itself allocates per node only).
+            // A mesh with morph targets is never shared, so its displacements are counted per node here.
             foreach (MeshPart part in parts)
             {
                 triangleCount = checked(triangleCount + (part.Indices.Length / 3));
-                vertexCount = checked(vertexCount + part.Positions.Length);
                 morphDeltaCount = checked(morphDeltaCount + ((long)part.Positions.Length * (part.Targets?.Length ?? 0)));
             }
 
-            if (triangleCount > SceneLimits.MaxTriangles)
+            if (triangleCount > SceneLimits.MaxInstancedTriangles)
             {
                 throw new UserInputException(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"'{displayName}' draws at least {triangleCount} triangles (counting each node that uses a mesh); the limit is {SceneLimits.MaxTriangles}."));
+                    $"'{displayName}' draws at least {triangleCount} triangles (counting each node that uses a mesh); the limit is {SceneLimits.MaxInstancedTriangles}."));
             }
 
-            CheckBudget(displayName, "vertices transformed per frame (counting each node that uses a mesh)", vertexCount, SceneLimits.MaxVerticesPerFrame);
             CheckBudget(displayName, "morph target displacements applied per frame (vertices times targets, per node)", morphDeltaCount, SceneLimits.MaxMorphDisplacementsPerFrame);
 
             instanceOf.TryAdd(node.LogicalIndex, index);
@@ -115,6 +120,16 @@ internal static class SceneImporter
             }
 
             nodes.Add(new SceneNode(parent, node.LogicalIndex, node.LocalMatrix, parts, skin, RestWeights(node, parts)));
+            int meshIndex = parts.Length > 0 ? node.Mesh!.LogicalIndex : -1;
+            meshOf.Add(meshIndex);
+            if (meshIndex >= 0)
+            {
+                meshUses[meshIndex] = meshUses.GetValueOrDefault(meshIndex) + 1;
+                if (skin >= 0)
+                {
+                    unshareable.Add(meshIndex);
+                }
+            }
             if (node.Camera is Camera camera)
             {
                 cameras.Add(ImportCamera(camera, node, index, cameras.Count));
@@ -140,6 +155,7 @@ internal static class SceneImporter
         }
 
         SkinInfo[] skins = ImportSkins(skinned, nodes, instanceOf, displayName);
+        (MeshPart[][] shared, int flattenedTriangles) = ShareMeshes(displayName, nodes, meshOf, meshes, meshUses, unshareable, materials);
         return new SceneDescription
         {
             Name = name,
@@ -152,9 +168,85 @@ internal static class SceneImporter
             Animation = animation,
             Skins = skins,
             TriangleCount = (int)triangleCount,
+            SharedMeshes = shared,
+            FlattenedTriangleCount = flattenedTriangles,
             Unsupported = report.ToList(),
         };
     }
+
+    // Marks the node instances whose mesh is shared (SceneNode.SharedMesh) and holds what is stored and transformed per
+    // frame to the budgets: a shared mesh counts once, every other use once per node instance.
+    private static (MeshPart[][] Shared, int FlattenedTriangles) ShareMeshes(
+        string displayName,
+        List<SceneNode> nodes,
+        List<int> meshOf,
+        Dictionary<int, MeshPart[]> meshes,
+        Dictionary<int, int> meshUses,
+        HashSet<int> unshareable,
+        GpuMaterial[] materials)
+    {
+        var sharedIndex = new Dictionary<int, int>();
+        var shared = new List<MeshPart[]>();
+        long instances = 0;
+        long stored = 0;
+        long flattened = 0;
+        long vertices = 0;
+        for (int i = 0; i < nodes.Count; i++)
+        {
+            int mesh = meshOf[i];
+            if (mesh < 0)
+            {
+                continue;
+            }
+
+            MeshPart[] parts = meshes[mesh];
+            if (!sharedIndex.TryGetValue(mesh, out int index) && IsShareable(mesh, parts, meshUses, unshareable, materials))
+            {
+                index = shared.Count;
+                shared.Add(parts);
+                sharedIndex.Add(mesh, index);
+                foreach (MeshPart part in parts)
+                {
+                    stored += part.Indices.Length / 3;
+                    vertices += part.Positions.Length;
+                }
+            }
+
+            if (sharedIndex.ContainsKey(mesh))
+            {
+                nodes[i] = nodes[i] with { SharedMesh = sharedIndex[mesh] };
+                instances++;
+                continue;
+            }
+
+            foreach (MeshPart part in parts)
+            {
+                stored += part.Indices.Length / 3;
+                flattened += part.Indices.Length / 3;
+                vertices += part.Positions.Length;
+            }
+        }
+
+        CheckBudget(displayName, "mesh instances", instances, SceneLimits.MaxInstances);
+        if (stored > SceneLimits.MaxTriangles)
+        {
+            throw new UserInputException(string.Create(
+                CultureInfo.InvariantCulture,
+                $"'{displayName}' stores {stored} triangles (each node's mesh once per node, a shared static mesh once); the limit is {SceneLimits.MaxTriangles}."));
+        }
+
+        CheckBudget(displayName, "vertices transformed per frame (each node's mesh once per node, a shared static mesh once)", vertices, SceneLimits.MaxVerticesPerFrame);
+        return ([.. shared], (int)flattened);
+    }
+
+    // Several uses, none skinned, no morph targets, and no emissive material: next-event estimation samples emitters as
+    // world-space triangles, so a mesh that emits stays flattened.
+    private static bool IsShareable(int mesh, MeshPart[] parts, Dictionary<int, int> meshUses, HashSet<int> unshareable, GpuMaterial[] materials) =>
+        meshUses[mesh] >= 2
+        && !unshareable.Contains(mesh)
+        && parts.All(p => p.Targets is null && p.Joints is null && !Emits(materials[p.Material]));
+
+    private static bool Emits(in GpuMaterial m) => m.Emissive.X > 0 || m.Emissive.Y > 0 || m.Emissive.Z > 0;
 
     // Pushes in reverse so nodes pop depth first in document order.
     private static void PushChildren(Stack<(Node Node, int Parent)> pending, IEnumerable<Node> children, int parent)

@@ -34,8 +34,20 @@ public static class SceneLimits
     /// </summary>
     public const long MaxTotalAccessorElements = 120_000_000;
 
-    /// <summary>Most triangles drawn per frame, after instancing (a mesh used by N nodes counts N times).</summary>
+    /// <summary>
+    /// Most triangles stored per frame: each node's mesh once per node, except that a static mesh shared by several nodes
+    /// (drawn through instances of a two-level BVH) counts once. What the frame's buffers hold grows with this.
+    /// </summary>
     public const long MaxTriangles = 10_000_000;
+
+    /// <summary>
+    /// Most triangles drawn per frame, every node instance counted (a mesh used by N nodes counts N times). Instances of a
+    /// shared mesh cost an instance record each, not their triangles, so this bounds the triangles' count, not memory.
+    /// </summary>
+    public const long MaxInstancedTriangles = 1_000_000_000;
+
+    /// <summary>Most node instances drawing a shared mesh (each is a 112-byte instance record and a top-level BVH leaf entry).</summary>
+    public const int MaxInstances = MaxNodes;
 
     /// <summary>Most images in the file.</summary>
     public const int MaxImages = 4_096;

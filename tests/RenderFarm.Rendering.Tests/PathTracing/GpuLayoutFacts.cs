@@ -24,6 +24,7 @@ public partial class GpuLayoutFacts
         { "struct Texture", typeof(GpuTexture) },
         { "struct Emitter", typeof(GpuEmitter) },
         { "struct Light", typeof(GpuLight) },
+        { "struct Instance", typeof(GpuInstance) },
         { "buffer FrameBlock", typeof(GpuFrameParams) },
         { "uniform TilePush", typeof(GpuTilePush) },
     };

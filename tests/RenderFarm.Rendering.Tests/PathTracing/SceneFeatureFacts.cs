@@ -144,7 +144,7 @@ public partial class SceneFeatureFacts
 
         Assert.Equal((uint)SceneFeatures.All, (1u << SceneFeatureDetection.ConstantCount) - 1);
         uint[] constants = SceneFeatureDetection.SpecializationConstants(SceneFeatures.Clearcoat | SceneFeatures.GltfBsdf);
-        Assert.Equal([0u, 1u, 0u, 1u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u], constants);
+        Assert.Equal([0u, 1u, 0u, 1u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u, 0u], constants);
     }
 
     [GeneratedRegex(@"layout\(constant_id = (\d+)\) const bool (\w+) = (\w+);")]
@@ -166,6 +166,7 @@ public class SceneFeatureRenderFacts(PathTracerFixture fixture)
     [InlineData("samples/materials/materials.glb", BsdfModel.Principled, false)]
     [InlineData("samples/lights/lights.glb", BsdfModel.Principled, false)]
     [InlineData("samples/environment/environment.glb", BsdfModel.Principled, true)]
+    [InlineData("samples/instancing/instancing.glb", BsdfModel.Principled, false)]
     public void OwnFeatures_RenderTheBytesOfEveryFeature(string sample, BsdfModel bsdf, bool environmentMap)
     {
         SceneAsset scene = SceneAsset.Load(RepositoryPaths.Combine(sample));

@@ -124,9 +124,36 @@ public sealed class SceneBudgetFacts : IDisposable
     }
 
     [Fact]
-    public void Triangles_are_counted_per_instance_and_capped()
+    public void A_shared_mesh_is_stored_once_and_its_instances_are_counted_against_the_drawn_cap()
     {
-        // One mesh of 1 M triangles (an accessor without a buffer view is all zeros) drawn by 11 nodes.
+        // One mesh of 1 M triangles drawn by 11 nodes: 11 M triangles drawn (past MaxTriangles) but 1 M stored.
+        string path = SaveZeroMesh(meshes: 1, nodes: 11);
+        SceneAsset scene = SceneAsset.Load(path);
+        Assert.Equal(11_000_000, scene.TriangleCount);
+        Assert.Equal(1, scene.SharedMeshCount);
+    }
+
+    [Fact]
+    public void A_small_file_naming_a_large_mesh_from_many_nodes_is_refused_in_one_line()
+    {
+        // A file of a few KB whose 1,001 nodes draw one 1 M-triangle mesh: 1.001 billion triangles. Counted as the tree is
+        // walked, before any instance or BVH is built; with instancing this is what bounds the drawn triangles.
+        string path = SaveZeroMesh(meshes: 1, nodes: 1_001);
+        Assert.True(new FileInfo(path).Length < 64 * 1024);
+        AssertRefused(path, "draws at least 1001000000 triangles (counting each node that uses a mesh); the limit is 1000000000");
+    }
+
+    [Fact]
+    public void Triangles_stored_per_node_are_capped()
+    {
+        // Eleven meshes of 1 M triangles (one accessor), each drawn once: nothing is shared, 11 M triangles are stored.
+        string path = SaveZeroMesh(meshes: 11, nodes: 11);
+        AssertRefused(path, "stores 11000000 triangles (each node's mesh once per node, a shared static mesh once); the limit is 10000000");
+    }
+
+    // Meshes of 1 M triangles each (one accessor without a buffer view: all zeros) drawn by `nodes` nodes in turn.
+    private string SaveZeroMesh(int meshes, int nodes)
+    {
         string path = Save(SingleTriangle().Model, _dir, GltfFormat.GltfEmbedded);
         EditJson(path, root =>
         {
@@ -140,20 +167,25 @@ public sealed class SceneBudgetFacts : IDisposable
                 ["max"] = new JsonArray(0, 0, 0),
             });
             root["meshes"]![0]!["primitives"]![0]!["attributes"]!["POSITION"] = accessors.Count - 1;
-            var nodes = new JsonArray();
-            var children = new JsonArray();
-            for (int i = 0; i < 11; i++)
+            var meshList = root["meshes"]!.AsArray();
+            while (meshList.Count < meshes)
             {
-                nodes.Add(new JsonObject { ["mesh"] = 0 });
+                meshList.Add(meshList[0]!.DeepClone());
+            }
+
+            var nodeList = new JsonArray();
+            var children = new JsonArray();
+            for (int i = 0; i < nodes; i++)
+            {
+                nodeList.Add(new JsonObject { ["mesh"] = i % meshes });
                 children.Add(i);
             }
 
-            root["nodes"] = nodes;
+            root["nodes"] = nodeList;
             root["scenes"] = new JsonArray(new JsonObject { ["nodes"] = children });
             root["scene"] = 0;
         });
-
-        AssertRefused(path, "the limit is 10000000");
+        return path;
     }
 
     [Fact]
