@@ -26,6 +26,7 @@ public sealed class KernelBuildsFacts
     {
         Assert.True(KernelLibrary.HasCpuBuild(KernelKind.MatMul));
         Assert.True(KernelLibrary.HasCpuBuild(KernelKind.ConvGemm));
+        Assert.True(KernelLibrary.HasCpuBuild(KernelKind.Conv));
         Assert.False(KernelLibrary.HasCpuBuild(KernelKind.Unary));
         ComputePipeline chosen = KernelLibrary.For(_gpu.Device).Get(KernelKind.MatMul);
         ComputePipeline gpu = KernelLibrary.For(_gpu.Device, KernelBuilds.Gpu).Get(KernelKind.MatMul);
