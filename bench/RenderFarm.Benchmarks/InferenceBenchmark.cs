@@ -4,6 +4,7 @@ using RenderFarm.Core;
 using RenderFarm.Gpu;
 using RenderFarm.Inference;
 using RenderFarm.Inference.IO;
+using RenderFarm.Inference.Planning;
 using RenderFarm.Testing;
 using Ort = Microsoft.ML.OnnxRuntime;
 
@@ -76,50 +77,85 @@ internal static class InferenceBenchmark
             using var ort = new Ort.InferenceSession(bytes, sessionOptions);
             using var runOptions = new Ort.RunOptions();
 
+            // On a CPU-type device the session runs the *_cpu kernel builds; the GPU builds (shared-memory tiles) are
+            // timed beside them, run for run interleaved, so both see the same load.
+            bool cpuBuilds = device.Info.Kind == GpuDeviceKind.Cpu;
+            using InferenceSession? tiled = cpuBuilds ? new InferenceSession(device, parsed, KernelBuilds.Gpu) : null;
             Func<Tensor, Tensor> runOurs = input => ours.Run(new Dictionary<string, Tensor> { [inputName] = input })[outputName];
+            Func<Tensor, Tensor>? runTiled = tiled is null ? null : input => tiled.Run(new Dictionary<string, Tensor> { [inputName] = input })[outputName];
             Func<Tensor, Tensor> runOrt = input => RunOrt(ort, runOptions, inputName, outputName, input);
 
-            Measurement oursOne = Measure(runOurs, single, runs);
-            Measurement oursMany = Measure(runOurs, batched, runs);
-            Measurement ortOne = Measure(runOrt, single, runs);
-            Measurement ortMany = Measure(runOrt, batched, runs);
+            (Measurement oursOne, Measurement? tiledOne) = Measure(runOurs, runTiled, single, runs);
+            (Measurement oursMany, Measurement? tiledMany) = Measure(runOurs, runTiled, batched, runs);
+            (Measurement ortOne, _) = Measure(runOrt, null, single, runs);
+            (Measurement ortMany, _) = Measure(runOrt, null, batched, runs);
             double difference = MaxAbsDifference(oursMany.Output, ortMany.Output);
             double magnitude = ortMany.Output.Data.Max(Math.Abs);
+            if (tiledMany is not null && !tiledMany.Output.Data.AsSpan().SequenceEqual(oursMany.Output.Data))
+            {
+                throw new InvalidOperationException($"{model.Name}: the CPU-type kernel builds and the GPU builds gave different outputs.");
+            }
 
-            foreach ((string runtime, Measurement one, Measurement many) in new[] { ("RenderFarm (Vulkan)", oursOne, oursMany), ("ONNX Runtime CPU", ortOne, ortMany) })
+            var runtimes = new List<(string Runtime, Measurement One, Measurement Many, bool Ours)>
+            {
+                (cpuBuilds ? "RenderFarm (Vulkan, CPU builds)" : "RenderFarm (Vulkan)", oursOne, oursMany, true),
+            };
+            if (tiledOne is not null && tiledMany is not null)
+            {
+                runtimes.Add(("RenderFarm (Vulkan, GPU builds)", tiledOne, tiledMany, true));
+            }
+
+            runtimes.Add(("ONNX Runtime CPU", ortOne, ortMany, false));
+            foreach ((string runtime, Measurement one, Measurement many, bool isOurs) in runtimes)
             {
                 rows.Add(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"| {model.Name} | {runtime} | {Stats.Ms(one.P50)} ms | {Stats.Ms(many.P50)} ms | {batch / (many.P50 / 1000):0.0} | {model.FlopsPerItem * batch / (many.P50 / 1000) / 1e9:0.00} | {(runtime.StartsWith('R') ? difference.ToString("0.0e+0", CultureInfo.InvariantCulture) + $" (of max {magnitude:0.###})" : "")} |"));
+                    $"| {model.Name} | {runtime} | {Stats.Ms(one.P50)} ms | {Stats.Ms(many.P50)} ms | {batch / (many.P50 / 1000):0.0} | {model.FlopsPerItem * batch / (many.P50 / 1000) / 1e9:0.00} | {ortMany.P50 / many.P50:P1} | {(isOurs ? difference.ToString("0.0e+0", CultureInfo.InvariantCulture) + $" (of max {magnitude:0.###})" : "")} |"));
             }
 
             Console.WriteLine(string.Create(
                 CultureInfo.InvariantCulture,
-                $"{model.Name}: {model.FlopsPerItem / 1e6:0.0} MFLOP per item; batch {batch}: ours {Stats.Ms(oursMany.P50)} ms (p90 {Stats.Ms(oursMany.P90)}), ONNX Runtime {Stats.Ms(ortMany.P50)} ms (p90 {Stats.Ms(ortMany.P90)}); ratio {ortMany.P50 / oursMany.P50:0.00}×; max |ours − ORT| {difference:0.0e+0}"));
+                $"{model.Name}: {model.FlopsPerItem / 1e6:0.0} MFLOP per item; batch {batch}: ours {Stats.Ms(oursMany.P50)} ms (p90 {Stats.Ms(oursMany.P90)}){(tiledMany is null ? "" : $", GPU builds {Stats.Ms(tiledMany.P50)} ms (p90 {Stats.Ms(tiledMany.P90)})")}, ONNX Runtime {Stats.Ms(ortMany.P50)} ms (p90 {Stats.Ms(ortMany.P90)}); ratio {ortMany.P50 / oursMany.P50:0.00}×; max |ours − ORT| {difference:0.0e+0}"));
         }
 
         Console.WriteLine();
-        Console.WriteLine($"| model | runtime | batch 1 p50 | batch {batch} p50 | items/s (batch {batch}) | GFLOP/s (batch {batch}) | max abs diff vs ORT |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine($"| model | runtime | batch 1 p50 | batch {batch} p50 | items/s (batch {batch}) | GFLOP/s (batch {batch}) | of ONNX Runtime's throughput | max abs diff vs ORT |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- |");
         rows.ForEach(Console.WriteLine);
         Console.WriteLine(Stats.Machine());
         return Task.FromResult(0);
     }
 
-    private static Measurement Measure(Func<Tensor, Tensor> run, Tensor input, int runs)
+    // Two warm-up runs each, then the timed runs of `run` and `other` (when given) alternate, so both see the same load.
+    private static (Measurement Run, Measurement? Other) Measure(Func<Tensor, Tensor> run, Func<Tensor, Tensor>? other, Tensor input, int runs)
     {
         Tensor output = run(input);
         output = run(input);
+        Tensor? otherOutput = null;
+        if (other is not null)
+        {
+            other(input);
+            otherOutput = other(input);
+        }
         var times = new double[runs];
+        var otherTimes = new double[runs];
         for (int i = 0; i < runs; i++)
         {
             long start = Stopwatch.GetTimestamp();
             output = run(input);
             times[i] = Stats.Since(start);
+            if (other is not null)
+            {
+                start = Stopwatch.GetTimestamp();
+                otherOutput = other(input);
+                otherTimes[i] = Stats.Since(start);
+            }
         }
 
         var stats = new Stats(times);
-        return new Measurement(stats.Percentile(50), stats.Percentile(90), output);
+        var otherStats = new Stats(otherTimes);
+        return (new Measurement(stats.Percentile(50), stats.Percentile(90), output),
+            otherOutput is null ? null : new Measurement(otherStats.Percentile(50), otherStats.Percentile(90), otherOutput));
     }
 
     private static Tensor RunOrt(Ort.InferenceSession session, Ort.RunOptions runOptions, string inputName, string outputName, Tensor input)

