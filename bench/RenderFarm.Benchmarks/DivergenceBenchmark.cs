@@ -37,12 +37,13 @@ internal static class DivergenceBenchmark
         double[] shares = [.. options.String("shares", "0.03").Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
         int jobFrames = options.Int("job", 24);
         bool generous = options.Bool("generous", false);
-        var decision = new SpotCheckDecision();
+        bool bounces = options.Bool("bounces", true);
+        SpotCheckDecision decision = SpotCheckDecision.ForSamples(64);
 
         Console.WriteLine(Stats.Machine());
         Stats.Print($"divergence: {size}x{size} frames, {frames} frames per scene and spp, {plans} keyed plans per frame and cost share ({string.Join(", ", shares)}; at least {SpotCheckPlan.MinTiles} tiles); validator on the simulated other device, provider on this one");
         Stats.Print($"jobs: {jobFrames} checked frames each (frame i of a job is frame i mod {frames} with its own plan); caught when a frame is rejected or the provider's bias evidence crosses {ProviderEvidence.Threshold} (CUSUM, allowance {ProviderEvidence.Allowance})");
-        Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate {decision.HonestBeyondRate:0.####}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}, |sample-count z| > {decision.MaxSampleZ} (snapshots at {string.Join(", ", SampleCountTest.SnapshotCounts(64))} of 64 samples and likewise)");
+        Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate by spp {string.Join(", ", sppList.Split(',').Select(v => $"{v}: {SpotCheckDecision.HonestBeyondRateFor(int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)):0.###}"))}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}, |sample-count z| > {decision.MaxSampleZ} (snapshots at {string.Join(", ", SampleCountTest.SnapshotCounts(64))} of 64 samples and likewise)");
         Console.WriteLine();
         Console.WriteLine("| scene | spp | share | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | by sample count | max tile share | mean bias z | max abs bias z | mean / max abs sample z | jobs caught |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -51,6 +52,8 @@ internal static class DivergenceBenchmark
         using var tracer = new PathTracer(device);
         using var other = new PathTracer(device, PathTracerArithmetic.OtherConformingDevice);
         var renderWatch = new Stopwatch();
+        var wholeFrame = new WholeFrameComparison();
+        var wholeFrameRows = new List<string>();
         foreach (string sceneName in sceneNames.Split(','))
         {
             string path = s_scenes.FirstOrDefault(s => s.Name == sceneName).Scene
@@ -58,6 +61,7 @@ internal static class DivergenceBenchmark
             SceneAsset scene = SceneAsset.Load(RepositoryPaths.Combine(path));
             foreach (int spp in sppList.Split(',').Select(int.Parse))
             {
+                decision = SpotCheckDecision.ForSamples(spp);
                 var settings = new RenderSettings { Size = new ImageSize(size, size), SamplesPerPixel = spp, Seed = 1 };
                 var tallies = new SortedDictionary<(double Share, int Order), (string Name, Tally Tally)>();
                 IReadOnlyList<int> counts = SampleCountTest.SnapshotCounts(spp);
@@ -89,12 +93,16 @@ internal static class DivergenceBenchmark
                         ($"{spp - 1} spp (N-1)", Encode(At(spp - 1), settings)),
                         ($"{fewer} spp (6% fewer)", Encode(At(fewer), settings)),
                         ($"6% fewer from the middle ({middle}..{middle + cut} skipped)", Encode(SkipBlock(At(middle), At(middle + cut), honestHdr, middle, middle + cut, spp), settings)),
-                        ("bounces 8 -> 4", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 4 }).Image, settings)),
-                        ("bounces 8 -> 1", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 1 }).Image, settings)),
                         ($"{quarter} spp (spp/4, whole frame)", Encode(cheap, settings)),
                         ("band 10% rows at spp/4", Encode(Composite(honestHdr, cheap, (x, y) => y >= size * 45 / 100 && y < size * 55 / 100), settings)),
                         ("2-px border at spp/4", Encode(Composite(honestHdr, cheap, (x, y) => x < 2 || y < 2 || x >= size - 2 || y >= size - 2), settings)),
                     };
+                    if (bounces)
+                    {
+                        delivered.Add(("bounces 8 -> 4", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 4 }).Image, settings)));
+                        delivered.Add(("bounces 8 -> 1", Encode(tracer.Render(scene, frame, settings with { MaxBounces = 1 }).Image, settings)));
+                    }
+
                     if (generous)
                     {
                         delivered.Add(($"{2 * spp} spp (generous 2x)", Encode(tracer.Render(scene, frame, settings with { SamplesPerPixel = 2 * spp }).Image, settings)));
@@ -106,6 +114,14 @@ internal static class DivergenceBenchmark
                     // bits a re-render gives, DispatchSplitFacts), snapshots included; every other row with the validator's
                     // render on the simulated other device.
                     using Image<Rgb24> sameDevice = Encode(honestHdr, settings);
+
+                    // The whole-frame check of each delivered frame against the validator's whole frame (8×8 blocks).
+                    foreach ((string name, Image<Rgb24> image) in delivered)
+                    {
+                        WholeFrameDifference wf = wholeFrame.Compare(name == "honest, same device" ? sameDevice : validator, image, decision);
+                        SpotCheckOutcome px = wf.Pixels;
+                        wholeFrameRows.Add(FormattableString.Invariant($"| {sceneName} | {spp} | frame {frame} | {name} | {wf.Blocks} blocks | {(wf.IsMatch ? "pass" : "FAIL")} | blocks failed {wf.BlocksFailed}, share {(px.ShareExceeded ? "exceeded" : "ok")} ({px.Statistics.PixelsBeyondTolerance} of {px.Statistics.Pixels} px, limit {decision.MaxBeyond(px.Statistics.Pixels)}), bias {(px.BiasExceeded ? "exceeded" : "ok")} (z {px.Statistics.BiasZ:0.0}), max block share {wf.MaxShareBeyondTolerance:0.000}, pHash {wf.PHashDistance} |"));
+                    }
                     foreach (double share in shares)
                     {
                         for (int p = 0; p < plans; p++)
@@ -147,6 +163,10 @@ internal static class DivergenceBenchmark
             }
         }
 
+        Console.WriteLine();
+        Console.WriteLine("| scene | spp | frame | delivered | whole-frame check | verdict | rules |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- |");
+        wholeFrameRows.ForEach(Console.WriteLine);
         Console.WriteLine();
         Stats.Print($"render time {renderWatch.Elapsed.TotalSeconds:0.0} s");
         return Task.FromResult(0);

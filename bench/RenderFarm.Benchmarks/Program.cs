@@ -21,8 +21,10 @@ internal static class Program
                     the same job with checks off and at the farm's defaults: GPU time of tile and whole-frame checks as a share of render time
           verify    [--width 1920] [--height 1080] [--runs 20]
                     the coordinator's CPU time per verified frame: PNG decode, perceptual hashes, spot-check tiles
-          divergence [--scenes cornell,cube] [--spp 64,256] [--size 64] [--frames 4] [--plans 200] [--shares 0.03] [--job 24] [--raw false]
+          divergence [--scenes cornell,cube] [--spp 64,256] [--size 64] [--frames 4] [--plans 200] [--shares 0.03] [--job 24] [--raw false] [--bounces true] [--generous false]
                     honest renders against a validator on a simulated other conforming device, and cheats: tiles, frames and jobs caught per class
+          divergence-profile [--scene cornell|cube] [--size 32] [--counts 16,64,256,1024]
+                    per sample count, the distribution of honest per-pixel differences against the simulated other device
           infer     [--model edge|cnn|both] [--batch 8] [--runs 20] [--size 256x256]
                     ONNX models on our Vulkan kernels next to ONNX Runtime (CPU) in the same run: latency, items/s, GFLOP/s, output difference
           infer-divergence [--items 4] [--size 64] [--length 12]
@@ -54,6 +56,7 @@ internal static class Program
                 "check-cost" => await CheckCostBenchmark.RunAsync(options),
                 "verify" => await VerificationBenchmark.RunAsync(options),
                 "divergence" => await DivergenceBenchmark.RunAsync(options),
+                "divergence-profile" => await DivergenceProfileBenchmark.RunAsync(options),
                 "infer" => await InferenceBenchmark.RunAsync(options),
                 "infer-divergence" => await InferenceDivergenceBenchmark.RunAsync(options),
                 "denoise" => await DenoiseBenchmark.RunAsync(options),

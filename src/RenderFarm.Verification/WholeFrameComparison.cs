@@ -82,8 +82,11 @@ public sealed class WholeFrameComparison
     }
 
     /// <summary>Compares two frames of equal size.</summary>
+    /// <param name="expected">The re-render.</param>
+    /// <param name="actual">The delivered frame.</param>
+    /// <param name="decision">The decision for the frame's sample count (<see cref="SpotCheckDecision.ForSamples"/>); <see cref="Decision"/> when null.</param>
     /// <exception cref="ArgumentException">The frames differ in size.</exception>
-    public WholeFrameDifference Compare(Image expected, Image actual)
+    public WholeFrameDifference Compare(Image expected, Image actual, SpotCheckDecision? decision = null)
     {
         ArgumentNullException.ThrowIfNull(expected);
         ArgumentNullException.ThrowIfNull(actual);
@@ -93,7 +96,7 @@ public sealed class WholeFrameComparison
         }
 
         Rectangle[] blocks = [.. Blocks(expected.Width, expected.Height)];
-        SpotCheckOutcome outcome = Decision.Judge(expected, blocks, actual, blocks);
+        SpotCheckOutcome outcome = (decision ?? Decision).Judge(expected, blocks, actual, blocks);
         DifferenceStatistics statistics = outcome.Statistics;
         int distance = PerceptualHash.HammingDistance(PerceptualHash.Compute(expected).PHash, PerceptualHash.Compute(actual).PHash);
         return new WholeFrameDifference(

@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Ledger;
+using RenderFarm.Verification;
 using SixLabors.ImageSharp;
 using SixLabors.ImageSharp.PixelFormats;
 using SixLabors.ImageSharp.Processing;
@@ -132,20 +133,29 @@ internal static class CheckFrames
         }
     }
 
-    internal static CompleteRequest TilesOf(Image<Rgb24> frame, LeaseGrant check)
+    // A validator's report of the frame's tiles: the band of tiles, and below it as many copies as the job's sample count
+    // has snapshot bands (a frame made here has no earlier sample counts, so its snapshots equal its tiles), unless
+    // `snapshots` is false (one band, which the coordinator refuses when snapshots are due).
+    internal static CompleteRequest TilesOf(Image<Rgb24> frame, LeaseGrant check, bool snapshots = true)
     {
         using (frame)
         {
             IReadOnlyList<PixelTile> tiles = check.Validation!.Tiles;
-            using var strip = new Image<Rgb24>(tiles.Sum(t => t.Width), tiles.Max(t => t.Height));
+            IReadOnlyList<int> counts = SampleCountTest.SnapshotCounts(check.Settings.SamplesPerPixel);
+            int bands = snapshots && counts.Count > 0 ? counts.Count + 2 : 1;
+            int height = tiles.Max(t => t.Height);
+            using var strip = new Image<Rgb24>(tiles.Sum(t => t.Width), height * bands);
             int left = 0;
             foreach (PixelTile tile in tiles)
             {
-                for (int y = 0; y < tile.Height; y++)
+                for (int band = 0; band < bands; band++)
                 {
-                    for (int x = 0; x < tile.Width; x++)
+                    for (int y = 0; y < tile.Height; y++)
                     {
-                        strip[left + x, y] = frame[tile.X + x, tile.Y + y];
+                        for (int x = 0; x < tile.Width; x++)
+                        {
+                            strip[left + x, (band * height) + y] = frame[tile.X + x, tile.Y + y];
+                        }
                     }
                 }
 

@@ -51,6 +51,32 @@ public sealed class SampleCountCheckFacts
         Assert.Contains("sample-count z", failed.Verdict, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_strip_without_the_snapshot_bands_its_sample_count_needs_is_refused()
+    {
+        // Guards the collusion hole: a validator that reported only the band of tiles skipped the sample-count rule, so a
+        // renderer's accomplice could pass a frame with fewer samples. The short strip is refused in one line (422, like
+        // any malformed report; the lease stays the validator's) and the full strip is then judged.
+        await using TestFarm farm = await TestFarm.StartAsync(s_tilesOnly);
+        JobSummary job = await farm.SubmitAsync(frames: "1");
+        TestProvider renderer = await farm.LoginAsync();
+        TestProvider validator = await farm.LoginAsync();
+        Renders renders = Renders.Draw(seed: 6, samplesPerPixel: 4);
+        LeaseGrant cheat = await renderer.LeaseRequiredAsync();
+        await CompleteWithImageAsync(farm, renderer, cheat, renders.Delivered(renders.Snapshots[0]));
+
+        LeaseGrant check = (await validator.LeaseAsync(5, "validate"))!;
+        string problem = await TestFarm.ExpectProblemAsync(
+            await validator.CompleteAsync(check.LeaseId, TilesOf(renders.Delivered(renders.Full), check, snapshots: false)), HttpStatusCode.UnprocessableEntity);
+        Assert.Contains("snapshot bands", problem, StringComparison.Ordinal);
+        Assert.Equal(SpotCheckState.Leased, (await farm.GetJobAsync(job.Id)).Tasks[cheat.TaskIndex].Checks![0].State);
+
+        await TestFarm.ExpectAsync(await validator.CompleteAsync(check.LeaseId, renders.DeepStrip(check)), HttpStatusCode.OK);
+        SpotCheckRecord judged = (await farm.GetJobAsync(job.Id)).Tasks[cheat.TaskIndex].Checks![0];
+        Assert.Equal(SpotCheckState.Failed, judged.State);
+        Assert.Contains("sample-count z", judged.Verdict, StringComparison.Ordinal);
+    }
+
     /// <summary>
     /// A validator's 16-bit renders of a 32×32 frame: the final one and one snapshot per count of
     /// <see cref="SampleCountTest.SnapshotCounts"/>, each the final render plus a fixed noise pattern scaled by the

@@ -86,6 +86,41 @@ public sealed class WholeFrameComparisonFacts
     }
 
     [Fact]
+    public void an_honest_1080p_rerender_at_1024_spp_matches_under_its_sample_counts_decision()
+    {
+        // Guards honest rejections of whole frames: 32,400 blocks, 3.9 % of the pixels beyond 0.02 (scattered, some in
+        // pairs, either sign: what the simulated other device gave on the Cornell box at 1,024 spp). The decision for
+        // that sample count passes it; the former fixed 1 % rate failed it on the share, and its per-block limit set for
+        // one block at a time let an honest block fail somewhere in a frame this large.
+        var comparison = new WholeFrameComparison();
+        var random = new Random(31);
+        using var frame = new Image<Rgb24>(1920, 1080);
+        using var delivered = new Image<Rgb24>(1920, 1080);
+        bool carry = false;
+        for (int y = 0; y < frame.Height; y++)
+        {
+            for (int x = 0; x < frame.Width; x++)
+            {
+                byte value = (byte)random.Next(96, 160);
+                bool beyond = carry || random.NextDouble() < 0.039 * 0.77;
+                carry = beyond && !carry && random.NextDouble() < 0.3;
+                int step = beyond ? ((random.Next(2) * 2) - 1) * random.Next(12, 24) : random.Next(3) - 1;
+                frame[x, y] = new Rgb24(value, value, value);
+                delivered[x, y] = new Rgb24((byte)(value + step), (byte)(value + step), (byte)(value + step));
+            }
+        }
+
+        WholeFrameDifference honest = comparison.Compare(frame, delivered, SpotCheckDecision.ForSamples(1024));
+        WholeFrameDifference former = comparison.Compare(frame, delivered, new SpotCheckDecision(honestBeyondRate: 0.01));
+
+        Assert.Equal(32_400, honest.Blocks);
+        Assert.InRange(honest.Pixels.Statistics.PixelsBeyondTolerance, 0.035 * 1920 * 1080, 0.043 * 1920 * 1080);
+        Assert.True(honest.IsMatch, honest.Pixels.ToString());
+        Assert.False(former.IsMatch);
+        Assert.True(former.Pixels.ShareExceeded);
+    }
+
+    [Fact]
     public void frames_of_different_sizes_are_refused()
     {
         using Image<Rgb24> small = TestImages.Gradient(32, 32);

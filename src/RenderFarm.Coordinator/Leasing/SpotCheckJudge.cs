@@ -41,7 +41,6 @@ internal sealed record Verdict(
 internal sealed class SpotCheckJudge
 {
     private static readonly PixelComparison s_comparison = new();
-    private static readonly SpotCheckDecision s_decision = new(PixelComparison.DefaultTolerance);
     private static readonly ItemComparison s_items = new(new TensorComparison());
 
     private readonly IObjectStore _objects;
@@ -74,6 +73,8 @@ internal sealed class SpotCheckJudge
             return new Verdict(false, check.Tiles.Count, check.Tiles.Count, null, 1, 1, null, null, true, "the delivered PNG cannot be decoded at the job's frame size");
         }
 
+        // Honest divergence between devices puts more pixels beyond the tolerance at higher sample counts.
+        SpotCheckDecision decision = SpotCheckDecision.ForSamples(job.Spec.Settings.SamplesPerPixel);
         int compared, failed;
         double? minPsnr;
         double maxDiff, maxShare, biasZ;
@@ -82,7 +83,7 @@ internal sealed class SpotCheckJudge
         string kind = "tiles";
         if (check.WholeFrame)
         {
-            WholeFrameDifference whole = _wholeFrame.Compare(rendered, frame);
+            WholeFrameDifference whole = _wholeFrame.Compare(rendered, frame, decision);
             (compared, failed, maxDiff, maxShare, distance, kind) = (whole.Blocks, whole.Pixels.Pass ? 0 : Math.Max(1, whole.BlocksFailed), whole.MaxAbsoluteDifference, whole.MaxShareBeyondTolerance, whole.PHashDistance, "blocks");
             biasZ = whole.Pixels.EvidenceZ;
             minPsnr = double.IsFinite(whole.MinPsnr) ? whole.MinPsnr : null;
@@ -92,17 +93,17 @@ internal sealed class SpotCheckJudge
             compared = check.Tiles.Count;
             SampleCountStatistic? samples = MeasureSnapshots(rendered, frame, check.Tiles, job.Spec.Settings.SamplesPerPixel);
             sampleZ = samples?.MaxAbsZ;
-            (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(rendered, frame, check.Tiles, offsetTiles: true, samples);
+            (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(decision, rendered, frame, check.Tiles, offsetTiles: true, samples);
         }
 
         bool pass = failed == 0 && (distance ?? 0) <= _options.MaxWholeFramePHashDistance;
         bool? agrees = null;
         string text = string.Create(
             CultureInfo.InvariantCulture,
-            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z beyond {s_decision.MinBiasEffect:G2} {biasZ:0.0}");
+            $"{(pass ? "pass" : "fail")}: {failed} of {compared} {kind} differ; min PSNR {(minPsnr is { } p ? p.ToString("0.0", CultureInfo.InvariantCulture) + " dB" : "inf")}, max diff {maxDiff:0.0000}, max share beyond tolerance {maxShare:P1}, bias z beyond {decision.MinBiasEffect:G2} {biasZ:0.0}");
         if (sampleZ is { } z)
         {
-            text += string.Create(CultureInfo.InvariantCulture, $", sample-count z {z:0.0} (at most {s_decision.MaxSampleZ:0.0})");
+            text += string.Create(CultureInfo.InvariantCulture, $", sample-count z {z:0.0} (at most {decision.MaxSampleZ:0.0})");
         }
 
         if (distance is { } d)
@@ -121,8 +122,8 @@ internal sealed class SpotCheckJudge
                 bool sameSize = first.Width == rendered.Width
                     && (first.Height == rendered.Height || (!check.WholeFrame && Math.Min(first.Height, rendered.Height) >= check.Tiles.Max(t => t.Height)));
                 agrees = sameSize && (check.WholeFrame
-                    ? _wholeFrame.Compare(rendered, first).IsMatch
-                    : JudgeTiles(rendered, first, check.Tiles, offsetTiles: false, samples: null).Failed == 0);
+                    ? _wholeFrame.Compare(rendered, first, decision).IsMatch
+                    : JudgeTiles(decision, rendered, first, check.Tiles, offsetTiles: false, samples: null).Failed == 0);
                 text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
             }
         }
@@ -187,7 +188,7 @@ internal sealed class SpotCheckJudge
     // judged together; Failed is at least 1 when the check fails on share or bias alone. BiasZ is the bias beyond the
     // smallest effect that counts, which the provider's evidence accumulates.
     private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare, double BiasZ) JudgeTiles(
-        Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles, SampleCountStatistic? samples)
+        SpotCheckDecision decision, Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles, SampleCountStatistic? samples)
     {
         var inStrip = new List<Rectangle>(tiles.Count);
         var inOther = new List<Rectangle>(tiles.Count);
@@ -199,8 +200,8 @@ internal sealed class SpotCheckJudge
             left += tile.Width;
         }
 
-        SpotCheckOutcome outcome = s_decision.Judge(
-            DifferenceStatistics.Measure(strip, inStrip, other, inOther, s_decision.Tolerance), samples);
+        SpotCheckOutcome outcome = decision.Judge(
+            DifferenceStatistics.Measure(strip, inStrip, other, inOther, decision.Tolerance), samples);
         DifferenceStatistics s = outcome.Statistics;
         int failed = outcome.Pass ? 0 : Math.Max(1, outcome.TilesFailed);
         return (failed, double.IsFinite(s.MinPsnr) ? s.MinPsnr : null, s.MaxAbsoluteDifference, s.MaxRegionShareBeyond, outcome.EvidenceZ);
@@ -210,8 +211,8 @@ internal sealed class SpotCheckJudge
     public static int StripBands(int samplesPerPixel) =>
         SampleCountTest.SnapshotCounts(samplesPerPixel) is { Count: > 0 } counts ? counts.Count + 2 : 1;
 
-    // The sample-count statistic of a strip with snapshot bands against the delivered frame's tiles; null for a strip of
-    // one band (a validator that kept no snapshots: the other rules still judge it).
+    // The sample-count statistic of a strip with snapshot bands against the delivered frame's tiles; null when the job's
+    // sample count has no snapshot counts (SpotChecks refuses a strip without the bands its sample count needs).
     private static SampleCountStatistic? MeasureSnapshots(Image strip, Image frame, IReadOnlyList<PixelTile> tiles, int samplesPerPixel)
     {
         IReadOnlyList<int> counts = SampleCountTest.SnapshotCounts(samplesPerPixel);

@@ -333,20 +333,22 @@ internal sealed partial class SpotChecks
             throw new CoordinatorException(400, "tilesPng is not base64.");
         }
 
-        // One band of tiles, or that band followed by the validator's snapshots at earlier sample counts.
-        int stripWidth = check.Tiles.Sum(t => t.Width), stripHeight = check.Tiles.Max(t => t.Height);
-        int deepHeight = stripHeight * SpotCheckJudge.StripBands(job.Spec.Settings.SamplesPerPixel);
-        if (OutputAcceptance.CheckPngHeader(stripBytes, stripWidth, stripHeight) is { } wrongStrip
-            && OutputAcceptance.CheckPngHeader(stripBytes, stripWidth, deepHeight) is not null)
+        // The band of tiles followed by the validator's snapshots at earlier sample counts, whenever the job's sample
+        // count has any: a strip without them would let a validator (colluding with the renderer) skip the sample-count
+        // rule, so it is refused like any other malformed report.
+        int bands = SpotCheckJudge.StripBands(job.Spec.Settings.SamplesPerPixel);
+        int stripWidth = check.Tiles.Sum(t => t.Width), stripHeight = check.Tiles.Max(t => t.Height) * bands;
+        string layout = bands > 1 ? $" (the tiles and {bands - 1} snapshot bands below them)" : "";
+        if (OutputAcceptance.CheckPngHeader(stripBytes, stripWidth, stripHeight) is { } wrongStrip)
         {
-            throw new CoordinatorException(422, $"tilesPng: {wrongStrip}.");
+            throw new CoordinatorException(422, $"tilesPng: {wrongStrip}{layout}.");
         }
 
         using Image strip = SpotCheckJudge.LoadImage(stripBytes)
             ?? throw new CoordinatorException(422, "tilesPng is not a PNG image.");
-        if (strip.Width != stripWidth || (strip.Height != stripHeight && strip.Height != deepHeight))
+        if (strip.Width != stripWidth || strip.Height != stripHeight)
         {
-            throw new CoordinatorException(422, $"tilesPng is {strip.Width}x{strip.Height}; the tiles need {stripWidth}x{stripHeight}.");
+            throw new CoordinatorException(422, $"tilesPng is {strip.Width}x{strip.Height}; the tiles need {stripWidth}x{stripHeight}{layout}.");
         }
 
         string tilesKey = FarmKeys.CheckTiles(job.Id, task.Index, check.Number);
