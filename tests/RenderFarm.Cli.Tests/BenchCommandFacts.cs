@@ -1,3 +1,5 @@
+using RenderFarm.Rendering.Imaging;
+
 namespace RenderFarm.Cli.Tests;
 
 /// <summary>The render bench's scale and noise modes: figures for valid input, one-line refusals for bad lists.</summary>
@@ -43,6 +45,36 @@ public sealed class BenchCommandFacts
         Assert.Equal(2, result.ExitCode);
         Assert.Contains(option, result.Error, StringComparison.Ordinal);
         Assert.DoesNotContain("   at ", result.Error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    [Trait("Category", "Gpu")]
+    public async Task The_noise_mode_writes_our_linear_renders_and_the_share_of_the_worst_pixels()
+    {
+        string output = Directory.CreateTempSubdirectory("renderfarm-noise-").FullName;
+        try
+        {
+            CliResult result = await CliRunner.RunAsync(
+                "bench", "--noise", "--no-cycles", "--bsdf", "gltf", "--scenes", "samples/cornell-box/cornell-box.glb",
+                "--size", "8x8", "--reference-spp", "8", "--ladder", "2,4", "--out", output);
+            Assert.True(result.ExitCode == 0, result.Error);
+            Assert.Contains("Gltf BSDF", result.Output, StringComparison.Ordinal);
+            Assert.Contains("cornell-box: the worst 1 % of pixel channels hold", result.Output, StringComparison.Ordinal);
+            Assert.Contains("| cornell-box | 984 | RenderFarm |", result.Output, StringComparison.Ordinal);
+
+            // The reference and each rung, as linear PFM beside where Cycles' images go; a lit box is not black.
+            foreach (string name in new[] { "renderfarm-8-7919.pfm", "renderfarm-2-1.pfm", "renderfarm-4-1.pfm" })
+            {
+                HdrImage image = PfmFile.Read(Path.Combine(output, "cornell-box", name));
+                Assert.Equal((8, 8), (image.Width, image.Height));
+                Assert.Contains(image.Pixels, value => value > 0);
+                Assert.All(image.Pixels, value => Assert.True(float.IsFinite(value)));
+            }
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
     }
 
     [Fact]

@@ -48,6 +48,7 @@ internal static class BenchCommand
         };
         var ladder = new Option<string>("--ladder") { Description = "Samples per pixel of --noise's timed renders.", DefaultValueFactory = _ => "4,16,64" };
         var referenceSpp = new Option<int>("--reference-spp") { Description = "Samples per pixel of --noise's references.", DefaultValueFactory = _ => 1024 };
+        var bsdf = new Option<BsdfModel>("--bsdf") { Description = "Surface model of our renders: principled or gltf.", DefaultValueFactory = _ => BsdfModel.Principled };
         var bvh = new Option<string?>("--bvh") { Description = "Build the BVH of synthetic scenes of these triangle counts (e.g. 1000000,10000000) and report time and memory." };
         var instancing = new Option<string?>("--instancing")
         {
@@ -55,7 +56,7 @@ internal static class BenchCommand
         };
         var command = new Command("bench", "Measure render speed against Blender Cycles on the same scene and frame.")
         {
-            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device, noise, scenes, ladder, referenceSpp, bvh, instancing,
+            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device, noise, scenes, ladder, referenceSpp, bvh, instancing, bsdf,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => result.GetValue(bvh) is { } counts
@@ -72,6 +73,7 @@ internal static class BenchCommand
                     result.GetValue(threads),
                     result.GetValue(output)!,
                     result.GetValue(device),
+                    result.GetValue(bsdf),
                     cancellationToken)
                 : RunAsync(
                 result.GetValue(scene)!,
@@ -81,6 +83,7 @@ internal static class BenchCommand
                     Size = ImageSize.Parse(result.GetValue(size)!),
                     SamplesPerPixel = result.GetValue(samples),
                     ToneMapping = ToneMapping.Clamp,
+                    Bsdf = result.GetValue(bsdf),
                 },
                 Math.Max(1, result.GetValue(repeat)),
                 result.GetValue(noCycles) ? null : result.GetValue(blender),

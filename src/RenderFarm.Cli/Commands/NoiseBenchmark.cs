@@ -34,6 +34,7 @@ internal static class NoiseBenchmark
         int? threads,
         string outputFolder,
         int? deviceIndex,
+        BsdfModel bsdf,
         CancellationToken cancellationToken)
     {
         if (ladder.Count < 2 || ladder.Any(spp => spp < 1 || spp >= referenceSpp))
@@ -44,30 +45,38 @@ internal static class NoiseBenchmark
         Directory.CreateDirectory(outputFolder);
         using ComputeDevice device = ComputeDevice.Open(deviceIndex);
         using var tracer = new PathTracer(device);
-        Print($"device {device.Info}; {size}, reference {referenceSpp} spp, ladder {string.Join(",", ladder)} spp, 8 bounces; relMSE = mean (x-ref)^2/(ref^2+{NoiseMetrics.Epsilon}) against each renderer's own reference");
+        Print($"device {device.Info}; {size}, reference {referenceSpp} spp, ladder {string.Join(",", ladder)} spp, 8 bounces, {bsdf} BSDF; relMSE = mean (x-ref)^2/(ref^2+{NoiseMetrics.Epsilon}) against each renderer's own reference");
         var rows = new List<string>();
         foreach (string scenePath in scenePaths)
         {
             string path = await EnsureSceneAsync(scenePath, blender, cancellationToken).ConfigureAwait(false);
             SceneAsset scene = SceneAsset.Load(path);
-            var settings = new RenderSettings { Size = size, ToneMapping = ToneMapping.Clamp };
+            var settings = new RenderSettings { Size = size, ToneMapping = ToneMapping.Clamp, Bsdf = bsdf };
             tracer.Render(scene, 1, settings with { SamplesPerPixel = 1 }, cancellationToken: cancellationToken);
 
             Console.Error.WriteLine($"{scene.Name}: renderfarm reference, {referenceSpp} spp...");
             HdrImage ourReference = tracer.Render(scene, 1, settings with { SamplesPerPixel = referenceSpp, Seed = ReferenceSeed }, cancellationToken: cancellationToken).Image;
+            // Our linear images beside Cycles' (PFM), so an error can be looked at pixel by pixel.
+            string folder = Path.Combine(outputFolder, Path.GetFileNameWithoutExtension(path));
+            Directory.CreateDirectory(folder);
+            PfmFile.Write(ourReference, Path.Combine(folder, F($"renderfarm-{referenceSpp}-{ReferenceSeed}.pfm")));
             var ours = new List<(int Spp, double Seconds, double Error)>();
+            HdrImage? last = null;
             foreach (int spp in ladder)
             {
                 FrameRender render = tracer.Render(scene, 1, settings with { SamplesPerPixel = spp, Seed = LadderSeed }, cancellationToken: cancellationToken);
                 ours.Add((spp, render.WallTime.TotalSeconds, NoiseMetrics.RelativeMse(render.Image, ourReference)));
+                PfmFile.Write(render.Image, Path.Combine(folder, F($"renderfarm-{spp}-{LadderSeed}.pfm")));
+                last = render.Image;
             }
+
+            // Near 1: a few fireflies make the error (rare paths), not noise spread over the image.
+            Print($"{scene.Name}: the worst 1 % of pixel channels hold {NoiseMetrics.WorstShare(last!, ourReference, 0.01):P0} of our {ladder[^1]} spp error; images in {folder}");
 
             List<(int Spp, double Seconds, double Error)>? cycles = null;
             if (blender is not null)
             {
                 cycles = [];
-                string folder = Path.Combine(outputFolder, Path.GetFileNameWithoutExtension(path));
-                Directory.CreateDirectory(folder);
                 Console.Error.WriteLine($"{scene.Name}: Cycles reference, {referenceSpp} spp...");
                 HdrImage cyclesReference = await CyclesLinearAsync(blender, path, size, referenceSpp, (int)ReferenceSeed, threads, folder, cancellationToken).ConfigureAwait(false);
                 foreach (int spp in ladder)

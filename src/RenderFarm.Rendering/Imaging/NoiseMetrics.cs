@@ -37,6 +37,43 @@ public static class NoiseMetrics
     }
 
     /// <summary>
+    /// Share of <see cref="RelativeMse"/> carried by the worst <paramref name="fraction"/> of pixel channels (at least
+    /// one): near 1 when rare outliers (fireflies) make the error, near <paramref name="fraction"/> when the noise is even.
+    /// 0 when the images are equal.
+    /// </summary>
+    /// <exception cref="ArgumentException">The images differ in size.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="fraction"/> is not in (0, 1].</exception>
+    public static double WorstShare(HdrImage image, HdrImage reference, double fraction)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(fraction);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(fraction, 1);
+        double total = RelativeMse(image, reference) * image.Pixels.Length;
+        if (!(total > 0))
+        {
+            return 0;
+        }
+
+        var terms = new double[image.Pixels.Length];
+        for (int i = 0; i < terms.Length; i++)
+        {
+            double r = reference.Pixels[i];
+            double d = image.Pixels[i] - r;
+            double term = d * d / ((r * r) + Epsilon);
+            terms[i] = double.IsFinite(term) ? term : 1;
+        }
+
+        Array.Sort(terms);
+        int count = Math.Max(1, (int)(terms.Length * fraction));
+        double worst = 0;
+        for (int i = terms.Length - count; i < terms.Length; i++)
+        {
+            worst += terms[i];
+        }
+
+        return worst / total;
+    }
+
+    /// <summary>
     /// The samples per pixel at which a renderer's error reaches <paramref name="targetError"/>, interpolated linearly
     /// on the log-log curve of its (samples, error) points, or extrapolated along the nearest segment outside them
     /// (Monte Carlo error falls as a power of the sample count, so the curve is close to a line there).

@@ -20,6 +20,31 @@ public class NoiseMetricsFacts
     }
 
     [Fact]
+    public void Worst_share_tells_a_firefly_from_even_noise()
+    {
+        var reference = new HdrImage(10, 10);
+        Array.Fill(reference.Pixels, 1f);
+
+        // One channel of 300 off by 10, the rest off by 0.1: the worst 1 % (3 channels) hold 100 / (100 + 2 * 0.01) of
+        // the squared error plus their own 0.01 each.
+        var firefly = new HdrImage(10, 10);
+        Array.Fill(firefly.Pixels, 1.1f);
+        firefly.Pixels[42] = 11f;
+        double one = 0.1 * 0.1;
+        double expected = (100 + (2 * one)) / (100 + (299 * one));
+        Assert.Equal(expected, NoiseMetrics.WorstShare(firefly, reference, 0.01), 4);
+
+        // Every channel off by the same amount: the worst 1 % hold 1 % of the error.
+        var even = new HdrImage(10, 10);
+        Array.Fill(even.Pixels, 1.1f);
+        Assert.Equal(0.01, NoiseMetrics.WorstShare(even, reference, 0.01), 9);
+
+        Assert.Equal(0, NoiseMetrics.WorstShare(reference, reference, 0.01));
+        Assert.Throws<ArgumentOutOfRangeException>(() => NoiseMetrics.WorstShare(even, reference, 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => NoiseMetrics.WorstShare(even, reference, 1.5));
+    }
+
+    [Fact]
     public void Samples_to_error_interpolates_on_the_log_log_curve()
     {
         // error = 1 / samples: error 0.1 is reached at 10 samples, between the points 4 and 16 and off both.
