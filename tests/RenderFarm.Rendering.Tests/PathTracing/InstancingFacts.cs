@@ -4,8 +4,12 @@ using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
 using RenderFarm.Rendering.PathTracing;
 using RenderFarm.Rendering.Scene;
+using RenderFarm.Rendering.Tests.Scene;
 using RenderFarm.Testing;
+using SharpGLTF.Schema2;
 using Xunit.Abstractions;
+
+using static RenderFarm.Rendering.Tests.Scene.GltfTestFiles;
 
 namespace RenderFarm.Rendering.Tests.PathTracing;
 
@@ -43,9 +47,66 @@ public class InstancingLayoutFacts
     public void EveryInstancesTriangles_LandWhereFlatteningPutsThem()
     {
         SceneAsset scene = SceneAsset.Load(RepositoryPaths.Combine(Sample));
-        GpuSceneData instanced = scene.BuildFrame(0, 1);
+        AssertPlacedAsFlattened(scene, 0);
+    }
+
+    [Fact]
+    public void AnimatedInstances_AreTransformedPerFrame()
+    {
+        // Two nodes share a mesh; each moves along its own channel, so the top level changes from frame to frame.
+        using var dir = new TempDirectory();
+        ModelRoot model = ModelRoot.CreateModel();
+        Mesh mesh = model.CreateMesh("m");
+        AddPrimitive(mesh, UnitTriangle);
+        global::SharpGLTF.Schema2.Scene root = model.UseScene(0);
+        Node a = root.CreateNode("a");
+        a.Mesh = mesh;
+        Node b = root.CreateNode("b");
+        b.Mesh = mesh;
+        model.CreateAnimation("first").CreateTranslationChannel(a, new Dictionary<float, Vector3> { [0] = Vector3.Zero, [2] = new(0, 0, 2) });
+        model.CreateAnimation("second").CreateRotationChannel(b, new Dictionary<float, Quaternion> { [0] = Quaternion.Identity, [4] = Quaternion.CreateFromAxisAngle(Vector3.UnitY, 3) });
+        SceneAsset scene = SceneAsset.Load(Save(model, dir, GltfFormat.Glb));
+        Assert.Equal(1, scene.SharedMeshCount);
+
+        foreach (double time in new[] { 0.0, 1.0, 3.5 })
+        {
+            AssertPlacedAsFlattened(scene, time);
+        }
+    }
+
+    [Fact]
+    public void AnInstanceScaledToZero_IsFlattenedAtThatFrame()
+    {
+        // A singular world matrix has no inverse to carry rays into the instance's space: that node's triangles are
+        // flattened at that frame (a flat copy, as the flattened scene draws it), the others stay instances.
+        using var dir = new TempDirectory();
+        ModelRoot model = ModelRoot.CreateModel();
+        Mesh mesh = model.CreateMesh("m");
+        AddPrimitive(mesh, UnitTriangle);
+        global::SharpGLTF.Schema2.Scene root = model.UseScene(0);
+        Node a = root.CreateNode("a");
+        a.Mesh = mesh;
+        Node b = root.CreateNode("b");
+        b.Mesh = mesh;
+        b.LocalTransform = new SharpGLTF.Transforms.AffineTransform(new Vector3(1, 0, 1), null, new Vector3(3, 0, 0));
+        SceneAsset scene = SceneAsset.Load(Save(model, dir, GltfFormat.Glb));
+
+        GpuSceneData frame = scene.BuildFrame(0, 1);
+        Assert.Equal(2, frame.Instances.Length);
+        Assert.Single(frame.Instances, i => (i.Flags & GpuInstance.FlagIdentity) != 0);
+        AssertPlacedAsFlattened(scene, 0);
+    }
+
+    // Walks the instanced frame's top level from node 0 to its leaves, and each instance's BVH to its triangles, as the
+    // shader does, and finds every triangle where the flattened frame has it (same winding, same material).
+    private static void AssertPlacedAsFlattened(SceneAsset scene, double time)
+    {
+        scene.FlattenSharedMeshes = false;
+        GpuSceneData instanced = scene.BuildFrame(time, 1);
         scene.FlattenSharedMeshes = true;
-        GpuSceneData flattened = scene.BuildFrame(0, 1);
+        GpuSceneData flattened = scene.BuildFrame(time, 1);
+        scene.FlattenSharedMeshes = false;
+        Assert.NotEmpty(instanced.Instances);
 
         // Walk the top level from node 0 to its leaves, and each instance's BVH to its triangles, as the shader does.
         var placed = new List<(Vector3 A, Vector3 B, Vector3 C, uint Material)>();
