@@ -115,6 +115,33 @@ public sealed class ExrJobFacts
         Assert.Null(Jobs.JobBudget.Refusal(FrameRange.Parse("1"), settings, new JobLimits(), most));
     }
 
+    // The size bound refuses uploads before they are read; it must hold for honest frames of noise, which ZIP cannot
+    // shrink (blocks stored raw), and reading back must give the written values (exactly, at float).
+    [Theory]
+    [InlineData(ExrDepth.Half)]
+    [InlineData(ExrDepth.Float)]
+    public void The_worst_case_size_holds_for_incompressible_frames_and_reading_gives_the_values_back(ExrDepth depth)
+    {
+        (HdrImage image, FrameAovs aovs) = Frame(33, 17, seed: 9);
+        using var stream = new MemoryStream();
+        ExrWriter.Write(stream, 33, 17, FarmFrame.Channels(image, aovs, depth), ExrCompression.Zip);
+        var size = new ImageSize(33, 17);
+
+        Assert.InRange(stream.Length, 1, FarmFrame.WorstCaseBytes(size, depth)!.Value);
+        (HdrImage read, FrameAovs readAovs) = FarmFrame.Read(stream.ToArray(), size, depth);
+        Assert.Equal(aovs.Depth, readAovs.Depth);
+        if (depth == ExrDepth.Float)
+        {
+            Assert.Equal(image.Pixels, read.Pixels);
+            Assert.Equal(aovs.Emission, readAovs.Emission);
+            Assert.Equal(aovs.Coverage, readAovs.Coverage);
+        }
+        else
+        {
+            Assert.All(image.Pixels.Zip(read.Pixels), p => Assert.Equal(p.First, p.Second, p.First / 1024));
+        }
+    }
+
     private static async Task<JobSummary> SubmitExrAsync(TestFarm farm, string depth, bool denoise)
     {
         SceneUploaded scene = await farm.UploadSceneAsync();

@@ -9,7 +9,7 @@ namespace RenderFarm.Cli.Farm;
 /// <summary>
 /// The client's side of a denoised farm job: each verified frame (the provider's noisy EXR with its AOVs,
 /// <see cref="FarmFrame"/>) is read, denoised with <see cref="Denoiser"/> and written as the output asks, with the
-/// same calls a render on this machine makes. The denoiser runs after verification, on pixels the farm verified.
+/// deterministic calls anyone holding the verified file can repeat. The denoiser runs after verification, on pixels the farm verified.
 /// </summary>
 internal static class DenoisedFrames
 {
@@ -35,7 +35,7 @@ internal static class DenoisedFrames
             report(line);
         };
 
-    /// <summary>Writes the denoised frame as a render on this machine does: EXR with the AOVs and the noisy frame, or a tone-mapped PNG.</summary>
+    /// <summary>Writes the denoised frame: an EXR with the AOVs and the noisy frame beside it, or a tone-mapped PNG.</summary>
     public static void Write(string path, HdrImage denoised, HdrImage noisy, FrameAovs aovs, RenderSettings settings, FrameOutput output)
     {
         if (output.Format == FrameFormat.Exr)
