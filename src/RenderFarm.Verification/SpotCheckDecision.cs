@@ -81,8 +81,8 @@ public sealed class SpotCheckDecision
     public const double DefaultMinBiasEffect = 5e-4;
 
     /// <summary>
-    /// Default largest honest |z| of <see cref="SampleCountTest"/>: above the 6.03 that Efron's bound gives for a false
-    /// alarm of 10⁻⁷ over four snapshot counts, two-sided, and above every honest value measured (docs/verification.md).
+    /// Default largest honest |z| of <see cref="SampleCountTest"/>: above the bound that Efron's inequality gives for a false
+    /// alarm of 10⁻⁷ over six snapshot counts (6.1), two-sided, and above every honest value measured (docs/verification.md).
     /// </summary>
     public const double DefaultMaxSampleZ = 6.5;
 

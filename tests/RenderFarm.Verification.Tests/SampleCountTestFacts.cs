@@ -8,9 +8,10 @@ public class SampleCountTestFacts
     [Fact]
     public void SnapshotCounts_LieBelowTheAskedCountAtBothEndsOfTheStream()
     {
-        Assert.Equal([56, 60, 62, 63], SampleCountTest.SnapshotCounts(64));
-        Assert.Equal([224, 240, 248, 252], SampleCountTest.SnapshotCounts(256));
-        Assert.Equal([2], SampleCountTest.SnapshotCounts(3));
+        Assert.Equal([16, 32, 56, 60, 62, 63], SampleCountTest.SnapshotCounts(64));
+        Assert.Equal([64, 128, 224, 240, 248, 252], SampleCountTest.SnapshotCounts(256));
+        Assert.Equal([256, 512, 896, 960, 992, 1008], SampleCountTest.SnapshotCounts(1024));
+        Assert.Equal([1, 2], SampleCountTest.SnapshotCounts(3));
         Assert.Empty(SampleCountTest.SnapshotCounts(1));
     }
 
@@ -40,7 +41,9 @@ public class SampleCountTestFacts
     [Theory]
     [InlineData(60, 0)] // 6 % fewer: the last 4 samples dropped
     [InlineData(62, 0)] // 3 % fewer
-    [InlineData(48, 0)] // 25 % fewer, beyond the earliest snapshot
+    [InlineData(48, 0)] // 25 % fewer, between the snapshots at n/2 and n − n/8
+    [InlineData(16, 0)] // a quarter: at the snapshot n/4 (guards smooth scenes at high counts, where the count rules miss it)
+    [InlineData(8, 0)] // an eighth, below the earliest snapshot
     public void FewerSamples_FollowTheValidatorsSnapshot_AndFail(int samples, int skipFirst)
     {
         // Guards the gap the count and bias rules leave: a frame with a few percent fewer samples stays within the
