@@ -26,11 +26,15 @@ public sealed class VerificationReportFacts
 
         ProviderVerification honest = Assert.Single(report, p => p.Provider == Honest);
         Assert.Equal((4, 4, 1, 0, false), (honest.FramesDelivered, honest.SpotChecks, honest.WholeFrameSamples, honest.ChecksFailed, honest.Caught));
-        // A whole-frame cheat on every frame practically cannot pass a spot check.
-        Assert.True(Odds(honest, share: 1, area: 1) < 1e-6);
+        // A frame wrong all over: a spot check fails when one of its 7 tiles does, or at least at the measured catch of
+        // a check of such a frame (share and sample-count rules); a whole-frame check likewise over its 64 tiles.
+        CheatCatchRate wrong = CheatCatchRates.WrongPixelsRate;
+        double t = wrong.TileCatch;
+        double spot = Math.Max(1 - Math.Pow(1 - t, 7), wrong.FrameCatch), whole = Math.Max(1 - Math.Pow(1 - t, 64), wrong.WholeCatch);
+        Assert.Equal(Math.Pow((1 - (0.25 * whole)) * (1 - spot), 4), Odds(honest, share: 1, area: 1), 12);
+        Assert.True(Odds(honest, share: 1, area: 1) < Odds(honest, share: 1, area: 0.01));
         // One wrong tile in every frame: each spot check lands on it with 7/64 and a checked wrong tile fails at the
         // measured rate t; a quarter of the frames were re-rendered whole, which fail at t too.
-        double t = CheatCatchRates.WrongPixelsRate.TileCatch;
         Assert.Equal(Math.Pow((1 - (0.25 * t)) * (1 - (7.0 / 64 * t)), 4), Odds(honest, share: 1, area: 0.01), 12);
         // Cheating more never escapes more easily.
         Assert.True(Odds(honest, share: 0.05, area: 0.01) >= Odds(honest, share: 0.25, area: 0.01));

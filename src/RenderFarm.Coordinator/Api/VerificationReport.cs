@@ -39,9 +39,17 @@ internal static class VerificationReport
                 foreach (double area in s_cheatedAreas)
                 {
                     int cheatedTiles = Math.Clamp((int)Math.Ceiling(area * candidates), 1, candidates);
-                    double tileCatch = CheatCatchRates.WrongPixelsRate.TileCatch;
-                    double spotCatch = spotCheckedShare * DetectionProbability.SpotCheckCatchProbability(candidates, cheatedTiles, tilesPerCheck, tileCatch);
-                    double wholeCatch = DetectionProbability.SpotCheckCatchProbability(candidates, cheatedTiles, candidates, tileCatch);
+                    CheatCatchRate wrong = CheatCatchRates.WrongPixelsRate;
+                    double spotCatch = DetectionProbability.SpotCheckCatchProbability(candidates, cheatedTiles, tilesPerCheck, wrong.TileCatch);
+                    double wholeCatch = DetectionProbability.SpotCheckCatchProbability(candidates, cheatedTiles, candidates, wrong.TileCatch);
+                    if (cheatedTiles == candidates)
+                    {
+                        // A frame wrong all over is also caught by the rules over the whole check (share, sample count).
+                        spotCatch = Math.Max(spotCatch, wrong.FrameCatch);
+                        wholeCatch = Math.Max(wholeCatch, wrong.WholeCatch);
+                    }
+
+                    spotCatch *= spotCheckedShare;
                     odds.Add(new EscapeOdds(share, area, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCatch, wholeCatch)));
                 }
 
