@@ -141,7 +141,9 @@ public sealed class InferenceFacts
         string miniLm = RealModels.MiniLmModel;
         string vocabulary = RealModels.MiniLmVocabulary;
         string classifier = RealModels.Ocr("ch_ppocr_mobile_v2.0_cls_infer.onnx");
-        await using Farm farm = await Farm.CreateAsync(_postgres, _s3, _output, FarmTimings.Fast);
+        // Long leases: an item of the 90 MB encoder takes 10-30 s on a loaded two-core machine; with 4 s leases, leases
+        // lapsed while items ran and tasks were run twice (measured: 4-5 min against 2 min).
+        await using Farm farm = await Farm.CreateAsync(_postgres, _s3, _output, FarmTimings.LongLease);
         await farm.RunAsync(async () =>
         {
             await farm.StartCoordinatorAsync();
