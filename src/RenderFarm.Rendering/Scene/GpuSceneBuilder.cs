@@ -64,21 +64,9 @@ internal static class GpuSceneBuilder
         (Vector3[] vertices, GpuTriangleShading[] shading, uint[] materials) = Flatten(scene, pose);
         Matrix4x4[] world = pose.World;
         Bvh bvh = Bvh.Build(vertices);
-        int[] order = bvh.TriangleOrder;
-        var triangles = new GpuTriangle[order.Length];
-        var orderedShading = new GpuTriangleShading[order.Length];
-        for (int i = 0; i < order.Length; i++)
-        {
-            int source = order[i];
-            triangles[i] = new GpuTriangle
-            {
-                V0 = vertices[3 * source],
-                V1 = vertices[(3 * source) + 1],
-                V2 = vertices[(3 * source) + 2],
-                Material = materials[source],
-            };
-            orderedShading[i] = shading[source];
-        }
+        var triangles = new GpuTriangle[bvh.TriangleOrder.Length];
+        var orderedShading = new GpuTriangleShading[triangles.Length];
+        WriteInBvhOrder(bvh.TriangleOrder, vertices, shading, materials, triangles, orderedShading);
 
         GpuEmitter[] emitters = BuildEmitters(scene.Materials, triangles);
         GpuLight[] lights = BuildLights(scene.Lights, world);
@@ -177,19 +165,7 @@ internal static class GpuSceneBuilder
         uint flatRoot = (uint)nodes.Count;
         if (flatBvh is not null)
         {
-            int[] order = flatBvh.TriangleOrder;
-            for (int i = 0; i < order.Length; i++)
-            {
-                int source = order[i];
-                triangles[i] = new GpuTriangle
-                {
-                    V0 = vertices[3 * source],
-                    V1 = vertices[(3 * source) + 1],
-                    V2 = vertices[(3 * source) + 2],
-                    Material = flatMaterials[source],
-                };
-                shading[i] = flatShading[source];
-            }
+            WriteInBvhOrder(flatBvh.TriangleOrder, vertices, flatShading, flatMaterials, triangles, shading);
 
             AppendNodes(nodes, flatBvh.Nodes, 0);
         }
@@ -422,6 +398,32 @@ internal static class GpuSceneBuilder
             + (joints[indices[first + 1]] * weights.Y)
             + (joints[indices[first + 2]] * weights.Z)
             + (joints[indices[first + 3]] * weights.W);
+    }
+
+    /// <summary>
+    /// Writes flattened triangles (three vertices each) and their shading into the order a BVH build chose, from the
+    /// start of the destination arrays.
+    /// </summary>
+    internal static void WriteInBvhOrder(
+        int[] order,
+        Vector3[] vertices,
+        GpuTriangleShading[] shading,
+        uint[] materials,
+        GpuTriangle[] triangles,
+        GpuTriangleShading[] orderedShading)
+    {
+        for (int i = 0; i < order.Length; i++)
+        {
+            int source = order[i];
+            triangles[i] = new GpuTriangle
+            {
+                V0 = vertices[3 * source],
+                V1 = vertices[(3 * source) + 1],
+                V2 = vertices[(3 * source) + 2],
+                Material = materials[source],
+            };
+            orderedShading[i] = shading[source];
+        }
     }
 
     internal static int AppendPart(

@@ -55,21 +55,9 @@ internal sealed class SharedMeshGeometry
         }
 
         Bvh bvh = Bvh.Build(vertices);
-        int[] order = bvh.TriangleOrder;
         var triangles = new GpuTriangle[count];
         var orderedShading = new GpuTriangleShading[count];
-        for (int i = 0; i < order.Length; i++)
-        {
-            int source = order[i];
-            triangles[i] = new GpuTriangle
-            {
-                V0 = vertices[3 * source],
-                V1 = vertices[(3 * source) + 1],
-                V2 = vertices[(3 * source) + 2],
-                Material = materials[source],
-            };
-            orderedShading[i] = shading[source];
-        }
+        GpuSceneBuilder.WriteInBvhOrder(bvh.TriangleOrder, vertices, shading, materials, triangles, orderedShading);
 
         return new SharedMeshGeometry(bvh.Nodes, triangles, orderedShading);
     }
