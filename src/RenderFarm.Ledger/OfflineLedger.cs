@@ -1,7 +1,4 @@
-using System.Globalization;
 using System.Numerics;
-using System.Text.Json;
-using System.Text.Json.Serialization;
 using RenderFarm.Core.Ledger;
 
 namespace RenderFarm.Ledger;
@@ -15,19 +12,10 @@ namespace RenderFarm.Ledger;
 /// </summary>
 public sealed class OfflineLedger : ILedger, IDisposable
 {
-    private static readonly JsonSerializerOptions s_json = new()
-    {
-        WriteIndented = true,
-        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
-        Converters = { new BigIntegerConverter() },
-    };
-
-    private readonly string _path;
     private readonly EscrowTerms _terms;
     private readonly string _treasury;
     private readonly TimeProvider _timeProvider;
-    private readonly SemaphoreSlim _gate = new(1, 1);
-    private LedgerFile _file;
+    private readonly OfflineLedgerFile _file;
 
     /// <summary>Opens the ledger file at <paramref name="path"/>, or starts an empty ledger there if it does not exist.</summary>
     /// <param name="path">The ledger file.</param>
@@ -44,8 +32,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
         _terms = terms ?? new EscrowTerms { Treasury = EscrowTerms.OfflineTreasury };
         _treasury = _terms.Validate();
         _timeProvider = timeProvider ?? TimeProvider.System;
-        _path = Path.GetFullPath(path);
-        _file = Load(_path);
+        _file = new OfflineLedgerFile(path);
     }
 
     /// <summary>How long after a provider's latest unstake request its withdrawal becomes payable.</summary>
@@ -62,7 +49,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
     {
         string to = LedgerIds.Address(address, nameof(address));
         ArgumentOutOfRangeException.ThrowIfNegative(amount);
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
                 file.Balances[to] = file.Balances.GetValueOrDefault(to) + amount;
@@ -79,10 +66,10 @@ public sealed class OfflineLedger : ILedger, IDisposable
         ArgumentNullException.ThrowIfNull(payouts);
         Payout[] normalized = [.. payouts.Select(payout => Normalize(payout, nameof(payouts)))];
         string action = $"Releasing batch '{batchId}' of job {jobId}";
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
-                EscrowEntry? escrow = file.Escrows.GetValueOrDefault(key);
+                OfflineEscrowEntry? escrow = file.Escrows.GetValueOrDefault(key);
                 if (escrow is not null && escrow.Batches.Contains(batchId))
                 {
                     return false;
@@ -132,10 +119,10 @@ public sealed class OfflineLedger : ILedger, IDisposable
     public Task<LedgerReceipt> RefundAsync(string client, Guid jobId, CancellationToken cancellationToken = default)
     {
         string key = Key(client, jobId);
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
-                EscrowEntry escrow = Escrow(file, key, jobId, $"Refunding job {jobId}");
+                OfflineEscrowEntry escrow = Escrow(file, key, jobId, $"Refunding job {jobId}");
                 if (!escrow.Open)
                 {
                     return false;
@@ -154,10 +141,10 @@ public sealed class OfflineLedger : ILedger, IDisposable
         ArgumentNullException.ThrowIfNull(providers);
         string[] normalized = [.. providers.Select(provider => LedgerIds.Address(provider, nameof(providers)))];
         string action = $"Recording the providers of job {jobId}";
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
-                EscrowEntry escrow = Escrow(file, key, jobId, action);
+                OfflineEscrowEntry escrow = Escrow(file, key, jobId, action);
                 if (normalized.Contains(Nethereum.Util.AddressUtil.ZERO_ADDRESS))
                 {
                     throw Refused(action, "ZeroAddress", "");
@@ -188,10 +175,10 @@ public sealed class OfflineLedger : ILedger, IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(amount);
         string action = $"Slashing {cheat} for job {jobId}";
         BigInteger slashed = BigInteger.Zero;
-        LedgerReceipt receipt = await WriteAsync(
+        LedgerReceipt receipt = await _file.WriteAsync(
             file =>
             {
-                EscrowEntry escrow = Escrow(file, key, jobId, action);
+                OfflineEscrowEntry escrow = Escrow(file, key, jobId, action);
                 if (!escrow.Assigned.Contains(cheat))
                 {
                     throw Refused(action, "NotAssigned", $"jobId={jobId}, provider={cheat}");
@@ -210,7 +197,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
                 // The least of the amount, the per-job cap, the job's budget and what the provider has: from the
                 // active stake first, then from the pending withdrawal, so requesting one escapes nothing.
                 BigInteger staked = file.Stakes.GetValueOrDefault(cheat);
-                WithdrawalEntry? pending = file.Withdrawals.GetValueOrDefault(cheat);
+                OfflineWithdrawalEntry? pending = file.Withdrawals.GetValueOrDefault(cheat);
                 BigInteger slashable = staked + (pending?.Amount ?? BigInteger.Zero);
                 BigInteger taken = BigInteger.Min(BigInteger.Min(amount, _terms.MaxSlashPerJob), BigInteger.Min(escrow.Locked, slashable));
                 if (taken.IsZero)
@@ -243,8 +230,8 @@ public sealed class OfflineLedger : ILedger, IDisposable
     public Task<EscrowState?> GetEscrowAsync(string client, Guid jobId, CancellationToken cancellationToken = default)
     {
         string key = Key(client, jobId);
-        return ReadAsync(
-            file => file.Escrows.GetValueOrDefault(key) is EscrowEntry escrow
+        return _file.ReadAsync(
+            file => file.Escrows.GetValueOrDefault(key) is OfflineEscrowEntry escrow
                 ? new EscrowState(escrow.Client, escrow.Locked, escrow.Slashed, escrow.Released, escrow.Refunded, escrow.Open, escrow.ReclaimableAt)
                 : null,
             cancellationToken);
@@ -254,33 +241,34 @@ public sealed class OfflineLedger : ILedger, IDisposable
     public Task<BigInteger> GetBalanceAsync(string address, CancellationToken cancellationToken = default)
     {
         string account = LedgerIds.Address(address, nameof(address));
-        return ReadAsync(file => file.Balances.GetValueOrDefault(account), cancellationToken);
+        return _file.ReadAsync(file => file.Balances.GetValueOrDefault(account), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<BigInteger> GetStakeAsync(string address, CancellationToken cancellationToken = default)
     {
         string account = LedgerIds.Address(address, nameof(address));
-        return ReadAsync(file => file.Stakes.GetValueOrDefault(account), cancellationToken);
+        return _file.ReadAsync(file => file.Stakes.GetValueOrDefault(account), cancellationToken);
     }
 
     /// <inheritdoc />
     public Task<PendingWithdrawal?> GetPendingWithdrawalAsync(string address, CancellationToken cancellationToken = default)
     {
         string account = LedgerIds.Address(address, nameof(address));
-        return ReadAsync(
-            file => file.Withdrawals.GetValueOrDefault(account) is WithdrawalEntry pending ? new PendingWithdrawal(pending.Amount, pending.AvailableAt) : null,
+        return _file.ReadAsync(
+            file => file.Withdrawals.GetValueOrDefault(account) is OfflineWithdrawalEntry pending ? new PendingWithdrawal(pending.Amount, pending.AvailableAt) : null,
             cancellationToken);
     }
 
     /// <summary>Releases the lock that orders writes.</summary>
-    public void Dispose() => _gate.Dispose();
+    public void Dispose() => _file.Dispose();
 
-    private Task<LedgerReceipt> LockAsync(string client, Guid jobId, BigInteger amount, CancellationToken cancellationToken)
+    // The account operations below are reached through OfflineAccount, which supplies the participant.
+    internal Task<LedgerReceipt> LockAsync(string client, Guid jobId, BigInteger amount, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(amount);
         string action = $"Locking {amount} for job {jobId}";
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
                 if (amount.IsZero)
@@ -295,7 +283,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
                 }
 
                 Debit(file, client, amount, action);
-                file.Escrows[key] = new EscrowEntry
+                file.Escrows[key] = new OfflineEscrowEntry
                 {
                     Client = client,
                     Open = true,
@@ -307,14 +295,14 @@ public sealed class OfflineLedger : ILedger, IDisposable
             cancellationToken);
     }
 
-    private Task<LedgerReceipt> ReclaimAsync(string client, Guid jobId, CancellationToken cancellationToken)
+    internal Task<LedgerReceipt> ReclaimAsync(string client, Guid jobId, CancellationToken cancellationToken)
     {
         string action = $"Reclaiming the escrow of job {jobId}";
         string key = Key(client, jobId);
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
-                EscrowEntry escrow = OpenEscrow(file, key, jobId, action);
+                OfflineEscrowEntry escrow = OpenEscrow(file, key, jobId, action);
                 if (_timeProvider.GetUtcNow() < escrow.ReclaimableAt)
                 {
                     throw Refused(action, "ReclaimNotDue", $"jobId={jobId}, deadlineAt={LedgerIds.Time(escrow.ReclaimableAt)}");
@@ -326,11 +314,11 @@ public sealed class OfflineLedger : ILedger, IDisposable
             cancellationToken);
     }
 
-    private Task<LedgerReceipt> StakeAsync(string provider, BigInteger amount, CancellationToken cancellationToken)
+    internal Task<LedgerReceipt> StakeAsync(string provider, BigInteger amount, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(amount);
         string action = $"Staking {amount}";
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
                 if (amount.IsZero)
@@ -345,11 +333,11 @@ public sealed class OfflineLedger : ILedger, IDisposable
             cancellationToken);
     }
 
-    private Task<LedgerReceipt> UnstakeAsync(string provider, BigInteger amount, CancellationToken cancellationToken)
+    internal Task<LedgerReceipt> UnstakeAsync(string provider, BigInteger amount, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(amount);
         string action = $"Requesting the withdrawal of {amount} from the stake";
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
                 if (amount.IsZero)
@@ -365,7 +353,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
 
                 // A new request adds to the pending amount and restarts the wait for all of it, as in the contract.
                 file.Stakes[provider] = staked - amount;
-                WithdrawalEntry pending = file.Withdrawals.GetValueOrDefault(provider) ?? new WithdrawalEntry();
+                OfflineWithdrawalEntry pending = file.Withdrawals.GetValueOrDefault(provider) ?? new OfflineWithdrawalEntry();
                 pending.Amount += amount;
                 pending.AvailableAt = _timeProvider.GetUtcNow() + _terms.UnstakeDelay;
                 file.Withdrawals[provider] = pending;
@@ -374,13 +362,13 @@ public sealed class OfflineLedger : ILedger, IDisposable
             cancellationToken);
     }
 
-    private Task<LedgerReceipt> WithdrawStakeAsync(string provider, CancellationToken cancellationToken)
+    internal Task<LedgerReceipt> WithdrawStakeAsync(string provider, CancellationToken cancellationToken)
     {
         string action = $"Withdrawing the pending stake of {provider}";
-        return WriteAsync(
+        return _file.WriteAsync(
             file =>
             {
-                WithdrawalEntry pending = file.Withdrawals.GetValueOrDefault(provider)
+                OfflineWithdrawalEntry pending = file.Withdrawals.GetValueOrDefault(provider)
                     ?? throw Refused(action, "NoPendingWithdrawal", $"provider={provider}");
                 if (_timeProvider.GetUtcNow() < pending.AvailableAt)
                 {
@@ -394,7 +382,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
             cancellationToken);
     }
 
-    private static void Debit(LedgerFile file, string account, BigInteger amount, string action)
+    private static void Debit(OfflineLedgerState file, string account, BigInteger amount, string action)
     {
         BigInteger balance = file.Balances.GetValueOrDefault(account);
         if (balance < amount)
@@ -406,7 +394,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
     }
 
     // Pays what is left back to the client and closes the escrow.
-    private static void Close(LedgerFile file, EscrowEntry escrow)
+    private static void Close(OfflineLedgerState file, OfflineEscrowEntry escrow)
     {
         BigInteger amount = escrow.Remaining;
         escrow.Open = false;
@@ -414,16 +402,14 @@ public sealed class OfflineLedger : ILedger, IDisposable
         file.Balances[escrow.Client] = file.Balances.GetValueOrDefault(escrow.Client) + amount;
     }
 
-    // An escrow is the client's for the job: another client's lock on the same job id is another escrow.
-    private static string Key(string client, Guid jobId) =>
-        string.Create(CultureInfo.InvariantCulture, $"{LedgerIds.Address(client, nameof(client))}/{jobId:D}");
+    private static string Key(string client, Guid jobId) => OfflineLedgerState.EscrowKey(client, jobId);
 
-    private static EscrowEntry Escrow(LedgerFile file, string key, Guid jobId, string action) =>
+    private static OfflineEscrowEntry Escrow(OfflineLedgerState file, string key, Guid jobId, string action) =>
         file.Escrows.GetValueOrDefault(key) ?? throw Refused(action, "NoEscrow", $"client={key[..key.IndexOf('/', StringComparison.Ordinal)]}, jobId={jobId}");
 
-    private static EscrowEntry OpenEscrow(LedgerFile file, string key, Guid jobId, string action)
+    private static OfflineEscrowEntry OpenEscrow(OfflineLedgerState file, string key, Guid jobId, string action)
     {
-        EscrowEntry escrow = Escrow(file, key, jobId, action);
+        OfflineEscrowEntry escrow = Escrow(file, key, jobId, action);
         return escrow.Open ? escrow : throw Refused(action, "EscrowClosed", $"client={escrow.Client}, jobId={jobId}");
     }
 
@@ -435,164 +421,5 @@ public sealed class OfflineLedger : ILedger, IDisposable
         ArgumentNullException.ThrowIfNull(payout, parameterName);
         ArgumentOutOfRangeException.ThrowIfNegative(payout.Amount, parameterName);
         return payout with { Provider = LedgerIds.Address(payout.Provider, parameterName) };
-    }
-
-    // Checks come before changes in every operation, so a refused write leaves the state as it was.
-    private async Task<LedgerReceipt> WriteAsync(Func<LedgerFile, bool> apply, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            bool changed = apply(_file);
-            _file.Sequence++;
-            try
-            {
-                await SaveAsync(_file).ConfigureAwait(false);
-            }
-            catch
-            {
-                _file = Load(_path);
-                throw;
-            }
-
-            return new LedgerReceipt(string.Create(CultureInfo.InvariantCulture, $"offline:{_file.Sequence}"), changed);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    private async Task<T> ReadAsync<T>(Func<LedgerFile, T> read, CancellationToken cancellationToken)
-    {
-        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return read(_file);
-        }
-        finally
-        {
-            _gate.Release();
-        }
-    }
-
-    private async Task SaveAsync(LedgerFile file)
-    {
-        // Write a sibling file and rename it over the ledger: readers and crashes see the old or the new file, never half of one.
-        string temporary = $"{_path}.{Environment.ProcessId}.tmp";
-        Directory.CreateDirectory(Path.GetDirectoryName(_path)!);
-        FileStream stream = new(temporary, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous);
-        await using (stream.ConfigureAwait(false))
-        {
-            await JsonSerializer.SerializeAsync(stream, file, s_json, CancellationToken.None).ConfigureAwait(false);
-            await stream.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, _path, overwrite: true);
-    }
-
-    private static LedgerFile Load(string path)
-    {
-        if (!File.Exists(path))
-        {
-            return new LedgerFile();
-        }
-
-        try
-        {
-            using FileStream stream = File.OpenRead(path);
-            LedgerFile file = JsonSerializer.Deserialize<LedgerFile>(stream, s_json) ?? throw new JsonException("The file holds null.");
-
-            // Files written when escrows were keyed by job alone: key each by its client, as the contract does.
-            foreach ((string key, EscrowEntry escrow) in file.Escrows.Where(e => !e.Key.Contains('/', StringComparison.Ordinal)).ToList())
-            {
-                file.Escrows.Remove(key);
-                file.Escrows[Key(escrow.Client, Guid.Parse(key))] = escrow;
-            }
-
-            return file;
-        }
-        catch (JsonException exception)
-        {
-            throw new LedgerException($"{path} is not an offline ledger file: {exception.Message}", reason: null, exception);
-        }
-    }
-
-    private sealed class LedgerFile
-    {
-        public long Sequence { get; set; }
-
-        public Dictionary<string, BigInteger> Balances { get; set; } = [];
-
-        public Dictionary<string, BigInteger> Stakes { get; set; } = [];
-
-        // Keyed by "client/jobId" (Key).
-        public Dictionary<string, EscrowEntry> Escrows { get; set; } = [];
-
-        // Absent from files written before withdrawals had a delay: those load with none pending.
-        public Dictionary<string, WithdrawalEntry> Withdrawals { get; set; } = [];
-    }
-
-    private sealed class WithdrawalEntry
-    {
-        public BigInteger Amount { get; set; }
-
-        public DateTimeOffset AvailableAt { get; set; }
-    }
-
-    private sealed class EscrowEntry
-    {
-        public string Client { get; set; } = "";
-
-        public bool Open { get; set; }
-
-        public BigInteger Locked { get; set; }
-
-        public BigInteger Slashed { get; set; }
-
-        public BigInteger Released { get; set; }
-
-        public BigInteger Refunded { get; set; }
-
-        public DateTimeOffset ReclaimableAt { get; set; }
-
-        public HashSet<string> Batches { get; set; } = [];
-
-        public HashSet<string> Assigned { get; set; } = [];
-
-        public Dictionary<string, BigInteger> SlashedFrom { get; set; } = [];
-
-        [JsonIgnore]
-        public BigInteger Remaining => Locked - Released - Refunded;
-    }
-
-    private sealed class BigIntegerConverter : JsonConverter<BigInteger>
-    {
-        public override BigInteger Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options) =>
-            BigInteger.Parse(reader.GetString() ?? throw new JsonException("A token amount is null."), NumberStyles.None, CultureInfo.InvariantCulture);
-
-        public override void Write(Utf8JsonWriter writer, BigInteger value, JsonSerializerOptions options) =>
-            writer.WriteStringValue(value.ToString(CultureInfo.InvariantCulture));
-    }
-
-    private sealed class OfflineAccount(OfflineLedger ledger, string address) : ILedgerAccount
-    {
-        public string Address { get; } = address;
-
-        public Task<LedgerReceipt> LockAsync(Guid jobId, BigInteger amount, CancellationToken cancellationToken = default) =>
-            ledger.LockAsync(Address, jobId, amount, cancellationToken);
-
-        public Task<LedgerReceipt> ReclaimAsync(Guid jobId, CancellationToken cancellationToken = default) =>
-            ledger.ReclaimAsync(Address, jobId, cancellationToken);
-
-        public Task<LedgerReceipt> StakeAsync(BigInteger amount, CancellationToken cancellationToken = default) =>
-            ledger.StakeAsync(Address, amount, cancellationToken);
-
-        public Task<LedgerReceipt> UnstakeAsync(BigInteger amount, CancellationToken cancellationToken = default) =>
-            ledger.UnstakeAsync(Address, amount, cancellationToken);
-
-        public Task<LedgerReceipt> WithdrawStakeAsync(CancellationToken cancellationToken = default) =>
-            ledger.WithdrawStakeAsync(Address, cancellationToken);
     }
 }
