@@ -1,6 +1,7 @@
 using System.Numerics;
 using Microsoft.Extensions.Time.Testing;
 using RenderFarm.Core.Ledger;
+using static RenderFarm.Ledger.Tests.LedgerTerms;
 
 namespace RenderFarm.Ledger.Tests;
 
