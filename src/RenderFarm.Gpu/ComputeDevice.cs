@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Silk.NET.Vulkan;
 using VkBuffer = Silk.NET.Vulkan.Buffer;
@@ -15,7 +14,8 @@ namespace RenderFarm.Gpu;
 /// using them afterwards throws <see cref="ObjectDisposedException"/>. The parts have their own types:
 /// <see cref="DeviceSelection"/> (which device), <see cref="MemoryAllocator"/> and <see cref="StagingBuffer"/>
 /// (memory and transfers), <see cref="SpirvValidation"/>, <see cref="DescriptorArena"/>, <see cref="CommandRecorder"/>
-/// and <see cref="TimestampQueries"/>; this class validates and orders them.
+/// and <see cref="TimestampQueries"/>, with <see cref="DeviceLimitChecks"/> and <see cref="DispatchRecorder"/> for
+/// dispatches; this class validates ownership and orders them.
 /// </remarks>
 public sealed unsafe class ComputeDevice : IDisposable
 {
@@ -34,6 +34,7 @@ public sealed unsafe class ComputeDevice : IDisposable
     private readonly CommandRecorder _commands;
     private readonly StagingBuffer _staging;
     private readonly TimestampQueries? _timestamps;
+    private readonly DispatchRecorder _dispatcher;
 
     private bool _disposed;
 
@@ -102,6 +103,7 @@ public sealed unsafe class ComputeDevice : IDisposable
             throw;
         }
 
+        _dispatcher = new DispatchRecorder(_vk, _device, _commands, _timestamps);
         Kernels = new KernelCache(this);
     }
 
@@ -271,30 +273,7 @@ public sealed unsafe class ComputeDevice : IDisposable
     {
         ArgumentNullException.ThrowIfNull(description);
         SpirvValidation.Validate(spirv, description.EntryPoint);
-        if (description.StorageBufferCount < 0 || (uint)description.StorageBufferCount > Limits.MaxStorageBuffersPerStage)
-        {
-            throw new ArgumentOutOfRangeException(
-                "storageBufferCount",
-                description.StorageBufferCount,
-                $"Must be between 0 and {Limits.MaxStorageBuffersPerStage} (maxPerStageDescriptorStorageBuffers of {Info.Name}).");
-        }
-
-        if (description.PushConstantBytes < 0 || description.PushConstantBytes % 4 != 0 ||
-            (uint)description.PushConstantBytes > Limits.MaxPushConstantsBytes)
-        {
-            throw new ArgumentOutOfRangeException(
-                "pushConstantBytes",
-                description.PushConstantBytes,
-                $"Must be a multiple of 4 between 0 and {Limits.MaxPushConstantsBytes} (maxPushConstantsSize of {Info.Name}).");
-        }
-
-        if (!description.SpecializationConstants.IsDefault && description.SpecializationConstants.Length > KernelDescription.MaxSpecializationConstants)
-        {
-            throw new ArgumentOutOfRangeException(
-                nameof(description),
-                description.SpecializationConstants.Length,
-                $"At most {KernelDescription.MaxSpecializationConstants} specialization constants.");
-        }
+        DeviceLimitChecks.ValidateKernel(description, Limits, Info.Name);
 
         lock (_sync)
         {
@@ -382,57 +361,11 @@ public sealed unsafe class ComputeDevice : IDisposable
         }
     }
 
-    private static void ValidateGroupCount(uint groups, uint max, string paramName)
-    {
-        if (groups == 0 || groups > max)
-        {
-            throw new ArgumentOutOfRangeException(
-                paramName, groups, $"Workgroup counts must be between 1 and {max} (maxComputeWorkGroupCount).");
-        }
-    }
-
-    // The one path every dispatch takes: validation, descriptor sets, recording, timing. Parameter names in errors
-    // are those of Dispatch for a single dispatch and "dispatches[i].…" for a sequence.
+    // The one path every dispatch takes: validation against the limits, then ownership under the lock, then recording
+    // and timing. Parameter names in errors are those of Dispatch for a single dispatch and "dispatches[i].…" for a sequence.
     private TimeSpan Run(IReadOnlyList<ComputeDispatch> dispatches, bool single)
     {
-        uint descriptorCount = 0;
-        uint setCount = 0;
-        int maxPush = 4;
-        for (int i = 0; i < dispatches.Count; i++)
-        {
-            ComputeDispatch dispatch = dispatches[i] ?? throw new ArgumentException($"dispatches[{i}] is null.", nameof(dispatches));
-            string prefix = single ? string.Empty : $"dispatches[{i}].";
-            ArgumentNullException.ThrowIfNull(dispatch.Pipeline, prefix + "pipeline");
-            ArgumentNullException.ThrowIfNull(dispatch.Buffers, prefix + "buffers");
-            ValidateGroupCount(dispatch.GroupsX, Limits.MaxGroupsX, prefix + "groupsX");
-            ValidateGroupCount(dispatch.GroupsY, Limits.MaxGroupsY, prefix + "groupsY");
-            ValidateGroupCount(dispatch.GroupsZ, Limits.MaxGroupsZ, prefix + "groupsZ");
-            ComputePipeline pipeline = dispatch.Pipeline;
-            if (dispatch.Buffers.Count != pipeline.StorageBufferCount)
-            {
-                throw new ArgumentException(
-                    $"{prefix}{pipeline.Description.Name}: the pipeline declares {pipeline.StorageBufferCount} storage buffer(s) but " +
-                    $"{dispatch.Buffers.Count} were passed.",
-                    prefix + "buffers");
-            }
-
-            if (dispatch.PushConstants.Length > pipeline.PushConstantBytes)
-            {
-                throw new ArgumentException(
-                    $"{prefix}{pipeline.Description.Name}: {dispatch.PushConstants.Length} bytes of push constants passed but the " +
-                    $"pipeline declares {pipeline.PushConstantBytes} (the device allows at most {Limits.MaxPushConstantsBytes}).",
-                    prefix + "pushConstants");
-            }
-
-            if (dispatch.Buffers.Count > 0)
-            {
-                descriptorCount += (uint)dispatch.Buffers.Count;
-                setCount++;
-            }
-
-            maxPush = Math.Max(maxPush, pipeline.PushConstantBytes);
-        }
-
+        DispatchShape shape = DeviceLimitChecks.ValidateDispatches(dispatches, single, Limits);
         lock (_sync)
         {
             ThrowIfDisposed();
@@ -452,54 +385,7 @@ public sealed unsafe class ComputeDevice : IDisposable
                 }
             }
 
-            // The sets live until the submission has completed, then go with the arena.
-            using var descriptors = new DescriptorArena(_vk, _device, setCount, descriptorCount);
-            var sets = new DescriptorSet[dispatches.Count];
-            for (int i = 0; i < dispatches.Count; i++)
-            {
-                if (dispatches[i].Buffers.Count > 0)
-                {
-                    sets[i] = descriptors.Bind(dispatches[i].Pipeline.SetLayout, dispatches[i].Buffers);
-                }
-            }
-
-            _commands.Begin();
-            CommandBuffer commands = _commands.Buffer;
-            _timestamps?.WriteStart(commands);
-            byte* block = stackalloc byte[maxPush];
-            for (int i = 0; i < dispatches.Count; i++)
-            {
-                ComputeDispatch dispatch = dispatches[i];
-                if (i > 0)
-                {
-                    _commands.ComputeBarrier();
-                }
-
-                ComputePipeline pipeline = dispatch.Pipeline;
-                _vk.CmdBindPipeline(commands, PipelineBindPoint.Compute, pipeline.Handle);
-                if (dispatch.Buffers.Count > 0)
-                {
-                    DescriptorSet set = sets[i];
-                    _vk.CmdBindDescriptorSets(commands, PipelineBindPoint.Compute, pipeline.Layout, 0, 1, &set, 0, null);
-                }
-
-                if (pipeline.PushConstantBytes > 0)
-                {
-                    // The whole declared block is pushed so members the caller left out read as zero, not as garbage.
-                    var blockSpan = new Span<byte>(block, pipeline.PushConstantBytes);
-                    blockSpan.Clear();
-                    dispatch.PushConstants.Span.CopyTo(blockSpan);
-                    _vk.CmdPushConstants(commands, pipeline.Layout, ShaderStageFlags.ComputeBit, 0, (uint)pipeline.PushConstantBytes, block);
-                }
-
-                _vk.CmdDispatch(commands, dispatch.GroupsX, dispatch.GroupsY, dispatch.GroupsZ);
-            }
-
-            _timestamps?.WriteEnd(commands);
-            long start = Stopwatch.GetTimestamp();
-            _commands.SubmitAndWait();
-            TimeSpan wallClock = Stopwatch.GetElapsedTime(start);
-            return _timestamps?.Read() ?? wallClock;
+            return _dispatcher.Run(dispatches, shape);
         }
     }
 
