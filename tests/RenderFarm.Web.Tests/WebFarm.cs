@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Playwright;
 using Nethereum.Signer;
 using RenderFarm.Coordinator;
+using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
 using RenderFarm.Worker;
@@ -132,6 +133,25 @@ public sealed class WebFarm : IAsyncLifetime
     public static Task ScreenshotAsync(IPage page, string name) =>
         page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(Screenshots, name + ".png"), FullPage = true });
 
+    /// <summary>The Cornell box sample, the scene the browser facts render.</summary>
+    public static string Scene => RepositoryPaths.Combine("samples/cornell-box/cornell-box.glb");
+
+    /// <summary>Uploads <see cref="Scene"/> and submits a small, cheap render of <paramref name="frames"/> through the API as the key's account.</summary>
+    /// <returns>The job's id.</returns>
+    public async Task<string> SubmitThroughApiAsync(string apiKey, string frames = "1-2")
+    {
+        using HttpClient client = ApiClient(apiKey);
+        var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        using var content = new ByteArrayContent(File.ReadAllBytes(Scene));
+        content.Headers.ContentType = new("application/octet-stream");
+        using HttpResponseMessage uploaded = await client.PostAsync("api/scenes?name=cornell-box.glb", content);
+        uploaded.EnsureSuccessStatusCode();
+        SceneUploaded scene = (await uploaded.Content.ReadFromJsonAsync<SceneUploaded>(json))!;
+        using HttpResponseMessage submitted = await client.PostAsJsonAsync("api/jobs", new { sceneSha256 = scene.Sha256, frames, size = "32x32", samplesPerPixel = 2 });
+        submitted.EnsureSuccessStatusCode();
+        return (await submitted.Content.ReadFromJsonAsync<JobSummary>(json))!.Id.ToString();
+    }
+
     /// <summary>An HTTP client of the API with the given API key.</summary>
     public HttpClient ApiClient(string apiKey)
     {
@@ -139,6 +159,12 @@ public sealed class WebFarm : IAsyncLifetime
         client.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("ApiKey", apiKey);
         return client;
     }
+
+    /// <summary>
+    /// An API key of a new account with no jobs: for a fact that needs an empty jobs list whichever facts ran before it
+    /// on this farm.
+    /// </summary>
+    public Task<string> NewAccountApiKeyAsync() => IssueApiKeyAsync(EthECKey.GenerateKey().GetPublicAddress());
 
     private async Task<string> IssueApiKeyAsync(string account)
     {

@@ -1,0 +1,104 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Playwright;
+using Nethereum.Signer;
+using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Core.Storage;
+using RenderFarm.Testing;
+using static Microsoft.Playwright.Assertions;
+
+namespace RenderFarm.Web.Tests;
+
+/// <summary>
+/// The operator's view of the farm in a real browser (headless Debian chromium through Playwright) against a real coordinator with two Vulkan
+/// workers (<see cref="WebFarm"/>): queues, leases, providers and the metrics exported for Prometheus.
+/// </summary>
+[Trait("Category", "Gpu")]
+[Trait("Category", "Browser")]
+[Collection(ObservabilityFacts.MetricsCollection)]
+public sealed partial class OperatorBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
+{
+    [Fact]
+    public async Task The_operator_sees_queues_leases_and_providers()
+    {
+        await farm.SubmitThroughApiAsync(farm.ArtistApiKey);
+        IPage page = await farm.NewPageAsync();
+        await page.GotoAsync("/signin");
+        await page.GetByText("Operator", new() { Exact = true }).ClickAsync();
+        await page.GetByLabel("Operator key").FillAsync(WebFarm.OperatorKey);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Sign in as the operator" }).ClickAsync();
+        await page.WaitForURLAsync("**/jobs");
+        await Expect(page.GetByRole(AriaRole.Table)).ToContainTextAsync("cornell-box.glb");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Operator" }).ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Table, new() { Name = "Hangfire jobs waiting per queue" })).ToContainTextAsync("render_1_normal");
+        await Expect(page.GetByRole(AriaRole.Img, new() { NameRegex = new Regex("^Leases granted per minute") })).ToBeVisibleAsync();
+        await WebFarm.ScreenshotAsync(page, "operator");
+
+        await page.GetByRole(AriaRole.Link, new() { Name = "Providers" }).ClickAsync();
+        ILocator providers = page.GetByRole(AriaRole.Table, new() { NameRegex = new Regex("^Providers, most recently seen first") });
+        foreach (string address in farm.Providers)
+        {
+            await Expect(providers.GetByRole(AriaRole.Link, new() { Name = $"{address[..6]}…{address[^4..]}" })).ToBeVisibleAsync();
+        }
+
+        await WebFarm.ScreenshotAsync(page, "providers");
+        await providers.GetByRole(AriaRole.Link).First.ClickAsync();
+        await Expect(page.GetByRole(AriaRole.Heading, new() { Level = 1 })).ToContainTextAsync("Provider 0x");
+        await WebFarm.ScreenshotAsync(page, "provider");
+
+        // Metrics for Prometheus, with the farm's own instruments.
+        IAPIResponse metrics = await page.Context.APIRequest.GetAsync("/metrics");
+        Assert.Equal(200, metrics.Status);
+        Assert.Contains("renderfarm_queue_depth", await metrics.TextAsync(), StringComparison.Ordinal);
+    }
+
+    // Guards the check-cost metric of issue 13's observability list: after a job verified by tile checks, /metrics
+    // exports each decided check's work in frames re-rendered, by kind.
+    [Fact]
+    public async Task The_check_cost_of_a_verified_job_is_exported_for_prometheus()
+    {
+        string jobId = await farm.SubmitThroughApiAsync(farm.ArtistApiKey);
+        using HttpClient client = farm.ApiClient(farm.ArtistApiKey);
+        var json = new JsonSerializerOptions(JsonSerializerDefaults.Web);
+        JobState state = JobState.Queued;
+        for (int look = 0; look < 300 && state is not (JobState.Completed or JobState.Failed or JobState.Cancelled); look++)
+        {
+            // A deadline for the farm to render and verify two small frames, not a timing.
+            await Task.Delay(500);
+            state = (await client.GetFromJsonAsync<JobDetails>($"api/jobs/{jobId}", json))!.Job.State;
+        }
+
+        Assert.Equal(JobState.Completed, state);
+
+        // The exporter's first scrape of a fresh process may hold only target_info: a bounded number of scrapes.
+        string metrics = "";
+        Match count = Match.Empty;
+        for (int scrape = 0; scrape < 20 && !count.Success; scrape++)
+        {
+            if (scrape > 0)
+            {
+                await Task.Delay(500);
+            }
+
+            using HttpResponseMessage scraped = await client.GetAsync("metrics");
+            scraped.EnsureSuccessStatusCode();
+            metrics = await scraped.Content.ReadAsStringAsync();
+            count = CheckCostCount().Match(metrics);
+        }
+
+        Assert.True(count.Success, $"No tile-check cost count in /metrics ({metrics.Length} characters):\n{metrics[..Math.Min(metrics.Length, 3000)]}");
+        Assert.True(double.Parse(count.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) >= 2, count.Value);
+        Match sum = CheckCostSum().Match(metrics);
+        Assert.True(sum.Success && double.Parse(sum.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) > 0, sum.Value);
+    }
+
+    [GeneratedRegex(@"^renderfarm_checks_cost\w*_count\{[^}]*kind=""tiles""[^}]*\} ([0-9.eE+]+)", RegexOptions.Multiline)]
+    private static partial Regex CheckCostCount();
+
+    [GeneratedRegex(@"^renderfarm_checks_cost\w*_sum\{[^}]*kind=""tiles""[^}]*\} ([0-9.eE+-]+)", RegexOptions.Multiline)]
+    private static partial Regex CheckCostSum();
+}
