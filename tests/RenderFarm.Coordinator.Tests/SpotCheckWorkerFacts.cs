@@ -14,17 +14,13 @@ namespace RenderFarm.Coordinator.Tests;
 [Collection(GpuWorkers.Name)]
 public sealed class SpotCheckWorkerFacts
 {
-    private static readonly Dictionary<string, string?> s_spotChecks = new() { ["Coordinator:SpotChecks"] = "true" };
-
     [Fact]
     public async Task Honest_job_with_two_workers_passes_every_check()
     {
-        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await using TestFarm farm = await SpotCheckWorkers.StartFarmAsync();
         JobSummary job = await farm.SubmitAsync(frames: "1-4");
-        await using var first = new InProcessWorker(farm, new VulkanFrameRenderer());
-        await using var second = new InProcessWorker(farm, new VulkanFrameRenderer());
 
-        JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+        JobDetails done = await SpotCheckWorkers.RunHonestlyAsync(farm, job.Id);
 
         Assert.Equal(JobState.Completed, done.Job.State);
         foreach (TaskDetails task in done.Tasks)
@@ -51,52 +47,45 @@ public sealed class SpotCheckWorkerFacts
     [Fact]
     public async Task A_worker_delivering_the_neighbouring_frame_is_caught_and_sampled_as_a_suspect_afterwards()
     {
-        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await using TestFarm farm = await SpotCheckWorkers.StartFarmAsync();
         IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
         JobSummary job = await farm.SubmitAsync(frames: "1-2");
-        await using var cheat = new InProcessWorker(farm, new NeighbouringFrameRenderer(new VulkanFrameRenderer()));
-        await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
-        await using var first = new InProcessWorker(farm, new VulkanFrameRenderer());
-        await using var second = new InProcessWorker(farm, new VulkanFrameRenderer());
 
-        JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+        (JobDetails done, string cheat, string first, string second) = await SpotCheckWorkers.RunWithCheatAsync(
+            farm, job.Id, new SpotCheckWorkers.NeighbouringFrameRenderer(new VulkanFrameRenderer()));
 
         Assert.Equal(JobState.Completed, done.Job.State);
-        Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat.Address, StringComparer.OrdinalIgnoreCase));
-        Assert.All(done.Tasks, t => Assert.NotEqual(cheat.Address, t.Provider, StringComparer.OrdinalIgnoreCase));
+        Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat, StringComparer.OrdinalIgnoreCase));
+        Assert.All(done.Tasks, t => Assert.NotEqual(cheat, t.Provider, StringComparer.OrdinalIgnoreCase));
         // Every judged whole-frame sample of the cheat's output failed on its pixels. The pHash is no reliable judge of
         // a neighbouring frame: its distance sits near the threshold of 10 (12 measured for frame 3 delivered as 2).
         SpotCheckRecord[] judged = [.. done.Tasks.SelectMany(t => t.Checks!)
-            .Where(c => c.WholeFrame && c.RenderedBy.Equals(cheat.Address, StringComparison.OrdinalIgnoreCase) && c.State is SpotCheckState.Passed or SpotCheckState.Failed)];
+            .Where(c => c.WholeFrame && c.RenderedBy.Equals(cheat, StringComparison.OrdinalIgnoreCase) && c.State is SpotCheckState.Passed or SpotCheckState.Failed)];
         Assert.All(judged, c => Assert.Equal(SpotCheckState.Failed, c.State));
         Assert.All(judged, c => Assert.True(c.TilesFailed > 0, c.Verdict));
 
-        ProviderRecord caught = (await store.GetProviderAsync(cheat.Address))!;
+        ProviderRecord caught = (await store.GetProviderAsync(cheat))!;
         Assert.True(caught.TimesCaught >= 1);
         Assert.Equal(0, caught.VerifiedFrames);
-        Assert.Equal(2, (await store.GetProviderAsync(first.Address))!.VerifiedFrames + (await store.GetProviderAsync(second.Address))!.VerifiedFrames);
+        Assert.Equal(2, (await store.GetProviderAsync(first))!.VerifiedFrames + (await store.GetProviderAsync(second))!.VerifiedFrames);
     }
 
     [Fact]
     public async Task Cheating_worker_is_caught_and_its_frames_are_redone_by_honest_ones()
     {
-        await using TestFarm farm = await TestFarm.StartAsync(s_spotChecks);
+        await using TestFarm farm = await SpotCheckWorkers.StartFarmAsync();
         JobSummary job = await farm.SubmitAsync(frames: "1-4");
 
         // The cheat starts alone, so it surely delivers frames before the honest workers arrive.
-        await using var cheat = new InProcessWorker(farm, new CheapRenderer(new VulkanFrameRenderer()));
-        await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
-        await using var first = new InProcessWorker(farm, new VulkanFrameRenderer());
-        await using var second = new InProcessWorker(farm, new VulkanFrameRenderer());
-
-        JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+        (JobDetails done, string cheat, _, _) = await SpotCheckWorkers.RunWithCheatAsync(
+            farm, job.Id, new SpotCheckWorkers.CheapRenderer(new VulkanFrameRenderer()));
 
         Assert.Equal(JobState.Completed, done.Job.State);
-        Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat.Address, StringComparer.OrdinalIgnoreCase));
+        Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat, StringComparer.OrdinalIgnoreCase));
         foreach (TaskDetails task in done.Tasks)
         {
             Assert.Equal(FarmTaskState.Succeeded, task.State);
-            Assert.NotEqual(cheat.Address, task.Provider, StringComparer.OrdinalIgnoreCase);
+            Assert.NotEqual(cheat, task.Provider, StringComparer.OrdinalIgnoreCase);
             // The final output passed its check; no check was ever done by the output's own provider.
             SpotCheckRecord last = task.Checks!.Last(c => c.State != SpotCheckState.Cancelled);
             Assert.Equal(SpotCheckState.Passed, last.State);
@@ -105,54 +94,10 @@ public sealed class SpotCheckWorkerFacts
         }
 
         // Every output of the cheat failed its check, and each failure was settled by a third execution.
-        SpotCheckRecord[] cheatChecks = [.. done.Tasks.SelectMany(t => t.Checks!).Where(c => c.RenderedBy.Equals(cheat.Address, StringComparison.OrdinalIgnoreCase) && c.State != SpotCheckState.Cancelled)];
+        SpotCheckRecord[] cheatChecks = [.. done.Tasks.SelectMany(t => t.Checks!).Where(c => c.RenderedBy.Equals(cheat, StringComparison.OrdinalIgnoreCase) && c.State != SpotCheckState.Cancelled)];
         Assert.NotEmpty(cheatChecks);
         Assert.All(cheatChecks, c => Assert.Equal(SpotCheckState.Failed, c.State));
         Assert.Contains(cheatChecks, c => c.Arbitrates is not null && c.AgreesWithArbitrated == true);
-    }
-
-    private static async Task<JobDetails> WaitForAsync(TestFarm farm, Guid jobId, Func<JobDetails, bool> done)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (true)
-        {
-            JobDetails details = await farm.GetJobAsync(jobId);
-            if (done(details))
-            {
-                return details;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out; job is {details.Job.State}: {string.Join(", ", details.Tasks.Select(t => $"{t.Index} {t.State}"))}");
-            await Task.Delay(100);
-        }
-    }
-
-    /// <summary>Delivers 1-sample renders instead of the job's samples, and validates honestly.</summary>
-    private sealed class CheapRenderer(VulkanFrameRenderer inner) : IFrameRenderer, ITileRenderer, IDisposable
-    {
-        public string DeviceName => inner.DeviceName;
-
-        public Task<RenderedFrame> RenderAsync(string scenePath, int frame, RenderSettings settings, string pngPath, CancellationToken cancellationToken) =>
-            inner.RenderAsync(scenePath, frame, settings with { SamplesPerPixel = 1 }, pngPath, cancellationToken);
-
-        public Task<byte[]> RenderTilesAsync(string scenePath, int frame, RenderSettings settings, IReadOnlyList<PixelTile> tiles, CancellationToken cancellationToken) =>
-            inner.RenderTilesAsync(scenePath, frame, settings, tiles, cancellationToken);
-
-        public void Dispose() => inner.Dispose();
-    }
-
-    /// <summary>Delivers the next frame of the animation instead of the one asked for, and validates honestly.</summary>
-    private sealed class NeighbouringFrameRenderer(VulkanFrameRenderer inner) : IFrameRenderer, ITileRenderer, IDisposable
-    {
-        public string DeviceName => inner.DeviceName;
-
-        public Task<RenderedFrame> RenderAsync(string scenePath, int frame, RenderSettings settings, string pngPath, CancellationToken cancellationToken) =>
-            inner.RenderAsync(scenePath, frame + 1, settings, pngPath, cancellationToken);
-
-        public Task<byte[]> RenderTilesAsync(string scenePath, int frame, RenderSettings settings, IReadOnlyList<PixelTile> tiles, CancellationToken cancellationToken) =>
-            inner.RenderTilesAsync(scenePath, frame, settings, tiles, cancellationToken);
-
-        public void Dispose() => inner.Dispose();
     }
 }
 
