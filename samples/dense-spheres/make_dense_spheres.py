@@ -23,7 +23,7 @@ import numpy as np
 from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import clear_scene, g2b, link  # noqa: E402
+from blender_scene import clear_scene, g2b, link, material, quad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "dense-spheres.glb")
@@ -59,25 +59,6 @@ def make_texture():
     return img
 
 
-def material(name, base=(0.8, 0.8, 0.8), roughness=1.0, metallic=0.0, image=None, emission=None, strength=0.0):
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    nt = mat.node_tree
-    bsdf = nt.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = metallic
-    if image is not None:
-        tex = nt.nodes.new("ShaderNodeTexImage")
-        tex.image = image
-        tex.interpolation = "Linear"
-        nt.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
-    if emission is not None:
-        bsdf.inputs["Emission"].default_value = (*emission, 1.0)
-        bsdf.inputs["Emission Strength"].default_value = strength
-    return mat
-
-
 def main():
     args = parse_args()
     out = os.path.abspath(args.out)
@@ -98,16 +79,6 @@ def main():
             ob.data.materials.append(mat)
             bpy.ops.object.shade_smooth()
             bpy.ops.object.transform_apply(location=True, rotation=True, scale=True)
-
-    def quad(name, corners, mat, uv_scale=1.0):
-        me = bpy.data.meshes.new(name)
-        me.from_pydata([g2b(*c) for c in corners], [], [(0, 1, 2, 3)])
-        uv = me.uv_layers.new(name="UVMap")
-        for i, (u, v) in enumerate([(0, 0), (1, 0), (1, 1), (0, 1)]):
-            uv.data[i].uv = (u * uv_scale, v * uv_scale)
-        me.materials.append(mat)
-        me.update()
-        return link(bpy.data.objects.new(name, me))
 
     m_floor = material("FloorTextured", roughness=0.8, image=img)
     m_light = material("Light", base=(0.7, 0.7, 0.7), emission=(1.0, 1.0, 1.0), strength=EMISSION_STRENGTH)

@@ -24,7 +24,7 @@ import numpy as np
 from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import g2b  # noqa: E402
+from blender_scene import g2b, material  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, HEIGHT = 64, 32
@@ -70,16 +70,6 @@ def write_maps(folder):
     settings.color_depth = "16"
     settings.exr_codec = "ZIP"
     image.save_render(os.path.join(folder, "sky.exr"), scene=scene)
-
-
-def material(name, base, roughness, metallic=0.0):
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    bsdf = mat.node_tree.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = metallic
-    return mat
 
 
 def main():

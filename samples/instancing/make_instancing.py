@@ -26,7 +26,7 @@ import bpy
 from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import clear_scene, g2b, link  # noqa: E402
+from blender_scene import clear_scene, g2b, link, material  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -36,18 +36,6 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--out", default=os.path.join(HERE, "instancing.glb"), help="output .glb path (default: %(default)s)")
     return p.parse_args(argv)
-
-
-def material(name, base, roughness, metallic=0.0, single_sided=False):
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    bsdf = mat.node_tree.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = metallic
-    # The exporter writes doubleSided = not use_backface_culling.
-    mat.use_backface_culling = single_sided
-    return mat
 
 
 def wedge_mesh():

@@ -31,7 +31,7 @@ import numpy as np
 from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import clear_scene, g2b, link  # noqa: E402
+from blender_scene import clear_scene, g2b, link, material, quad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "materials.glb")
@@ -83,43 +83,6 @@ def leaf_texture():
     img.file_format = "PNG"
     img.pack()
     return img
-
-
-def material(name, base=(0.8, 0.8, 0.8), roughness=1.0, metallic=0.0, alpha=1.0, image=None,
-             emission=None, strength=0.0):
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    nt = mat.node_tree
-    bsdf = nt.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = metallic
-    bsdf.inputs["Alpha"].default_value = alpha
-    if alpha < 1.0:
-        mat.blend_method = "BLEND"
-    if image is not None:
-        tex = nt.nodes.new("ShaderNodeTexImage")
-        tex.image = image
-        tex.interpolation = "Linear"
-        tex.location = (-350, 300)
-        nt.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
-        nt.links.new(tex.outputs["Alpha"], bsdf.inputs["Alpha"])
-        mat.blend_method = "CLIP"
-    if emission is not None:
-        bsdf.inputs["Emission"].default_value = (*emission, 1.0)
-        bsdf.inputs["Emission Strength"].default_value = strength
-    return mat
-
-
-def quad(name, corners, mat):
-    me = bpy.data.meshes.new(name)
-    me.from_pydata([g2b(*c) for c in corners], [], [(0, 1, 2, 3)])
-    uv = me.uv_layers.new(name="UVMap")
-    for loop, value in zip(me.loops, [(0, 0), (1, 0), (1, 1), (0, 1)]):
-        uv.data[loop.index].uv = value
-    me.materials.append(mat)
-    me.update()
-    return link(bpy.data.objects.new(name, me))
 
 
 def sphere(name, center, radius, mat):
@@ -175,7 +138,7 @@ def main():
     m_glass = material("Glass", base=(1.0, 1.0, 1.0), roughness=0.0)
     m_coat = material("Clearcoat", base=(0.6, 0.08, 0.06), roughness=0.6)
     m_sheen = material("Sheen", base=(0.1, 0.15, 0.45), roughness=0.8)
-    m_leaf = material("Leaf", roughness=0.7, image=leaf_texture())
+    m_leaf = material("Leaf", roughness=0.7, image=leaf_texture(), image_alpha=True)
     m_pane = material("Pane", base=(0.2, 0.5, 0.9), roughness=0.4, alpha=0.5)
 
     quad("Floor", [(-2, 0, 2), (2, 0, 2), (2, 0, -2), (-2, 0, -2)], m_floor)                  # normal +Y

@@ -26,7 +26,7 @@ import bpy
 from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import g2b, link  # noqa: E402
+from blender_scene import g2b, link, material, quad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "morph-shape.glb")
@@ -52,27 +52,6 @@ def clear_scene():
                 coll.remove(block)
             except (AttributeError, TypeError):
                 pass
-
-
-def material(name, base, roughness=1.0, emission=None, strength=0.0):
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    bsdf = mat.node_tree.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = 0.0
-    if emission is not None:
-        bsdf.inputs["Emission"].default_value = (*emission, 1.0)
-        bsdf.inputs["Emission Strength"].default_value = strength
-    return mat
-
-
-def quad(name, corners, mat):
-    me = bpy.data.meshes.new(name)
-    me.from_pydata([g2b(*c) for c in corners], [], [(0, 1, 2, 3)])
-    me.materials.append(mat)
-    me.update()
-    return link(bpy.data.objects.new(name, me))
 
 
 def build_shape(mat):
@@ -116,8 +95,8 @@ def main():
     m_body = material("Body", (0.15, 0.35, 0.7))
     m_floor = material("Floor", (0.6, 0.6, 0.6))
     m_light = material("Light", (0.7, 0.7, 0.7), emission=(1.0, 1.0, 1.0), strength=EMISSION_STRENGTH)
-    quad("Floor", [(-2, 0, 2), (2, 0, 2), (2, 0, -2), (-2, 0, -2)], m_floor)
-    quad("AreaLight", [(-0.75, 3, -0.75), (-0.75, 3, 0.75), (0.75, 3, 0.75), (0.75, 3, -0.75)], m_light)
+    quad("Floor", [(-2, 0, 2), (2, 0, 2), (2, 0, -2), (-2, 0, -2)], m_floor, uv_scale=None)
+    quad("AreaLight", [(-0.75, 3, -0.75), (-0.75, 3, 0.75), (0.75, 3, 0.75), (0.75, 3, -0.75)], m_light, uv_scale=None)
     build_shape(m_body)
 
     data = bpy.data.cameras.new("Camera")

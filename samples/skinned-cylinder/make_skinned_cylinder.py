@@ -27,7 +27,7 @@ import bpy
 from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import g2b, link  # noqa: E402
+from blender_scene import g2b, link, material, quad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "skinned-cylinder.glb")
@@ -53,27 +53,6 @@ def clear_scene():
                  bpy.data.armatures, bpy.data.actions):
         for block in list(coll):
             coll.remove(block)
-
-
-def material(name, base, roughness=1.0, emission=None, strength=0.0):
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    bsdf = mat.node_tree.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = 0.0
-    if emission is not None:
-        bsdf.inputs["Emission"].default_value = (*emission, 1.0)
-        bsdf.inputs["Emission Strength"].default_value = strength
-    return mat
-
-
-def quad(name, corners, mat):
-    me = bpy.data.meshes.new(name)
-    me.from_pydata([g2b(*c) for c in corners], [], [(0, 1, 2, 3)])
-    me.materials.append(mat)
-    me.update()
-    return link(bpy.data.objects.new(name, me))
 
 
 def upper_weight(z):
@@ -165,8 +144,8 @@ def main():
     m_body = material("Body", (0.7, 0.25, 0.1))
     m_floor = material("Floor", (0.6, 0.6, 0.6))
     m_light = material("Light", (0.7, 0.7, 0.7), emission=(1.0, 1.0, 1.0), strength=EMISSION_STRENGTH)
-    quad("Floor", [(-2, 0, 2), (2, 0, 2), (2, 0, -2), (-2, 0, -2)], m_floor)
-    quad("AreaLight", [(-0.75, 3, -0.75), (-0.75, 3, 0.75), (0.75, 3, 0.75), (0.75, 3, -0.75)], m_light)
+    quad("Floor", [(-2, 0, 2), (2, 0, 2), (2, 0, -2), (-2, 0, -2)], m_floor, uv_scale=None)
+    quad("AreaLight", [(-0.75, 3, -0.75), (-0.75, 3, 0.75), (0.75, 3, 0.75), (0.75, 3, -0.75)], m_light, uv_scale=None)
     cylinder = build_cylinder(m_body)
     build_armature(cylinder)
     scene.camera = camera("Front", (2.2, 1.6, 3.2), (0.0, 0.8, 0.0))

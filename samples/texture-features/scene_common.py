@@ -14,7 +14,7 @@ import numpy as np
 from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import clear_scene, g2b, link  # noqa: E402
+from blender_scene import clear_scene, g2b, link, material, quad  # noqa: E402
 
 EMISSION_STRENGTH = 15.0
 TEX_SIZE = 64
@@ -34,19 +34,6 @@ def checker_image(name="Checker"):
     img.file_format = "PNG"
     img.pack()
     return img
-
-
-def material(name, base=(0.8, 0.8, 0.8), roughness=1.0, emission=None, strength=0.0):
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    bsdf = mat.node_tree.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = 0.0
-    if emission is not None:
-        bsdf.inputs["Emission"].default_value = (*emission, 1.0)
-        bsdf.inputs["Emission Strength"].default_value = strength
-    return mat
 
 
 def image_node(mat, image):
@@ -74,17 +61,6 @@ def cube(mat, subdivisions=0):
     bpy.ops.uv.reset()
     bpy.ops.object.mode_set(mode="OBJECT")
     return ob
-
-
-def quad(name, corners, mat):
-    me = bpy.data.meshes.new(name)
-    me.from_pydata([g2b(*c) for c in corners], [], [(0, 1, 2, 3)])
-    uv = me.uv_layers.new(name="UVMap")
-    for loop, (u, v) in zip(uv.data, [(0, 0), (1, 0), (1, 1), (0, 1)]):
-        loop.uv = (u, v)
-    me.materials.append(mat)
-    me.update()
-    return link(bpy.data.objects.new(name, me))
 
 
 def stage(floor_material=None):

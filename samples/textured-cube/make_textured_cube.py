@@ -22,7 +22,7 @@ import numpy as np
 from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import clear_scene, g2b, link  # noqa: E402
+from blender_scene import clear_scene, g2b, link, material, quad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "textured-cube.glb")
@@ -56,27 +56,6 @@ def make_texture():
     return img
 
 
-def material(name, base=(0.8, 0.8, 0.8), roughness=1.0, metallic=0.0, image=None,
-             emission=None, strength=0.0):
-    mat = bpy.data.materials.new(name)
-    mat.use_nodes = True
-    nt = mat.node_tree
-    bsdf = nt.nodes["Principled BSDF"]
-    bsdf.inputs["Base Color"].default_value = (*base, 1.0)
-    bsdf.inputs["Roughness"].default_value = roughness
-    bsdf.inputs["Metallic"].default_value = metallic
-    if image is not None:
-        tex = nt.nodes.new("ShaderNodeTexImage")
-        tex.image = image
-        tex.interpolation = "Linear"
-        tex.location = (-350, 300)
-        nt.links.new(tex.outputs["Color"], bsdf.inputs["Base Color"])
-    if emission is not None:
-        bsdf.inputs["Emission"].default_value = (*emission, 1.0)
-        bsdf.inputs["Emission Strength"].default_value = strength
-    return mat
-
-
 def main():
     args = parse_args()
     out = os.path.abspath(args.out)
@@ -102,14 +81,6 @@ def main():
     bpy.ops.mesh.select_all(action="SELECT")
     bpy.ops.uv.reset()
     bpy.ops.object.mode_set(mode="OBJECT")
-
-    def quad(name, corners, mat):
-        me = bpy.data.meshes.new(name)
-        me.from_pydata([g2b(*c) for c in corners], [], [(0, 1, 2, 3)])
-        me.uv_layers.new(name="UVMap")
-        me.materials.append(mat)
-        me.update()
-        return link(bpy.data.objects.new(name, me))
 
     quad("Floor", [(-2, 0, 2), (2, 0, 2), (2, 0, -2), (-2, 0, -2)], m_floor)             # normal +Y
     quad("AreaLight", [(-0.5, 2.5, -0.5), (-0.5, 2.5, 0.5), (0.5, 2.5, 0.5), (0.5, 2.5, -0.5)], m_light)  # normal -Y
