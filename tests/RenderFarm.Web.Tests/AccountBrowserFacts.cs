@@ -1,21 +1,13 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
 using Nethereum.Signer;
-using RenderFarm.Core.Farm;
-using RenderFarm.Core.Farm.Protocol;
-using RenderFarm.Core.Storage;
-using RenderFarm.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace RenderFarm.Web.Tests;
 
 /// <summary>
-/// Accounts in the web app in a real browser (headless Debian chromium through Playwright) against a real coordinator with two Vulkan
-/// workers (<see cref="WebFarm"/>): signing in by key or link, what another account cannot see or do, and every
-/// control labelled and reachable by keyboard.
+/// Accounts in the web app, against a <see cref="WebFarm"/>: signing in by key or link, what another account cannot
+/// see or do, and every control labelled and reachable by keyboard.
 /// </summary>
 [Trait("Category", "Gpu")]
 [Trait("Category", "Browser")]

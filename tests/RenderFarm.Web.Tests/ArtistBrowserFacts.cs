@@ -1,11 +1,7 @@
-using System.Net.Http.Json;
-using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
-using Nethereum.Signer;
 using RenderFarm.Core.Farm;
-using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Storage;
 using RenderFarm.Testing;
 using static Microsoft.Playwright.Assertions;
@@ -13,9 +9,8 @@ using static Microsoft.Playwright.Assertions;
 namespace RenderFarm.Web.Tests;
 
 /// <summary>
-/// What an artist does in the web app in a real browser (headless Debian chromium through Playwright) against a real coordinator with two Vulkan
-/// workers (<see cref="WebFarm"/>): submits renders and inference batches from the forms, watches frames
-/// verify, downloads them, cancels, and requeues a failed job.
+/// What an artist does in the web app, in headless chromium against a <see cref="WebFarm"/>: submits renders and
+/// inference batches from the forms, watches frames verify, downloads them, cancels, and requeues a failed job.
 /// </summary>
 [Trait("Category", "Gpu")]
 [Trait("Category", "Browser")]

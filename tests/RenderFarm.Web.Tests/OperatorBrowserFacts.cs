@@ -1,20 +1,16 @@
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Playwright;
-using Nethereum.Signer;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
-using RenderFarm.Core.Storage;
-using RenderFarm.Testing;
 using static Microsoft.Playwright.Assertions;
 
 namespace RenderFarm.Web.Tests;
 
 /// <summary>
-/// The operator's view of the farm in a real browser (headless Debian chromium through Playwright) against a real coordinator with two Vulkan
-/// workers (<see cref="WebFarm"/>): queues, leases, providers and the metrics exported for Prometheus.
+/// The operator's pages of a <see cref="WebFarm"/> (queues, leases, providers) and the metrics it exports for
+/// Prometheus.
 /// </summary>
 [Trait("Category", "Gpu")]
 [Trait("Category", "Browser")]
