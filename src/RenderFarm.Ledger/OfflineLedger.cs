@@ -80,7 +80,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
                     throw Refused(action, "EmptyBatch", "");
                 }
 
-                escrow = OpenEscrow(file, key, jobId, action);
+                escrow = file.OpenEscrow(key, jobId, action);
                 BigInteger total = BigInteger.Zero;
                 foreach (Payout payout in normalized)
                 {
@@ -122,13 +122,13 @@ public sealed class OfflineLedger : ILedger, IDisposable
         return _file.WriteAsync(
             file =>
             {
-                OfflineEscrowEntry escrow = Escrow(file, key, jobId, $"Refunding job {jobId}");
+                OfflineEscrowEntry escrow = file.Escrow(key, jobId, $"Refunding job {jobId}");
                 if (!escrow.Open)
                 {
                     return false;
                 }
 
-                Close(file, escrow);
+                file.Close(escrow);
                 return true;
             },
             cancellationToken);
@@ -144,7 +144,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
         return _file.WriteAsync(
             file =>
             {
-                OfflineEscrowEntry escrow = Escrow(file, key, jobId, action);
+                OfflineEscrowEntry escrow = file.Escrow(key, jobId, action);
                 if (normalized.Contains(Nethereum.Util.AddressUtil.ZERO_ADDRESS))
                 {
                     throw Refused(action, "ZeroAddress", "");
@@ -178,7 +178,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
         LedgerReceipt receipt = await _file.WriteAsync(
             file =>
             {
-                OfflineEscrowEntry escrow = Escrow(file, key, jobId, action);
+                OfflineEscrowEntry escrow = file.Escrow(key, jobId, action);
                 if (!escrow.Assigned.Contains(cheat))
                 {
                     throw Refused(action, "NotAssigned", $"jobId={jobId}, provider={cheat}");
@@ -282,7 +282,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
                     throw Refused(action, "EscrowExists", $"client={client}, jobId={jobId}");
                 }
 
-                Debit(file, client, amount, action);
+                file.Debit(client, amount, action);
                 file.Escrows[key] = new OfflineEscrowEntry
                 {
                     Client = client,
@@ -302,13 +302,13 @@ public sealed class OfflineLedger : ILedger, IDisposable
         return _file.WriteAsync(
             file =>
             {
-                OfflineEscrowEntry escrow = OpenEscrow(file, key, jobId, action);
+                OfflineEscrowEntry escrow = file.OpenEscrow(key, jobId, action);
                 if (_timeProvider.GetUtcNow() < escrow.ReclaimableAt)
                 {
                     throw Refused(action, "ReclaimNotDue", $"jobId={jobId}, deadlineAt={LedgerIds.Time(escrow.ReclaimableAt)}");
                 }
 
-                Close(file, escrow);
+                file.Close(escrow);
                 return true;
             },
             cancellationToken);
@@ -326,7 +326,7 @@ public sealed class OfflineLedger : ILedger, IDisposable
                     throw Refused(action, "ZeroAmount", "");
                 }
 
-                Debit(file, provider, amount, action);
+                file.Debit(provider, amount, action);
                 file.Stakes[provider] = file.Stakes.GetValueOrDefault(provider) + amount;
                 return true;
             },
@@ -382,39 +382,9 @@ public sealed class OfflineLedger : ILedger, IDisposable
             cancellationToken);
     }
 
-    private static void Debit(OfflineLedgerState file, string account, BigInteger amount, string action)
-    {
-        BigInteger balance = file.Balances.GetValueOrDefault(account);
-        if (balance < amount)
-        {
-            throw Refused(action, "InsufficientBalance", $"account={account}, balance={balance}, needed={amount}");
-        }
-
-        file.Balances[account] = balance - amount;
-    }
-
-    // Pays what is left back to the client and closes the escrow.
-    private static void Close(OfflineLedgerState file, OfflineEscrowEntry escrow)
-    {
-        BigInteger amount = escrow.Remaining;
-        escrow.Open = false;
-        escrow.Refunded += amount;
-        file.Balances[escrow.Client] = file.Balances.GetValueOrDefault(escrow.Client) + amount;
-    }
-
     private static string Key(string client, Guid jobId) => OfflineLedgerState.EscrowKey(client, jobId);
 
-    private static OfflineEscrowEntry Escrow(OfflineLedgerState file, string key, Guid jobId, string action) =>
-        file.Escrows.GetValueOrDefault(key) ?? throw Refused(action, "NoEscrow", $"client={key[..key.IndexOf('/', StringComparison.Ordinal)]}, jobId={jobId}");
-
-    private static OfflineEscrowEntry OpenEscrow(OfflineLedgerState file, string key, Guid jobId, string action)
-    {
-        OfflineEscrowEntry escrow = Escrow(file, key, jobId, action);
-        return escrow.Open ? escrow : throw Refused(action, "EscrowClosed", $"client={escrow.Client}, jobId={jobId}");
-    }
-
-    private static LedgerException Refused(string action, string reason, string details) =>
-        new($"{action} reverted: {reason}({details})", reason);
+    private static LedgerException Refused(string action, string reason, string details) => OfflineLedgerState.Refused(action, reason, details);
 
     private static Payout Normalize(Payout payout, string parameterName)
     {
