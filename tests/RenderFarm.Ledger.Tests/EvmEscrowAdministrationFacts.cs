@@ -1,5 +1,3 @@
-using System.Numerics;
-using Nethereum.RPC.Eth.DTOs;
 using Nethereum.Web3;
 using Nethereum.Web3.Accounts;
 using RenderFarm.Core.Ledger;

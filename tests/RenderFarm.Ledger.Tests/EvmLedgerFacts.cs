@@ -1,7 +1,4 @@
 using System.Numerics;
-using Nethereum.RPC.Eth.DTOs;
-using Nethereum.Web3;
-using Nethereum.Web3.Accounts;
 using RenderFarm.Core.Ledger;
 using RenderFarm.Testing;
 using static RenderFarm.Ledger.Tests.LedgerTerms;
