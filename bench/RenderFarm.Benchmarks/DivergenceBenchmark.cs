@@ -49,7 +49,7 @@ internal static class DivergenceBenchmark
         Stats.Print($"divergence: {size}x{size} frames, {frames} frames per scene and spp, {plans} keyed plans per frame and cost share ({string.Join(", ", shares)}; at least {SpotCheckPlan.MinTiles} tiles); validator on the simulated other device, provider on this one");
         Stats.Print($"jobs: {jobFrames} checked frames each (frame i of a job is frame i mod {frames} with its own plan); caught when a frame is rejected or the provider's bias evidence crosses {ProviderEvidence.Threshold} (CUSUM, allowance {ProviderEvidence.Allowance})");
         Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate by spp {string.Join(", ", sppList.Split(',').Select(v => $"{v}: {SpotCheckDecision.HonestBeyondRateFor(int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)):0.###}"))}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}, |sample-count z| > {decision.MaxSampleZ} (snapshots at {string.Join(", ", SampleCountTest.SnapshotCounts(64))} of 64 samples and likewise)");
-        Stats.Print($"predicted honest rate: device factors K {string.Join(", ", factors.Select(f => f == 0 ? "0 (fixed rate)" : f.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture)))}, floor {HonestRateEstimate.Floor:0.#e0}, rounding allowance {HonestRateEstimate.RoundingAllowance}");
+        Stats.Print($"predicted honest rate: device factors K {string.Join(", ", factors.Select(f => f == 0 ? "0 (fixed rate)" : f.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)))}, floor {HonestRateEstimate.Floor:0.#e0}, rounding allowance {HonestRateEstimate.RoundingAllowance}");
         Console.WriteLine();
         Console.WriteLine("| scene | spp | share | K | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | by sample count | max tile share | mean bias z | max abs bias z | mean / max abs sample z | jobs caught |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
@@ -128,7 +128,12 @@ internal static class DivergenceBenchmark
                     {
                         WholeFrameDifference wf = wholeFrame.Compare(name == "honest, same device" ? sameDevice : validator, image, decision);
                         SpotCheckOutcome px = wf.Pixels;
-                        wholeFrameRows.Add(FormattableString.Invariant($"| {sceneName} | {spp} | frame {frame} | {name} | {wf.Blocks} blocks | {(wf.IsMatch ? "pass" : "FAIL")} | blocks failed {wf.BlocksFailed}, share {(px.ShareExceeded ? "exceeded" : "ok")} ({px.Statistics.PixelsBeyondTolerance} of {px.Statistics.Pixels} px, limit {decision.MaxBeyond(px.Statistics.Pixels)}), bias {(px.BiasExceeded ? "exceeded" : "ok")} (z {px.Statistics.BiasZ:0.0}), max block share {wf.MaxShareBeyondTolerance:0.000}, pHash {wf.PHashDistance} |"));
+
+                        // What the whole-frame check would add if the validator kept its whole frame at the snapshot counts
+                        // (whole-frame checks keep none): the sample-count statistic over every pixel.
+                        Image[] wholeDeep = name == "honest, same device" ? providerDeep : validatorDeep;
+                        SampleCountStatistic wholeSamples = SampleCountTest.Measure(image, [new Rectangle(0, 0, size, size)], wholeDeep[^1], wholeDeep[..^1], [new Rectangle(0, 0, size, size)], counts);
+                        wholeFrameRows.Add(FormattableString.Invariant($"| {sceneName} | {spp} | frame {frame} | {name} | {wf.Blocks} blocks | {(wf.IsMatch ? "pass" : "FAIL")} | blocks failed {wf.BlocksFailed}, share {(px.ShareExceeded ? "exceeded" : "ok")} ({px.Statistics.PixelsBeyondTolerance} of {px.Statistics.Pixels} px, limit {decision.MaxBeyond(px.Statistics.Pixels)}), bias {(px.BiasExceeded ? "exceeded" : "ok")} (z {px.Statistics.BiasZ:0.0}), max block share {wf.MaxShareBeyondTolerance:0.000}, pHash {wf.PHashDistance}; with snapshots: sample-count |z| {wholeSamples.MaxAbsZ:0.0} at {wholeSamples.WorstCount} ({(wholeSamples.MaxAbsZ > decision.MaxSampleZ ? "FAIL" : "pass")}) |"));
                     }
                     foreach (double share in shares)
                     {
@@ -168,7 +173,7 @@ internal static class DivergenceBenchmark
                 foreach (((double share, double factor, _), (string name, Tally t)) in tallies)
                 {
                     (int jobs, int caught) = t.Jobs(frames, plans, jobFrames);
-                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {(factor == 0 ? "fixed" : factor.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture))} (rate {t.SumRate / t.Frames:0.#####}) | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.BySamples} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {t.SumSampleZ / t.Frames:0.00} / {t.MaxAbsSampleZ:0.00} | {caught}/{jobs} |");
+                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {(factor == 0 ? "fixed" : factor.ToString("G3", System.Globalization.CultureInfo.InvariantCulture))} (rate {t.SumRate / t.Frames:0.#####}) | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.BySamples} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {t.SumSampleZ / t.Frames:0.00} / {t.MaxAbsSampleZ:0.00} | {caught}/{jobs} |");
                     if (raw)
                     {
                         Stats.Print($"|   raw | | | {name} | beyond {t.Beyond}/{t.Pixels} px ({(double)t.Beyond / t.Pixels:0.00000}), rms mean {t.SumRms / t.Frames:0.000000}, max {t.MaxRms:0.000000}, |mean| max {t.MaxAbsMean:0.000000} | | | | | | | | | |");

@@ -31,6 +31,12 @@ public sealed record HonestRates(IReadOnlyList<double> PerRegion, double Check);
 /// whose samples barely move (a smooth wall, a texture under an even sky) gets a bound near zero, so a cheat that puts
 /// even a few such pixels beyond the tolerance fails where the fixed rate, set by the Cornell box's light, let it
 /// pass. A device that diverges more than K allows is held at the fixed rate: each rate is capped by it, never above.</para>
+/// <para>The coordinator does not decide with it. Measured with the divergence bench (docs/verification.md): the Cornell
+/// box is noisy nearly everywhere at 256 and 1,024 spp, so its predicted rate is the fixed one; the textured cube's
+/// pixels are noisy too (a predicted 2–7 % at K = 0.05–0.25, where it diverges not at all), and its band and border
+/// cheats put almost no pixel beyond the tolerance (4 and 0 of 4,096 at 1,024 spp), so even a rate near zero catches
+/// them in at most a quarter of the checks. The sample-count rule, not the count rules, is what sees those cheats. It
+/// stays here for the bench, which re-measures it on other scenes.</para>
 /// </remarks>
 public static class HonestRateEstimate
 {

@@ -91,13 +91,9 @@ internal sealed class SpotCheckJudge
         else
         {
             compared = check.Tiles.Count;
-            (SampleCountStatistic? samples, HonestRates? rates) = MeasureSnapshots(rendered, frame, check.Tiles, job.Spec.Settings.SamplesPerPixel, decision);
+            SampleCountStatistic? samples = MeasureSnapshots(rendered, frame, check.Tiles, job.Spec.Settings.SamplesPerPixel);
             sampleZ = samples?.MaxAbsZ;
-            (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(decision, rendered, frame, check.Tiles, offsetTiles: true, samples, rates);
-            if (rates is not null)
-            {
-                kind = string.Create(CultureInfo.InvariantCulture, $"tiles (honest rate {rates.Check:0.#####} predicted from the snapshots, at most {decision.HonestBeyondRate:0.###})");
-            }
+            (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(decision, rendered, frame, check.Tiles, offsetTiles: true, samples);
         }
 
         bool pass = failed == 0 && (distance ?? 0) <= _options.MaxWholeFramePHashDistance;
@@ -127,7 +123,7 @@ internal sealed class SpotCheckJudge
                     && (first.Height == rendered.Height || (!check.WholeFrame && Math.Min(first.Height, rendered.Height) >= check.Tiles.Max(t => t.Height)));
                 agrees = sameSize && (check.WholeFrame
                     ? _wholeFrame.Compare(rendered, first, decision).IsMatch
-                    : JudgeTiles(decision, rendered, first, check.Tiles, offsetTiles: false, samples: null, rates: null).Failed == 0);
+                    : JudgeTiles(decision, rendered, first, check.Tiles, offsetTiles: false, samples: null).Failed == 0);
                 text += agrees.Value ? $"; agrees with check {arbitrated}" : $"; disagrees with check {arbitrated}";
             }
         }
@@ -190,10 +186,9 @@ internal sealed class SpotCheckJudge
 
     // The strip's tiles against the same tiles of the frame (offsetTiles) or the same strip positions of another strip,
     // judged together; Failed is at least 1 when the check fails on share or bias alone. BiasZ is the bias beyond the
-    // smallest effect that counts, which the provider's evidence accumulates. Rates, when the strip has snapshots, are the
-    // honest rates predicted for these tiles; otherwise the fixed rate for the sample count applies.
+    // smallest effect that counts, which the provider's evidence accumulates.
     private static (int Failed, double? MinPsnr, double MaxDifference, double MaxShare, double BiasZ) JudgeTiles(
-        SpotCheckDecision decision, Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles, SampleCountStatistic? samples, HonestRates? rates)
+        SpotCheckDecision decision, Image strip, Image other, IReadOnlyList<PixelTile> tiles, bool offsetTiles, SampleCountStatistic? samples)
     {
         var inStrip = new List<Rectangle>(tiles.Count);
         var inOther = new List<Rectangle>(tiles.Count);
@@ -206,7 +201,7 @@ internal sealed class SpotCheckJudge
         }
 
         SpotCheckOutcome outcome = decision.Judge(
-            DifferenceStatistics.Measure(strip, inStrip, other, inOther, decision.Tolerance), samples, rates);
+            DifferenceStatistics.Measure(strip, inStrip, other, inOther, decision.Tolerance), samples);
         DifferenceStatistics s = outcome.Statistics;
         int failed = outcome.Pass ? 0 : Math.Max(1, outcome.TilesFailed);
         return (failed, double.IsFinite(s.MinPsnr) ? s.MinPsnr : null, s.MaxAbsoluteDifference, s.MaxRegionShareBeyond, outcome.EvidenceZ);
@@ -216,17 +211,15 @@ internal sealed class SpotCheckJudge
     public static int StripBands(int samplesPerPixel) =>
         SampleCountTest.SnapshotCounts(samplesPerPixel) is { Count: > 0 } counts ? counts.Count + 2 : 1;
 
-    // The sample-count statistic of a strip with snapshot bands against the delivered frame's tiles, and the honest rates
-    // predicted from the snapshots at n/2 and n/4 (HonestRateEstimate); nulls when the job's sample count has no snapshot
-    // counts (SpotChecks refuses a strip without the bands its sample count needs), rates null below 4 samples.
-    private static (SampleCountStatistic? Samples, HonestRates? Rates) MeasureSnapshots(
-        Image strip, Image frame, IReadOnlyList<PixelTile> tiles, int samplesPerPixel, SpotCheckDecision decision)
+    // The sample-count statistic of a strip with snapshot bands against the delivered frame's tiles; null when the job's
+    // sample count has no snapshot counts (SpotChecks refuses a strip without the bands its sample count needs).
+    private static SampleCountStatistic? MeasureSnapshots(Image strip, Image frame, IReadOnlyList<PixelTile> tiles, int samplesPerPixel)
     {
         IReadOnlyList<int> counts = SampleCountTest.SnapshotCounts(samplesPerPixel);
         int height = tiles.Max(t => t.Height);
         if (counts.Count == 0 || strip.Height != height * StripBands(samplesPerPixel))
         {
-            return (null, null);
+            return null;
         }
 
         var inStrip = new List<Rectangle>(tiles.Count);
@@ -246,31 +239,13 @@ internal sealed class SpotCheckJudge
                 bands[k] = strip.Clone(c => c.Crop(new Rectangle(0, top, strip.Width, height)));
             }
 
-            SampleCountStatistic samples = SampleCountTest.Measure(
+            return SampleCountTest.Measure(
                 frame, [.. tiles.Select(t => new Rectangle(t.X, t.Y, t.Width, t.Height))], bands[^1], bands[..^1], inStrip, counts);
-            int half = IndexOf(counts, samplesPerPixel / 2), quarter = IndexOf(counts, samplesPerPixel / 4);
-            HonestRates? rates = samplesPerPixel < 4 || half < 0 || quarter < 0
-                ? null
-                : HonestRateEstimate.Predict(bands[^1], bands[half], bands[quarter], inStrip, decision.HonestBeyondRate, decision.Tolerance);
-            return (samples, rates);
         }
         finally
         {
             Array.ForEach(bands, band => band?.Dispose());
         }
-    }
-
-    private static int IndexOf(IReadOnlyList<int> counts, int count)
-    {
-        for (int i = 0; i < counts.Count; i++)
-        {
-            if (counts[i] == count)
-            {
-                return i;
-            }
-        }
-
-        return -1;
     }
 
     public static Image? LoadImage(byte[] bytes)
