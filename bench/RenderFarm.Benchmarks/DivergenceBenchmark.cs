@@ -38,15 +38,21 @@ internal static class DivergenceBenchmark
         int jobFrames = options.Int("job", 24);
         bool generous = options.Bool("generous", false);
         bool bounces = options.Bool("bounces", true);
+        string cache = options.String("cache", "");
+
+        // Device factors K of the predicted honest rate (HonestRateEstimate) to judge with; 0 judges with the fixed rate
+        // for the sample count alone.
+        double[] factors = [.. options.String("factors", $"0,{HonestRateEstimate.DefaultDeviceFactor.ToString(System.Globalization.CultureInfo.InvariantCulture)}").Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
         SpotCheckDecision decision = SpotCheckDecision.ForSamples(64);
 
         Console.WriteLine(Stats.Machine());
         Stats.Print($"divergence: {size}x{size} frames, {frames} frames per scene and spp, {plans} keyed plans per frame and cost share ({string.Join(", ", shares)}; at least {SpotCheckPlan.MinTiles} tiles); validator on the simulated other device, provider on this one");
         Stats.Print($"jobs: {jobFrames} checked frames each (frame i of a job is frame i mod {frames} with its own plan); caught when a frame is rejected or the provider's bias evidence crosses {ProviderEvidence.Threshold} (CUSUM, allowance {ProviderEvidence.Allowance})");
         Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate by spp {string.Join(", ", sppList.Split(',').Select(v => $"{v}: {SpotCheckDecision.HonestBeyondRateFor(int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)):0.###}"))}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}, |sample-count z| > {decision.MaxSampleZ} (snapshots at {string.Join(", ", SampleCountTest.SnapshotCounts(64))} of 64 samples and likewise)");
+        Stats.Print($"predicted honest rate: device factors K {string.Join(", ", factors.Select(f => f == 0 ? "0 (fixed rate)" : f.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)))}, floor {HonestRateEstimate.Floor:0.#e0}, rounding allowance {HonestRateEstimate.RoundingAllowance}");
         Console.WriteLine();
-        Console.WriteLine("| scene | spp | share | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | by sample count | max tile share | mean bias z | max abs bias z | mean / max abs sample z | jobs caught |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| scene | spp | share | K | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | by sample count | max tile share | mean bias z | max abs bias z | mean / max abs sample z | jobs caught |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 
         using ComputeDevice device = ComputeDevice.Open();
         using var tracer = new PathTracer(device);
@@ -63,7 +69,7 @@ internal static class DivergenceBenchmark
             {
                 decision = SpotCheckDecision.ForSamples(spp);
                 var settings = new RenderSettings { Size = new ImageSize(size, size), SamplesPerPixel = spp, Seed = 1 };
-                var tallies = new SortedDictionary<(double Share, int Order), (string Name, Tally Tally)>();
+                var tallies = new SortedDictionary<(double Share, double Factor, int Order), (string Name, Tally Tally)>();
                 IReadOnlyList<int> counts = SampleCountTest.SnapshotCounts(spp);
                 int quarter = Math.Max(1, spp / 4), fewer = (int)Math.Round(spp * 0.94), cut = spp - fewer;
                 int middle = spp / 2;
@@ -76,13 +82,13 @@ internal static class DivergenceBenchmark
                     renderWatch.Start();
                     // The validator on the simulated other device keeps its image at the snapshot counts; the provider's
                     // snapshots give its frames with fewer samples (bit for bit a render at that count).
-                    IReadOnlyList<IReadOnlyList<HdrImage>> validatorSnaps = other.RenderTileSnapshots(scene, frame, settings, whole, [.. counts, spp]);
-                    IReadOnlyList<IReadOnlyList<HdrImage>> providerSnaps = tracer.RenderTileSnapshots(scene, frame, settings, whole, providerList);
-                    HdrImage At(int count) => providerSnaps[Array.IndexOf(providerList, count)][0];
+                    IReadOnlyList<HdrImage> validatorSnaps = Cached(cache, $"{sceneName}-{size}-{spp}-{frame}-validator", [.. counts, spp], list => other.RenderTileSnapshots(scene, frame, settings, whole, list));
+                    IReadOnlyList<HdrImage> providerSnaps = Cached(cache, $"{sceneName}-{size}-{spp}-{frame}-provider", providerList, list => tracer.RenderTileSnapshots(scene, frame, settings, whole, list));
+                    HdrImage At(int count) => providerSnaps[Array.IndexOf(providerList, count)];
                     HdrImage honestHdr = At(spp);
                     HdrImage cheap = At(quarter);
-                    using Image<Rgb24> validator = Encode(validatorSnaps[^1][0], settings);
-                    Image[] validatorDeep = [.. validatorSnaps.Select(images => (Image)Encode16(images[0], settings))];
+                    using Image<Rgb24> validator = Encode(validatorSnaps[^1], settings);
+                    Image[] validatorDeep = [.. validatorSnaps.Select(image => (Image)Encode16(image, settings))];
                     Image[] providerDeep = [.. counts.Append(spp).Select(c => (Image)Encode16(At(c), settings))];
                     var delivered = new List<(string Name, Image<Rgb24> Image)>
                     {
@@ -114,13 +120,20 @@ internal static class DivergenceBenchmark
                     // bits a re-render gives, DispatchSplitFacts), snapshots included; every other row with the validator's
                     // render on the simulated other device.
                     using Image<Rgb24> sameDevice = Encode(honestHdr, settings);
+                    int halfIndex = IndexOf(counts, spp / 2), quarterIndex = IndexOf(counts, spp / 4);
+                    Calibrate(sceneName, spp, frame, validator, delivered[1].Image, validatorDeep, halfIndex, quarterIndex, size, decision.Tolerance);
 
                     // The whole-frame check of each delivered frame against the validator's whole frame (8×8 blocks).
                     foreach ((string name, Image<Rgb24> image) in delivered)
                     {
                         WholeFrameDifference wf = wholeFrame.Compare(name == "honest, same device" ? sameDevice : validator, image, decision);
                         SpotCheckOutcome px = wf.Pixels;
-                        wholeFrameRows.Add(FormattableString.Invariant($"| {sceneName} | {spp} | frame {frame} | {name} | {wf.Blocks} blocks | {(wf.IsMatch ? "pass" : "FAIL")} | blocks failed {wf.BlocksFailed}, share {(px.ShareExceeded ? "exceeded" : "ok")} ({px.Statistics.PixelsBeyondTolerance} of {px.Statistics.Pixels} px, limit {decision.MaxBeyond(px.Statistics.Pixels)}), bias {(px.BiasExceeded ? "exceeded" : "ok")} (z {px.Statistics.BiasZ:0.0}), max block share {wf.MaxShareBeyondTolerance:0.000}, pHash {wf.PHashDistance} |"));
+
+                        // What the whole-frame check would add if the validator kept its whole frame at the snapshot counts
+                        // (whole-frame checks keep none): the sample-count statistic over every pixel.
+                        Image[] wholeDeep = name == "honest, same device" ? providerDeep : validatorDeep;
+                        SampleCountStatistic wholeSamples = SampleCountTest.Measure(image, [new Rectangle(0, 0, size, size)], wholeDeep[^1], wholeDeep[..^1], [new Rectangle(0, 0, size, size)], counts);
+                        wholeFrameRows.Add(FormattableString.Invariant($"| {sceneName} | {spp} | frame {frame} | {name} | {wf.Blocks} blocks | {(wf.IsMatch ? "pass" : "FAIL")} | blocks failed {wf.BlocksFailed}, share {(px.ShareExceeded ? "exceeded" : "ok")} ({px.Statistics.PixelsBeyondTolerance} of {px.Statistics.Pixels} px, limit {decision.MaxBeyond(px.Statistics.Pixels)}), bias {(px.BiasExceeded ? "exceeded" : "ok")} (z {px.Statistics.BiasZ:0.0}), max block share {wf.MaxShareBeyondTolerance:0.000}, pHash {wf.PHashDistance}; with snapshots: sample-count |z| {wholeSamples.MaxAbsZ:0.0} at {wholeSamples.WorstCount} ({(wholeSamples.MaxAbsZ > decision.MaxSampleZ ? "FAIL" : "pass")}) |"));
                     }
                     foreach (double share in shares)
                     {
@@ -134,14 +147,20 @@ internal static class DivergenceBenchmark
                                 Image<Rgb24> expected = same ? sameDevice : validator;
                                 Image[] deep = same ? providerDeep : validatorDeep;
                                 SampleCountStatistic samples = SampleCountTest.Measure(image, plan.Tiles, deep[^1], deep[..^1], plan.Tiles, counts);
-                                SpotCheckOutcome outcome = decision.Judge(
-                                    DifferenceStatistics.Measure(expected, plan.Tiles, image, plan.Tiles, decision.Tolerance), samples);
-                                if (!tallies.TryGetValue((share, d), out (string Name, Tally Tally) entry))
+                                DifferenceStatistics statistics = DifferenceStatistics.Measure(expected, plan.Tiles, image, plan.Tiles, decision.Tolerance);
+                                foreach (double factor in factors)
                                 {
-                                    tallies[(share, d)] = entry = (name, new Tally());
-                                }
+                                    HonestRates? rates = factor == 0 || halfIndex < 0 || quarterIndex < 0
+                                        ? null
+                                        : HonestRateEstimate.Predict(deep[^1], deep[halfIndex], deep[quarterIndex], plan.Tiles, decision.HonestBeyondRate, decision.Tolerance, factor);
+                                    SpotCheckOutcome outcome = decision.Judge(statistics, samples, rates);
+                                    if (!tallies.TryGetValue((share, factor, d), out (string Name, Tally Tally) entry))
+                                    {
+                                        tallies[(share, factor, d)] = entry = (name, new Tally());
+                                    }
 
-                                entry.Tally.Add(outcome, frame - 1, p);
+                                    entry.Tally.Add(outcome, frame - 1, p, rates?.Check ?? decision.HonestBeyondRate);
+                                }
                             }
                         }
                     }
@@ -151,10 +170,10 @@ internal static class DivergenceBenchmark
                     Array.ForEach(providerDeep, i => i.Dispose());
                 }
 
-                foreach (((double share, _), (string name, Tally t)) in tallies)
+                foreach (((double share, double factor, _), (string name, Tally t)) in tallies)
                 {
                     (int jobs, int caught) = t.Jobs(frames, plans, jobFrames);
-                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.BySamples} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {t.SumSampleZ / t.Frames:0.00} / {t.MaxAbsSampleZ:0.00} | {caught}/{jobs} |");
+                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {(factor == 0 ? "fixed" : factor.ToString("G3", System.Globalization.CultureInfo.InvariantCulture))} (rate {t.SumRate / t.Frames:0.#####}) | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.BySamples} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {t.SumSampleZ / t.Frames:0.00} / {t.MaxAbsSampleZ:0.00} | {caught}/{jobs} |");
                     if (raw)
                     {
                         Stats.Print($"|   raw | | | {name} | beyond {t.Beyond}/{t.Pixels} px ({(double)t.Beyond / t.Pixels:0.00000}), rms mean {t.SumRms / t.Frames:0.000000}, max {t.MaxRms:0.000000}, |mean| max {t.MaxAbsMean:0.000000} | | | | | | | | | |");
@@ -170,6 +189,128 @@ internal static class DivergenceBenchmark
         Console.WriteLine();
         Stats.Print($"render time {renderWatch.Elapsed.TotalSeconds:0.0} s");
         return Task.FromResult(0);
+    }
+
+    private static int IndexOf(IReadOnlyList<int> counts, int count)
+    {
+        for (int i = 0; i < counts.Count; i++)
+        {
+            if (counts[i] == count)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    // What the predicted honest rate rests on, over the whole frame: the honest other-device difference against the
+    // validator's per-pixel noise estimate v (HonestRateEstimate, K = 1). The K a pixel beyond the tolerance needs is
+    // (tolerance − rounding)² ÷ v; the frame's honest beyond count against Σ min(1, v ÷ (tolerance − rounding)²).
+    private static void Calibrate(
+        string scene, int spp, int frame, Image validator, Image honest, Image[] deep, int half, int quarter, int size, float tolerance)
+    {
+        if (half < 0 || quarter < 0)
+        {
+            return;
+        }
+
+        var whole = new Rectangle(0, 0, size, size);
+        int length = size * size * 3;
+        float[] v8 = new float[length], h8 = new float[length], full = new float[length], halfPx = new float[length], quarterPx = new float[length];
+        PixelComparison.ReadLinear(validator, whole, v8);
+        PixelComparison.ReadLinear(honest, whole, h8);
+        PixelComparison.ReadLinear(deep[^1], whole, full);
+        PixelComparison.ReadLinear(deep[half], whole, halfPx);
+        PixelComparison.ReadLinear(deep[quarter], whole, quarterPx);
+        double allowed = tolerance - HonestRateEstimate.RoundingAllowance;
+        int beyond = 0;
+        double largestNeeded = 0;
+        var needed = new List<double>();
+        for (int p = 0; p < size * size; p++)
+        {
+            double d = 0;
+            for (int c = 3 * p; c < (3 * p) + 3; c++)
+            {
+                d = Math.Max(d, Math.Abs((double)h8[c] - v8[c]));
+            }
+
+            if (d > tolerance)
+            {
+                beyond++;
+                double v = NeighbourhoodNoise(full, halfPx, quarterPx, size, p);
+                double k = v > 0 ? allowed * allowed / v : double.PositiveInfinity;
+                needed.Add(k);
+                largestNeeded = Math.Max(largestNeeded, k);
+            }
+        }
+
+        double predicted = HonestRateEstimate.PredictRegion(full, halfPx, quarterPx, size, 0.999999, tolerance, 1.0) * size * size;
+        needed.Sort();
+        Stats.Print($"calibration {scene} {spp} spp frame {frame}: honest other-device pixels beyond {beyond} of {size * size}; predicted at K = 1: {predicted:0.0}; least K making each beyond pixel's own bound 1: median {(needed.Count > 0 ? needed[needed.Count / 2] : 0):0.###}, largest {largestNeeded:0.###}");
+    }
+
+    private static double NeighbourhoodNoise(float[] full, float[] half, float[] quarter, int size, int p)
+    {
+        int x0 = p % size, y0 = p / size;
+        double v = 0;
+        for (int y = Math.Max(0, y0 - 1); y <= Math.Min(size - 1, y0 + 1); y++)
+        {
+            for (int x = Math.Max(0, x0 - 1); x <= Math.Min(size - 1, x0 + 1); x++)
+            {
+                for (int c = 3 * ((y * size) + x); c < (3 * ((y * size) + x)) + 3; c++)
+                {
+                    double g2 = (double)half[c] - full[c], g4 = (double)quarter[c] - full[c];
+                    v = Math.Max(v, Math.Max(g2 * g2, g4 * g4 / 3));
+                }
+            }
+        }
+
+        return v;
+    }
+
+    // Renders once per scene, size, count and frame when a cache folder is given: later runs (other factors, plans or
+    // shares) read the same renders back.
+    private static IReadOnlyList<HdrImage> Cached(string folder, string key, int[] counts, Func<int[], IReadOnlyList<IReadOnlyList<HdrImage>>> render)
+    {
+        string? path = folder.Length == 0 ? null : Path.Combine(folder, $"{key}-{string.Join('_', counts)}.bin");
+        if (path is not null && File.Exists(path))
+        {
+            using var reader = new BinaryReader(File.OpenRead(path));
+            var images = new List<HdrImage>();
+            int count = reader.ReadInt32();
+            for (int i = 0; i < count; i++)
+            {
+                var image = new HdrImage(reader.ReadInt32(), reader.ReadInt32());
+                for (int j = 0; j < image.Pixels.Length; j++)
+                {
+                    image.Pixels[j] = reader.ReadSingle();
+                }
+
+                images.Add(image);
+            }
+
+            return images;
+        }
+
+        List<HdrImage> rendered = [.. render(counts).Select(images => images[0])];
+        if (path is not null)
+        {
+            Directory.CreateDirectory(folder);
+            using var writer = new BinaryWriter(File.Create(path));
+            writer.Write(rendered.Count);
+            foreach (HdrImage image in rendered)
+            {
+                writer.Write(image.Width);
+                writer.Write(image.Height);
+                foreach (float value in image.Pixels)
+                {
+                    writer.Write(value);
+                }
+            }
+        }
+
+        return rendered;
     }
 
     private static readonly Guid s_job = Guid.Parse("5d0c1c52-6f3a-4d6e-9a55-0e1b8d7f2c11");
@@ -265,6 +406,8 @@ internal static class DivergenceBenchmark
 
         public double MaxAbsMean { get; private set; }
 
+        public double SumRate { get; private set; }
+
         private readonly Dictionary<(int Frame, int Plan), (bool Pass, double Z)> _outcomes = [];
 
         // Jobs of `length` checked frames: frame k of job j is frame k mod frames, judged by plan (j·length + k) mod plans.
@@ -288,8 +431,9 @@ internal static class DivergenceBenchmark
             return (jobs, caught);
         }
 
-        public void Add(SpotCheckOutcome outcome, int frame, int plan)
+        public void Add(SpotCheckOutcome outcome, int frame, int plan, double rate)
         {
+            SumRate += rate;
             _outcomes[(frame, plan)] = (outcome.Pass, outcome.EvidenceZ);
             DifferenceStatistics s = outcome.Statistics;
             Tiles += s.Regions;

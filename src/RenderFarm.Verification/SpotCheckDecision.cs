@@ -220,17 +220,58 @@ public sealed class SpotCheckDecision
         return samples is null ? outcome : outcome with { Samples = samples, SamplesExceeded = samples.MaxAbsZ > MaxSampleZ };
     }
 
+    /// <summary>
+    /// Judges measured differences and the sample-count statistic against honest rates predicted for this check
+    /// (<see cref="HonestRateEstimate"/>): the tile and share rules take each region's predicted rate and the check's,
+    /// never above <see cref="HonestBeyondRate"/>.
+    /// </summary>
+    public SpotCheckOutcome Judge(DifferenceStatistics statistics, SampleCountStatistic? samples, HonestRates? rates)
+    {
+        SpotCheckOutcome outcome = Judge(statistics, rates);
+        return samples is null ? outcome : outcome with { Samples = samples, SamplesExceeded = samples.MaxAbsZ > MaxSampleZ };
+    }
+
     /// <summary>Judges measured differences.</summary>
-    public SpotCheckOutcome Judge(DifferenceStatistics statistics)
+    public SpotCheckOutcome Judge(DifferenceStatistics statistics) => Judge(statistics, rates: null);
+
+    /// <summary>
+    /// The most pixels of one of <paramref name="regions"/> regions of <paramref name="pixels"/> pixels that may lie beyond
+    /// the tolerance when the honest rate of this check is <paramref name="rate"/>, at most <see cref="HonestBeyondRate"/>.
+    /// </summary>
+    public int MaxBeyond(int pixels, int regions, double rate)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(pixels, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(regions, 1);
+        if (!(rate > 0 && rate < 1))
+        {
+            throw new ArgumentOutOfRangeException(nameof(rate), rate, "The rate must lie in (0, 1).");
+        }
+
+        return rate >= HonestBeyondRate
+            ? MaxBeyond(pixels, regions)
+            : BinomialUpperQuantile(pixels, rate, FalseAlarm / regions);
+    }
+
+    private SpotCheckOutcome Judge(DifferenceStatistics statistics, HonestRates? rates)
     {
         ArgumentNullException.ThrowIfNull(statistics);
+        if (rates is not null && rates.PerRegion.Count != statistics.Regions)
+        {
+            throw new ArgumentException($"The rates cover {rates.PerRegion.Count} regions, the differences {statistics.Regions}.", nameof(rates));
+        }
+
         int failed = 0;
         for (int i = 0; i < statistics.Regions; i++)
         {
-            failed += statistics.BeyondPerRegion[i] > MaxBeyond(statistics.PixelsPerRegion[i], statistics.Regions) ? 1 : 0;
+            int limit = rates is null
+                ? MaxBeyond(statistics.PixelsPerRegion[i], statistics.Regions)
+                : MaxBeyond(statistics.PixelsPerRegion[i], statistics.Regions, rates.PerRegion[i]);
+            failed += statistics.BeyondPerRegion[i] > limit ? 1 : 0;
         }
 
-        bool share = statistics.PixelsBeyondTolerance > MaxBeyond(statistics.Pixels);
+        bool share = statistics.PixelsBeyondTolerance > (rates is null
+            ? MaxBeyond(statistics.Pixels)
+            : MaxBeyond(statistics.Pixels, 1, rates.Check));
         bool bias = Math.Abs(statistics.BiasZ) > MaxBiasZ && Math.Abs(statistics.MeanSignedDifference) >= MinBiasEffect;
         return new SpotCheckOutcome(statistics, failed, share, bias, statistics.BiasZBeyond(MinBiasEffect));
     }
