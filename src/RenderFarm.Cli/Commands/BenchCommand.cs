@@ -112,6 +112,9 @@ internal static class BenchCommand
         FrameRender warmUp = tracer.Render(scene, frame, settings with { SamplesPerPixel = 1 }, cancellationToken: cancellationToken);
         Print($"warm-up     {warmUpClock.Elapsed.TotalSeconds:F3} s for the tracer and a 1 spp frame (of which the frame {warmUp.WallTime.TotalSeconds:F3} s), pipeline creation included");
         FrameRender? best = null;
+        // lavapipe's worker threads run in this process, so its CPU time counts the render's work whatever else the
+        // machine runs; on a busy machine it is steadier than wall time for comparing builds.
+        TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
         using (var bar = new ProgressBar(Console.Error))
         {
             for (int i = 0; i < repeat; i++)
@@ -127,10 +130,12 @@ internal static class BenchCommand
             }
         }
 
+        double cpuPerFrame = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / repeat;
         string ours = Path.Combine(outputFolder, "renderfarm.png");
         PngFrameWriter.Write(best!.Image, ours, ToneMapping.Clamp, 0, sixteenBit: false);
         double samplesPerSecond = best.Samples / best.WallTime.TotalSeconds;
         Print($"renderfarm  wall {best.WallTime.TotalSeconds:F3} s  GPU {best.GpuTime.TotalSeconds:F3} s  {samplesPerSecond / 1e6:F3} Msamples/s  {best.Rays / best.GpuTime.TotalSeconds / 1e6:F3} Mrays/s (GPU time)  best of {repeat}");
+        Print($"cpu         {cpuPerFrame:F3} s of process CPU time a frame (mean of {repeat}; lavapipe's threads included)");
 
         if (blender is null)
         {
