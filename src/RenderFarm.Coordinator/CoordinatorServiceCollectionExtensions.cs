@@ -109,11 +109,20 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddRenderFarmWeb();
 
         // Hangfire jobs must be public types; their constructors stay internal, so they are built here.
+        services.AddSingleton<ITaskBatches>(sp =>
+        {
+            QueueFetcher fetcher = sp.GetRequiredService<QueueFetcher>();
+            var batches = new HangfireTaskBatches(fetcher.FetchStorage ?? sp.GetRequiredService<JobStorage>());
+            return backends.QueueNotifications is { } hangfireDatabase
+                ? new PostgresTaskBatches(hangfireDatabase, CoordinatorBackends.HangfireSchema, batches)
+                : batches;
+        });
         services.AddTransient(sp => new JobSplitter(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),
             sp.GetRequiredService<IBackgroundJobClient>(),
             sp.GetRequiredService<JobStorage>(),
             sp.GetRequiredService<QueueFetcher>(),
+            sp.GetRequiredService<ITaskBatches>(),
             sp.GetRequiredService<ILogger<JobSplitter>>()));
         services.AddTransient(sp => new SettlementJob(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),

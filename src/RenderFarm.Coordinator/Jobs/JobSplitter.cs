@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using Hangfire;
-using Hangfire.Common;
 using Hangfire.States;
 using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
@@ -15,15 +14,17 @@ namespace RenderFarm.Coordinator.Jobs;
 /// job per task on the job's render queue. Idempotent, so Hangfire's retries are safe.
 /// </summary>
 /// <remarks>
-/// Tasks go in batches of <see cref="BatchSize"/>: their Hangfire jobs are created without a state (invisible to every
-/// queue), linked to their farm records in one store call, then enqueued together in one Hangfire transaction and
-/// announced to waiting polls once; <see cref="ConcurrentBatches"/> batches run at once. One task at a time (a job created
-/// in a state, a record update, a state change under Hangfire's distributed lock) cost about 13 ms per task on PostgreSQL.
+/// Tasks go in batches of <see cref="BatchSize"/> (see <see cref="ITaskBatches"/>): their Hangfire jobs are created
+/// without a state (invisible to every queue), linked to their farm records in one store call, then enqueued together
+/// and announced to waiting polls once; <see cref="ConcurrentBatches"/> batches run at once. On PostgreSQL each step is
+/// one statement per batch (<see cref="PostgresTaskBatches"/>). One task at a time (a job created in a state, a record
+/// update, a state change under Hangfire's distributed lock) cost about 13 ms per task on PostgreSQL; the storage API's
+/// batches, a job and four queued commands per task, about 3 ms.
 /// </remarks>
 public sealed partial class JobSplitter
 {
-    /// <summary>Tasks per batch: one store statement and one Hangfire transaction each.</summary>
-    internal const int BatchSize = 250;
+    /// <summary>Tasks per batch: three statements on PostgreSQL (create, link, enqueue).</summary>
+    internal const int BatchSize = 500;
 
     /// <summary>Batches in flight at once, each on its own connections.</summary>
     internal const int ConcurrentBatches = 4;
@@ -36,14 +37,21 @@ public sealed partial class JobSplitter
     private readonly IBackgroundJobClient _client;
     private readonly JobStorage _storage;
     private readonly QueueFetcher _fetcher;
+    private readonly ITaskBatches _batches;
     private readonly ILogger<JobSplitter> _logger;
 
     internal JobSplitter(IFarmStore store, IBackgroundJobClient client, JobStorage storage, QueueFetcher fetcher, ILogger<JobSplitter> logger)
+        : this(store, client, storage, fetcher, new HangfireTaskBatches(fetcher.FetchStorage ?? storage), logger)
+    {
+    }
+
+    internal JobSplitter(IFarmStore store, IBackgroundJobClient client, JobStorage storage, QueueFetcher fetcher, ITaskBatches batches, ILogger<JobSplitter> logger)
     {
         _store = store;
         _client = client;
         _storage = fetcher.FetchStorage ?? storage;
         _fetcher = fetcher;
+        _batches = batches;
         _logger = logger;
     }
 
@@ -118,43 +126,20 @@ public sealed partial class JobSplitter
 
     private async Task<int> SplitBatchAsync(Guid jobId, List<int> indexes, string queue, SplitTimings timings, CancellationToken cancellationToken)
     {
-        using IStorageConnection connection = _storage.GetConnection();
-
         // Created without a state and outside any queue, and linked before it is enqueued, so a lease never fetches a
         // Hangfire job whose farm record does not name it yet.
         long phase = Stopwatch.GetTimestamp();
-        var links = new List<(int Index, string HangfireJobId)>(indexes.Count);
-        var parameters = new Dictionary<string, string?>();
-        DateTime createdAt = DateTime.UtcNow;
-        foreach (int index in indexes)
-        {
-            int taskIndex = index;
-            links.Add((index, connection.CreateExpiredJob(Job.FromExpression(() => FrameTaskJob.Render(jobId, taskIndex)), parameters, createdAt, s_unqueuedExpiry)));
-        }
-
+        IReadOnlyList<(int Index, string HangfireJobId)> links = await _batches.CreateAsync(jobId, indexes, s_unqueuedExpiry, cancellationToken);
         phase = timings.AddCreate(phase);
         var linked = new HashSet<int>(await _store.LinkHangfireJobsAsync(jobId, links, cancellationToken));
         phase = timings.AddLink(phase);
-        using (IWriteOnlyTransaction transaction = connection.CreateWriteTransaction())
-        {
-            foreach ((int index, string hangfireJobId) in links)
-            {
-                // A task that changed meanwhile (cancelled, linked by a concurrent attempt) keeps its own; the job
-                // created for it here never enters a queue and expires.
-                if (linked.Contains(index))
-                {
-                    transaction.SetJobState(hangfireJobId, new EnqueuedState(queue));
-                    transaction.AddToQueue(queue, hangfireJobId);
-                    transaction.PersistJob(hangfireJobId);
-                }
-            }
 
-            transaction.Commit();
-        }
-
+        // A task that changed meanwhile (cancelled, linked by a concurrent attempt) keeps its own; the job created for it
+        // here never enters a queue and expires.
+        int enqueued = await _batches.EnqueueAsync([.. links.Where(l => linked.Contains(l.Index)).Select(l => l.HangfireJobId)], queue, cancellationToken);
         timings.AddEnqueue(phase);
         _fetcher.AnnounceEnqueued(queue);
-        return linked.Count;
+        return enqueued;
     }
 
     // A task linked to a Hangfire job that never reached a queue: one without a state (a batch whose enqueue did not
