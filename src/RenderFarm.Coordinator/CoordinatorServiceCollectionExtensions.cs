@@ -119,8 +119,6 @@ public static class CoordinatorServiceCollectionExtensions
         });
         services.AddTransient(sp => new JobSplitter(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),
-            sp.GetRequiredService<IBackgroundJobClient>(),
-            sp.GetRequiredService<JobStorage>(),
             sp.GetRequiredService<QueueFetcher>(),
             sp.GetRequiredService<ITaskBatches>(),
             sp.GetRequiredService<ILogger<JobSplitter>>()));

@@ -1,7 +1,4 @@
 using System.Diagnostics;
-using Hangfire;
-using Hangfire.States;
-using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
 using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core;
@@ -34,22 +31,13 @@ public sealed partial class JobSplitter
     private static readonly TimeSpan s_unqueuedExpiry = TimeSpan.FromDays(7);
 
     private readonly IFarmStore _store;
-    private readonly IBackgroundJobClient _client;
-    private readonly JobStorage _storage;
     private readonly QueueFetcher _fetcher;
     private readonly ITaskBatches _batches;
     private readonly ILogger<JobSplitter> _logger;
 
-    internal JobSplitter(IFarmStore store, IBackgroundJobClient client, JobStorage storage, QueueFetcher fetcher, ILogger<JobSplitter> logger)
-        : this(store, client, storage, fetcher, new HangfireTaskBatches(fetcher.FetchStorage ?? storage), logger)
-    {
-    }
-
-    internal JobSplitter(IFarmStore store, IBackgroundJobClient client, JobStorage storage, QueueFetcher fetcher, ITaskBatches batches, ILogger<JobSplitter> logger)
+    internal JobSplitter(IFarmStore store, QueueFetcher fetcher, ITaskBatches batches, ILogger<JobSplitter> logger)
     {
         _store = store;
-        _client = client;
-        _storage = fetcher.FetchStorage ?? storage;
         _fetcher = fetcher;
         _batches = batches;
         _logger = logger;
@@ -81,25 +69,33 @@ public sealed partial class JobSplitter
         string queue = FarmQueues.For(job.Spec);
         int created = 0;
         var fresh = new List<int>();
+        var linked = new List<string>();
         long started = Stopwatch.GetTimestamp();
-        using (IStorageConnection connection = _storage.GetConnection())
+        foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
         {
-            foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
+            if (task.State == FarmTaskState.Queued)
             {
-                if (task.State != FarmTaskState.Queued)
-                {
-                    continue;
-                }
-
                 if (task.HangfireJobId is null)
                 {
                     fresh.Add(task.Index);
                 }
-                else if (EnqueueLinked(connection, task.HangfireJobId, queue))
+                else
                 {
-                    // Linked by an earlier attempt that died before enqueueing it.
-                    created++;
+                    linked.Add(task.HangfireJobId);
                 }
+            }
+        }
+
+        // Linked by an earlier attempt that died before enqueueing them: jobs still without a state are enqueued, the
+        // rest (queued already, or beyond) left as they are. A Prepared job (a relink that died half-way) is the
+        // maintenance sweep's to enqueue.
+        foreach (string[] chunk in linked.Chunk(BatchSize))
+        {
+            int enqueued = await _batches.EnqueueAsync(chunk, queue, cancellationToken);
+            if (enqueued > 0)
+            {
+                created += enqueued;
+                _fetcher.AnnounceEnqueued(queue);
             }
         }
 
@@ -141,27 +137,6 @@ public sealed partial class JobSplitter
         _fetcher.AnnounceEnqueued(queue);
         return enqueued;
     }
-
-    // A task linked to a Hangfire job that never reached a queue: one without a state (a batch whose enqueue did not
-    // happen) or Prepared (a split from before batches). False when it is queued or beyond already.
-    private bool EnqueueLinked(IStorageConnection connection, string hangfireJobId, string queue)
-    {
-        if (connection.GetJobData(hangfireJobId) is not { } data)
-        {
-            LogLinkedJobMissing(hangfireJobId);
-            return false;
-        }
-
-        return data.State switch
-        {
-            null => _client.ChangeState(hangfireJobId, new EnqueuedState(queue)),
-            PreparedState.StateName => _client.ChangeState(hangfireJobId, new EnqueuedState(queue), PreparedState.StateName),
-            _ => false,
-        };
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} of a Queued task is gone; the maintenance sweep repairs the task.")]
-    private partial void LogLinkedJobMissing(string hangfireJobId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Split of job {JobId} skipped: no such job.")]
     private partial void LogMissingJob(Guid jobId);
