@@ -96,6 +96,11 @@ public static class CoordinatorServiceCollectionExtensions
 
         services.AddSingleton<ProviderStanding>();
         services.AddSingleton<RateWindow>();
+        if (backends.QueueNotifications is { } hangfireDatabase)
+        {
+            services.AddSingleton(new PostgresHangfireStates(hangfireDatabase, CoordinatorBackends.HangfireSchema));
+        }
+
         services.AddSingleton<LeaseService>();
         services.AddSingleton(sp => new InvariantSweep(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),
