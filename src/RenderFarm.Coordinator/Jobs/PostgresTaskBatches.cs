@@ -106,7 +106,9 @@ internal sealed class PostgresTaskBatches(string connectionString, string schema
 
         // Only jobs still without a state (locked, so a concurrent enqueue of the same job waits and then skips it): the
         // state row and the job's current state as SetJobState writes them, the queue entry as AddToQueue does, the
-        // expiry cleared as PersistJob does. One statement, so all or none.
+        // expiry cleared as PersistJob does. One statement, so all or none. The notification (one per transaction: PostgreSQL
+        // folds identical ones) reaches every coordinator's listener as the statement commits, as Hangfire.PostgreSql's own
+        // NOTIFY inside its enqueue transaction did, rather than a round trip later.
         string sql = $"""
             WITH target AS MATERIALIZED (
                 SELECT j."id" FROM {_quoted}."job" j WHERE j."id" = ANY(@ids) AND j."statename" IS NULL FOR UPDATE
@@ -120,7 +122,7 @@ internal sealed class PostgresTaskBatches(string connectionString, string schema
             ), entries AS (
                 INSERT INTO {_quoted}."jobqueue" ("jobid", "queue") SELECT "id", @queue FROM target
             )
-            SELECT count(*) FROM target
+            SELECT count(*) FROM (SELECT pg_notify(@channel, @queue) FROM target) AS announced
             """;
         await using NpgsqlConnection connection = new(connectionString);
         await connection.OpenAsync(cancellationToken).ConfigureAwait(false);
@@ -130,6 +132,7 @@ internal sealed class PostgresTaskBatches(string connectionString, string schema
         command.Parameters.Add(new NpgsqlParameter("now", NpgsqlDbType.TimestampTz) { Value = DateTime.UtcNow });
         command.Parameters.Add(new NpgsqlParameter("data", NpgsqlDbType.Text) { Value = SerializationHelper.Serialize(state.SerializeData()) });
         command.Parameters.Add(new NpgsqlParameter("queue", NpgsqlDbType.Text) { Value = queue });
+        command.Parameters.Add(new NpgsqlParameter("channel", NpgsqlDbType.Text) { Value = Leasing.PostgresQueueNotifications.PutBackChannel });
         return checked((int)(long)(await command.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!);
     }
 
