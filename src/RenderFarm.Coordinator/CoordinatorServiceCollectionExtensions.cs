@@ -96,6 +96,11 @@ public static class CoordinatorServiceCollectionExtensions
 
         services.AddSingleton<ProviderStanding>();
         services.AddSingleton<RateWindow>();
+        if (backends.QueueNotifications is { } hangfireDatabase)
+        {
+            services.AddSingleton(new PostgresHangfireStates(hangfireDatabase, CoordinatorBackends.HangfireSchema));
+        }
+
         services.AddSingleton<LeaseService>();
         services.AddSingleton(sp => new InvariantSweep(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),
@@ -109,11 +114,18 @@ public static class CoordinatorServiceCollectionExtensions
         services.AddRenderFarmWeb();
 
         // Hangfire jobs must be public types; their constructors stay internal, so they are built here.
+        services.AddSingleton<ITaskBatches>(sp =>
+        {
+            QueueFetcher fetcher = sp.GetRequiredService<QueueFetcher>();
+            var batches = new HangfireTaskBatches(fetcher.FetchStorage ?? sp.GetRequiredService<JobStorage>());
+            return backends.QueueNotifications is { } hangfireDatabase
+                ? new PostgresTaskBatches(hangfireDatabase, CoordinatorBackends.HangfireSchema, batches)
+                : batches;
+        });
         services.AddTransient(sp => new JobSplitter(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),
-            sp.GetRequiredService<IBackgroundJobClient>(),
-            sp.GetRequiredService<JobStorage>(),
             sp.GetRequiredService<QueueFetcher>(),
+            sp.GetRequiredService<ITaskBatches>(),
             sp.GetRequiredService<ILogger<JobSplitter>>()));
         services.AddTransient(sp => new SettlementJob(
             sp.GetRequiredService<Core.Farm.IFarmStore>(),

@@ -220,7 +220,7 @@ public sealed class InvariantFaultFacts
             },
         };
         await backend.Store.CreateJobAsync(job, [.. Enumerable.Range(0, Tasks).Select(i => new TaskRecord { JobId = job.Id, Index = i, FirstFrame = i + 1, LastFrame = i + 1 })]);
-        await new JobSplitter(backend.Store, new BackgroundJobClient(backend.Storage), backend.Storage, fetcher, NullLogger<JobSplitter>.Instance).SplitAsync(job.Id, CancellationToken.None);
+        await new JobSplitter(backend.Store, fetcher, new HangfireTaskBatches(backend.Storage), NullLogger<JobSplitter>.Instance).SplitAsync(job.Id, CancellationToken.None);
         plan.Arm();
         return (leases, sweep, job.Id, backend.Store);
     }

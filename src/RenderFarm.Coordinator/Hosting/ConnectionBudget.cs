@@ -34,7 +34,13 @@ internal static class ConnectionBudget
     {
         int farm = PoolSize(configuration, "Postgres:FarmStorePoolSize", DefaultFarmStorePoolSize);
         int hangfire = PoolSize(configuration, "Postgres:HangfirePoolSize", DefaultHangfirePoolSize);
-        return (With(connectionString, farm, "renderfarm-farm"), With(connectionString, hangfire, "renderfarm-hangfire"));
+        var farmStore = new NpgsqlConnectionStringBuilder(With(connectionString, farm, "renderfarm-farm"))
+        {
+            // The farm store keeps no session state (no LISTEN, session locks, temporary tables or prepared statements),
+            // so a connection going back to the pool needs no DISCARD ALL: profiled, a third of all statements per task.
+            NoResetOnClose = true,
+        };
+        return (farmStore.ConnectionString, With(connectionString, hangfire, "renderfarm-hangfire"));
     }
 
     private static string With(string connectionString, int poolSize, string applicationName)

@@ -93,7 +93,7 @@ public sealed class CoordinatorBackends
         {
             var hangfireOptions = new PostgreSqlStorageOptions
             {
-                SchemaName = "hangfire",
+                SchemaName = HangfireSchema,
                 PrepareSchemaIfNecessary = true,
 
                 // Every enqueue NOTIFYs new_job inside its transaction; one listening connection per coordinator turns
@@ -161,6 +161,9 @@ public sealed class CoordinatorBackends
             Ledger = await LedgerConfiguration.OpenAsync(configuration, cancellationToken).ConfigureAwait(false),
         };
     }
+
+    /// <summary>The schema of Hangfire.PostgreSql's tables.</summary>
+    internal const string HangfireSchema = "hangfire";
 
     /// <summary>Storage that lease polls fetch from, when it differs from <see cref="JobStorage"/> (see <see cref="Leasing.QueueFetcher"/>).</summary>
     internal JobStorage? FetchStorage { get; init; }

@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using Hangfire;
-using Hangfire.Common;
-using Hangfire.States;
-using Hangfire.Storage;
 using Microsoft.Extensions.Logging;
 using RenderFarm.Coordinator.Leasing;
 using RenderFarm.Core;
@@ -15,15 +11,17 @@ namespace RenderFarm.Coordinator.Jobs;
 /// job per task on the job's render queue. Idempotent, so Hangfire's retries are safe.
 /// </summary>
 /// <remarks>
-/// Tasks go in batches of <see cref="BatchSize"/>: their Hangfire jobs are created without a state (invisible to every
-/// queue), linked to their farm records in one store call, then enqueued together in one Hangfire transaction and
-/// announced to waiting polls once; <see cref="ConcurrentBatches"/> batches run at once. One task at a time (a job created
-/// in a state, a record update, a state change under Hangfire's distributed lock) cost about 13 ms per task on PostgreSQL.
+/// Tasks go in batches of <see cref="BatchSize"/> (see <see cref="ITaskBatches"/>): their Hangfire jobs are created
+/// without a state (invisible to every queue), linked to their farm records in one store call, then enqueued together
+/// and announced to waiting polls once; <see cref="ConcurrentBatches"/> batches run at once. On PostgreSQL each step is
+/// one statement per batch (<see cref="PostgresTaskBatches"/>). One task at a time (a job created in a state, a record
+/// update, a state change under Hangfire's distributed lock) cost about 13 ms per task on PostgreSQL; the storage API's
+/// batches, a job and four queued commands per task, about 3 ms.
 /// </remarks>
 public sealed partial class JobSplitter
 {
-    /// <summary>Tasks per batch: one store statement and one Hangfire transaction each.</summary>
-    internal const int BatchSize = 250;
+    /// <summary>Tasks per batch: three statements on PostgreSQL (create, link, enqueue).</summary>
+    internal const int BatchSize = 500;
 
     /// <summary>Batches in flight at once, each on its own connections.</summary>
     internal const int ConcurrentBatches = 4;
@@ -33,17 +31,15 @@ public sealed partial class JobSplitter
     private static readonly TimeSpan s_unqueuedExpiry = TimeSpan.FromDays(7);
 
     private readonly IFarmStore _store;
-    private readonly IBackgroundJobClient _client;
-    private readonly JobStorage _storage;
     private readonly QueueFetcher _fetcher;
+    private readonly ITaskBatches _batches;
     private readonly ILogger<JobSplitter> _logger;
 
-    internal JobSplitter(IFarmStore store, IBackgroundJobClient client, JobStorage storage, QueueFetcher fetcher, ILogger<JobSplitter> logger)
+    internal JobSplitter(IFarmStore store, QueueFetcher fetcher, ITaskBatches batches, ILogger<JobSplitter> logger)
     {
         _store = store;
-        _client = client;
-        _storage = fetcher.FetchStorage ?? storage;
         _fetcher = fetcher;
+        _batches = batches;
         _logger = logger;
     }
 
@@ -73,25 +69,33 @@ public sealed partial class JobSplitter
         string queue = FarmQueues.For(job.Spec);
         int created = 0;
         var fresh = new List<int>();
+        var linked = new List<string>();
         long started = Stopwatch.GetTimestamp();
-        using (IStorageConnection connection = _storage.GetConnection())
+        foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
         {
-            foreach (TaskRecord task in await _store.GetTasksAsync(jobId, cancellationToken))
+            if (task.State == FarmTaskState.Queued)
             {
-                if (task.State != FarmTaskState.Queued)
-                {
-                    continue;
-                }
-
                 if (task.HangfireJobId is null)
                 {
                     fresh.Add(task.Index);
                 }
-                else if (EnqueueLinked(connection, task.HangfireJobId, queue))
+                else
                 {
-                    // Linked by an earlier attempt that died before enqueueing it.
-                    created++;
+                    linked.Add(task.HangfireJobId);
                 }
+            }
+        }
+
+        // Linked by an earlier attempt that died before enqueueing them: jobs still without a state are enqueued, the
+        // rest (queued already, or beyond) left as they are. A Prepared job (a relink that died half-way) is the
+        // maintenance sweep's to enqueue.
+        foreach (string[] chunk in linked.Chunk(BatchSize))
+        {
+            int enqueued = await _batches.EnqueueAsync(chunk, queue, cancellationToken);
+            if (enqueued > 0)
+            {
+                created += enqueued;
+                _fetcher.AnnounceEnqueued(queue);
             }
         }
 
@@ -118,65 +122,21 @@ public sealed partial class JobSplitter
 
     private async Task<int> SplitBatchAsync(Guid jobId, List<int> indexes, string queue, SplitTimings timings, CancellationToken cancellationToken)
     {
-        using IStorageConnection connection = _storage.GetConnection();
-
         // Created without a state and outside any queue, and linked before it is enqueued, so a lease never fetches a
         // Hangfire job whose farm record does not name it yet.
         long phase = Stopwatch.GetTimestamp();
-        var links = new List<(int Index, string HangfireJobId)>(indexes.Count);
-        var parameters = new Dictionary<string, string?>();
-        DateTime createdAt = DateTime.UtcNow;
-        foreach (int index in indexes)
-        {
-            int taskIndex = index;
-            links.Add((index, connection.CreateExpiredJob(Job.FromExpression(() => FrameTaskJob.Render(jobId, taskIndex)), parameters, createdAt, s_unqueuedExpiry)));
-        }
-
+        IReadOnlyList<(int Index, string HangfireJobId)> links = await _batches.CreateAsync(jobId, indexes, s_unqueuedExpiry, cancellationToken);
         phase = timings.AddCreate(phase);
         var linked = new HashSet<int>(await _store.LinkHangfireJobsAsync(jobId, links, cancellationToken));
         phase = timings.AddLink(phase);
-        using (IWriteOnlyTransaction transaction = connection.CreateWriteTransaction())
-        {
-            foreach ((int index, string hangfireJobId) in links)
-            {
-                // A task that changed meanwhile (cancelled, linked by a concurrent attempt) keeps its own; the job
-                // created for it here never enters a queue and expires.
-                if (linked.Contains(index))
-                {
-                    transaction.SetJobState(hangfireJobId, new EnqueuedState(queue));
-                    transaction.AddToQueue(queue, hangfireJobId);
-                    transaction.PersistJob(hangfireJobId);
-                }
-            }
 
-            transaction.Commit();
-        }
-
+        // A task that changed meanwhile (cancelled, linked by a concurrent attempt) keeps its own; the job created for it
+        // here never enters a queue and expires.
+        int enqueued = await _batches.EnqueueAsync([.. links.Where(l => linked.Contains(l.Index)).Select(l => l.HangfireJobId)], queue, cancellationToken);
         timings.AddEnqueue(phase);
         _fetcher.AnnounceEnqueued(queue);
-        return linked.Count;
+        return enqueued;
     }
-
-    // A task linked to a Hangfire job that never reached a queue: one without a state (a batch whose enqueue did not
-    // happen) or Prepared (a split from before batches). False when it is queued or beyond already.
-    private bool EnqueueLinked(IStorageConnection connection, string hangfireJobId, string queue)
-    {
-        if (connection.GetJobData(hangfireJobId) is not { } data)
-        {
-            LogLinkedJobMissing(hangfireJobId);
-            return false;
-        }
-
-        return data.State switch
-        {
-            null => _client.ChangeState(hangfireJobId, new EnqueuedState(queue)),
-            PreparedState.StateName => _client.ChangeState(hangfireJobId, new EnqueuedState(queue), PreparedState.StateName),
-            _ => false,
-        };
-    }
-
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Hangfire job {HangfireJobId} of a Queued task is gone; the maintenance sweep repairs the task.")]
-    private partial void LogLinkedJobMissing(string hangfireJobId);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Split of job {JobId} skipped: no such job.")]
     private partial void LogMissingJob(Guid jobId);

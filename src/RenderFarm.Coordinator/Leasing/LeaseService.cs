@@ -54,8 +54,9 @@ internal sealed partial class LeaseService
         IOptions<CoordinatorOptions> options,
         ProviderStanding standing,
         ILoggerFactory loggers,
-        QueueFetcher fetcher)
-        : this(new HangfireWorkQueue(storage, client, fetcher), new ProviderPresence(storage), store, objects, time, options.Value, standing, loggers)
+        QueueFetcher fetcher,
+        PostgresHangfireStates? states = null)
+        : this(new HangfireWorkQueue(storage, client, fetcher, states), new ProviderPresence(storage), store, objects, time, options.Value, standing, loggers)
     {
     }
 

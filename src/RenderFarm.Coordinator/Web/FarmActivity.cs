@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Reflection;
 using System.Runtime.ExceptionServices;
 using Microsoft.Extensions.Logging;
@@ -105,8 +106,16 @@ internal sealed partial class FarmActivity(FarmChanges changes, FarmMetrics metr
 /// </summary>
 internal class ObservedFarmStore : DispatchProxy
 {
+    // Beyond this many remembered task reads the memory is dropped (each entry is one task's latest read record).
+    private const int MaxRemembered = 20_000;
+
     private IFarmStore _inner = null!;
     private FarmActivity _activity = null!;
+
+    // The latest record read or written per task. An update's "before" is the stored record at the version the update
+    // expects; records are immutable and every write bumps the version, so a remembered record of that version is it,
+    // and the lease and completion paths (which read the task just before updating it) need no second read per update.
+    private readonly ConcurrentDictionary<(Guid JobId, int Index), TaskRecord> _tasks = new();
 
     /// <summary>Wraps <paramref name="inner"/>.</summary>
     public static IFarmStore Wrap(IFarmStore inner, FarmActivity activity)
@@ -126,6 +135,8 @@ internal class ObservedFarmStore : DispatchProxy
         {
             case nameof(IFarmStore.TryUpdateTaskAsync):
                 return UpdateTaskAsync((TaskRecord)args![0]!, (CancellationToken)args[1]!);
+            case nameof(IFarmStore.GetTaskAsync):
+                return ReadTaskAsync((Task<TaskRecord?>)Forward(targetMethod, args)!);
             case nameof(IFarmStore.CreateJobAsync):
             case nameof(IFarmStore.UpsertProviderAsync):
                 return SignalAfter((Task)Forward(targetMethod, args)!);
@@ -156,14 +167,43 @@ internal class ObservedFarmStore : DispatchProxy
     // exactly the record the update replaced, so the change is known without a hook in the caller.
     private async Task<bool> UpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken)
     {
-        TaskRecord? before = await _inner.GetTaskAsync(updated.JobId, updated.Index, cancellationToken).ConfigureAwait(false);
+        TaskRecord? before = _tasks.TryGetValue((updated.JobId, updated.Index), out TaskRecord? remembered) && remembered.Version == updated.Version
+            ? remembered
+            : await _inner.GetTaskAsync(updated.JobId, updated.Index, cancellationToken).ConfigureAwait(false);
         bool applied = await _inner.TryUpdateTaskAsync(updated, cancellationToken).ConfigureAwait(false);
-        if (applied && before is not null && before.Version == updated.Version)
+        if (applied)
         {
-            await _activity.TaskChangedAsync(_inner, before, updated with { Version = updated.Version + 1 }, cancellationToken).ConfigureAwait(false);
+            TaskRecord after = updated with { Version = updated.Version + 1 };
+            Remember(after);
+            if (before is not null && before.Version == updated.Version)
+            {
+                await _activity.TaskChangedAsync(_inner, before, after, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return applied;
+    }
+
+    private async Task<TaskRecord?> ReadTaskAsync(Task<TaskRecord?> read)
+    {
+        TaskRecord? task = await read.ConfigureAwait(false);
+        if (task is not null)
+        {
+            Remember(task);
+        }
+
+        return task;
+    }
+
+    // Keeps the newer of two records of a task (reads and writes may finish out of order).
+    private void Remember(TaskRecord task)
+    {
+        if (_tasks.Count >= MaxRemembered)
+        {
+            _tasks.Clear();
+        }
+
+        _tasks.AddOrUpdate((task.JobId, task.Index), task, (_, known) => known.Version > task.Version ? known : task);
     }
 
     private async Task SignalAfter(Task call)
