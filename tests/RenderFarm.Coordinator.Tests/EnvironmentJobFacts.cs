@@ -101,7 +101,7 @@ public sealed class EnvironmentJobFacts
         JobDetails done;
         await using (new InProcessWorker(farm, new VulkanFrameRenderer()))
         {
-            done = await WaitForEndAsync(farm, job.Id);
+            done = await farm.WaitForJobEndAsync(job.Id);
         }
 
         Assert.Equal(JobState.Completed, done.Job.State);
@@ -128,22 +128,6 @@ public sealed class EnvironmentJobFacts
         finally
         {
             Directory.Delete(folder, recursive: true);
-        }
-    }
-
-    private static async Task<JobDetails> WaitForEndAsync(TestFarm farm, Guid jobId)
-    {
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (true)
-        {
-            JobDetails details = await farm.GetJobAsync(jobId);
-            if (details.Job.State is JobState.Completed or JobState.Failed)
-            {
-                return details;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out; job is {details.Job.State}: {string.Join(", ", details.Tasks.Select(t => $"{t.Index} {t.State} {t.Error}"))}");
-            await Task.Delay(100);
         }
     }
 }

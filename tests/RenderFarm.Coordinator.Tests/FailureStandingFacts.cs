@@ -37,12 +37,12 @@ public sealed class FailureStandingFacts
         Task[] attacks = [.. griefers.Select(g => FailEverythingAsync(g, stop.Token))];
 
         // The griefers go first, until they have failed tasks more than enough times to fail the job under the old rule.
-        await WaitForAsync(farm, job.Id, d => d.Tasks.Sum(t => t.Failures!.Count) >= 20);
+        await farm.WaitForJobAsync(job.Id, d => d.Tasks.Sum(t => t.Failures!.Count) >= 20, TimeSpan.FromMinutes(2));
         JobDetails done;
         await using (var first = new InProcessWorker(farm, new NoiseRenderer()))
         await using (var second = new InProcessWorker(farm, new NoiseRenderer()))
         {
-            done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+            done = await farm.WaitForJobEndAsync(job.Id, TimeSpan.FromMinutes(2));
         }
 
         await stop.CancelAsync();
@@ -288,22 +288,6 @@ public sealed class FailureStandingFacts
             {
                 using HttpResponseMessage failed = await griefer.FailAsync(grant.LeaseId, "griefing: refusing to render");
             }
-        }
-    }
-
-    private static async Task<JobDetails> WaitForAsync(TestFarm farm, Guid jobId, Func<JobDetails, bool> done)
-    {
-        DateTime deadline = DateTime.UtcNow + TimeSpan.FromMinutes(2);
-        while (true)
-        {
-            JobDetails details = await farm.GetJobAsync(jobId);
-            if (done(details))
-            {
-                return details;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out; job is {details.Job.State}: {string.Join("; ", details.Tasks.Select(t => $"{t.Index} {t.State} {t.Failures?.Count} failures"))}");
-            await Task.Delay(100);
         }
     }
 

@@ -51,11 +51,11 @@ public sealed class InferenceJobFacts
 
         // The cheat takes the first task alone; the honest workers join once its output waits for verification.
         await using var cheat = new InProcessWorker(farm, new VulkanFrameRenderer(), new ScaledOutputRunner(new VulkanInferenceRunner(), factor));
-        await WaitForAsync(farm, job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
+        await farm.WaitForJobAsync(job.Id, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
         await using var first = new InProcessWorker(farm, new VulkanFrameRenderer(), new VulkanInferenceRunner());
         await using var second = new InProcessWorker(farm, new VulkanFrameRenderer(), new VulkanInferenceRunner());
 
-        JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+        JobDetails done = await farm.WaitForJobEndAsync(job.Id);
 
         Assert.Equal(JobState.Completed, done.Job.State);
         Assert.Contains(done.Tasks, t => t.RejectedBy!.Contains(cheat.Address, StringComparer.OrdinalIgnoreCase));
@@ -137,7 +137,7 @@ public sealed class InferenceJobFacts
             using HttpResponseMessage submitted = await farm.Client.PostAsJsonAsync("api/inference-jobs", new SubmitInferenceJobRequest(model.Sha256, inputs, ItemsPerTask: 2));
             await TestFarm.ExpectAsync(submitted, HttpStatusCode.Created);
             JobSummary job = (await submitted.Content.ReadFromJsonAsync<JobSummary>(TestFarm.Json))!;
-            JobDetails done = await WaitForAsync(farm, job.Id, d => d.Job.State is JobState.Completed or JobState.Failed);
+            JobDetails done = await farm.WaitForJobEndAsync(job.Id);
 
             Assert.Equal(JobState.Completed, done.Job.State);
             Assert.All(done.Tasks, t => Assert.Contains(t.Checks!, c => c.State == SpotCheckState.Passed));
@@ -191,22 +191,6 @@ public sealed class InferenceJobFacts
     {
         var random = new Random(seed);
         return new Tensor([1, 3, 24, 24], [.. Enumerable.Range(0, 3 * 24 * 24).Select(_ => (float)random.NextDouble())]);
-    }
-
-    private static async Task<JobDetails> WaitForAsync(TestFarm farm, Guid jobId, Func<JobDetails, bool> done)
-    {
-        DateTime deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (true)
-        {
-            JobDetails details = await farm.GetJobAsync(jobId);
-            if (done(details))
-            {
-                return details;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out; job is {details.Job.State}: {string.Join("; ", details.Tasks.Select(t => $"{t.Index} {t.State} {t.Provider} {t.Error}"))}");
-            await Task.Delay(100);
-        }
     }
 
     // A dishonest provider: runs the model, then scales every output (cheaper work would look as wrong).

@@ -22,7 +22,7 @@ internal static class SpotCheckWorkers
     {
         await using var first = new InProcessWorker(farm, new VulkanFrameRenderer());
         await using var second = new InProcessWorker(farm, new VulkanFrameRenderer());
-        return await WaitUntilEndedAsync(farm, jobId);
+        return await farm.WaitForJobEndAsync(jobId);
     }
 
     /// <summary>
@@ -34,33 +34,12 @@ internal static class SpotCheckWorkers
         TestFarm farm, Guid jobId, IFrameRenderer cheating)
     {
         await using var cheat = new InProcessWorker(farm, cheating);
-        await WaitForAsync(farm, jobId, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
+        await farm.WaitForJobAsync(jobId, d => d.Tasks.Any(t => t.State == FarmTaskState.Verifying));
         await using var first = new InProcessWorker(farm, new VulkanFrameRenderer());
         await using var second = new InProcessWorker(farm, new VulkanFrameRenderer());
-        JobDetails done = await WaitUntilEndedAsync(farm, jobId);
+        JobDetails done = await farm.WaitForJobEndAsync(jobId);
         return (done, cheat.Address, first.Address, second.Address);
     }
-
-    /// <summary>Polls the job until <paramref name="done"/> holds; fails, listing its tasks, after a 3-minute deadline.</summary>
-    public static async Task<JobDetails> WaitForAsync(TestFarm farm, Guid jobId, Func<JobDetails, bool> done)
-    {
-        // A deadline for the farm to render and verify small frames, not a timing: a slow machine only waits longer.
-        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(3);
-        while (true)
-        {
-            JobDetails details = await farm.GetJobAsync(jobId);
-            if (done(details))
-            {
-                return details;
-            }
-
-            Assert.True(DateTime.UtcNow < deadline, $"Timed out; job is {details.Job.State}: {string.Join(", ", details.Tasks.Select(t => $"{t.Index} {t.State} {t.Error}"))}");
-            await Task.Delay(100);
-        }
-    }
-
-    private static Task<JobDetails> WaitUntilEndedAsync(TestFarm farm, Guid jobId) =>
-        WaitForAsync(farm, jobId, d => d.Job.State is JobState.Completed or JobState.Failed);
 
     /// <summary>Delivers 1-sample frames (PNG or EXR, as the job asks) instead of the job's samples, and validates honestly.</summary>
     public sealed class CheapRenderer(VulkanFrameRenderer inner) : IFrameRenderer, ITileRenderer, IDisposable

@@ -12,6 +12,7 @@ using Nethereum.Signer;
 using RenderFarm.Client;
 using RenderFarm.Coordinator.Jobs;
 using RenderFarm.Coordinator.Leasing;
+using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Testing;
 using SixLabors.ImageSharp;
@@ -146,6 +147,33 @@ internal sealed class TestFarm : IAsyncDisposable
 
     public async Task<JobDetails> GetJobAsync(Guid id, HttpClient? client = null) =>
         (await (client ?? Client).GetFromJsonAsync<JobDetails>($"api/jobs/{id}", Json))!;
+
+    /// <summary>
+    /// Polls the job until <paramref name="done"/> holds; fails, listing its tasks, after <paramref name="within"/>
+    /// (3 minutes unless given): a deadline for the farm to render and verify small frames, not a timing, so a slow
+    /// machine only waits longer.
+    /// </summary>
+    public async Task<JobDetails> WaitForJobAsync(Guid jobId, Func<JobDetails, bool> done, TimeSpan? within = null)
+    {
+        DateTime deadline = DateTime.UtcNow + (within ?? TimeSpan.FromMinutes(3));
+        while (true)
+        {
+            JobDetails details = await GetJobAsync(jobId);
+            if (done(details))
+            {
+                return details;
+            }
+
+            Assert.True(
+                DateTime.UtcNow < deadline,
+                $"Timed out; job is {details.Job.State}: {string.Join("; ", details.Tasks.Select(t => $"{t.Index} {t.State} {t.Provider} {t.Failures?.Count} failures {t.Error}"))}");
+            await Task.Delay(100);
+        }
+    }
+
+    /// <summary>Waits until the job has completed or failed (<see cref="WaitForJobAsync"/>).</summary>
+    public Task<JobDetails> WaitForJobEndAsync(Guid jobId, TimeSpan? within = null) =>
+        WaitForJobAsync(jobId, d => d.Job.State is JobState.Completed or JobState.Failed, within);
 
     public async Task<IReadOnlyList<JobSummary>> ListJobsAsync(HttpClient? client = null) =>
         (await (client ?? Client).GetFromJsonAsync<List<JobSummary>>("api/jobs", Json))!;
