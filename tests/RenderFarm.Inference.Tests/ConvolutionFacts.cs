@@ -39,6 +39,16 @@ public sealed class ConvolutionFacts
     public void Conv_matches_the_oracle(string label, int[] input, int[] weights, int group, long[] strides, long[] dilations, long[] pads, string autoPad, bool bias)
     {
         var random = new Random(label.Length);
+        ModelBuilder builder = ConvModel(random, input, weights, group, strides, dilations, pads, autoPad, bias);
+        OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, input) }, _output, $"Conv {label}");
+    }
+
+    /// <summary>
+    /// One Conv node over input <c>x</c> with random weights (and bias) drawn from <paramref name="random"/>, as
+    /// <see cref="ConvCases"/> describes it; shared with the kernel builds' bit-identity facts.
+    /// </summary>
+    internal static ModelBuilder ConvModel(Random random, int[] input, int[] weights, int group, long[] strides, long[] dilations, long[] pads, string autoPad, bool bias)
+    {
         var builder = new ModelBuilder(17).Input("x", input).Output("y")
             .Initializer("w", weights, Oracle.RandomData(random, weights.Aggregate(1, (a, b) => a * b)));
         if (bias)
@@ -59,7 +69,7 @@ public sealed class ConvolutionFacts
                 a.String("auto_pad", autoPad);
             }
         });
-        OracleCheck.Compare(_gpu.Device, builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, input) }, _output, $"Conv {label}");
+        return builder;
     }
 
     public static TheoryData<string, int[], int[], int, long[], long[], long[], long[]> ConvTransposeCases() => new()

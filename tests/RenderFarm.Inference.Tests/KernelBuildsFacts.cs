@@ -38,26 +38,7 @@ public sealed class KernelBuildsFacts
     public void Conv_builds_agree_bit_for_bit(string label, int[] input, int[] weights, int group, long[] strides, long[] dilations, long[] pads, string autoPad, bool bias)
     {
         var random = new Random(label.Length);
-        var builder = new ModelBuilder(17).Input("x", input).Output("y")
-            .Initializer("w", weights, Oracle.RandomData(random, weights.Aggregate(1, (a, b) => a * b)));
-        if (bias)
-        {
-            builder.Initializer("b", [weights[0]], Oracle.RandomData(random, weights[0]));
-        }
-
-        builder.Node("Conv", bias ? ["x", "w", "b"] : ["x", "w"], ["y"], a =>
-        {
-            a.Int("group", group).Ints("strides", strides).Ints("dilations", dilations).Ints("kernel_shape", weights.Skip(2).Select(k => (long)k).ToArray());
-            if (pads.Length > 0)
-            {
-                a.Ints("pads", pads);
-            }
-
-            if (autoPad != "NOTSET")
-            {
-                a.String("auto_pad", autoPad);
-            }
-        });
+        ModelBuilder builder = ConvolutionFacts.ConvModel(random, input, weights, group, strides, dilations, pads, autoPad, bias);
         AssertIdentical(builder, new Dictionary<string, Tensor> { ["x"] = Oracle.Random(random, input) });
     }
 
