@@ -57,7 +57,7 @@ internal static class InstancedSceneBuilder
                 $"'{scene.Name}' has instances scaled to zero at this frame; flattening them makes {stored} triangles, and the limit is {SceneLimits.MaxTriangles}."));
         }
 
-        (Vector3[] vertices, GpuTriangleShading[] flatShading, uint[] flatMaterials) = GpuSceneBuilder.Flatten(scene, pose, flatten);
+        (Vector3[] vertices, GpuTriangleShading[] flatShading, uint[] flatMaterials) = MeshFlattener.Flatten(scene, pose, flatten);
         int flatCount = flatMaterials.Length;
         Bvh? flatBvh = flatCount > 0 ? Bvh.Build(vertices) : null;
 
@@ -130,9 +130,9 @@ internal static class InstancedSceneBuilder
             };
         }
 
-        GpuEmitter[] emitters = GpuSceneBuilder.BuildEmitters(scene.Materials, triangles);
-        GpuLight[] lights = GpuSceneBuilder.BuildLights(scene.Lights, world);
-        GpuFrameParams frame = GpuSceneBuilder.BuildCamera(scene.Cameras, world, bounds, imageAspectRatio, cameraIndex);
+        GpuEmitter[] emitters = LightPacker.BuildEmitters(scene.Materials, triangles);
+        GpuLight[] lights = LightPacker.BuildLights(scene.Lights, world);
+        GpuFrameParams frame = CameraPacker.BuildCamera(scene.Cameras, world, bounds, imageAspectRatio, cameraIndex);
         frame.EmitterCount = (uint)emitters.Length;
         frame.LightCount = (uint)lights.Length;
         frame.Flags |= GpuFrameParams.FlagInstances;

@@ -51,7 +51,7 @@ internal sealed class SharedMeshGeometry
         int written = 0;
         foreach (MeshPart part in parts)
         {
-            written = GpuSceneBuilder.AppendPart(part, Matrix4x4.Identity, [], null, vertices, shading, materials, written);
+            written = MeshFlattener.AppendPart(part, Matrix4x4.Identity, [], null, vertices, shading, materials, written);
         }
 
         Bvh bvh = Bvh.Build(vertices);
