@@ -6,90 +6,13 @@
 // loads and kw weights for RF_RUN x kw multiply-adds, against two loads per multiply-add one output at a time).
 #define RF_RUN 8
 layout(local_size_x = 256 / RF_RUN) in;
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer W { float w[]; };
-layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params
-{
-    uint n;          // output elements
-    uint c;          // input channels
-    uint h;
-    uint w;
-    uint m;          // output channels
-    uint oh;
-    uint ow;
-    uint kh;
-    uint kw;
-    uint strideH;
-    uint strideW;
-    uint dilationH;
-    uint dilationW;
-    int padTop;
-    int padLeft;
-    uint groups;
-    uint hasBias;
-    uint activation; // 0 none, 1 relu, 2 leaky relu (alpha)
-    float alpha;
-} p;
-
-float activate(float sum)
-{
-    if (p.activation == 1u)
-    {
-        return max(sum, 0.0);
-    }
-
-    if (p.activation == 2u)
-    {
-        return sum >= 0.0 ? sum : p.alpha * sum;
-    }
-
-    return sum;
-}
+#include "conv_common.glsl"
 
 // One output, as conv.glsl computes it.
 float single(uint i)
 {
-    uint ox = i % p.ow;
-    uint oy = (i / p.ow) % p.oh;
-    uint oc = (i / (p.ow * p.oh)) % p.m;
-    uint batch = i / (p.ow * p.oh * p.m);
-    uint channelsPerGroup = p.c / p.groups;
-    uint outputsPerGroup = p.m / p.groups;
-    uint firstChannel = (oc / outputsPerGroup) * channelsPerGroup;
-    int y0 = int(oy * p.strideH) - p.padTop;
-    int x0 = int(ox * p.strideW) - p.padLeft;
-    float sum = p.hasBias != 0u ? bias[oc] : 0.0;
-    uint weightBase = oc * channelsPerGroup * p.kh * p.kw;
-    for (uint ci = 0u; ci < channelsPerGroup; ci++)
-    {
-        uint inputBase = ((batch * p.c) + firstChannel + ci) * p.h * p.w;
-        uint weightChannel = weightBase + ci * p.kh * p.kw;
-        for (uint ky = 0u; ky < p.kh; ky++)
-        {
-            int iy = y0 + int(ky * p.dilationH);
-            if (iy < 0 || iy >= int(p.h))
-            {
-                continue;
-            }
-
-            uint row = inputBase + uint(iy) * p.w;
-            uint weightRow = weightChannel + ky * p.kw;
-            for (uint kx = 0u; kx < p.kw; kx++)
-            {
-                int ix = x0 + int(kx * p.dilationW);
-                if (ix < 0 || ix >= int(p.w))
-                {
-                    continue;
-                }
-
-                sum = sum + x[row + uint(ix)] * w[weightRow + kx];
-            }
-        }
-    }
-
-    return sum;
+    ConvOutput o = convOutput(i);
+    return convWindowSum(o, p.hasBias != 0u ? bias[o.oc] : 0.0);
 }
 
 void main()
@@ -100,45 +23,36 @@ void main()
         return;
     }
 
-    uint ox = first % p.ow;
+    ConvOutput o = convOutput(first);
     bool unit = p.strideW == 1u && p.dilationW == 1u;
-    if (!unit || ox + RF_RUN > p.ow || first + RF_RUN > p.n)
+    if (!unit || o.ox + RF_RUN > p.ow || first + RF_RUN > p.n)
     {
         for (uint q = 0u; q < RF_RUN; q++)
         {
             if (first + q < p.n)
             {
-                y[first + q] = activate(single(first + q));
+                y[first + q] = convActivate(single(first + q));
             }
         }
 
         return;
     }
 
-    // RF_RUN outputs of one row: the same output channel, batch item and window rows.
-    uint oy = (first / p.ow) % p.oh;
-    uint oc = (first / (p.ow * p.oh)) % p.m;
-    uint batch = first / (p.ow * p.oh * p.m);
-    uint channelsPerGroup = p.c / p.groups;
-    uint outputsPerGroup = p.m / p.groups;
-    uint firstChannel = (oc / outputsPerGroup) * channelsPerGroup;
-    int y0 = int(oy * p.strideH) - p.padTop;
-    int x0 = int(ox) - p.padLeft;
-    float b0 = p.hasBias != 0u ? bias[oc] : 0.0;
+    // RF_RUN outputs of one row: the same output channel, batch item and window rows (o is the first's; unit stride).
+    float b0 = p.hasBias != 0u ? bias[o.oc] : 0.0;
     float sum[RF_RUN];
     for (uint q = 0u; q < RF_RUN; q++)
     {
         sum[q] = b0;
     }
 
-    uint weightBase = oc * channelsPerGroup * p.kh * p.kw;
-    for (uint ci = 0u; ci < channelsPerGroup; ci++)
+    for (uint ci = 0u; ci < o.channelsPerGroup; ci++)
     {
-        uint inputBase = ((batch * p.c) + firstChannel + ci) * p.h * p.w;
-        uint weightChannel = weightBase + ci * p.kh * p.kw;
+        uint inputBase = ((o.batch * p.c) + o.firstChannel + ci) * p.h * p.w;
+        uint weightChannel = o.weightBase + ci * p.kh * p.kw;
         for (uint ky = 0u; ky < p.kh; ky++)
         {
-            int iy = y0 + int(ky * p.dilationH);
+            int iy = o.y0 + int(ky * p.dilationH);
             if (iy < 0 || iy >= int(p.h))
             {
                 continue;
@@ -150,7 +64,7 @@ void main()
             float cur[RF_RUN];
             for (uint q = 1u; q < RF_RUN; q++)
             {
-                int ix = x0 + int(q) - 1;
+                int ix = o.x0 + int(q) - 1;
                 cur[q] = (ix >= 0 && ix < int(p.w)) ? x[row + uint(max(ix, 0))] : 0.0;
             }
 
@@ -161,12 +75,12 @@ void main()
                     cur[q] = cur[q + 1u];
                 }
 
-                int next = x0 + int(kx + RF_RUN) - 1;
+                int next = o.x0 + int(kx + RF_RUN) - 1;
                 cur[RF_RUN - 1u] = (next >= 0 && next < int(p.w)) ? x[row + uint(max(next, 0))] : 0.0;
                 float weight = w[weightRow + kx];
                 for (uint q = 0u; q < RF_RUN; q++)
                 {
-                    int ix = x0 + int(q + kx);
+                    int ix = o.x0 + int(q + kx);
                     if (ix >= 0 && ix < int(p.w))
                     {
                         sum[q] = sum[q] + cur[q] * weight;
@@ -178,6 +92,6 @@ void main()
 
     for (uint q = 0u; q < RF_RUN; q++)
     {
-        y[first + q] = activate(sum[q]);
+        y[first + q] = convActivate(sum[q]);
     }
 }

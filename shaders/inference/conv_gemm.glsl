@@ -3,35 +3,8 @@
 // from the input. 64x64 output tiles, 16-deep K tiles in shared memory, 4x4 outputs per invocation in registers.
 // Same parameters as conv.comp; the planner picks this kernel when a group has enough output channels to fill tiles.
 layout(local_size_x = 16, local_size_y = 16) in;
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer W { float w[]; };
-layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params
-{
-    uint n;
-    uint c;
-    uint h;
-    uint w;
-    uint m;
-    uint oh;
-    uint ow;
-    uint kh;
-    uint kw;
-    uint strideH;
-    uint strideW;
-    uint dilationH;
-    uint dilationW;
-    int padTop;
-    int padLeft;
-    uint groups;
-    uint hasBias;
-    uint activation; // 0 none, 1 relu, 2 leaky relu (alpha)
-    float alpha;
-    uint zBase;      // first (batch * groups + group) of this dispatch
-} p;
-
-#include "device.glsl"
+#define RF_CONV_GEMM 1
+#include "conv_common.glsl"
 
 shared float tileW[16][64];
 shared float tileX[16][64];
@@ -41,19 +14,9 @@ void main()
     uint tx = gl_LocalInvocationID.x;
     uint ty = gl_LocalInvocationID.y;
     uint t = ty * 16u + tx;
-    uint z = p.zBase + gl_WorkGroupID.z;
-    uint group = z % p.groups;
-    uint batch = z / p.groups;
-
-    uint channelsPerGroup = p.c / p.groups;
-    uint outputsPerGroup = p.m / p.groups;
-    uint kernelSize = p.kh * p.kw;
-    uint depth = channelsPerGroup * kernelSize;
-    uint pixels = p.oh * p.ow;
+    ConvSlice s = convSlice();
     uint rowBase = gl_WorkGroupID.y * 64u;
     uint colBase = gl_WorkGroupID.x * 64u;
-    uint firstOutput = group * outputsPerGroup;
-    uint inputBase = (batch * p.c + group * channelsPerGroup) * p.h * p.w;
 
     float acc[4][4];
     for (uint i = 0u; i < 4u; i++)
@@ -64,7 +27,7 @@ void main()
         }
     }
 
-    for (uint k0 = 0u; k0 < depth; k0 += 16u)
+    for (uint k0 = 0u; k0 < s.depth; k0 += 16u)
     {
         for (uint r = 0u; r < 4u; r++)
         {
@@ -74,8 +37,8 @@ void main()
             uint kk = e % 16u;
             uint outputChannel = rowBase + row;
             uint k = k0 + kk;
-            tileW[kk][row] = (outputChannel < outputsPerGroup && k < depth)
-                ? w[(firstOutput + outputChannel) * depth + k] : 0.0;
+            tileW[kk][row] = (outputChannel < s.outputsPerGroup && k < s.depth)
+                ? w[(s.firstOutput + outputChannel) * s.depth + k] : 0.0;
 
             // Input patches: consecutive invocations read consecutive output pixels of one (channel, ky, kx).
             uint kb = e / 64u;
@@ -83,15 +46,15 @@ void main()
             uint pixel = colBase + col;
             uint kIndex = k0 + kb;
             float v = 0.0;
-            if (pixel < pixels && kIndex < depth)
+            if (pixel < s.pixels && kIndex < s.depth)
             {
-                uint ci = kIndex / kernelSize;
-                uint rest = kIndex % kernelSize;
+                uint ci = kIndex / s.kernelSize;
+                uint rest = kIndex % s.kernelSize;
                 int iy = int((pixel / p.ow) * p.strideH) - p.padTop + int((rest / p.kw) * p.dilationH);
                 int ix = int((pixel % p.ow) * p.strideW) - p.padLeft + int((rest % p.kw) * p.dilationW);
                 if (iy >= 0 && iy < int(p.h) && ix >= 0 && ix < int(p.w))
                 {
-                    v = x[inputBase + ci * p.h * p.w + uint(iy) * p.w + uint(ix)];
+                    v = x[s.inputBase + ci * p.h * p.w + uint(iy) * p.w + uint(ix)];
                 }
             }
 
@@ -129,33 +92,23 @@ void main()
     for (uint i = 0u; i < 4u; i++)
     {
         uint outputChannel = rowBase + ty + 16u * i;
-        if (outputChannel >= outputsPerGroup)
+        if (outputChannel >= s.outputsPerGroup)
         {
             continue;
         }
 
-        uint channel = firstOutput + outputChannel;
+        uint channel = s.firstOutput + outputChannel;
         float b0 = p.hasBias != 0u ? bias[channel] : 0.0;
-        uint outBase = (batch * p.m + channel) * pixels;
+        uint outBase = (s.batch * p.m + channel) * s.pixels;
         for (uint j = 0u; j < 4u; j++)
         {
             uint pixel = colBase + tx + 16u * j;
-            if (pixel >= pixels)
+            if (pixel >= s.pixels)
             {
                 continue;
             }
 
-            float s = acc[i][j] + b0;
-            if (p.activation == 1u)
-            {
-                s = max(s, 0.0);
-            }
-            else if (p.activation == 2u)
-            {
-                s = s >= 0.0 ? s : p.alpha * s;
-            }
-
-            y[outBase + pixel] = s;
+            y[outBase + pixel] = convActivate(acc[i][j] + b0);
         }
     }
 }

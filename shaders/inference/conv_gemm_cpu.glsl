@@ -11,47 +11,12 @@
 #endif
 #define RF_SPREAD (64 / RF_BLOCK)
 layout(local_size_x = RF_SPREAD * RF_SPREAD) in;
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer W { float w[]; };
-layout(std430, set = 0, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params
-{
-    uint n;
-    uint c;
-    uint h;
-    uint w;
-    uint m;
-    uint oh;
-    uint ow;
-    uint kh;
-    uint kw;
-    uint strideH;
-    uint strideW;
-    uint dilationH;
-    uint dilationW;
-    int padTop;
-    int padLeft;
-    uint groups;
-    uint hasBias;
-    uint activation; // 0 none, 1 relu, 2 leaky relu (alpha)
-    float alpha;
-    uint zBase;      // first (batch * groups + group) of this dispatch
-} p;
+#define RF_CONV_GEMM 1
+#include "conv_common.glsl"
 
 void main()
 {
-    uint z = p.zBase + gl_WorkGroupID.z;
-    uint group = z % p.groups;
-    uint batch = z / p.groups;
-
-    uint channelsPerGroup = p.c / p.groups;
-    uint outputsPerGroup = p.m / p.groups;
-    uint kernelSize = p.kh * p.kw;
-    uint depth = channelsPerGroup * kernelSize;
-    uint pixels = p.oh * p.ow;
-    uint firstOutput = group * outputsPerGroup;
-    uint inputBase = (batch * p.c + group * channelsPerGroup) * p.h * p.w;
+    ConvSlice s = convSlice();
 
     // Invocation (tx, ty) owns output channels rowBase + ty + RF_SPREAD i and pixels colBase + tx + RF_SPREAD j. Channels and
     // pixels past the edge read the last one again and are never stored.
@@ -64,8 +29,8 @@ void main()
     int x0[RF_BLOCK];
     for (uint i = 0u; i < RF_BLOCK; i++)
     {
-        weightRow[i] = (firstOutput + min(rowBase + RF_SPREAD * i, outputsPerGroup - 1u)) * depth;
-        uint pixel = min(colBase + RF_SPREAD * i, pixels - 1u);
+        weightRow[i] = (s.firstOutput + min(rowBase + RF_SPREAD * i, s.outputsPerGroup - 1u)) * s.depth;
+        uint pixel = min(colBase + RF_SPREAD * i, s.pixels - 1u);
         y0[i] = int((pixel / p.ow) * p.strideH) - p.padTop;
         x0[i] = int((pixel % p.ow) * p.strideW) - p.padLeft;
     }
@@ -81,9 +46,9 @@ void main()
 
     // k = (channel, ky, kx) in order, as the GPU kernel sums; taps outside the input add 0 * w as it does.
     uint k = 0u;
-    for (uint ci = 0u; ci < channelsPerGroup; ci++)
+    for (uint ci = 0u; ci < s.channelsPerGroup; ci++)
     {
-        uint plane = inputBase + ci * p.h * p.w;
+        uint plane = s.inputBase + ci * p.h * p.w;
         for (uint ky = 0u; ky < p.kh; ky++)
         {
             int dy = int(ky * p.dilationH);
@@ -116,33 +81,23 @@ void main()
     for (uint i = 0u; i < RF_BLOCK; i++)
     {
         uint outputChannel = rowBase + RF_SPREAD * i;
-        if (outputChannel >= outputsPerGroup)
+        if (outputChannel >= s.outputsPerGroup)
         {
             continue;
         }
 
-        uint channel = firstOutput + outputChannel;
+        uint channel = s.firstOutput + outputChannel;
         float b0 = p.hasBias != 0u ? bias[channel] : 0.0;
-        uint outBase = (batch * p.m + channel) * pixels;
+        uint outBase = (s.batch * p.m + channel) * s.pixels;
         for (uint j = 0u; j < RF_BLOCK; j++)
         {
             uint pixel = colBase + RF_SPREAD * j;
-            if (pixel >= pixels)
+            if (pixel >= s.pixels)
             {
                 continue;
             }
 
-            float s = acc[i][j] + b0;
-            if (p.activation == 1u)
-            {
-                s = max(s, 0.0);
-            }
-            else if (p.activation == 2u)
-            {
-                s = s >= 0.0 ? s : p.alpha * s;
-            }
-
-            y[outBase + pixel] = s;
+            y[outBase + pixel] = convActivate(acc[i][j] + b0);
         }
     }
 }

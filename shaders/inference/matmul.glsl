@@ -3,29 +3,7 @@
 // Each operand is addressed through strides, so transposed operands (Gemm transA/transB), broadcast batch
 // dimensions (stride 0) and a broadcast bias C need no copies. The Z workgroup index walks the batch.
 layout(local_size_x = 16, local_size_y = 16) in;
-layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
-layout(std430, set = 0, binding = 1) readonly buffer B { float b[]; };
-layout(std430, set = 0, binding = 2) readonly buffer C { float c[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params
-{
-    uint m;
-    uint n;
-    uint k;
-    uint aRowStride;
-    uint aColStride;
-    uint bRowStride;
-    uint bColStride;
-    uint cRowStride;
-    uint cColStride;
-    uint hasC;
-    float alpha;
-    float beta;
-    uint batchBase;
-    uint batchShape[3];
-    uint aBatchStride[3];
-    uint bBatchStride[3];
-} p;
+#include "matmul_common.glsl"
 
 #include "device.glsl"
 
@@ -39,18 +17,7 @@ void main()
     uint t = ty * 16u + tx;
     uint rowBase = gl_WorkGroupID.y * 64u;
     uint colBase = gl_WorkGroupID.x * 64u;
-    uint batch = p.batchBase + gl_WorkGroupID.z;
-
-    uint rest = batch;
-    uint aBase = 0u;
-    uint bBase = 0u;
-    for (int d = 2; d >= 0; d--)
-    {
-        uint coordinate = rest % p.batchShape[d];
-        rest /= p.batchShape[d];
-        aBase += coordinate * p.aBatchStride[d];
-        bBase += coordinate * p.bBatchStride[d];
-    }
+    MatmulBatch s = matmulBatch();
 
     float acc[4][4];
     for (uint i = 0u; i < 4u; i++)
@@ -68,11 +35,11 @@ void main()
             uint e = t + 256u * r;
             uint row = rowBase + e / 16u;
             uint ka = k0 + e % 16u;
-            tileA[e % 16u][e / 16u] = (row < p.m && ka < p.k) ? a[aBase + row * p.aRowStride + ka * p.aColStride] : 0.0;
+            tileA[e % 16u][e / 16u] = (row < p.m && ka < p.k) ? a[s.aBase + row * p.aRowStride + ka * p.aColStride] : 0.0;
 
             uint kb = k0 + e / 64u;
             uint col = colBase + e % 64u;
-            tileB[e / 64u][e % 64u] = (kb < p.k && col < p.n) ? b[bBase + kb * p.bRowStride + col * p.bColStride] : 0.0;
+            tileB[e / 64u][e % 64u] = (kb < p.k && col < p.n) ? b[s.bBase + kb * p.bRowStride + col * p.bColStride] : 0.0;
         }
 
         barrier();
@@ -119,13 +86,7 @@ void main()
                 continue;
             }
 
-            float r = p.alpha * acc[i][j];
-            if (p.hasC != 0u)
-            {
-                r += p.beta * c[row * p.cRowStride + col * p.cColStride];
-            }
-
-            y[(batch * p.m + row) * p.n + col] = r;
+            matmulStore(s.batch, row, col, acc[i][j]);
         }
     }
 }

@@ -11,43 +11,11 @@
 #endif
 #define RF_SPREAD (64 / RF_BLOCK)
 layout(local_size_x = RF_SPREAD * RF_SPREAD) in;
-layout(std430, set = 0, binding = 0) readonly buffer A { float a[]; };
-layout(std430, set = 0, binding = 1) readonly buffer B { float b[]; };
-layout(std430, set = 0, binding = 2) readonly buffer C { float c[]; };
-layout(std430, set = 0, binding = 3) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Params
-{
-    uint m;
-    uint n;
-    uint k;
-    uint aRowStride;
-    uint aColStride;
-    uint bRowStride;
-    uint bColStride;
-    uint cRowStride;
-    uint cColStride;
-    uint hasC;
-    float alpha;
-    float beta;
-    uint batchBase;
-    uint batchShape[3];
-    uint aBatchStride[3];
-    uint bBatchStride[3];
-} p;
+#include "matmul_common.glsl"
 
 void main()
 {
-    uint batch = p.batchBase + gl_WorkGroupID.z;
-    uint rest = batch;
-    uint aBase = 0u;
-    uint bBase = 0u;
-    for (int d = 2; d >= 0; d--)
-    {
-        uint coordinate = rest % p.batchShape[d];
-        rest /= p.batchShape[d];
-        aBase += coordinate * p.aBatchStride[d];
-        bBase += coordinate * p.bBatchStride[d];
-    }
+    MatmulBatch s = matmulBatch();
 
     // Invocation (tx, ty) owns rows rowBase + ty + RF_SPREAD i and columns colBase + tx + RF_SPREAD j. Rows and columns past
     // the edge read the last one again and are never stored.
@@ -59,8 +27,8 @@ void main()
     uint bCol[RF_BLOCK];
     for (uint i = 0u; i < RF_BLOCK; i++)
     {
-        aRow[i] = aBase + min(rowBase + RF_SPREAD * i, p.m - 1u) * p.aRowStride;
-        bCol[i] = bBase + min(colBase + RF_SPREAD * i, p.n - 1u) * p.bColStride;
+        aRow[i] = s.aBase + min(rowBase + RF_SPREAD * i, p.m - 1u) * p.aRowStride;
+        bCol[i] = s.bBase + min(colBase + RF_SPREAD * i, p.n - 1u) * p.bColStride;
     }
 
     float acc[RF_BLOCK][RF_BLOCK];
@@ -102,13 +70,7 @@ void main()
                 continue;
             }
 
-            float v = p.alpha * acc[i][j];
-            if (p.hasC != 0u)
-            {
-                v += p.beta * c[row * p.cRowStride + col * p.cColStride];
-            }
-
-            y[(batch * p.m + row) * p.n + col] = v;
+            matmulStore(s.batch, row, col, acc[i][j]);
         }
     }
 }
