@@ -11,8 +11,8 @@ namespace RenderFarm.Web.Tests;
 /// </summary>
 [Trait("Category", "Gpu")]
 [Trait("Category", "Browser")]
-[Collection(ObservabilityFacts.MetricsCollection)]
-public sealed class AccountBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
+[Collection(WebFarmCollection.Name)]
+public sealed class AccountBrowserFacts(WebFarm farm)
 {
     [Fact]
     public async Task Another_account_gets_404_for_a_job_its_frames_and_its_timeline()

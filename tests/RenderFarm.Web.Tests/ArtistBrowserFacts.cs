@@ -10,12 +10,14 @@ namespace RenderFarm.Web.Tests;
 
 /// <summary>
 /// What an artist does in the web app, in headless chromium against a <see cref="WebFarm"/>: submits renders and
-/// inference batches from the forms, watches frames verify, downloads them, cancels, and requeues a failed job.
+/// inference batches from the forms, watches frames verify, downloads them, cancels, and requeues a failed job. Each fact
+/// signs in as an account of its own (<see cref="WebFarm.NewAccountApiKeyAsync"/>): the farm is shared with the other
+/// browser facts, and an account's jobs list and open work hold only the fact's own jobs.
 /// </summary>
 [Trait("Category", "Gpu")]
 [Trait("Category", "Browser")]
-[Collection(ObservabilityFacts.MetricsCollection)]
-public sealed class ArtistBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
+[Collection(WebFarmCollection.Name)]
+public sealed class ArtistBrowserFacts(WebFarm farm)
 {
     // Deadlines for the farm to render and verify, not timings: a slow machine only waits longer.
     private static readonly LocatorAssertionsToHaveCountOptions s_renderDeadline = new() { Timeout = 150_000 };
@@ -115,7 +117,7 @@ public sealed class ArtistBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
             Directory.Delete(Path.Combine(folder.FullName, "export"), recursive: true);
             File.WriteAllBytes(Path.Combine(folder.FullName, "base colour.png"), png);
             File.WriteAllBytes(Path.Combine(folder.FullName, "scene.gltf"), TestGltf.Triangle(bufferUri: "scene.bin", imageUri: "base%20colour.png"));
-            IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+            IPage page = await farm.SignInAsync(await farm.NewAccountApiKeyAsync());
             await page.GotoAsync("/submit");
             ILocator scene = page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files");
 
@@ -143,7 +145,7 @@ public sealed class ArtistBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
     [Fact]
     public async Task An_exr_render_is_submitted_from_the_form_and_its_frame_downloads_as_exr()
     {
-        IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+        IPage page = await farm.SignInAsync(await farm.NewAccountApiKeyAsync());
         await page.GotoAsync("/submit");
         await page.GetByLabel("Scene: a .glb, or a .gltf with its .bin and texture files").SetInputFilesAsync(WebFarm.Scene);
         await page.GetByLabel("Frames", new() { Exact = true }).FillAsync("1");
@@ -173,7 +175,7 @@ public sealed class ArtistBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
         {
             string input = Path.Combine(folder.FullName, "zeros.npy");
             File.WriteAllBytes(input, RenderFarm.Inference.IO.NpyFile.Format(RenderFarm.Inference.Tensor.Zeros([.. shape.Select((d, i) => d ?? (i == 0 ? 1 : 16))])));
-            IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+            IPage page = await farm.SignInAsync(await farm.NewAccountApiKeyAsync());
             await page.GotoAsync("/submit");
             await page.GetByRole(AriaRole.Link, new() { Name = "Submit an inference batch instead" }).ClickAsync();
             await page.GetByLabel("ONNX model").SetInputFilesAsync(model);
@@ -209,7 +211,7 @@ public sealed class ArtistBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
             };
             File.WriteAllBytes(input, RenderFarm.Inference.IO.ItemFiles.Format(onnx.Inputs, item));
             Assert.Equal(".npz", RenderFarm.Inference.IO.ItemFiles.Extension(onnx.Inputs.Count));
-            IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+            IPage page = await farm.SignInAsync(await farm.NewAccountApiKeyAsync());
             await page.GotoAsync("/submit/inference");
             await Expect(page.GetByLabel("Items: one .npy tensor each, or an .npz of every input for a model with several")).ToHaveAttributeAsync("accept", ".npy,.npz");
             await page.GetByLabel("ONNX model").SetInputFilesAsync(model);
@@ -232,9 +234,10 @@ public sealed class ArtistBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
     {
         // Paused at once, so the workers take none of its tasks while one is failed by a hundred providers' reports
         // (through the transition a provider's failure report takes; the distinct-provider cap is 100).
-        string jobId = await farm.SubmitThroughApiAsync(farm.ArtistApiKey, "1-8");
+        string apiKey = await farm.NewAccountApiKeyAsync();
+        string jobId = await farm.SubmitThroughApiAsync(apiKey, "1-8");
         var id = Guid.Parse(jobId);
-        using (HttpClient client = farm.ApiClient(farm.ArtistApiKey))
+        using (HttpClient client = farm.ApiClient(apiKey))
         {
             using HttpResponseMessage paused = await client.PostAsync($"api/jobs/{jobId}/pause", null);
             paused.EnsureSuccessStatusCode();
@@ -262,7 +265,7 @@ public sealed class ArtistBrowserFacts(WebFarm farm) : IClassFixture<WebFarm>
             }
         }
 
-        IPage page = await farm.SignInAsync(farm.ArtistApiKey);
+        IPage page = await farm.SignInAsync(apiKey);
         await page.GotoAsync($"/jobs/{jobId}");
         await Expect(page.Locator(".facts .state")).ToHaveTextAsync("failed");
         await Expect(page.Locator("td.words").Filter(new() { HasText = "out of device memory" })).ToHaveCountAsync(1);

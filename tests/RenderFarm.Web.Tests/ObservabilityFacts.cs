@@ -10,14 +10,10 @@ using RenderFarm.Core.Farm;
 namespace RenderFarm.Web.Tests;
 
 /// <summary>The coordinator's request log and its Prometheus metrics.</summary>
-// Not beside the browser facts: while a coordinator of these facts ran in the same process, the browser farm's /metrics
-// answered with target_info alone.
-[Collection(MetricsCollection)]
+// Never beside the browser facts (WebFarmCollection runs alone): while a coordinator of these facts ran in the same
+// process, the browser farm's /metrics answered with target_info alone.
 public sealed class ObservabilityFacts : IDisposable
 {
-    /// <summary>The test collection of the facts that start coordinators and scrape their metrics, run one after another.</summary>
-    public const string MetricsCollection = "Coordinator metrics";
-
     private const string OperatorKey = "operator-key-for-the-observability-facts";
 
     private readonly DirectoryInfo _folder = Directory.CreateTempSubdirectory("renderfarm-observability-");

@@ -14,8 +14,8 @@ namespace RenderFarm.Web.Tests;
 
 /// <summary>
 /// A real coordinator on loopback (embedded stores, spot checks on) with two in-process workers rendering on the local
-/// Vulkan device, two client accounts with API keys, and headless Debian chromium driven by Playwright. Shared by the
-/// browser facts, which keep screenshots of every page under <c>TestResults/web</c>.
+/// Vulkan device, two client accounts with API keys, and headless Debian chromium driven by Playwright. One farm for all
+/// the browser facts (<see cref="WebFarmCollection"/>), which keep screenshots of every page under <c>TestResults/web</c>.
 /// </summary>
 public sealed class WebFarm : IAsyncLifetime
 {
