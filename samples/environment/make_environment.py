@@ -21,10 +21,9 @@ import sys
 
 import bpy
 import numpy as np
-from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import g2b, material  # noqa: E402
+from blender_scene import camera, g2b, material  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WIDTH, HEIGHT = 64, 32
@@ -97,16 +96,7 @@ def main():
     bpy.ops.mesh.primitive_plane_add(size=4.0, location=(0, 0, 0))
     bpy.context.active_object.data.materials.append(material("Floor", (0.6, 0.6, 0.6), 1.0))
 
-    cam_data = bpy.data.cameras.new("Camera")
-    cam_data.sensor_fit = "VERTICAL"
-    cam_data.lens_unit = "FOV"
-    cam_data.angle_y = math.radians(40.0)
-    cam = bpy.data.objects.new("Camera", cam_data)
-    scene.collection.objects.link(cam)
-    cam.location = g2b(0.0, 1.8, 4.0)
-    target = Vector(g2b(0.0, 0.4, 0.0))
-    cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = cam
+    scene.camera = camera("Camera", (0.0, 1.8, 4.0), (0.0, 0.4, 0.0))
 
     out = os.path.join(folder, "environment.glb")
     bpy.ops.export_scene.gltf(filepath=out, export_format="GLB", export_yup=True, export_apply=True,

@@ -23,10 +23,9 @@ import sys
 
 import bmesh
 import bpy
-from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import clear_scene, g2b, link, material  # noqa: E402
+from blender_scene import camera, clear_scene, g2b, link, material  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -138,16 +137,7 @@ def main():
     scene.collection.objects.link(sun_ob)
     sun_ob.rotation_euler = (math.radians(40.0), math.radians(-30.0), 0.0)
 
-    cam_data = bpy.data.cameras.new("Camera")
-    cam_data.sensor_fit = "VERTICAL"
-    cam_data.lens_unit = "FOV"
-    cam_data.angle_y = math.radians(40.0)
-    cam = bpy.data.objects.new("Camera", cam_data)
-    scene.collection.objects.link(cam)
-    cam.location = g2b(0.0, 4.6, 6.2)
-    target = Vector(g2b(0.0, 0.2, 0.4))
-    cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = cam
+    scene.camera = camera("Camera", (0.0, 4.6, 6.2), (0.0, 0.2, 0.4))
 
     os.makedirs(os.path.dirname(out), exist_ok=True)
     bpy.ops.export_scene.gltf(filepath=out, export_format="GLB", export_yup=True, export_apply=False,

@@ -18,10 +18,9 @@ import os
 import sys
 
 import bpy
-from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import g2b, material  # noqa: E402
+from blender_scene import camera, g2b, material  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -69,16 +68,7 @@ def main():
     spot_ob.location = g2b(1.2, 3.0, -0.3)
     spot_ob.rotation_euler = (0.0, math.radians(6.0), 0.0)  # a little off straight down (Blender lights shine along -Z)
 
-    cam_data = bpy.data.cameras.new("Camera")
-    cam_data.sensor_fit = "VERTICAL"
-    cam_data.lens_unit = "FOV"
-    cam_data.angle_y = math.radians(40.0)
-    cam = bpy.data.objects.new("Camera", cam_data)
-    scene.collection.objects.link(cam)
-    cam.location = g2b(0.0, 2.4, 4.5)
-    target = Vector(g2b(0.0, 0.3, 0.0))
-    cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = cam
+    scene.camera = camera("Camera", (0.0, 2.4, 4.5), (0.0, 0.3, 0.0))
 
     os.makedirs(os.path.dirname(out), exist_ok=True)
     bpy.ops.export_scene.gltf(filepath=out, export_format="GLB", export_yup=True, export_apply=True,

@@ -18,15 +18,13 @@ N - 1 (0..23), as in the Cornell box sample.
 """
 
 import argparse
-import math
 import os
 import sys
 
 import bpy
-from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import g2b, link, material, quad  # noqa: E402
+from blender_scene import camera, material, quad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "morph-shape.glb")
@@ -99,14 +97,7 @@ def main():
     quad("AreaLight", [(-0.75, 3, -0.75), (-0.75, 3, 0.75), (0.75, 3, 0.75), (0.75, 3, -0.75)], m_light, uv_scale=None)
     build_shape(m_body)
 
-    data = bpy.data.cameras.new("Camera")
-    data.sensor_fit = "VERTICAL"
-    data.lens_unit = "FOV"
-    data.angle_y = math.radians(40.0)
-    cam = link(bpy.data.objects.new("Camera", data))
-    cam.location = g2b(0.0, 1.4, 3.6)
-    cam.rotation_euler = (Vector(g2b(0.0, 0.7, 0.0)) - cam.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = cam
+    scene.camera = camera("Camera", (0.0, 1.4, 3.6), (0.0, 0.7, 0.0))
     scene.frame_set(0)
 
     os.makedirs(os.path.dirname(out), exist_ok=True)

@@ -24,10 +24,9 @@ import os
 import sys
 
 import bpy
-from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import g2b, link, material, quad  # noqa: E402
+from blender_scene import camera, link, material, quad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "skinned-cylinder.glb")
@@ -117,17 +116,6 @@ def build_armature(cylinder):
         for kp in fc.keyframe_points:
             kp.interpolation = "LINEAR"
     return rig
-
-
-def camera(name, position, target):
-    data = bpy.data.cameras.new(name)
-    data.sensor_fit = "VERTICAL"
-    data.lens_unit = "FOV"
-    data.angle_y = math.radians(40.0)
-    cam = link(bpy.data.objects.new(name, data))
-    cam.location = g2b(*position)
-    cam.rotation_euler = (Vector(g2b(*target)) - cam.location).to_track_quat("-Z", "Y").to_euler()
-    return cam
 
 
 def main():

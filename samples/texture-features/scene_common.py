@@ -11,10 +11,9 @@ import sys
 
 import bpy
 import numpy as np
-from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import clear_scene, g2b, link, material, quad  # noqa: E402
+from blender_scene import camera, clear_scene, g2b, material, quad  # noqa: E402
 
 EMISSION_STRENGTH = 15.0
 TEX_SIZE = 64
@@ -72,15 +71,7 @@ def stage(floor_material=None):
     floor = quad("Floor", [(-2, 0, 2), (2, 0, 2), (2, 0, -2), (-2, 0, -2)], floor_material or material("Floor", base=(0.6, 0.6, 0.6)))
     light = material("Light", base=(0.7, 0.7, 0.7), emission=(1.0, 1.0, 1.0), strength=EMISSION_STRENGTH)
     quad("AreaLight", [(-0.5, 2.5, -0.5), (-0.5, 2.5, 0.5), (0.5, 2.5, 0.5), (0.5, 2.5, -0.5)], light)
-    cam_data = bpy.data.cameras.new("Camera")
-    cam_data.sensor_fit = "VERTICAL"
-    cam_data.lens_unit = "FOV"
-    cam_data.angle_y = math.radians(40.0)
-    cam = link(bpy.data.objects.new("Camera", cam_data))
-    cam.location = g2b(0.0, 2.0, 3.5)
-    target = Vector(g2b(0.0, 0.4, 0.0))
-    cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = cam
+    scene.camera = camera("Camera", (0.0, 2.0, 3.5), (0.0, 0.4, 0.0))
     return floor
 
 

@@ -19,10 +19,9 @@ import sys
 
 import bpy
 import numpy as np
-from mathutils import Vector
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-from blender_scene import clear_scene, g2b, link, material, quad  # noqa: E402
+from blender_scene import camera, clear_scene, g2b, material, quad  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DEFAULT_OUT = os.path.join(HERE, "textured-cube.glb")
@@ -85,15 +84,7 @@ def main():
     quad("Floor", [(-2, 0, 2), (2, 0, 2), (2, 0, -2), (-2, 0, -2)], m_floor)             # normal +Y
     quad("AreaLight", [(-0.5, 2.5, -0.5), (-0.5, 2.5, 0.5), (0.5, 2.5, 0.5), (0.5, 2.5, -0.5)], m_light)  # normal -Y
 
-    cam_data = bpy.data.cameras.new("Camera")
-    cam_data.sensor_fit = "VERTICAL"
-    cam_data.lens_unit = "FOV"
-    cam_data.angle_y = math.radians(40.0)
-    cam = link(bpy.data.objects.new("Camera", cam_data))
-    cam.location = g2b(0.0, 2.0, 3.5)
-    target = Vector(g2b(0.0, 0.4, 0.0))
-    cam.rotation_euler = (target - cam.location).to_track_quat("-Z", "Y").to_euler()
-    scene.camera = cam
+    scene.camera = camera("Camera", (0.0, 2.0, 3.5), (0.0, 0.4, 0.0))
 
     tris = sum(len(p.vertices) - 2 for ob in scene.objects if ob.type == "MESH" for p in ob.data.polygons)
     print(f"make_textured_cube: {tris} triangles")

@@ -3,10 +3,13 @@
 A script imports them after putting this folder on its path:
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
-    from blender_scene import clear_scene, g2b, link, material, quad
+    from blender_scene import camera, clear_scene, g2b, link, material, quad
 """
 
+import math
+
 import bpy
+from mathutils import Vector
 
 
 def g2b(x, y, z):
@@ -78,3 +81,17 @@ def quad(name, corners, mat, uv_scale=1.0):
     me.materials.append(mat)
     me.update()
     return link(bpy.data.objects.new(name, me))
+
+
+def camera(name, position, target):
+    """A perspective camera object, yfov 40 deg (sensor fit VERTICAL, so the exporter writes that yfov), at the glTF-space
+    position and looking at the glTF-space target with glTF +Y up. The scene's camera only when the caller makes it so.
+    """
+    data = bpy.data.cameras.new(name)
+    data.sensor_fit = "VERTICAL"
+    data.lens_unit = "FOV"
+    data.angle_y = math.radians(40.0)
+    cam = link(bpy.data.objects.new(name, data))
+    cam.location = g2b(*position)
+    cam.rotation_euler = (Vector(g2b(*target)) - cam.location).to_track_quat("-Z", "Y").to_euler()
+    return cam
