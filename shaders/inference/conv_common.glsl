@@ -114,24 +114,36 @@ ConvOutput convOutput(uint i)
     return o;
 }
 
+// Where row ky of input channel ci (counted in o's group) under o's window starts in x, and its weights in w; false
+// where the row lies in the padding.
+bool convWindowRow(ConvOutput o, uint ci, uint ky, out uint row, out uint weightRow)
+{
+    int iy = o.y0 + int(ky * p.dilationH);
+    if (iy < 0 || iy >= int(p.h))
+    {
+        return false;
+    }
+
+    row = ((o.batch * p.c) + o.firstChannel + ci) * p.h * p.w + uint(iy) * p.w;
+    weightRow = o.weightBase + ci * p.kh * p.kw + ky * p.kw;
+    return true;
+}
+
 // Adds output o's window to sum, channel by channel, row by row, in the order every build of conv sums it: taps outside
 // the input are skipped.
 float convWindowSum(ConvOutput o, float sum)
 {
     for (uint ci = 0u; ci < o.channelsPerGroup; ci++)
     {
-        uint inputBase = ((o.batch * p.c) + o.firstChannel + ci) * p.h * p.w;
-        uint weightChannel = o.weightBase + ci * p.kh * p.kw;
         for (uint ky = 0u; ky < p.kh; ky++)
         {
-            int iy = o.y0 + int(ky * p.dilationH);
-            if (iy < 0 || iy >= int(p.h))
+            uint row;
+            uint weightRow;
+            if (!convWindowRow(o, ci, ky, row, weightRow))
             {
                 continue;
             }
 
-            uint row = inputBase + uint(iy) * p.w;
-            uint weightRow = weightChannel + ky * p.kw;
             for (uint kx = 0u; kx < p.kw; kx++)
             {
                 int ix = o.x0 + int(kx * p.dilationW);

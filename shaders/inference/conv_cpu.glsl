@@ -48,18 +48,15 @@ void main()
 
     for (uint ci = 0u; ci < o.channelsPerGroup; ci++)
     {
-        uint inputBase = ((o.batch * p.c) + o.firstChannel + ci) * p.h * p.w;
-        uint weightChannel = o.weightBase + ci * p.kh * p.kw;
         for (uint ky = 0u; ky < p.kh; ky++)
         {
-            int iy = o.y0 + int(ky * p.dilationH);
-            if (iy < 0 || iy >= int(p.h))
+            uint row;
+            uint weightRow;
+            if (!convWindowRow(o, ci, ky, row, weightRow))
             {
                 continue;
             }
 
-            uint row = inputBase + uint(iy) * p.w;
-            uint weightRow = weightChannel + ky * p.kw;
             // A shift register over the row: before tap kx, cur[q] holds the input under output q.
             float cur[RF_RUN];
             for (uint q = 1u; q < RF_RUN; q++)
