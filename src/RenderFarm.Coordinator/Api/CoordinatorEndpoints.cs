@@ -235,7 +235,13 @@ public static partial class CoordinatorApplicationExtensions
 
         leases.MapPost("/", async Task<IResult> (LeaseRequest request, HttpContext context, LeaseService service) =>
         {
-            LeaseGrant? grant = await service.LeaseAsync(Provider(context), request, context.RequestAborted);
+            (LeaseGrant? grant, string? notLeased) = await service.LeaseOrSayWhyAsync(Provider(context), request, context.RequestAborted);
+            if (grant is null && notLeased is not null)
+            {
+                // A header value is one line of visible ASCII: a scene's name may hold anything else.
+                context.Response.Headers[LeaseDevice.RefusalHeader] = new string([.. notLeased.Take(500).Select(c => c is >= ' ' and <= '~' ? c : '?')]);
+            }
+
             return grant is null ? TypedResults.NoContent() : TypedResults.Ok(grant);
         })
             .Produces<LeaseGrant>()
