@@ -40,6 +40,7 @@ public sealed class FarmClient
     private readonly IProgress<WorkerEvent>? _events;
     private readonly SemaphoreSlim _loginLock = new(1, 1);
     private volatile Session? _session;
+    private string? _lastNotLeased;
 
     /// <summary>Creates a client; nothing is sent until the first call.</summary>
     /// <param name="http">Sends the requests; its base address is the coordinator's URL.</param>
@@ -63,6 +64,12 @@ public sealed class FarmClient
 
     /// <summary>The provider's address.</summary>
     public string Address => _key.Address;
+
+    /// <summary>
+    /// The device limits sent with every lease request, so that the coordinator leases no scene too large for the device;
+    /// null sends none (every task may come, and one too large is refused when it is loaded).
+    /// </summary>
+    public LeaseDevice? Device { get; init; }
 
     /// <summary>The delay before the first retry; later ones double up to <see cref="MaxRetryDelay"/>.</summary>
     internal TimeSpan FirstRetryDelay { get; set; } = TimeSpan.FromSeconds(1);
@@ -88,14 +95,29 @@ public sealed class FarmClient
         ArgumentNullException.ThrowIfNull(queues);
         return await ReadAnswerAsync<LeaseGrant>(
             "POST /api/leases",
-            ct => SendApiAsync(
+            async ct => ReportNotLeased(await SendApiAsync(
                 HttpMethod.Post,
                 "api/leases",
-                new LeaseRequest(queues, waitSeconds),
+                new LeaseRequest(queues, waitSeconds, Device),
                 RequestTimeout + TimeSpan.FromSeconds(Math.Max(0, waitSeconds)),
                 leaseScoped: false,
-                ct),
+                ct).ConfigureAwait(false)),
             cancellationToken).ConfigureAwait(false);
+    }
+
+    // An answer without a task may say that one was held back because its scene is too large for this device: shown once
+    // per distinct reason, not on every poll.
+    private HttpResponseMessage ReportNotLeased(HttpResponseMessage response)
+    {
+        if (response.StatusCode == HttpStatusCode.NoContent
+            && response.Headers.TryGetValues(LeaseDevice.RefusalHeader, out IEnumerable<string>? values)
+            && OneLine(string.Join(" ", values)) is { Length: > 0 } reason
+            && Interlocked.Exchange(ref _lastNotLeased, reason) != reason)
+        {
+            _events?.Report(new WorkerEvent(WorkerEventKind.NotLeased, $"Not leased: {reason}"));
+        }
+
+        return response;
     }
 
     /// <summary>Extends a lease.</summary>
