@@ -246,7 +246,10 @@ public static partial class CoordinatorApplicationExtensions
         })
             .Produces<LeaseGrant>()
             .Produces(StatusCodes.Status204NoContent)
-            .WithSummary("Long-polls for a task (up to waitSeconds) and leases it.");
+            .WithSummary("Long-polls for a task (up to waitSeconds) and leases it.")
+            .WithDescription(
+                "With device (maxStorageBufferRange, deviceLocalMemoryBytes; each 0..2^50, the range at least 1), render tasks whose scene that "
+                + "device cannot hold are left for other providers; a 204 then says why in the X-RenderFarm-Not-Leased header.");
 
         leases.MapPost("/{leaseId}/heartbeat", (string leaseId, HttpContext context, LeaseService service) =>
             service.HeartbeatAsync(Provider(context), leaseId, context.RequestAborted))
