@@ -29,6 +29,7 @@ internal static class LeaseBenchmark
         int chaos = options.Int("chaos", 0, min: 0);
         string backend = options.String("backend", "both");
         bool profile = options.Bool("profile", false);
+        bool providersProcess = options.Bool("providers-process", false);
         if (chaos > 0)
         {
             return await ChaosBenchmark.RunAsync(options, providers, tasks, jobSize, chaos);
@@ -39,16 +40,16 @@ internal static class LeaseBenchmark
         Console.WriteLine(Stats.Machine());
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"leases: {providers} providers, {tasks} tasks (chunk size 1) in jobs of {jobSize}, lease wait {wait} s, backends {string.Join(", ", backends)}"));
+            $"leases: {providers} providers ({(providersProcess ? "in a process of their own" : "in the bench's process")}), {tasks} tasks (chunk size 1) in jobs of {jobSize}, lease wait {wait} s, backends {string.Join(", ", backends)}"));
 
         var results = new List<Result>();
         foreach (string name in backends)
         {
-            results.Add(await RunOneAsync(name, providers, tasks, jobSize, wait, wakeups, idle, split, profile));
+            results.Add(await RunOneAsync(name, providers, tasks, jobSize, wait, wakeups, idle, split, profile, providersProcess));
         }
 
         Console.WriteLine();
-        Console.WriteLine("| backend | providers | tasks | tasks/s | lease p50 | lease p90 | lease p99 | lease max | complete p50 | complete p99 | upload p50 | bench process CPU | idle wake-up p50 |");
+        Console.WriteLine("| backend | providers | tasks | tasks/s | lease p50 | lease p90 | lease p99 | lease max | complete p50 | complete p99 | upload p50 | bench process CPU (coordinator only with --providers-process) | idle wake-up p50 |");
         Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
         foreach (Result r in results)
         {
@@ -83,7 +84,7 @@ internal static class LeaseBenchmark
         return results.All(r => r.Verified) ? 0 : 1;
     }
 
-    private static async Task<Result> RunOneAsync(string backend, int providerCount, int tasks, int jobSize, int wait, int wakeups, int idle, int split, bool profile)
+    private static async Task<Result> RunOneAsync(string backend, int providerCount, int tasks, int jobSize, int wait, int wakeups, int idle, int split, bool profile, bool providersProcess)
     {
         Console.WriteLine();
         Console.WriteLine($"== backend {backend} ==");
@@ -122,93 +123,23 @@ internal static class LeaseBenchmark
 
         string keys = Path.Combine(farm.Directory, "keys");
         var answers = new StatusCounter();
-        var providers = new Provider[providerCount];
-        for (int i = 0; i < providerCount; i++)
-        {
-            var http = new HttpClient(answers.Handler()) { BaseAddress = farm.Host.Address, Timeout = Timeout.InfiniteTimeSpan };
-            var client = new FarmClient(http, ProviderKey.LoadOrCreate(Path.Combine(keys, $"provider-{i}.key")), "bench, no GPU");
-            providers[i] = new Provider(http, client);
-        }
-
-        await Task.WhenAll(providers.Select(p => p.Client.LoginAsync()));
-
-        using var done = new CancellationTokenSource(TimeSpan.FromMinutes(10));
-        int completed = 0;
-        int nextReport = 1;
-        var progressLock = new Lock();
-        TimeSpan cpuBefore = Process.GetCurrentProcess().TotalProcessorTime;
+        LeaseProviders.Provider[] providers = providersProcess ? [] : await LeaseProviders.SignInAsync(farm.Host.Address, keys, providerCount, answers);
         var health = new HealthProbe(farm.Host.Address, TimeSpan.FromMilliseconds(100));
         var sampler = new ConnectionSampler(farm.ConnectionString);
         using LeaseProfile? profiler = profile ? await LeaseProfile.StartAsync(farm.ConnectionString) : null;
-        long start = Stopwatch.GetTimestamp();
-
-        async Task LoopAsync(Provider provider)
+        LeaseProviders.Outcome outcome;
+        double coordinatorCores = double.NaN;
+        if (providersProcess)
         {
-            while (!done.IsCancellationRequested)
-            {
-                long leaseStart = Stopwatch.GetTimestamp();
-                LeaseGrant? grant;
-                try
-                {
-                    grant = await provider.Client.LeaseAsync(s_queues, wait, done.Token);
-                }
-                catch (OperationCanceledException) when (done.IsCancellationRequested)
-                {
-                    return;
-                }
-
-                if (grant is null)
-                {
-                    provider.Empty++;
-                    continue;
-                }
-
-                provider.Lease.Add(Stats.Since(leaseStart));
-                var frames = new List<CompletedFrame>(grant.Uploads.Count);
-                foreach (FrameUpload upload in grant.Uploads)
-                {
-                    long put = Stopwatch.GetTimestamp();
-                    await provider.Client.UploadAsync(upload.Upload.Url, pngPath, "image/png", done.Token);
-                    provider.Upload.Add(Stats.Since(put));
-                    frames.Add(new CompletedFrame(upload.Frame, pngSha256, pngSize, 0));
-                }
-
-                long complete = Stopwatch.GetTimestamp();
-                try
-                {
-                    await provider.Client.CompleteAsync(grant.LeaseId, new CompleteRequest(frames), done.Token);
-                }
-                catch (LeaseLostException ex) when (ex.Message.Contains("the task is Succeeded", StringComparison.Ordinal))
-                {
-                    // A retried complete (after a timeout or 5xx) whose first attempt went through: the
-                    // coordinator answers 409 instead of 200. Counted, and the task is done.
-                    provider.SucceededConflicts++;
-                }
-
-                provider.Complete.Add(Stats.Since(complete));
-
-                int now = Interlocked.Increment(ref completed);
-                lock (progressLock)
-                {
-                    while (nextReport <= 10 && now * 10 >= nextReport * tasks)
-                    {
-                        double seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
-                        Console.WriteLine(string.Create(
-                            CultureInfo.InvariantCulture,
-                            $"  {now,6}/{tasks} ({nextReport * 10,3}%) at {seconds,7:0.00} s, {now / seconds,7:0.0} tasks/s"));
-                        nextReport++;
-                    }
-                }
-
-                if (now == tasks)
-                {
-                    await done.CancelAsync();
-                }
-            }
+            (outcome, coordinatorCores) = await LeaseProviders.RunInChildAsync(farm.Host.Address, keys, providerCount, tasks, wait, (pngPath, pngSha256, pngSize));
+        }
+        else
+        {
+            outcome = await LeaseProviders.RunAsync(providers, tasks, wait, (pngPath, pngSha256, pngSize), answers);
         }
 
-        await Task.WhenAll(providers.Select(p => Task.Run(() => LoopAsync(p))));
-        TimeSpan elapsed = Stopwatch.GetElapsedTime(start);
+        int completed = outcome.Completed;
+        TimeSpan elapsed = TimeSpan.FromSeconds(outcome.Seconds);
         if (profiler is not null)
         {
             await profiler.PrintAsync(completed);
@@ -216,7 +147,7 @@ internal static class LeaseBenchmark
 
         await health.DisposeAsync();
         await sampler.DisposeAsync();
-        double cpuCores = (Process.GetCurrentProcess().TotalProcessorTime - cpuBefore).TotalSeconds / elapsed.TotalSeconds;
+        double cpuCores = providersProcess ? coordinatorCores : outcome.CpuCores;
 
         bool verified = completed == tasks;
         int succeeded = 0;
@@ -231,32 +162,40 @@ internal static class LeaseBenchmark
         Result result = new(
             backend,
             completed / elapsed.TotalSeconds,
-            new Stats(providers.SelectMany(p => p.Lease)),
-            new Stats(providers.SelectMany(p => p.Complete)),
-            new Stats(providers.SelectMany(p => p.Upload)),
+            new Stats(outcome.Lease),
+            new Stats(outcome.Complete),
+            new Stats(outcome.Upload),
             cpuCores,
             verified);
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
-            $"backend {backend}: {completed} tasks in {elapsed.TotalSeconds:0.00} s = {result.TasksPerSecond:0.0} tasks/s; {succeeded} tasks Succeeded, {jobIds.Count} jobs {(verified ? "all Completed" : "NOT all Completed")}; {providers.Sum(p => p.Empty)} empty lease answers, {providers.Sum(p => p.SucceededConflicts)} completes answered 409 although the task had Succeeded"));
+            $"backend {backend}: {completed} tasks in {elapsed.TotalSeconds:0.00} s = {result.TasksPerSecond:0.0} tasks/s; {succeeded} tasks Succeeded, {jobIds.Count} jobs {(verified ? "all Completed" : "NOT all Completed")}; {outcome.Empty} empty lease answers, {outcome.Conflicts} completes answered 409 although the task had Succeeded"));
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"  lease (grants only, n={result.Lease.Count}): p50 {Stats.Ms(result.Lease.Percentile(50))} ms, p90 {Stats.Ms(result.Lease.Percentile(90))} ms, p99 {Stats.Ms(result.Lease.Percentile(99))} ms, max {Stats.Ms(result.Lease.Max)} ms, mean {Stats.Ms(result.Lease.Mean)} ms"));
         Console.WriteLine(string.Create(
             CultureInfo.InvariantCulture,
             $"  complete: p50 {Stats.Ms(result.Complete.Percentile(50))} ms, p99 {Stats.Ms(result.Complete.Percentile(99))} ms, max {Stats.Ms(result.Complete.Max)} ms; upload p50 {Stats.Ms(result.Upload.Percentile(50))} ms, p99 {Stats.Ms(result.Upload.Percentile(99))} ms"));
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  this process used {cpuCores:0.00} cores on average (coordinator + providers; PostgreSQL runs in its own processes)"));
-        Console.WriteLine($"  answers to the providers by status: {answers}");
+        Console.WriteLine(providersProcess
+            ? string.Create(CultureInfo.InvariantCulture, $"  this process (the coordinator) used {cpuCores:0.00} cores on average, the providers' process {outcome.CpuCores:0.00} (PostgreSQL runs in its own processes)")
+            : string.Create(CultureInfo.InvariantCulture, $"  this process used {cpuCores:0.00} cores on average (coordinator + providers; PostgreSQL runs in its own processes)"));
+        Console.WriteLine($"  answers to the providers by status: {outcome.Answers}");
         Console.WriteLine($"  {health.Summary()}");
         Console.WriteLine($"  {sampler.Summary()}");
         result = result with { Answers = answers.ToString(), Health = health.Latencies(), Connections = ConnectionsCell(sampler) };
 
         if (wakeups > 0)
         {
+            if (providersProcess)
+            {
+                // The wake-up stage uses providers of this process; signed in now, with the same keys.
+                providers = await LeaseProviders.SignInAsync(farm.Host.Address, keys, providerCount, new StatusCounter());
+            }
+
             result = result with { WakeUp = await MeasureWakeUpsAsync(farm, scene, providers, wakeups, pngPath, pngSha256, pngSize) };
         }
 
-        foreach (Provider provider in providers)
+        foreach (LeaseProviders.Provider provider in providers)
         {
             provider.Http.Dispose();
         }
@@ -350,28 +289,11 @@ internal static class LeaseBenchmark
         return (path, Convert.ToHexStringLower(SHA256.HashData(bytes)), bytes.Length);
     }
 
-    private sealed class Provider(HttpClient http, FarmClient client)
-    {
-        public HttpClient Http { get; } = http;
-
-        public FarmClient Client { get; } = client;
-
-        public List<double> Lease { get; } = [];
-
-        public List<double> Complete { get; } = [];
-
-        public List<double> Upload { get; } = [];
-
-        public int Empty { get; set; }
-
-        public int SucceededConflicts { get; set; }
-    }
-
     // An idle farm: every provider is blocked in a lease long-poll on empty queues when a one-task job
     // arrives. Submit → grant is what an idle provider waits for new work: the split job's pickup by the
     // coordinator's Hangfire server, then the wake-up of a lease long-poll.
     private static async Task<Stats> MeasureWakeUpsAsync(
-        BenchFarm farm, SceneUploaded scene, Provider[] providers, int rounds, string pngPath, string pngSha256, long pngSize)
+        BenchFarm farm, SceneUploaded scene, LeaseProviders.Provider[] providers, int rounds, string pngPath, string pngSha256, long pngSize)
     {
         var latencies = new List<double>();
         var line = new System.Text.StringBuilder();
@@ -395,10 +317,10 @@ internal static class LeaseBenchmark
             await Task.Delay(750);
             long submit = Stopwatch.GetTimestamp();
             await farm.SubmitAsync(new SubmitJobRequest(scene.Sha256, "1", ChunkSize: 1, Size: "16x16", SamplesPerPixel: 1));
-            (Provider provider, LeaseGrant? grant) = (null!, null);
+            (LeaseProviders.Provider provider, LeaseGrant? grant) = (null!, null);
             while (grant is null && polls.Count > 0)
             {
-                Task<(Provider, LeaseGrant?)> first = await Task.WhenAny(polls);
+                Task<(LeaseProviders.Provider, LeaseGrant?)> first = await Task.WhenAny(polls);
                 polls.Remove(first);
                 (provider, grant) = await first;
             }

@@ -52,6 +52,7 @@ internal static class Program
             {
                 _ when ChaosBenchmark.IsChild(args[0]) => await ChaosBenchmark.RunChildAsync(options),
                 "leases" => await LeaseBenchmark.RunAsync(options),
+                LeaseProviders.ChildCommand => await LeaseProviders.RunChildAsync(options),
                 "overhead" => await OverheadBenchmark.RunAsync(options),
                 "check-cost" => await CheckCostBenchmark.RunAsync(options),
                 "verify" => await VerificationBenchmark.RunAsync(options),

@@ -11,6 +11,9 @@ internal static class FarmKeys
     /// <summary>The camera names of a scene as its upload found them (JSON array): what a job's camera is checked against.</summary>
     public static string SceneCameras(string sha256) => $"scenes/{sha256}.cameras.json";
 
+    /// <summary>The device memory a frame of a scene needs, as its upload measured it (JSON <c>SceneFootprint</c>).</summary>
+    public static string SceneFootprint(string sha256) => $"scenes/{sha256}.footprint.json";
+
     /// <summary>
     /// The name an account last uploaded a scene with. Bytes are stored once, names per account: the record is also
     /// the account's claim on the scene, so a job may name only scenes its account uploaded.

@@ -1,3 +1,4 @@
+using System.Text.Json;
 using RenderFarm.Core.Farm;
 
 namespace RenderFarm.Storage;
@@ -49,6 +50,50 @@ public sealed partial class InMemoryFarmStore
             return Task.FromResult(true);
         }
     }
+
+    /// <inheritdoc/>
+    public async Task<bool> TryReplaceTaskAsync(TaskRecord stored, TaskRecord updated, IReadOnlyList<TaskEventRecord> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        ArgumentNullException.ThrowIfNull(events);
+        FarmRecordRules.ValidateTask(updated);
+        if (stored.JobId != updated.JobId || stored.Index != updated.Index || stored.Version != updated.Version)
+        {
+            throw new ArgumentException("The stored record must be the same task at the updated record's version.", nameof(stored));
+        }
+
+        TaskEventRecord[] rows = [.. events.Select(FarmRecordRules.ValidateTaskEvent)];
+        if (rows.Any(e => e.JobId != updated.JobId || e.TaskIndex != updated.Index))
+        {
+            throw new ArgumentException("Every timeline entry must be of the updated task.", nameof(events));
+        }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        TaskRecord copy = CopyIn(updated) with { Version = updated.Version + 1 };
+        lock (_lock)
+        {
+            // As the PostgreSQL store: refused unless the stored record is the one given, in the fields the tallies count.
+            if (!_tasks.TryGetValue(updated.JobId, out TaskRecord[]? tasks)
+                || (uint)updated.Index >= (uint)tasks.Length
+                || tasks[updated.Index].Version != updated.Version
+                || !SameTallied(tasks[updated.Index], stored))
+            {
+                return false;
+            }
+
+            ApplyTallies(tasks[updated.Index], copy);
+            tasks[updated.Index] = copy;
+        }
+
+        await AppendTaskEventsAsync(rows, CancellationToken.None).ConfigureAwait(false);
+        return true;
+    }
+
+    private static bool SameTallied(TaskRecord a, TaskRecord b) =>
+        a.State == b.State
+        && JsonSerializer.Serialize(a.FailedBy, FarmJson.Options) == JsonSerializer.Serialize(b.FailedBy, FarmJson.Options)
+        && JsonSerializer.Serialize(a.RejectedBy, FarmJson.Options) == JsonSerializer.Serialize(b.RejectedBy, FarmJson.Options)
+        && JsonSerializer.Serialize(a.Checks, FarmJson.Options) == JsonSerializer.Serialize(b.Checks, FarmJson.Options);
 
     /// <inheritdoc/>
     public Task<IReadOnlyList<TaskRecord>> ListTasksInStateAsync(

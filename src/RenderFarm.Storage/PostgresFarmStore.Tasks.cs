@@ -102,6 +102,131 @@ public sealed partial class PostgresFarmStore
     }
 
     /// <inheritdoc/>
+    public async Task<bool> TryReplaceTaskAsync(TaskRecord stored, TaskRecord updated, IReadOnlyList<TaskEventRecord> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        ArgumentNullException.ThrowIfNull(events);
+        FarmRecordRules.ValidateTask(updated);
+        if (stored.JobId != updated.JobId || stored.Index != updated.Index || stored.Version != updated.Version)
+        {
+            throw new ArgumentException("The stored record must be the same task at the updated record's version.", nameof(stored));
+        }
+
+        TaskEventRecord[] rows = [.. events.Select(FarmRecordRules.ValidateTaskEvent)];
+        if (rows.Any(e => e.JobId != updated.JobId || e.TaskIndex != updated.Index))
+        {
+            throw new ArgumentException("Every timeline entry must be of the updated task.", nameof(events));
+        }
+
+        IReadOnlyList<(string Provider, JobTallyKind Kind, int Delta)> deltas = JobTallies.Difference(stored, updated);
+
+        // One statement, so one round trip and atomic without a transaction of its own: the row is replaced when it is
+        // still the record the caller read (its version, and the state and lists the tallies count, so a wrong record
+        // given as stored cannot skew a counter), and only then are the tallies and the timeline written.
+        IReadOnlyList<int> changed = await QueryAsync(
+            $"""
+            WITH changed AS (
+                UPDATE {Schema}.tasks t SET
+                    first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
+                    provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
+                    failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
+                    error = @error, checks = @checks, rejected_by = @rejectedBy, failures = @failures, version = t.version + 1
+                WHERE t.job_id = @job AND t.task_index = @index AND t.version = @version AND t.state = @oldState
+                    AND t.failed_by = @oldFailedBy AND t.rejected_by = @oldRejectedBy AND t.checks = @oldChecks
+                RETURNING t.task_index
+            ), tallied AS (
+                INSERT INTO {Schema}.job_tallies AS j (job_id, kind, provider, shard, n)
+                SELECT @job, d.kind, d.provider, @shard, d.delta
+                FROM unnest(@kinds::text[], @providers::text[], @deltas::integer[]) WITH ORDINALITY AS d(kind, provider, delta, position)
+                WHERE EXISTS (SELECT FROM changed)
+                ORDER BY d.position
+                ON CONFLICT (job_id, kind, provider, shard) DO UPDATE SET n = j.n + EXCLUDED.n
+            ), logged AS (
+                INSERT INTO {Schema}.task_events (job_id, task_index, at, kind, provider, detail)
+                SELECT @job, @index, e.at, e.kind, e.provider, e.detail
+                FROM unnest(@ats::timestamptz[], @eventKinds::text[], @eventProviders::text[], @details::text[]) WITH ORDINALITY AS e(at, kind, provider, detail, position)
+                WHERE EXISTS (SELECT FROM changed)
+                ORDER BY e.position
+            )
+            SELECT task_index FROM changed
+            """,
+            reader => reader.GetInt32(0),
+            cancellationToken,
+            ("job", updated.JobId),
+            ("index", updated.Index),
+            ("version", updated.Version),
+            ("oldState", stored.State.ToString()),
+            ("oldFailedBy", Jsonb(stored.FailedBy)),
+            ("oldRejectedBy", Jsonb(stored.RejectedBy)),
+            ("oldChecks", Jsonb(stored.Checks)),
+            ("first", updated.FirstFrame),
+            ("last", updated.LastFrame),
+            ("state", updated.State.ToString()),
+            ("hangfire", updated.HangfireJobId),
+            ("provider", updated.Provider),
+            ("lease", updated.LeaseId),
+            ("leaseExpires", updated.LeaseExpiresAt?.ToUniversalTime()),
+            ("attempts", updated.Attempts),
+            ("failedBy", Jsonb(updated.FailedBy)),
+            ("outputs", Jsonb(updated.Outputs)),
+            ("started", updated.StartedAt?.ToUniversalTime()),
+            ("finished", updated.FinishedAt?.ToUniversalTime()),
+            ("error", updated.Error),
+            ("checks", Jsonb(updated.Checks)),
+            ("rejectedBy", Jsonb(updated.RejectedBy)),
+            ("failures", Jsonb(updated.Failures)),
+            ("shard", (short)(updated.Index % TallyShards)),
+            ("kinds", deltas.Select(d => d.Kind.ToString()).ToArray()),
+            ("providers", deltas.Select(d => d.Provider).ToArray()),
+            ("deltas", deltas.Select(d => d.Delta).ToArray()),
+            ("ats", rows.Select(e => e.At.ToUniversalTime()).ToArray()),
+            ("eventKinds", rows.Select(e => e.Kind.ToString()).ToArray()),
+            ("eventProviders", rows.Select(e => e.Provider).ToArray()),
+            ("details", rows.Select(e => e.Detail).ToArray())).ConfigureAwait(false);
+        return changed.Count == 1;
+    }
+
+    /// <inheritdoc/>
+    public async Task<TaskWithJob> GetTaskWithJobAsync(Guid jobId, int index, string? provider = null, CancellationToken cancellationToken = default)
+    {
+        NpgsqlConnection connection = await _dataSource.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        await using (connection.ConfigureAwait(false))
+        {
+            // Two or three queries in one batch: one round trip.
+            await using var batch = new NpgsqlBatch(connection);
+            batch.BatchCommands.Add(BatchCommand($"SELECT {TaskColumns} FROM {Schema}.tasks WHERE job_id = @job AND task_index = @index", ("job", jobId), ("index", index)));
+            batch.BatchCommands.Add(BatchCommand($"SELECT {JobColumns} FROM {Schema}.jobs WHERE id = @id", ("id", jobId)));
+            if (provider is not null)
+            {
+                ArgumentException.ThrowIfNullOrEmpty(provider);
+                batch.BatchCommands.Add(BatchCommand(
+                    $"SELECT kind, sum(n)::integer FROM {Schema}.job_tallies WHERE job_id = @job AND provider = @provider GROUP BY kind",
+                    ("job", jobId),
+                    ("provider", JobTallies.Key(provider))));
+            }
+
+            NpgsqlDataReader reader = await batch.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            await using (reader.ConfigureAwait(false))
+            {
+                TaskRecord? task = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadTask(reader) : null;
+                await reader.NextResultAsync(cancellationToken).ConfigureAwait(false);
+                JobRecord? job = await reader.ReadAsync(cancellationToken).ConfigureAwait(false) ? ReadJob(reader) : null;
+                var kinds = new Dictionary<string, int>(StringComparer.Ordinal);
+                if (provider is not null && await reader.NextResultAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        kinds[reader.GetString(0)] = reader.GetInt32(1);
+                    }
+                }
+
+                int Of(JobTallyKind kind) => kinds.GetValueOrDefault(kind.ToString());
+                return new TaskWithJob(task, job, new ProviderTally(Of(JobTallyKind.Failed), Of(JobTallyKind.Rejected), Of(JobTallyKind.Sampled)));
+            }
+        }
+    }
+
+    /// <inheritdoc/>
     public Task<IReadOnlyList<TaskRecord>> ListTasksInStateAsync(
         FarmTaskState state, (Guid JobId, int Index)? after, int limit, CancellationToken cancellationToken = default)
     {

@@ -1,5 +1,6 @@
 using RenderFarm.Core;
 using RenderFarm.Core.Farm;
+using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
 using RenderFarm.Rendering.Lighting;
@@ -45,6 +46,11 @@ public sealed class VulkanFrameRenderer : IFrameRenderer, ITileRenderer, IDispos
 
     /// <inheritdoc/>
     public string DeviceName { get; }
+
+    /// <summary>The device's limits as advertised with lease requests (capped at <see cref="LeaseDevice.MaxBytes"/>).</summary>
+    public LeaseDevice LeaseLimits => new(
+        (long)Math.Min(_device.Limits.MaxStorageBufferRange, (ulong)LeaseDevice.MaxBytes),
+        (long)Math.Min(_device.Limits.DeviceLocalMemoryBytes, (ulong)LeaseDevice.MaxBytes));
 
     /// <inheritdoc/>
     public Task<RenderedFrame> RenderAsync(

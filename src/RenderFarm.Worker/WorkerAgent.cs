@@ -79,7 +79,7 @@ public sealed class WorkerAgent : IDisposable
             Timeout = Timeout.InfiniteTimeSpan,
         };
         string device = options.Name is null ? renderer.DeviceName : $"{options.Name}: {renderer.DeviceName}";
-        var client = new FarmClient(http, key, device, events);
+        var client = new FarmClient(http, key, device, events) { Device = renderer.LeaseLimits };
         return new WorkerAgent(client, renderer, options, events, [renderer, inference, http], inference);
     }
 

@@ -29,6 +29,9 @@ public enum WorkerEventKind
 
     /// <summary>A request failed in a way that may pass (coordinator down, 5xx, timeout) and will be retried.</summary>
     Retrying,
+
+    /// <summary>The coordinator held a task back from this worker (its scene is too large for this device); the message says why.</summary>
+    NotLeased,
 }
 
 /// <summary>One thing that happened in the worker, with a line ready to show to the provider.</summary>

@@ -51,6 +51,12 @@ internal sealed class FakeCoordinator : IAsyncDisposable
 
     public int LeaseRequests { get; private set; }
 
+    /// <summary>The device limits the last lease request advertised.</summary>
+    public LeaseDevice? LastDevice { get; private set; }
+
+    /// <summary>When set, an answer without a task names this reason in <see cref="LeaseDevice.RefusalHeader"/>.</summary>
+    public string? NotLeasedReason { get; set; }
+
 
     public static async Task<FakeCoordinator> StartAsync(int port = 0)
     {
@@ -273,6 +279,7 @@ internal sealed class FakeCoordinator : IAsyncDisposable
             lock (_gate)
             {
                 LeaseRequests++;
+                LastDevice = request.Device;
             }
 
             if (request.Queues.Count == 0)
@@ -295,6 +302,11 @@ internal sealed class FakeCoordinator : IAsyncDisposable
 
                 if (DateTime.UtcNow >= deadline || wait.IsCancellationRequested)
                 {
+                    if (NotLeasedReason is { } reason)
+                    {
+                        context.Response.Headers[LeaseDevice.RefusalHeader] = reason;
+                    }
+
                     return Results.NoContent();
                 }
 

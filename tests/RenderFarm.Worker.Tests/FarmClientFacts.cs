@@ -71,6 +71,30 @@ public sealed class FarmClientFacts : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Lease_requests_advertise_the_device_and_a_reason_for_no_task_is_shown_once()
+    {
+        using var http = new HttpClient { BaseAddress = _coordinator.BaseAddress };
+        var events = new List<WorkerEvent>();
+        var client = new FarmClient(http, ProviderKey.LoadOrCreate(Path.Combine(_folder, "device.key")), "Small device", new SynchronousProgress(events))
+        {
+            Device = new LeaseDevice(128L << 20, 2L << 30),
+        };
+        _coordinator.NotLeasedReason = "Scene city.glb needs a 640.0 MiB triangles buffer; this provider's device binds at most 128.0 MiB per buffer (maxStorageBufferRange).";
+
+        Assert.Null(await client.LeaseAsync(["render"], waitSeconds: 0));
+        Assert.Null(await client.LeaseAsync(["render"], waitSeconds: 0));
+
+        Assert.Equal(new LeaseDevice(128L << 20, 2L << 30), _coordinator.LastDevice);
+        WorkerEvent shown = Assert.Single(events, e => e.Kind == WorkerEventKind.NotLeased);
+        Assert.Equal($"Not leased: {_coordinator.NotLeasedReason}", shown.Message);
+
+        // The default client advertises nothing.
+        _coordinator.NotLeasedReason = null;
+        Assert.Null(await _client.LeaseAsync(["render"], waitSeconds: 0));
+        Assert.Null(_coordinator.LastDevice);
+    }
+
+    [Fact]
     public async Task Client_errors_are_not_retried()
     {
         var error = await Assert.ThrowsAsync<FarmRequestException>(() => _client.LeaseAsync([], waitSeconds: 0));

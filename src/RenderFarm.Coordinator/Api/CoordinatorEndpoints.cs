@@ -235,12 +235,21 @@ public static partial class CoordinatorApplicationExtensions
 
         leases.MapPost("/", async Task<IResult> (LeaseRequest request, HttpContext context, LeaseService service) =>
         {
-            LeaseGrant? grant = await service.LeaseAsync(Provider(context), request, context.RequestAborted);
+            (LeaseGrant? grant, string? notLeased) = await service.LeaseOrSayWhyAsync(Provider(context), request, context.RequestAborted);
+            if (grant is null && notLeased is not null)
+            {
+                // A header value is one line of visible ASCII: a scene's name may hold anything else.
+                context.Response.Headers[LeaseDevice.RefusalHeader] = new string([.. notLeased.Take(500).Select(c => c is >= ' ' and <= '~' ? c : '?')]);
+            }
+
             return grant is null ? TypedResults.NoContent() : TypedResults.Ok(grant);
         })
             .Produces<LeaseGrant>()
             .Produces(StatusCodes.Status204NoContent)
-            .WithSummary("Long-polls for a task (up to waitSeconds) and leases it.");
+            .WithSummary("Long-polls for a task (up to waitSeconds) and leases it.")
+            .WithDescription(
+                "With device (maxStorageBufferRange, deviceLocalMemoryBytes; each 0..2^50, the range at least 1), render tasks whose scene that "
+                + "device cannot hold are left for other providers; a 204 then says why in the X-RenderFarm-Not-Leased header.");
 
         leases.MapPost("/{leaseId}/heartbeat", (string leaseId, HttpContext context, LeaseService service) =>
             service.HeartbeatAsync(Provider(context), leaseId, context.RequestAborted))

@@ -116,6 +116,7 @@ internal sealed partial class JobService
             Priority = priority,
             Budget = budget,
             Payer = request.Payer,
+            SceneFootprint = await ReadFootprintAsync(sha256, cancellationToken),
         };
         return await CreateAsync(spec, owner, frames.ToString(), cancellationToken);
     }
@@ -309,6 +310,23 @@ internal sealed partial class JobService
         }
 
         CameraChoice.IndexOf(cameras ?? [], camera, sceneName);
+    }
+
+    // The footprint the scene's upload recorded; scenes stored before footprints were recorded have none, and their jobs are
+    // leased as before (the worker refuses a scene too large for its device when it loads it).
+    private async Task<SceneFootprint?> ReadFootprintAsync(string sha256, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await using Stream stream = await _objects.OpenReadAsync(FarmKeys.SceneFootprint(sha256), cancellationToken);
+            return await JsonSerializer.DeserializeAsync<SceneFootprint>(stream, cancellationToken: cancellationToken) is { LargestBuffer.Length: > 0 and <= 100 } footprint
+                ? footprint
+                : null;
+        }
+        catch (Exception ex) when (ex is ObjectNotFoundException or JsonException)
+        {
+            return null;
+        }
     }
 
     private async Task<(string Key, string Name)> FindSceneAsync(string sha256, string owner, CancellationToken cancellationToken)

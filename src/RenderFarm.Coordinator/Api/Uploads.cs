@@ -6,12 +6,14 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using RenderFarm.Core;
+using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
 using RenderFarm.Core.Storage;
 using RenderFarm.Inference;
 using RenderFarm.Inference.IO;
 using RenderFarm.Rendering.Imaging;
 using RenderFarm.Rendering.Lighting;
+using RenderFarm.Rendering.PathTracing;
 using RenderFarm.Rendering.Scene;
 
 namespace RenderFarm.Coordinator.Api;
@@ -55,6 +57,25 @@ internal sealed partial class Uploads
         using (var cameras = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(scene!.CameraNames)))
         {
             await _objects.PutAsync(FarmKeys.SceneCameras(sha256), cameras, cancellationToken);
+        }
+
+        // The device memory a frame needs, by the path tracer's own sizing, so that a job's tasks go only to providers whose
+        // device holds them. Derived from the bytes alone, like the camera names.
+        SceneFootprint? footprint = null;
+        try
+        {
+            footprint = DeviceBuffers.Footprint(scene);
+        }
+        catch (UserInputException ex)
+        {
+            // The scene loaded, so its workers will say the same per frame; the upload stands without a footprint.
+            LogNoFootprint(sha256, ex.Message);
+        }
+
+        if (footprint is not null)
+        {
+            using var json = new MemoryStream(JsonSerializer.SerializeToUtf8Bytes(footprint));
+            await _objects.PutAsync(FarmKeys.SceneFootprint(sha256), json, cancellationToken);
         }
 
         // What the renderer will not draw is answered with the upload, one line per item, instead of being dropped unseen.
@@ -220,6 +241,9 @@ internal sealed partial class Uploads
 
         return name;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Scene {Sha256}: no device footprint recorded ({Reason}); its jobs are leased without the device check.")]
+    private partial void LogNoFootprint(string sha256, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Upload stored as {Key} ({Size} bytes).")]
     private partial void LogStored(string key, long size);

@@ -73,6 +73,7 @@ internal sealed partial class InvariantSweep
                     continue;
                 }
 
+                var looks = new List<(TaskRecord Task, JobRecord Job)>(page.Count);
                 foreach (TaskRecord task in page)
                 {
                     looked++;
@@ -95,7 +96,16 @@ internal sealed partial class InvariantSweep
                         continue;
                     }
 
-                    if (await RepairAsync(connection, task, job, cancellationToken))
+                    looks.Add((task, job));
+                }
+
+                // The page's Hangfire states in one read (on PostgreSQL one query, not one round trip per task).
+                IReadOnlyDictionary<string, string?> states = looks.Count == 0
+                    ? new Dictionary<string, string?>()
+                    : _transitions.Queue.StatesOf(connection, [.. looks.Select(l => l.Task.HangfireJobId!)]);
+                foreach ((TaskRecord task, JobRecord job) in looks)
+                {
+                    if (await RepairAsync(task, job, states.GetValueOrDefault(task.HangfireJobId!), cancellationToken))
                     {
                         repaired++;
                     }
@@ -116,10 +126,9 @@ internal sealed partial class InvariantSweep
         }
     }
 
-    private async Task<bool> RepairAsync(IStorageConnection connection, TaskRecord task, JobRecord job, CancellationToken cancellationToken)
+    private async Task<bool> RepairAsync(TaskRecord task, JobRecord job, string? state, CancellationToken cancellationToken)
     {
         (Guid, int) key = (task.JobId, task.Index);
-        string? state = _transitions.Queue.StateOf(connection, task.HangfireJobId!);
 
         // A paused job's Queued tasks are parked on purpose: Paused is their resting state, and the repair parks them.
         if (state == (job.Paused ? PausedState.StateName : EnqueuedState.StateName))

@@ -99,12 +99,22 @@ internal sealed partial class LeaseService
 
     /// <summary>Waits up to the request's wait time for a task this provider may take and leases it.</summary>
     /// <returns>The grant, or null when nothing came within the wait.</returns>
-    public async Task<LeaseGrant?> LeaseAsync(string provider, LeaseRequest request, CancellationToken cancellationToken)
+    public async Task<LeaseGrant?> LeaseAsync(string provider, LeaseRequest request, CancellationToken cancellationToken) =>
+        (await LeaseOrSayWhyAsync(provider, request, cancellationToken)).Grant;
+
+    /// <summary>
+    /// As <see cref="LeaseAsync"/>; without a grant, also why a task was held back from this provider when the reason is
+    /// the provider's to know (a scene too large for the device it advertised), in one line.
+    /// </summary>
+    public async Task<(LeaseGrant? Grant, string? NotLeased)> LeaseOrSayWhyAsync(string provider, LeaseRequest request, CancellationToken cancellationToken)
     {
         if (request.WaitSeconds is < 0 or > 30)
         {
             throw new CoordinatorException(400, $"WaitSeconds must be between 0 and 30; got {request.WaitSeconds}.");
         }
+
+        CheckDevice(request.Device);
+        string? notLeased = null;
 
         LeasePathProfile.Stage whole = LeasePathProfile.Start("lease: whole call (granted ones)");
         string[] queues = FarmQueues.Expand(request.Queues);
@@ -139,7 +149,7 @@ internal sealed partial class LeaseService
                 bool putBack;
                 try
                 {
-                    (grant, putBack) = await TryLeaseAsync(connection, fetched, provider, cancellationToken);
+                    (grant, putBack) = await TryLeaseAsync(connection, fetched, provider, request.Device, reason => notLeased ??= reason, cancellationToken);
                 }
                 catch
                 {
@@ -158,7 +168,7 @@ internal sealed partial class LeaseService
                 if (grant is not null)
                 {
                     whole.Dispose();
-                    return grant;
+                    return (grant, null);
                 }
             }
         }
@@ -176,7 +186,26 @@ internal sealed partial class LeaseService
             await Task.Delay(s_skippedTaskBackoff, cancellationToken);
         }
 
-        return null;
+        return (null, notLeased);
+    }
+
+    // The advertised limits are the provider's word: bounded, so no arithmetic on them can overflow.
+    private static void CheckDevice(LeaseDevice? device)
+    {
+        if (device is null)
+        {
+            return;
+        }
+
+        if (device.MaxStorageBufferRange is < 1 or > LeaseDevice.MaxBytes)
+        {
+            throw new CoordinatorException(400, $"device.maxStorageBufferRange must be between 1 and {LeaseDevice.MaxBytes} bytes; got {device.MaxStorageBufferRange}.");
+        }
+
+        if (device.DeviceLocalMemoryBytes is < 0 or > LeaseDevice.MaxBytes)
+        {
+            throw new CoordinatorException(400, $"device.deviceLocalMemoryBytes must be between 0 (not known) and {LeaseDevice.MaxBytes} bytes; got {device.DeviceLocalMemoryBytes}.");
+        }
     }
 
     // Best effort: on PostgreSQL an entry that was not put back becomes visible again after the invisibility timeout.
@@ -231,14 +260,14 @@ internal sealed partial class LeaseService
         }
 
         LeasePathProfile.Stage reads = LeasePathProfile.Start("complete: farm reads (task, job)");
-        TaskRecord? read = _leaseIds.TryParse(leaseId, out Guid leasedJobId, out int leasedIndex)
-            ? await _store.GetTaskAsync(leasedJobId, leasedIndex, cancellationToken)
+        TaskWithJob? read = _leaseIds.TryParse(leaseId, out Guid leasedJobId, out int leasedIndex)
+            ? await _store.GetTaskWithJobAsync(leasedJobId, leasedIndex, cancellationToken: cancellationToken)
             : null;
-        if (CompletedBy(read, provider, leaseId) is { } completed)
+        if (CompletedBy(read?.Task, provider, leaseId) is { } completed)
         {
             // A retried report whose first attempt was accepted (the answer was lost, or the attempt failed after the
             // acceptance was stored): same answer again, once the checks the first attempt may not have queued are.
-            if (await _store.GetJobAsync(completed.JobId, cancellationToken) is { } owner)
+            if (read?.Job is { } owner)
             {
                 await _checks.EnqueueChecksAsync(owner, completed.Index, [.. completed.Checks.Where(c => c.State == SpotCheckState.Queued && c.HangfireJobId is null)], cancellationToken);
                 await _transitions.TryCompleteJobAsync(completed.JobId, cancellationToken);
@@ -354,7 +383,8 @@ internal sealed partial class LeaseService
         }
     }
 
-    private async Task<(LeaseGrant? Grant, bool PutBack)> TryLeaseAsync(IStorageConnection connection, IFetchedJob fetched, string provider, CancellationToken cancellationToken)
+    private async Task<(LeaseGrant? Grant, bool PutBack)> TryLeaseAsync(
+        IStorageConnection connection, IFetchedJob fetched, string provider, LeaseDevice? device, Action<string> notLeased, CancellationToken cancellationToken)
     {
         JobData? data;
         using (LeasePathProfile.Start("lease: Hangfire job data (GetJobData)"))
@@ -375,13 +405,13 @@ internal sealed partial class LeaseService
             return (null, false);
         }
 
-        TaskRecord? task;
-        JobRecord? job;
-        using (LeasePathProfile.Start("lease: farm reads (task, job)"))
+        TaskWithJob found;
+        using (LeasePathProfile.Start("lease: farm reads (task, job, provider tally)"))
         {
-            task = await _store.GetTaskAsync(jobId, index, cancellationToken);
-            job = await _store.GetJobAsync(jobId, cancellationToken);
+            found = await _store.GetTaskWithJobAsync(jobId, index, provider, cancellationToken);
         }
+
+        (TaskRecord? task, JobRecord? job) = (found.Task, found.Job);
 
         if (task is null || job is null || task.HangfireJobId != fetched.JobId
             || task.State != FarmTaskState.Queued || job.State is not (JobState.Queued or JobState.Running))
@@ -400,12 +430,16 @@ internal sealed partial class LeaseService
             return (null, false);
         }
 
-        using (LeasePathProfile.Start("lease: sanctions (provider tally)"))
+        if (_sanctions.IsBlocked(found.Tally))
         {
-            if (await _sanctions.IsBlockedAsync(jobId, provider, cancellationToken))
-            {
-                return (null, true);
-            }
+            return (null, true);
+        }
+
+        if (TooLarge(job, device) is { } refusal)
+        {
+            // Left in its queue for a provider whose device holds it; this one is told why.
+            notLeased(refusal);
+            return (null, true);
         }
 
         DateTimeOffset now = _time.GetUtcNow();
@@ -423,6 +457,15 @@ internal sealed partial class LeaseService
         }
     }
 
+    /// <summary>
+    /// Why a render job's scene cannot be rendered on <paramref name="device"/>, in one line, or null when it fits or either
+    /// side is not known (a job submitted before footprints were recorded, a provider that advertises no limits).
+    /// </summary>
+    internal static string? TooLarge(JobRecord job, LeaseDevice? device) =>
+        device is not null && job.Spec.Inference is null && job.Spec.SceneFootprint is { } footprint
+            ? footprint.Refusal((ulong)device.MaxStorageBufferRange, (ulong)device.DeviceLocalMemoryBytes, "this provider's device", job.Spec.SceneFileName)
+            : null;
+
     // The task as read when this lease already completed it, or null.
     private static TaskRecord? CompletedBy(TaskRecord? task, string provider, string leaseId) =>
         task is not null
@@ -432,16 +475,15 @@ internal sealed partial class LeaseService
             ? task
             : null;
 
-    // The lease's task and job, checked to be the provider's live lease; the task is read unless the caller just did.
-    private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken, TaskRecord? read = null)
+    // The lease's task and job, checked to be the provider's live lease; read together unless the caller just did.
+    private async Task<(TaskRecord Task, JobRecord Job)> GetLeaseAsync(string provider, string leaseId, CancellationToken cancellationToken, TaskWithJob? read = null)
     {
         if (!_leaseIds.TryParse(leaseId, out Guid jobId, out int index))
         {
             throw new CoordinatorException(404, $"'{leaseId}' is not a lease id this coordinator issued.");
         }
 
-        TaskRecord? task = read ?? await _store.GetTaskAsync(jobId, index, cancellationToken);
-        JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
+        (TaskRecord? task, JobRecord? job, _) = read ?? await _store.GetTaskWithJobAsync(jobId, index, cancellationToken: cancellationToken);
         if (task is null || job is null)
         {
             throw new CoordinatorException(404, $"Lease {leaseId} names a task that does not exist.");

@@ -81,6 +81,51 @@ internal sealed class PostgresHangfireStates(string connectionString, string sch
         return true;
     }
 
+    /// <summary>
+    /// The state names of the Hangfire jobs named, in one query (null for a job that is gone): the invariant sweep reads
+    /// a page of Queued tasks' Hangfire states at once instead of one <c>GetJobData</c> round trip each.
+    /// </summary>
+    /// <returns>Null when the schema is not one this code reads, or an id is not one Hangfire.PostgreSql issues.</returns>
+    public IReadOnlyDictionary<string, string?>? TryReadStates(IReadOnlyCollection<string> hangfireJobIds)
+    {
+        var ids = new List<long>(hangfireJobIds.Count);
+        foreach (string hangfireJobId in hangfireJobIds)
+        {
+            if (!long.TryParse(hangfireJobId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out long id))
+            {
+                return null;
+            }
+
+            ids.Add(id);
+        }
+
+        if (!KnownSchema())
+        {
+            return null;
+        }
+
+        var found = new Dictionary<long, string?>();
+        using (var connection = new NpgsqlConnection(connectionString))
+        {
+            connection.Open();
+            using var command = new NpgsqlCommand($"SELECT \"id\", \"statename\" FROM {_quoted}.\"job\" WHERE \"id\" = ANY(@ids)", connection);
+            command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Bigint) { Value = ids.ToArray() });
+            using NpgsqlDataReader reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                found[reader.GetInt64(0)] = reader.IsDBNull(1) ? null : reader.GetString(1);
+            }
+        }
+
+        var states = new Dictionary<string, string?>(StringComparer.Ordinal);
+        foreach (string hangfireJobId in hangfireJobIds)
+        {
+            states[hangfireJobId] = found.GetValueOrDefault(long.Parse(hangfireJobId, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture));
+        }
+
+        return states;
+    }
+
     // Read once; a failed read is tried again by the next write.
     private bool KnownSchema()
     {

@@ -30,9 +30,11 @@ internal sealed partial class ProviderSanctions
     {
         // Proven wrong by a spot check: no more work of this job, of either kind. Counted by the store, so a lease asks
         // in constant time however many tasks the job has.
-        ProviderTally tally = await _store.GetProviderTallyAsync(jobId, provider, cancellationToken);
-        return tally.Rejected > 0 || tally.Failed >= _options.MaxFailuresPerProviderPerJob;
+        return IsBlocked(await _store.GetProviderTallyAsync(jobId, provider, cancellationToken));
     }
+
+    /// <summary>As <see cref="IsBlockedAsync"/>, from the provider's tallies in the job as read (with the task, on the lease path).</summary>
+    public bool IsBlocked(ProviderTally tally) => tally.Rejected > 0 || tally.Failed >= _options.MaxFailuresPerProviderPerJob;
 
     /// <summary>Counts a catch against a provider proven wrong by 2 of 3 (or by a canary).</summary>
     public Task RecordCaughtAsync(string provider, CancellationToken cancellationToken) =>

@@ -26,6 +26,10 @@ internal interface IWorkQueue
     /// <summary>The name of the Hangfire job's current state, or null when the job is gone.</summary>
     string? StateOf(IStorageConnection connection, string hangfireJobId);
 
+    /// <summary>The current state of each Hangfire job named (null for a job that is gone), read together where the storage allows.</summary>
+    IReadOnlyDictionary<string, string?> StatesOf(IStorageConnection connection, IReadOnlyCollection<string> hangfireJobIds) =>
+        hangfireJobIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, id => StateOf(connection, id), StringComparer.Ordinal);
+
     /// <summary>Gives a fetched entry back to its queue, for another request to take.</summary>
     void PutBack(IFetchedJob fetched);
 
@@ -93,6 +97,11 @@ internal sealed class HangfireWorkQueue(JobStorage storage, IBackgroundJobClient
 
     /// <inheritdoc/>
     public string? StateOf(IStorageConnection connection, string hangfireJobId) => connection.GetJobData(hangfireJobId)?.State;
+
+    /// <inheritdoc/>
+    public IReadOnlyDictionary<string, string?> StatesOf(IStorageConnection connection, IReadOnlyCollection<string> hangfireJobIds) =>
+        states?.TryReadStates(hangfireJobIds)
+            ?? hangfireJobIds.Distinct(StringComparer.Ordinal).ToDictionary(id => id, id => StateOf(connection, id), StringComparer.Ordinal);
 
     /// <inheritdoc/>
     public void PutBack(IFetchedJob fetched) => fetched.Requeue();

@@ -14,13 +14,21 @@ namespace RenderFarm.Coordinator.Web;
 /// </summary>
 internal sealed partial class FarmActivity(FarmChanges changes, FarmMetrics metrics, Thumbnails thumbnails, TimeProvider time, ILogger<FarmActivity> logger)
 {
+    /// <summary>The timeline entries of a task change, to be stored with it (<see cref="IFarmStore.TryReplaceTaskAsync"/>).</summary>
+    public IReadOnlyList<TaskEventRecord> TimelineOf(TaskRecord before, TaskRecord after) => TaskTimeline.Diff(before, after, time.GetUtcNow());
+
     /// <summary>Records a task change that the store accepted.</summary>
-    public async Task TaskChangedAsync(IFarmStore store, TaskRecord before, TaskRecord after, CancellationToken cancellationToken)
+    /// <param name="store">The store, for the timeline and the job of a decided check.</param>
+    /// <param name="before">The record replaced.</param>
+    /// <param name="after">The record stored.</param>
+    /// <param name="stored">The timeline entries the store already wrote with the change, or null to derive and append them.</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    public async Task TaskChangedAsync(IFarmStore store, TaskRecord before, TaskRecord after, IReadOnlyList<TaskEventRecord>? stored, CancellationToken cancellationToken)
     {
         try
         {
-            IReadOnlyList<TaskEventRecord> events = TaskTimeline.Diff(before, after, time.GetUtcNow());
-            if (events.Count > 0)
+            IReadOnlyList<TaskEventRecord> events = stored ?? TaskTimeline.Diff(before, after, time.GetUtcNow());
+            if (stored is null && events.Count > 0)
             {
                 await store.AppendTaskEventsAsync(events, CancellationToken.None).ConfigureAwait(false);
             }
@@ -137,6 +145,8 @@ internal class ObservedFarmStore : DispatchProxy
                 return UpdateTaskAsync((TaskRecord)args![0]!, (CancellationToken)args[1]!);
             case nameof(IFarmStore.GetTaskAsync):
                 return ReadTaskAsync((Task<TaskRecord?>)Forward(targetMethod, args)!);
+            case nameof(IFarmStore.GetTaskWithJobAsync):
+                return ReadTaskWithJobAsync((Task<TaskWithJob>)Forward(targetMethod, args)!);
             case nameof(IFarmStore.CreateJobAsync):
             case nameof(IFarmStore.UpsertProviderAsync):
                 return SignalAfter((Task)Forward(targetMethod, args)!);
@@ -164,24 +174,45 @@ internal class ObservedFarmStore : DispatchProxy
     }
 
     // The record replaced is read first: when its version is the one the update names and the update succeeds, it is
-    // exactly the record the update replaced, so the change is known without a hook in the caller.
+    // exactly the record the update replaced, so the change is known without a hook in the caller. The store then writes
+    // the record, the job's tallies and the timeline entries in one step (TryReplaceTaskAsync: one round trip).
     private async Task<bool> UpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken)
     {
         TaskRecord? before = _tasks.TryGetValue((updated.JobId, updated.Index), out TaskRecord? remembered) && remembered.Version == updated.Version
             ? remembered
             : await _inner.GetTaskAsync(updated.JobId, updated.Index, cancellationToken).ConfigureAwait(false);
-        bool applied = await _inner.TryUpdateTaskAsync(updated, cancellationToken).ConfigureAwait(false);
-        if (applied)
+        TaskRecord after = updated with { Version = updated.Version + 1 };
+        if (before is null || before.Version != updated.Version)
         {
-            TaskRecord after = updated with { Version = updated.Version + 1 };
-            Remember(after);
-            if (before is not null && before.Version == updated.Version)
+            bool written = await _inner.TryUpdateTaskAsync(updated, cancellationToken).ConfigureAwait(false);
+            if (written)
             {
-                await _activity.TaskChangedAsync(_inner, before, after, cancellationToken).ConfigureAwait(false);
+                Remember(after);
             }
+
+            return written;
         }
 
-        return applied;
+        IReadOnlyList<TaskEventRecord> events = _activity.TimelineOf(before, after);
+        if (!await _inner.TryReplaceTaskAsync(before, updated, events, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        Remember(after);
+        await _activity.TaskChangedAsync(_inner, before, after, events, cancellationToken).ConfigureAwait(false);
+        return true;
+    }
+
+    private async Task<TaskWithJob> ReadTaskWithJobAsync(Task<TaskWithJob> read)
+    {
+        TaskWithJob found = await read.ConfigureAwait(false);
+        if (found.Task is not null)
+        {
+            Remember(found.Task);
+        }
+
+        return found;
     }
 
     private async Task<TaskRecord?> ReadTaskAsync(Task<TaskRecord?> read)

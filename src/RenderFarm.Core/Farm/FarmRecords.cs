@@ -86,6 +86,12 @@ public sealed record RenderJobSpec
     /// items (item 1 is the first input) and <see cref="ChunkSize"/> is items per task; <see cref="Settings"/> is unused.
     /// </summary>
     public InferenceJobSpec? Inference { get; init; }
+
+    /// <summary>
+    /// The device memory a frame of the scene needs, recorded at submit for a render job (null for older jobs and
+    /// inference): a provider that advertises a device too small for it is not leased the job's tasks.
+    /// </summary>
+    public SceneFootprint? SceneFootprint { get; init; }
 }
 
 /// <summary>The inputs of a batch-inference job, one per item.</summary>

@@ -50,6 +50,43 @@ public interface IFarmStore
     Task<bool> TryUpdateTaskAsync(TaskRecord updated, CancellationToken cancellationToken = default);
 
     /// <summary>
+    /// As <see cref="TryUpdateTaskAsync"/>, given the record it replaces, and appends <paramref name="events"/> to the
+    /// task's timeline in the same step (nothing is appended when the update does not apply). A store with round trips
+    /// makes the whole change one: the tallies' change is known from <paramref name="stored"/> without reading the old
+    /// row. False also when the stored record's state or tallied lists are not <paramref name="stored"/>'s (the caller
+    /// reads again, as after a lost race).
+    /// </summary>
+    /// <param name="stored">The record as the caller read it, at <paramref name="updated"/>'s version.</param>
+    /// <param name="updated">The new record, with the version it replaces.</param>
+    /// <param name="events">Timeline entries of the change (may be empty).</param>
+    /// <param name="cancellationToken">Cancels the call.</param>
+    async Task<bool> TryReplaceTaskAsync(TaskRecord stored, TaskRecord updated, IReadOnlyList<TaskEventRecord> events, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(events);
+        if (!await TryUpdateTaskAsync(updated, cancellationToken).ConfigureAwait(false))
+        {
+            return false;
+        }
+
+        if (events.Count > 0)
+        {
+            await AppendTaskEventsAsync(events, cancellationToken).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// A task, its job and, when <paramref name="provider"/> is given, that provider's tallies in the job, read together
+    /// (one round trip on a store that has them). Nulls for what does not exist; zeros for no tallies.
+    /// </summary>
+    async Task<TaskWithJob> GetTaskWithJobAsync(Guid jobId, int index, string? provider = null, CancellationToken cancellationToken = default) =>
+        new(
+            await GetTaskAsync(jobId, index, cancellationToken).ConfigureAwait(false),
+            await GetJobAsync(jobId, cancellationToken).ConfigureAwait(false),
+            provider is null ? new ProviderTally(0, 0, 0) : await GetProviderTallyAsync(jobId, provider, cancellationToken).ConfigureAwait(false));
+
+    /// <summary>
     /// A job's tallies (see <see cref="JobTallies"/>), kept with every task write: constant time, however many tasks the
     /// job has. Zeros for an unknown job.
     /// </summary>

@@ -1,6 +1,5 @@
-using System.Globalization;
-using System.Runtime.CompilerServices;
 using RenderFarm.Core;
+using RenderFarm.Core.Farm;
 using RenderFarm.Gpu;
 
 namespace RenderFarm.Rendering.PathTracing;
@@ -8,55 +7,25 @@ namespace RenderFarm.Rendering.PathTracing;
 /// <summary>
 /// Decides before any upload whether a frame's buffers fit a device, so a scene too large for it is refused in one
 /// line ("scene needs X MiB of device memory, this device has Y") instead of failing inside the driver. Frames
-/// themselves never limit this: they render in fixed-size tiles whatever their size.
+/// themselves never limit this: they render in fixed-size tiles whatever their size. The coordinator applies the same
+/// rule (<see cref="SceneFootprint"/>) to the limits a worker advertises, so such a scene is not leased to it at all.
 /// </summary>
 public static class DeviceFit
 {
     private const double MiB = 1024.0 * 1024.0;
 
     /// <summary>The device buffers of one frame of <paramref name="data"/>, with the per-tile buffers of <paramref name="tileBytes"/>.</summary>
-    public static IReadOnlyList<(string Name, ulong Bytes)> Buffers(GpuSceneData data, ulong tileBytes) =>
-    [
-        ("BVH nodes", Bytes(data.Nodes)),
-        ("triangles", Bytes(data.Triangles)),
-        ("triangle shading", Bytes(data.Shading)),
-        ("materials", Bytes(data.Materials)),
-        ("textures", Bytes(data.Textures)),
-        ("texels", Bytes(data.Texels)),
-        ("emitters", Bytes(data.Emitters)),
-        ("lights", Bytes(data.Lights)),
-        ("instances", Bytes(data.Instances)),
-        ("tile buffers", tileBytes),
-    ];
+    public static IReadOnlyList<(string Name, ulong Bytes)> Buffers(GpuSceneData data, ulong tileBytes) => DeviceBuffers.Of(data, tileBytes);
 
     /// <summary>
     /// Why <paramref name="buffers"/> cannot live on a device of <paramref name="limits"/>, or null when they fit:
-    /// one buffer beyond maxStorageBufferRange (each is bound whole), or all of them beyond its device-local memory.
+    /// the largest buffer beyond maxStorageBufferRange (each is bound whole), or all of them beyond its device-local
+    /// memory. The rule is <see cref="SceneFootprint.Refusal"/>, which the coordinator applies before a lease.
     /// </summary>
     public static string? Refusal(DeviceLimits limits, string deviceName, string sceneName, IReadOnlyList<(string Name, ulong Bytes)> buffers)
     {
         ArgumentNullException.ThrowIfNull(limits);
-        ArgumentNullException.ThrowIfNull(buffers);
-        ulong total = 0;
-        foreach ((string name, ulong bytes) in buffers)
-        {
-            total = bytes > ulong.MaxValue - total ? ulong.MaxValue : total + bytes;
-            if (bytes > limits.MaxStorageBufferRange)
-            {
-                return string.Create(
-                    CultureInfo.InvariantCulture,
-                    $"Scene {sceneName} needs a {bytes / MiB:F1} MiB {name} buffer; {deviceName} binds at most {limits.MaxStorageBufferRange / MiB:F1} MiB per buffer (maxStorageBufferRange).");
-            }
-        }
-
-        if (limits.DeviceLocalMemoryBytes > 0 && total > limits.DeviceLocalMemoryBytes)
-        {
-            return string.Create(
-                CultureInfo.InvariantCulture,
-                $"Scene {sceneName} needs {total / MiB:F1} MiB of device memory, this device ({deviceName}) has {limits.DeviceLocalMemoryBytes / MiB:F1} MiB.");
-        }
-
-        return null;
+        return SceneFootprint.Of(buffers).Refusal(limits.MaxStorageBufferRange, limits.DeviceLocalMemoryBytes, deviceName, sceneName);
     }
 
     /// <summary>Refuses, before any upload, a frame of <paramref name="data"/> that does not fit <paramref name="device"/>.</summary>
@@ -69,7 +38,4 @@ public static class DeviceFit
             throw new UserInputException(refusal);
         }
     }
-
-    private static ulong Bytes<T>(T[] items)
-        where T : unmanaged => (ulong)Math.Max(items.Length, 1) * (ulong)Unsafe.SizeOf<T>();
 }

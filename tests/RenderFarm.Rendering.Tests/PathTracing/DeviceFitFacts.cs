@@ -1,4 +1,5 @@
 using RenderFarm.Core;
+using RenderFarm.Core.Farm;
 using RenderFarm.Gpu;
 using RenderFarm.Rendering.Imaging;
 using RenderFarm.Rendering.PathTracing;
@@ -39,6 +40,24 @@ public class DeviceFitFacts
         string? refusal = DeviceFit.Refusal(limits, "GPU", "huge.glb", [("a", ulong.MaxValue - 10), ("b", 100)]);
         Assert.NotNull(refusal);
         Assert.Contains("of device memory", refusal, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void The_coordinators_tile_size_is_the_path_tracers()
+    {
+        // The coordinator sizes a job's frame with DeviceBuffers.TileBytes (it cannot reach the Vulkan path tracer).
+        Assert.Equal((ulong)PathTracer.TileSize * PathTracer.TileSize * 20, DeviceBuffers.TileBytes);
+    }
+
+    [Fact]
+    public void A_scenes_footprint_is_its_first_frames_buffers_as_the_worker_sizes_them()
+    {
+        SceneAsset scene = SceneAsset.Load(RepositoryPaths.Combine("samples/cornell-box/cornell-box.glb"));
+        IReadOnlyList<(string Name, ulong Bytes)> buffers = DeviceFit.Buffers(scene.BuildFrame(0, 1f), DeviceBuffers.TileBytes);
+        SceneFootprint footprint = DeviceBuffers.Footprint(scene);
+        Assert.Equal(SceneFootprint.Of(buffers), footprint);
+        Assert.Null(DeviceFit.Refusal(Limits(footprint.LargestBufferBytes, footprint.TotalBytes), "GPU", scene.Name, buffers));
+        Assert.NotNull(DeviceFit.Refusal(Limits(footprint.LargestBufferBytes - 1, footprint.TotalBytes), "GPU", scene.Name, buffers));
     }
 
     private static DeviceLimits Limits(ulong maxRange, ulong memory) => new(maxRange, 16, 128, 65535, 65535, 65535, memory);

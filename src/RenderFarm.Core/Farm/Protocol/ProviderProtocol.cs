@@ -36,7 +36,26 @@ public sealed record LoginResponse(string Token, DateTimeOffset ExpiresAt);
 /// <summary>Asks for a task, waiting up to <paramref name="WaitSeconds"/> for one.</summary>
 /// <param name="Queues">Queues the provider serves: "render" and/or "validate".</param>
 /// <param name="WaitSeconds">Long-poll time, at most 30.</param>
-public sealed record LeaseRequest(IReadOnlyList<string> Queues, int WaitSeconds);
+/// <param name="Device">
+/// What the provider's device can hold; when given, render tasks of a scene too large for it are left for other providers
+/// (the answer's <see cref="LeaseDevice.RefusalHeader"/> says why). Null: no such check, as before.
+/// </param>
+public sealed record LeaseRequest(IReadOnlyList<string> Queues, int WaitSeconds, LeaseDevice? Device = null);
+
+/// <summary>The limits of a provider's device that decide which scenes it can render (Vulkan's names).</summary>
+/// <param name="MaxStorageBufferRange">The largest storage buffer one binding can cover, in bytes (maxStorageBufferRange), 1 to <see cref="MaxBytes"/>.</param>
+/// <param name="DeviceLocalMemoryBytes">The device-local memory, in bytes, 0 (not known) to <see cref="MaxBytes"/>.</param>
+public sealed record LeaseDevice(long MaxStorageBufferRange, long DeviceLocalMemoryBytes)
+{
+    /// <summary>The largest size either limit may state: 1 PiB.</summary>
+    public const long MaxBytes = 1L << 50;
+
+    /// <summary>
+    /// The header of a lease answer without a task (204) that names, in one line, a task held back because the scene is
+    /// too large for the device the request advertised.
+    /// </summary>
+    public const string RefusalHeader = "X-RenderFarm-Not-Leased";
+}
 
 /// <summary>A presigned location of one object.</summary>
 /// <param name="Url">GET or PUT this URL; no credentials needed until it expires.</param>
