@@ -36,6 +36,10 @@ internal static class DivergenceBenchmark
         bool raw = options.Bool("raw", false);
         double[] shares = [.. options.String("shares", "0.03").Split(',').Select(v => double.Parse(v, System.Globalization.CultureInfo.InvariantCulture))];
         int jobFrames = options.Int("job", 24);
+
+        // Simulated jobs per row for the job columns: beyond frames × plans ÷ job frames, a job's plans are drawn (seeded)
+        // from the row's plans, so jobs share plans (a plan is one check of one render, judged once).
+        int jobCount = options.Int("jobs", 0);
         bool generous = options.Bool("generous", false);
         bool bounces = options.Bool("bounces", true);
         string cache = options.String("cache", "");
@@ -47,12 +51,12 @@ internal static class DivergenceBenchmark
 
         Console.WriteLine(Stats.Machine());
         Stats.Print($"divergence: {size}x{size} frames, {frames} frames per scene and spp, {plans} keyed plans per frame and cost share ({string.Join(", ", shares)}; at least {SpotCheckPlan.MinTiles} tiles); validator on the simulated other device, provider on this one");
-        Stats.Print($"jobs: {jobFrames} checked frames each (frame i of a job is frame i mod {frames} with its own plan); caught when a frame is rejected or the provider's bias evidence crosses {ProviderEvidence.Threshold} (CUSUM, allowance {ProviderEvidence.Allowance})");
+        Stats.Print($"jobs: {jobFrames} checked frames each (frame i of a job is frame i mod {frames} with its own plan; {(jobCount > 0 ? $"{jobCount} jobs per row, plans drawn with seed 1" : "disjoint plans")}); caught when a frame is rejected, the provider's bias evidence crosses {ProviderEvidence.Threshold} (CUSUM, allowance {ProviderEvidence.Allowance}) or its sample-count evidence crosses {SampleCountEvidence.Threshold} (one-sided CUSUM per snapshot count, allowance {SampleCountEvidence.Allowance}, step at most {SampleCountEvidence.MaxStep}); each job starts from no evidence");
         Stats.Print($"decision: tolerance {decision.Tolerance}, honest beyond-tolerance rate by spp {string.Join(", ", sppList.Split(',').Select(v => $"{v}: {SpotCheckDecision.HonestBeyondRateFor(int.Parse(v, System.Globalization.CultureInfo.InvariantCulture)):0.###}"))}, tile/share false-alarm {decision.FalseAlarm:0.#e0}, |bias z| > {decision.MaxBiasZ}, |sample-count z| > {decision.MaxSampleZ} (snapshots at {string.Join(", ", SampleCountTest.SnapshotCounts(64))} of 64 samples and likewise)");
         Stats.Print($"predicted honest rate: device factors K {string.Join(", ", factors.Select(f => f == 0 ? "0 (fixed rate)" : f.ToString("G3", System.Globalization.CultureInfo.InvariantCulture)))}, floor {HonestRateEstimate.Floor:0.#e0}, rounding allowance {HonestRateEstimate.RoundingAllowance}");
         Console.WriteLine();
-        Console.WriteLine("| scene | spp | share | K | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | by sample count | max tile share | mean bias z | max abs bias z | mean / max abs sample z | jobs caught |");
-        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
+        Console.WriteLine("| scene | spp | share | K | delivered | tiles checked | tiles failed | frames (plans) | frames rejected | by tiles | by share | by bias | by sample count | max tile share | mean bias z | max abs bias z | mean / max abs sample z | jobs caught | by sample evidence alone | sample evidence per job mean / max (all jobs in a row) | crossed at check (median) |");
+        Console.WriteLine("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |");
 
         using ComputeDevice device = ComputeDevice.Open();
         using var tracer = new PathTracer(device);
@@ -172,8 +176,8 @@ internal static class DivergenceBenchmark
 
                 foreach (((double share, double factor, _), (string name, Tally t)) in tallies)
                 {
-                    (int jobs, int caught) = t.Jobs(frames, plans, jobFrames);
-                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {(factor == 0 ? "fixed" : factor.ToString("G3", System.Globalization.CultureInfo.InvariantCulture))} (rate {t.SumRate / t.Frames:0.#####}) | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.BySamples} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {t.SumSampleZ / t.Frames:0.00} / {t.MaxAbsSampleZ:0.00} | {caught}/{jobs} |");
+                    JobCatch j = t.Jobs(frames, plans, jobFrames, jobCount);
+                    Stats.Print($"| {sceneName} | {spp} | {share:0.###} | {(factor == 0 ? "fixed" : factor.ToString("G3", System.Globalization.CultureInfo.InvariantCulture))} (rate {t.SumRate / t.Frames:0.#####}) | {name} | {t.Tiles} | {t.TilesFailed} ({(double)t.TilesFailed / t.Tiles:0.0%}) | {t.Frames} | {t.Rejected} ({(double)t.Rejected / t.Frames:0.0%}) | {t.ByTiles} | {t.ByShare} | {t.ByBias} | {t.BySamples} | {t.MaxTileShare:0.000} | {t.SumZ / t.Frames:0.00} | {t.MaxAbsZ:0.00} | {t.SumSampleZ / t.Frames:0.00} / {t.MaxAbsSampleZ:0.00} | {j.Caught}/{j.Jobs} | {j.BySampleEvidence}/{j.Jobs} | {j.MeanEvidence:0.0} / {j.MaxEvidence:0.0} ({j.LifetimeMax:0.0}) | {(j.CrossedAt.Count > 0 ? j.CrossedAt.Order().ElementAt(j.CrossedAt.Count / 2).ToString(System.Globalization.CultureInfo.InvariantCulture) : "—")} |");
                     if (raw)
                     {
                         Stats.Print($"|   raw | | | {name} | beyond {t.Beyond}/{t.Pixels} px ({(double)t.Beyond / t.Pixels:0.00000}), rms mean {t.SumRms / t.Frames:0.000000}, max {t.MaxRms:0.000000}, |mean| max {t.MaxAbsMean:0.000000} | | | | | | | | | |");
@@ -368,6 +372,11 @@ internal static class DivergenceBenchmark
         return Image.Load<Rgb24>(png);
     }
 
+    // A row's simulated jobs: caught by any rule, caught only by the sample-count evidence (no check rejected, no bias
+    // alarm), the largest sample-count evidence within a job (mean and largest over jobs), the largest when one provider's
+    // evidence runs through every job without a reset, and the check at which the evidence crossed in each job where it did.
+    private sealed record JobCatch(int Jobs, int Caught, int BySampleEvidence, double MeanEvidence, double MaxEvidence, double LifetimeMax, IReadOnlyList<int> CrossedAt);
+
     private sealed class Tally
     {
         public int Tiles { get; private set; }
@@ -408,33 +417,56 @@ internal static class DivergenceBenchmark
 
         public double SumRate { get; private set; }
 
-        private readonly Dictionary<(int Frame, int Plan), (bool Pass, double Z)> _outcomes = [];
+        private readonly Dictionary<(int Frame, int Plan), (bool Pass, double Z, IReadOnlyList<double> SampleZ)> _outcomes = [];
 
-        // Jobs of `length` checked frames: frame k of job j is frame k mod frames, judged by plan (j·length + k) mod plans.
-        public (int Jobs, int Caught) Jobs(int frames, int plans, int length)
+        // Jobs of `length` checked frames: frame k of job j is frame k mod frames, judged by plan (j·length + k) mod plans,
+        // or, when `count` jobs are asked for, by a plan drawn with a seeded generator (the same draws for every row).
+        public JobCatch Jobs(int frames, int plans, int length, int count)
         {
-            int jobs = frames * plans / length, caught = 0;
+            int jobs = count > 0 ? count : frames * plans / length, caught = 0, bySamples = 0;
+            var random = new Random(1);
+            double sumEvidence = 0, maxEvidence = 0, lifetimeMax = 0;
+            var crossedAt = new List<int>();
+
+            // One provider doing every job in turn: its evidence carried from job to job, as the coordinator keeps it.
+            SampleCountEvidence lifetime = SampleCountEvidence.None;
             for (int j = 0; j < jobs; j++)
             {
                 ProviderEvidence evidence = ProviderEvidence.None;
+                SampleCountEvidence samples = SampleCountEvidence.None;
                 bool rejected = false;
+                int crossed = 0;
+                double largest = 0;
                 for (int k = 0; k < length; k++)
                 {
-                    (bool pass, double z) = _outcomes[(k % frames, ((j * length) + k) % plans)];
+                    int plan = count > 0 ? random.Next(plans) : ((j * length) + k) % plans;
+                    (bool pass, double z, IReadOnlyList<double> sampleZ) = _outcomes[(k % frames, plan)];
                     rejected |= !pass;
                     evidence = ProviderEvidence.Update(evidence, z);
+                    samples = SampleCountEvidence.Update(samples, sampleZ);
+                    lifetime = SampleCountEvidence.Update(lifetime, sampleZ);
+                    lifetimeMax = Math.Max(lifetimeMax, lifetime.Largest);
+                    largest = Math.Max(largest, samples.Largest);
+                    crossed = crossed == 0 && samples.IsSuspect ? k + 1 : crossed;
                 }
 
-                caught += rejected || evidence.IsBiased ? 1 : 0;
+                caught += rejected || evidence.IsBiased || crossed > 0 ? 1 : 0;
+                bySamples += !rejected && !evidence.IsBiased && crossed > 0 ? 1 : 0;
+                sumEvidence += largest;
+                maxEvidence = Math.Max(maxEvidence, largest);
+                if (crossed > 0)
+                {
+                    crossedAt.Add(crossed);
+                }
             }
 
-            return (jobs, caught);
+            return new JobCatch(jobs, caught, bySamples, sumEvidence / Math.Max(1, jobs), maxEvidence, lifetimeMax, crossedAt);
         }
 
         public void Add(SpotCheckOutcome outcome, int frame, int plan, double rate)
         {
             SumRate += rate;
-            _outcomes[(frame, plan)] = (outcome.Pass, outcome.EvidenceZ);
+            _outcomes[(frame, plan)] = (outcome.Pass, outcome.EvidenceZ, outcome.Samples?.Z ?? []);
             DifferenceStatistics s = outcome.Statistics;
             Tiles += s.Regions;
             TilesFailed += outcome.TilesFailed;

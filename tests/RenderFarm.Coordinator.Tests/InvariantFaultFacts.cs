@@ -394,6 +394,13 @@ internal sealed class FaultyFarmStore(IFarmStore inner, FaultPlan plan) : IFarmS
         string provider, Func<(long Frames, double Upper, double Lower), (long Frames, double Upper, double Lower)> update, CancellationToken cancellationToken = default) =>
         inner.UpdateProviderEvidenceAsync(provider, update, cancellationToken);
 
+    public Task<(long Checks, IReadOnlyList<double> Sums)> GetProviderSampleEvidenceAsync(string provider, CancellationToken cancellationToken = default) =>
+        inner.GetProviderSampleEvidenceAsync(provider, cancellationToken);
+
+    public Task<(long Checks, IReadOnlyList<double> Sums)> UpdateProviderSampleEvidenceAsync(
+        string provider, Func<(long Checks, IReadOnlyList<double> Sums), (long Checks, IReadOnlyList<double> Sums)> update, CancellationToken cancellationToken = default) =>
+        inner.UpdateProviderSampleEvidenceAsync(provider, update, cancellationToken);
+
     private async Task<T> WriteAsync<T>(string what, Func<Task<T>> write)
     {
         plan.Hit(what, applied: false);

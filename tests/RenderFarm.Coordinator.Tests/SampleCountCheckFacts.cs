@@ -82,7 +82,7 @@ public sealed class SampleCountCheckFacts
     /// <see cref="SampleCountTest.SnapshotCounts"/>, each the final render plus a fixed noise pattern scaled by the
     /// samples still to come, as the running mean of deterministic samples behaves.
     /// </summary>
-    private sealed class Renders
+    internal sealed class Renders
     {
         private Renders(Rgb48[,] full, IReadOnlyList<Rgb48[,]> snapshots)
         {

@@ -52,6 +52,35 @@ public sealed class VerificationReportFacts
         Assert.Equal((1, 1, true), (cheat.FramesDelivered, cheat.ChecksFailed, cheat.Caught));
     }
 
+    [Fact]
+    public void A_job_long_enough_for_the_evidence_bounds_a_steady_cheat_by_its_measured_job_catch()
+    {
+        // Guards the report's odds for cheats on part of each frame (a band, the border): one check catches them rarely,
+        // so the per-frame odds stay near 1, but over a job of 24 checked frames the provider's sample-count evidence
+        // catches them at the measured job catch. With one frame fewer than the measured job the per-frame odds stand.
+        CheatCatchRate wrong = CheatCatchRates.WrongPixelsRate;
+        ProviderVerification Report(int frames) => Assert.Single(VerificationReport.Create(
+            new ImageSize(64, 64),
+            [Task(0, [.. Enumerable.Range(1, frames).Select(f => Check(f, Honest, SpotCheckState.Passed))])]));
+
+        ProviderVerification job = Report(CheatCatchRates.JobFrames);
+        Assert.Equal(1 - wrong.JobCatch!.Value, Odds(job, share: 1, area: 0.1), 12);
+        Assert.True(Odds(Report(CheatCatchRates.JobFrames - 1), share: 1, area: 0.1) > 1 - wrong.JobCatch.Value);
+
+        // Cheating on a quarter of the frames dilutes the evidence: the per-frame odds stand, as for one wrong tile.
+        Assert.True(Odds(job, share: 0.25, area: 0.1) > 1 - wrong.JobCatch.Value);
+        Assert.True(Odds(job, share: 1, area: 0.01) > 1 - wrong.JobCatch.Value);
+
+        // Classes measured over jobs use their job catch (capped); those measured at none stay unbounded.
+        foreach (CheatCatchRate rate in CheatCatchRates.Measured.Skip(1))
+        {
+            double odds = Assert.Single(job.Escape, o => o.CheatedShare == 1 && o.Cheat == rate.Cheat).Probability;
+            double perFrame = Math.Pow(1 - rate.FrameCatch, CheatCatchRates.JobFrames);
+            Assert.Equal(Math.Min(perFrame, 1 - Math.Min(rate.JobCatch ?? 0, CheatCatchRates.MaxJobCatch)), odds, 12);
+            Assert.Equal(!rate.Bounded && (rate.JobCatch ?? 0) == 0, odds == 1);
+        }
+    }
+
     private static double Odds(ProviderVerification provider, double share, double area) =>
         Assert.Single(provider.Escape, o => o.CheatedShare == share && o.CheatedArea == area && o.Cheat == CheatCatchRates.WrongPixels).Probability;
 

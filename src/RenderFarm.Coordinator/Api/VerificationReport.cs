@@ -30,7 +30,8 @@ internal static class VerificationReport
             PixelTile? tile = spot.SelectMany(c => c.Tiles).FirstOrDefault();
             int candidates = tile is null ? 1 : Math.Max(1, size.Width / tile.Width * (size.Height / tile.Height));
             int tilesPerCheck = spot.Length == 0 ? 0 : Math.Min(candidates, (int)Math.Round(spot.Average(c => c.Tiles.Count)));
-            double spotCheckedShare = delivered == 0 ? 0 : Math.Min(1, (double)spot.Select(c => (c.Frame, c.OutputSha256)).Distinct().Count() / delivered);
+            int spotChecked = spot.Select(c => (c.Frame, c.OutputSha256)).Distinct().Count();
+            double spotCheckedShare = delivered == 0 ? 0 : Math.Min(1, (double)spotChecked / delivered);
             double wholeFrameRate = delivered == 0 ? 0 : Math.Min(1, (double)finished.Where(c => c.WholeFrame).Select(c => (c.Frame, c.OutputSha256)).Distinct().Count() / delivered);
 
             var odds = new List<EscapeOdds>();
@@ -50,14 +51,16 @@ internal static class VerificationReport
                     }
 
                     spotCatch *= spotCheckedShare;
-                    odds.Add(new EscapeOdds(share, area, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCatch, wholeCatch)));
+                    double escape = DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCatch, wholeCatch);
+                    odds.Add(new EscapeOdds(share, area, area >= 0.1 ? WithJobCatch(escape, wrong, share, spotChecked, tilesPerCheck) : escape));
                 }
 
                 // Cheats over the whole frame that no single tile shows (exposure, bounces, samples): their measured catch
                 // per checked frame, 0 (odds of 1) for those the checks do not catch in one frame.
                 foreach (CheatCatchRate rate in CheatCatchRates.Measured.Skip(1))
                 {
-                    odds.Add(new EscapeOdds(share, 1, DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCheckedShare * rate.FrameCatch, rate.WholeCatch), rate.Cheat));
+                    double escape = DetectionProbability.Escape(delivered, share, wholeFrameRate, spotCheckedShare * rate.FrameCatch, rate.WholeCatch);
+                    odds.Add(new EscapeOdds(share, 1, WithJobCatch(escape, rate, share, spotChecked, tilesPerCheck), rate.Cheat));
                 }
             }
 
@@ -84,4 +87,12 @@ internal static class VerificationReport
 
         return report;
     }
+
+    // A provider that carried the cheat in every frame of at least the measured job length is caught at least at the
+    // measured job catch (its checks and its accumulated evidence together); a longer run only adds evidence. A cheat on
+    // some frames only dilutes the evidence, so the per-frame odds stand there.
+    private static double WithJobCatch(double escape, CheatCatchRate rate, double share, int spotChecked, int tilesPerCheck) =>
+        share >= 1 && spotChecked >= CheatCatchRates.JobFrames && rate.JobCatchFor(tilesPerCheck) is { } job
+            ? Math.Min(escape, 1 - Math.Min(job, CheatCatchRates.MaxJobCatch))
+            : escape;
 }

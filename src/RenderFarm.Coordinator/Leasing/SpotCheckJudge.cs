@@ -20,6 +20,7 @@ namespace RenderFarm.Coordinator.Leasing;
 /// <param name="OutputUnusable">The delivered output itself cannot be read: the provider is wrong without a vote.</param>
 /// <param name="Text">One line for the record.</param>
 /// <param name="BiasZ">For a render check: the signed-mean bias statistic of the compared pixels, or null.</param>
+/// <param name="SampleZ">For a tile check with snapshots: the sample-count statistic per snapshot count (smallest first), or null.</param>
 internal sealed record Verdict(
     bool Pass,
     int TilesCompared,
@@ -31,7 +32,8 @@ internal sealed record Verdict(
     bool? AgreesWithArbitrated,
     bool OutputUnusable,
     string Text,
-    double? BiasZ = null);
+    double? BiasZ = null,
+    IReadOnlyList<double>? SampleZ = null);
 
 /// <summary>
 /// Judges a check's execution: a validator's tiles or whole frame against the same pixels of the delivered PNG (and,
@@ -79,6 +81,7 @@ internal sealed class SpotCheckJudge
         double? minPsnr;
         double maxDiff, maxShare, biasZ;
         double? sampleZ = null;
+        IReadOnlyList<double>? sampleZs = null;
         int? distance = null;
         string kind = "tiles";
         if (check.WholeFrame)
@@ -93,6 +96,7 @@ internal sealed class SpotCheckJudge
             compared = check.Tiles.Count;
             SampleCountStatistic? samples = MeasureSnapshots(rendered, frame, check.Tiles, job.Spec.Settings.SamplesPerPixel);
             sampleZ = samples?.MaxAbsZ;
+            sampleZs = samples?.Z;
             (failed, minPsnr, maxDiff, maxShare, biasZ) = JudgeTiles(decision, rendered, frame, check.Tiles, offsetTiles: true, samples);
         }
 
@@ -128,7 +132,7 @@ internal sealed class SpotCheckJudge
             }
         }
 
-        return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text, biasZ);
+        return new Verdict(pass, compared, failed, minPsnr, maxDiff, maxShare, distance, agrees, false, text, biasZ, sampleZs);
     }
 
     // An inference item: the validator's output tensor against the delivered one, and for a third execution against the

@@ -145,7 +145,9 @@ internal sealed partial class SpotChecks
             (task, job, check) = await GetCheckLeaseAsync(provider, leaseId, cancellationToken);
         }
 
-        await RecordBiasEvidenceAsync(check, verdict.BiasZ, task.Outputs.FirstOrDefault(o => o.Frame == check.Frame)?.Sha256 != check.OutputSha256, cancellationToken);
+        bool stale = task.Outputs.FirstOrDefault(o => o.Frame == check.Frame)?.Sha256 != check.OutputSha256;
+        await RecordBiasEvidenceAsync(check, verdict.BiasZ, stale, cancellationToken);
+        await RecordSampleEvidenceAsync(job, check, verdict.SampleZ, stale, cancellationToken);
     }
 
 

@@ -85,7 +85,8 @@ internal sealed partial class SpotChecks
 
         ProviderRecord? record = await _store.GetProviderAsync(provider, cancellationToken);
         bool first = (await _store.GetProviderTallyAsync(job.Id, provider, cancellationToken)).Sampled == 0;
-        bool biased = await IsBiasedAsync(provider, cancellationToken);
+        // Either accumulated evidence (bias, or frames that follow earlier sample counts) makes the provider a suspect.
+        bool biased = await IsBiasedAsync(provider, cancellationToken) || await IsSampleSuspectAsync(provider, cancellationToken);
         foreach (FrameOutput output in outputs.OrderBy(o => o.Frame))
         {
             decisions[output.Frame] = _sampling.Decide(job.Id, output.Frame, provider, record?.VerifiedFrames ?? 0, record?.TimesCaught ?? 0, first, biased);

@@ -147,6 +147,18 @@ public interface IFarmStore
         Func<(long Frames, double Upper, double Lower), (long Frames, double Upper, double Lower)> update,
         CancellationToken cancellationToken = default);
 
+    /// <summary>A provider's sample-count evidence (per snapshot count, the state of a sequential test across its jobs), or (0, []) when none is stored.</summary>
+    Task<(long Checks, IReadOnlyList<double> Sums)> GetProviderSampleEvidenceAsync(string address, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Replaces a provider's sample-count evidence with <paramref name="update"/> of the stored one, atomically, like
+    /// <see cref="UpdateProviderEvidenceAsync"/>: more checks than before, at most 16 finite, non-negative sums.
+    /// </summary>
+    Task<(long Checks, IReadOnlyList<double> Sums)> UpdateProviderSampleEvidenceAsync(
+        string address,
+        Func<(long Checks, IReadOnlyList<double> Sums), (long Checks, IReadOnlyList<double> Sums)> update,
+        CancellationToken cancellationToken = default);
+
     /// <summary>
     /// Records that a one-time value (a login challenge) was used; false when it was used before.
     /// Entries past <paramref name="expiresAt"/> may be forgotten.
