@@ -60,8 +60,9 @@ public class StratifiedSamplerFacts(PathTracerFixture fixture, ITestOutputHelper
     /// <summary>
     /// Unbiasedness: at many samples the stratified image differs from an independent one by noise alone. Two independent
     /// renders of other seeds set the scale: a biased sampler would add its bias, squared, to its distance from them, on
-    /// 4×4-pixel block means where the noise is small. The Cornell box exercises the emitter choice rescaled within the
-    /// CDF, the textured cube textures and a light seen at every vertex.
+    /// 4×4-pixel block means where the noise is small. Both scenes light with emissive quads of two triangles, so the
+    /// emitter choice rescaled within its CDF share is exercised: without that rescaling (a biased light sample) the
+    /// cube's case fails, 2.9e-4 against 1.4e-5 and a mean of 0.977; the Cornell box adds glossy gold and eight bounces.
     /// </summary>
     [Theory]
     [InlineData("samples/textured-cube/textured-cube.glb", 128)]
