@@ -156,6 +156,11 @@ internal static class BenchCommand
         double cyclesSamplesPerSecond = best.Samples / cycles.RenderTime.TotalSeconds;
         Print($"cycles      render {cycles.RenderTime.TotalSeconds:F3} s  (process {cycles.ProcessTime.TotalSeconds:F3} s, CPU {cycles.RenderCpuTime?.TotalSeconds ?? double.NaN:F3} s over the render)  {cyclesSamplesPerSecond / 1e6:F3} Msamples/s  CPU, {(threads ?? Environment.ProcessorCount)} threads");
         Print($"ratio       renderfarm is {cycles.RenderTime.TotalSeconds / best.WallTime.TotalSeconds:F2}x the speed of Cycles (render time / our wall time)");
+        if (cycles.RenderCpuTime is { } cyclesCpu)
+        {
+            // On a busy machine wall times follow the load; CPU times follow the work.
+            Print($"ratio (CPU) renderfarm is {cyclesCpu.TotalSeconds / cpuPerFrame:F2}x the speed of Cycles (its CPU time over the render / our process CPU time a frame)");
+        }
 
         (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cyclesImage, AgreementSize);
         Print($"agreement   SSIM {ssim:F3} at equal mean brightness on {AgreementSize}x{AgreementSize} luminance; mean brightness ratio {brightness:F3} (see docs/rendering.md)");
