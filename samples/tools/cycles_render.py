@@ -19,9 +19,10 @@ fps_base is ignored), so frame N is Blender frame (N - 1) / 24 * fps.
 
 The last line printed is machine-readable:
 
-    cycles: frame N WxH spp S wall X.XXXs
+    cycles: frame N WxH spp S wall X.XXXs cpu Y.YYYs
 
-where the wall time is measured around bpy.ops.render.render() only.
+where the wall time is measured around bpy.ops.render.render() only, and the CPU time is the process's (all
+threads) over the same call.
 """
 
 import argparse
@@ -245,13 +246,15 @@ def main():
     scene.render.use_file_extension = False
 
     t0 = time.perf_counter()
+    c0 = time.process_time()
     bpy.ops.render.render(write_still=True)
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
 
     if a.pfm:
         write_pfm(scene, a)
 
-    print(f"cycles: frame {a.frame} {a.width}x{a.height} spp {a.spp} wall {wall:.3f}s", flush=True)
+    print(f"cycles: frame {a.frame} {a.width}x{a.height} spp {a.spp} wall {wall:.3f}s cpu {cpu:.3f}s", flush=True)
 
 
 if __name__ == "__main__":

@@ -230,8 +230,9 @@ bool sampleBsdf(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out vec3 w
     float nv = max(dot(n, wo), 1.0e-6);
     float ps = specularProbability(p, nv);
     float choice = nextFloat(rng);
-    float r1 = nextFloat(rng);
-    float r2 = nextFloat(rng);
+    vec2 direction = draw2(rng, DRAW_BSDF);
+    float r1 = direction.x;
+    float r2 = direction.y;
     weight = vec3(0.0);
     pdf = 0.0;
     vec3 woLocal = vec3(dot(wo, t), dot(wo, b), dot(wo, n));

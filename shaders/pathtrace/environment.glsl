@@ -89,8 +89,9 @@ uint sampleEnvironmentCdf(uint start, uint count, float u, out float offset)
 // A direction drawn from the map's distribution and its density over solid angle.
 vec3 sampleEnvironment(inout uint rng, out float pdf)
 {
-    float u1 = nextFloat(rng);
-    float u2 = nextFloat(rng);
+    vec2 u = draw2(rng, DRAW_ENVIRONMENT);
+    float u1 = u.x;
+    float u2 = u.y;
     uint w = u_frame.environmentWidth;
     uint h = u_frame.environmentHeight;
     float rowOffset;

@@ -25,9 +25,13 @@ PathState startPath(uint x, uint y, uint pixel, uint sampleIndex)
 {
     PathState s;
     s.rng = streamSeed(u_frame.seed, u_frame.frame, pixel, sampleIndex);
+    g_pixelKey = pixelKey(u_frame.seed, u_frame.frame, pixel);
+    g_sampleIndex = sampleIndex;
+    g_vertex = 0u;
     // Box filter over the pixel; image y runs downwards.
-    float sx = (float(x) + nextFloat(s.rng)) / float(u_frame.width) * 2.0 - 1.0;
-    float sy = 1.0 - (float(y) + nextFloat(s.rng)) / float(u_frame.height) * 2.0;
+    vec2 jitter = draw2(s.rng, DRAW_CAMERA);
+    float sx = (float(x) + jitter.x) / float(u_frame.width) * 2.0 - 1.0;
+    float sy = 1.0 - (float(y) + jitter.y) / float(u_frame.height) * 2.0;
     if ((u_frame.flags & FLAG_ORTHOGRAPHIC) != 0u)
     {
         s.origin = u_frame.cameraOrigin.xyz + sx * u_frame.cameraRight.xyz + sy * u_frame.cameraUp.xyz;
@@ -91,6 +95,7 @@ bool traceSegment(inout PathState s)
         return false;
     }
     vec3 wo = -s.direction;
+    g_vertex = s.depth;
     s.radiance += s.throughput * directLight(p, wo, s.rng);
 
     vec3 wi;

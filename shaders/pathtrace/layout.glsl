@@ -100,6 +100,8 @@ const float INFINITY = 1.0e30;
 const uint FLAG_ORTHOGRAPHIC = 1u;
 // The glTF specification appendix's BSDF instead of the principled one (RenderSettings.Bsdf).
 const uint FLAG_GLTF_BSDF = 256u;
+// Stratified draws instead of independent ones (RenderSettings.Sampler, random.glsl).
+const uint FLAG_STRATIFIED = 512u;
 const uint LIGHT_POINT = 0u;
 const uint LIGHT_SPOT = 1u;
 const uint LIGHT_DIRECTIONAL = 2u;

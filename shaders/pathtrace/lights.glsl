@@ -29,10 +29,22 @@ uint pickEmitter(float r)
 // what it adds (MIS-weighted) when nothing blocks the way. False when it adds nothing.
 bool emissiveCandidate(SurfacePoint p, vec3 wo, inout uint rng, out vec3 wi, out float distance, out vec3 contribution)
 {
-    Emitter e = emitters[pickEmitter(nextFloat(rng))];
+    bool stratified = (u_frame.flags & FLAG_STRATIFIED) != 0u;
+    float choice = stratified ? 0.0 : nextFloat(rng);
+    vec2 u = draw2(rng, DRAW_EMITTER);
+    uint chosen = pickEmitter(stratified ? u.x : choice);
+    if (stratified)
+    {
+        // One stratified point picks the emitter and the point on it: x, rescaled within the emitter's share of the
+        // CDF, is uniform again and keeps its strata.
+        float low = chosen > 0u ? emitters[chosen - 1u].cdf : 0.0;
+        float span = emitters[chosen].cdf - low;
+        u.x = span > 0.0 ? clamp((u.x - low) / span, 0.0, 0.99999994) : 0.5;
+    }
+    float r1 = u.x;
+    float r2 = u.y;
+    Emitter e = emitters[chosen];
     Triangle tri = triangles[e.triangle];
-    float r1 = nextFloat(rng);
-    float r2 = nextFloat(rng);
     float su = dev_sqrt(r1);
     float bu = 1.0 - su;
     float bv = r2 * su;

@@ -27,6 +27,20 @@ public enum BsdfModel
     Gltf,
 }
 
+/// <summary>How a pixel's samples draw their random numbers.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<SamplerKind>))]
+public enum SamplerKind
+{
+    /// <summary>Every number from the sample's own hash stream: each sample independent of the others.</summary>
+    Independent,
+
+    /// <summary>
+    /// The pixel position, the light sample and the BSDF direction of each path vertex from Owen-scrambled Sobol (0,2)
+    /// points over the pixel's samples: lower noise at equal samples, the same expectation.
+    /// </summary>
+    Stratified,
+}
+
 /// <summary>The file a farm's provider delivers for each frame.</summary>
 [JsonConverter(typeof(JsonStringEnumConverter<FrameFormat>))]
 public enum FrameFormat
@@ -94,6 +108,9 @@ public sealed record RenderSettings
     /// <summary>The surface model.</summary>
     public BsdfModel Bsdf { get; init; } = BsdfModel.Principled;
 
+    /// <summary>How the samples draw their random numbers; part of what fixes the pixels, so a validator uses the same.</summary>
+    public SamplerKind Sampler { get; init; } = SamplerKind.Independent;
+
     /// <summary>
     /// The environment map that lights the scene in place of <see cref="Background"/>, named by its content hash
     /// (it travels with the job beside the scene); null for the uniform background.
@@ -156,6 +173,11 @@ public sealed record RenderSettings
         if (!Enum.IsDefined(Bsdf))
         {
             throw new UserInputException($"BSDF must be principled or gltf; got {(int)Bsdf}.");
+        }
+
+        if (!Enum.IsDefined(Sampler))
+        {
+            throw new UserInputException($"Sampler must be independent or stratified; got {(int)Sampler}.");
         }
 
         if (!Enum.IsDefined(Format) || !Enum.IsDefined(ExrDepth))

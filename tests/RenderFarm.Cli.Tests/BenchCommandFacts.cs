@@ -59,22 +59,38 @@ public sealed class BenchCommandFacts
                 "--size", "8x8", "--reference-spp", "8", "--ladder", "2,4", "--out", output);
             Assert.True(result.ExitCode == 0, result.Error);
             Assert.Contains("Gltf BSDF", result.Output, StringComparison.Ordinal);
-            Assert.Contains("cornell-box: the worst 1 % of pixel channels hold", result.Output, StringComparison.Ordinal);
-            Assert.Contains("| cornell-box | 984 | RenderFarm |", result.Output, StringComparison.Ordinal);
-
-            // The reference and each rung, as linear PFM beside where Cycles' images go; a lit box is not black.
-            foreach (string name in new[] { "renderfarm-8-7919.pfm", "renderfarm-2-1.pfm", "renderfarm-4-1.pfm" })
+            // Both samplers by default, each with its own reference, and the two references set side by side.
+            foreach (string sampler in new[] { "independent", "stratified" })
             {
-                HdrImage image = PfmFile.Read(Path.Combine(output, "cornell-box", name));
-                Assert.Equal((8, 8), (image.Width, image.Height));
-                Assert.Contains(image.Pixels, value => value > 0);
-                Assert.All(image.Pixels, value => Assert.True(float.IsFinite(value)));
+                Assert.Contains($"cornell-box: {sampler}: the worst 1 % of pixel channels hold", result.Output, StringComparison.Ordinal);
+                Assert.Contains($"| cornell-box | 984 | RenderFarm, {sampler} |", result.Output, StringComparison.Ordinal);
+
+                // The reference and each rung, as linear PFM beside where Cycles' images go; a lit box is not black.
+                foreach (string name in new[] { $"renderfarm-{sampler}-8-7919.pfm", $"renderfarm-{sampler}-2-1.pfm", $"renderfarm-{sampler}-4-1.pfm" })
+                {
+                    HdrImage image = PfmFile.Read(Path.Combine(output, "cornell-box", name));
+                    Assert.Equal((8, 8), (image.Width, image.Height));
+                    Assert.Contains(image.Pixels, value => value > 0);
+                    Assert.All(image.Pixels, value => Assert.True(float.IsFinite(value)));
+                }
             }
+
+            Assert.Contains("cornell-box: the Independent and Stratified references: mean", result.Output, StringComparison.Ordinal);
         }
         finally
         {
             Directory.Delete(output, recursive: true);
         }
+    }
+
+    [Theory]
+    [InlineData("sobol")]
+    [InlineData(",")]
+    public async Task An_unknown_sampler_is_refused_in_one_line(string sampler)
+    {
+        CliResult result = await CliRunner.RunAsync("bench", "--noise", "--no-cycles", "--sampler", sampler);
+        Assert.Equal(2, result.ExitCode);
+        Assert.Contains("--sampler", result.Error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -109,6 +109,32 @@ public class RenderSettingsJsonFacts
     }
 
     [Fact]
+    public void Sampler_defaults_to_independent_and_travels_through_json()
+    {
+        // A validator re-renders a provider's tiles with the job's settings: the sampler must survive the trip, or the
+        // two would draw different numbers and every honest frame would fail its spot check.
+        var settings = new RenderSettings { Sampler = SamplerKind.Stratified };
+
+        string json = System.Text.Json.JsonSerializer.Serialize(settings, s_web);
+        RenderSettings? back = System.Text.Json.JsonSerializer.Deserialize<RenderSettings>(json, s_web);
+
+        Assert.Equal(SamplerKind.Independent, new RenderSettings().Sampler);
+        Assert.Equal(SamplerKind.Stratified, back!.Sampler);
+        Assert.Contains("\"stratified\"", json, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void An_undefined_sampler_is_refused()
+    {
+        // A number that names no sampler must not reach the shader's flags.
+        RenderSettings settings = System.Text.Json.JsonSerializer.Deserialize<RenderSettings>("{\"sampler\":5}", s_web)!;
+
+        var error = Assert.Throws<UserInputException>(settings.Validate);
+
+        Assert.StartsWith("Sampler", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void SamplesPerFrame_is_exact_at_the_largest_settings()
     {
         var settings = new RenderSettings { Size = new ImageSize(ImageSize.MaxDimension, ImageSize.MaxDimension), SamplesPerPixel = RenderSettings.MaxSamplesPerPixel };

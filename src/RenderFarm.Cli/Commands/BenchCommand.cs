@@ -48,6 +48,10 @@ internal static class BenchCommand
         };
         var ladder = new Option<string>("--ladder") { Description = "Samples per pixel of --noise's timed renders.", DefaultValueFactory = _ => "4,16,64" };
         var referenceSpp = new Option<int>("--reference-spp") { Description = "Samples per pixel of --noise's references.", DefaultValueFactory = _ => 1024 };
+        var sampler = new Option<string>("--sampler")
+        {
+            Description = "Sampler of our renders: independent or stratified; with --noise, a comma-separated list (default both).",
+        };
         var bsdf = new Option<BsdfModel>("--bsdf") { Description = "Surface model of our renders: principled or gltf.", DefaultValueFactory = _ => BsdfModel.Principled };
         var bvh = new Option<string?>("--bvh") { Description = "Build the BVH of synthetic scenes of these triangle counts (e.g. 1000000,10000000) and report time and memory." };
         var instancing = new Option<string?>("--instancing")
@@ -56,7 +60,7 @@ internal static class BenchCommand
         };
         var command = new Command("bench", "Measure render speed against Blender Cycles on the same scene and frame.")
         {
-            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device, noise, scenes, ladder, referenceSpp, bvh, instancing, bsdf,
+            scene, frame, size, samples, repeat, noCycles, blender, threads, output, device, noise, scenes, ladder, referenceSpp, bvh, instancing, bsdf, sampler,
         };
         command.SetAction((result, cancellationToken) => CommandRunner.RunAsync(
             () => result.GetValue(bvh) is { } counts
@@ -74,6 +78,7 @@ internal static class BenchCommand
                     result.GetValue(output)!,
                     result.GetValue(device),
                     result.GetValue(bsdf),
+                    ParseSamplers(result.GetValue(sampler) ?? "independent,stratified"),
                     cancellationToken)
                 : RunAsync(
                 result.GetValue(scene)!,
@@ -84,6 +89,7 @@ internal static class BenchCommand
                     SamplesPerPixel = result.GetValue(samples),
                     ToneMapping = ToneMapping.Clamp,
                     Bsdf = result.GetValue(bsdf),
+                    Sampler = ParseSamplers(result.GetValue(sampler) ?? "independent") is [var one] ? one : throw new UserInputException("--sampler takes one sampler without --noise."),
                 },
                 Math.Max(1, result.GetValue(repeat)),
                 result.GetValue(noCycles) ? null : result.GetValue(blender),
@@ -105,7 +111,7 @@ internal static class BenchCommand
         // The first frame pays for pipeline creation (the tracer's, for this scene's features) and the driver's caches.
         var warmUpClock = Stopwatch.StartNew();
         using var tracer = new PathTracer(device);
-        Print($"scene {scene.Name} ({scene.TriangleCount} triangles), frame {frame}, {settings.Size}, {settings.SamplesPerPixel} spp, {settings.MaxBounces} bounces");
+        Print($"scene {scene.Name} ({scene.TriangleCount} triangles), frame {frame}, {settings.Size}, {settings.SamplesPerPixel} spp, {settings.MaxBounces} bounces, {settings.Sampler} sampler");
         Print($"device {device.Info}");
 
         // The first dispatches pay for pipeline compilation and caches; keep them out of the figures.
@@ -148,8 +154,13 @@ internal static class BenchCommand
         CyclesRender cycles = await CyclesReference.RenderAsync(
             blender, script, Path.GetFullPath(scenePath), frame, settings.Size, settings.SamplesPerPixel, threads, cyclesImage, cancellationToken).ConfigureAwait(false);
         double cyclesSamplesPerSecond = best.Samples / cycles.RenderTime.TotalSeconds;
-        Print($"cycles      render {cycles.RenderTime.TotalSeconds:F3} s  (process {cycles.ProcessTime.TotalSeconds:F3} s)  {cyclesSamplesPerSecond / 1e6:F3} Msamples/s  CPU, {(threads ?? Environment.ProcessorCount)} threads");
+        Print($"cycles      render {cycles.RenderTime.TotalSeconds:F3} s  (process {cycles.ProcessTime.TotalSeconds:F3} s, CPU {cycles.RenderCpuTime?.TotalSeconds ?? double.NaN:F3} s over the render)  {cyclesSamplesPerSecond / 1e6:F3} Msamples/s  CPU, {(threads ?? Environment.ProcessorCount)} threads");
         Print($"ratio       renderfarm is {cycles.RenderTime.TotalSeconds / best.WallTime.TotalSeconds:F2}x the speed of Cycles (render time / our wall time)");
+        if (cycles.RenderCpuTime is { } cyclesCpu)
+        {
+            // On a busy machine wall times follow the load; CPU times follow the work.
+            Print($"ratio (CPU) renderfarm is {cyclesCpu.TotalSeconds / cpuPerFrame:F2}x the speed of Cycles (its CPU time over the render / our process CPU time a frame)");
+        }
 
         (double ssim, double brightness) = ImageSimilarity.CompareRenders(ours, cyclesImage, AgreementSize);
         Print($"agreement   SSIM {ssim:F3} at equal mean brightness on {AgreementSize}x{AgreementSize} luminance; mean brightness ratio {brightness:F3} (see docs/rendering.md)");
@@ -190,6 +201,28 @@ internal static class BenchCommand
         }
 
         return values.Length > 0 && values.Length <= 16 ? values : throw new UserInputException($"{option} takes 1 to 16 numbers.");
+    }
+
+    // Distinct samplers, in the order given.
+    private static SamplerKind[] ParseSamplers(string text)
+    {
+        string[] parts = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var values = new List<SamplerKind>();
+        foreach (string part in parts)
+        {
+            SamplerKind kind = part.ToLowerInvariant() switch
+            {
+                "independent" => SamplerKind.Independent,
+                "stratified" => SamplerKind.Stratified,
+                _ => throw new UserInputException($"--sampler takes independent and/or stratified, comma-separated; got '{part}'."),
+            };
+            if (!values.Contains(kind))
+            {
+                values.Add(kind);
+            }
+        }
+
+        return values.Count > 0 ? [.. values] : throw new UserInputException("--sampler takes independent and/or stratified.");
     }
 
     private static void Print(FormattableString line) => Console.WriteLine(line.ToString(CultureInfo.InvariantCulture));

@@ -41,6 +41,11 @@ public sealed partial class PathTracer
             frameParams.Flags |= GpuFrameParams.FlagGltfBsdf;
         }
 
+        if (settings.Sampler == SamplerKind.Stratified)
+        {
+            frameParams.Flags |= GpuFrameParams.FlagStratified;
+        }
+
         // The shader weighs BSDF-sampled hits on emitters by the light-sampling pdf, so each
         // triangle carries its emitter selection probability.
         GpuTriangle[] triangles = (GpuTriangle[])data.Triangles.Clone();

@@ -268,6 +268,9 @@ public struct GpuFrameParams
     /// <summary>Flag bit: shade with the glTF appendix's BSDF instead of the principled one.</summary>
     public const uint FlagGltfBsdf = 1u << 8;
 
+    /// <summary>Flag bit: stratified draws (<see cref="Core.SamplerKind.Stratified"/>, shaders/pathtrace/random.glsl).</summary>
+    public const uint FlagStratified = 1u << 9;
+
     /// <summary>Flag bit: node 0 roots a top-level BVH over <see cref="GpuInstance"/> records (shaders/pathtrace/bvh.glsl).</summary>
     public const uint FlagInstances = 1u << 16;
 

@@ -9,7 +9,11 @@ namespace RenderFarm.Rendering.Reference;
 /// <param name="ImagePath">The PNG written (Standard view transform: a plain sRGB clamp).</param>
 /// <param name="RenderTime">Time of the render call alone, as Blender's script measured it.</param>
 /// <param name="ProcessTime">Time of the whole Blender process, start-up and scene import included.</param>
-public sealed record CyclesRender(string ImagePath, TimeSpan RenderTime, TimeSpan ProcessTime);
+/// <param name="RenderCpuTime">
+/// CPU time of Blender's process (all its threads) over the render call alone, as the script measured it; null when the
+/// script did not print it. On a machine shared with other work it counts the render's work, not the waiting.
+/// </param>
+public sealed record CyclesRender(string ImagePath, TimeSpan RenderTime, TimeSpan ProcessTime, TimeSpan? RenderCpuTime = null);
 
 /// <summary>
 /// Renders a glTF scene with Blender's Cycles on the CPU through <c>samples/tools/cycles_render.py</c>,
@@ -129,10 +133,13 @@ public static partial class CyclesReference
             }
 
             double seconds = double.Parse(match.Groups["seconds"].Value, CultureInfo.InvariantCulture);
-            return new CyclesRender(outputPath, TimeSpan.FromSeconds(seconds), clock.Elapsed);
+            TimeSpan? cpu = match.Groups["cpu"].Success
+                ? TimeSpan.FromSeconds(double.Parse(match.Groups["cpu"].Value, CultureInfo.InvariantCulture))
+                : null;
+            return new CyclesRender(outputPath, TimeSpan.FromSeconds(seconds), clock.Elapsed, cpu);
         }
     }
 
-    [GeneratedRegex(@"^cycles: .* wall (?<seconds>[0-9.]+)s", RegexOptions.Multiline)]
+    [GeneratedRegex(@"^cycles: .* wall (?<seconds>[0-9.]+)s(?: cpu (?<cpu>[0-9.]+)s)?", RegexOptions.Multiline)]
     private static partial Regex TimingLine();
 }
