@@ -42,10 +42,7 @@ public sealed partial class PostgresFarmStore
                 await using NpgsqlCommand command = CreateCommand(
                     $"""
                     UPDATE {Schema}.tasks t SET
-                        first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
-                        provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
-                        failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
-                        error = @error, checks = @checks, rejected_by = @rejectedBy, failures = @failures, version = t.version + 1
+                        {TaskSetClause}
                     FROM (SELECT job_id, task_index, state, failed_by, rejected_by, checks FROM {Schema}.tasks
                           WHERE job_id = @job AND task_index = @index AND version = @version FOR UPDATE) old
                     WHERE t.job_id = old.job_id AND t.task_index = old.task_index AND t.version = @version
@@ -55,22 +52,7 @@ public sealed partial class PostgresFarmStore
                         ("job", updated.JobId),
                         ("index", updated.Index),
                         ("version", updated.Version),
-                        ("first", updated.FirstFrame),
-                        ("last", updated.LastFrame),
-                        ("state", updated.State.ToString()),
-                        ("hangfire", updated.HangfireJobId),
-                        ("provider", updated.Provider),
-                        ("lease", updated.LeaseId),
-                        ("leaseExpires", updated.LeaseExpiresAt?.ToUniversalTime()),
-                        ("attempts", updated.Attempts),
-                        ("failedBy", Jsonb(updated.FailedBy)),
-                        ("outputs", Jsonb(updated.Outputs)),
-                        ("started", updated.StartedAt?.ToUniversalTime()),
-                        ("finished", updated.FinishedAt?.ToUniversalTime()),
-                        ("error", updated.Error),
-                        ("checks", Jsonb(updated.Checks)),
-                        ("rejectedBy", Jsonb(updated.RejectedBy)),
-                        ("failures", Jsonb(updated.Failures)),
+                        .. TaskSetValues(updated),
                     ]);
                 command.Connection = connection;
                 TaskRecord? before = null;
@@ -127,10 +109,7 @@ public sealed partial class PostgresFarmStore
             $"""
             WITH changed AS (
                 UPDATE {Schema}.tasks t SET
-                    first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
-                    provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
-                    failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
-                    error = @error, checks = @checks, rejected_by = @rejectedBy, failures = @failures, version = t.version + 1
+                    {TaskSetClause}
                 WHERE t.job_id = @job AND t.task_index = @index AND t.version = @version AND t.state = @oldState
                     AND t.failed_by = @oldFailedBy AND t.rejected_by = @oldRejectedBy AND t.checks = @oldChecks
                 RETURNING t.task_index
@@ -152,39 +131,55 @@ public sealed partial class PostgresFarmStore
             """,
             reader => reader.GetInt32(0),
             cancellationToken,
-            ("job", updated.JobId),
-            ("index", updated.Index),
-            ("version", updated.Version),
-            ("oldState", stored.State.ToString()),
-            ("oldFailedBy", Jsonb(stored.FailedBy)),
-            ("oldRejectedBy", Jsonb(stored.RejectedBy)),
-            ("oldChecks", Jsonb(stored.Checks)),
-            ("first", updated.FirstFrame),
-            ("last", updated.LastFrame),
-            ("state", updated.State.ToString()),
-            ("hangfire", updated.HangfireJobId),
-            ("provider", updated.Provider),
-            ("lease", updated.LeaseId),
-            ("leaseExpires", updated.LeaseExpiresAt?.ToUniversalTime()),
-            ("attempts", updated.Attempts),
-            ("failedBy", Jsonb(updated.FailedBy)),
-            ("outputs", Jsonb(updated.Outputs)),
-            ("started", updated.StartedAt?.ToUniversalTime()),
-            ("finished", updated.FinishedAt?.ToUniversalTime()),
-            ("error", updated.Error),
-            ("checks", Jsonb(updated.Checks)),
-            ("rejectedBy", Jsonb(updated.RejectedBy)),
-            ("failures", Jsonb(updated.Failures)),
-            ("shard", (short)(updated.Index % TallyShards)),
-            ("kinds", deltas.Select(d => d.Kind.ToString()).ToArray()),
-            ("providers", deltas.Select(d => d.Provider).ToArray()),
-            ("deltas", deltas.Select(d => d.Delta).ToArray()),
-            ("ats", rows.Select(e => e.At.ToUniversalTime()).ToArray()),
-            ("eventKinds", rows.Select(e => e.Kind.ToString()).ToArray()),
-            ("eventProviders", rows.Select(e => e.Provider).ToArray()),
-            ("details", rows.Select(e => e.Detail).ToArray())).ConfigureAwait(false);
+            [
+                ("job", updated.JobId),
+                ("index", updated.Index),
+                ("version", updated.Version),
+                ("oldState", stored.State.ToString()),
+                ("oldFailedBy", Jsonb(stored.FailedBy)),
+                ("oldRejectedBy", Jsonb(stored.RejectedBy)),
+                ("oldChecks", Jsonb(stored.Checks)),
+                .. TaskSetValues(updated),
+                ("shard", (short)(updated.Index % TallyShards)),
+                ("kinds", deltas.Select(d => d.Kind.ToString()).ToArray()),
+                ("providers", deltas.Select(d => d.Provider).ToArray()),
+                ("deltas", deltas.Select(d => d.Delta).ToArray()),
+                ("ats", rows.Select(e => e.At.ToUniversalTime()).ToArray()),
+                ("eventKinds", rows.Select(e => e.Kind.ToString()).ToArray()),
+                ("eventProviders", rows.Select(e => e.Provider).ToArray()),
+                ("details", rows.Select(e => e.Detail).ToArray()),
+            ]).ConfigureAwait(false);
         return changed.Count == 1;
     }
+
+    // The columns a task update writes, in the statements of both update paths.
+    private const string TaskSetClause =
+        """
+        first_frame = @first, last_frame = @last, state = @state, hangfire_job_id = @hangfire,
+        provider = @provider, lease_id = @lease, lease_expires_at = @leaseExpires, attempts = @attempts,
+        failed_by = @failedBy, outputs = @outputs, started_at = @started, finished_at = @finished,
+        error = @error, checks = @checks, rejected_by = @rejectedBy, failures = @failures, version = t.version + 1
+        """;
+
+    private static (string Name, object? Value)[] TaskSetValues(TaskRecord updated) =>
+    [
+        ("first", updated.FirstFrame),
+        ("last", updated.LastFrame),
+        ("state", updated.State.ToString()),
+        ("hangfire", updated.HangfireJobId),
+        ("provider", updated.Provider),
+        ("lease", updated.LeaseId),
+        ("leaseExpires", updated.LeaseExpiresAt?.ToUniversalTime()),
+        ("attempts", updated.Attempts),
+        ("failedBy", Jsonb(updated.FailedBy)),
+        ("outputs", Jsonb(updated.Outputs)),
+        ("started", updated.StartedAt?.ToUniversalTime()),
+        ("finished", updated.FinishedAt?.ToUniversalTime()),
+        ("error", updated.Error),
+        ("checks", Jsonb(updated.Checks)),
+        ("rejectedBy", Jsonb(updated.RejectedBy)),
+        ("failures", Jsonb(updated.Failures)),
+    ];
 
     /// <inheritdoc/>
     public async Task<TaskWithJob> GetTaskWithJobAsync(Guid jobId, int index, string? provider = null, CancellationToken cancellationToken = default)

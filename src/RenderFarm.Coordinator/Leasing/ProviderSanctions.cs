@@ -41,14 +41,31 @@ internal sealed partial class ProviderSanctions
         _store.AddProviderCountsAsync(provider, 0, 1, cancellationToken);
 
     /// <summary>A provider proven wrong: every task of the job it rendered goes back to the queue and it gets no more work of the job.</summary>
-    public async Task RejectProviderAsync(JobRecord job, string cheat, string reason, CancellationToken cancellationToken)
+    public Task RejectProviderAsync(JobRecord job, string cheat, string reason, CancellationToken cancellationToken)
     {
         LogCheatCaught(job.Id, cheat, reason);
+        return RedoWorkOfAsync(job, cheat, reason, "The checked output was rejected.", proven: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// A provider under suspicion, not proven wrong: while the job runs, every task of it the provider holds or delivered
+    /// goes back to the queue, each counted as its failure (so the job's failure cap stops it taking more).
+    /// </summary>
+    public Task RedoOnSuspicionAsync(JobRecord job, string provider, string reason, string checksReason, CancellationToken cancellationToken) =>
+        RedoWorkOfAsync(job, provider, reason, checksReason, proven: false, cancellationToken);
+
+    // Sends the provider's leased, verifying and succeeded tasks of the job back to the queue, blaming it as rejected
+    // (proven) or failed (suspected). A suspicion re-reads the job each time: one that completed or stopped meanwhile
+    // keeps its tasks.
+    private async Task RedoWorkOfAsync(JobRecord job, string provider, string reason, string checksReason, bool proven, CancellationToken cancellationToken)
+    {
         foreach (TaskRecord listed in await _store.GetTasksAsync(job.Id, cancellationToken))
         {
             for (TaskRecord? task = listed; task is not null; task = await _store.GetTaskAsync(job.Id, listed.Index, cancellationToken))
             {
-                bool theirs = string.Equals(task.Provider, cheat, StringComparison.OrdinalIgnoreCase)
+                JobRecord? current = proven ? job : await _store.GetJobAsync(job.Id, cancellationToken);
+                bool theirs = (proven || current is { State: JobState.Running })
+                    && string.Equals(task.Provider, provider, StringComparison.OrdinalIgnoreCase)
                     && task.State is FarmTaskState.Verifying or FarmTaskState.Succeeded or FarmTaskState.Leased;
                 if (!theirs)
                 {
@@ -63,17 +80,22 @@ internal sealed partial class ProviderSanctions
                     LeaseId = null,
                     LeaseExpiresAt = null,
                     FinishedAt = null,
-                    Checks = Arbitration.CancelOpenChecks(task.Checks, _time.GetUtcNow(), "The checked output was rejected."),
-                    RejectedBy = task.RejectedBy.Contains(cheat, StringComparer.OrdinalIgnoreCase) ? task.RejectedBy : [.. task.RejectedBy, cheat],
+                    Checks = Arbitration.CancelOpenChecks(task.Checks, _time.GetUtcNow(), checksReason),
                     Error = reason,
                 };
-                if (await _transitions.RedoAsync(task, job, redo, reason, cancellationToken))
+                redo = proven
+                    ? redo with { RejectedBy = WithProvider(task.RejectedBy, provider) }
+                    : redo with { FailedBy = WithProvider(task.FailedBy, provider) };
+                if (await _transitions.RedoAsync(task, current!, redo, reason, cancellationToken))
                 {
                     break;
                 }
             }
         }
     }
+
+    private static IReadOnlyList<string> WithProvider(IReadOnlyList<string> providers, string provider) =>
+        providers.Contains(provider, StringComparer.OrdinalIgnoreCase) ? providers : [.. providers, provider];
 
     /// <summary>Checks kept disagreeing with each other: the output is redone elsewhere, counted as a failure of its provider.</summary>
     public async Task RedoWithoutBlameAsync(JobRecord job, int index, string provider, CancellationToken cancellationToken)

@@ -39,45 +39,8 @@ internal sealed partial class SpotChecks
         }
 
         LogSampleEvidence(job.Id, check.RenderedBy, evidence.Largest, evidence.Checks);
-        await RedoOnEvidenceAsync(job.Id, check.RenderedBy, evidence, cancellationToken);
-    }
-
-    // The renderer's tasks of a running job go back to the queue, its leases of them end, and each counts as its failure.
-    private async Task RedoOnEvidenceAsync(Guid jobId, string provider, SampleCountEvidence evidence, CancellationToken cancellationToken)
-    {
-        string reason = $"The sample-count evidence of {provider} reached {evidence.Largest:0.0} (threshold {SampleCountEvidence.Threshold:0}) over {evidence.Checks} checked frames: its frames hold fewer samples than asked in part; redone elsewhere.";
-        foreach (TaskRecord listed in await _store.GetTasksAsync(jobId, cancellationToken))
-        {
-            for (TaskRecord? task = listed; task is not null; task = await _store.GetTaskAsync(jobId, listed.Index, cancellationToken))
-            {
-                // Read each time: a job that completed or stopped meanwhile keeps its tasks.
-                JobRecord? job = await _store.GetJobAsync(jobId, cancellationToken);
-                bool theirs = job is { State: JobState.Running }
-                    && string.Equals(task.Provider, provider, StringComparison.OrdinalIgnoreCase)
-                    && task.State is FarmTaskState.Verifying or FarmTaskState.Succeeded or FarmTaskState.Leased;
-                if (!theirs)
-                {
-                    break;
-                }
-
-                TaskRecord redo = task with
-                {
-                    State = FarmTaskState.Queued,
-                    Outputs = [],
-                    Provider = null,
-                    LeaseId = null,
-                    LeaseExpiresAt = null,
-                    FinishedAt = null,
-                    Checks = Arbitration.CancelOpenChecks(task.Checks, _time.GetUtcNow(), "The output is redone on its renderer's sample-count evidence."),
-                    FailedBy = task.FailedBy.Contains(provider, StringComparer.OrdinalIgnoreCase) ? task.FailedBy : [.. task.FailedBy, provider],
-                    Error = reason,
-                };
-                if (await _transitions.RedoAsync(task, job!, redo, reason, cancellationToken))
-                {
-                    break;
-                }
-            }
-        }
+        string reason = $"The sample-count evidence of {check.RenderedBy} reached {evidence.Largest:0.0} (threshold {SampleCountEvidence.Threshold:0}) over {evidence.Checks} checked frames: its frames hold fewer samples than asked in part; redone elsewhere.";
+        await _sanctions.RedoOnSuspicionAsync(job, check.RenderedBy, reason, "The output is redone on its renderer's sample-count evidence.", cancellationToken);
     }
 
     private async Task<bool> IsSampleSuspectAsync(string provider, CancellationToken cancellationToken)
