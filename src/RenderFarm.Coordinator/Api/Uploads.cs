@@ -27,6 +27,10 @@ namespace RenderFarm.Coordinator.Api;
 /// </summary>
 internal sealed partial class Uploads
 {
+    // Building a frame for its footprint costs up to seconds of CPU and gigabytes of memory on the largest scenes the
+    // limits admit (10 M drawn triangles): one at a time, so parallel uploads cannot multiply the memory.
+    private static readonly SemaphoreSlim s_frameBuilds = new(1, 1);
+
     private readonly IObjectStore _objects;
     private readonly CoordinatorOptions _options;
     private readonly ILogger<Uploads> _logger;
@@ -62,6 +66,7 @@ internal sealed partial class Uploads
         // The device memory a frame needs, by the path tracer's own sizing, so that a job's tasks go only to providers whose
         // device holds them. Derived from the bytes alone, like the camera names.
         SceneFootprint? footprint = null;
+        await s_frameBuilds.WaitAsync(cancellationToken);
         try
         {
             footprint = DeviceBuffers.Footprint(scene);
@@ -70,6 +75,10 @@ internal sealed partial class Uploads
         {
             // The scene loaded, so its workers will say the same per frame; the upload stands without a footprint.
             LogNoFootprint(sha256, ex.Message);
+        }
+        finally
+        {
+            s_frameBuilds.Release();
         }
 
         if (footprint is not null)
