@@ -56,7 +56,8 @@ internal sealed partial class ProviderSanctions
 
     // Sends the provider's leased, verifying and succeeded tasks of the job back to the queue, blaming it as rejected
     // (proven) or failed (suspected). A suspicion re-reads the job each time: one that completed or stopped meanwhile
-    // keeps its tasks.
+    // keeps its tasks. It also leaves alone a task whose output awaits a third execution: cancelling that would spare a
+    // cheat the 2-of-3 proof (and its slash) that is already on its way.
     private async Task RedoWorkOfAsync(JobRecord job, string provider, string reason, string checksReason, bool proven, CancellationToken cancellationToken)
     {
         foreach (TaskRecord listed in await _store.GetTasksAsync(job.Id, cancellationToken))
@@ -66,7 +67,8 @@ internal sealed partial class ProviderSanctions
                 JobRecord? current = proven ? job : await _store.GetJobAsync(job.Id, cancellationToken);
                 bool theirs = (proven || current is { State: JobState.Running })
                     && string.Equals(task.Provider, provider, StringComparison.OrdinalIgnoreCase)
-                    && task.State is FarmTaskState.Verifying or FarmTaskState.Succeeded or FarmTaskState.Leased;
+                    && task.State is FarmTaskState.Verifying or FarmTaskState.Succeeded or FarmTaskState.Leased
+                    && (proven || !task.Checks.Any(c => c.Arbitrates is not null && c.State is SpotCheckState.Queued or SpotCheckState.Leased));
                 if (!theirs)
                 {
                     break;
