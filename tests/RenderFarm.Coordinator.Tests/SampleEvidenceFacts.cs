@@ -1,6 +1,8 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using RenderFarm.Core.Farm;
 using RenderFarm.Core.Farm.Protocol;
+using RenderFarm.Verification;
 using SixLabors.ImageSharp.PixelFormats;
 
 using static RenderFarm.Coordinator.Tests.CheckFrames;
@@ -57,6 +59,37 @@ public sealed class SampleEvidenceFacts
         Assert.Null(await cheat.LeaseAsync(1));
     }
 
+    [Fact]
+    public async Task Suspicion_leaves_outputs_that_await_a_third_execution_to_their_proof()
+    {
+        // Guards the proof against the evidence: a blatant cheat fails every check, and each failed check waits for a
+        // third execution (2 of 3) that would prove it and slash it. Its sample-count evidence crosses the threshold after
+        // a few of those checks; redoing its work then cancelled the waiting arbitrations, so the cheat escaped the
+        // proof. Those outputs now stay with their arbitrations.
+        await using TestFarm farm = await TestFarm.StartAsync(s_tilesOnly);
+        TestProvider validator = await farm.LoginAsync();
+        const int frames = 6;
+        JobSummary job = await farm.SubmitAsync(frames: $"1-{frames}");
+        TestProvider cheat = await farm.LoginAsync();
+        int delivered = await DeliverAndCheckAsync(farm, cheat, validator, (renders, _) => renders.Delivered(Amplified(renders.Full, renders.Snapshots[0], factor: 3)));
+        JobDetails details = await farm.GetJobAsync(job.Id);
+
+        // The evidence crossed (the statistic of each failed check counts too) ...
+        IFarmStore store = farm.Host.Services.GetRequiredService<IFarmStore>();
+        (long checks, IReadOnlyList<double> sums) = await store.GetProviderSampleEvidenceAsync(cheat.Address);
+        Assert.True(new SampleCountEvidence(checks, sums).IsSuspect, $"evidence {string.Join(", ", sums)} over {checks} checks");
+
+        // ... yet every output the cheat delivered keeps its failed check and the arbitration that will settle it.
+        Assert.Equal(frames, delivered);
+        Assert.All(details.Tasks, t =>
+        {
+            Assert.Equal(cheat.Address, t.Provider, ignoreCase: true);
+            Assert.Contains(t.Checks!, c => c.State == SpotCheckState.Failed && c.Arbitrates is null);
+            Assert.Contains(t.Checks!, c => c.Arbitrates is not null && c.State == SpotCheckState.Queued);
+            Assert.DoesNotContain("sample-count evidence", t.Error ?? string.Empty, StringComparison.OrdinalIgnoreCase);
+        });
+    }
+
     // Renders each frame the provider leases, delivers it as `deliver` makes it and has the validator check it with its
     // snapshots; stops when the provider gets no more work. Returns the frames delivered.
     private static async Task<int> DeliverAndCheckAsync(TestFarm farm, TestProvider provider, TestProvider validator, Func<Renders, int, SixLabors.ImageSharp.Image<Rgb24>> deliver)
@@ -75,6 +108,25 @@ public sealed class SampleEvidenceFacts
         }
 
         return delivered;
+    }
+
+    // The validator's full render pushed `factor` times as far as its earliest snapshot lies from it: fewer samples, made
+    // plain enough that every check fails on its own.
+    private static Rgb48[,] Amplified(Rgb48[,] full, Rgb48[,] snapshot, int factor)
+    {
+        var frame = (Rgb48[,])full.Clone();
+        for (int y = 0; y < frame.GetLength(1); y++)
+        {
+            for (int x = 0; x < frame.GetLength(0); x++)
+            {
+                Rgb48 f = full[x, y], s = snapshot[x, y];
+                frame[x, y] = new Rgb48(Push(f.R, s.R), Push(f.G, s.G), Push(f.B, s.B));
+            }
+        }
+
+        return frame;
+
+        ushort Push(ushort f, ushort s) => (ushort)Math.Clamp(f + (factor * (s - f)), 0, 65_535);
     }
 
     // The frame with one row taken from the validator's render at a quarter of the samples.
