@@ -101,6 +101,29 @@ internal static class FarmRecordRules
         }
     }
 
+    /// <summary>
+    /// Checks a task replacement: <paramref name="stored"/> is the same task at <paramref name="updated"/>'s version and
+    /// every timeline entry is of that task. Returns the entries as they are stored (<see cref="ValidateTaskEvent"/>).
+    /// </summary>
+    public static TaskEventRecord[] ValidateReplace(TaskRecord stored, TaskRecord updated, IReadOnlyList<TaskEventRecord> events)
+    {
+        ArgumentNullException.ThrowIfNull(stored);
+        ArgumentNullException.ThrowIfNull(events);
+        ValidateTask(updated);
+        if (stored.JobId != updated.JobId || stored.Index != updated.Index || stored.Version != updated.Version)
+        {
+            throw new ArgumentException("The stored record must be the same task at the updated record's version.", nameof(stored));
+        }
+
+        TaskEventRecord[] rows = [.. events.Select(ValidateTaskEvent)];
+        if (rows.Any(e => e.JobId != updated.JobId || e.TaskIndex != updated.Index))
+        {
+            throw new ArgumentException("Every timeline entry must be of the updated task.", nameof(events));
+        }
+
+        return rows;
+    }
+
     /// <summary>Checks a timeline entry and cuts its detail to <see cref="TaskEventRecord.MaxDetailLength"/>.</summary>
     public static TaskEventRecord ValidateTaskEvent(TaskEventRecord taskEvent)
     {

@@ -86,19 +86,7 @@ public sealed partial class PostgresFarmStore
     /// <inheritdoc/>
     public async Task<bool> TryReplaceTaskAsync(TaskRecord stored, TaskRecord updated, IReadOnlyList<TaskEventRecord> events, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(stored);
-        ArgumentNullException.ThrowIfNull(events);
-        FarmRecordRules.ValidateTask(updated);
-        if (stored.JobId != updated.JobId || stored.Index != updated.Index || stored.Version != updated.Version)
-        {
-            throw new ArgumentException("The stored record must be the same task at the updated record's version.", nameof(stored));
-        }
-
-        TaskEventRecord[] rows = [.. events.Select(FarmRecordRules.ValidateTaskEvent)];
-        if (rows.Any(e => e.JobId != updated.JobId || e.TaskIndex != updated.Index))
-        {
-            throw new ArgumentException("Every timeline entry must be of the updated task.", nameof(events));
-        }
+        TaskEventRecord[] rows = FarmRecordRules.ValidateReplace(stored, updated, events);
 
         IReadOnlyList<(string Provider, JobTallyKind Kind, int Delta)> deltas = JobTallies.Difference(stored, updated);
 
